@@ -1,0 +1,61 @@
+// Command surge is the capacity-planning load-test and chaos toolkit.
+// This file only wires cobra; each command lives in its own file and calls
+// one library function.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitPass   = 0 // pass / GO
+	exitError  = 1 // the command could not be done: bad input, unreachable target
+	exitNoGo   = 2 // the gate failed (NO-GO)
+	exitSignal = 130
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the command line and maps its outcome to an exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "surge:", err)
+	}
+	return exitCode(err)
+}
+
+// gateFailure is implemented by errors that mean "the run was done and the
+// gate said NO-GO", as opposed to "the run could not be done".
+type gateFailure interface {
+	error
+	GateFailed() bool
+}
+
+func exitCode(err error) int {
+	var gf gateFailure
+	switch {
+	case err == nil:
+		return exitPass
+	case errors.As(err, &gf) && gf.GateFailed():
+		return exitNoGo
+	default:
+		return exitError
+	}
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgekit/surge/reference-server/profiles"
+	"github.com/surgekit/surge/scenarios/capacity"
+)
+
+func newProfilesCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "profile [NAME|FILE]",
+		Short: "List the shipped capacity profiles, or check and show one",
+		Long: `With no argument, lists the shipped capacity profiles. With a name or a YAML file,
+validates that profile (errors name file, line and key) and shows its stages.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return printProfileList(cmd, g)
+			}
+			p, err := profiles.Load(args[0])
+			if err != nil {
+				return err
+			}
+			return printProfile(cmd, g, p)
+		},
+	}
+}
+
+func printProfileList(cmd *cobra.Command, g *globals) error {
+	if g.json {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string][]string{"profiles": profiles.Names()})
+	}
+	for _, n := range profiles.Names() {
+		p, err := profiles.Load(n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%-10s %s\n", n, p.Description)
+	}
+	return nil
+}
+
+func printProfile(cmd *cobra.Command, g *globals, p *capacity.Profile) error {
+	if g.json {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(p)
+	}
+	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "profile %s: %s\n\nSTAGE\tWORKERS\tQUEUE\tWHEN FULL\tQUEUE TIMEOUT\tSERVICE\tMEAN\tCAPACITY/s\n", p.Name, p.Description)
+	for _, n := range p.StageNames() {
+		s := p.Stages[n]
+		capRate := "-"
+		if m := s.Service.Mean().Seconds(); m > 0 {
+			capRate = fmt.Sprintf("%.1f", float64(s.Workers)/m)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%v\t%s\t%v\t%s\n", n, s.Workers, s.Queue, firstNonEmpty(s.WhenFull, capacity.WhenFullShed), s.QueueTimeout, s.Service, s.Service.Mean(), capRate)
+	}
+	return w.Flush()
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

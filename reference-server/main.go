@@ -1,0 +1,90 @@
+// Command reference-server runs surge's reference vaccine-pass system on
+// its own, from a shipped capacity profile or a profile file:
+//
+//	go run ./reference-server --profile as-built --addr 127.0.0.1:8080
+//
+// It prints the address it serves on (useful with --addr 127.0.0.1:0) and
+// shuts down gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/surgekit/surge/reference-server/profiles"
+	"github.com/surgekit/surge/reference-server/refserver"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "reference-server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reference-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		profile    = fs.String("profile", "as-built", "capacity profile: a shipped one ("+strings.Join(profiles.Names(), ", ")+") or a YAML file")
+		addr       = fs.String("addr", "127.0.0.1:8080", "listen address")
+		db         = fs.String("db", "", "SQLite database file (default: a temporary one, removed on exit)")
+		seed       = fs.Uint64("seed", 1, "seed for service-time and fault draws")
+		adminToken = fs.String("admin-token", os.Getenv("SURGE_ADMIN_TOKEN"), "bearer token for the admin API (default $SURGE_ADMIN_TOKEN; empty: loopback clients only)")
+		verbose    = fs.Bool("v", false, "log fault changes and background failures")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	p, err := profiles.Load(*profile)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	srv, err := refserver.New(refserver.Config{Profile: p, DBPath: *db, Seed: *seed, AdminToken: *adminToken,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	fmt.Fprintf(stdout, "reference-server: profile %s, listening on http://%s\n", p.Name, ln.Addr())
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(shutdown)
+}

@@ -1,0 +1,42 @@
+// Package profiles ships the reference server's capacity profiles
+// (as-built and fixed) and resolves a profile by name or by file path.
+package profiles
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/surgekit/surge/scenarios/capacity"
+)
+
+//go:embed *.yaml
+var files embed.FS
+
+// Names lists the shipped profiles.
+func Names() []string {
+	entries, _ := files.ReadDir(".")
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Load returns a shipped profile by name ("as-built"), or reads a profile
+// file when nameOrPath names one (it contains a path separator or ends in .yaml).
+func Load(nameOrPath string) (*capacity.Profile, error) {
+	if strings.ContainsRune(nameOrPath, os.PathSeparator) || strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml") {
+		return capacity.Load(nameOrPath)
+	}
+	file := nameOrPath + ".yaml"
+	data, err := files.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: no such shipped profile (shipped: %s; or give a file path)", nameOrPath, strings.Join(Names(), ", "))
+	}
+	return capacity.Parse(path.Join("reference-server/profiles", file), data)
+}

@@ -1,0 +1,331 @@
+package refserver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"hash/fnv"
+	"net/http"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/capacity"
+)
+
+const maxIDLen = 128
+
+// checkPlatform validates a platform field.
+func (s *Server) checkPlatform(field, platform string) error {
+	if platform == "" {
+		return missing(field)
+	}
+	if _, ok := s.profile.Platforms[platform]; !ok {
+		return badField(http.StatusUnprocessableEntity, "invalid_field", field, "unknown platform %q (platforms: %v)", platform, s.profile.PlatformNames())
+	}
+	return nil
+}
+
+func checkID(field, v string) error {
+	if v == "" {
+		return missing(field)
+	}
+	if len(v) > maxIDLen {
+		return badField(http.StatusUnprocessableEntity, "invalid_field", field, "field %q is longer than %d bytes", field, maxIDLen)
+	}
+	return nil
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) ttl(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (s *Server) route(endpoint, platform string) []capacity.Step {
+	steps, _ := s.profile.Route(endpoint, platform)
+	return steps
+}
+
+// POST /v1/identity/requests {user_id, platform} -> 201 {request_id, sms_code, expires_at}
+// The reference server stands in for the SMS channel: the code it "sends" is in the response.
+func (s *Server) identityRequest(w http.ResponseWriter, r *http.Request) (int, error) {
+	var in struct {
+		UserID   string `json:"user_id"`
+		Platform string `json:"platform"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return 0, err
+	}
+	if err := errors.Join(checkID("user_id", in.UserID), s.checkPlatform("platform", in.Platform)); err != nil {
+		return 0, firstAPIError(err)
+	}
+	if s.limiter != nil {
+		if ok, wait := s.limiter.allow(in.UserID); !ok {
+			return 0, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Field: "user_id",
+				Message: "identity verification is limited per user; try again later", RetryAfter: wait}
+		}
+	}
+	var out struct {
+		RequestID string    `json:"request_id"`
+		SMSCode   string    `json:"sms_code"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	err := s.run(r.Context(), s.route("identity.request", in.Platform), in.Platform, works{
+		"identity-request": func(context.Context) error {
+			exp := s.now().Add(s.ttl(s.profile.Server.IdentityTTL, 10*time.Minute))
+			c := identityClaims{User: in.UserID, Platform: in.Platform, Nonce: randomID(), Expires: exp.UnixMilli()}
+			out.RequestID, out.SMSCode, out.ExpiresAt = s.keys.seal(kindIDReq, c), s.keys.smsCode(c.Nonce), exp.UTC()
+			return nil
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return http.StatusCreated, nil
+}
+
+// POST /v1/identity/requests/{id}/confirm {code} -> 200 {identity_token, expires_at}
+func (s *Server) identityConfirm(w http.ResponseWriter, r *http.Request) (int, error) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return 0, err
+	}
+	if in.Code == "" {
+		return 0, missing("code")
+	}
+	var req identityClaims
+	if !s.keys.open(kindIDReq, r.PathValue("id"), &req) {
+		return 0, &apiError{Status: http.StatusNotFound, Code: "unknown_identity_request", Field: "id", Message: "no such identity request"}
+	}
+	var out struct {
+		IdentityToken string    `json:"identity_token"`
+		ExpiresAt     time.Time `json:"expires_at"`
+	}
+	err := s.run(r.Context(), s.route("identity.confirm", req.Platform), req.Platform, works{
+		"identity-confirm": func(context.Context) error {
+			if expired(req.Expires, s.now()) {
+				return &apiError{Status: http.StatusGone, Code: "identity_request_expired", Field: "id", Message: "the identity request has expired; start again"}
+			}
+			if in.Code != s.keys.smsCode(req.Nonce) {
+				return &apiError{Status: http.StatusUnauthorized, Code: "wrong_code", Field: "code", Message: "the SMS code does not match"}
+			}
+			exp := s.now().Add(s.ttl(s.profile.Server.IdentityTTL, 10*time.Minute))
+			out.IdentityToken = s.keys.seal(kindIDToken, identityClaims{User: req.User, Platform: req.Platform, Expires: exp.UnixMilli()})
+			out.ExpiresAt = exp.UTC()
+			return nil
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return http.StatusOK, nil
+}
+
+// POST /v1/certificates {identity_token, platform} -> 201 {credential, signature}
+func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request) (int, error) {
+	var in struct {
+		IdentityToken string `json:"identity_token"`
+		Platform      string `json:"platform"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return 0, err
+	}
+	if in.IdentityToken == "" {
+		return 0, missing("identity_token")
+	}
+	if err := s.checkPlatform("platform", in.Platform); err != nil {
+		return 0, err
+	}
+	var id identityClaims
+	if !s.keys.open(kindIDToken, in.IdentityToken, &id) {
+		return 0, &apiError{Status: http.StatusUnauthorized, Code: "unknown_identity_token", Field: "identity_token", Message: "identity token not issued by this system, or altered"}
+	}
+	if expired(id.Expires, s.now()) {
+		return 0, &apiError{Status: http.StatusUnauthorized, Code: "identity_token_expired", Field: "identity_token", Message: "identity token has expired; verify identity again"}
+	}
+	var (
+		doses int
+		sc    SignedCredential
+	)
+	err := s.run(r.Context(), s.route("certificate.issue", in.Platform), in.Platform, works{
+		"registry-lookup": func(context.Context) error { doses = registryDoses(id.User); return nil },
+		"sign": func(context.Context) error {
+			sc = s.keys.sign(Credential{ID: randomID(), Holder: s.keys.holder(id.User), Vaccine: "COVID-19",
+				Doses: doses, IssuedAt: s.now().UTC().Truncate(time.Millisecond), Issuer: "KDCA", KeyID: s.keys.keyID})
+			return nil
+		},
+		"store-certificate": func(ctx context.Context) error { return s.store.putCertificate(ctx, sc, in.Platform) },
+		"anchor": func(ctx context.Context) error {
+			return s.store.anchor(ctx, sc.Credential.ID, s.keys.issuer.Public().(ed25519.PublicKey))
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	writeJSON(w, http.StatusCreated, sc)
+	return http.StatusCreated, nil
+}
+
+// registryDoses stands in for the vaccination registry: a fixed record per user.
+func registryDoses(user string) int {
+	h := fnv.New32a()
+	h.Write([]byte(user))
+	return 2 + int(h.Sum32()%3/2) // two doses, a third of users boosted
+}
+
+// POST /v1/qr {platform, credential_id | wallet: {credential, signature}} -> 201 {token, expires_at}
+// Fetch-proof platforms load the credential from the backend by id on every
+// QR; wallet platforms present the cached signed credential.
+func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
+	var in struct {
+		Platform     string            `json:"platform"`
+		CredentialID string            `json:"credential_id"`
+		Wallet       *SignedCredential `json:"wallet"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return 0, err
+	}
+	if err := s.checkPlatform("platform", in.Platform); err != nil {
+		return 0, err
+	}
+	fetch := s.profile.Platforms[in.Platform].Proof == capacity.ProofFetch
+	switch {
+	case fetch && in.CredentialID == "" && in.Wallet != nil:
+		in.CredentialID = in.Wallet.Credential.ID
+	case fetch && in.CredentialID == "":
+		return 0, missing("credential_id")
+	case !fetch && in.Wallet == nil:
+		return 0, badField(http.StatusUnprocessableEntity, "missing_field", "wallet", "platform %s uses the wallet credential: field \"wallet\" is required", in.Platform)
+	}
+	if err := checkID("credential_id", firstNonEmpty(in.CredentialID, "-")); err != nil {
+		return 0, err
+	}
+	var (
+		cred SignedCredential
+		out  struct {
+			Token     string    `json:"token"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+	)
+	err := s.run(r.Context(), s.route("qr", in.Platform), in.Platform, works{
+		"fetch-proof": func(ctx context.Context) error {
+			var err error
+			cred, err = s.credential(ctx, in.CredentialID, "credential_id")
+			return err
+		},
+		"mint-qr": func(context.Context) error {
+			if !fetch {
+				if err := s.keys.verify(*in.Wallet, "wallet"); err != nil {
+					return err
+				}
+				cred = *in.Wallet
+			}
+			exp := s.now().Add(s.ttl(s.profile.Server.QRTTL, 15*time.Second))
+			out.Token = s.keys.seal(kindQR, qrClaims{ID: randomID(), Credential: cred.Credential.ID, Platform: in.Platform, Expires: exp.UnixMilli()})
+			out.ExpiresAt = exp.UTC()
+			return nil
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return http.StatusCreated, nil
+}
+
+// credential loads an issued credential and checks its signature.
+func (s *Server) credential(ctx context.Context, id, field string) (SignedCredential, error) {
+	sc, err := s.store.Certificate(ctx, id)
+	if errors.Is(err, errNotFound) {
+		return sc, badField(http.StatusNotFound, "unknown_credential", field, "no credential %q was issued", id)
+	}
+	if err != nil {
+		return sc, err
+	}
+	return sc, s.keys.verify(sc, field)
+}
+
+// POST /v1/checkins {token, venue_id} -> 201 {admitted: true, visit_id, ...};
+// a rejected QR is a 4xx saying why (qr_invalid, qr_expired, qr_reused, ...).
+func (s *Server) checkin(w http.ResponseWriter, r *http.Request) (int, error) {
+	var in struct {
+		Token   string `json:"token"`
+		VenueID string `json:"venue_id"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return 0, err
+	}
+	if in.Token == "" {
+		return 0, missing(qrTokenField)
+	}
+	if err := checkID("venue_id", in.VenueID); err != nil {
+		return 0, err
+	}
+	var qr qrClaims
+	if !s.keys.open(kindQR, in.Token, &qr) {
+		return 0, &apiError{Status: http.StatusForbidden, Code: "qr_invalid", Field: qrTokenField, Message: "QR token not issued by this system, or altered"}
+	}
+	scanned := s.now()
+	if expired(qr.Expires, scanned) {
+		return 0, &apiError{Status: http.StatusForbidden, Code: "qr_expired", Field: qrTokenField,
+			Message: "QR token expired " + scanned.Sub(time.UnixMilli(qr.Expires)).Round(time.Millisecond).String() + " ago; show a new one"}
+	}
+	var (
+		cred SignedCredential
+		out  struct {
+			Admitted bool   `json:"admitted"`
+			VisitID  int64  `json:"visit_id"`
+			VenueID  string `json:"venue_id"`
+			Holder   string `json:"holder"`
+			Doses    int    `json:"doses"`
+		}
+	)
+	err := s.run(r.Context(), s.route("checkin", qr.Platform), qr.Platform, works{
+		"verify-credential": func(ctx context.Context) error {
+			var err error
+			cred, err = s.credential(ctx, qr.Credential, qrTokenField)
+			return err
+		},
+		"write-visit": func(ctx context.Context) error {
+			id, err := s.store.putVisit(ctx, qr.ID, qr.Credential, in.VenueID, qr.Platform, scanned.UnixMilli())
+			if errors.Is(err, errDuplicate) {
+				return &apiError{Status: http.StatusConflict, Code: "qr_reused", Field: qrTokenField, Message: "QR token already used for a check-in; show a new one"}
+			}
+			out.VisitID = id
+			return err
+		},
+	})
+	if err != nil {
+		return 0, err
+	}
+	out.Admitted, out.VenueID, out.Holder, out.Doses = true, in.VenueID, cred.Credential.Holder, cred.Credential.Doses
+	writeJSON(w, http.StatusCreated, out)
+	return http.StatusCreated, nil
+}
+
+func firstAPIError(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return err
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,123 @@
+package refserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/surgekit/surge/scenarios/capacity"
+)
+
+// work is the real operation bound to a step's work name.
+type work func(ctx context.Context) error
+
+// works binds work names to one request's operations.
+type works map[string]work
+
+// Work names the API binds, and which each route must do.
+var requiredWork = map[string][]string{
+	"identity.request":  {"identity-request"},
+	"identity.confirm":  {"identity-confirm"},
+	"certificate.issue": {"registry-lookup", "sign", "store-certificate"},
+	"qr.fetch":          {"fetch-proof", "mint-qr"},
+	"qr.wallet":         {"mint-qr"},
+	"checkin":           {"verify-credential", "write-visit"},
+}
+
+var optionalWork = map[string][]string{"certificate.issue": {"anchor"}}
+
+// checkRoutes makes sure the profile routes every endpoint and each route
+// does the work its endpoint needs, exactly once, before any traffic.
+func checkRoutes(p *capacity.Profile) error {
+	for _, route := range sortedKeys(requiredWork) {
+		if _, ok := p.Routes[route]; !ok && route != "qr.fetch" && route != "qr.wallet" {
+			return p.Errorf("routes", "no route for endpoint %q", route)
+		}
+	}
+	for _, pl := range p.PlatformNames() {
+		name := p.RouteName("qr", pl)
+		if _, ok := requiredWork[name]; !ok || p.Routes[name] == nil {
+			return p.Errorf("platforms."+pl, "platform %s needs a route qr.%s", pl, p.Platforms[pl].Proof)
+		}
+	}
+	for _, route := range sortedKeys(p.Routes) {
+		steps := p.Routes[route]
+		need, known := requiredWork[route]
+		if !known {
+			return p.Errorf("routes."+route, "the reference server has no endpoint %q (endpoints: identity.request, identity.confirm, certificate.issue, qr.fetch, qr.wallet, checkin)", route)
+		}
+		allowed := map[string]bool{}
+		for _, w := range append(need, optionalWork[route]...) {
+			allowed[w] = true
+		}
+		done := map[string]int{}
+		var err error
+		capacity.Walk(steps, "routes."+route, func(s capacity.Step, path string, _ []string) {
+			if s.Work == "" || err != nil {
+				return
+			}
+			if !allowed[s.Work] {
+				err = p.Errorf(path+".work", "route %s cannot do work %q (it can: %v)", route, s.Work, sortedKeys(allowed))
+			}
+			done[s.Work]++
+			if done[s.Work] > 1 {
+				err = p.Errorf(path+".work", "work %q appears twice in route %s", s.Work, route)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		for _, w := range need {
+			if done[w] == 0 {
+				return p.Errorf("routes."+route, "route %s must do work %q in one of its steps", route, w)
+			}
+		}
+	}
+	return nil
+}
+
+// run executes a route's steps for a platform with this request's work.
+func (s *Server) run(ctx context.Context, steps []capacity.Step, platform string, w works) error {
+	for _, st := range steps {
+		if st.Async {
+			s.runAsync(st, platform, w)
+			continue
+		}
+		if err := s.visit(ctx, st, platform, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) visit(ctx context.Context, st capacity.Step, platform string, w works) error {
+	stg, ok := s.stages[capacity.StageName(st.Stage, platform)]
+	if !ok {
+		return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: fmt.Sprintf("no stage %q for platform %q", st.Stage, platform)}
+	}
+	return stg.serve(ctx, func(ctx context.Context) error {
+		if err := s.run(ctx, st.Calls, platform, w); err != nil {
+			return err
+		}
+		if st.Work != "" {
+			return w[st.Work](ctx)
+		}
+		return nil
+	})
+}
+
+// runAsync hands a step to the background: the request does not wait, and
+// the step's outcome is counted in surge_async_total.
+func (s *Server) runAsync(st capacity.Step, platform string, w works) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		err := s.visit(s.bgCtx, st, platform, w)
+		result := "ok"
+		if err != nil {
+			result = "error"
+			s.log.Warn("async step failed", "stage", st.Stage, "work", st.Work, "err", err)
+		}
+		s.met.async.WithLabelValues(capacity.StageName(st.Stage, platform), result).Inc()
+	}()
+}

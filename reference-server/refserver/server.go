@@ -1,0 +1,259 @@
+package refserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/surgekit/surge/scenarios/capacity"
+)
+
+// Config is what a Server is built from. The zero values of the optional
+// fields are the documented defaults.
+type Config struct {
+	// Profile is the capacity profile to run (required).
+	Profile *capacity.Profile
+	// DBPath is the SQLite file; "" makes one in a temporary directory that
+	// Close removes.
+	DBPath string
+	// Seed seeds every service-time and fault draw.
+	Seed uint64
+	// Now is the clock for token expiry; default time.Now.
+	Now func() time.Time
+	// AdminToken, when set, is the bearer token the admin API requires;
+	// when empty, the admin API answers loopback clients only.
+	AdminToken string
+	// Logger receives operational messages; default discards them.
+	Logger *slog.Logger
+}
+
+// Server is the reference pass system.
+type Server struct {
+	cfg     Config
+	profile *capacity.Profile
+	stages  map[string]*stage
+	store   *Store
+	keys    *keys
+	met     *metrics
+	faults  *faultSet
+	limiter *userLimiter
+	now     func() time.Time
+	log     *slog.Logger
+	tmpDir  string
+	bg      sync.WaitGroup // async steps in flight
+	bgCtx   context.Context
+	bgStop  context.CancelFunc
+	handler http.Handler
+}
+
+// New builds a server: it checks that the profile's routes do the work the
+// API needs, opens the store and loads (or creates) the keys.
+func New(cfg Config) (*Server, error) {
+	if cfg.Profile == nil {
+		return nil, errors.New("refserver: no capacity profile")
+	}
+	if err := checkRoutes(cfg.Profile); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, profile: cfg.Profile, now: cfg.Now, log: cfg.Logger, met: newMetrics(), stages: map[string]*stage{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, name := range s.profile.StageNames() {
+		st := newStage(name, s.profile.Stages[name], cfg.Seed, s.met.forStage(name))
+		s.met.watchStage(st)
+		s.stages[name] = st
+	}
+	s.faults = &faultSet{active: map[string]*activeFault{}, stages: s.stages, now: s.now}
+	if rl := s.profile.Server.IdentityRateLimit; rl != nil {
+		s.limiter = newUserLimiter(rl.Requests, rl.Per, s.now)
+	}
+	path := cfg.DBPath
+	if path == "" {
+		dir, err := os.MkdirTemp("", "refserver-*")
+		if err != nil {
+			return nil, fmt.Errorf("refserver: temporary database: %w", err)
+		}
+		s.tmpDir, path = dir, filepath.Join(dir, "pass.db")
+	}
+	store, err := OpenStore(path)
+	if err != nil {
+		s.removeTmp()
+		return nil, err
+	}
+	s.store = store
+	if s.keys, err = store.loadKeys(context.Background()); err != nil {
+		store.Close()
+		s.removeTmp()
+		return nil, err
+	}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's database (for inspection by tests and tools).
+func (s *Server) Store() *Store { return s.store }
+
+// Profile is the profile the server runs.
+func (s *Server) Profile() *capacity.Profile { return s.profile }
+
+// Close waits up to 5 s for background steps, then closes the database (and
+// removes a temporary one).
+func (s *Server) Close() error {
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.bgStop()
+		<-done
+	}
+	s.bgStop()
+	err := s.store.Close()
+	s.removeTmp()
+	return err
+}
+
+func (s *Server) removeTmp() {
+	if s.tmpDir != "" {
+		os.RemoveAll(s.tmpDir)
+	}
+}
+
+// routes is the whole HTTP surface in one table.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern, endpoint string, h func(http.ResponseWriter, *http.Request) (int, error)) {
+		mux.Handle(pattern, s.instrument(endpoint, h))
+	}
+	api("POST /v1/identity/requests", "identity.request", s.identityRequest)
+	api("POST /v1/identity/requests/{id}/confirm", "identity.confirm", s.identityConfirm)
+	api("POST /v1/certificates", "certificate.issue", s.issueCertificate)
+	api("POST /v1/qr", "qr", s.mintQR)
+	api("POST /v1/checkins", "checkin", s.checkin)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "profile": s.profile.Name})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{}))
+	admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.adminOnly(h)) }
+	admin("GET /admin/faults", s.listFaults)
+	admin("POST /admin/faults", s.addFault)
+	admin("DELETE /admin/faults/{id}", s.deleteFault)
+	admin("DELETE /admin/faults", s.clearFaults)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: r.Method + " " + r.URL.Path + ": no such endpoint"})
+	})
+	return mux
+}
+
+// instrument wraps an API handler: request timeout, panic safety, the error
+// body, and the per-endpoint metrics.
+func (s *Server) instrument(endpoint string, h func(http.ResponseWriter, *http.Request) (int, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := r.Context()
+		if t := s.profile.Server.RequestTimeout; t > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(ctx, t, errDeadline)
+			defer cancel()
+		}
+		status := http.StatusInternalServerError
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in handler", "endpoint", endpoint, "panic", p)
+				status = writeError(w, fmt.Errorf("internal error"))
+			}
+			s.met.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+			s.met.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+		}()
+		var err error
+		status, err = h(w, r.WithContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil && context.Cause(ctx) == errDeadline {
+				err = errDeadline
+			}
+			status = writeError(w, err)
+		}
+	})
+}
+
+// adminOnly admits bearer-token holders, or loopback clients when no token is set.
+func (s *Server) adminOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := s.cfg.AdminToken; tok != "" {
+			if r.Header.Get("Authorization") != "Bearer "+tok {
+				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "admin API: missing or wrong bearer token"})
+				return
+			}
+		} else if !isLoopback(r.RemoteAddr) {
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "admin API: loopback clients only (start the server with an admin token to allow others)"})
+			return
+		}
+		h(w, r)
+	})
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// userLimiter allows n requests per user in any window of length per.
+type userLimiter struct {
+	mu    sync.Mutex
+	n     int
+	per   time.Duration
+	now   func() time.Time
+	seen  map[string][]time.Time
+	sweep time.Time
+}
+
+func newUserLimiter(n int, per time.Duration, now func() time.Time) *userLimiter {
+	return &userLimiter{n: n, per: per, now: now, seen: map[string][]time.Time{}}
+}
+
+// allow records a request by user; if refused it says when to retry.
+func (l *userLimiter) allow(user string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.sweep) > l.per { // forget users idle for a whole window: memory stays bounded
+		for u, ts := range l.seen {
+			if now.Sub(ts[len(ts)-1]) >= l.per {
+				delete(l.seen, u)
+			}
+		}
+		l.sweep = now
+	}
+	ts := l.seen[user]
+	for len(ts) > 0 && now.Sub(ts[0]) >= l.per {
+		ts = ts[1:]
+	}
+	if len(ts) >= l.n {
+		l.seen[user] = ts
+		return false, l.per - now.Sub(ts[0])
+	}
+	l.seen[user] = append(ts, now)
+	return true, 0
+}

@@ -1,0 +1,132 @@
+package refserver
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// stage is one bounded worker pool of the profile, live.
+type stage struct {
+	name    string
+	cfg     capacity.Stage
+	pool    *pool
+	service spec.Dist
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	faults atomic.Pointer[[]*activeFault] // the faults that apply to this stage now
+	m      *stageMetrics
+	busyNs atomic.Int64 // worker-nanoseconds spent holding workers
+}
+
+func newStage(name string, cfg capacity.Stage, seed uint64, m *stageMetrics) *stage {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	s := &stage{
+		name:    name,
+		cfg:     cfg,
+		pool:    newPool(cfg.Workers, cfg.Queue, cfg.WhenFull == capacity.WhenFullWait),
+		service: cfg.Service,
+		rng:     rand.New(rand.NewPCG(seed, h.Sum64())),
+		m:       m,
+	}
+	s.faults.Store(&[]*activeFault{})
+	return s
+}
+
+// draw samples d from the stage's source (shared by its workers).
+func (s *stage) draw(d spec.Dist) time.Duration {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return d.Sample(s.rng)
+}
+
+// uniform draws from [0, 1) with the stage's source.
+func (s *stage) uniform() float64 {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return s.rng.Float64()
+}
+
+// serve runs fn while holding one of the stage's workers, after the
+// stage's service time and any active fault's effect.
+func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error {
+	faults := *s.faults.Load()
+	for _, f := range faults {
+		if err := f.before(ctx, s); err != nil {
+			s.m.shed(f.kind)
+			return err
+		}
+	}
+	queuedAt := time.Now()
+	if err := s.pool.acquire(ctx, s.cfg.QueueTimeout); err != nil {
+		return s.refusal(err)
+	}
+	start := time.Now()
+	s.m.queueWait.Observe(start.Sub(queuedAt).Seconds())
+	defer func() {
+		held := time.Since(start)
+		s.busyNs.Add(int64(held))
+		s.m.held.Observe(held.Seconds())
+		s.pool.release()
+	}()
+	d := s.draw(s.service)
+	for _, f := range faults {
+		d += f.extra(s)
+	}
+	if err := sleep(ctx, d); err != nil {
+		return err
+	}
+	if err := fn(ctx); err != nil {
+		return err
+	}
+	s.m.served.Inc()
+	return nil
+}
+
+// refusal turns a failed acquire into the API error a client sees.
+func (s *stage) refusal(err error) error {
+	switch {
+	case errors.Is(err, errPoolFull):
+		s.m.shed("queue_full")
+		return s.unavailable("stage_full", "stage "+s.name+" is full: request shed")
+	case errors.Is(err, errPoolTimeout):
+		s.m.shed("queue_timeout")
+		return s.unavailable("queue_timeout", "stage "+s.name+": no worker free within "+s.cfg.QueueTimeout.String())
+	}
+	s.m.shed("cancelled")
+	return err
+}
+
+func (s *stage) unavailable(code, msg string) *apiError {
+	ra := s.cfg.RetryAfter
+	if ra <= 0 {
+		ra = time.Second
+	}
+	return &apiError{Status: http.StatusServiceUnavailable, Code: code, Message: msg, Stage: s.name, RetryAfter: ra}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

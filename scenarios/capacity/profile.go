@@ -1,0 +1,174 @@
+package capacity
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// PlatformToken is replaced, in a step's stage name, by the platform of
+// the request being served: "relay.{platform}" is relay.kakao for kakao.
+const PlatformToken = "{platform}"
+
+// Profile is a service's capacity.
+type Profile struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+
+	// Platforms are the client platforms and how each gets its proof.
+	Platforms map[string]Platform `yaml:"platforms"`
+	// Stages are the bounded worker pools, by name.
+	Stages map[string]Stage `yaml:"stages"`
+	// Routes are, per endpoint, the stages a request visits.
+	Routes map[string][]Step `yaml:"routes"`
+	// Server holds settings only the reference server uses.
+	Server ServerSettings `yaml:"server"`
+
+	doc *spec.Doc
+}
+
+// Proof modes of a platform.
+const (
+	ProofFetch  = "fetch"  // fetch proof from the certificate backend on every QR (naver-like)
+	ProofWallet = "wallet" // use the credential cached in the app's wallet (kakao-like)
+)
+
+// Platform is one client platform (an app that relays to the backend).
+type Platform struct {
+	Proof string `yaml:"proof"`
+}
+
+// Full-queue policies of a stage.
+const (
+	WhenFullShed = "shed" // reject at once with 503 and Retry-After
+	WhenFullWait = "wait" // wait for a place in the queue, up to queue_timeout
+)
+
+// Stage is a bounded pool of workers in front of a bounded FIFO queue.
+// A request that finds every worker busy joins the queue; if the queue
+// holds Queue requests already, the stage sheds it (when_full: shed) or it
+// waits for room (when_full: wait); either way it gives up with a 503 after
+// QueueTimeout without a worker (0: no limit but the request's own deadline).
+type Stage struct {
+	Workers      int           `yaml:"workers"`
+	Queue        int           `yaml:"queue"`
+	WhenFull     string        `yaml:"when_full"`
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
+	Service      spec.Dist     `yaml:"service"`
+	RetryAfter   time.Duration `yaml:"retry_after"`
+}
+
+// Step is one stage visit of a route.
+type Step struct {
+	Stage string `yaml:"stage"`
+	// Work names the real operation done in this visit (e.g. "sign"); the
+	// reference server binds names to code, the simulator ignores them.
+	Work  string `yaml:"work"`
+	Async bool   `yaml:"async"`
+	Calls []Step `yaml:"calls"`
+}
+
+// ServerSettings are the reference server's protocol settings.
+type ServerSettings struct {
+	QRTTL             time.Duration `yaml:"qr_ttl"`
+	IdentityTTL       time.Duration `yaml:"identity_ttl"`
+	RequestTimeout    time.Duration `yaml:"request_timeout"`
+	IdentityRateLimit *RateLimit    `yaml:"identity_rate_limit"`
+}
+
+// RateLimit allows Requests per user in any window of length Per.
+type RateLimit struct {
+	Requests int           `yaml:"requests"`
+	Per      time.Duration `yaml:"per"`
+}
+
+// Load reads and validates a profile from a YAML file.
+func Load(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("capacity profile: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and validates a profile; file names the source in errors.
+func Parse(file string, data []byte) (*Profile, error) {
+	var p Profile
+	doc, err := spec.Decode(file, data, &p)
+	if err != nil {
+		return nil, err
+	}
+	p.doc = doc
+	return &p, nil
+}
+
+// Errorf returns an error located at a key path of the profile's source,
+// such as "reference-server/profiles/as-built.yaml:51: routes.qr.fetch: ...".
+func (p *Profile) Errorf(path, format string, args ...any) error {
+	if p.doc == nil {
+		return &spec.Error{File: "profile " + p.Name, Path: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	return p.doc.Errorf(path, format, args...)
+}
+
+// StageName resolves a step's stage name for a platform.
+func StageName(name, platform string) string {
+	return strings.ReplaceAll(name, PlatformToken, platform)
+}
+
+// RouteName is the route an endpoint takes for a platform: the endpoint
+// itself, or endpoint.fetch / endpoint.wallet when the profile splits that
+// endpoint by the platform's proof mode (as the QR endpoint is split).
+func (p *Profile) RouteName(endpoint, platform string) string {
+	if pl, ok := p.Platforms[platform]; ok {
+		if name := endpoint + "." + pl.Proof; p.Routes[name] != nil {
+			return name
+		}
+	}
+	return endpoint
+}
+
+// Route returns the steps of an endpoint for a platform (see RouteName).
+func (p *Profile) Route(endpoint, platform string) ([]Step, bool) {
+	steps, ok := p.Routes[p.RouteName(endpoint, platform)]
+	return steps, ok
+}
+
+// StageNames lists every stage, sorted.
+func (p *Profile) StageNames() []string {
+	names := make([]string, 0, len(p.Stages))
+	for n := range p.Stages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// PlatformNames lists every platform, sorted.
+func (p *Profile) PlatformNames() []string {
+	names := make([]string, 0, len(p.Platforms))
+	for n := range p.Platforms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Walk calls fn for every step of a route, depth first, with its key path
+// below routes.<name> and the names of the stages already held by its
+// callers.
+func Walk(steps []Step, path string, fn func(s Step, path string, held []string)) {
+	walk(steps, path, nil, fn)
+}
+
+func walk(steps []Step, path string, held []string, fn func(Step, string, []string)) {
+	for i, s := range steps {
+		p := spec.Join(path, i)
+		fn(s, p, held)
+		walk(s.Calls, spec.Join(p, "calls"), append(held[:len(held):len(held)], s.Stage), fn)
+	}
+}

@@ -1,0 +1,373 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem in a YAML document: where it is and what is wrong.
+type Error struct {
+	File string // as given to Decode
+	Line int    // 1-based; 0 when unknown
+	Path string // key path such as stages.kdca.workers or routes.qr[1].stage
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one document, in line order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Validator is implemented by documents that check their own values after
+// decoding; each problem is reported against a key path.
+type Validator interface {
+	Validate(p *Problems)
+}
+
+// Problems collects validation failures by key path.
+type Problems struct {
+	list []problem
+}
+
+type problem struct{ path, msg string }
+
+// Addf records a problem at path.
+func (p *Problems) Addf(path, format string, args ...any) {
+	p.list = append(p.list, problem{path, fmt.Sprintf(format, args...)})
+}
+
+// Len reports how many problems were recorded.
+func (p *Problems) Len() int { return len(p.list) }
+
+// Join builds a key path: Join("stages", "kdca", "workers") is
+// "stages.kdca.workers"; an integer element becomes an index: [2].
+func Join(parts ...any) string {
+	var b strings.Builder
+	for _, part := range parts {
+		switch v := part.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		default:
+			s := fmt.Sprint(v)
+			if s == "" {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+// Doc remembers where each key of a decoded document stood, so problems
+// found later (by a consumer of the decoded value) can still name a line.
+type Doc struct {
+	File  string
+	lines map[string]int // key path -> line of the key (or sequence item)
+}
+
+// Errorf returns an *Error located at path in d.
+func (d *Doc) Errorf(path, format string, args ...any) *Error {
+	return &Error{File: d.file(), Line: d.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Line is the line of the key at path, or of its nearest ancestor that has
+// one; 0 when d is nil or nothing matches.
+func (d *Doc) Line(path string) int {
+	if d == nil {
+		return 0
+	}
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := d.lines[p]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+func (d *Doc) file() string {
+	if d == nil {
+		return "<input>"
+	}
+	return d.File
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i <= 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// Decode strictly decodes one YAML document into v (a pointer): unknown
+// keys, wrong types, duplicate keys and values a custom type rejects are
+// all errors, collected together as Errors with file, line and key path.
+// An empty document is an error. When v implements Validator, Validate runs
+// after a clean decode and its problems are located the same way.
+func Decode(file string, data []byte, v any) (*Doc, error) {
+	doc := &Doc{File: file, lines: map[string]int{}}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return doc, Errors{{File: file, Msg: "empty document"}}
+		}
+		return doc, Errors{syntaxError(file, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return doc, Errors{{File: file, Line: extra.Line, Msg: "more than one YAML document in the file"}}
+	}
+	idx := newIndex(doc)
+	idx.walk(&root, "")
+	var errs Errors
+	checkKnown(&root, reflect.TypeOf(v), "", doc, &errs)
+	if err := root.Decode(v); err != nil {
+		errs = append(errs, idx.typeErrors(err)...)
+	}
+	if len(errs) == 0 {
+		if val, ok := v.(Validator); ok {
+			var p Problems
+			val.Validate(&p)
+			for _, pr := range p.list {
+				errs = append(errs, doc.Errorf(pr.path, "%s", pr.msg))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return doc, nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return doc, errs
+}
+
+var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+)(?: column (\d+))?: (.*)$`)
+
+func syntaxError(file string, err error) *Error {
+	if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+		l, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: l, Msg: m[3]}
+	}
+	return &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// index maps positions in the node tree back to key paths.
+type index struct {
+	doc   *Doc
+	byPos map[[2]int]string // (line, column) of a value node -> path
+	vals  map[int][]located // line -> the scalar values that start on it
+}
+
+type located struct{ path, value string }
+
+func newIndex(doc *Doc) *index {
+	return &index{doc: doc, byPos: map[[2]int]string{}, vals: map[int][]located{}}
+}
+
+func (x *index) walk(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			x.walk(c, path)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := Join(path, k.Value)
+			x.doc.lines[p] = k.Line
+			x.add(v, p)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := Join(path, i)
+			x.doc.lines[p] = c.Line
+			x.add(c, p)
+		}
+	}
+}
+
+func (x *index) add(v *yaml.Node, p string) {
+	x.byPos[[2]int{v.Line, v.Column}] = p
+	x.vals[v.Line] = append(x.vals[v.Line], located{p, v.Value})
+	x.walk(v, p)
+}
+
+var quotedRE = regexp.MustCompile("`([^`]*)`")
+
+// typeErrors turns yaml.v3's "line N: ..." messages into located Errors.
+func (x *index) typeErrors(err error) Errors {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return Errors{{File: x.doc.File, Msg: err.Error()}}
+	}
+	var out Errors
+	for _, msg := range te.Errors {
+		e := &Error{File: x.doc.File, Msg: msg}
+		if m := lineRE.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = m[3]
+			if m[2] != "" {
+				col, _ := strconv.Atoi(m[2])
+				e.Path = x.byPos[[2]int{e.Line, col}]
+			} else {
+				e.Path = x.guess(e.Line, msg)
+			}
+		}
+		e.Msg = strings.Replace(e.Msg, "cannot unmarshal", "cannot decode", 1)
+		out = append(out, e)
+	}
+	return out
+}
+
+// guess picks the path of the value a yaml.v3 message (which has only a
+// line) is about: the one value on that line, or the one it quotes.
+func (x *index) guess(line int, msg string) string {
+	cands := x.vals[line]
+	if len(cands) == 1 {
+		return cands[0].path
+	}
+	if m := quotedRE.FindStringSubmatch(msg); m != nil {
+		for _, c := range cands {
+			if c.value == m[1] {
+				return c.path
+			}
+		}
+	}
+	return ""
+}
+
+// NodeError is what a custom UnmarshalYAML returns for a bad value: a
+// yaml.TypeError carrying the node's position, which Decode turns back into
+// the key path.
+func NodeError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{
+		fmt.Sprintf("line %d column %d: %s", n.Line, n.Column, fmt.Sprintf(format, args...)),
+	}}
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// checkKnown reports mapping keys that name no field of the Go type they
+// decode into, with the valid keys, walking the node tree and the type together.
+func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Errors) {
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			checkKnown(c, t, path, doc, errs)
+		}
+		return
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := Join(path, k.Value)
+			ft, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, &Error{File: doc.File, Line: k.Line, Path: p,
+					Msg: fmt.Sprintf("unknown key %q (known: %s)", k.Value, knownKeys(fields))})
+				continue
+			}
+			checkKnown(v, ft, p, doc, errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			checkKnown(n.Content[i+1], t.Elem(), Join(path, n.Content[i].Value), doc, errs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			checkKnown(c, t.Elem(), Join(path, i), doc, errs)
+		}
+	}
+}
+
+// yamlFields maps the YAML key of each field of struct t (inline fields
+// flattened) to the field's type.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range yamlFields(ft) {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func knownKeys(fields map[string]reflect.Type) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
