@@ -67,9 +67,6 @@ var errDeadline = errors.New("refserver: request deadline exceeded")
 // decodeBody reads one JSON object into v, strictly, and turns every
 // problem into an apiError that names the field.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return badField(http.StatusUnsupportedMediaType, "bad_content_type", "", "Content-Type must be application/json, have %q", ct)
-	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

@@ -249,7 +249,7 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 func (s *Server) credential(ctx context.Context, id, field string) (SignedCredential, error) {
 	sc, err := s.store.Certificate(ctx, id)
 	if errors.Is(err, errNotFound) {
-		return sc, badField(http.StatusNotFound, "unknown_credential", field, "no credential %q was issued", id)
+		return sc, badField(http.StatusNotFound, "unknown_credential", field, "%s: no credential %q was issued", field, id)
 	}
 	if err != nil {
 		return sc, err

@@ -1,0 +1,149 @@
+package refserver
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFaultErrorRateIsScopedToItsStage(t *testing.T) {
+	ts := startServer(t, loadProfile(t, "testdata/fast.yaml"))
+	cred := ts.issue("u", "kakao")
+	f := ts.mustCall("POST", "/admin/faults", `{"kind": "error", "stage": "relay.kakao", "probability": 0.3, "status": 502}`, 201)
+
+	const n = 400
+	failed := 0
+	for range n {
+		status, out := ts.call("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": cred})
+		switch {
+		case status == 502 && errCode(out) == "injected_error":
+			failed++
+		case status != 201:
+			t.Fatalf("unexpected %d %v", status, out)
+		}
+		// naver's path (relay.naver, kdca, registry) is outside the fault's scope
+		ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "naver", "credential_id": credID(cred)}, 201)
+	}
+	// Binomial(400, 0.3): mean 120, sd 9.2; 4.5 sd either side.
+	if failed < 79 || failed > 161 {
+		t.Errorf("%d of %d failed, want about 30%%", failed, n)
+	}
+	ts.mustCall("DELETE", "/admin/faults/"+f["id"].(string), nil, 204)
+	ts.mustCall("DELETE", "/admin/faults/"+f["id"].(string), nil, 404)
+	for range 20 {
+		ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": cred}, 201)
+	}
+}
+
+func TestFaultOutageLatencyStallCapacity(t *testing.T) {
+	p := loadProfile(t, "testdata/fast.yaml")
+	st := p.Stages["relay.kakao"]
+	st.QueueTimeout = 50 * time.Millisecond
+	p.Stages["relay.kakao"] = st
+	ts := startServer(t, p)
+	cred := ts.issue("u", "kakao")
+	qr := map[string]any{"platform": "kakao", "wallet": cred}
+
+	t.Run("outage", func(t *testing.T) {
+		ts.mustCall("POST", "/admin/faults", `{"kind": "outage", "stage": "kdca"}`, 201)
+		out := ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "naver", "credential_id": credID(cred)}, 503)
+		if errCode(out) != "stage_outage" {
+			t.Errorf("%v, want stage_outage", out)
+		}
+		ts.mustCall("POST", "/v1/qr", qr, 201) // the wallet path does not touch kdca
+		ts.mustCall("DELETE", "/admin/faults", nil, 200)
+		ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "naver", "credential_id": credID(cred)}, 201)
+	})
+	t.Run("latency", func(t *testing.T) {
+		ts.mustCall("POST", "/admin/faults", `{"kind": "latency", "stage": "relay.kakao", "latency": "150ms"}`, 201)
+		start := time.Now()
+		ts.mustCall("POST", "/v1/qr", qr, 201)
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("request took %v under a 150ms latency fault", d)
+		}
+		ts.mustCall("DELETE", "/admin/faults", nil, 200)
+	})
+	t.Run("stall ends by itself", func(t *testing.T) {
+		ts.mustCall("POST", "/admin/faults", `{"kind": "stall", "stage": "relay.kakao", "for": "200ms"}`, 201)
+		start := time.Now()
+		ts.mustCall("POST", "/v1/qr", qr, 201)
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("request passed a 200ms stall in %v", d)
+		}
+		if got := ts.mustCall("GET", "/admin/faults", nil, 200)["faults"].([]any); len(got) != 0 {
+			t.Errorf("faults after their window: %v", got)
+		}
+	})
+	t.Run("capacity", func(t *testing.T) {
+		ts.mustCall("POST", "/admin/faults", `{"kind": "capacity", "stage": "relay.kakao", "workers": 0}`, 201)
+		if !strings.Contains(scrape(t, ts.URL), `surge_stage_workers{stage="relay.kakao"} 0`) {
+			t.Error("metrics do not show the reduced worker count")
+		}
+		out := ts.mustCall("POST", "/v1/qr", qr, 503)
+		if errCode(out) != "queue_timeout" {
+			t.Errorf("%v, want queue_timeout", out)
+		}
+		ts.mustCall("DELETE", "/admin/faults", nil, 200)
+		if !strings.Contains(scrape(t, ts.URL), `surge_stage_workers{stage="relay.kakao"} 32`) {
+			t.Error("metrics do not show the restored worker count")
+		}
+		ts.mustCall("POST", "/v1/qr", qr, 201)
+	})
+}
+
+func TestFaultSpecErrorsNameTheField(t *testing.T) {
+	ts := startServer(t, loadProfile(t, "testdata/fast.yaml"))
+	for body, field := range map[string]string{
+		`{"kind": "meteor", "stage": "kdca"}`:                     "kind",
+		`{"stage": "kdca"}`:                                       "kind",
+		`{"kind": "outage", "stage": "mainframe"}`:                "stage",
+		`{"kind": "error", "stage": "kdca", "probability": 1.5}`:  "probability",
+		`{"kind": "error", "stage": "kdca", "status": 200}`:       "status",
+		`{"kind": "latency", "stage": "kdca"}`:                    "latency",
+		`{"kind": "capacity", "stage": "kdca"}`:                   "workers",
+		`{"kind": "outage", "stage": "kdca", "for": "-3s"}`:       "for",
+		`{"kind": "latency", "stage": "kdca", "latency": "fast"}`: "",
+	} {
+		status, out := ts.call("POST", "/admin/faults", body)
+		if status/100 != 4 || errField(out) != field {
+			t.Errorf("%s: %d %v, want 4xx on field %q", body, status, out, field)
+		}
+	}
+}
+
+func TestAdminAPIAccess(t *testing.T) {
+	open := startServer(t, loadProfile(t, "testdata/fast.yaml"))
+	req := httptest.NewRequest("GET", "/admin/faults", nil)
+	req.RemoteAddr = "192.0.2.10:40000" // a non-loopback client; the handler is called directly
+	rec := httptest.NewRecorder()
+	open.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("non-loopback admin call without a token: %d, want 403", rec.Code)
+	}
+
+	locked := startServer(t, loadProfile(t, "testdata/fast.yaml"), func(c *Config) { c.AdminToken = "s3cret" })
+	locked.mustCall("GET", "/admin/faults", nil, 401)
+	req, _ = http.NewRequest("GET", locked.URL+"/admin/faults", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("with the bearer token: %d, want 200", resp.StatusCode)
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
