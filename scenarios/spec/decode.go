@@ -191,7 +191,10 @@ type index struct {
 	vals  map[int][]located // line -> the scalar values that start on it
 }
 
-type located struct{ path, value string }
+type located struct {
+	path, value string
+	kind        yaml.Kind
+}
 
 func newIndex(doc *Doc) *index {
 	return &index{doc: doc, byPos: map[[2]int]string{}, vals: map[int][]located{}}
@@ -221,7 +224,7 @@ func (x *index) walk(n *yaml.Node, path string) {
 
 func (x *index) add(v *yaml.Node, p string) {
 	x.byPos[[2]int{v.Line, v.Column}] = p
-	x.vals[v.Line] = append(x.vals[v.Line], located{p, v.Value})
+	x.vals[v.Line] = append(x.vals[v.Line], located{p, v.Value, v.Kind})
 	x.walk(v, p)
 }
 
@@ -253,9 +256,22 @@ func (x *index) typeErrors(err error) Errors {
 }
 
 // guess picks the path of the value a yaml.v3 message (which has only a
-// line) is about: the one value on that line, or the one it quotes.
+// line) is about: among the values starting on that line, those of the
+// kind it names (!!seq, !!map, else a scalar), then the one it quotes.
 func (x *index) guess(line int, msg string) string {
-	cands := x.vals[line]
+	kind := yaml.ScalarNode
+	switch {
+	case strings.Contains(msg, "!!seq"):
+		kind = yaml.SequenceNode
+	case strings.Contains(msg, "!!map"):
+		kind = yaml.MappingNode
+	}
+	var cands []located
+	for _, c := range x.vals[line] {
+		if c.kind == kind {
+			cands = append(cands, c)
+		}
+	}
 	if len(cands) == 1 {
 		return cands[0].path
 	}

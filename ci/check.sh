@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# ci/check.sh: every check a change must pass, in the order that fails fastest:
+# gofmt, go vet, the import-direction rules of DESIGN.md, then every test with
+# the race detector. This is the README's test command and what .ci/run calls.
+#
+#   bash ci/check.sh            # all of it
+#   SHORT=1 bash ci/check.sh    # skip the multi-second load, kill -9 and overload tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo ok
+
+step "go vet"
+go vet ./...
+echo ok
+
+step "import rules (go list -deps)"
+go run ./ci/importrules
+
+step "tests"
+flags=(-timeout 20m)
+# The race detector needs cgo and a C compiler; without them, test without it and say so.
+if [ "$(go env CGO_ENABLED)" = 1 ] && command -v "$(go env CC)" >/dev/null 2>&1; then
+  flags+=(-race)
+else
+  echo "note: no C compiler for cgo; running the tests without the race detector"
+fi
+[ -n "${SHORT:-}" ] && flags+=(-short)
+go test "${flags[@]}" ./...

@@ -1,0 +1,193 @@
+// Command importrules enforces the dependency direction of DESIGN.md with
+// `go list -json ./...` (each package's direct imports and its transitive
+// -deps): a package may import only what its rule allows, and some
+// packages must never reach certain others, however indirectly.
+//
+//	go run ./ci/importrules    # exit 1 and one line per violation
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+)
+
+// Third-party modules by the names the rules use.
+var modules = map[string]string{
+	"yaml":       "gopkg.in/yaml.v3",
+	"gonum":      "gonum.org/v1/gonum",
+	"hdr":        "github.com/HdrHistogram/hdrhistogram-go",
+	"vegeta":     "github.com/tsenart/vegeta",
+	"echarts":    "github.com/go-echarts/go-echarts",
+	"sqlite":     "modernc.org/sqlite",
+	"prometheus": "github.com/prometheus/client_golang",
+	"cobra":      "github.com/spf13/cobra",
+}
+
+// leaves are imported by both worlds: the YAML notation and the capacity profile.
+var leaves = []string{"scenarios/spec", "scenarios/capacity"}
+
+// rule says what a package (and, unless a longer rule matches, its
+// sub-packages) may import directly, and what it must never depend on.
+type rule struct {
+	pkg    string   // module-relative path
+	any    bool     // may import anything (commands)
+	allow  []string // module-relative packages and module names from modules
+	forbid []string // never in the transitive deps: module-relative or std paths
+}
+
+var rules = []rule{
+	{pkg: "cmd/surge", any: true},
+	{pkg: "reference-server", any: true},
+	{pkg: "ci", allow: nil},
+	{pkg: "reference-server/profiles", allow: leaves},
+	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus"}, leaves...),
+		forbid: []string{"sim", "scenarios/replay"}},
+	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "vegeta", "hdr"}, leaves...)},
+	{pkg: "reports", allow: append([]string{"scenarios", "scenarios/results", "sim", "sim/queueing", "echarts"}, leaves...),
+		forbid: []string{"scenarios/replay", "net/http"}},
+	{pkg: "sim", allow: append([]string{"scenarios", "scenarios/results", "sim/queueing", "gonum", "hdr"}, leaves...),
+		forbid: []string{"net", "net/http", "reference-server/refserver"}},
+	{pkg: "scenarios/chaos", allow: append([]string{"scenarios", "scenarios/results"}, leaves...)},
+	{pkg: "scenarios/arrival", allow: append([]string{"scenarios", "vegeta", "gonum"}, leaves...)},
+	{pkg: "scenarios", allow: append([]string{"yaml", "gonum", "hdr"}, leaves...), forbid: []string{"net/http"}},
+	{pkg: "scenarios/results", allow: append([]string{"yaml", "gonum", "hdr"}, leaves...), forbid: []string{"net/http"}},
+	{pkg: "sim/queueing", allow: append([]string{"yaml", "gonum"}, leaves...), forbid: []string{"net", "net/http"}},
+	{pkg: "scenarios/spec", allow: []string{"yaml"}},
+	{pkg: "scenarios/capacity", allow: []string{"scenarios/spec", "yaml"}},
+}
+
+// pkg is the part of `go list -json` output the rules read.
+type pkg struct {
+	ImportPath string
+	Module     *struct{ Path string }
+	Standard   bool
+	Imports    []string
+	Deps       []string
+}
+
+func main() {
+	cmd := exec.Command("go", "list", "-json", "./...")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "importrules: go list:", err)
+		os.Exit(1)
+	}
+	pkgs, err := decode(out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "importrules:", err)
+		os.Exit(1)
+	}
+	bad := check(pkgs)
+	for _, b := range bad {
+		fmt.Println(b)
+	}
+	if len(bad) > 0 {
+		fmt.Printf("importrules: %d violation(s) of DESIGN.md's dependency direction\n", len(bad))
+		os.Exit(1)
+	}
+	fmt.Printf("importrules: %d packages follow the dependency rules\n", len(pkgs))
+}
+
+func decode(out []byte) ([]pkg, error) {
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			return pkgs, nil
+		} else if err != nil {
+			return nil, err
+		}
+		pkgs = append(pkgs, p)
+	}
+}
+
+// check returns one line per violation, sorted.
+func check(pkgs []pkg) []string {
+	var bad []string
+	for _, p := range pkgs {
+		if p.Module == nil {
+			continue
+		}
+		mod := p.Module.Path
+		rel := relative(mod, p.ImportPath)
+		r, ok := ruleFor(rel)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s: no import rule covers this package (add one to ci/importrules)", rel))
+			continue
+		}
+		if !r.any {
+			for _, imp := range p.Imports {
+				if !isStd(imp) && !allowed(r, mod, imp) {
+					bad = append(bad, fmt.Sprintf("%s imports %s, which its rule (%s) does not allow", rel, relative(mod, imp), r.pkg))
+				}
+			}
+		}
+		for _, dep := range p.Deps {
+			for _, f := range r.forbid {
+				if target := path(mod, f); dep == target || strings.HasPrefix(dep, target+"/") && !isStd(f) {
+					bad = append(bad, fmt.Sprintf("%s depends (transitively) on %s, which it must never reach", rel, relative(mod, dep)))
+				}
+			}
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// ruleFor finds the rule of the longest matching package prefix.
+func ruleFor(rel string) (rule, bool) {
+	best, found := rule{}, false
+	for _, r := range rules {
+		if (rel == r.pkg || strings.HasPrefix(rel, r.pkg+"/")) && len(r.pkg) >= len(best.pkg) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+func allowed(r rule, mod, imp string) bool {
+	for _, a := range r.allow {
+		if m, ok := modules[a]; ok {
+			if imp == m || strings.HasPrefix(imp, m+"/") {
+				return true
+			}
+		} else if imp == path(mod, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// path turns a module-relative package (or a std path) into an import path.
+func path(mod, rel string) string {
+	if isStd(rel) {
+		return rel
+	}
+	return mod + "/" + rel
+}
+
+func relative(mod, imp string) string {
+	if imp == mod {
+		return "."
+	}
+	return strings.TrimPrefix(imp, mod+"/")
+}
+
+// isStd tells standard-library paths (no dot in the first element) from
+// module paths; the project's own relative names are listed explicitly.
+func isStd(p string) bool {
+	first, _, _ := strings.Cut(p, "/")
+	switch first {
+	case "cmd", "ci", "scenarios", "sim", "reports", "reference-server":
+		return false
+	}
+	return !strings.Contains(first, ".")
+}

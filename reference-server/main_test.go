@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/surgekit/surge/reference-server/refserver"
+)
+
+// TestMain lets the test binary act as the reference server in a child
+// process (REFSERVER_CHILD=1), so a test can kill -9 a real server.
+func TestMain(m *testing.M) {
+	if os.Getenv("REFSERVER_CHILD") == "1" {
+		if err := run(context.Background(), strings.Fields(os.Getenv("REFSERVER_ARGS")), os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type child struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startChild(t *testing.T, db string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "REFSERVER_CHILD=1",
+		"REFSERVER_ARGS=--profile refserver/testdata/fast.yaml --addr 127.0.0.1:0 --db "+db)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("child printed no address: %v", err)
+	}
+	i := strings.Index(line, "http://")
+	if i < 0 {
+		t.Fatalf("child said %q", line)
+	}
+	return &child{cmd: cmd, url: strings.TrimSpace(line[i:])}
+}
+
+var client = &http.Client{Timeout: 5 * time.Second}
+
+func post(url string, in any) (int, map[string]any, error) {
+	b, _ := json.Marshal(in)
+	resp, err := client.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return resp.StatusCode, out, nil
+}
+
+// issue runs identity + issuance; it returns the credential if all got a 2xx.
+func issue(base, user string) (map[string]any, error) {
+	st, req, err := post(base+"/v1/identity/requests", map[string]string{"user_id": user, "platform": "kakao"})
+	if err != nil || st != 201 {
+		return nil, fmt.Errorf("identity request: %d %v", st, err)
+	}
+	st, tok, err := post(base+"/v1/identity/requests/"+req["request_id"].(string)+"/confirm", map[string]any{"code": req["sms_code"]})
+	if err != nil || st != 200 {
+		return nil, fmt.Errorf("confirm: %d %v", st, err)
+	}
+	st, cred, err := post(base+"/v1/certificates", map[string]any{"identity_token": tok["identity_token"], "platform": "kakao"})
+	if err != nil || st != 201 {
+		return nil, fmt.Errorf("certificate: %d %v", st, err)
+	}
+	return cred, nil
+}
+
+// checkin shows the wallet credential for a QR and scans it; the visit id if admitted.
+func checkin(base string, cred map[string]any) (int64, error) {
+	st, qr, err := post(base+"/v1/qr", map[string]any{"platform": "kakao", "wallet": cred})
+	if err != nil || st != 201 {
+		return 0, fmt.Errorf("qr: %d %v", st, err)
+	}
+	st, v, err := post(base+"/v1/checkins", map[string]any{"token": qr["token"], "venue_id": "v"})
+	if err != nil || st != 201 {
+		return 0, fmt.Errorf("checkin: %d %v", st, err)
+	}
+	return int64(v["visit_id"].(float64)), nil
+}
+
+func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills server processes")
+	}
+	db := t.TempDir() + "/pass.db"
+	srv := startChild(t, db)
+	wallet, err := issue(srv.url, "regular")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu     sync.Mutex
+		certs  []string
+		visits []int64
+		wg     sync.WaitGroup
+	)
+	acked := func() int { mu.Lock(); defer mu.Unlock(); return len(certs) + len(visits) }
+	for w := range 8 {
+		wg.Add(1)
+		go func() { // a stream of issuances and check-ins until the server dies
+			defer wg.Done()
+			for i := 0; ; i++ {
+				if w%2 == 0 {
+					cred, err := issue(srv.url, fmt.Sprintf("user-%d-%d", w, i))
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					certs = append(certs, cred["credential"].(map[string]any)["id"].(string))
+					mu.Unlock()
+				} else {
+					id, err := checkin(srv.url, wallet)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					visits = append(visits, id)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for acked() < 300 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	srv.cmd.Wait()
+	wg.Wait()
+	if len(certs) == 0 || len(visits) == 0 {
+		t.Fatalf("only %d issuances and %d check-ins acknowledged before the kill", len(certs), len(visits))
+	}
+
+	// The restarted server opens the same database and still honours old credentials.
+	again := startChild(t, db)
+	if _, err := checkin(again.url, wallet); err != nil {
+		t.Fatalf("credential issued before the crash, after restart: %v", err)
+	}
+	again.cmd.Process.Signal(syscall.SIGTERM)
+	if err := again.cmd.Wait(); err != nil {
+		t.Errorf("graceful stop: %v", err)
+	}
+
+	store, err := refserver.OpenStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	lost := 0
+	for _, id := range certs {
+		if ok, err := store.HasCertificate(ctx, id); err != nil || !ok {
+			lost++
+		}
+	}
+	for _, id := range visits {
+		if ok, err := store.HasVisit(ctx, id); err != nil || !ok {
+			lost++
+		}
+	}
+	nc, nv, _, _ := store.Counts(ctx)
+	t.Logf("acknowledged before kill -9: %d certificates, %d visits; stored: %d, %d", len(certs), len(visits), nc, nv)
+	if lost > 0 {
+		t.Errorf("%d acknowledged writes missing after kill -9", lost)
+	}
+}

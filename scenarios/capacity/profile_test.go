@@ -1,0 +1,82 @@
+package capacity
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `name: t
+platforms:
+  kakao: {proof: wallet}
+  naver: {proof: fetch}
+stages:
+  relay.kakao: {workers: 2, queue: 4, service: 5ms}
+  relay.naver: {workers: 2, queue: 4, service: 5ms}
+  kdca: {workers: 8, queue: 16, service: "uniform(10ms, 30ms)"}
+routes:
+  qr.fetch:
+    - stage: relay.{platform}
+      calls: [{stage: kdca}]
+  qr.wallet:
+    - {stage: "relay.{platform}"}
+  checkin:
+    - {stage: kdca}
+`
+
+func TestParseMinimalAndRoutes(t *testing.T) {
+	p, err := Parse("t.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.RouteName("qr", "naver"); got != "qr.fetch" {
+		t.Errorf("RouteName(qr, naver) = %q", got)
+	}
+	if got := p.RouteName("qr", "kakao"); got != "qr.wallet" {
+		t.Errorf("RouteName(qr, kakao) = %q", got)
+	}
+	if got := p.RouteName("checkin", "kakao"); got != "checkin" {
+		t.Errorf("RouteName(checkin, kakao) = %q", got)
+	}
+	steps, _ := p.Route("qr", "naver")
+	var seen []string
+	Walk(steps, "routes.qr.fetch", func(s Step, path string, held []string) {
+		seen = append(seen, path+"="+StageName(s.Stage, "naver")+"/"+strings.Join(held, ","))
+	})
+	want := "routes.qr.fetch[0]=relay.naver/ routes.qr.fetch[0].calls[0]=kdca/relay.{platform}"
+	if strings.Join(seen, " ") != want {
+		t.Errorf("walk = %q, want %q", strings.Join(seen, " "), want)
+	}
+	if s := p.Stages["kdca"]; s.Service.Mean() != 20*time.Millisecond {
+		t.Errorf("kdca mean %v", s.Service.Mean())
+	}
+}
+
+func TestInvalidProfilesNameFileLineAndKey(t *testing.T) {
+	cases := []struct{ name, from, to, want string }{
+		{"zero workers", "kdca: {workers: 8", "kdca: {workers: 0", "bad.yaml:8: stages.kdca.workers: must be at least 1, have 0"},
+		{"unknown stage", "calls: [{stage: kdca}]", "calls: [{stage: kdcaa}]", `bad.yaml:12: routes.qr.fetch[0].calls[0].stage: unknown stage "kdcaa"`},
+		{"platform stage missing", "  relay.naver: {workers: 2, queue: 4, service: 5ms}\n", "", `bad.yaml:10: routes.qr.fetch[0].stage: unknown stage "relay.naver"`},
+		{"bad proof", "naver: {proof: fetch}", "naver: {proof: carrier-pigeon}", `bad.yaml:4: platforms.naver.proof: want "fetch" or "wallet", have "carrier-pigeon"`},
+		{"unknown key", "kdca: {workers: 8,", "kdca: {wrokers: 8,", `bad.yaml:8: stages.kdca.wrokers: unknown key "wrokers"`},
+		{"wait without timeout", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, when_full: wait,", "bad.yaml:8: stages.kdca.queue_timeout: when_full: wait needs a queue_timeout"},
+		{"bad policy", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, when_full: panic,", `bad.yaml:8: stages.kdca.when_full: want "shed" or "wait"`},
+		{"negative queue", "kdca: {workers: 8, queue: 16", "kdca: {workers: 8, queue: -1", "bad.yaml:8: stages.kdca.queue: must not be negative"},
+		{"self call", "calls: [{stage: kdca}]", `calls: [{stage: "relay.{platform}"}]`, "bad.yaml:12: routes.qr.fetch[0].calls[0].stage: stage \"relay.{platform}\" is called while its caller already holds"},
+		{"nested async", "calls: [{stage: kdca}]", "calls: [{stage: kdca, async: true}]", "bad.yaml:12: routes.qr.fetch[0].calls[0].async: only a top-level step"},
+		{"bad distribution", `"uniform(10ms, 30ms)"`, `"uniform(30ms, 10ms)"`, "bad.yaml:8: stages.kdca.service: distribution \"uniform(30ms, 10ms)\": hi 10ms is below lo 30ms"},
+		{"no name", "name: t\n", "", "bad.yaml: name: required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(minimal, c.from, c.to, 1)
+			if src == minimal {
+				t.Fatalf("case does not change the profile")
+			}
+			_, err := Parse("bad.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
