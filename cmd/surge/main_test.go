@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,26 @@ func TestJSONOutput(t *testing.T) {
 		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
 			t.Errorf("surge %v: exit %d, output is not one JSON object: %q %q", args, code, out, errs)
 		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	code, out, _ := runSurge("validate", "../../scenarios/lunch.yaml", "../../scenarios/smoke.yaml")
+	if code != 0 || strings.Count(out, ": ok") != 2 {
+		t.Errorf("shipped scenarios: exit %d\n%s", code, out)
+	}
+	bad := t.TempDir() + "/bad.yaml"
+	os.WriteFile(bad, []byte("name: x\nscale: 2\narrivals: {start: \"11:00\", bucket: 15m, total: 10, profile: [50%, 40%]}\nplatforms: {kakao: 100%}\ncohorts: [{name: a, share: 100%, journey: nope}]\njourneys: {j: [{request: checkin}]}\n"), 0o644)
+	code, out, errs := runSurge("validate", bad)
+	for _, want := range []string{bad + ":2: scale: must be within (0, 1]", bad + ":3: arrivals.profile: the buckets add up to 90%", bad + `:5: cohorts[0].journey: unknown journey "nope"`, ":6: journeys.j[0].request: request checkin uses ${token}, which no earlier step of the journey extracts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || !strings.Contains(errs, "problem(s) in 1 file(s)") {
+		t.Errorf("exit %d, stderr %q; want 1 and a count", code, errs)
+	}
+	if code, _, errs := runSurge("validate", "/no/such.yaml"); code != 1 || !strings.Contains(errs, "1 problem(s)") {
+		t.Errorf("missing file: exit %d %q", code, errs)
 	}
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// problemsError says how many problems validate found; they are printed already.
+type problemsError struct{ files, problems int }
+
+func (e problemsError) Error() string {
+	return fmt.Sprintf("%d problem(s) in %d file(s)", e.problems, e.files)
+}
+
+func newValidateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate SCENARIO.yaml...",
+		Short: "Check scenario files strictly and print every problem with file, line and key",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			type result struct {
+				File     string   `json:"file"`
+				Valid    bool     `json:"valid"`
+				Problems []string `json:"problems,omitempty"`
+			}
+			var results []result
+			bad := problemsError{}
+			for _, f := range args {
+				r := result{File: f, Valid: true}
+				if _, err := scenarios.Load(f); err != nil {
+					r.Valid = false
+					var es spec.Errors
+					if errors.As(err, &es) {
+						for _, e := range es {
+							r.Problems = append(r.Problems, e.Error())
+						}
+					} else {
+						r.Problems = []string{err.Error()}
+					}
+					bad.files++
+					bad.problems += len(r.Problems)
+				}
+				results = append(results, r)
+			}
+			out := cmd.OutOrStdout()
+			if g.json {
+				json.NewEncoder(out).Encode(map[string]any{"files": results, "valid": bad.files == 0})
+			} else {
+				for _, r := range results {
+					if r.Valid {
+						fmt.Fprintf(out, "%s: ok\n", r.File)
+					}
+					for _, p := range r.Problems {
+						fmt.Fprintln(out, p)
+					}
+				}
+			}
+			if bad.files > 0 {
+				return bad
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,104 @@
+package scenarios
+
+import (
+	"regexp"
+	"sort"
+)
+
+// Request is an HTTP request template. ${name} in the path, a header or a
+// JSON string is replaced by the user's variable of that name; a JSON
+// string that is exactly "${name}" takes the variable's JSON value whole
+// (an object stays an object).
+type Request struct {
+	Method  string            `yaml:"method"`
+	Path    string            `yaml:"path"`
+	Headers map[string]string `yaml:"headers"`
+	JSON    map[string]any    `yaml:"json"`
+	// Expect lists the statuses that count as success (default: any 2xx).
+	Expect []int `yaml:"expect"`
+	// Extract sets variables from the JSON answer: name -> dotted path
+	// ("credential.id"; "." is the whole body).
+	Extract map[string]string `yaml:"extract"`
+	// Kinds maps an error code in the answer ({"error": {"code": ...}}) to
+	// an error kind of the results (e.g. qr_expired -> expired_qr).
+	Kinds map[string]string `yaml:"kinds"`
+	// Endpoint is the capacity-profile endpoint it exercises (for sim and
+	// plan); default: the request's name.
+	Endpoint string `yaml:"endpoint"`
+}
+
+// BuiltinVars are the variables every user starts with: a user id, the
+// platform (which changes when the user switches), a venue id, and the
+// signed credential. A journey that reads ${credential} before any of its
+// steps extracts one is a journey of users who hold one already (returning
+// users): the engine issues theirs before the run starts.
+var BuiltinVars = []string{"user", "platform", "venue", "credential"}
+
+// Error kinds the results count; request templates may add their own via Kinds.
+var ErrorKinds = []string{"timeout", "refused", "reset", "shed", "5xx", "4xx", "expired_qr", "wrong_status"}
+
+// PassRequests are the reference server's API as templates (see the README
+// of the reference server); a scenario's own requests of the same name win.
+var PassRequests = map[string]Request{
+	"identity.request": {Method: "POST", Path: "/v1/identity/requests", Expect: []int{201},
+		JSON:    map[string]any{"user_id": "${user}", "platform": "${platform}"},
+		Extract: map[string]string{"request_id": "request_id", "sms_code": "sms_code"}},
+	"identity.confirm": {Method: "POST", Path: "/v1/identity/requests/${request_id}/confirm", Expect: []int{200},
+		JSON:    map[string]any{"code": "${sms_code}"},
+		Extract: map[string]string{"identity_token": "identity_token"}},
+	"certificate.issue": {Method: "POST", Path: "/v1/certificates", Expect: []int{201},
+		JSON:    map[string]any{"identity_token": "${identity_token}", "platform": "${platform}"},
+		Extract: map[string]string{"credential": "."}},
+	"qr": {Method: "POST", Path: "/v1/qr", Expect: []int{201},
+		JSON:    map[string]any{"platform": "${platform}", "wallet": "${credential}"},
+		Extract: map[string]string{"token": "token"}},
+	"checkin": {Method: "POST", Path: "/v1/checkins", Expect: []int{201},
+		JSON:  map[string]any{"token": "${token}", "venue_id": "${venue}"},
+		Kinds: map[string]string{"qr_expired": "expired_qr", "qr_reused": "wrong_status", "qr_invalid": "wrong_status"}},
+}
+
+var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Uses lists the variables a request reads, sorted.
+func (r Request) Uses() []string {
+	seen := map[string]bool{}
+	add := func(s string) {
+		for _, m := range varRE.FindAllStringSubmatch(s, -1) {
+			seen[m[1]] = true
+		}
+	}
+	add(r.Path)
+	for _, v := range r.Headers {
+		add(v)
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			add(x)
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(r.JSON)
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EndpointName is the profile endpoint a request exercises.
+func (r Request) EndpointName(name string) string {
+	if r.Endpoint != "" {
+		return r.Endpoint
+	}
+	return name
+}

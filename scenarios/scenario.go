@@ -1,0 +1,250 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// Scenario is one surge: a window of arrivals, who arrives and what they
+// do, how they behave when failed, and what must hold.
+type Scenario struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Target is the service under test; omitted, the embedded reference server.
+	Target Target `yaml:"target"`
+	// Scale multiplies every national figure (volumes, rates): 1/50 is laptop scale.
+	Scale Fraction `yaml:"scale"`
+	// Compression plays the window faster outside its peak (rates kept, counts shrink).
+	Compression *Compression `yaml:"compression"`
+	Arrivals    Arrivals     `yaml:"arrivals"`
+	// Extra are arrival streams beside the main one (e.g. issuance from office desks).
+	Extra []Stream `yaml:"extra_arrivals"`
+	// Platforms are the shares of users per client platform.
+	Platforms map[string]Percent `yaml:"platforms"`
+	Cohorts   []Cohort           `yaml:"cohorts"`
+	Journeys  map[string][]Step  `yaml:"journeys"`
+	// Requests are HTTP request templates by name, added to (or replacing
+	// entries of) the reference server's built-in ones (PassRequests).
+	Requests  map[string]Request `yaml:"requests"`
+	Behaviour Behaviour          `yaml:"behaviour"`
+	SLO       []Clause           `yaml:"slo"`
+	Gate      Gate               `yaml:"gate"`
+	Safety    *Safety            `yaml:"safety"`
+
+	doc *spec.Doc
+}
+
+// Target names the service under test.
+type Target struct {
+	// URL of the service; empty: start the reference server in-process on loopback.
+	URL string `yaml:"url"`
+	// Profile is the capacity profile: the reference server's (as-built, fixed,
+	// or a file) when URL is empty, else the one sim and plan use for the service.
+	Profile string `yaml:"profile"`
+}
+
+// Compression plays the buckets outside Realtime for 1/Factor of their
+// duration at their real rates, and the Realtime span (if any) at 1:1:
+// rates are kept and only counts shrink, so queueing and retry dynamics
+// stay comparable (DOMAIN.md, "Scale-down for a 2-core laptop").
+type Compression struct {
+	Factor   float64 `yaml:"factor"`
+	Realtime *Span   `yaml:"realtime"`
+}
+
+// Span is a stretch of the scenario's clock, [From, To).
+type Span struct {
+	From Clock `yaml:"from"`
+	To   Clock `yaml:"to"`
+}
+
+// Arrival processes.
+const (
+	ProcessPoisson = "poisson" // exponential gaps at the curve's rate
+	ProcessUniform = "uniform" // evenly spaced at the curve's rate (deterministic)
+)
+
+// Arrivals is the main arrival stream: Total people over the window,
+// spread over buckets of length Bucket by Profile.
+type Arrivals struct {
+	Start   Clock         `yaml:"start"`
+	Bucket  time.Duration `yaml:"bucket"`
+	Total   Count         `yaml:"total"`
+	Profile []Percent     `yaml:"profile"`
+	Process string        `yaml:"process"`
+	Burst   *Burst        `yaml:"burst"`
+	Party   *Party        `yaml:"party"`
+}
+
+// Burst modulates the rate inside each bucket, keeping its mean:
+// rate(t) = bucketRate * (1 + (Factor-1) * sin(2 pi t / Period)), so the
+// busiest minute runs at about Factor times the bucket's mean.
+type Burst struct {
+	Factor float64       `yaml:"factor"`
+	Period time.Duration `yaml:"period"`
+}
+
+// Party makes arrivals come in groups (batch Poisson): a party of
+// 1 + Poisson(Mean-1) people, at most Max, arrives together; the party
+// rate is the people rate / Mean.
+type Party struct {
+	Mean float64 `yaml:"mean"`
+	Max  int     `yaml:"max"`
+}
+
+// Stream is an extra arrival stream at a constant (national) rate.
+type Stream struct {
+	Name      string             `yaml:"name"`
+	Rate      Rate               `yaml:"rate"`
+	Span      Span               `yaml:"during"`
+	Journey   string             `yaml:"journey"`
+	Platforms map[string]Percent `yaml:"platforms"`
+}
+
+// Cohort is a kind of user with its share of arrivals and its journey.
+// Share is constant; Shares changes it over the window (each entry holds
+// from its From until the next).
+type Cohort struct {
+	Name      string             `yaml:"name"`
+	Share     *Percent           `yaml:"share"`
+	Shares    []TimedShare       `yaml:"shares"`
+	Journey   string             `yaml:"journey"`
+	Platforms map[string]Percent `yaml:"platforms"`
+}
+
+// TimedShare is a cohort's share from a time on.
+type TimedShare struct {
+	From  Clock   `yaml:"from"`
+	Share Percent `yaml:"share"`
+}
+
+// Step is one step of a journey: a request, or a think time.
+type Step struct {
+	Request string     `yaml:"request"`
+	Think   *spec.Dist `yaml:"think"`
+	// Timeout overrides behaviour.timeout (and behaviour.timeouts) for this step.
+	Timeout time.Duration `yaml:"timeout"`
+	// Attempts overrides behaviour.retry.attempts for this step.
+	Attempts int `yaml:"attempts"`
+	// RestartFrom sends the user back to an earlier request of the journey
+	// when this step fails with the given error kind (e.g. expired_qr: qr).
+	RestartFrom map[string]string `yaml:"restart_from"`
+}
+
+// Behaviour is how users react to a slow or failing service.
+type Behaviour struct {
+	// Timeout is how long a user waits for one request (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Timeouts override Timeout per request name.
+	Timeouts map[string]time.Duration `yaml:"timeouts"`
+	Retry    Retry                    `yaml:"retry"`
+	// Patience is a user's total time budget for the journey.
+	Patience *spec.Dist `yaml:"patience"`
+	// GiveUp is what a user does once a step has failed Attempts times.
+	GiveUp map[string]Percent `yaml:"give_up"`
+	// SwitchTo is the platform a user switches to, by current platform ("*": any other).
+	SwitchTo map[string]string `yaml:"switch_to"`
+	// KeepTryingAfter is the pause before a user who keeps trying starts again.
+	KeepTryingAfter *spec.Dist `yaml:"keep_trying_after"`
+	// ReinstallTime is how long a reinstall takes (no server load); the new
+	// install has no credential, so the user must issue one again.
+	ReinstallTime *spec.Dist `yaml:"reinstall_time"`
+}
+
+// Give-up decisions.
+const (
+	GiveUpSwitch     = "switch_platform"
+	GiveUpManual     = "manual"
+	GiveUpKeepTrying = "keep_trying"
+	GiveUpReinstall  = "reinstall"
+	GiveUpAbandon    = "abandon"
+)
+
+// Retry is the per-step retry policy.
+type Retry struct {
+	// Attempts per step before a give-up decision (default 1: no retry).
+	Attempts int `yaml:"attempts"`
+	// Backoff is the pause before each retry (a re-tap).
+	Backoff spec.Dist `yaml:"backoff"`
+	// On lists the error kinds that are retried (default: all).
+	On []string `yaml:"on"`
+}
+
+// Gate is what the go/no-go decision needs beyond the SLO clauses.
+type Gate struct {
+	// Headroom is the least capacity over the forecast peak (knee / peak), e.g. 1.5.
+	Headroom float64 `yaml:"headroom"`
+}
+
+// Safety stops a run early, so a load tool does not keep hammering a
+// system that is already down: when Clause holds for For (over at least
+// MinRequests requests), arrivals stop and the run ends as aborted.
+type Safety struct {
+	AbortIf     Clause        `yaml:"abort_if"`
+	For         time.Duration `yaml:"for"`
+	MinRequests int           `yaml:"min_requests"`
+}
+
+// Load reads and validates a scenario file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and validates a scenario; file names the source in errors.
+func Parse(file string, data []byte) (*Scenario, error) {
+	var s Scenario
+	doc, err := spec.Decode(file, data, &s)
+	if err != nil {
+		return nil, err
+	}
+	s.doc = doc
+	return &s, nil
+}
+
+// Errorf returns an error located at a key path of the scenario's source.
+func (s *Scenario) Errorf(path, format string, args ...any) error {
+	if s.doc == nil {
+		return &spec.Error{File: "scenario " + s.Name, Path: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	return s.doc.Errorf(path, format, args...)
+}
+
+// Window is the scenario's span on its own clock.
+func (s *Scenario) Window() Span {
+	a := s.Arrivals
+	return Span{From: a.Start, To: a.Start + Clock(time.Duration(len(a.Profile))*a.Bucket)}
+}
+
+// Request returns the template for a request name: the scenario's own, or
+// the reference server's built-in one.
+func (s *Scenario) Request(name string) (Request, bool) {
+	if r, ok := s.Requests[name]; ok {
+		return r, true
+	}
+	r, ok := PassRequests[name]
+	return r, ok
+}
+
+// TimeoutFor is the client timeout of a step.
+func (s *Scenario) TimeoutFor(st Step) time.Duration {
+	if st.Timeout > 0 {
+		return st.Timeout
+	}
+	if d, ok := s.Behaviour.Timeouts[st.Request]; ok {
+		return d
+	}
+	if s.Behaviour.Timeout > 0 {
+		return s.Behaviour.Timeout
+	}
+	return DefaultTimeout
+}
+
+// DefaultTimeout is the client timeout when a scenario sets none.
+const DefaultTimeout = 10 * time.Second

@@ -1,0 +1,178 @@
+package scenarios
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedScenariosValidate(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	if len(files) < 4 {
+		t.Fatalf("shipped scenarios: %v", files)
+	}
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if s.Name+".yaml" != f {
+			t.Errorf("%s names itself %q", f, s.Name)
+		}
+	}
+}
+
+// TestLunchNumbers checks the lunch scenario carries DOMAIN.md §3.1's figures:
+// 1/50 of the 840/s national peak minute is about 17 check-ins/s.
+func TestLunchNumbers(t *testing.T) {
+	s, err := Load("lunch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peakShare := float64(s.Arrivals.Profile[4]) // the 12:00 bucket
+	bucketRate := float64(s.Arrivals.Total) * peakShare / s.Arrivals.Bucket.Seconds()
+	peakMinute := bucketRate * s.Arrivals.Burst.Factor * float64(s.Scale)
+	if peakMinute < 16 || peakMinute > 17.5 {
+		t.Errorf("peak-minute check-ins at 1/50 = %.1f/s, want about 16.8", peakMinute)
+	}
+	if w := s.Window(); w.From.String() != "11:00" || w.To.String() != "14:00" {
+		t.Errorf("window %v", w)
+	}
+	if got := s.TimeoutFor(s.Journeys["first-time"][3]); got != 15*time.Second {
+		t.Errorf("certificate.issue timeout = %v, want 15s", got)
+	}
+	if got := s.TimeoutFor(s.Journeys["returning"][0]); got != 10*time.Second {
+		t.Errorf("qr timeout = %v, want 10s", got)
+	}
+}
+
+func TestValues(t *testing.T) {
+	for in, want := range map[string]float64{"35%": 0.35, "2.5%": 0.025, "100%": 1} {
+		if p, err := ParsePercent(in); err != nil || float64(p) != want {
+			t.Errorf("ParsePercent(%q) = %v, %v", in, p, err)
+		}
+	}
+	for _, bad := range []string{"35", "x%", "%"} {
+		if _, err := ParsePercent(bad); err == nil {
+			t.Errorf("ParsePercent(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]float64{"50/s": 50, "3000/min": 50, "1.8k/h": 0.5, "2M/h": 2e6 / 3600} {
+		if r, err := ParseRate(in); err != nil || float64(r) != want {
+			t.Errorf("ParseRate(%q) = %v, %v; want %v", in, r, err, want)
+		}
+	}
+	for _, bad := range []string{"50", "50/day", "x/s"} {
+		if _, err := ParseRate(bad); err == nil {
+			t.Errorf("ParseRate(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]float64{"4.2M": 4.2e6, "12k": 12000, "1500": 1500, "1_000": 1000} {
+		if c, err := ParseCount(in); err != nil || float64(c) != want {
+			t.Errorf("ParseCount(%q) = %v, %v", in, c, err)
+		}
+	}
+	for in, want := range map[string]string{"1/50": "1/50", "0.1": "1/10", "1": "1"} {
+		if f, err := ParseFraction(in); err != nil || f.String() != want {
+			t.Errorf("ParseFraction(%q) = %v, %v", in, f, err)
+		}
+	}
+	for in, want := range map[string]time.Duration{"11:45": 11*time.Hour + 45*time.Minute, "00:00:30": 30 * time.Second} {
+		if c, err := ParseClock(in); err != nil || time.Duration(c) != want {
+			t.Errorf("ParseClock(%q) = %v, %v", in, c, err)
+		}
+	}
+	for _, bad := range []string{"24:00", "11", "11:5", "11:60", "ab:cd"} {
+		if _, err := ParseClock(bad); err == nil {
+			t.Errorf("ParseClock(%q) accepted", bad)
+		}
+	}
+}
+
+func TestClauses(t *testing.T) {
+	c, err := ParseClause("qr  p99.9 <= 1.5s")
+	if err != nil || c.Endpoint != "qr" || c.Percentile() != 99.9 || c.Duration != 1500*time.Millisecond || c.Text != "qr p99.9 <= 1.5s" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if !c.Holds(1.5) || c.Holds(1.6) {
+		t.Error("Holds at the limit")
+	}
+	g, _ := ParseClause("goodput >= 99%")
+	if !g.Holds(0.995) || g.Holds(0.98) {
+		t.Error("goodput clause")
+	}
+	for _, bad := range []string{"p99 2s", "qr p99 =< 2s", "qr p99 <= fast", "qr p42 <= 1s", "qr goodput >= 9%", "errors <= 5", "a b c d e"} {
+		if _, err := ParseClause(bad); err == nil {
+			t.Errorf("ParseClause(%q) accepted", bad)
+		}
+	}
+}
+
+// TestInvalidScenarios mutates the smoke scenario one way at a time and
+// checks each problem is named with its line and key path.
+func TestInvalidScenarios(t *testing.T) {
+	base, err := os.ReadFile("smoke.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ from, to, want string }{
+		{"scale: 1\n", "scale: 0\n", ":9: scale: must be within (0, 1]"},
+		{"bucket: 5s", "bucket: -5s", ":12: arrivals.bucket: must be a positive duration"},
+		{"bucket: 5s", "bucket: 5 seconds", ":12: arrivals.bucket: cannot decode"},
+		{"total: 150", "total: lots", `:13: arrivals.total: "lots" is not a count`},
+		{"[33.3%, 33.4%, 33.3%]", "[33.3%, 33.4%, 30%]", ":14: arrivals.profile: the buckets add up to 96.7%, not 100%"},
+		{"[33.3%, 33.4%, 33.3%]", "[33.3, 33.4, 33.3]", ":14: arrivals.profile[0]: \"33.3\": write percentages with their sign"},
+		{"process: uniform", "process: bursty", `:15: arrivals.process: want "poisson" or "uniform"`},
+		{"{kakao: 50%, naver: 50%}", "{kakao: 50%, naver: 40%}", ":17: platforms: the shares add up to 90%"},
+		{"share: 90%, journey: returning", "share: 80%, journey: returning", ":19: cohorts: the cohorts' shares add up to 90% at 12:00"},
+		{"journey: returning}", "journey: leaving}", `:20: cohorts[0].journey: unknown journey "leaving"`},
+		{"    - request: qr\n    - think", "    - request: qr_code\n    - think", `:25: journeys.returning[0].request: unknown request "qr_code"`},
+		{"      restart_from: {expired_qr: qr}", "      restart_from: {expired_qr: checkin}", `:28: journeys.returning[2].restart_from.expired_qr: "checkin" is not an earlier request`},
+		{"      restart_from: {expired_qr: qr}", "      restart_from: {lost_phone: qr}", `:28: journeys.returning[2].restart_from.lost_phone: unknown error kind "lost_phone"`},
+		{`think: "uniform(100ms, 1s)"`, `think: "uniform(1s, 100ms)"`, ":26: journeys.returning[1].think: distribution"},
+		{"give_up: {abandon: 100%}", "give_up: {abandon: 50%, pray: 50%}", `:42: behaviour.give_up.pray: unknown decision "pray"`},
+		{"on: [timeout, shed, 5xx]", "on: [timeout, sorrow]", `:40: behaviour.retry.on[1]: unknown error kind "sorrow"`},
+		{"  - qr p99 <= 2s", "  - qr p99 <= soon", `:45: slo[0]: clause "qr p99 <= soon"`},
+		{"  - qr p99 <= 2s", "  - qrr p99 <= 2s", `:45: slo[0]: clause "qrr p99 <= 2s": unknown request "qrr"`},
+		{"name: smoke\n", "name: smoke\nnmae: x\n", `:4: nmae: unknown key "nmae"`},
+	}
+	for _, c := range cases {
+		src := strings.Replace(string(base), c.from, c.to, 1)
+		if src == string(base) {
+			t.Errorf("case %q changes nothing", c.want)
+			continue
+		}
+		_, err := Parse("smoke.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), "smoke.yaml"+c.want) {
+			t.Errorf("want %q, got:\n%v", "smoke.yaml"+c.want, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"smoke.yaml", "lunch.yaml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Errorf("error without the file name: %v", err)
+			}
+			return
+		}
+		s.Window() // a valid scenario's derived values must not panic
+		for _, js := range s.Journeys {
+			for _, st := range js {
+				s.TimeoutFor(st)
+			}
+		}
+	})
+}

@@ -1,0 +1,111 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Clause is one SLO (or safety) condition, written as text:
+//
+//	qr p99 <= 2s               a latency percentile of one request (p50 p90 p95 p99 p99.9 max mean)
+//	checkin errors <= 1%       a share of one request's attempts (errors timeouts expired_qr shed)
+//	errors <= 2%               the same over every request
+//	goodput >= 95%             users who completed their journey, of those who arrived
+//	abandonment <= 5%          users who gave up and left
+//	retry_amplification <= 1.5 attempted requests / offered requests
+type Clause struct {
+	Text     string
+	Endpoint string // "" = all requests
+	Metric   string
+	Op       string // <= < >= >
+	Duration time.Duration
+	Value    float64 // a fraction for shares, a ratio for retry_amplification
+}
+
+var (
+	latencyMetrics = map[string]float64{"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99.9": 99.9, "max": 100, "mean": -1}
+	shareMetrics   = map[string]bool{"errors": true, "timeouts": true, "expired_qr": true, "shed": true}
+	userMetrics    = map[string]bool{"goodput": true, "abandonment": true}
+)
+
+// ParseClause reads the notation documented on Clause.
+func ParseClause(s string) (Clause, error) {
+	f := strings.Fields(s)
+	c := Clause{Text: strings.Join(f, " ")}
+	switch len(f) {
+	case 3:
+		c.Metric, c.Op = f[0], f[1]
+	case 4:
+		c.Endpoint, c.Metric, c.Op = f[0], f[1], f[2]
+	default:
+		return c, fmt.Errorf("clause %q: want [request] metric op value, e.g. \"qr p99 <= 2s\"", s)
+	}
+	switch c.Op {
+	case "<=", "<", ">=", ">":
+	default:
+		return c, fmt.Errorf("clause %q: the operator must be <=, <, >= or >, have %q", s, c.Op)
+	}
+	v := f[len(f)-1]
+	var err error
+	switch {
+	case latencyMetrics[c.Metric] != 0:
+		c.Duration, err = time.ParseDuration(v)
+	case shareMetrics[c.Metric], userMetrics[c.Metric]:
+		var p Percent
+		p, err = ParsePercent(v)
+		c.Value = float64(p)
+		if userMetrics[c.Metric] && c.Endpoint != "" {
+			err = fmt.Errorf("%s counts users over the whole scenario, not one request", c.Metric)
+		}
+	case c.Metric == "retry_amplification":
+		c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
+		if c.Endpoint != "" {
+			err = fmt.Errorf("retry_amplification is measured over the whole scenario")
+		}
+	default:
+		return c, fmt.Errorf("clause %q: unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification)", s, c.Metric)
+	}
+	if err != nil {
+		return c, fmt.Errorf("clause %q: %w", s, err)
+	}
+	return c, nil
+}
+
+// Percentile is the latency percentile the clause reads (100 for max), or
+// -1 for the mean; 0 when it is not a latency clause.
+func (c Clause) Percentile() float64 { return latencyMetrics[c.Metric] }
+
+// Holds tells whether a measured value meets the clause (a duration for
+// latency clauses, a fraction or ratio otherwise).
+func (c Clause) Holds(measured float64) bool {
+	limit := c.Limit()
+	switch c.Op {
+	case "<=":
+		return measured <= limit
+	case "<":
+		return measured < limit
+	case ">=":
+		return measured >= limit
+	}
+	return measured > limit
+}
+
+// Limit is the clause's bound in the unit Holds takes (seconds for latency).
+func (c Clause) Limit() float64 {
+	if c.Percentile() != 0 {
+		return c.Duration.Seconds()
+	}
+	return c.Value
+}
+
+func (c Clause) String() string { return c.Text }
+
+// UnmarshalYAML reads the notation.
+func (c *Clause) UnmarshalYAML(n *yaml.Node) error { return scalar(n, ParseClause, c) }
+
+// MarshalYAML writes the notation.
+func (c Clause) MarshalYAML() (any, error) { return c.Text, nil }

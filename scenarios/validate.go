@@ -1,0 +1,410 @@
+package scenarios
+
+import (
+	"math"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// sumTolerance is how far shares may be from 100% (rounding in published tables).
+const sumTolerance = 0.005
+
+// Validate checks what decoding cannot; every problem is reported.
+func (s *Scenario) Validate(p *spec.Problems) {
+	if s.Name == "" {
+		p.Addf("name", "required")
+	}
+	if s.Target.URL != "" {
+		if u, err := url.Parse(s.Target.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Addf("target.url", "want an http(s) URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
+		}
+	}
+	if s.Scale <= 0 || s.Scale > 1 {
+		p.Addf("scale", "must be within (0, 1], such as 1/50; have %v", s.Scale)
+	}
+	s.validateArrivals(p)
+	s.validateCompression(p)
+	checkShares(p, "platforms", s.Platforms, nil)
+	s.validateCohorts(p)
+	s.validateExtra(p)
+	for _, name := range sortedKeys(s.Requests) {
+		validateRequest(p, spec.Join("requests", name), s.Requests[name])
+	}
+	s.validateJourneys(p)
+	s.validateBehaviour(p)
+	for i, c := range s.SLO {
+		s.validateClause(p, spec.Join("slo", i), c)
+	}
+	if s.Gate.Headroom < 0 {
+		p.Addf("gate.headroom", "must not be negative")
+	}
+	if sf := s.Safety; sf != nil {
+		s.validateClause(p, "safety.abort_if", sf.AbortIf)
+		if sf.For < 0 {
+			p.Addf("safety.for", "must not be negative")
+		}
+	}
+}
+
+func (s *Scenario) validateArrivals(p *spec.Problems) {
+	a := s.Arrivals
+	if a.Bucket <= 0 {
+		p.Addf("arrivals.bucket", "must be a positive duration such as 15m")
+	}
+	if a.Total <= 0 {
+		p.Addf("arrivals.total", "must be positive (national arrivals over the window, such as 4.2M)")
+	}
+	if len(a.Profile) == 0 {
+		p.Addf("arrivals.profile", "want the share of arrivals per bucket, e.g. [3%%, 5%%, 9%%]")
+	}
+	var sum float64
+	for i, v := range a.Profile {
+		if v < 0 {
+			p.Addf(spec.Join("arrivals.profile", i), "must not be negative")
+		}
+		sum += float64(v)
+	}
+	if len(a.Profile) > 0 && math.Abs(sum-1) > sumTolerance {
+		p.Addf("arrivals.profile", "the buckets add up to %v, not 100%%", Percent(sum))
+	}
+	if a.Start+Clock(time.Duration(len(a.Profile))*a.Bucket) > Clock(48*time.Hour) {
+		p.Addf("arrivals.profile", "the window runs past the next day")
+	}
+	switch a.Process {
+	case "", ProcessPoisson, ProcessUniform:
+	default:
+		p.Addf("arrivals.process", "want %q or %q, have %q", ProcessPoisson, ProcessUniform, a.Process)
+	}
+	if b := a.Burst; b != nil {
+		if b.Factor < 1 || b.Factor >= 2 {
+			p.Addf("arrivals.burst.factor", "must be within [1, 2), have %v", b.Factor)
+		}
+		if b.Period <= 0 {
+			p.Addf("arrivals.burst.period", "must be a positive duration such as 10m")
+		}
+	}
+	if pt := a.Party; pt != nil {
+		if pt.Mean < 1 {
+			p.Addf("arrivals.party.mean", "a party has at least 1 person, have %v", pt.Mean)
+		}
+		if float64(pt.Max) < pt.Mean {
+			p.Addf("arrivals.party.max", "must be at least the mean %v, have %d", pt.Mean, pt.Max)
+		}
+	}
+}
+
+func (s *Scenario) validateCompression(p *spec.Problems) {
+	c := s.Compression
+	if c == nil {
+		return
+	}
+	if c.Factor < 1 {
+		p.Addf("compression.factor", "must be at least 1, have %v", c.Factor)
+	}
+	if c.Realtime != nil {
+		s.validateSpan(p, "compression.realtime", *c.Realtime)
+	}
+}
+
+func (s *Scenario) validateSpan(p *spec.Problems, path string, sp Span) {
+	w := s.Window()
+	if sp.To <= sp.From {
+		p.Addf(path, "to %v is not after from %v", sp.To, sp.From)
+	}
+	if sp.From < w.From || sp.To > w.To {
+		p.Addf(path, "%v-%v is outside the window %v-%v", sp.From, sp.To, w.From, w.To)
+	}
+}
+
+func (s *Scenario) validateCohorts(p *spec.Problems) {
+	if len(s.Cohorts) == 0 {
+		p.Addf("cohorts", "at least one cohort is required")
+		return
+	}
+	names := map[string]bool{}
+	cuts := []Clock{s.Arrivals.Start}
+	for i, c := range s.Cohorts {
+		path := spec.Join("cohorts", i)
+		if c.Name == "" {
+			p.Addf(spec.Join(path, "name"), "required")
+		} else if names[c.Name] {
+			p.Addf(spec.Join(path, "name"), "cohort %q is defined twice", c.Name)
+		}
+		names[c.Name] = true
+		s.checkJourney(p, spec.Join(path, "journey"), c.Journey)
+		checkShares(p, spec.Join(path, "platforms"), c.Platforms, s.Platforms)
+		switch {
+		case (c.Share == nil) == (len(c.Shares) == 0):
+			p.Addf(path, "give either share or shares")
+		case c.Share != nil:
+			if *c.Share < 0 || *c.Share > 1 {
+				p.Addf(spec.Join(path, "share"), "must be within 0%% and 100%%")
+			}
+		default:
+			for j, ts := range c.Shares {
+				if j == 0 && ts.From > s.Arrivals.Start {
+					p.Addf(spec.Join(path, "shares", 0, "from"), "the first share must start at the window's start %v", s.Arrivals.Start)
+				}
+				if j > 0 && ts.From <= c.Shares[j-1].From {
+					p.Addf(spec.Join(path, "shares", j, "from"), "times must increase")
+				}
+				cuts = append(cuts, ts.From)
+			}
+		}
+	}
+	for _, at := range cuts { // the shares must add up to 100% at every change
+		var sum float64
+		for _, c := range s.Cohorts {
+			sum += float64(c.ShareAt(at))
+		}
+		if math.Abs(sum-1) > sumTolerance {
+			p.Addf("cohorts", "the cohorts' shares add up to %v at %v, not 100%%", Percent(sum), at)
+			break
+		}
+	}
+}
+
+// ShareAt is the cohort's share at a time on the scenario's clock.
+func (c Cohort) ShareAt(at Clock) Percent {
+	if c.Share != nil {
+		return *c.Share
+	}
+	var v Percent
+	for _, ts := range c.Shares {
+		if ts.From <= at {
+			v = ts.Share
+		}
+	}
+	return v
+}
+
+func (s *Scenario) validateExtra(p *spec.Problems) {
+	for i, x := range s.Extra {
+		path := spec.Join("extra_arrivals", i)
+		if x.Name == "" {
+			p.Addf(spec.Join(path, "name"), "required")
+		}
+		if x.Rate <= 0 {
+			p.Addf(spec.Join(path, "rate"), "must be positive, such as 50/s")
+		}
+		s.validateSpan(p, spec.Join(path, "during"), x.Span)
+		s.checkJourney(p, spec.Join(path, "journey"), x.Journey)
+		checkShares(p, spec.Join(path, "platforms"), x.Platforms, s.Platforms)
+	}
+}
+
+func (s *Scenario) checkJourney(p *spec.Problems, path, name string) {
+	if name == "" {
+		p.Addf(path, "required")
+	} else if _, ok := s.Journeys[name]; !ok {
+		p.Addf(path, "unknown journey %q (journeys: %v)", name, sortedKeys(s.Journeys))
+	}
+}
+
+// checkShares checks a platform-share map adds up to 100% and, when known
+// is given, names only known platforms.
+func checkShares(p *spec.Problems, path string, shares, known map[string]Percent) {
+	if shares == nil {
+		if known == nil {
+			p.Addf(path, "required: the share of users per platform, e.g. {kakao: 47%%, naver: 43%%, ...}")
+		}
+		return
+	}
+	var sum float64
+	for _, name := range sortedKeys(shares) {
+		if _, ok := known[name]; known != nil && !ok {
+			p.Addf(spec.Join(path, name), "platform %q is not among the scenario's platforms %v", name, sortedKeys(known))
+		}
+		if shares[name] < 0 {
+			p.Addf(spec.Join(path, name), "must not be negative")
+		}
+		sum += float64(shares[name])
+	}
+	if math.Abs(sum-1) > sumTolerance {
+		p.Addf(path, "the shares add up to %v, not 100%%", Percent(sum))
+	}
+}
+
+func validateRequest(p *spec.Problems, path string, r Request) {
+	switch r.Method {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD":
+	default:
+		p.Addf(spec.Join(path, "method"), "want GET, POST, PUT, PATCH, DELETE or HEAD, have %q", r.Method)
+	}
+	if !strings.HasPrefix(r.Path, "/") {
+		p.Addf(spec.Join(path, "path"), "must start with /, have %q", r.Path)
+	}
+	for i, st := range r.Expect {
+		if st < 100 || st > 599 {
+			p.Addf(spec.Join(path, "expect", i), "not an HTTP status: %d", st)
+		}
+	}
+	for _, k := range sortedKeys(r.Kinds) {
+		if r.Kinds[k] == "" {
+			p.Addf(spec.Join(path, "kinds", k), "name the error kind")
+		}
+	}
+}
+
+func (s *Scenario) validateJourneys(p *spec.Problems) {
+	if len(s.Journeys) == 0 {
+		p.Addf("journeys", "at least one journey is required")
+	}
+	for _, name := range sortedKeys(s.Journeys) {
+		path := spec.Join("journeys", name)
+		steps := s.Journeys[name]
+		if len(steps) == 0 {
+			p.Addf(path, "a journey needs at least one step")
+		}
+		have := map[string]bool{}
+		for _, v := range BuiltinVars {
+			have[v] = true
+		}
+		var requests []string
+		for i, st := range steps {
+			s.validateStep(p, spec.Join(path, i), st, have, requests)
+			if st.Request != "" {
+				requests = append(requests, st.Request)
+			}
+		}
+	}
+}
+
+func (s *Scenario) validateStep(p *spec.Problems, path string, st Step, have map[string]bool, before []string) {
+	if (st.Request == "") == (st.Think == nil) {
+		p.Addf(path, "a step is either a request or a think time")
+		return
+	}
+	if st.Think != nil {
+		if st.Timeout != 0 || st.Attempts != 0 || st.RestartFrom != nil {
+			p.Addf(path, "a think step takes no timeout, attempts or restart_from")
+		}
+		return
+	}
+	r, ok := s.Request(st.Request)
+	if !ok {
+		p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %v)", st.Request, s.requestNames())
+		return
+	}
+	for _, v := range r.Uses() {
+		if !have[v] {
+			p.Addf(spec.Join(path, "request"), "request %s uses ${%s}, which no earlier step of the journey extracts", st.Request, v)
+		}
+	}
+	for v := range r.Extract {
+		have[v] = true
+	}
+	if st.Timeout < 0 {
+		p.Addf(spec.Join(path, "timeout"), "must not be negative")
+	}
+	if st.Attempts < 0 {
+		p.Addf(spec.Join(path, "attempts"), "must not be negative")
+	}
+	for _, kind := range sortedKeys(st.RestartFrom) {
+		if !slices.Contains(before, st.RestartFrom[kind]) {
+			p.Addf(spec.Join(path, "restart_from", kind), "%q is not an earlier request of this journey", st.RestartFrom[kind])
+		}
+		if !s.knownKind(kind) {
+			p.Addf(spec.Join(path, "restart_from", kind), "unknown error kind %q (kinds: %v)", kind, s.kinds())
+		}
+	}
+}
+
+func (s *Scenario) validateBehaviour(p *spec.Problems) {
+	b := s.Behaviour
+	if b.Timeout < 0 {
+		p.Addf("behaviour.timeout", "must not be negative")
+	}
+	for _, name := range sortedKeys(b.Timeouts) {
+		if _, ok := s.Request(name); !ok {
+			p.Addf(spec.Join("behaviour.timeouts", name), "unknown request %q", name)
+		}
+		if b.Timeouts[name] <= 0 {
+			p.Addf(spec.Join("behaviour.timeouts", name), "must be positive")
+		}
+	}
+	if b.Retry.Attempts < 0 {
+		p.Addf("behaviour.retry.attempts", "must not be negative")
+	}
+	for i, k := range b.Retry.On {
+		if !s.knownKind(k) {
+			p.Addf(spec.Join("behaviour.retry.on", i), "unknown error kind %q (kinds: %v)", k, s.kinds())
+		}
+	}
+	if b.GiveUp != nil {
+		var sum float64
+		for _, d := range sortedKeys(b.GiveUp) {
+			switch d {
+			case GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon:
+			default:
+				p.Addf(spec.Join("behaviour.give_up", d), "unknown decision %q (%s, %s, %s, %s, %s)", d, GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon)
+			}
+			sum += float64(b.GiveUp[d])
+		}
+		if math.Abs(sum-1) > sumTolerance {
+			p.Addf("behaviour.give_up", "the decisions add up to %v, not 100%%", Percent(sum))
+		}
+		if b.GiveUp[GiveUpSwitch] > 0 && len(s.Platforms) < 2 {
+			p.Addf("behaviour.give_up.switch_platform", "switching needs at least two platforms")
+		}
+	}
+	for _, from := range sortedKeys(b.SwitchTo) {
+		to := b.SwitchTo[from]
+		if _, ok := s.Platforms[from]; !ok && from != "*" {
+			p.Addf(spec.Join("behaviour.switch_to", from), "unknown platform %q", from)
+		}
+		if _, ok := s.Platforms[to]; !ok {
+			p.Addf(spec.Join("behaviour.switch_to", from), "unknown platform %q", to)
+		}
+	}
+}
+
+func (s *Scenario) validateClause(p *spec.Problems, path string, c Clause) {
+	if c.Endpoint == "" {
+		return
+	}
+	if _, ok := s.Request(c.Endpoint); !ok {
+		p.Addf(path, "clause %q: unknown request %q (requests: %v)", c.Text, c.Endpoint, s.requestNames())
+	}
+}
+
+func (s *Scenario) requestNames() []string {
+	seen := map[string]bool{}
+	for n := range PassRequests {
+		seen[n] = true
+	}
+	for n := range s.Requests {
+		seen[n] = true
+	}
+	return sortedKeys(seen)
+}
+
+func (s *Scenario) kinds() []string {
+	seen := map[string]bool{}
+	for _, k := range ErrorKinds {
+		seen[k] = true
+	}
+	for _, name := range s.requestNames() {
+		r, _ := s.Request(name)
+		for _, k := range r.Kinds {
+			seen[k] = true
+		}
+	}
+	return sortedKeys(seen)
+}
+
+func (s *Scenario) knownKind(k string) bool { return slices.Contains(s.kinds(), k) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
