@@ -1,0 +1,182 @@
+package arrival
+
+import (
+	"container/heap"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+)
+
+// Arrival is one party arriving.
+type Arrival struct {
+	At       time.Duration   // on the played timeline, from the run's start
+	Clock    scenarios.Clock // on the scenario's clock
+	Stream   int             // 0: the main arrivals; i: extra_arrivals[i-1]
+	Cohort   string          // the cohort (main stream) or the stream's name
+	Journey  string
+	Platform string
+	Party    int // people arriving together; 1 without parties
+	Seq      uint64
+}
+
+// Schedule yields a plan's arrivals in time order. It is not safe for
+// concurrent use.
+type Schedule struct {
+	p      *Plan
+	queue  cursorHeap
+	seq    uint64
+	shard  uint64
+	shards uint64
+}
+
+// cursor walks one stream's arrivals.
+type cursor struct {
+	k       int
+	rng     *rand.Rand
+	s       float64 // the unit-rate process so far
+	seg     int
+	next    float64 // played seconds of the next arrival
+	poisson bool
+}
+
+// Schedule starts the arrivals drawn with seed. Every random draw of a
+// stream comes from its own source, seeded by (seed, stream index).
+func (p *Plan) Schedule(seed uint64) *Schedule { return p.Shard(seed, 0, 1) }
+
+// Shard is the schedule of shard i of n: the arrivals whose sequence
+// number is i modulo n, so n shards together play the whole schedule.
+func (p *Plan) Shard(seed uint64, i, n int) *Schedule {
+	sc := &Schedule{p: p, shard: uint64(i), shards: uint64(max(n, 1))}
+	poisson := p.s.Arrivals.Process != scenarios.ProcessUniform
+	for k := range p.streams {
+		c := &cursor{k: k, rng: rand.New(rand.NewPCG(seed, uint64(k)+1)), poisson: poisson}
+		if p.advance(c) {
+			heap.Push(&sc.queue, c)
+		}
+	}
+	return sc
+}
+
+// advance moves a cursor to its stream's next arrival; false when done.
+func (p *Plan) advance(c *cursor) bool {
+	if c.poisson {
+		c.s += c.rng.ExpFloat64()
+	} else if c.s == 0 {
+		c.s = 0.5 // uniform: arrivals at the middle of each unit of Lambda
+	} else {
+		c.s++
+	}
+	target := c.s
+	if pt := p.streams[c.k].party; pt != nil {
+		target = c.s * pt.Mean // parties come at rate/mean: the party process is Lambda/mean
+	}
+	t, ok := p.invert(c.k, target, &c.seg)
+	c.next = t
+	return ok
+}
+
+// Next returns the next arrival; false when the schedule is over.
+func (sc *Schedule) Next() (Arrival, bool) {
+	for sc.queue.Len() > 0 {
+		c := sc.queue[0]
+		a := sc.p.arrival(c)
+		a.Seq = sc.seq
+		sc.seq++
+		if sc.p.advance(c) {
+			heap.Fix(&sc.queue, 0)
+		} else {
+			heap.Pop(&sc.queue)
+		}
+		if a.Seq%sc.shards == sc.shard {
+			return a, true
+		}
+	}
+	return Arrival{}, false
+}
+
+// arrival draws who arrives at a cursor's time.
+func (p *Plan) arrival(c *cursor) Arrival {
+	st := p.streams[c.k]
+	at := seconds(c.next)
+	a := Arrival{At: at, Clock: p.Clock(at), Stream: c.k, Party: 1}
+	platforms := st.platforms
+	if st.journey != "" {
+		a.Cohort, a.Journey = st.name, st.journey
+	} else {
+		co := p.pickCohort(c.rng, a.Clock)
+		a.Cohort, a.Journey = co.Name, co.Journey
+		if co.Platforms != nil {
+			platforms = co.Platforms
+		}
+	}
+	a.Platform = pick(c.rng, platforms)
+	if pt := st.party; pt != nil {
+		a.Party = min(1+poisson(c.rng, pt.Mean-1), pt.Max)
+	}
+	return a
+}
+
+func (p *Plan) pickCohort(r *rand.Rand, at scenarios.Clock) scenarios.Cohort {
+	u, acc := r.Float64(), 0.0
+	var total float64
+	for _, c := range p.s.Cohorts {
+		total += float64(c.ShareAt(at))
+	}
+	for _, c := range p.s.Cohorts {
+		acc += float64(c.ShareAt(at)) / total
+		if u < acc {
+			return c
+		}
+	}
+	return p.s.Cohorts[len(p.s.Cohorts)-1]
+}
+
+// pick draws a key of shares in proportion to its share (keys in sorted order).
+func pick(r *rand.Rand, shares map[string]scenarios.Percent) string {
+	keys := make([]string, 0, len(shares))
+	var total float64
+	for k, v := range shares {
+		keys = append(keys, k)
+		total += float64(v)
+	}
+	sort.Strings(keys)
+	u, acc := r.Float64()*total, 0.0
+	for _, k := range keys {
+		acc += float64(shares[k])
+		if u < acc {
+			return k
+		}
+	}
+	return keys[len(keys)-1]
+}
+
+// poisson draws a Poisson(mean) count (Knuth's method; party means are small).
+func poisson(r *rand.Rand, mean float64) int {
+	if mean <= 0 {
+		return 0
+	}
+	limit, prod, n := math.Exp(-mean), r.Float64(), 0
+	for prod > limit {
+		prod *= r.Float64()
+		n++
+	}
+	return n
+}
+
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	return h[i].next < h[j].next || h[i].next == h[j].next && h[i].k < h[j].k
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
