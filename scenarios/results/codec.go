@@ -1,0 +1,92 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// FileName is the results file inside a run directory.
+const FileName = "results.json"
+
+// ErrFormat is wrapped by every error about a file that is not readable results.
+var ErrFormat = errors.New("results: not a surge results file")
+
+// Encode writes r as JSON.
+func (r *Run) Encode() ([]byte, error) {
+	r.Format, r.Version = Format, Version
+	return json.MarshalIndent(r, "", " ")
+}
+
+// Decode reads results JSON of this or an earlier version.
+func Decode(data []byte) (*Run, error) {
+	var head struct {
+		Format  string `json:"format"`
+		Version int    `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	if head.Format != Format {
+		return nil, fmt.Errorf("%w: format %q", ErrFormat, head.Format)
+	}
+	if head.Version < 1 || head.Version > Version {
+		return nil, fmt.Errorf("%w: version %d (this surge reads 1 to %d; a newer surge wrote it?)", ErrFormat, head.Version, Version)
+	}
+	r := New(Meta{})
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	for name, e := range r.Endpoints {
+		if e == nil || e.Total == nil || e.Total.Latency == nil || e.Total.Service == nil {
+			return nil, fmt.Errorf("%w: endpoint %q has no totals", ErrFormat, name)
+		}
+	}
+	if r.Generator.Late == nil {
+		r.Generator.Late = NewHistogram(BucketDigits)
+	}
+	return r, nil
+}
+
+// WriteFile writes r into dir/results.json atomically (a temporary file,
+// synced, then renamed), so a reader never sees half a file.
+func (r *Run) WriteFile(dir string) error {
+	data, err := r.Encode()
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".results-*.json")
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, FileName))
+}
+
+// ReadFile reads dir/results.json.
+func ReadFile(dir string) (*Run, error) {
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	r, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, FileName), err)
+	}
+	return r, nil
+}

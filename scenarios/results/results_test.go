@@ -1,0 +1,176 @@
+package results
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/quick"
+	"time"
+)
+
+// randomRun records n random outcomes over a few endpoints and buckets.
+func randomRun(r *rand.Rand, n int) *Run {
+	run := New(Meta{Scenario: "prop", Kind: "run", Seed: r.Uint64(), Bucket: time.Second, Started: time.Unix(1639364400, 0).UTC()})
+	eps := []string{"qr", "checkin", "certificate.issue"}
+	kinds := []string{"", "", "", "timeout", "5xx", "expired_qr"}
+	for range n {
+		at := time.Duration(r.Int64N(int64(30 * time.Second)))
+		svc := time.Duration(r.ExpFloat64() * float64(20*time.Millisecond))
+		run.Record(eps[r.IntN(len(eps))], Outcome{At: at, Service: svc, Corrected: svc + time.Duration(r.Int64N(int64(time.Second))),
+			First: r.IntN(3) > 0, Err: kinds[r.IntN(len(kinds))]})
+		run.Count(at, Users{Arrived: 1, Completed: int64(r.IntN(2)), Switched: int64(r.IntN(2))})
+		run.Generator.Late.Record(time.Duration(r.Int64N(int64(time.Millisecond))))
+	}
+	run.Event(time.Second, "fault-on", "latency kdca")
+	run.Stages = append(run.Stages, StageSample{At: time.Second, Stage: "kdca", Workers: 8, InFlight: 3, Busy: 1.5})
+	return run
+}
+
+func equalRuns(a, b *Run) bool {
+	if a.Meta != b.Meta || a.Users != b.Users || !slices.Equal(a.UserBuckets, b.UserBuckets) ||
+		!slices.Equal(a.Events, b.Events) || !slices.Equal(a.Stages, b.Stages) || !a.Generator.Late.Equal(b.Generator.Late) ||
+		len(a.Endpoints) != len(b.Endpoints) {
+		return false
+	}
+	for name, ea := range a.Endpoints {
+		eb := b.Endpoints[name]
+		if eb == nil || !ea.Total.equal(eb.Total) || len(ea.Buckets) != len(eb.Buckets) {
+			return false
+		}
+		for i := range ea.Buckets {
+			if (ea.Buckets[i] == nil) != (eb.Buckets[i] == nil) || ea.Buckets[i] != nil && !ea.Buckets[i].equal(eb.Buckets[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestRoundTripProperty(t *testing.T) {
+	prop := func(seed uint64, n uint16) bool {
+		run := randomRun(rand.New(rand.NewPCG(seed, 1)), int(n%2000))
+		data, err := run.Encode()
+		if err != nil {
+			t.Log(err)
+			return false
+		}
+		back, err := Decode(data)
+		if err != nil {
+			t.Log(err)
+			return false
+		}
+		return equalRuns(run, back)
+	}
+	if err := quick.Check(prop, &quick.Config{MaxCount: 50}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMergeIsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	whole := New(Meta{Bucket: time.Second})
+	parts := []*Run{New(Meta{Bucket: time.Second}), New(Meta{Bucket: time.Second})}
+	for i := range 5000 {
+		o := Outcome{At: time.Duration(r.Int64N(int64(20 * time.Second))), Corrected: time.Duration(r.Int64N(int64(time.Second))), First: true}
+		if i%7 == 0 {
+			o.Err = "timeout"
+		}
+		whole.Record("qr", o)
+		parts[i%2].Record("qr", o)
+		whole.Count(o.At, Users{Arrived: 1})
+		parts[i%2].Count(o.At, Users{Arrived: 1})
+	}
+	merged := New(Meta{Bucket: time.Second})
+	merged.Merge(parts[0])
+	merged.Merge(parts[1])
+	if !equalRuns(whole, merged) {
+		t.Error("merging two halves differs from recording the whole")
+	}
+}
+
+func TestPercentilesAgainstExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	run := New(Meta{Bucket: time.Minute})
+	var exact []time.Duration
+	for range 100_000 {
+		d := time.Duration(r.ExpFloat64() * float64(50*time.Millisecond))
+		exact = append(exact, d)
+		run.Record("qr", Outcome{Corrected: d, Service: d, First: true})
+	}
+	slices.Sort(exact)
+	for _, q := range []float64{50, 90, 99, 99.9} {
+		want := exact[int(q/100*float64(len(exact)))-1]
+		got := run.Endpoints["qr"].Total.Latency.Quantile(q)
+		if rel := (got - want).Abs().Seconds() / want.Seconds(); rel > 0.002 {
+			t.Errorf("p%v = %v, exact %v (%.3f%% off; 3 digits allow 0.1%%)", q, got, want, rel*100)
+		}
+	}
+}
+
+func TestCountersAndDerived(t *testing.T) {
+	run := New(Meta{Bucket: time.Second})
+	run.Record("qr", Outcome{At: 0, First: true})
+	run.Record("qr", Outcome{At: 1500 * time.Millisecond, First: false, Err: "timeout"})
+	run.Record("qr", Outcome{At: 1600 * time.Millisecond, First: true, Err: "5xx"})
+	s := run.Endpoints["qr"].Total
+	if s.Offered != 2 || s.Attempted != 3 || s.Succeeded != 1 || s.Errors["timeout"] != 1 || s.ErrorRate() != 2.0/3 {
+		t.Errorf("series %+v", s)
+	}
+	if b := run.Endpoints["qr"].Buckets; len(b) != 2 || b[1].Attempted != 2 {
+		t.Errorf("buckets %v", b)
+	}
+	if got := run.RetryAmplification(); got != 1.5 {
+		t.Errorf("retry amplification %v, want 1.5", got)
+	}
+	run.Count(0, Users{Arrived: 4, Completed: 3, Abandoned: 1})
+	if run.Users.Goodput() != 0.75 || run.Users.Abandonment() != 0.25 {
+		t.Errorf("users %+v", run.Users)
+	}
+}
+
+func TestFilesAndBadInput(t *testing.T) {
+	dir := t.TempDir()
+	run := randomRun(rand.New(rand.NewPCG(1, 1)), 100)
+	if err := run.WriteFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(dir)
+	if err != nil || !equalRuns(run, back) {
+		t.Fatalf("file round trip: %v", err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".results-*")); len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	for name, data := range map[string]string{
+		"not json":      "{\"format\": ",
+		"foreign":       `{"format": "k6-summary", "version": 1}`,
+		"future":        `{"format": "surge-results", "version": 99}`,
+		"bad histogram": `{"format": "surge-results", "version": 1, "endpoints": {"qr": {"total": {"latency": "!!!", "service": "x"}}}}`,
+		"no totals":     `{"format": "surge-results", "version": 1, "endpoints": {"qr": {}}}`,
+	} {
+		_, err := Decode([]byte(data))
+		if !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v, want ErrFormat", name, err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, FileName), []byte(`{"format": "surge-results", "version": 99}`), 0o644)
+	if _, err := ReadFile(dir); err == nil || !strings.Contains(err.Error(), "version 99") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("future version: %v", err)
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	run := New(Meta{Bucket: time.Second})
+	o := Outcome{Corrected: 12 * time.Millisecond, Service: 11 * time.Millisecond, First: true}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		o.At = time.Duration(i%600) * time.Second / 10
+		run.Record("qr", o)
+		i++
+	}
+}

@@ -1,0 +1,166 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram range: microseconds from 1 us to 1 h; longer values are clamped to 1 h.
+const (
+	lowestUs  = 1
+	highestUs = int64(time.Hour / time.Microsecond)
+	// TotalDigits and BucketDigits are the significant digits of whole-run and
+	// per-bucket histograms (per-bucket ones are many, and plotted).
+	TotalDigits  = 3
+	BucketDigits = 2
+)
+
+// Histogram is an HDR histogram of microseconds that encodes as a base64
+// HDR V2 compressed string in JSON.
+type Histogram struct{ h *hdrhistogram.Histogram }
+
+// NewHistogram makes an empty histogram with the given significant digits.
+func NewHistogram(digits int) *Histogram {
+	return &Histogram{hdrhistogram.New(lowestUs, highestUs, digits)}
+}
+
+// Record adds one duration.
+func (h *Histogram) Record(d time.Duration) {
+	us := min(max(d.Microseconds(), lowestUs), highestUs)
+	h.h.RecordValue(us)
+}
+
+// Merge adds every value of o.
+func (h *Histogram) Merge(o *Histogram) { h.h.Merge(o.h) }
+
+// Count is how many values were recorded.
+func (h *Histogram) Count() int64 { return h.h.TotalCount() }
+
+// Quantile is the duration at quantile q (0..100 as HDR takes it: 99.9).
+func (h *Histogram) Quantile(q float64) time.Duration {
+	if h.Count() == 0 {
+		return 0
+	}
+	return time.Duration(h.h.ValueAtQuantile(q)) * time.Microsecond
+}
+
+// Max is the largest recorded duration (at the histogram's precision).
+func (h *Histogram) Max() time.Duration { return time.Duration(h.h.Max()) * time.Microsecond }
+
+// Mean is the mean duration.
+func (h *Histogram) Mean() time.Duration {
+	return time.Duration(h.h.Mean() * float64(time.Microsecond))
+}
+
+// Equal reports whether both hold the same values.
+func (h *Histogram) Equal(o *Histogram) bool { return h.h.Equals(o.h) }
+
+// MarshalJSON encodes the histogram as HDR V2 compressed base64.
+func (h *Histogram) MarshalJSON() ([]byte, error) {
+	b, err := h.h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(string(b))
+}
+
+// UnmarshalJSON decodes HDR V2 compressed base64.
+func (h *Histogram) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("histogram: want a base64 HDR string")
+	}
+	d, err := hdrhistogram.Decode([]byte(s))
+	if err != nil {
+		return fmt.Errorf("histogram: %w", err)
+	}
+	h.h = d
+	return nil
+}
+
+// Outcome is one attempt at one request.
+type Outcome struct {
+	// At is the intended send time, from the run's start (it picks the bucket).
+	At time.Duration
+	// Corrected is completion minus intended send time; Service is
+	// completion minus actual send time.
+	Corrected, Service time.Duration
+	// First is true for a step's first attempt (it counts as offered).
+	First bool
+	// Err is "" for a success, else the error kind (timeout, 5xx, ...).
+	Err string
+}
+
+// Series is what one request name did over a stretch of time.
+type Series struct {
+	Offered   int64            `json:"offered"`
+	Attempted int64            `json:"attempted"`
+	Succeeded int64            `json:"succeeded"`
+	Errors    map[string]int64 `json:"errors,omitempty"`
+	Latency   *Histogram       `json:"latency"`
+	Service   *Histogram       `json:"service"`
+}
+
+// NewSeries makes an empty series with histograms of the given digits.
+func NewSeries(digits int) *Series {
+	return &Series{Latency: NewHistogram(digits), Service: NewHistogram(digits)}
+}
+
+// Record counts one attempt. Latency is recorded for every attempt that got
+// an answer or timed out (a failed attempt still took the user that long).
+func (s *Series) Record(o Outcome) {
+	s.Attempted++
+	if o.First {
+		s.Offered++
+	}
+	if o.Err == "" {
+		s.Succeeded++
+	} else {
+		if s.Errors == nil {
+			s.Errors = map[string]int64{}
+		}
+		s.Errors[o.Err]++
+	}
+	s.Latency.Record(o.Corrected)
+	s.Service.Record(o.Service)
+}
+
+// Merge adds o into s.
+func (s *Series) Merge(o *Series) {
+	s.Offered += o.Offered
+	s.Attempted += o.Attempted
+	s.Succeeded += o.Succeeded
+	for k, v := range o.Errors {
+		if s.Errors == nil {
+			s.Errors = map[string]int64{}
+		}
+		s.Errors[k] += v
+	}
+	s.Latency.Merge(o.Latency)
+	s.Service.Merge(o.Service)
+}
+
+// Failed is the number of attempts that failed, of any kind.
+func (s *Series) Failed() int64 { return s.Attempted - s.Succeeded }
+
+// ErrorRate is failed / attempted (0 with no attempts).
+func (s *Series) ErrorRate() float64 { return ratio(s.Failed(), s.Attempted) }
+
+// KindRate is the share of attempts that failed with kind.
+func (s *Series) KindRate(kind string) float64 { return ratio(s.Errors[kind], s.Attempted) }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func (s *Series) equal(o *Series) bool {
+	return s.Offered == o.Offered && s.Attempted == o.Attempted && s.Succeeded == o.Succeeded &&
+		maps.Equal(s.Errors, o.Errors) && s.Latency.Equal(o.Latency) && s.Service.Equal(o.Service)
+}
