@@ -152,6 +152,9 @@ type Behaviour struct {
 	// ReinstallTime is how long a reinstall takes (no server load); the new
 	// install has no credential, so the user must issue one again.
 	ReinstallTime *spec.Dist `yaml:"reinstall_time"`
+	// ReinstallJourney is the journey a user runs after a reinstall (the
+	// first-time one); required when give_up has reinstall.
+	ReinstallJourney string `yaml:"reinstall_journey"`
 }
 
 // Give-up decisions.

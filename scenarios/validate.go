@@ -349,6 +349,9 @@ func (s *Scenario) validateBehaviour(p *spec.Problems) {
 		if math.Abs(sum-1) > sumTolerance {
 			p.Addf("behaviour.give_up", "the decisions add up to %v, not 100%%", Percent(sum))
 		}
+		if b.GiveUp[GiveUpReinstall] > 0 {
+			s.checkJourney(p, "behaviour.reinstall_journey", b.ReinstallJourney)
+		}
 		if b.GiveUp[GiveUpSwitch] > 0 && len(s.Platforms) < 2 {
 			p.Addf("behaviour.give_up.switch_platform", "switching needs at least two platforms")
 		}

@@ -1,7 +1,9 @@
 package refserver
 
 import (
+	"context"
 	"net/http"
+	"time"
 )
 
 // GET /admin/faults -> 200 {"faults": [...]}
@@ -46,3 +48,44 @@ func (s *Server) AddFault(spec FaultSpec) (Fault, error) { return s.faults.add(s
 
 // RemoveFault switches a fault off; false if it was not active.
 func (s *Server) RemoveFault(id string) bool { return s.faults.remove(id) }
+
+// maxSeed bounds one credential-seeding call.
+const maxSeed = 10_000
+
+// POST /admin/credentials {"count": n} -> 201 {"credentials": [...]}: n
+// credentials issued directly (no stage, no service time), as if issued
+// before the window; load generators give them to returning users.
+func (s *Server) seedCredentials(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Count int `json:"count"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	if in.Count < 1 || in.Count > maxSeed {
+		writeError(w, badField(http.StatusUnprocessableEntity, "invalid_field", "count", "count must be within 1 and %d, have %d", maxSeed, in.Count))
+		return
+	}
+	creds, err := s.Seed(r.Context(), in.Count)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"credentials": creds})
+}
+
+// Seed issues n credentials directly and durably, for users who hold one
+// before a scenario starts.
+func (s *Server) Seed(ctx context.Context, n int) ([]SignedCredential, error) {
+	out := make([]SignedCredential, n)
+	for i := range out {
+		user := "seeded-" + randomID()
+		out[i] = s.keys.sign(Credential{ID: randomID(), Holder: s.keys.holder(user), Vaccine: "COVID-19",
+			Doses: registryDoses(user), IssuedAt: s.now().UTC().Truncate(time.Millisecond), Issuer: "KDCA", KeyID: s.keys.keyID})
+		if err := s.store.putCertificate(ctx, out[i], "seed"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -69,3 +69,17 @@ func TestIdentityRateLimitPerUser(t *testing.T) {
 	ts.clock.Advance(10 * time.Minute)
 	ts.mustCall("POST", "/v1/identity/requests", body, 201)
 }
+
+func TestSeededCredentialsCheckIn(t *testing.T) {
+	ts := startServer(t, loadProfile(t, "testdata/fast.yaml"))
+	out := ts.mustCall("POST", "/admin/credentials", map[string]int{"count": 3}, 201)
+	creds := out["credentials"].([]any)
+	if len(creds) != 3 {
+		t.Fatalf("%d credentials", len(creds))
+	}
+	for _, c := range creds {
+		cred := c.(map[string]any)
+		ts.mustCall("POST", "/v1/checkins", map[string]any{"token": ts.qr("naver", cred), "venue_id": "v"}, 201)
+	}
+	ts.mustCall("POST", "/admin/credentials", map[string]int{"count": 0}, 422)
+}

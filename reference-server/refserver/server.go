@@ -157,6 +157,7 @@ func (s *Server) routes() http.Handler {
 	admin("POST /admin/faults", s.addFault)
 	admin("DELETE /admin/faults/{id}", s.deleteFault)
 	admin("DELETE /admin/faults", s.clearFaults)
+	admin("POST /admin/credentials", s.seedCredentials)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: r.Method + " " + r.URL.Path + ": no such endpoint"})
 	})
