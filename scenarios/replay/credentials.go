@@ -1,0 +1,79 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/surgekit/surge/scenarios"
+)
+
+// needsCredentials reports whether some journey reads ${credential} before
+// any of its steps extracts one: its users hold a credential already.
+func needsCredentials(s *scenarios.Scenario) bool {
+	for _, steps := range s.Journeys {
+		for _, st := range steps {
+			if st.Request == "" {
+				continue
+			}
+			t, _ := s.Request(st.Request)
+			for _, v := range t.Uses() {
+				if v == "credential" {
+					return true
+				}
+			}
+			if _, ok := t.Extract["credential"]; ok {
+				break
+			}
+		}
+	}
+	return false
+}
+
+func (e *engine) loadCredentials(ctx context.Context) error {
+	if !needsCredentials(e.cfg.Scenario) {
+		return nil
+	}
+	get := e.cfg.Credentials
+	if get == nil {
+		get = e.adminCredentials
+	}
+	creds, err := get(ctx, credentialPool)
+	if err != nil {
+		return fmt.Errorf("replay: credentials for returning users: %w", err)
+	}
+	if len(creds) == 0 {
+		return fmt.Errorf("replay: credentials for returning users: none given")
+	}
+	e.credentials = creds
+	return nil
+}
+
+// adminCredentials asks a reference server for seeded credentials.
+func (e *engine) adminCredentials(ctx context.Context, n int) ([]json.RawMessage, error) {
+	body, _ := json.Marshal(map[string]int{"count": n})
+	req, err := http.NewRequestWithContext(ctx, "POST", e.cfg.Target+"/admin/credentials", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode != http.StatusCreated {
+		return nil, fmt.Errorf("POST /admin/credentials: %s: %s (the target must be surge's reference server, or give credentials another way)", resp.Status, bytes.TrimSpace(raw))
+	}
+	var out struct {
+		Credentials []json.RawMessage `json:"credentials"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("POST /admin/credentials: %w", err)
+	}
+	return out.Credentials, nil
+}

@@ -1,0 +1,249 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// Config is one run. Zero optional fields take the documented defaults.
+type Config struct {
+	Scenario *scenarios.Scenario
+	// Target is the service's base URL, such as http://127.0.0.1:8080.
+	Target string
+	// Seed seeds arrivals and every user decision.
+	Seed uint64
+	// Shard of Shards plays that share of the arrivals (default 0 of 1).
+	Shard, Shards int
+	// MaxConns bounds connections to the target (default DefaultMaxConns);
+	// requests beyond it wait for a connection, and the wait is charged to
+	// their corrected latency.
+	MaxConns int
+	// Bucket is the results' time-bucket width (default: a round width
+	// giving at most ~300 buckets over the played timeline).
+	Bucket time.Duration
+	// Drain is how long users still in their journey may go on once the
+	// arrivals end or the run is interrupted (default DefaultDrain).
+	Drain time.Duration
+	// Credentials gives credentials to users who hold one before the window
+	// (default: POST Target/admin/credentials, the reference server's).
+	Credentials func(ctx context.Context, n int) ([]json.RawMessage, error)
+	// SampleMetrics scrapes Target/metrics each second for stage samples.
+	SampleMetrics bool
+	// Progress, if set, is called about once a second.
+	Progress func(Progress)
+	// Meta fills the descriptive fields of the results (scenario, profile ...).
+	Meta results.Meta
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxConns = 512
+	DefaultDrain    = 30 * time.Second
+	credentialPool  = 64
+)
+
+// Progress is a once-a-second view of a run.
+type Progress struct {
+	Elapsed, Planned time.Duration
+	Arrivals         float64       // users per second the curve plans now (this shard's share)
+	Answers          float64       // answers (of any kind) in the last second
+	Errors           float64       // share of failed answers in the last second
+	P99              time.Duration // corrected, last second
+	Active           int64         // users in their journey
+	MaxLate          time.Duration // latest send in the last second
+	Done             bool
+}
+
+// ErrUnreachable is wrapped when the target does not accept connections.
+var ErrUnreachable = errors.New("replay: target unreachable")
+
+type engine struct {
+	cfg         Config
+	client      *http.Client
+	start       time.Time
+	credentials []json.RawMessage
+
+	mu     sync.Mutex
+	run    *results.Run
+	window secondStats // the current second, for progress and safety
+
+	active   atomic.Int64
+	inFlight atomic.Int64
+}
+
+// secondStats are counters of one second.
+type secondStats struct {
+	answered, failed int64
+	kinds            map[string]int64
+	lat              *results.Histogram
+	maxLate          time.Duration
+}
+
+func newSecond() secondStats {
+	return secondStats{kinds: map[string]int64{}, lat: results.NewHistogram(results.BucketDigits)}
+}
+
+// Run plays the scenario against the target and returns what it measured.
+// When ctx is cancelled it stops the arrivals, lets users drain for
+// cfg.Drain, and returns the partial results (Meta.Complete false) with no
+// error: an interrupted run is still a valid run.
+func Run(ctx context.Context, cfg Config) (*results.Run, error) {
+	if cfg.Shards == 0 {
+		cfg.Shards = 1
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = DefaultDrain
+	}
+	if err := reachable(ctx, cfg.Target); err != nil {
+		return nil, err
+	}
+	plan := arrival.New(cfg.Scenario)
+	if cfg.Bucket <= 0 {
+		cfg.Bucket = bucketFor(plan.Played())
+	}
+	e := &engine{cfg: cfg, window: newSecond(), client: &http.Client{Transport: &http.Transport{
+		MaxConnsPerHost: cfg.MaxConns, MaxIdleConnsPerHost: cfg.MaxConns, MaxIdleConns: cfg.MaxConns,
+		IdleConnTimeout: 90 * time.Second, DisableCompression: true,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}}}
+	defer e.client.CloseIdleConnections()
+	if err := e.loadCredentials(ctx); err != nil {
+		return nil, err
+	}
+	meta := cfg.Meta
+	meta.Kind, meta.Seed, meta.Bucket, meta.Planned, meta.Shard, meta.Shards = "run", cfg.Seed, cfg.Bucket, plan.Played(), cfg.Shard, cfg.Shards
+	if meta.Scenario == "" {
+		meta.Scenario = cfg.Scenario.Name
+	}
+	meta.Target = cfg.Target
+	e.start = time.Now()
+	meta.Started = e.start.UTC()
+	e.run = results.New(meta)
+	e.play(ctx, plan)
+	return e.run, nil
+}
+
+// play dispatches the arrivals, then drains.
+func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
+	arrivals, stopArrivals := context.WithCancel(ctx)
+	defer stopArrivals()
+	users, cutUsers := context.WithCancel(context.Background())
+	defer cutUsers()
+	ended := "done"
+	abort := make(chan string, 1)
+	monitorDone := make(chan struct{})
+	stopMonitor := make(chan struct{})
+	go func() { defer close(monitorDone); e.monitor(plan, stopMonitor, abort) }()
+
+	var wg sync.WaitGroup
+	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
+dispatch:
+	for a, ok := sched.Next(); ok; a, ok = sched.Next() {
+		intended := e.start.Add(a.At)
+		select {
+		case <-arrivals.Done():
+			break dispatch
+		case why := <-abort:
+			ended = "aborted: " + why
+			e.event("aborted", why)
+			break dispatch
+		case <-time.After(time.Until(intended)):
+		}
+		for p := range a.Party {
+			u := e.newUser(a, p)
+			wg.Add(1)
+			e.active.Add(1)
+			go func() {
+				defer wg.Done()
+				defer e.active.Add(-1)
+				u.run(users, intended)
+				e.mu.Lock()
+				e.run.Count(u.arrived, u.out)
+				e.mu.Unlock()
+			}()
+		}
+	}
+	if ctx.Err() != nil {
+		ended = "interrupted"
+		e.event("interrupted", "arrivals stopped; draining users for "+e.cfg.Drain.String())
+	}
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(e.cfg.Drain):
+		e.event("cut", fmt.Sprintf("%d users still in their journey after the %v drain", e.active.Load(), e.cfg.Drain))
+		cutUsers()
+		<-drained
+	}
+	close(stopMonitor)
+	<-monitorDone
+	e.run.Meta.Elapsed = time.Since(e.start)
+	e.run.Meta.Ended = ended
+	e.run.Meta.Complete = ended == "done"
+}
+
+// record counts one attempt (called by users).
+func (e *engine) record(endpoint string, o results.Outcome, late time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.run.Record(endpoint, o)
+	e.run.Generator.Late.Record(late)
+	w := &e.window
+	w.answered++
+	if o.Err != "" {
+		w.failed++
+		w.kinds[o.Err]++
+	}
+	w.lat.Record(o.Corrected)
+	w.maxLate = max(w.maxLate, late)
+}
+
+func (e *engine) event(kind, detail string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.run.Event(time.Since(e.start), kind, detail)
+}
+
+// bucketFor picks a round bucket width giving at most ~300 buckets.
+func bucketFor(played time.Duration) time.Duration {
+	for _, b := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute} {
+		if played/b <= 300 {
+			return b
+		}
+	}
+	return 5 * time.Minute
+}
+
+// reachable dials the target once, so an unreachable one fails in seconds.
+func reachable(ctx context.Context, target string) error {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("replay: target %q is not a URL", target)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443"}[u.Scheme]+map[string]string{"http": "80"}[u.Scheme])
+	}
+	d := net.Dialer{Timeout: 3 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, target, err)
+	}
+	return c.Close()
+}

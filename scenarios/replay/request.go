@@ -1,0 +1,223 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+)
+
+// vars are a user's variables as JSON values.
+type vars map[string]json.RawMessage
+
+var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// text is a variable as it reads inside a string: a JSON string unquoted,
+// anything else as its JSON text.
+func (v vars) text(name string) string {
+	raw := v[name]
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+func (v vars) expand(s string, escape func(string) string) string {
+	return varRE.ReplaceAllStringFunc(s, func(m string) string {
+		return escape(v.text(m[2 : len(m)-1]))
+	})
+}
+
+// body renders a JSON template: a string that is exactly "${x}" takes x's
+// JSON value whole; other strings have variables replaced inside them.
+func (v vars) body(t any) any {
+	switch x := t.(type) {
+	case string:
+		if m := varRE.FindStringSubmatch(x); m != nil && m[0] == x {
+			if raw, ok := v[m[1]]; ok {
+				return raw
+			}
+			return nil
+		}
+		return v.expand(x, func(s string) string { return s })
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = v.body(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = v.body(e)
+		}
+		return out
+	}
+	return t
+}
+
+// newRequest builds the HTTP request of a template for a user.
+func newRequest(ctx context.Context, base string, t scenarios.Request, v vars) (*http.Request, error) {
+	var body io.Reader
+	if t.JSON != nil {
+		b, err := json.Marshal(v.body(t.JSON))
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, t.Method, base+v.expand(t.Path, url.PathEscape), body)
+	if err != nil {
+		return nil, err
+	}
+	if t.JSON != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, h := range t.Headers {
+		req.Header.Set(k, v.expand(h, func(s string) string { return s }))
+	}
+	return req, nil
+}
+
+const maxAnswer = 1 << 20
+
+// answer is what one attempt got.
+type answer struct {
+	kind   string // "" on success, else the error kind
+	status int
+	body   []byte
+}
+
+// classify turns a transport error or an HTTP answer into an error kind.
+func classify(t scenarios.Request, status int, body []byte) string {
+	if len(t.Expect) > 0 {
+		for _, s := range t.Expect {
+			if s == status {
+				return ""
+			}
+		}
+	} else if status/100 == 2 {
+		return ""
+	}
+	switch {
+	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
+		return "shed"
+	case status >= 500:
+		return "5xx"
+	case status >= 400:
+		var e struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil {
+			if k, ok := t.Kinds[e.Error.Code]; ok {
+				return k
+			}
+		}
+		return "4xx"
+	}
+	return "wrong_status"
+}
+
+// transportKind names a failed round trip; "" if the run itself was cancelled.
+func transportKind(err error, timedOut bool, runCtx context.Context) string {
+	switch {
+	case timedOut:
+		return "timeout"
+	case runCtx.Err() != nil:
+		return ""
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "reset"
+}
+
+// send does one attempt with the step's timeout. *sent is set to when the
+// request got its connection (the actual send; until then it queued in the
+// client for one of the bounded connections).
+func send(runCtx context.Context, client *http.Client, base string, t scenarios.Request, v vars, timeout time.Duration, sent *time.Time) answer {
+	ctx, cancel := context.WithTimeout(runCtx, timeout)
+	defer cancel()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { *sent = time.Now() }})
+	req, err := newRequest(ctx, base, t, v)
+	if err != nil {
+		return answer{kind: "4xx"}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return answer{kind: transportKind(err, ctx.Err() == context.DeadlineExceeded && runCtx.Err() == nil, runCtx)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return answer{kind: transportKind(err, ctx.Err() == context.DeadlineExceeded && runCtx.Err() == nil, runCtx), status: resp.StatusCode}
+	}
+	return answer{kind: classify(t, resp.StatusCode, body), status: resp.StatusCode, body: body}
+}
+
+// extract sets the template's variables from a JSON answer; false if the
+// answer lacks one (the service answered, but not what the journey needs).
+func extract(t scenarios.Request, body []byte, v vars) bool {
+	if len(t.Extract) == 0 {
+		return true
+	}
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return false
+	}
+	for name, path := range t.Extract {
+		if path == "." {
+			v[name] = json.RawMessage(bytes.Clone(body))
+			continue
+		}
+		val, ok := lookup(doc, path)
+		if !ok {
+			return false
+		}
+		raw, _ := json.Marshal(val)
+		v[name] = raw
+	}
+	return true
+}
+
+// lookup follows a dotted path (map keys, array indexes) in a JSON document.
+func lookup(doc any, path string) (any, bool) {
+	cur := doc
+	for _, part := range strings.Split(path, ".") {
+		switch x := cur.(type) {
+		case map[string]any:
+			v, ok := x[part]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			cur = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
