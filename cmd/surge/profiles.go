@@ -62,9 +62,11 @@ func printProfile(cmd *cobra.Command, g *globals, p *capacity.Profile) error {
 	return w.Flush()
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
 	}
-	return b
+	return ""
 }

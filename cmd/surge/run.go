@@ -1,0 +1,35 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	o := runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO.yaml",
+		Short: "Replay a scenario for real and gate on its SLOs (exit 0 GO, 2 NO-GO, 1 could not run)",
+		Long: `Replays a scenario against its target: open model (users arrive on the scenario's curve
+whatever the service does), latency measured from each request's intended send time.
+With no target in the scenario (or --target), it starts the reference server in-process on
+loopback with the scenario's profile (or --profile). It writes a run directory (scenario,
+results.json, summary.txt, summary.json, report.html) and evaluates the scenario's gate.
+Ctrl-C stops the arrivals, drains the users and still writes the run directory.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.scenario, o.seed, o.json = args[0], g.seed, g.json
+			return runScenario(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "run directory (default runs/<time>-<scenario>)")
+	f.StringVar(&o.target, "target", "", "base URL of the service (overrides the scenario's target.url)")
+	f.StringVar(&o.profile, "profile", "", "reference server profile for the embedded target (overrides target.profile)")
+	f.Float64Var(&o.compression, "compression", 0, "time compression factor (overrides compression.factor)")
+	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause) to this file")
+	f.DurationVar(&o.drain, "drain", 0, "how long users may finish once arrivals end (default 30s)")
+	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
+	f.BoolVar(&o.metrics, "metrics", false, "sample the target's /metrics each second (always on for the embedded server)")
+	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	return cmd
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// quick is a 3-second scenario of returning users against the embedded server.
+const quick = `name: quick
+target: {profile: as-built}
+scale: 1
+arrivals: {start: "12:00", bucket: 1s, total: 30, profile: [33.3%, 33.4%, 33.3%], process: uniform}
+platforms: {kakao: 50%, naver: 50%}
+cohorts: [{name: returning, share: 100%, journey: returning}]
+journeys:
+  returning:
+    - request: qr
+    - think: 100ms
+    - request: checkin
+slo:
+  - %s
+`
+
+func writeScenario(t *testing.T, slo string) string {
+	path := filepath.Join(t.TempDir(), "quick.yaml")
+	os.WriteFile(path, []byte(writeScenarioText(slo)), 0o644)
+	return path
+}
+
+func TestRunGoAndNoGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the embedded server for seconds")
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	junit := filepath.Join(t.TempDir(), "gate.xml")
+	code, out, errs := runSurge("run", writeScenario(t, "checkin p99 <= 5s"), "--out", dir, "--junit", junit, "--quiet")
+	if code != 0 || !strings.Contains(out, "gate: GO") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, f := range []string{"scenario.yaml", "results.json", "summary.txt", "summary.json", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("run directory lacks %s", f)
+		}
+	}
+	run, err := results.ReadFile(dir)
+	if err != nil || run.Endpoints["checkin"].Total.Succeeded != 30 || len(run.Stages) == 0 {
+		t.Errorf("results: %v; want 30 check-ins and stage samples", err)
+	}
+	if x, _ := os.ReadFile(junit); !strings.Contains(string(x), `failures="0"`) {
+		t.Errorf("junit: %s", x)
+	}
+
+	code, out, errs = runSurge("run", writeScenario(t, "qr p99 <= 1us"), "--out", filepath.Join(t.TempDir(), "r2"), "--junit", junit, "--quiet")
+	if code != 2 || !strings.Contains(out, "FAIL  qr p99 <= 1us") || !strings.Contains(errs, "NO-GO: qr p99 <= 1us (measured") {
+		t.Errorf("impossible SLO: exit %d\n%s\n%s", code, out, errs)
+	}
+	if x, _ := os.ReadFile(junit); !strings.Contains(string(x), `failures="1"`) || !strings.Contains(string(x), "limit 1us") {
+		t.Errorf("junit: %s", x)
+	}
+}
+
+func TestRunCouldNotRun(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\nscale: 5\n"), 0o644)
+	for name, args := range map[string][]string{
+		"missing file":    {"run", "/no/such.yaml"},
+		"invalid":         {"run", bad},
+		"unreachable":     {"run", writeScenario(t, "errors <= 1%"), "--target", closed, "--out", t.TempDir()},
+		"unknown profile": {"run", writeScenario(t, "errors <= 1%"), "--profile", "as-bulit"},
+	} {
+		start := time.Now()
+		code, _, errs := runSurge(args...)
+		if code != 1 || errs == "" || time.Since(start) > 10*time.Second {
+			t.Errorf("%s: exit %d after %v, stderr %q", name, code, time.Since(start), errs)
+		}
+	}
+}
+
+func TestRunInterruptedStillWritesTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the embedded server for seconds")
+	}
+	long := strings.Replace(writeScenarioText("errors <= 1%"), "bucket: 1s", "bucket: 20s", 1)
+	path := filepath.Join(t.TempDir(), "long.yaml")
+	os.WriteFile(path, []byte(long), 0o644)
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var out, errb strings.Builder
+	code := execute(ctx, []string{"run", path, "--out", dir, "--quiet", "--drain", "2s"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "interrupted") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+	run, err := results.ReadFile(dir)
+	if err != nil || run.Meta.Complete || run.Meta.Ended != "interrupted" || run.Users.Arrived == 0 {
+		t.Errorf("interrupted run directory: %v %+v", err, run.Meta)
+	}
+}
+
+func writeScenarioText(slo string) string { return strings.Replace(quick, "%s", slo, 1) }

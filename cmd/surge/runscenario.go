@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/surgekit/surge/reference-server/profiles"
+	"github.com/surgekit/surge/reference-server/refserver"
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+type runOptions struct {
+	scenario, out, target, profile, junit string
+	compression                           float64
+	drain                                 time.Duration
+	maxConns                              int
+	metrics, quiet, json                  bool
+	seed                                  uint64
+}
+
+// runScenario is `surge run`: load, start the target, replay, write, judge.
+func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+	raw, err := os.ReadFile(o.scenario)
+	if err != nil {
+		return err
+	}
+	s, err := scenarios.Parse(o.scenario, raw)
+	if err != nil {
+		return err
+	}
+	if o.compression > 0 {
+		if s.Compression == nil {
+			s.Compression = &scenarios.Compression{}
+		}
+		s.Compression.Factor = o.compression
+	}
+	target, profile, stop, err := startTarget(s, o)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	run, err := replay.Run(ctx, replay.Config{
+		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, Drain: o.drain,
+		SampleMetrics: o.metrics || profile != "", Progress: progress(stderr, o.quiet),
+		Meta: results.Meta{Scenario: s.Name, Profile: profile},
+	})
+	if err != nil {
+		return err
+	}
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name)
+	}
+	v := reports.Evaluate(s, run)
+	if err := reports.WriteDir(dir, raw, run, v); err != nil {
+		return err
+	}
+	if o.junit != "" {
+		if err := writeJUnit(o.junit, run, v); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		reports.JSON(stdout, run, v)
+	} else {
+		reports.Text(stdout, run, v)
+		fmt.Fprintf(stdout, "\nrun directory: %s (report: %s)\n", dir, filepath.Join(dir, reports.ReportHTML))
+	}
+	if run.Meta.Ended == "interrupted" {
+		return fmt.Errorf("interrupted: the partial run is in %s", dir)
+	}
+	return v.Err()
+}
+
+// startTarget returns the target URL: the scenario's (or --target), else an
+// embedded reference server on loopback, which stop shuts down.
+func startTarget(s *scenarios.Scenario, o runOptions) (url, profile string, stop func(), err error) {
+	if url = firstNonEmpty(o.target, s.Target.URL); url != "" {
+		return strings.TrimSuffix(url, "/"), "", func() {}, nil
+	}
+	name := firstNonEmpty(o.profile, s.Target.Profile, "as-built")
+	p, err := profiles.Load(name)
+	if err != nil {
+		return "", "", nil, err
+	}
+	srv, err := refserver.New(refserver.Config{Profile: p, Seed: o.seed, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return "", "", nil, err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		srv.Close()
+	}
+	return "http://" + ln.Addr().String(), p.Name, stop, nil
+}
+
+// progress prints a status line a second: rewritten in place on a
+// terminal, a plain line every 5 s otherwise (CI logs).
+func progress(w io.Writer, quiet bool) func(replay.Progress) {
+	if quiet {
+		return nil
+	}
+	tty := isTerminal(w)
+	return func(p replay.Progress) {
+		sec := int(p.Elapsed.Seconds())
+		if !tty && !p.Done && sec%5 != 0 {
+			return
+		}
+		line := fmt.Sprintf("%v / %v  arrivals %.1f/s  answers %.0f/s  p99 %v  errors %.1f%%  users %d  late %v",
+			p.Elapsed.Round(time.Second), p.Planned.Round(time.Second), p.Arrivals, p.Answers, p.P99.Round(time.Millisecond), 100*p.Errors, p.Active, p.MaxLate.Round(time.Millisecond))
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%s", line)
+			if p.Done {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func writeJUnit(path string, run *results.Run, v reports.Verdict) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(reports.JUnit(f, run, v), f.Close())
+}

@@ -1,0 +1,46 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// Files of a run directory besides results.json.
+const (
+	ScenarioFile = "scenario.yaml"
+	SummaryText  = "summary.txt"
+	SummaryJSON  = "summary.json"
+	ReportHTML   = "report.html"
+)
+
+// WriteDir writes a run directory: the scenario as run, the results, the
+// text and JSON summaries and the HTML report.
+func WriteDir(dir string, scenario []byte, r *results.Run, v Verdict) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ScenarioFile), scenario, 0o644); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	if err := r.WriteFile(dir); err != nil {
+		return err
+	}
+	for name, render := range map[string]func(*bytes.Buffer) error{
+		SummaryText: func(b *bytes.Buffer) error { return Text(b, r, v) },
+		SummaryJSON: func(b *bytes.Buffer) error { return JSON(b, r, v) },
+		ReportHTML:  func(b *bytes.Buffer) error { return HTML(b, r, v) },
+	} {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("run directory: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package reports
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// Text writes the terminal summary of a run and its verdict.
+func Text(w io.Writer, r *results.Run, v Verdict) error {
+	m := r.Meta
+	word := map[bool]string{true: "GO", false: "NO-GO"}[v.Go]
+	fmt.Fprintf(w, "surge %s %s (seed %d", m.Kind, m.Scenario, m.Seed)
+	if m.Profile != "" {
+		fmt.Fprintf(w, ", profile %s", m.Profile)
+	}
+	fmt.Fprintf(w, "): %s\n", word)
+	fmt.Fprintf(w, "played %v of %v; ended: %s\n\n", m.Elapsed.Round(time.Millisecond), m.Planned.Round(time.Millisecond), m.Ended)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "REQUEST\tOFFERED\tATTEMPTED\tOK\tERR%\tP50\tP95\tP99\tMAX\tERRORS\t")
+	rows := append(r.EndpointNames(), "")
+	for _, name := range rows {
+		s := r.Overall()
+		label := "all"
+		if name != "" {
+			s, label = r.Endpoints[name].Total, name
+		}
+		l := s.Latency
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", label, s.Offered, s.Attempted, s.Succeeded, 100*s.ErrorRate(),
+			fmtDuration(l.Quantile(50).Seconds()), fmtDuration(l.Quantile(95).Seconds()), fmtDuration(l.Quantile(99).Seconds()),
+			fmtDuration(l.Max().Seconds()), kinds(s.Errors))
+	}
+	tw.Flush()
+	u := r.Users
+	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %.2f%%), %d abandoned, %d out of patience, %d manual fallback, %d platform switches, %d reinstalls, %d kept trying\n",
+		u.Arrived, u.Completed, 100*u.Goodput(), u.Abandoned, u.Impatient, u.Manual, u.Switched, u.Reinstall, u.KeptAt)
+	fmt.Fprintf(w, "retry amplification %.2fx; generator: sends late by p99 %v, max %v; at most %d users in their journey\n",
+		r.RetryAmplification(), r.Generator.Late.Quantile(99), r.Generator.Late.Max(), r.Generator.MaxInFlight)
+	fmt.Fprintf(w, "\ngate: %s\n", word)
+	for _, c := range v.Clauses {
+		status := map[bool]string{true: "PASS", false: "FAIL"}[c.Pass]
+		line := fmt.Sprintf("  %s  %-28s measured %-9s", status, c.Clause, format(c.Unit, c.Measured))
+		if c.Note != "" {
+			line += "  (" + c.Note + ")"
+		} else {
+			line += "  margin " + format(c.Unit, c.Margin)
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
+
+func kinds(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s:%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Summary is the JSON summary of a run: the same figures as Text.
+type Summary struct {
+	Meta      results.Meta               `json:"meta"`
+	Verdict   Verdict                    `json:"verdict"`
+	Users     results.Users              `json:"users"`
+	Goodput   float64                    `json:"goodput"`
+	RetryAmp  float64                    `json:"retry_amplification"`
+	Endpoints map[string]EndpointSummary `json:"endpoints"`
+}
+
+// EndpointSummary is one request's whole-run figures (latencies in seconds).
+type EndpointSummary struct {
+	Offered   int64            `json:"offered"`
+	Attempted int64            `json:"attempted"`
+	Succeeded int64            `json:"succeeded"`
+	ErrorRate float64          `json:"error_rate"`
+	Errors    map[string]int64 `json:"errors,omitempty"`
+	P50       float64          `json:"p50_s"`
+	P95       float64          `json:"p95_s"`
+	P99       float64          `json:"p99_s"`
+	P999      float64          `json:"p999_s"`
+	Max       float64          `json:"max_s"`
+	P99Uncorr float64          `json:"p99_uncorrected_s"`
+}
+
+// Summarize builds the JSON summary.
+func Summarize(r *results.Run, v Verdict) Summary {
+	s := Summary{Meta: r.Meta, Verdict: v, Users: r.Users, Goodput: r.Users.Goodput(), RetryAmp: r.RetryAmplification(),
+		Endpoints: map[string]EndpointSummary{}}
+	for name, e := range r.Endpoints {
+		t := e.Total
+		s.Endpoints[name] = EndpointSummary{Offered: t.Offered, Attempted: t.Attempted, Succeeded: t.Succeeded, ErrorRate: t.ErrorRate(),
+			Errors: t.Errors, P50: t.Latency.Quantile(50).Seconds(), P95: t.Latency.Quantile(95).Seconds(), P99: t.Latency.Quantile(99).Seconds(),
+			P999: t.Latency.Quantile(99.9).Seconds(), Max: t.Latency.Max().Seconds(), P99Uncorr: t.Service.Quantile(99).Seconds()}
+	}
+	return s
+}
+
+// JSON writes the JSON summary.
+func JSON(w io.Writer, r *results.Run, v Verdict) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(Summarize(r, v))
+}
+
+// JUnit writes one test case per gate clause, for CI systems that read JUnit XML.
+func JUnit(w io.Writer, r *results.Run, v Verdict) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+	}
+	type suite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Time     float64    `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	s := suite{Name: "surge " + r.Meta.Scenario, Tests: len(v.Clauses), Time: r.Meta.Elapsed.Seconds()}
+	for _, c := range v.Clauses {
+		tc := testcase{Name: c.Clause, Classname: "surge.gate." + r.Meta.Scenario}
+		if !c.Pass {
+			s.Failures++
+			msg := fmt.Sprintf("measured %s, limit %s", format(c.Unit, c.Measured), format(c.Unit, c.Limit))
+			if c.Note != "" {
+				msg += " (" + c.Note + ")"
+			}
+			tc.Failure = &failure{Message: msg, Text: msg}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	io.WriteString(w, xml.Header)
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
