@@ -39,8 +39,8 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 	}
 	tw.Flush()
 	u := r.Users
-	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %.2f%%), %d abandoned, %d out of patience, %d manual fallback, %d platform switches, %d reinstalls, %d kept trying\n",
-		u.Arrived, u.Completed, 100*u.Goodput(), u.Abandoned, u.Impatient, u.Manual, u.Switched, u.Reinstall, u.KeptAt)
+	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %.2f%%), %d abandoned, %d out of patience, %d manual fallback, %d unfinished at the end; %d platform switches, %d reinstalls, %d kept trying\n",
+		u.Arrived, u.Completed, 100*u.Goodput(), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptAt)
 	fmt.Fprintf(w, "retry amplification %.2fx; generator: sends late by p99 %v, max %v; at most %d users in their journey\n",
 		r.RetryAmplification(), r.Generator.Late.Quantile(99), r.Generator.Late.Max(), r.Generator.MaxInFlight)
 	fmt.Fprintf(w, "\ngate: %s\n", word)

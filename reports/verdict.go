@@ -142,6 +142,9 @@ func format(unit string, x float64) string {
 }
 
 func fmtDuration(sec float64) string {
+	if sec < 0 {
+		return "-" + fmtDuration(-sec)
+	}
 	switch {
 	case sec == 0:
 		return "0"

@@ -27,7 +27,7 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	f.StringVar(&o.profile, "profile", "", "reference server profile for the embedded target (overrides target.profile)")
 	f.Float64Var(&o.compression, "compression", 0, "time compression factor (overrides compression.factor)")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause) to this file")
-	f.DurationVar(&o.drain, "drain", 0, "how long users may finish once arrivals end (default 30s)")
+	f.DurationVar(&o.drain, "drain", 0, "how long users may finish once arrivals end (default 2m)")
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
 	f.BoolVar(&o.metrics, "metrics", false, "sample the target's /metrics each second (always on for the embedded server)")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")

@@ -50,7 +50,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultMaxConns = 512
-	DefaultDrain    = 30 * time.Second
+	DefaultDrain    = 2 * time.Minute
 	credentialPool  = 64
 )
 

@@ -25,6 +25,7 @@ type user struct {
 	vars     vars
 	deadline time.Time
 	out      results.Users
+	wanted   map[string]bool // requests this user has attempted at least once
 }
 
 func (e *engine) newUser(a arrival.Arrival, person int) *user {
@@ -35,6 +36,7 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 		journey:  a.Journey,
 		platform: a.Platform,
 		out:      results.Users{Arrived: 1},
+		wanted:   map[string]bool{},
 	}
 	u.vars = u.freshVars(a.Seq, person, true)
 	return u
@@ -89,6 +91,11 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 // run plays the user's journey from its intended start; it reports true if
 // the journey completed.
 func (u *user) run(ctx context.Context, start time.Time) {
+	defer func() {
+		if ctx.Err() != nil && u.out.Completed == 0 && u.out.Abandoned == 0 && u.out.Manual == 0 && u.out.Impatient == 0 {
+			u.out.Unfinished++
+		}
+	}()
 	sc := u.e.cfg.Scenario
 	if p := sc.Behaviour.Patience; p != nil {
 		u.deadline = start.Add(u.draw(p))
@@ -107,7 +114,8 @@ func (u *user) run(ctx context.Context, start time.Time) {
 			return
 		}
 		attempt++
-		kind, done := u.attempt(ctx, st, next, attempt == 1)
+		kind, done := u.attempt(ctx, st, next, !u.wanted[st.Request])
+		u.wanted[st.Request] = true
 		if ctx.Err() != nil {
 			return
 		}
@@ -152,7 +160,10 @@ func (u *user) run(ctx context.Context, start time.Time) {
 }
 
 // attempt sends one request of a step and records it; it returns the error
-// kind ("" on success) and when the answer came.
+// kind ("" on success) and when the answer came. first marks the user's
+// first attempt at this request (the demand, "offered"): every retry, QR
+// regenerated after expiry, platform switch or reinstall that sends it again
+// is amplification.
 func (u *user) attempt(ctx context.Context, st scenarios.Step, intended time.Time, first bool) (string, time.Time) {
 	e := u.e
 	t, _ := e.cfg.Scenario.Request(st.Request)

@@ -59,6 +59,9 @@ type Users struct {
 	Reinstall int64 `json:"reinstalled"`
 	KeptAt    int64 `json:"kept_trying"`
 	Impatient int64 `json:"out_of_patience"`
+	// Unfinished users were still in their journey when the run ended
+	// (after its drain): they count as not completed.
+	Unfinished int64 `json:"unfinished"`
 }
 
 func (u *Users) add(o Users) {
@@ -70,6 +73,7 @@ func (u *Users) add(o Users) {
 	u.Reinstall += o.Reinstall
 	u.KeptAt += o.KeptAt
 	u.Impatient += o.Impatient
+	u.Unfinished += o.Unfinished
 }
 
 // Goodput is the share of arrived users who completed their journey.

@@ -89,7 +89,8 @@ type Outcome struct {
 	// Corrected is completion minus intended send time; Service is
 	// completion minus actual send time.
 	Corrected, Service time.Duration
-	// First is true for a step's first attempt (it counts as offered).
+	// First is true for the user's first attempt at this request (it counts
+	// as offered: the demand); later attempts are amplification.
 	First bool
 	// Err is "" for a success, else the error kind (timeout, 5xx, ...).
 	Err string

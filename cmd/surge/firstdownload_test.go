@@ -1,0 +1,61 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// TestFirstDownloadAsBuiltVsFixed replays the 13 Dec go-live lunch (at 120x
+// compression: 90 s of arrivals at the real 1/50-scale rates) against both
+// shipped profiles: as-built must collapse the way the real system did,
+// fixed must not.
+func TestFirstDownloadAsBuiltVsFixed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two minute-long replays")
+	}
+	for _, c := range []struct {
+		profile string
+		check   func(t *testing.T, r *results.Run, code int)
+	}{
+		{"as-built", func(t *testing.T, r *results.Run, code int) {
+			issue, checkin := r.Endpoints["certificate.issue"].Total, r.Endpoints["checkin"].Total
+			if code != 2 {
+				t.Errorf("exit %d, want 2 (NO-GO)", code)
+			}
+			if issue.ErrorRate() < 0.10 {
+				t.Errorf("ISSUE error rate %.2f: the anchor is 2.9x overloaded, want failures", issue.ErrorRate())
+			}
+			if checkin.ErrorRate() < 0.10 {
+				t.Errorf("CHECKIN error rate %.2f: it shares kdca with ISSUE, want it to fail too", checkin.ErrorRate())
+			}
+			if amp := r.RetryAmplification(); amp < 1.5 {
+				t.Errorf("retry amplification %.2f, want > 1.5", amp)
+			}
+		}},
+		{"fixed", func(t *testing.T, r *results.Run, code int) {
+			for _, name := range []string{"certificate.issue", "qr", "checkin"} {
+				if e := r.Endpoints[name].Total; e.ErrorRate() > 0.01 {
+					t.Errorf("%s error rate %.3f under fixed, want < 1%%", name, e.ErrorRate())
+				}
+			}
+			if amp := r.RetryAmplification(); amp > 1.1 {
+				t.Errorf("retry amplification %.2f under fixed", amp)
+			}
+		}},
+	} {
+		t.Run(c.profile, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "run")
+			code, out, errs := runSurge("run", "../../scenarios/first-download.yaml", "--profile", c.profile,
+				"--compression", "120", "--drain", "30s", "--out", dir, "--quiet")
+			r, err := results.ReadFile(dir)
+			if err != nil {
+				t.Fatalf("exit %d: %v\n%s", code, err, errs)
+			}
+			t.Logf("%s\n%s", out, errs)
+			c.check(t, r, code)
+		})
+	}
+}
