@@ -176,3 +176,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSchemaCoversEveryKey(t *testing.T) {
+	s := Schema()
+	props := s["properties"].(map[string]any)
+	for _, key := range []string{"arrivals", "cohorts", "journeys", "behaviour", "slo", "safety", "extra_arrivals", "compression"} {
+		if props[key] == nil {
+			t.Errorf("schema lacks %q", key)
+		}
+	}
+	arr := props["arrivals"].(map[string]any)["properties"].(map[string]any)
+	if arr["bucket"].(map[string]any)["pattern"] == nil || arr["profile"].(map[string]any)["type"] != "array" {
+		t.Errorf("arrivals schema: %v", arr)
+	}
+	step := props["journeys"].(map[string]any)["additionalProperties"].(map[string]any)["items"].(map[string]any)
+	if step["additionalProperties"] != false || step["properties"].(map[string]any)["think"] == nil {
+		t.Errorf("step schema: %v", step)
+	}
+}

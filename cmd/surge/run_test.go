@@ -108,3 +108,28 @@ func TestRunInterruptedStillWritesTheRun(t *testing.T) {
 }
 
 func writeScenarioText(slo string) string { return strings.Replace(quick, "%s", slo, 1) }
+
+func TestReportRerendersARunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	run := results.New(results.Meta{Scenario: "quick", Kind: "run", Ended: "interrupted"})
+	run.Record("qr", results.Outcome{Corrected: time.Millisecond, First: true})
+	run.Count(0, results.Users{Arrived: 1, Completed: 1})
+	if err := run.WriteFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "scenario.yaml"), []byte(writeScenarioText("qr p99 <= 1s")), 0o644)
+	code, out, errs := runSurge("report", dir, "--format", "text")
+	if code != 0 || !strings.Contains(out, "PASS  qr p99 <= 1s") || !strings.Contains(errs, "did not complete (interrupted)") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, _ := runSurge("report", dir); code != 0 {
+		t.Errorf("html: exit %d", code)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "report.html")); !strings.Contains(string(b), "<!DOCTYPE html>") {
+		t.Error("no report.html written")
+	}
+	os.WriteFile(filepath.Join(dir, "results.json"), []byte(`{"format": "surge-results", "version": 1, "endpoints": {"qr": {}}}`), 0o644)
+	if code, _, errs := runSurge("report", dir); code != 1 || !strings.Contains(errs, "not a surge results file") {
+		t.Errorf("corrupt: exit %d %q", code, errs)
+	}
+}
