@@ -15,6 +15,7 @@ func TestFirstDownloadAsBuiltVsFixed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two minute-long replays")
 	}
+	t.Parallel()
 	for _, c := range []struct {
 		profile string
 		check   func(t *testing.T, r *results.Run, code int)
@@ -57,5 +58,26 @@ func TestFirstDownloadAsBuiltVsFixed(t *testing.T) {
 			t.Logf("%s\n%s", out, errs)
 			c.check(t, r, code)
 		})
+	}
+}
+
+func TestSmokeScenarioPasses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 20 s replay")
+	}
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errs := runSurge("run", "../../scenarios/smoke.yaml", "--out", dir, "--quiet")
+	if code != 0 {
+		t.Fatalf("smoke: exit %d\n%s\n%s", code, out, errs)
+	}
+	r, err := results.ReadFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"identity.request", "identity.confirm", "certificate.issue", "qr", "checkin"} {
+		if e := r.Endpoints[name]; e == nil || e.Total.Succeeded == 0 {
+			t.Errorf("smoke never succeeded at %s", name)
+		}
 	}
 }
