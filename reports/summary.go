@@ -43,6 +43,9 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 		u.Arrived, u.Completed, 100*u.Goodput(), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptAt)
 	fmt.Fprintf(w, "retry amplification %.2fx; generator: sends late by p99 %v, max %v; at most %d users in their journey\n",
 		r.RetryAmplification(), r.Generator.Late.Quantile(99), r.Generator.Late.Max(), r.Generator.MaxInFlight)
+	for _, ev := range r.Events {
+		fmt.Fprintf(w, "event at %v: %s %s\n", ev.At.Round(time.Millisecond), ev.Kind, ev.Detail)
+	}
 	fmt.Fprintf(w, "\ngate: %s\n", word)
 	for _, c := range v.Clauses {
 		status := map[bool]string{true: "PASS", false: "FAIL"}[c.Pass]

@@ -79,9 +79,13 @@ type engine struct {
 	run    *results.Run
 	window secondStats // the current second, for progress and safety
 
-	active   atomic.Int64
-	inFlight atomic.Int64
+	active     atomic.Int64
+	behindNote bool // the generator-behind event was recorded
 }
+
+// behind is how late a send may go out before the run says the generator
+// has fallen behind its schedule.
+const behind = 50 * time.Millisecond
 
 // secondStats are counters of one second.
 type secondStats struct {
@@ -212,6 +216,10 @@ func (e *engine) record(endpoint string, o results.Outcome, late time.Duration) 
 	}
 	w.lat.Record(o.Corrected)
 	w.maxLate = max(w.maxLate, late)
+	if late > behind && !e.behindNote {
+		e.behindNote = true
+		e.run.Event(o.At+late, "generator-behind", fmt.Sprintf("a send went out %v after its intended time: the generator cannot keep the schedule; latencies stay measured from the intended times", late.Round(time.Millisecond)))
+	}
 }
 
 func (e *engine) event(kind, detail string) {

@@ -287,3 +287,16 @@ func TestTemplates(t *testing.T) {
 		t.Error("extract of a missing path succeeded")
 	}
 }
+
+func TestGeneratorBehindIsReported(t *testing.T) {
+	e := &engine{run: results.New(results.Meta{}), window: newSecond()}
+	e.record("x", results.Outcome{At: time.Second}, 10*time.Millisecond)
+	if len(e.run.Events) != 0 {
+		t.Fatal("a 10ms late send reported")
+	}
+	e.record("x", results.Outcome{At: 2 * time.Second}, 200*time.Millisecond)
+	e.record("x", results.Outcome{At: 3 * time.Second}, 300*time.Millisecond)
+	if len(e.run.Events) != 1 || e.run.Events[0].Kind != "generator-behind" || e.run.Events[0].At != 2200*time.Millisecond {
+		t.Errorf("events %+v, want one generator-behind at 2.2s", e.run.Events)
+	}
+}
