@@ -68,6 +68,10 @@ func (r *Run) WriteFile(dir string) error {
 		tmp.Close()
 		return fmt.Errorf("results: %w", err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("results: %w", err)
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("results: %w", err)

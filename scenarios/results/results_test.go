@@ -142,6 +142,9 @@ func TestFilesAndBadInput(t *testing.T) {
 	if err != nil || !equalRuns(run, back) {
 		t.Fatalf("file round trip: %v", err)
 	}
+	if st, _ := os.Stat(filepath.Join(dir, FileName)); st.Mode().Perm() != 0o644 {
+		t.Errorf("results.json mode %v, want 0644", st.Mode().Perm())
+	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".results-*")); len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
