@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,4 +59,11 @@ func exitCode(err error) int {
 	default:
 		return exitError
 	}
+}
+
+// writeJSON prints v as one JSON object, without HTML escaping (SLOs contain <=).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

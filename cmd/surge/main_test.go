@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -86,5 +87,46 @@ func TestValidate(t *testing.T) {
 	}
 	if code, _, errs := runSurge("validate", "/no/such.yaml"); code != 1 || !strings.Contains(errs, "1 problem(s)") {
 		t.Errorf("missing file: exit %d %q", code, errs)
+	}
+}
+
+func TestSizeAndUSLCommands(t *testing.T) {
+	code, out, _ := runSurge("size", "--arrival-rate", "1500", "--service", "exp:20ms", "--slo", "p99<=100ms", "--json")
+	var v map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["servers"] != 33.0 || v["feasible"] != true || v["at_n_minus_1"] == nil {
+		t.Errorf("size: exit %d %s", code, out)
+	}
+	if !strings.Contains(out, `"p99<=100ms"`) {
+		t.Errorf("JSON escapes the SLO text: %s", out)
+	}
+	code, out, _ = runSurge("size", "--arrival-rate", "1500", "--service", "exp:20ms", "--slo", "p99<=50ms", "--json")
+	if code != 1 || !strings.Contains(out, `"feasible":false`) || !strings.Contains(out, "service time's own p99") {
+		t.Errorf("infeasible: exit %d %s", code, out)
+	}
+	for _, args := range [][]string{
+		{"size", "--arrival-rate", "-5", "--service", "exp:20ms", "--slo", "p99<=1s"},
+		{"size", "--arrival-rate", "100", "--service", "uniform(1ms, 3ms)", "--slo", "p99<=1s"},
+		{"size", "--arrival-rate", "100", "--service", "exp:20ms", "--slo", "p99 < 1s"},
+		{"size", "--arrival-rate", "100", "--service", "exp:20ms"},
+	} {
+		if code, _, errs := runSurge(args...); code != 1 || errs == "" {
+			t.Errorf("%v: exit %d %q", args, code, errs)
+		}
+	}
+	csv := filepath.Join(t.TempDir(), "m.csv")
+	os.WriteFile(csv, []byte("load,throughput\n1,118\n4,400\n8,650\n16,930\n32,1120\n64,1010\n"), 0o644)
+	code, out, _ = runSurge("usl", "fit", csv, "--predict", "10,50", "--json")
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["peak_load"] == nil || v["method"] == nil || len(v["predictions"].(map[string]any)) != 2 {
+		t.Errorf("usl fit: exit %d %s", code, out)
+	}
+	os.WriteFile(csv, []byte("load,throughput\n1,118\n4,many\n"), 0o644)
+	if code, _, errs := runSurge("usl", "fit", csv); code != 1 || !strings.Contains(errs, "line 3") {
+		t.Errorf("bad csv: exit %d %q", code, errs)
+	}
+	if code, out, _ := runSurge("usl", "solve", "--sigma", "0.05", "--kappa", "0.0008", "--lambda", "120", "--throughput", "1000"); code != 0 || !strings.Contains(out, "load 17 reaches") {
+		t.Errorf("usl solve: exit %d %s", code, out)
+	}
+	if code, _, _ := runSurge("usl", "solve", "--sigma", "0.05", "--kappa", "0.0008", "--lambda", "120", "--throughput", "2000"); code != 1 {
+		t.Errorf("unreachable: exit %d", code)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -33,7 +32,7 @@ validates that profile (errors name file, line and key) and shows its stages.`,
 
 func printProfileList(cmd *cobra.Command, g *globals) error {
 	if g.json {
-		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string][]string{"profiles": profiles.Names()})
+		return writeJSON(cmd.OutOrStdout(), map[string][]string{"profiles": profiles.Names()})
 	}
 	for _, n := range profiles.Names() {
 		p, err := profiles.Load(n)
@@ -47,7 +46,7 @@ func printProfileList(cmd *cobra.Command, g *globals) error {
 
 func printProfile(cmd *cobra.Command, g *globals, p *capacity.Profile) error {
 	if g.json {
-		return json.NewEncoder(cmd.OutOrStdout()).Encode(p)
+		return writeJSON(cmd.OutOrStdout(), p)
 	}
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "profile %s: %s\n\nSTAGE\tWORKERS\tQUEUE\tWHEN FULL\tQUEUE TIMEOUT\tSERVICE\tMEAN\tCAPACITY/s\n", p.Name, p.Description)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -50,7 +49,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if g.json {
-				json.NewEncoder(out).Encode(map[string]any{"files": results, "valid": bad.files == 0})
+				writeJSON(out, map[string]any{"files": results, "valid": bad.files == 0})
 			} else {
 				for _, r := range results {
 					if r.Valid {
