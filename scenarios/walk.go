@@ -1,0 +1,182 @@
+package scenarios
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// Walker is one user's journey as a sequence of decisions, independent of
+// time and transport: the live engine drives it with real requests and
+// sleeps, the simulator with events on a virtual clock, so a prediction and
+// a measurement follow the very same behaviour. Times are offsets from the
+// user's arrival. A Walker draws only from the source it is given.
+type Walker struct {
+	s        *Scenario
+	rng      *rand.Rand
+	Journey  string
+	Platform string
+	steps    []Step
+	i        int
+	attempt  int
+	wanted   map[string]bool
+	at       time.Duration // the walker's clock: the last answer, plus planned pauses
+	deadline time.Duration // patience; 0: none
+	Counts   UserCounts
+}
+
+// UserCounts are what became of a user (see results.Users).
+type UserCounts struct {
+	Completed, Abandoned, Manual, Impatient, Switched, Reinstall, KeptTrying int64
+}
+
+// Action is what the user does next: at At (an offset from its arrival) it
+// sends Step, or, when Step is nil, its journey is over.
+type Action struct {
+	At    time.Duration
+	Step  *Step
+	First bool // the user's first attempt at this request (the demand)
+	// Reset says the user reinstalled: every variable but the user and the
+	// venue is gone, and Journey changed.
+	Reset bool
+}
+
+// NewWalker starts a user on a journey; its patience is drawn now.
+func NewWalker(s *Scenario, journey, platform string, rng *rand.Rand) *Walker {
+	w := &Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey], wanted: map[string]bool{}}
+	if p := s.Behaviour.Patience; p != nil {
+		w.deadline = max(p.Sample(rng), time.Nanosecond)
+	}
+	return w
+}
+
+// Start is the user's first action.
+func (w *Walker) Start() Action { return w.next(false) }
+
+// After reports the answer to the last sent step (kind "" for success) at
+// offset now, and returns the next action.
+func (w *Walker) After(kind string, now time.Duration) Action {
+	w.at = now
+	st := w.steps[w.i]
+	if kind == "" {
+		w.i, w.attempt = w.i+1, 0
+		return w.next(false)
+	}
+	if to, ok := st.RestartFrom[kind]; ok {
+		w.i = slices.IndexFunc(w.steps[:w.i], func(s Step) bool { return s.Request == to })
+		w.attempt = 0
+		return w.next(false)
+	}
+	if w.attempt < w.attempts(st) && w.retried(kind) {
+		w.at += w.s.Behaviour.Retry.Backoff.Sample(w.rng)
+		return w.next(false)
+	}
+	b := w.s.Behaviour
+	switch w.giveUp() {
+	case GiveUpSwitch:
+		w.Counts.Switched++
+		w.Platform = w.switchTo()
+		w.i, w.attempt = 0, 0
+	case GiveUpKeepTrying:
+		w.Counts.KeptTrying++
+		w.attempt = 0
+		w.at += draw(b.KeepTryingAfter, w.rng)
+	case GiveUpReinstall:
+		w.Counts.Reinstall++
+		w.Journey = b.ReinstallJourney
+		w.steps = w.s.Journeys[w.Journey]
+		w.i, w.attempt = 0, 0
+		w.at += draw(b.ReinstallTime, w.rng)
+		return w.next(true)
+	case GiveUpManual:
+		w.Counts.Manual++
+		return Action{At: w.at}
+	default:
+		w.Counts.Abandoned++
+		return Action{At: w.at}
+	}
+	return w.next(false)
+}
+
+// next walks think steps to the next request, or ends the journey; a
+// pause that runs past the user's patience ends it at the deadline.
+func (w *Walker) next(reset bool) Action {
+	for w.i < len(w.steps) && w.steps[w.i].Think != nil {
+		w.at += w.steps[w.i].Think.Sample(w.rng)
+		w.i++
+	}
+	if w.deadline > 0 && w.at > w.deadline {
+		w.Counts.Impatient++
+		return Action{At: w.deadline}
+	}
+	if w.i == len(w.steps) {
+		w.Counts.Completed++
+		return Action{At: w.at}
+	}
+	st := &w.steps[w.i]
+	w.attempt++
+	first := !w.wanted[st.Request]
+	w.wanted[st.Request] = true
+	return Action{At: w.at, Step: st, First: first, Reset: reset}
+}
+
+func draw(d *spec.Dist, r *rand.Rand) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Sample(r)
+}
+
+func (w *Walker) attempts(st Step) int {
+	if st.Attempts > 0 {
+		return st.Attempts
+	}
+	return max(1, w.s.Behaviour.Retry.Attempts)
+}
+
+func (w *Walker) retried(kind string) bool {
+	on := w.s.Behaviour.Retry.On
+	return len(on) == 0 || slices.Contains(on, kind)
+}
+
+// giveUp draws the user's decision (abandon when the scenario gives none).
+func (w *Walker) giveUp() string {
+	g := w.s.Behaviour.GiveUp
+	if len(g) == 0 {
+		return GiveUpAbandon
+	}
+	keys := sortedKeys(g)
+	x, acc := w.rng.Float64(), 0.0
+	for _, k := range keys {
+		acc += float64(g[k])
+		if x < acc {
+			return k
+		}
+	}
+	return keys[len(keys)-1]
+}
+
+// switchTo is the platform a switching user moves to.
+func (w *Walker) switchTo() string {
+	sw := w.s.Behaviour.SwitchTo
+	if to, ok := sw[w.Platform]; ok {
+		return to
+	}
+	if to, ok := sw["*"]; ok && to != w.Platform {
+		return to
+	}
+	var others []string
+	for p := range w.s.Platforms {
+		if p != w.Platform {
+			others = append(others, p)
+		}
+	}
+	sort.Strings(others)
+	if len(others) == 0 {
+		return w.Platform
+	}
+	return others[w.rng.IntN(len(others))]
+}
