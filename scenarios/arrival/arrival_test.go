@@ -27,6 +27,8 @@ journeys: {j: [{think: 1s}]}
 	return s
 }
 
+var _ vegeta.Pacer = Pacer{} // arrival.Pacer is a vegeta.Pacer
+
 func all(sc *Schedule) []Arrival {
 	var out []Arrival
 	for a, ok := sc.Next(); ok; a, ok = sc.Next() {

@@ -2,18 +2,16 @@ package arrival
 
 import (
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Pacer paces one stream of a plan for vegeta's attacker: hit n (from 0)
-// is due when the stream's Lambda reaches n + 1/2, the uniform schedule.
+// Pacer paces one stream of a plan for vegeta's attacker (it satisfies
+// vegeta.Pacer without importing vegeta, so the simulator can use this
+// package without the network stack): hit n (from 0) is due when the
+// stream's Lambda reaches n + 1/2, the uniform schedule.
 type Pacer struct {
 	Plan   *Plan
 	Stream int
 }
-
-var _ vegeta.Pacer = Pacer{}
 
 // Pace says how long to wait before the next hit, and stops at the end.
 func (pc Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
