@@ -22,7 +22,7 @@ type Walker struct {
 	steps    []Step
 	i        int
 	attempt  int
-	wanted   map[string]bool
+	wanted   []string      // requests attempted at least once (few per journey)
 	at       time.Duration // the walker's clock: the last answer, plus planned pauses
 	deadline time.Duration // patience; 0: none
 	Counts   UserCounts
@@ -46,7 +46,7 @@ type Action struct {
 
 // NewWalker starts a user on a journey; its patience is drawn now.
 func NewWalker(s *Scenario, journey, platform string, rng *rand.Rand) *Walker {
-	w := &Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey], wanted: map[string]bool{}}
+	w := &Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey]}
 	if p := s.Behaviour.Patience; p != nil {
 		w.deadline = max(p.Sample(rng), time.Nanosecond)
 	}
@@ -118,8 +118,10 @@ func (w *Walker) next(reset bool) Action {
 	}
 	st := &w.steps[w.i]
 	w.attempt++
-	first := !w.wanted[st.Request]
-	w.wanted[st.Request] = true
+	first := !slices.Contains(w.wanted, st.Request)
+	if first {
+		w.wanted = append(w.wanted, st.Request)
+	}
 	return Action{At: w.at, Step: st, First: first, Reset: reset}
 }
 

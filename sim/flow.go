@@ -1,0 +1,253 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+type user struct {
+	arrival  arrival.Arrival
+	start    float64
+	walk     *scenarios.Walker
+	next     scenarios.Action
+	tokenAt  float64
+	hasToken bool
+}
+
+type request struct {
+	u            *user
+	name         string
+	tmpl         scenarios.Request
+	sent         float64
+	first        bool
+	done         bool
+	active       *visit // the deepest visit queued or holding a worker
+	deadlineKind string
+}
+
+// visit is one stage visit of a request's route (or the route itself, as
+// the root visit with no stage).
+type visit struct {
+	r        *request // nil for an async step
+	calls    []capacity.Step
+	next     int
+	st       *stage
+	parent   *visit
+	platform string
+	held     bool
+	queued   bool
+	dead     bool
+	queuedAt float64
+}
+
+// act carries out a user's next action: a request, or the end of its journey.
+func (m *sim) act(u *user) {
+	a := u.next
+	if a.Step == nil {
+		m.live--
+		c := u.walk.Counts
+		m.run.Count(u.arrival.At, results.Users{Arrived: 1, Completed: c.Completed, Abandoned: c.Abandoned, Manual: c.Manual,
+			Impatient: c.Impatient, Switched: c.Switched, Reinstall: c.Reinstall, KeptAt: c.KeptTrying})
+		return
+	}
+	if a.Reset {
+		u.hasToken = false
+	}
+	t, _ := m.s.Request(a.Step.Request)
+	r := &request{u: u, name: a.Step.Request, tmpl: t, sent: m.now, first: a.First, deadlineKind: "timeout"}
+	if kind := m.refused(r); kind != "" {
+		m.complete(r, kind)
+		return
+	}
+	timeout := m.s.TimeoutFor(*a.Step).Seconds()
+	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < timeout {
+		timeout, r.deadlineKind = rt, "5xx" // the server gives up first: 504
+	}
+	m.timeout(timeout, event{kind: evDeadline, r: r})
+	m.runCalls(&visit{r: r, calls: m.route(t.EndpointName(r.name), u.walk.Platform), platform: u.walk.Platform})
+}
+
+// refused applies the reference server's checks made before any stage: an
+// expired QR token, the identity rate limit.
+func (m *sim) refused(r *request) string {
+	u := r.u
+	if ttl := m.p.Server.QRTTL.Seconds(); ttl > 0 && r.tmpl.Kinds["qr_expired"] != "" && slices.Contains(r.tmpl.Uses(), "token") {
+		if !u.hasToken || m.now-u.tokenAt >= ttl {
+			return r.tmpl.Kinds["qr_expired"]
+		}
+	}
+	if rl := m.p.Server.IdentityRateLimit; rl != nil && r.tmpl.EndpointName(r.name) == "identity.request" {
+		var kept []float64
+		for _, t := range m.limiter[u] {
+			if m.now-t < rl.Per.Seconds() {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) >= rl.Requests {
+			m.limiter[u] = kept
+			return "shed" // 429
+		}
+		m.limiter[u] = append(kept, m.now)
+	}
+	return ""
+}
+
+// runCalls starts v's next call, or finishes v when none is left.
+func (m *sim) runCalls(v *visit) {
+	for v.next < len(v.calls) {
+		c := v.calls[v.next]
+		v.next++
+		child := &visit{r: v.r, calls: c.Calls, parent: v, platform: v.platform}
+		if c.Async {
+			child.r, child.parent = nil, nil
+			m.arriveAt(child, c.Stage)
+			continue
+		}
+		m.arriveAt(child, c.Stage)
+		return
+	}
+	m.finishVisit(v)
+}
+
+func (m *sim) arriveAt(v *visit, stageName string) {
+	st := m.stages[capacity.StageName(stageName, v.platform)]
+	v.st = st
+	st.arrivals++
+	if v.r != nil {
+		v.r.active = v
+	}
+	if st.busy < st.limit && st.live == 0 {
+		m.acquire(v)
+		return
+	}
+	st.waited++
+	if !st.wait() && st.live >= st.cfg.Queue {
+		st.shed++
+		m.fail(v, "shed")
+		return
+	}
+	st.queue = append(st.queue, v)
+	st.live++
+	v.queued, v.queuedAt = true, m.now
+	if qt := st.cfg.QueueTimeout.Seconds(); qt > 0 {
+		m.timeout(qt, event{kind: evQueueTimeout, v: v})
+	}
+}
+
+func (m *sim) acquire(v *visit) {
+	st := v.st
+	st.advance(m.now)
+	st.busy++
+	if v.queued {
+		st.waitSum += m.now - v.queuedAt
+	}
+	v.held, v.queued = true, false
+	m.at(m.now+st.cfg.Service.Sample(st.rng).Seconds(), event{kind: evServiceDone, v: v})
+}
+
+func (m *sim) serviceDone(v *visit) {
+	if !v.dead {
+		m.runCalls(v)
+	}
+}
+
+func (m *sim) finishVisit(v *visit) {
+	if v.st == nil { // the route is done: the request succeeded
+		m.complete(v.r, "")
+		return
+	}
+	m.release(v)
+	v.st.served++
+	v.dead = true
+	if v.parent != nil {
+		if v.r != nil {
+			v.r.active = v.parent
+		}
+		m.runCalls(v.parent)
+	}
+}
+
+func (m *sim) release(v *visit) {
+	st := v.st
+	st.advance(m.now)
+	st.busy--
+	v.held = false
+	for st.busy < st.limit && st.live > 0 {
+		next := st.queue[0]
+		st.queue = st.queue[1:]
+		if !next.queued {
+			continue // cancelled while waiting
+		}
+		st.live--
+		m.acquire(next)
+	}
+	if len(st.queue) == 0 {
+		st.queue = st.queue[:0:0] // let the backing array go after a burst
+	}
+}
+
+func (m *sim) queueTimeout(v *visit) {
+	if !v.queued || v.dead {
+		return
+	}
+	v.queued = false
+	v.st.live--
+	v.st.shed++
+	m.fail(v, "shed") // 503 queue_timeout
+}
+
+// fail abandons a visit and everything its callers hold, and fails the request.
+func (m *sim) fail(v *visit, kind string) {
+	m.unwind(v)
+	if v.r != nil && !v.r.done {
+		m.complete(v.r, kind)
+	}
+}
+
+// unwind releases the workers a chain of visits holds and marks it dead.
+func (m *sim) unwind(v *visit) {
+	for x := v; x != nil; x = x.parent {
+		if x.queued {
+			x.queued = false
+			x.st.live--
+		}
+		if x.held {
+			m.release(x)
+		}
+		x.dead = true
+	}
+}
+
+// deadline: the client (or the server's request timeout) gives up; the
+// server's work for the request is cancelled, as a disconnect cancels it.
+func (m *sim) deadline(r *request) {
+	if r.done {
+		return
+	}
+	if r.active != nil {
+		m.unwind(r.active)
+	}
+	m.complete(r, r.deadlineKind)
+}
+
+// complete records an answer and hands it to the user's walker.
+func (m *sim) complete(r *request, kind string) {
+	r.done = true
+	u := r.u
+	lat := seconds(m.now - r.sent)
+	m.run.Record(r.name, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
+	if m.cfg.Observe != nil {
+		m.cfg.Observe(r.name, seconds(r.sent), lat, kind)
+	}
+	if kind == "" {
+		if _, ok := r.tmpl.Extract["token"]; ok {
+			u.tokenAt, u.hasToken = m.now, true
+		}
+	}
+	u.next = u.walk.After(kind, seconds(m.now-u.start))
+	m.at(u.start+u.next.At.Seconds(), event{kind: evUser, u: u})
+}

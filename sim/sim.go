@@ -1,0 +1,291 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// Config is one simulation. Zero optional fields take the documented defaults.
+type Config struct {
+	Scenario *scenarios.Scenario
+	Profile  *capacity.Profile
+	Seed     uint64
+	// Capacity multiplies every stage's workers and queue (default 1): when
+	// the scenario is played at another scale than the profile was sized
+	// for, scale both by the same factor.
+	Capacity float64
+	// Bucket is the results' time-bucket width (default as the live engine's).
+	Bucket time.Duration
+	// Drain is how long users may finish once arrivals end (default 2m, virtual).
+	Drain time.Duration
+	// Meta fills the descriptive fields of the results.
+	Meta results.Meta
+	// Observe, if set, sees every answer exactly (send time and latency),
+	// unrounded by histograms: for analyses such as batch means.
+	Observe func(request string, sent, latency time.Duration, kind string)
+}
+
+// Stats are the simulation's own counters.
+type Stats struct {
+	Events int64
+	Stages map[string]StageStats
+}
+
+// StageStats are one stage's exact counters over the whole simulation.
+type StageStats struct {
+	Arrivals, Waited, Served, Shed int64
+	MeanWait                       time.Duration
+	Utilization                    float64
+}
+
+// PWait is the share of visits that found every worker busy.
+func (s StageStats) PWait() float64 {
+	if s.Arrivals == 0 {
+		return 0
+	}
+	return float64(s.Waited) / float64(s.Arrivals)
+}
+
+type sim struct {
+	cfg      Config
+	s        *scenarios.Scenario
+	p        *capacity.Profile
+	run      *results.Run
+	events   eventQueue
+	seq      uint64
+	now      float64
+	stages   map[string]*stage
+	sched    *arrival.Schedule
+	end      float64 // no event after this
+	stats    Stats
+	live     int // users in their journey
+	limiter  map[*user][]float64
+	lanes    map[float64]*lane
+	laneList []*lane
+	pending  arrival.Arrival // the next arrival (one is scheduled at a time)
+	routes   map[routeKey][]capacity.Step
+}
+
+type routeKey struct{ endpoint, platform string }
+
+// route is the profile's route for an endpoint and platform, cached.
+func (m *sim) route(endpoint, platform string) []capacity.Step {
+	k := routeKey{endpoint, platform}
+	r, ok := m.routes[k]
+	if !ok {
+		r, _ = m.p.Route(endpoint, platform)
+		m.routes[k] = r
+	}
+	return r
+}
+
+// Run simulates the scenario against the profile.
+func Run(cfg Config) (*results.Run, Stats, error) {
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = 1
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = 2 * time.Minute
+	}
+	if err := check(cfg.Scenario, cfg.Profile); err != nil {
+		return nil, Stats{}, err
+	}
+	plan := arrival.New(cfg.Scenario)
+	if cfg.Bucket <= 0 {
+		cfg.Bucket = bucketFor(plan.Played())
+	}
+	meta := cfg.Meta
+	meta.Kind, meta.Seed, meta.Bucket, meta.Planned, meta.Shards = "sim", cfg.Seed, cfg.Bucket, plan.Played(), 1
+	if meta.Scenario == "" {
+		meta.Scenario = cfg.Scenario.Name
+	}
+	if meta.Profile == "" {
+		meta.Profile = cfg.Profile.Name
+	}
+	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
+		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
+		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}}
+	for i, name := range cfg.Profile.StageNames() {
+		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
+	}
+	m.nextArrival()
+	m.at(0, event{kind: evSample})
+	m.loop()
+	m.finish(plan.Played())
+	return m.run, m.stats, nil
+}
+
+func (m *sim) loop() {
+	for {
+		var e event
+		l := m.earliestLane()
+		switch {
+		case l != nil && (m.events.Len() == 0 || less(l.items[l.head], m.events[0])):
+			e = l.pop()
+		case m.events.Len() > 0:
+			e = m.events.pop()
+		default:
+			return
+		}
+		if e.t > m.end {
+			break
+		}
+		m.now = e.t
+		m.stats.Events++
+		switch e.kind {
+		case evArrival:
+			m.arrive(e)
+		case evUser:
+			m.act(e.u)
+		case evServiceDone:
+			m.serviceDone(e.v)
+		case evQueueTimeout:
+			m.queueTimeout(e.v)
+		case evDeadline:
+			m.deadline(e.r)
+		case evSample:
+			m.sample()
+			if m.live > 0 || m.events.Len() > 0 || m.earliestLane() != nil {
+				m.at(m.now+m.run.Meta.Bucket.Seconds(), event{kind: evSample})
+			}
+		}
+	}
+}
+
+// nextArrival schedules the schedule's next arrival.
+func (m *sim) nextArrival() {
+	a, ok := m.sched.Next()
+	if !ok {
+		return
+	}
+	m.pending = a
+	m.at(a.At.Seconds(), event{kind: evArrival})
+}
+
+func (m *sim) arrive(event) {
+	a := m.pending
+	for p := range a.Party {
+		u := &user{arrival: a, start: m.now}
+		rng := rand.New(rand.NewPCG(m.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(p)))
+		u.walk = scenarios.NewWalker(m.s, a.Journey, a.Platform, rng)
+		u.next = u.walk.Start()
+		m.live++
+		m.at(m.now+u.next.At.Seconds(), event{kind: evUser, u: u})
+	}
+	m.nextArrival()
+}
+
+// finish counts the users still in their journey as unfinished, records
+// every user's outcome and closes the results.
+func (m *sim) finish(planned time.Duration) {
+	m.run.Meta.Elapsed = seconds(m.now)
+	m.run.Meta.Complete, m.run.Meta.Ended = true, "done"
+	if m.live > 0 {
+		m.run.Meta.Ended = fmt.Sprintf("done (%d users still in their journey after the drain)", m.live)
+	}
+	m.run.Users.Unfinished += int64(m.live)
+	m.run.Users.Arrived += int64(m.live)
+	m.stats.Stages = map[string]StageStats{}
+	for _, name := range sortedStages(m.stages) {
+		st := m.stages[name]
+		st.advance(m.now)
+		ss := StageStats{Arrivals: st.arrivals, Waited: st.waited, Served: st.served, Shed: st.shed}
+		if st.waited > 0 {
+			ss.MeanWait = seconds(st.waitSum / float64(st.arrivals))
+		}
+		if m.now > 0 {
+			ss.Utilization = st.busyInt / (m.now * float64(st.cfg.Workers))
+		}
+		m.stats.Stages[name] = ss
+	}
+}
+
+func (m *sim) sample() {
+	at := seconds(m.now)
+	for _, name := range sortedStages(m.stages) {
+		st := m.stages[name]
+		st.advance(m.now)
+		m.run.Stages = append(m.run.Stages, results.StageSample{At: at, Stage: name, Workers: float64(st.limit),
+			InFlight: float64(st.busy), Queue: float64(st.live), Served: float64(st.served), Shed: float64(st.shed), Busy: st.busyInt})
+	}
+}
+
+func sortedStages(m map[string]*stage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * 1e9) }
+
+func bucketFor(played time.Duration) time.Duration {
+	for _, b := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute} {
+		if played/b <= 300 {
+			return b
+		}
+	}
+	return 5 * time.Minute
+}
+
+// check makes sure every request of every journey has a route for every
+// platform a user may be on, and that its stages exist.
+func check(s *scenarios.Scenario, p *capacity.Profile) error {
+	platforms := map[string]bool{}
+	for pl := range s.Platforms {
+		platforms[pl] = true
+	}
+	for _, c := range s.Cohorts {
+		for pl := range c.Platforms {
+			platforms[pl] = true
+		}
+	}
+	for _, x := range s.Extra {
+		for pl := range x.Platforms {
+			platforms[pl] = true
+		}
+	}
+	for _, name := range sortedKeys(s.Journeys) {
+		for i, st := range s.Journeys[name] {
+			if st.Request == "" {
+				continue
+			}
+			t, _ := s.Request(st.Request)
+			ep := t.EndpointName(st.Request)
+			for pl := range platforms {
+				steps, ok := p.Route(ep, pl)
+				if !ok {
+					return s.Errorf(fmt.Sprintf("journeys.%s[%d].request", name, i), "profile %s has no route for endpoint %q (platform %s)", p.Name, ep, pl)
+				}
+				var missing string
+				capacity.Walk(steps, "", func(step capacity.Step, _ string, _ []string) {
+					if _, ok := p.Stages[capacity.StageName(step.Stage, pl)]; !ok && missing == "" {
+						missing = capacity.StageName(step.Stage, pl)
+					}
+				})
+				if missing != "" {
+					return s.Errorf(fmt.Sprintf("journeys.%s[%d].request", name, i), "profile %s has no stage %q for platform %s", p.Name, missing, pl)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,41 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/surgekit/surge/scenarios/capacity"
+)
+
+// stage is one profile stage on the virtual clock.
+type stage struct {
+	name    string
+	cfg     capacity.Stage
+	limit   int
+	queue   []*visit // FIFO; cancelled entries are skipped lazily
+	live    int      // queued and not cancelled
+	busy    int
+	rng     *rand.Rand
+	last    float64 // when busy last changed
+	busyInt float64 // integral of busy over time (worker-seconds)
+	served  int64
+	shed    int64
+	// arrivals and waits count visits that found no free worker (for P(wait)).
+	arrivals, waited int64
+	waitSum          float64
+}
+
+func newStage(name string, cfg capacity.Stage, factor float64, seed uint64, idx int) *stage {
+	c := cfg
+	c.Workers = max(1, int(math.Round(float64(cfg.Workers)*factor)))
+	c.Queue = int(math.Round(float64(cfg.Queue) * factor))
+	return &stage{name: name, cfg: c, limit: c.Workers, rng: rand.New(rand.NewPCG(seed, uint64(idx)+1000))}
+}
+
+// advance accumulates the busy integral to time t.
+func (st *stage) advance(t float64) {
+	st.busyInt += float64(st.busy) * (t - st.last)
+	st.last = t
+}
+
+func (st *stage) wait() bool { return st.cfg.WhenFull == capacity.WhenFullWait }
