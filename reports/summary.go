@@ -41,8 +41,12 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 	u := r.Users
 	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %.2f%%), %d abandoned, %d out of patience, %d manual fallback, %d unfinished at the end; %d platform switches, %d reinstalls, %d kept trying\n",
 		u.Arrived, u.Completed, 100*u.Goodput(), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptAt)
-	fmt.Fprintf(w, "retry amplification %.2fx; generator: sends late by p99 %v, max %v; at most %d users in their journey\n",
-		r.RetryAmplification(), r.Generator.Late.Quantile(99), r.Generator.Late.Max(), r.Generator.MaxInFlight)
+	fmt.Fprintf(w, "retry amplification %.2fx", r.RetryAmplification())
+	if m.Kind != "sim" {
+		fmt.Fprintf(w, "; generator: sends late by p99 %v, max %v; at most %d users in their journey",
+			r.Generator.Late.Quantile(99), r.Generator.Late.Max(), r.Generator.MaxInFlight)
+	}
+	fmt.Fprintln(w)
 	for _, ev := range r.Events {
 		fmt.Fprintf(w, "event at %v: %s %s\n", ev.At.Round(time.Millisecond), ev.Kind, ev.Detail)
 	}

@@ -30,21 +30,30 @@ type runOptions struct {
 	seed                                  uint64
 }
 
-// runScenario is `surge run`: load, start the target, replay, write, judge.
-func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+// loadScenario reads the scenario file and applies --compression.
+func loadScenario(o runOptions) ([]byte, *scenarios.Scenario, error) {
 	raw, err := os.ReadFile(o.scenario)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	s, err := scenarios.Parse(o.scenario, raw)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if o.compression > 0 {
 		if s.Compression == nil {
 			s.Compression = &scenarios.Compression{}
 		}
 		s.Compression.Factor = o.compression
+	}
+	return raw, s, nil
+}
+
+// runScenario is `surge run`: load, start the target, replay, write, judge.
+func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+	raw, s, err := loadScenario(o)
+	if err != nil {
+		return err
 	}
 	target, profile, stop, err := startTarget(s, o)
 	if err != nil {
@@ -59,9 +68,15 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	return conclude(o, raw, s, run, "", stdout)
+}
+
+// conclude writes the run directory (and JUnit), prints the summary and
+// returns the verdict as the command's error: shared by run and sim.
+func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run, suffix string, stdout io.Writer) error {
 	dir := o.out
 	if dir == "" {
-		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name)
+		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name+suffix)
 	}
 	v := reports.Evaluate(s, run)
 	if err := reports.WriteDir(dir, raw, run, v); err != nil {

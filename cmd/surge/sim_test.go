@@ -1,0 +1,46 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// TestSimFirstDownload predicts the go-live lunch: the same story as the
+// live replays (TestFirstDownloadAsBuiltVsFixed), in a fraction of a second.
+func TestSimFirstDownload(t *testing.T) {
+	for profile, want := range map[string]int{"as-built": 2, "fixed": 0} {
+		dir := filepath.Join(t.TempDir(), "sim")
+		code, out, errs := runSurge("sim", "../../scenarios/first-download.yaml", "--profile", profile, "--out", dir)
+		if code != want || !strings.Contains(errs, "events/s") {
+			t.Errorf("%s: exit %d, want %d\n%s\n%s", profile, code, want, out, errs)
+		}
+		r, err := results.ReadFile(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issue, checkin := r.Endpoints["certificate.issue"].Total, r.Endpoints["checkin"].Total
+		if r.Meta.Kind != "sim" || r.Meta.Profile != profile || len(r.Stages) == 0 {
+			t.Errorf("%s: meta %+v, %d stage samples", profile, r.Meta, len(r.Stages))
+		}
+		if profile == "as-built" && (issue.ErrorRate() < 0.2 || checkin.ErrorRate() < 0.2 || r.RetryAmplification() < 1.5) {
+			t.Errorf("as-built prediction: ISSUE errors %.2f, CHECKIN errors %.2f, amplification %.2f; want the collapse",
+				issue.ErrorRate(), checkin.ErrorRate(), r.RetryAmplification())
+		}
+		if profile == "fixed" && (issue.ErrorRate() > 0.01 || checkin.ErrorRate() > 0.01) {
+			t.Errorf("fixed prediction: ISSUE errors %.3f, CHECKIN errors %.3f", issue.ErrorRate(), checkin.ErrorRate())
+		}
+		// the same seed gives the same prediction
+		again := filepath.Join(t.TempDir(), "sim")
+		runSurge("sim", "../../scenarios/first-download.yaml", "--profile", profile, "--out", again)
+		r2, _ := results.ReadFile(again)
+		if r2.Users != r.Users || r2.Overall().Attempted != r.Overall().Attempted {
+			t.Errorf("%s: a second prediction with the same seed differs: %+v vs %+v", profile, r.Users, r2.Users)
+		}
+	}
+	if code, _, errs := runSurge("sim", "../../scenarios/lunch.yaml", "--profile", "nope"); code != 1 || errs == "" {
+		t.Errorf("unknown profile: exit %d", code)
+	}
+}
