@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,5 +43,33 @@ func TestSimFirstDownload(t *testing.T) {
 	}
 	if code, _, errs := runSurge("sim", "../../scenarios/lunch.yaml", "--profile", "nope"); code != 1 || errs == "" {
 		t.Errorf("unknown profile: exit %d", code)
+	}
+}
+
+func TestPlanFirstDownload(t *testing.T) {
+	code, out, errs := runSurge("plan", "../../scenarios/first-download.yaml")
+	if code != 2 || !strings.Contains(out, "NO-GO anchor: needs 4 workers, has 1") || !strings.Contains(out, "NO-GO kdca:") ||
+		!strings.Contains(errs, "NO-GO") {
+		t.Errorf("as-built: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "recommended size: GO") {
+		t.Errorf("the recommended sizes should pass in sim:\n%s", out)
+	}
+	code, out, _ = runSurge("plan", "../../scenarios/first-download.yaml", "--profile", "fixed", "--json")
+	var v struct {
+		Plan struct {
+			Go     bool
+			Stages []struct {
+				Stage  string
+				Needed int `json:"workers_needed"`
+				Has    int `json:"workers"`
+			}
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || !v.Plan.Go || len(v.Plan.Stages) == 0 {
+		t.Errorf("fixed: exit %d\n%s", code, out)
+	}
+	if code, _, errs := runSurge("plan", "../../scenarios/lunch.yaml", "--margin", "0.5"); code != 1 || !strings.Contains(errs, "margin") {
+		t.Errorf("bad margin: exit %d %q", code, errs)
 	}
 }

@@ -1,0 +1,211 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/sim/queueing"
+)
+
+// StagePlan is one stage's sizing.
+type StagePlan struct {
+	Stage    string        `json:"stage"`
+	Peak     float64       `json:"peak_visits_per_s"` // forecast peak visit rate (before the margin)
+	PeakAt   string        `json:"peak_at"`           // when, on the scenario's clock
+	Hold     time.Duration `json:"mean_hold"`         // mean time a visit holds a worker (own service + nested calls)
+	Load     float64       `json:"erlangs"`           // at peak x margin
+	Budget   time.Duration `json:"wait_p99_budget"`   // the p99 queueing wait it may add
+	Needed   int           `json:"workers_needed"`
+	Has      int           `json:"workers"`
+	Go       bool          `json:"go"`
+	Shortage string        `json:"shortfall,omitempty"`
+}
+
+// PlanResult is the plan of a scenario against a profile.
+type PlanResult struct {
+	Margin float64     `json:"margin"`
+	Go     bool        `json:"go"`
+	Stages []StagePlan `json:"stages"`
+}
+
+// Plan forecasts each stage's peak demand from the scenario (arrival
+// curve x cohort and platform shares x the requests of each journey,
+// nominal: no retries) through the profile's routes, and sizes the stage as
+// an M/M/c queue with the mean hold time of its visits (own service plus
+// the mean holds of its nested calls, queueing inside them ignored) at
+// peak x margin. A stage's p99 wait budget is the slack of the tightest
+// latency SLO of a request routed through it (limit minus the route's mean
+// hold), shared among the route's stages; with no latency SLO it is half
+// the stage's queue timeout, and with neither the stage must stay under
+// 85% utilisation.
+func Plan(s *scenarios.Scenario, p *capacity.Profile, margin float64) (PlanResult, error) {
+	if margin < 1 {
+		return PlanResult{}, fmt.Errorf("plan: the margin must be at least 1, have %v", margin)
+	}
+	if err := check(s, p); err != nil {
+		return PlanResult{}, err
+	}
+	demand, peakAt := peakDemand(s, p)
+	res := PlanResult{Margin: margin, Go: true}
+	for _, name := range sortedKeys(demand) {
+		d := demand[name]
+		sp := StagePlan{Stage: name, Peak: d.rate, PeakAt: peakAt[name].String(), Has: p.Stages[name].Workers}
+		if d.rate > 0 {
+			sp.Hold = time.Duration(d.erlangs / d.rate * 1e9)
+		}
+		sp.Load = d.erlangs * margin
+		sp.Budget = budget(s, p, name)
+		sp.Needed = needed(d.rate*margin, sp.Hold, sp.Budget)
+		sp.Go = sp.Has >= sp.Needed
+		if !sp.Go {
+			sp.Shortage = fmt.Sprintf("needs %d workers, has %d: %.3g visits/s x %.2g margin x %v mean hold = %.3g erlangs",
+				sp.Needed, sp.Has, d.rate, margin, sp.Hold.Round(time.Millisecond), sp.Load)
+		}
+		res.Go = res.Go && sp.Go
+		res.Stages = append(res.Stages, sp)
+	}
+	return res, nil
+}
+
+type load struct{ rate, erlangs float64 }
+
+// peakDemand is each stage's greatest visit rate and offered load over the window.
+func peakDemand(s *scenarios.Scenario, p *capacity.Profile) (map[string]load, map[string]scenarios.Clock) {
+	plan := arrival.New(s)
+	peak := map[string]load{}
+	at := map[string]scenarios.Clock{}
+	for _, name := range p.StageNames() {
+		peak[name] = load{}
+	}
+	const samples = 2000
+	for i := range samples {
+		t := time.Duration(float64(plan.Played()) * (float64(i) + 0.5) / samples)
+		now := map[string]load{}
+		for k, stream := range plan.Streams() {
+			rate := plan.Rate(k, t)
+			if rate == 0 {
+				continue
+			}
+			for journey, share := range streamJourneys(s, k, stream, plan.Clock(t)) {
+				for platform, ps := range share {
+					visitJourney(s, p, journey, platform, rate*ps, now)
+				}
+			}
+		}
+		for st, l := range now {
+			if l.erlangs > peak[st].erlangs {
+				peak[st], at[st] = l, plan.Clock(t)
+			}
+		}
+	}
+	return peak, at
+}
+
+// streamJourneys splits a stream's users by journey and platform (shares).
+func streamJourneys(s *scenarios.Scenario, k int, name string, c scenarios.Clock) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	add := func(journey string, share float64, platforms map[string]scenarios.Percent) {
+		if platforms == nil {
+			platforms = s.Platforms
+		}
+		if out[journey] == nil {
+			out[journey] = map[string]float64{}
+		}
+		for pl, ps := range platforms {
+			out[journey][pl] += share * float64(ps)
+		}
+	}
+	if k > 0 {
+		x := s.Extra[k-1]
+		add(x.Journey, 1, x.Platforms)
+		return out
+	}
+	for _, co := range s.Cohorts {
+		add(co.Journey, float64(co.ShareAt(c)), co.Platforms)
+	}
+	return out
+}
+
+// visitJourney adds the stage visits of one journey's requests at rate.
+func visitJourney(s *scenarios.Scenario, p *capacity.Profile, journey, platform string, rate float64, into map[string]load) {
+	for _, st := range s.Journeys[journey] {
+		if st.Request == "" {
+			continue
+		}
+		t, _ := s.Request(st.Request)
+		steps, _ := p.Route(t.EndpointName(st.Request), platform)
+		for _, step := range steps {
+			holdOf(p, step, platform, rate, into)
+		}
+	}
+}
+
+// holdOf adds a step's visits and load (with its calls') and returns its mean hold.
+func holdOf(p *capacity.Profile, step capacity.Step, platform string, rate float64, into map[string]load) float64 {
+	name := capacity.StageName(step.Stage, platform)
+	h := p.Stages[name].Service.Mean().Seconds()
+	for _, c := range step.Calls {
+		h += holdOf(p, c, platform, rate, into)
+	}
+	l := into[name]
+	l.rate += rate
+	l.erlangs += rate * h
+	into[name] = l
+	return h
+}
+
+// budget is the p99 queueing wait a stage may add (see Plan).
+func budget(s *scenarios.Scenario, p *capacity.Profile, stage string) time.Duration {
+	best := time.Duration(math.MaxInt64)
+	for _, c := range s.SLO {
+		if c.Percentile() == 0 || c.Endpoint == "" {
+			continue
+		}
+		t, _ := s.Request(c.Endpoint)
+		for pl := range s.Platforms {
+			steps, _ := p.Route(t.EndpointName(c.Endpoint), pl)
+			var stages []string
+			var hold float64
+			capacity.Walk(steps, "", func(st capacity.Step, _ string, _ []string) {
+				n := capacity.StageName(st.Stage, pl)
+				stages = append(stages, n)
+				hold += p.Stages[n].Service.Mean().Seconds()
+			})
+			if !slices.Contains(stages, stage) {
+				continue
+			}
+			slack := (c.Duration.Seconds() - hold) / float64(len(stages))
+			best = min(best, time.Duration(max(slack, 1e-6)*1e9))
+		}
+	}
+	if best == time.Duration(math.MaxInt64) {
+		return p.Stages[stage].QueueTimeout / 2
+	}
+	return best
+}
+
+// needed is the fewest workers keeping the p99 wait within budget at rate,
+// or under 85% utilisation when there is no budget.
+func needed(rate float64, hold, budget time.Duration) int {
+	if rate == 0 || hold == 0 {
+		return 1
+	}
+	slo := "utilization<=85%"
+	if budget > 0 {
+		slo = fmt.Sprintf("wait.p99<=%v", budget)
+	}
+	o, err := queueing.ParseSLO(slo)
+	if err != nil {
+		return math.MaxInt32
+	}
+	sz, err := queueing.Size(rate, hold, []queueing.SLO{o}, false)
+	if err != nil || !sz.Feasible {
+		return math.MaxInt32
+	}
+	return sz.Servers
+}
