@@ -18,10 +18,34 @@ type user struct {
 	hasToken bool
 }
 
+// reqInfo is what the simulator needs of a request template, worked out once.
+type reqInfo struct {
+	tmpl      scenarios.Request
+	endpoint  string
+	expiry    string // the error kind of an expired QR token ("" when the rule does not apply)
+	extracts  bool   // the answer carries a QR token
+	rateLimit bool   // the identity rate limit applies
+}
+
+func (m *sim) info(name string) *reqInfo {
+	if ri, ok := m.reqs[name]; ok {
+		return ri
+	}
+	t, _ := m.s.Request(name)
+	ri := &reqInfo{tmpl: t, endpoint: t.EndpointName(name)}
+	if m.p.Server.QRTTL > 0 && t.Kinds["qr_expired"] != "" && slices.Contains(t.Uses(), "token") {
+		ri.expiry = t.Kinds["qr_expired"]
+	}
+	_, ri.extracts = t.Extract["token"]
+	ri.rateLimit = m.p.Server.IdentityRateLimit != nil && ri.endpoint == "identity.request"
+	m.reqs[name] = ri
+	return ri
+}
+
 type request struct {
 	u            *user
 	name         string
-	tmpl         scenarios.Request
+	ri           *reqInfo
 	sent         float64
 	first        bool
 	done         bool
@@ -57,8 +81,8 @@ func (m *sim) act(u *user) {
 	if a.Reset {
 		u.hasToken = false
 	}
-	t, _ := m.s.Request(a.Step.Request)
-	r := &request{u: u, name: a.Step.Request, tmpl: t, sent: m.now, first: a.First, deadlineKind: "timeout"}
+	ri := m.info(a.Step.Request)
+	r := &request{u: u, name: a.Step.Request, ri: ri, sent: m.now, first: a.First, deadlineKind: "timeout"}
 	if kind := m.refused(r); kind != "" {
 		m.complete(r, kind)
 		return
@@ -68,19 +92,17 @@ func (m *sim) act(u *user) {
 		timeout, r.deadlineKind = rt, "5xx" // the server gives up first: 504
 	}
 	m.timeout(timeout, event{kind: evDeadline, r: r})
-	m.runCalls(&visit{r: r, calls: m.route(t.EndpointName(r.name), u.walk.Platform), platform: u.walk.Platform})
+	m.runCalls(&visit{r: r, calls: m.route(ri.endpoint, u.walk.Platform), platform: u.walk.Platform})
 }
 
 // refused applies the reference server's checks made before any stage: an
 // expired QR token, the identity rate limit.
 func (m *sim) refused(r *request) string {
 	u := r.u
-	if ttl := m.p.Server.QRTTL.Seconds(); ttl > 0 && r.tmpl.Kinds["qr_expired"] != "" && slices.Contains(r.tmpl.Uses(), "token") {
-		if !u.hasToken || m.now-u.tokenAt >= ttl {
-			return r.tmpl.Kinds["qr_expired"]
-		}
+	if r.ri.expiry != "" && (!u.hasToken || m.now-u.tokenAt >= m.p.Server.QRTTL.Seconds()) {
+		return r.ri.expiry
 	}
-	if rl := m.p.Server.IdentityRateLimit; rl != nil && r.tmpl.EndpointName(r.name) == "identity.request" {
+	if rl := m.p.Server.IdentityRateLimit; r.ri.rateLimit {
 		var kept []float64
 		for _, t := range m.limiter[u] {
 			if m.now-t < rl.Per.Seconds() {
@@ -243,10 +265,8 @@ func (m *sim) complete(r *request, kind string) {
 	if m.cfg.Observe != nil {
 		m.cfg.Observe(r.name, seconds(r.sent), lat, kind)
 	}
-	if kind == "" {
-		if _, ok := r.tmpl.Extract["token"]; ok {
-			u.tokenAt, u.hasToken = m.now, true
-		}
+	if kind == "" && r.ri.extracts {
+		u.tokenAt, u.hasToken = m.now, true
 	}
 	u.next = u.walk.After(kind, seconds(m.now-u.start))
 	m.at(u.start+u.next.At.Seconds(), event{kind: evUser, u: u})

@@ -71,6 +71,7 @@ type sim struct {
 	laneList []*lane
 	pending  arrival.Arrival // the next arrival (one is scheduled at a time)
 	routes   map[routeKey][]capacity.Step
+	reqs     map[string]*reqInfo
 }
 
 type routeKey struct{ endpoint, platform string }
@@ -111,7 +112,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
-		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}}
+		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}, reqs: map[string]*reqInfo{}}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
