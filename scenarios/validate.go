@@ -1,10 +1,10 @@
 package scenarios
 
 import (
+	"maps"
 	"math"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -403,11 +403,5 @@ func (s *Scenario) kinds() []string {
 
 func (s *Scenario) knownKind(k string) bool { return slices.Contains(s.kinds(), k) }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// sortedKeys lists a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -2,8 +2,9 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
@@ -100,7 +101,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	plan := arrival.New(cfg.Scenario)
 	if cfg.Bucket <= 0 {
-		cfg.Bucket = bucketFor(plan.Played())
+		cfg.Bucket = results.BucketFor(plan.Played())
 	}
 	meta := cfg.Meta
 	meta.Kind, meta.Seed, meta.Bucket, meta.Planned, meta.Shards = "sim", cfg.Seed, cfg.Bucket, plan.Played(), 1
@@ -194,7 +195,7 @@ func (m *sim) finish(planned time.Duration) {
 	m.run.Users.Unfinished += int64(m.live)
 	m.run.Users.Arrived += int64(m.live)
 	m.stats.Stages = map[string]StageStats{}
-	for _, name := range sortedStages(m.stages) {
+	for _, name := range sortedKeys(m.stages) {
 		st := m.stages[name]
 		st.advance(m.now)
 		ss := StageStats{Arrivals: st.arrivals, Waited: st.waited, Served: st.served, Shed: st.shed}
@@ -210,7 +211,7 @@ func (m *sim) finish(planned time.Duration) {
 
 func (m *sim) sample() {
 	at := seconds(m.now)
-	for _, name := range sortedStages(m.stages) {
+	for _, name := range sortedKeys(m.stages) {
 		st := m.stages[name]
 		st.advance(m.now)
 		m.run.Stages = append(m.run.Stages, results.StageSample{At: at, Stage: name, Workers: float64(st.limit),
@@ -218,25 +219,7 @@ func (m *sim) sample() {
 	}
 }
 
-func sortedStages(m map[string]*stage) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func seconds(s float64) time.Duration { return time.Duration(s * 1e9) }
-
-func bucketFor(played time.Duration) time.Duration {
-	for _, b := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute} {
-		if played/b <= 300 {
-			return b
-		}
-	}
-	return 5 * time.Minute
-}
 
 // check makes sure every request of every journey has a route for every
 // platform a user may be on, and that its stages exist.
@@ -282,11 +265,5 @@ func check(s *scenarios.Scenario, p *capacity.Profile) error {
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+// sortedKeys lists a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	plan := arrival.New(cfg.Scenario)
 	if cfg.Bucket <= 0 {
-		cfg.Bucket = bucketFor(plan.Played())
+		cfg.Bucket = results.BucketFor(plan.Played())
 	}
 	e := &engine{cfg: cfg, window: newSecond(), client: &http.Client{Transport: &http.Transport{
 		MaxConnsPerHost: cfg.MaxConns, MaxIdleConnsPerHost: cfg.MaxConns, MaxIdleConns: cfg.MaxConns,
@@ -226,16 +226,6 @@ func (e *engine) event(kind, detail string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.run.Event(time.Since(e.start), kind, detail)
-}
-
-// bucketFor picks a round bucket width giving at most ~300 buckets.
-func bucketFor(played time.Duration) time.Duration {
-	for _, b := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute} {
-		if played/b <= 300 {
-			return b
-		}
-	}
-	return 5 * time.Minute
 }
 
 // reachable dials the target once, so an unreachable one fails in seconds.

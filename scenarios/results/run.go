@@ -216,3 +216,14 @@ func (r *Run) RetryAmplification() float64 {
 	o := r.Overall()
 	return ratio(o.Attempted, o.Offered)
 }
+
+// BucketFor picks a round bucket width giving at most ~300 buckets over a
+// run of the given length (the default of the live engine and the simulator).
+func BucketFor(played time.Duration) time.Duration {
+	for _, b := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute} {
+		if played/b <= 300 {
+			return b
+		}
+	}
+	return 5 * time.Minute
+}
