@@ -30,9 +30,11 @@ type Scenario struct {
 	// entries of) the reference server's built-in ones (PassRequests).
 	Requests  map[string]Request `yaml:"requests"`
 	Behaviour Behaviour          `yaml:"behaviour"`
-	SLO       []Clause           `yaml:"slo"`
-	Gate      Gate               `yaml:"gate"`
-	Safety    *Safety            `yaml:"safety"`
+	// Faults switch on and off on the scenario's clock.
+	Faults []Fault  `yaml:"faults"`
+	SLO    []Clause `yaml:"slo"`
+	Gate   Gate     `yaml:"gate"`
+	Safety *Safety  `yaml:"safety"`
 
 	doc *spec.Doc
 }
@@ -174,6 +176,37 @@ type Retry struct {
 	Backoff spec.Dist `yaml:"backoff"`
 	// On lists the error kinds that are retried (default: all).
 	On []string `yaml:"on"`
+}
+
+// Fault kinds a scenario can schedule on a stage of the service.
+const (
+	FaultLatency  = "latency"  // each visit holds its worker Latency longer
+	FaultError    = "error"    // a share of visits fail at once with Status
+	FaultStall    = "stall"    // every visit arriving waits until the fault ends
+	FaultCapacity = "capacity" // the stage runs with Workers workers
+	FaultOutage   = "outage"   // the stage answers nothing but 503
+)
+
+// Fault is a fault on the scenario's timeline: from At for For, on Stage
+// (a stage of the capacity profile, or "*" for all).
+type Fault struct {
+	Name        string        `yaml:"name"`
+	At          Clock         `yaml:"at"`
+	For         time.Duration `yaml:"for"`
+	Kind        string        `yaml:"kind"`
+	Stage       string        `yaml:"stage"`
+	Probability *Percent      `yaml:"probability"` // share of visits hit (latency, error, stall); default 100%
+	Latency     *spec.Dist    `yaml:"latency"`
+	Status      int           `yaml:"status"` // error: the HTTP status (default 503)
+	Workers     *int          `yaml:"workers"`
+}
+
+// Share is the fault's probability (1 when not given).
+func (f Fault) Share() float64 {
+	if f.Probability == nil {
+		return 1
+	}
+	return float64(*f.Probability)
 }
 
 // Gate is what the go/no-go decision needs beyond the SLO clauses.

@@ -194,3 +194,33 @@ func TestSchemaCoversEveryKey(t *testing.T) {
 		t.Errorf("step schema: %v", step)
 	}
 }
+
+func TestFaultValidation(t *testing.T) {
+	base, _ := os.ReadFile("smoke.yaml")
+	good := string(base) + `faults:
+  - {name: slow-kdca, at: "12:00:05", for: 5s, kind: latency, stage: kdca, latency: "exp(200ms)", probability: 50%}
+  - {name: half, at: "12:00:02", for: 2s, kind: capacity, stage: kdca, workers: 4}
+`
+	if _, err := Parse("smoke.yaml", []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ from, to, want string }{
+		{`kind: latency, stage: kdca, latency: "exp(200ms)"`, `kind: latency, stage: kdca`, `faults[0].latency: a latency fault needs latency`},
+		{`kind: latency`, `kind: meteor`, `faults[0].kind: unknown fault kind "meteor"`},
+		{`at: "12:00:05"`, `at: "13:00"`, `faults[0].at: 13:00 is outside the window 12:00-12:00:15`},
+		{`for: 5s, kind: latency`, `for: -5s, kind: latency`, `faults[0].for: must be a positive duration`},
+		{`probability: 50%`, `probability: 150%`, `faults[0].probability: must be within 0% and 100%`},
+		{`workers: 4`, `workers: -1`, `faults[1].workers: a capacity fault needs workers >= 0`},
+		{`name: half`, `name: slow-kdca`, `faults[1].name: fault "slow-kdca" is defined twice`},
+	}
+	for _, c := range cases {
+		src := strings.Replace(good, c.from, c.to, 1)
+		if _, err := Parse("smoke.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	overlap := good + `  - {name: zero, at: "12:00:03", for: 5s, kind: capacity, stage: kdca, workers: 0}` + "\n"
+	if _, err := Parse("smoke.yaml", []byte(overlap)); err == nil || !strings.Contains(err.Error(), `capacity fault "zero" overlaps capacity fault "half"`) {
+		t.Errorf("overlap: %v", err)
+	}
+}

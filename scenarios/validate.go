@@ -37,6 +37,7 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	}
 	s.validateJourneys(p)
 	s.validateBehaviour(p)
+	s.validateFaults(p)
 	for i, c := range s.SLO {
 		s.validateClause(p, spec.Join("slo", i), c)
 	}
@@ -405,3 +406,52 @@ func (s *Scenario) knownKind(k string) bool { return slices.Contains(s.kinds(), 
 
 // sortedKeys lists a map's keys in order.
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+func (s *Scenario) validateFaults(p *spec.Problems) {
+	w := s.Window()
+	names := map[string]bool{}
+	for i, f := range s.Faults {
+		path := spec.Join("faults", i)
+		if f.Name == "" {
+			p.Addf(spec.Join(path, "name"), "required")
+		} else if names[f.Name] {
+			p.Addf(spec.Join(path, "name"), "fault %q is defined twice", f.Name)
+		}
+		names[f.Name] = true
+		if f.At < w.From || f.At >= w.To {
+			p.Addf(spec.Join(path, "at"), "%v is outside the window %v-%v", f.At, w.From, w.To)
+		}
+		if f.For <= 0 {
+			p.Addf(spec.Join(path, "for"), "must be a positive duration, such as 37m")
+		}
+		if f.Stage == "" {
+			p.Addf(spec.Join(path, "stage"), "required: a stage of the capacity profile, or \"*\"")
+		}
+		if pr := f.Probability; pr != nil && (*pr < 0 || *pr > 1) {
+			p.Addf(spec.Join(path, "probability"), "must be within 0%% and 100%%, have %v", *pr)
+		}
+		switch f.Kind {
+		case FaultLatency:
+			if f.Latency == nil || f.Latency.IsZero() {
+				p.Addf(spec.Join(path, "latency"), "a latency fault needs latency, such as exp(2s)")
+			}
+		case FaultError:
+			if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
+				p.Addf(spec.Join(path, "status"), "must be a 4xx or 5xx status, have %d", f.Status)
+			}
+		case FaultCapacity:
+			if f.Workers == nil || *f.Workers < 0 {
+				p.Addf(spec.Join(path, "workers"), "a capacity fault needs workers >= 0")
+			}
+		case FaultStall, FaultOutage:
+		default:
+			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (%s, %s, %s, %s, %s)", f.Kind, FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage)
+		}
+		for j, g := range s.Faults[:i] { // two capacities for one stage at once cannot both hold
+			if f.Kind == FaultCapacity && g.Kind == FaultCapacity && (f.Stage == g.Stage || f.Stage == "*" || g.Stage == "*") &&
+				f.At < g.At+Clock(g.For) && g.At < f.At+Clock(f.For) {
+				p.Addf(path, "capacity fault %q overlaps capacity fault %q (faults[%d]) on stage %s: which worker count holds?", f.Name, g.Name, j, f.Stage)
+			}
+		}
+	}
+}

@@ -232,3 +232,20 @@ func BenchmarkSchedule(b *testing.B) {
 		}
 	}
 }
+
+func TestPlayedAtInvertsClock(t *testing.T) {
+	s := scenario(t, `arrivals: {start: "11:00", bucket: 15m, total: 9000, profile: [20%, 60%, 20%], process: uniform}
+compression: {factor: 10, realtime: {from: "11:15", to: "11:30"}}`)
+	p := New(s)
+	for _, c := range []string{"11:00", "11:07:30", "11:15", "11:20", "11:30", "11:44"} {
+		clock, _ := scenarios.ParseClock(c)
+		at := p.PlayedAt(clock)
+		if back := p.Clock(at); back != clock {
+			t.Errorf("%s -> played %v -> %v", c, at, back)
+		}
+	}
+	end, _ := scenarios.ParseClock("11:46")
+	if got := p.PlayedAt(end); got != p.Played()+time.Minute {
+		t.Errorf("a minute past the window: %v, want %v", got, p.Played()+time.Minute)
+	}
+}

@@ -215,3 +215,17 @@ func (p *Plan) solve(seg *segment, k int, want float64) float64 {
 	}
 	return u
 }
+
+// PlayedAt is the played time at which the scenario clock shows c (the
+// inverse of Clock); past the window's end, time runs 1:1 again.
+func (p *Plan) PlayedAt(c scenarios.Clock) time.Duration {
+	x := clk(c)
+	for _, seg := range p.segments {
+		end := seg.clk0 + (seg.play1-seg.play0)*seg.factor
+		if x < end {
+			return seconds(seg.play0 + max(0, x-seg.clk0)/seg.factor)
+		}
+	}
+	last := p.segments[len(p.segments)-1]
+	return seconds(last.play1 + x - (last.clk0 + (last.play1-last.play0)*last.factor))
+}

@@ -45,6 +45,9 @@ type Config struct {
 	Progress func(Progress)
 	// Meta fills the descriptive fields of the results (scenario, profile ...).
 	Meta results.Meta
+	// Faults switches the scenario's faults (default: the reference
+	// server's admin API at Target).
+	Faults FaultSwitch
 }
 
 // Defaults of Config.
@@ -153,6 +156,9 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	monitorDone := make(chan struct{})
 	stopMonitor := make(chan struct{})
 	go func() { defer close(monitorDone); e.monitor(plan, stopMonitor, abort) }()
+	var faults sync.WaitGroup
+	faults.Add(1)
+	e.runFaults(plan, stopMonitor, &faults)
 
 	var wg sync.WaitGroup
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
@@ -197,6 +203,7 @@ dispatch:
 	}
 	close(stopMonitor)
 	<-monitorDone
+	faults.Wait()
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Meta.Ended = ended
 	e.run.Meta.Complete = ended == "done"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -298,5 +299,65 @@ func TestGeneratorBehindIsReported(t *testing.T) {
 	e.record("x", results.Outcome{At: 3 * time.Second}, 300*time.Millisecond)
 	if len(e.run.Events) != 1 || e.run.Events[0].Kind != "generator-behind" || e.run.Events[0].At != 2200*time.Millisecond {
 		t.Errorf("events %+v, want one generator-behind at 2.2s", e.run.Events)
+	}
+}
+
+type recordingSwitch struct {
+	mu    sync.Mutex
+	start time.Time
+	log   []string
+}
+
+func (r *recordingSwitch) note(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, fmt.Sprintf("%s@%.1f", s, time.Since(r.start).Seconds()))
+}
+
+func (r *recordingSwitch) On(_ context.Context, f scenarios.Fault, lasts time.Duration) (string, error) {
+	r.note("on:" + f.Name + ":" + lasts.String())
+	return f.Name, nil
+}
+
+func (r *recordingSwitch) Off(_ context.Context, id string) error {
+	r.note("off:" + id)
+	return nil
+}
+
+func TestFaultsSwitchOnTheTimeline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	// 4 buckets of 1 s compressed 2x: 2 s played; the fault covers the 2nd and 3rd scenario seconds.
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 40, profile: [25%, 25%, 25%, 25%], process: uniform}
+compression: {factor: 2}
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+faults: [{name: blip, at: "12:00:01", for: 2s, kind: outage, stage: kdca}]`)
+	sw := &recordingSwitch{start: time.Now()}
+	run := play(t, s, srv.URL, func(c *Config) { c.Faults = sw })
+	if len(sw.log) != 2 || !strings.HasPrefix(sw.log[0], "on:blip:1s@0.5") || !strings.HasPrefix(sw.log[1], "off:blip@1.5") {
+		t.Errorf("switches %v, want on at 0.5 s (lasting 1 s played) and off at 1.5 s", sw.log)
+	}
+	var kinds []string
+	for _, ev := range run.Events {
+		kinds = append(kinds, ev.Kind)
+	}
+	if strings.Join(kinds, ",") != "fault-on,fault-off" {
+		t.Errorf("events %v", run.Events)
+	}
+
+	// interrupted while the fault is on: it is switched off all the same
+	long := scenario(t, `arrivals: {start: "12:00", bucket: 10s, total: 40, profile: [100%], process: uniform}
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+faults: [{name: long, at: "12:00:01", for: 8s, kind: outage, stage: kdca}]`)
+	sw = &recordingSwitch{start: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := Run(ctx, Config{Scenario: long, Target: srv.URL, Seed: 1, Faults: sw, Drain: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.log) != 2 || !strings.HasPrefix(sw.log[1], "off:long") {
+		t.Errorf("interrupted run left the fault on: %v", sw.log)
 	}
 }

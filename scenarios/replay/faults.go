@@ -1,0 +1,156 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
+)
+
+// FaultSwitch turns a scenario's faults on and off on the target.
+type FaultSwitch interface {
+	On(ctx context.Context, f scenarios.Fault, lasts time.Duration) (id string, err error)
+	Off(ctx context.Context, id string) error
+}
+
+// AdminFaults drives the reference server's fault admin API.
+type AdminFaults struct {
+	Target string
+	Token  string // bearer token, when the server requires one
+	Client *http.Client
+}
+
+// On posts the fault; the server ends it by itself 30 s after lasts, so a
+// fault never outlives a generator that died.
+func (a AdminFaults) On(ctx context.Context, f scenarios.Fault, lasts time.Duration) (string, error) {
+	spec := map[string]any{"kind": f.Kind, "stage": f.Stage, "probability": f.Share(), "for": (lasts + 30*time.Second).String()}
+	if f.Latency != nil {
+		spec["latency"] = f.Latency.String()
+	}
+	if f.Status != 0 {
+		spec["status"] = f.Status
+	}
+	if f.Workers != nil {
+		spec["workers"] = *f.Workers
+	}
+	body, _ := json.Marshal(spec)
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := a.do(ctx, "POST", "/admin/faults", body, http.StatusCreated, &out); err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+// Off deletes the fault.
+func (a AdminFaults) Off(ctx context.Context, id string) error {
+	return a.do(ctx, "DELETE", "/admin/faults/"+id, nil, http.StatusNoContent, nil)
+}
+
+func (a AdminFaults) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, a.Target+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+	}
+	c := a.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// toggle is one fault switching on or off at a played time.
+type toggle struct {
+	at    time.Duration
+	on    bool
+	index int
+}
+
+// runFaults switches the scenario's faults on the played timeline until
+// every one has ended or stop is closed; it switches off whatever it
+// switched on before returning.
+func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.WaitGroup) {
+	faults := e.cfg.Scenario.Faults
+	if len(faults) == 0 {
+		wg.Done()
+		return
+	}
+	sw := e.cfg.Faults
+	if sw == nil {
+		sw = AdminFaults{Target: e.cfg.Target, Client: e.client}
+	}
+	var plan2 []toggle
+	lasts := make([]time.Duration, len(faults))
+	for i, f := range faults {
+		on, off := plan.PlayedAt(f.At), plan.PlayedAt(f.At+scenarios.Clock(f.For))
+		lasts[i] = off - on
+		plan2 = append(plan2, toggle{on, true, i}, toggle{off, false, i})
+	}
+	sort.SliceStable(plan2, func(i, j int) bool { return plan2[i].at < plan2[j].at })
+	go func() {
+		defer wg.Done()
+		ids := map[int]string{}
+		defer func() { // whatever happens, nothing stays switched on
+			for i, id := range ids {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := sw.Off(ctx, id); err != nil {
+					e.event("fault-error", fmt.Sprintf("%s: switching off: %v", faults[i].Name, err))
+				} else {
+					e.event("fault-off", faults[i].Name+" (run ended)")
+				}
+				cancel()
+			}
+		}()
+		for _, tg := range plan2 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Until(e.start.Add(tg.at))):
+			}
+			f := faults[tg.index]
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if tg.on {
+				id, err := sw.On(ctx, f, lasts[tg.index])
+				if err != nil {
+					e.event("fault-error", fmt.Sprintf("%s: switching on: %v", f.Name, err))
+				} else {
+					ids[tg.index] = id
+					e.event("fault-on", fmt.Sprintf("%s: %s on %s for %v (played %v)", f.Name, f.Kind, f.Stage, f.For, lasts[tg.index]))
+				}
+			} else if id, ok := ids[tg.index]; ok {
+				if err := sw.Off(ctx, id); err != nil {
+					e.event("fault-error", fmt.Sprintf("%s: switching off: %v", f.Name, err))
+				} else {
+					e.event("fault-off", f.Name)
+				}
+				delete(ids, tg.index)
+			}
+			cancel()
+		}
+	}()
+}
