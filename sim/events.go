@@ -8,6 +8,8 @@ const (
 	evQueueTimeout
 	evDeadline
 	evSample
+	evFaultOn
+	evFaultOff
 )
 
 type event struct {
@@ -17,6 +19,7 @@ type event struct {
 	u    *user
 	v    *visit
 	r    *request
+	i    int32 // the fault, for fault events
 }
 
 // eventQueue is a binary min-heap of events by (t, seq), written out so

@@ -136,12 +136,20 @@ func (m *sim) runCalls(v *visit) {
 }
 
 func (m *sim) arriveAt(v *visit, stageName string) {
-	st := m.stages[capacity.StageName(stageName, v.platform)]
-	v.st = st
-	st.arrivals++
+	v.st = m.stages[capacity.StageName(stageName, v.platform)]
 	if v.r != nil {
 		v.r.active = v
 	}
+	if len(v.st.faults) > 0 && !m.faultArrival(v) {
+		return
+	}
+	m.enter(v)
+}
+
+// enter admits a visit to its stage: a worker, the queue, or shed.
+func (m *sim) enter(v *visit) {
+	st := v.st
+	st.arrivals++
 	if st.busy < st.limit && st.live == 0 {
 		m.acquire(v)
 		return
@@ -168,7 +176,11 @@ func (m *sim) acquire(v *visit) {
 		st.waitSum += m.now - v.queuedAt
 	}
 	v.held, v.queued = true, false
-	m.at(m.now+st.cfg.Service.Sample(st.rng).Seconds(), event{kind: evServiceDone, v: v})
+	d := st.cfg.Service.Sample(st.rng).Seconds()
+	if len(st.faults) > 0 {
+		d += m.faultLatency(st)
+	}
+	m.at(m.now+d, event{kind: evServiceDone, v: v})
 }
 
 func (m *sim) serviceDone(v *visit) {
@@ -198,6 +210,11 @@ func (m *sim) release(v *visit) {
 	st.advance(m.now)
 	st.busy--
 	v.held = false
+	m.grant(st)
+}
+
+// grant admits waiting visits, in order, while the stage has free workers.
+func (m *sim) grant(st *stage) {
 	for st.busy < st.limit && st.live > 0 {
 		next := st.queue[0]
 		st.queue = st.queue[1:]

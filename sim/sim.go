@@ -73,6 +73,7 @@ type sim struct {
 	pending  arrival.Arrival // the next arrival (one is scheduled at a time)
 	routes   map[routeKey][]capacity.Step
 	reqs     map[string]*reqInfo
+	faults   map[int]*fault
 }
 
 type routeKey struct{ endpoint, platform string }
@@ -113,11 +114,12 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
-		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}, reqs: map[string]*reqInfo{}}
+		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
 	m.nextArrival()
+	m.scheduleFaults(plan)
 	m.at(0, event{kind: evSample})
 	m.loop()
 	m.finish(plan.Played())
@@ -152,6 +154,10 @@ func (m *sim) loop() {
 			m.queueTimeout(e.v)
 		case evDeadline:
 			m.deadline(e.r)
+		case evFaultOn:
+			m.faultOn(int(e.i))
+		case evFaultOff:
+			m.faultOff(int(e.i))
 		case evSample:
 			m.sample()
 			if m.live > 0 || m.events.Len() > 0 || m.earliestLane() != nil {
@@ -221,7 +227,10 @@ func (m *sim) sample() {
 
 func seconds(s float64) time.Duration { return time.Duration(s * 1e9) }
 
-// check makes sure every request of every journey has a route for every
+// Check makes sure the scenario can run against the profile (see check).
+func Check(s *scenarios.Scenario, p *capacity.Profile) error { return check(s, p) }
+
+// check makes sure every fault names a stage of the profile, and every request of every journey has a route for every
 // platform a user may be on, and that its stages exist.
 func check(s *scenarios.Scenario, p *capacity.Profile) error {
 	platforms := map[string]bool{}
@@ -236,6 +245,11 @@ func check(s *scenarios.Scenario, p *capacity.Profile) error {
 	for _, x := range s.Extra {
 		for pl := range x.Platforms {
 			platforms[pl] = true
+		}
+	}
+	for i, f := range s.Faults {
+		if _, ok := p.Stages[f.Stage]; !ok && f.Stage != "*" {
+			return s.Errorf(fmt.Sprintf("faults[%d].stage", i), "profile %s has no stage %q (stages: %v)", p.Name, f.Stage, p.StageNames())
 		}
 	}
 	for _, name := range sortedKeys(s.Journeys) {

@@ -23,6 +23,7 @@ type stage struct {
 	// arrivals and waits count visits that found no free worker (for P(wait)).
 	arrivals, waited int64
 	waitSum          float64
+	faults           []*fault // active on this stage
 }
 
 func newStage(name string, cfg capacity.Stage, factor float64, seed uint64, idx int) *stage {

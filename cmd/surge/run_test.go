@@ -133,3 +133,50 @@ func TestReportRerendersARunDirectory(t *testing.T) {
 		t.Errorf("corrupt: exit %d %q", code, errs)
 	}
 }
+
+// TestFaultOnTheTimelineLiveAndPredicted: an outage of the certificate API
+// (kdca) from 12:00:02 for 2 s fails the fetch-proof QR path in those
+// seconds only, in a live run against the embedded server and in sim.
+func TestFaultOnTheTimelineLiveAndPredicted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the embedded server for seconds")
+	}
+	src := `name: blip
+target: {profile: as-built}
+scale: 1
+arrivals: {start: "12:00", bucket: 1s, total: 60, profile: [16.6%, 16.7%, 16.7%, 16.7%, 16.7%, 16.6%], process: uniform}
+platforms: {naver: 100%}
+cohorts: [{name: returning, share: 100%, journey: returning}]
+journeys: {returning: [{request: qr}]}
+faults: [{name: kdca-down, at: "12:00:02", for: 2s, kind: outage, stage: kdca}]
+slo: [errors <= 1%]
+`
+	path := filepath.Join(t.TempDir(), "blip.yaml")
+	os.WriteFile(path, []byte(src), 0o644)
+	for _, cmd := range []string{"run", "sim"} {
+		dir := filepath.Join(t.TempDir(), cmd)
+		code, out, errs := runSurge(cmd, path, "--out", dir, "--quiet")
+		run, err := results.ReadFile(dir)
+		if err != nil || code != 2 {
+			t.Fatalf("%s: exit %d (want 2: the outage fails the gate), %v\n%s\n%s", cmd, code, err, out, errs)
+		}
+		b := run.Endpoints["qr"].Buckets
+		for i, s := range b {
+			if s == nil {
+				continue
+			}
+			inWindow := i == 2 || i == 3
+			if inWindow && s.Errors["shed"] != s.Attempted || !inWindow && s.Failed() != 0 {
+				t.Errorf("%s: second %d: %d of %d failed (outage in seconds 2-3 only)", cmd, i, s.Failed(), s.Attempted)
+			}
+		}
+		if !strings.Contains(out, "fault-on kdca-down: outage on kdca") || !strings.Contains(out, "fault-off kdca-down") {
+			t.Errorf("%s: the summary does not show the fault events:\n%s", cmd, out)
+		}
+	}
+	bad := strings.Replace(src, "stage: kdca}", "stage: mainframe}", 1)
+	os.WriteFile(path, []byte(bad), 0o644)
+	if code, _, errs := runSurge("run", path, "--out", t.TempDir()); code != 1 || !strings.Contains(errs, `blip.yaml:8: faults[0].stage: profile as-built has no stage "mainframe"`) {
+		t.Errorf("unknown stage: exit %d %q", code, errs)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
 )
 
 type runOptions struct {
@@ -108,6 +109,9 @@ func startTarget(s *scenarios.Scenario, o runOptions) (url, profile string, stop
 	name := firstNonEmpty(o.profile, s.Target.Profile, "as-built")
 	p, err := profiles.Load(name)
 	if err != nil {
+		return "", "", nil, err
+	}
+	if err := sim.Check(s, p); err != nil { // routes and fault stages exist before any traffic
 		return "", "", nil, err
 	}
 	srv, err := refserver.New(refserver.Config{Profile: p, Seed: o.seed, Logger: slog.New(slog.DiscardHandler)})

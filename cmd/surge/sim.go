@@ -37,6 +37,7 @@ queue by the same factor (--scale 1 is national size).`,
 	f.Float64Var(&scale, "scale", 0, "play at this scale (e.g. 1 for national), stage capacities scaled alike")
 	f.Float64Var(&o.compression, "compression", 0, "time compression factor (overrides compression.factor)")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause)")
+	f.BoolVar(&o.quiet, "quiet", false, "no timing line")
 	return cmd
 }
 
@@ -67,6 +68,9 @@ func simScenario(o runOptions, scale float64, stdout, stderr io.Writer) error {
 		return err
 	}
 	took := time.Since(start)
+	if o.quiet {
+		stderr = io.Discard
+	}
 	fmt.Fprintf(stderr, "simulated %v of %s in %v (%d events, %.2fM events/s)\n", run.Meta.Planned, s.Name, took.Round(time.Millisecond),
 		stats.Events, float64(stats.Events)/took.Seconds()/1e6)
 	return conclude(o, raw, s, run, "-sim", stdout)

@@ -1,0 +1,128 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
+)
+
+// fault is a scenario fault while it is on.
+type fault struct {
+	f       scenarios.Fault
+	stalled []*visit // visits held until the fault ends (stall)
+}
+
+// scheduleFaults puts every fault's start and end on the virtual clock.
+func (m *sim) scheduleFaults(plan *arrival.Plan) {
+	for i, f := range m.s.Faults {
+		m.at(plan.PlayedAt(f.At).Seconds(), event{kind: evFaultOn, i: int32(i)})
+		m.at(plan.PlayedAt(f.At+scenarios.Clock(f.For)).Seconds(), event{kind: evFaultOff, i: int32(i)})
+	}
+}
+
+func (m *sim) faultOn(i int) {
+	f := m.s.Faults[i]
+	af := &fault{f: f}
+	m.faults[i] = af
+	for _, st := range m.faultStages(f) {
+		st.faults = append(st.faults, af)
+		m.applyCapacity(st)
+	}
+	m.run.Event(seconds(m.now), "fault-on", fmt.Sprintf("%s: %s on %s for %v", f.Name, f.Kind, f.Stage, f.For))
+}
+
+func (m *sim) faultOff(i int) {
+	af := m.faults[i]
+	if af == nil {
+		return
+	}
+	delete(m.faults, i)
+	for _, st := range m.faultStages(af.f) {
+		for j, g := range st.faults {
+			if g == af {
+				st.faults = append(st.faults[:j:j], st.faults[j+1:]...)
+				break
+			}
+		}
+		m.applyCapacity(st)
+	}
+	m.run.Event(seconds(m.now), "fault-off", af.f.Name)
+	for _, v := range af.stalled { // the stall ends: held visits go on to the stage
+		if !v.dead {
+			m.enter(v)
+		}
+	}
+}
+
+func (m *sim) faultStages(f scenarios.Fault) []*stage {
+	if f.Stage != "*" {
+		return []*stage{m.stages[f.Stage]}
+	}
+	out := make([]*stage, 0, len(m.stages))
+	for _, name := range sortedKeys(m.stages) {
+		out = append(out, m.stages[name])
+	}
+	return out
+}
+
+// applyCapacity sets a stage's worker limit from its capacity faults (the
+// smallest wins) and admits waiting visits if it rose.
+func (m *sim) applyCapacity(st *stage) {
+	limit := st.cfg.Workers
+	for _, af := range st.faults {
+		if af.f.Kind == scenarios.FaultCapacity {
+			limit = min(limit, *af.f.Workers)
+		}
+	}
+	st.limit = limit
+	m.grant(st)
+}
+
+// faultArrival applies the faults on a visit reaching a stage; false when
+// the visit went no further (failed, or held by a stall).
+func (m *sim) faultArrival(v *visit) bool {
+	st := v.st
+	for _, af := range st.faults {
+		f := af.f
+		switch f.Kind {
+		case scenarios.FaultOutage:
+			st.shed++
+			m.fail(v, "shed")
+			return false
+		case scenarios.FaultError:
+			if st.rng.Float64() < f.Share() {
+				m.fail(v, statusKind(f.Status))
+				return false
+			}
+		case scenarios.FaultStall:
+			if st.rng.Float64() < f.Share() {
+				af.stalled = append(af.stalled, v)
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// faultLatency is the extra service time the active latency faults add.
+func (m *sim) faultLatency(st *stage) float64 {
+	var extra float64
+	for _, af := range st.faults {
+		if af.f.Kind == scenarios.FaultLatency && st.rng.Float64() < af.f.Share() {
+			extra += af.f.Latency.Sample(st.rng).Seconds()
+		}
+	}
+	return extra
+}
+
+// statusKind is the error kind a client sees for an injected status.
+func statusKind(status int) string {
+	switch {
+	case status == 0 || status == 503 || status == 429: // unavailable, too many requests: shed
+		return "shed"
+	case status >= 500:
+		return "5xx"
+	}
+	return "4xx"
+}
