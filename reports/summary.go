@@ -50,6 +50,18 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 	for _, ev := range r.Events {
 		fmt.Fprintf(w, "event at %v: %s %s\n", ev.At.Round(time.Millisecond), ev.Kind, ev.Detail)
 	}
+	for _, rec := range v.Recoveries {
+		line := fmt.Sprintf("recovery after %s (ended at %v): ", rec.Fault, rec.Ended.Round(time.Millisecond))
+		if rec.Recovered {
+			line += "SLOs held again after " + rec.After.Round(time.Millisecond).String()
+		} else {
+			line += "not recovered by the end of the run"
+		}
+		if rec.HasDrained {
+			line += fmt.Sprintf("; queues drained after %v", rec.Drained.Round(time.Millisecond))
+		}
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintf(w, "\ngate: %s\n", word)
 	for _, c := range v.Clauses {
 		status := map[bool]string{true: "PASS", false: "FAIL"}[c.Pass]

@@ -23,16 +23,21 @@ type ClauseResult struct {
 
 // Verdict is the go/no-go decision on a run.
 type Verdict struct {
-	Go      bool           `json:"go"`
-	Clauses []ClauseResult `json:"clauses"`
-	Ended   string         `json:"ended"`
+	Go         bool           `json:"go"`
+	Clauses    []ClauseResult `json:"clauses"`
+	Ended      string         `json:"ended"`
+	Recoveries []Recovery     `json:"recoveries,omitempty"`
 }
 
 // Evaluate checks every SLO clause of the scenario (and its safety abort
 // and gate headroom) against the run.
 func Evaluate(s *scenarios.Scenario, r *results.Run) Verdict {
-	v := Verdict{Go: true, Ended: r.Meta.Ended}
+	v := Verdict{Go: true, Ended: r.Meta.Ended, Recoveries: Recoveries(s, r)}
 	for _, c := range s.SLO {
+		if c.Metric == "recovery" {
+			v.add(measureRecovery(c, s, r))
+			continue
+		}
 		v.add(measure(c, r))
 	}
 	if strings.HasPrefix(r.Meta.Ended, "aborted") {
@@ -154,4 +159,28 @@ func fmtDuration(sec float64) string {
 		return fmt.Sprintf("%.1fms", sec*1e3)
 	}
 	return fmt.Sprintf("%.2fs", sec)
+}
+
+// measureRecovery is the slowest recovery after any fault; a fault the
+// system never recovered from fails the clause.
+func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) ClauseResult {
+	out := ClauseResult{Clause: c.Text, Unit: "s", Limit: c.Limit()}
+	recs := Recoveries(s, r)
+	if len(recs) == 0 {
+		out.Note = "no fault ended during the run"
+		return out
+	}
+	out.Samples = int64(len(recs))
+	for _, rec := range recs {
+		if !rec.Recovered {
+			out.Note = rec.Fault + ": not recovered by the end of the run"
+			out.Measured = (r.Meta.Elapsed - rec.Ended).Seconds()
+			out.Margin = out.Limit - out.Measured
+			return out
+		}
+		out.Measured = max(out.Measured, rec.After.Seconds())
+	}
+	out.Pass = c.Holds(out.Measured)
+	out.Margin = out.Limit - out.Measured
+	return out
 }

@@ -213,6 +213,9 @@ func (f Fault) Share() float64 {
 type Gate struct {
 	// Headroom is the least capacity over the forecast peak (knee / peak), e.g. 1.5.
 	Headroom float64 `yaml:"headroom"`
+	// RecoveryHold is how long the SLO must hold again after a fault ends
+	// for the system to count as recovered (default 30s).
+	RecoveryHold time.Duration `yaml:"recovery_hold"`
 }
 
 // Safety stops a run early, so a load tool does not keep hammering a

@@ -17,6 +17,8 @@ import (
 //	goodput >= 95%             users who completed their journey, of those who arrived
 //	abandonment <= 5%          users who gave up and left
 //	retry_amplification <= 1.5 attempted requests / offered requests
+//	recovery <= 5m             after each fault ends, until every other clause holds again per
+//	                           bucket for the scenario's recovery hold (gate.recovery_hold)
 type Clause struct {
 	Text     string
 	Endpoint string // "" = all requests
@@ -61,13 +63,18 @@ func ParseClause(s string) (Clause, error) {
 		if userMetrics[c.Metric] && c.Endpoint != "" {
 			err = fmt.Errorf("%s counts users over the whole scenario, not one request", c.Metric)
 		}
+	case c.Metric == "recovery":
+		c.Duration, err = time.ParseDuration(v)
+		if c.Endpoint != "" {
+			err = fmt.Errorf("recovery is measured over the whole scenario")
+		}
 	case c.Metric == "retry_amplification":
 		c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
 		if c.Endpoint != "" {
 			err = fmt.Errorf("retry_amplification is measured over the whole scenario")
 		}
 	default:
-		return c, fmt.Errorf("clause %q: unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification)", s, c.Metric)
+		return c, fmt.Errorf("clause %q: unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification; recovery)", s, c.Metric)
 	}
 	if err != nil {
 		return c, fmt.Errorf("clause %q: %w", s, err)
@@ -96,7 +103,7 @@ func (c Clause) Holds(measured float64) bool {
 
 // Limit is the clause's bound in the unit Holds takes (seconds for latency).
 func (c Clause) Limit() float64 {
-	if c.Percentile() != 0 {
+	if c.Percentile() != 0 || c.Metric == "recovery" {
 		return c.Duration.Seconds()
 	}
 	return c.Value
