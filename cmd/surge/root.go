@@ -26,6 +26,6 @@ Exit codes: 0 pass (GO), 2 the gate failed (NO-GO), 1 the command could not be d
 	}
 	root.PersistentFlags().Uint64Var(&g.seed, "seed", 1, "seed for every random draw (arrivals, simulation, faults, service times)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print figures as one JSON object")
-	root.AddCommand(newVersionCmd(g), newProfilesCmd(g), newValidateCmd(g), newRunCmd(g), newSchemaCmd(), newReportCmd(), newSizeCmd(g), newUSLCmd(g), newSimCmd(g), newPlanCmd(g))
+	root.AddCommand(newVersionCmd(g), newProfilesCmd(g), newValidateCmd(g), newRunCmd(g), newSchemaCmd(), newReportCmd(), newSizeCmd(g), newUSLCmd(g), newSimCmd(g), newPlanCmd(g), newChaosCmd(g))
 	return root
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +181,59 @@ slo: [errors <= 1%]
 	os.WriteFile(path, []byte(bad), 0o644)
 	if code, _, errs := runSurge("run", path, "--out", t.TempDir()); code != 1 || !strings.Contains(errs, `blip.yaml:8: faults[0].stage: profile as-built has no stage "mainframe"`) {
 		t.Errorf("unknown stage: exit %d %q", code, errs)
+	}
+}
+
+func TestRunThroughTheChaosProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 4 s run through a proxy")
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer upstream.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	faults := filepath.Join(dir, "faults.yaml")
+	os.WriteFile(faults, []byte("faults:\n  - {name: flaky, kind: error, status: 500, probability: 30%}\n"), 0o644)
+	proxyDone := make(chan string)
+	go func() {
+		var out, errb strings.Builder
+		execute(context.Background(), []string{"chaos", "proxy", "--listen", addr, "--to", upstream.URL, "--faults", faults, "--duration", "8s"}, &out, &errb)
+		proxyDone <- out.String() + errb.String()
+	}()
+	for i := 0; i < 100; i++ { // wait for the proxy to listen
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	scenario := filepath.Join(dir, "s.yaml")
+	os.WriteFile(scenario, []byte(`name: through
+scale: 1
+arrivals: {start: "12:00", bucket: 1s, total: 1000, profile: [25%, 25%, 25%, 25%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: a, share: 100%, journey: j}]
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+slo: [errors <= 50%]
+`), 0o644)
+	runDir := filepath.Join(dir, "run")
+	code, out, errs := runSurge("run", scenario, "--target", "http://"+addr, "--out", runDir, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	r, err := results.ReadFile(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Endpoints["hit"].Total
+	share := float64(s.Errors["5xx"]) / float64(s.Attempted)
+	if sd := math.Sqrt(0.3 * 0.7 / float64(s.Attempted)); s.Attempted != 1000 || math.Abs(share-0.3) > 4*sd {
+		t.Errorf("%d attempts, %.3f failed through the proxy, want 30%% (+- %.3f)", s.Attempted, share, 4*sd)
+	}
+	if log := <-proxyDone; !strings.Contains(log, "flaky:1000") {
+		t.Errorf("proxy log: %s", log)
 	}
 }

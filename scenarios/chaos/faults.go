@@ -1,0 +1,163 @@
+package chaos
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// Fault wraps a handler with a fault's effect.
+type Fault interface {
+	Wrap(next http.Handler) http.Handler
+}
+
+// Rule is a fault of a faults file: a scenario fault's kind and
+// parameters, a window from the proxy's start, and a scope by path prefix.
+type Rule struct {
+	Name        string             `yaml:"name"`
+	After       time.Duration      `yaml:"after"`
+	For         time.Duration      `yaml:"for"` // 0: until the proxy stops
+	Kind        string             `yaml:"kind"`
+	Path        string             `yaml:"path"` // only requests under this path prefix ("": all)
+	Probability *scenarios.Percent `yaml:"probability"`
+	Latency     *spec.Dist         `yaml:"latency"`
+	Status      int                `yaml:"status"`
+}
+
+// Kinds a proxy can inject: the scenario kinds that act on one request.
+const (
+	KindLatency = scenarios.FaultLatency
+	KindError   = scenarios.FaultError
+	KindStall   = scenarios.FaultStall
+	KindOutage  = scenarios.FaultOutage
+	KindReset   = "reset" // the connection is closed without an answer
+)
+
+func (r Rule) share() float64 {
+	if r.Probability == nil {
+		return 1
+	}
+	return float64(*r.Probability)
+}
+
+// source is a seeded random source shared by a proxy's faults.
+type source struct {
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+func (s *source) hit(p float64) bool {
+	if p >= 1 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rng.Float64() < p
+}
+
+func (s *source) draw(d spec.Dist) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return d.Sample(s.rng)
+}
+
+// Latency delays a share of requests by a drawn time before passing them on.
+type Latency struct {
+	Delay spec.Dist
+	Share float64
+	src   *source
+}
+
+// Wrap implements Fault.
+func (f Latency) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.src.hit(f.Share) {
+			t := time.NewTimer(f.src.draw(f.Delay))
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Error answers a share of requests with Status instead of passing them on.
+type Error struct {
+	Status int
+	Share  float64
+	src    *source
+}
+
+// Wrap implements Fault.
+func (f Error) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !f.src.hit(f.Share) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		st := f.Status
+		if st == 0 {
+			st = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if st == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(st)
+		w.Write([]byte(`{"error": {"code": "injected_fault", "message": "surge chaos proxy: injected ` + strconv.Itoa(st) + `"}}` + "\n"))
+	})
+}
+
+// Stall holds a share of requests until Until, then passes them on.
+type Stall struct {
+	Until time.Time
+	Share float64
+	src   *source
+}
+
+// Wrap implements Fault.
+func (f Stall) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.src.hit(f.Share) {
+			t := time.NewTimer(time.Until(f.Until))
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Reset closes a share of connections without answering.
+type Reset struct {
+	Share float64
+	src   *source
+}
+
+// Wrap implements Fault.
+func (f Reset) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !f.src.hit(f.Share) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // HTTP/2 or no hijacking: abort the stream
+	})
+}

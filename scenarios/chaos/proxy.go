@@ -1,0 +1,146 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// File is a faults file for `surge chaos proxy`.
+type File struct {
+	Faults []Rule `yaml:"faults"`
+}
+
+// Validate checks the rules (spec.Validator).
+func (f *File) Validate(p *spec.Problems) {
+	if len(f.Faults) == 0 {
+		p.Addf("faults", "at least one fault is required")
+	}
+	for i, r := range f.Faults {
+		path := spec.Join("faults", i)
+		if r.Name == "" {
+			p.Addf(spec.Join(path, "name"), "required")
+		}
+		if r.After < 0 {
+			p.Addf(spec.Join(path, "after"), "must not be negative")
+		}
+		if r.For < 0 {
+			p.Addf(spec.Join(path, "for"), "must not be negative (0: until the proxy stops)")
+		}
+		if pr := r.Probability; pr != nil && (*pr < 0 || *pr > 1) {
+			p.Addf(spec.Join(path, "probability"), "must be within 0%% and 100%%, have %v", *pr)
+		}
+		switch r.Kind {
+		case KindLatency:
+			if r.Latency == nil || r.Latency.IsZero() {
+				p.Addf(spec.Join(path, "latency"), "a latency fault needs latency, such as 200ms or exp(1s)")
+			}
+		case KindError:
+			if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
+				p.Addf(spec.Join(path, "status"), "must be a 4xx or 5xx status, have %d", r.Status)
+			}
+		case KindStall, KindOutage, KindReset:
+		default:
+			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (latency, error, stall, outage, reset)", r.Kind)
+		}
+	}
+}
+
+// LoadFile reads and validates a faults file.
+func LoadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("faults: %w", err)
+	}
+	var f File
+	if _, err := spec.Decode(path, data, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Proxy is a reverse proxy to Target that applies the rules in force at
+// each request's arrival.
+type Proxy struct {
+	rules []Rule
+	start time.Time
+	now   func() time.Time
+	src   *source
+	rp    *httputil.ReverseProxy
+
+	mu     sync.Mutex
+	counts map[string]int64 // requests each rule touched (whether or not its draw hit)
+}
+
+// NewProxy builds a proxy. now defaults to time.Now; the rules' windows
+// count from the proxy's creation.
+func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) (*Proxy, error) {
+	if target == nil || target.Scheme == "" || target.Host == "" {
+		return nil, fmt.Errorf("chaos proxy: a target URL such as http://127.0.0.1:8080 is required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	p := &Proxy{rules: rules, start: now(), now: now, src: &source{rng: rand.New(rand.NewPCG(seed, 0xc4a05))}, counts: map[string]int64{}}
+	p.rp = httputil.NewSingleHostReverseProxy(target)
+	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, `{"error": {"code": "upstream_unreachable", "message": %q}}`+"\n", "surge chaos proxy: "+err.Error())
+	}
+	return p, nil
+}
+
+// ServeHTTP applies the active faults, then proxies.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = p.rp
+	el := p.now().Sub(p.start)
+	for i := len(p.rules) - 1; i >= 0; i-- { // the first rule is the outermost
+		rule := p.rules[i]
+		if el < rule.After || rule.For > 0 && el >= rule.After+rule.For || !strings.HasPrefix(r.URL.Path, rule.Path) {
+			continue
+		}
+		p.mu.Lock()
+		p.counts[rule.Name]++
+		p.mu.Unlock()
+		h = p.fault(rule).Wrap(h)
+	}
+	h.ServeHTTP(w, r)
+}
+
+func (p *Proxy) fault(r Rule) Fault {
+	switch r.Kind {
+	case KindLatency:
+		return Latency{Delay: *r.Latency, Share: r.share(), src: p.src}
+	case KindError:
+		return Error{Status: r.Status, Share: r.share(), src: p.src}
+	case KindOutage:
+		return Error{Status: http.StatusServiceUnavailable, Share: 1, src: p.src}
+	case KindStall:
+		until := p.start.Add(r.After + r.For)
+		if r.For == 0 {
+			until = p.now().Add(24 * time.Hour)
+		}
+		return Stall{Until: until, Share: r.share(), src: p.src}
+	}
+	return Reset{Share: r.share(), src: p.src}
+}
+
+// Touched reports how many requests each rule was in force for.
+func (p *Proxy) Touched() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int64, len(p.counts))
+	for k, v := range p.counts {
+		out[k] = v
+	}
+	return out
+}
