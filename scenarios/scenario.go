@@ -185,6 +185,9 @@ const (
 	FaultStall    = "stall"    // every visit arriving waits until the fault ends
 	FaultCapacity = "capacity" // the stage runs with Workers workers
 	FaultOutage   = "outage"   // the stage answers nothing but 503
+	// FaultSlowUnderLoad multiplies the stage's service time by Factor
+	// while visits arrive faster than Above (the 18 Dec "speed improvement").
+	FaultSlowUnderLoad = "slow_under_load"
 )
 
 // Fault is a fault on the scenario's timeline: from At for For, on Stage
@@ -199,6 +202,8 @@ type Fault struct {
 	Latency     *spec.Dist    `yaml:"latency"`
 	Status      int           `yaml:"status"` // error: the HTTP status (default 503)
 	Workers     *int          `yaml:"workers"`
+	Above       Rate          `yaml:"above"`  // slow_under_load: the arrival rate it starts at
+	Factor      float64       `yaml:"factor"` // slow_under_load: the service-time multiplier
 }
 
 // Share is the fault's probability (1 when not given).

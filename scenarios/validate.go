@@ -443,9 +443,16 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 			if f.Workers == nil || *f.Workers < 0 {
 				p.Addf(spec.Join(path, "workers"), "a capacity fault needs workers >= 0")
 			}
+		case FaultSlowUnderLoad:
+			if f.Above <= 0 {
+				p.Addf(spec.Join(path, "above"), "a slow_under_load fault needs the rate it starts at, such as 30/s")
+			}
+			if f.Factor <= 1 {
+				p.Addf(spec.Join(path, "factor"), "must be above 1 (the service-time multiplier), have %v", f.Factor)
+			}
 		case FaultStall, FaultOutage:
 		default:
-			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (%s, %s, %s, %s, %s)", f.Kind, FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage)
+			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (%s, %s, %s, %s, %s, %s)", f.Kind, FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage, FaultSlowUnderLoad)
 		}
 		for j, g := range s.Faults[:i] { // two capacities for one stage at once cannot both hold
 			if f.Kind == FaultCapacity && g.Kind == FaultCapacity && (f.Stage == g.Stage || f.Stage == "*" || g.Stage == "*") &&

@@ -105,12 +105,20 @@ func (m *sim) faultArrival(v *visit) bool {
 	return true
 }
 
-// faultLatency is the extra service time the active latency faults add.
-func (m *sim) faultLatency(st *stage) float64 {
+// faultLatency is the extra service time the active faults add to a visit
+// whose own service time is base (seconds).
+func (m *sim) faultLatency(st *stage, base float64) float64 {
 	var extra float64
 	for _, af := range st.faults {
-		if af.f.Kind == scenarios.FaultLatency && st.rng.Float64() < af.f.Share() {
-			extra += af.f.Latency.Sample(st.rng).Seconds()
+		switch af.f.Kind {
+		case scenarios.FaultLatency:
+			if st.rng.Float64() < af.f.Share() {
+				extra += af.f.Latency.Sample(st.rng).Seconds()
+			}
+		case scenarios.FaultSlowUnderLoad:
+			if st.rate(m.now) > float64(af.f.Above) {
+				extra += base * (af.f.Factor - 1)
+			}
 		}
 	}
 	return extra

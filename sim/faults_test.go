@@ -82,6 +82,17 @@ func TestSimFaultWindows(t *testing.T) {
 			t.Errorf("%.3f of attempts failed, want 30%%", share)
 		}
 	})
+	t.Run("slow under load only above its rate", func(t *testing.T) {
+		// 100 arrivals/s: above 50/s the 10 ms service takes 30 ms (75% of 4 workers: no queue yet)
+		run := faultModel(t, `{name: deploy, at: "00:00:10", for: 10s, kind: slow_under_load, stage: s, above: 50/s, factor: 3}`)
+		if m := run.Endpoints["hit"].Buckets[1].Latency.Mean(); m < 29*time.Millisecond || m > 32*time.Millisecond {
+			t.Errorf("mean under the slow deploy %v, want 30ms", m)
+		}
+		calm := faultModel(t, `{name: deploy, at: "00:00:10", for: 10s, kind: slow_under_load, stage: s, above: 500/s, factor: 3}`)
+		if m := calm.Endpoints["hit"].Buckets[1].Latency.Mean(); m > 11*time.Millisecond {
+			t.Errorf("below the threshold the deploy should not slow anything: %v", m)
+		}
+	})
 	t.Run("stall holds until the end", func(t *testing.T) {
 		run := faultModel(t, `{name: stuck, at: "00:00:10", for: 2s, kind: stall, stage: s}`)
 		b := run.Endpoints["hit"].Buckets[1]

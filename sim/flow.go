@@ -137,6 +137,7 @@ func (m *sim) runCalls(v *visit) {
 
 func (m *sim) arriveAt(v *visit, stageName string) {
 	v.st = m.stages[capacity.StageName(stageName, v.platform)]
+	v.st.arrived(m.now)
 	if v.r != nil {
 		v.r.active = v
 	}
@@ -178,7 +179,7 @@ func (m *sim) acquire(v *visit) {
 	v.held, v.queued = true, false
 	d := st.cfg.Service.Sample(st.rng).Seconds()
 	if len(st.faults) > 0 {
-		d += m.faultLatency(st)
+		d += m.faultLatency(st, d)
 	}
 	m.at(m.now+d, event{kind: evServiceDone, v: v})
 }

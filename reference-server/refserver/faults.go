@@ -21,6 +21,9 @@ const (
 	FaultStall    = "stall"    // hold every arriving visit until the fault ends
 	FaultCapacity = "capacity" // the stage runs with Workers workers
 	FaultOutage   = "outage"   // the stage answers nothing but 503
+	// FaultSlowUnderLoad multiplies service times by Factor while the
+	// stage's arrivals over the last second exceed Above per second.
+	FaultSlowUnderLoad = "slow_under_load"
 )
 
 // FaultSpec is a fault as the admin API takes it (JSON).
@@ -31,6 +34,8 @@ type FaultSpec struct {
 	Latency     spec.Dist `json:"latency,omitempty"`     // latency
 	Status      int       `json:"status,omitempty"`      // error: the HTTP status (default 503)
 	Workers     *int      `json:"workers,omitempty"`     // capacity: the reduced worker count
+	Above       float64   `json:"above,omitempty"`       // slow_under_load: arrivals per second it starts at
+	Factor      float64   `json:"factor,omitempty"`      // slow_under_load: the service-time multiplier
 	For         string    `json:"for,omitempty"`         // optional duration after which it ends by itself
 }
 
@@ -55,11 +60,14 @@ func (f *FaultSpec) validate(stages map[string]*stage) (time.Duration, error) {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid_field", Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	switch f.Kind {
-	case FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage:
+	case FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage, FaultSlowUnderLoad:
 	case "":
-		return 0, bad("kind", "kind is required (latency, error, stall, capacity, outage)")
+		return 0, bad("kind", "kind is required (latency, error, stall, capacity, outage, slow_under_load)")
 	default:
-		return 0, bad("kind", "unknown fault kind %q (latency, error, stall, capacity, outage)", f.Kind)
+		return 0, bad("kind", "unknown fault kind %q (latency, error, stall, capacity, outage, slow_under_load)", f.Kind)
+	}
+	if f.Kind == FaultSlowUnderLoad && (f.Above <= 0 || f.Factor <= 1) {
+		return 0, bad("factor", "a slow_under_load fault needs above > 0 (per second) and factor > 1")
 	}
 	if f.Stage == "" {
 		return 0, bad("stage", "stage is required (a stage name or \"*\")")
@@ -124,9 +132,13 @@ func (f *activeFault) before(ctx context.Context, s *stage) error {
 	return nil
 }
 
-// extra is the service time the fault adds to a visit holding a worker.
-func (f *activeFault) extra(s *stage) time.Duration {
-	if f.kind != FaultLatency || !f.hits(s) {
+// extra is the service time the fault adds to a visit holding a worker
+// whose own service time is base.
+func (f *activeFault) extra(s *stage, base time.Duration) time.Duration {
+	switch {
+	case f.kind == FaultSlowUnderLoad && s.rate() > f.Above:
+		return time.Duration(float64(base) * (f.Factor - 1))
+	case f.kind != FaultLatency || !f.hits(s):
 		return 0
 	}
 	return s.draw(f.Latency)

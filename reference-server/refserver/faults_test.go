@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 func TestFaultErrorRateIsScopedToItsStage(t *testing.T) {
@@ -146,4 +149,35 @@ func scrape(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+func TestSlowUnderLoadFault(t *testing.T) {
+	p := loadProfile(t, "testdata/fast.yaml")
+	st := p.Stages["relay.kakao"]
+	st.Service = spec.Const(20 * time.Millisecond)
+	p.Stages["relay.kakao"] = st
+	ts := startServer(t, p)
+	cred := ts.issue("u", "kakao")
+	qr := map[string]any{"platform": "kakao", "wallet": cred}
+	ts.mustCall("POST", "/admin/faults", `{"kind": "slow_under_load", "stage": "relay.kakao", "above": 5, "factor": 10}`, 201)
+	timeOne := func() time.Duration {
+		start := time.Now()
+		ts.mustCall("POST", "/v1/qr", qr, 201)
+		return time.Since(start)
+	}
+	if d := timeOne(); d > 150*time.Millisecond { // a quiet stage: 1 arrival, below 5/s
+		t.Errorf("below the threshold a visit took %v, want ~20ms", d)
+	}
+	var wg sync.WaitGroup
+	for range 10 { // a burst of 10 at once: the rate over the last second is above 5/s
+		wg.Add(1)
+		go func() { defer wg.Done(); ts.call("POST", "/v1/qr", qr) }()
+	}
+	wg.Wait()
+	if d := timeOne(); d < 200*time.Millisecond {
+		t.Errorf("above the threshold a visit took %v, want ~200ms (10 x 20ms)", d)
+	}
+	if status, out := ts.call("POST", "/admin/faults", `{"kind": "slow_under_load", "stage": "kdca", "factor": 0.5}`); status != 422 || errField(out) != "factor" {
+		t.Errorf("bad slow_under_load: %d %v", status, out)
+	}
 }

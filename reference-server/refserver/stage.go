@@ -27,6 +27,37 @@ type stage struct {
 	faults atomic.Pointer[[]*activeFault] // the faults that apply to this stage now
 	m      *stageMetrics
 	busyNs atomic.Int64 // worker-nanoseconds spent holding workers
+
+	rateMu            sync.Mutex
+	rateSec           int64 // the unix second being counted
+	rateNow, ratePrev float64
+}
+
+// arrived counts a visit for the stage's arrival rate.
+func (s *stage) arrived() {
+	s.rateMu.Lock()
+	defer s.rateMu.Unlock()
+	sec := time.Now().Unix()
+	switch {
+	case sec == s.rateSec:
+	case sec == s.rateSec+1:
+		s.ratePrev, s.rateNow = s.rateNow, 0
+	default:
+		s.ratePrev, s.rateNow = 0, 0
+	}
+	s.rateSec = sec
+	s.rateNow++
+}
+
+// rate is the stage's arrivals per second over about the last second: the
+// previous whole second, or the current one once it has seen more.
+func (s *stage) rate() float64 {
+	s.rateMu.Lock()
+	defer s.rateMu.Unlock()
+	if time.Now().Unix() != s.rateSec {
+		return s.rateNow
+	}
+	return max(s.ratePrev, s.rateNow)
 }
 
 func newStage(name string, cfg capacity.Stage, seed uint64, m *stageMetrics) *stage {
@@ -61,6 +92,7 @@ func (s *stage) uniform() float64 {
 // serve runs fn while holding one of the stage's workers, after the
 // stage's service time and any active fault's effect.
 func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error {
+	s.arrived()
 	faults := *s.faults.Load()
 	for _, f := range faults {
 		if err := f.before(ctx, s); err != nil {
@@ -81,8 +113,9 @@ func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error
 		s.pool.release()
 	}()
 	d := s.draw(s.service)
+	base := d
 	for _, f := range faults {
-		d += f.extra(s)
+		d += f.extra(s, base)
 	}
 	if err := sleep(ctx, d); err != nil {
 		return err

@@ -41,6 +41,9 @@ func (a AdminFaults) On(ctx context.Context, f scenarios.Fault, lasts time.Durat
 	if f.Workers != nil {
 		spec["workers"] = *f.Workers
 	}
+	if f.Kind == scenarios.FaultSlowUnderLoad {
+		spec["above"], spec["factor"] = float64(f.Above), f.Factor
+	}
 	body, _ := json.Marshal(spec)
 	var out struct {
 		ID string `json:"id"`
