@@ -190,20 +190,34 @@ const (
 	FaultSlowUnderLoad = "slow_under_load"
 )
 
-// Fault is a fault on the scenario's timeline: from At for For, on Stage
-// (a stage of the capacity profile, or "*" for all).
+// Fault is a fault on the scenario's timeline, from At for For. With a
+// Stage (a stage of the capacity profile, or "*" for all) it acts in the
+// service; with Platform and/or Request instead it acts on the client side,
+// in the load generator (a platform's own network failing): latency delays
+// the send, error and outage fail it at once (as refused), stall holds it
+// until the fault ends.
 type Fault struct {
 	Name        string        `yaml:"name"`
 	At          Clock         `yaml:"at"`
 	For         time.Duration `yaml:"for"`
 	Kind        string        `yaml:"kind"`
 	Stage       string        `yaml:"stage"`
+	Platform    string        `yaml:"platform"`
+	Request     string        `yaml:"request"`
 	Probability *Percent      `yaml:"probability"` // share of visits hit (latency, error, stall); default 100%
 	Latency     *spec.Dist    `yaml:"latency"`
 	Status      int           `yaml:"status"` // error: the HTTP status (default 503)
 	Workers     *int          `yaml:"workers"`
 	Above       Rate          `yaml:"above"`  // slow_under_load: the arrival rate it starts at
 	Factor      float64       `yaml:"factor"` // slow_under_load: the service-time multiplier
+}
+
+// ClientSide says the fault acts in the load generator, not the service.
+func (f Fault) ClientSide() bool { return f.Stage == "" }
+
+// Applies says whether a client-side fault hits a request of a platform.
+func (f Fault) Applies(platform, request string) bool {
+	return (f.Platform == "" || f.Platform == platform) && (f.Request == "" || f.Request == request)
 }
 
 // Share is the fault's probability (1 when not given).

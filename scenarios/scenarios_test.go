@@ -224,3 +224,23 @@ func TestFaultValidation(t *testing.T) {
 		t.Errorf("overlap: %v", err)
 	}
 }
+
+func TestClientSideFaultValidation(t *testing.T) {
+	base, _ := os.ReadFile("smoke.yaml")
+	for fault, want := range map[string]string{
+		`{name: a, at: "12:00:01", for: 1s, kind: outage}`:                                "faults[0].stage: give a stage of the service",
+		`{name: a, at: "12:00:01", for: 1s, kind: outage, stage: kdca, platform: naver}`:  "not both",
+		`{name: a, at: "12:00:01", for: 1s, kind: outage, platform: cyworld}`:             `faults[0].platform: unknown platform "cyworld"`,
+		`{name: a, at: "12:00:01", for: 1s, kind: outage, request: fax}`:                  `faults[0].request: unknown request "fax"`,
+		`{name: a, at: "12:00:01", for: 1s, kind: capacity, platform: naver, workers: 1}`: "capacity acts on a stage of the service",
+	} {
+		src := string(base) + "faults: [" + fault + "]\n"
+		if _, err := Parse("smoke.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want %q, got %v", fault, want, err)
+		}
+	}
+	ok := string(base) + `faults: [{name: a, at: "12:00:01", for: 1s, kind: latency, platform: naver, request: qr, latency: 1s}]` + "\n"
+	if _, err := Parse("smoke.yaml", []byte(ok)); err != nil {
+		t.Error(err)
+	}
+}

@@ -424,8 +424,21 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 		if f.For <= 0 {
 			p.Addf(spec.Join(path, "for"), "must be a positive duration, such as 37m")
 		}
-		if f.Stage == "" {
-			p.Addf(spec.Join(path, "stage"), "required: a stage of the capacity profile, or \"*\"")
+		switch {
+		case f.Stage == "" && f.Platform == "" && f.Request == "":
+			p.Addf(spec.Join(path, "stage"), "give a stage of the service (or \"*\"), or a platform and/or request for a client-side fault")
+		case f.Stage != "" && (f.Platform != "" || f.Request != ""):
+			p.Addf(spec.Join(path, "stage"), "a fault acts in the service (stage) or on the client side (platform, request), not both")
+		case f.ClientSide():
+			if _, ok := s.Platforms[f.Platform]; f.Platform != "" && !ok {
+				p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %v)", f.Platform, sortedKeys(s.Platforms))
+			}
+			if _, ok := s.Request(f.Request); f.Request != "" && !ok {
+				p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %v)", f.Request, s.requestNames())
+			}
+			if f.Kind == FaultCapacity || f.Kind == FaultSlowUnderLoad {
+				p.Addf(spec.Join(path, "kind"), "%s acts on a stage of the service: give stage", f.Kind)
+			}
 		}
 		if pr := f.Probability; pr != nil && (*pr < 0 || *pr > 1) {
 			p.Addf(spec.Join(path, "probability"), "must be within 0%% and 100%%, have %v", *pr)

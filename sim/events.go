@@ -10,6 +10,7 @@ const (
 	evSample
 	evFaultOn
 	evFaultOff
+	evStart // a request delayed on the client side goes out
 )
 
 type event struct {

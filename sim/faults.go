@@ -10,7 +10,8 @@ import (
 // fault is a scenario fault while it is on.
 type fault struct {
 	f       scenarios.Fault
-	stalled []*visit // visits held until the fault ends (stall)
+	stalled []*visit   // visits held until the fault ends (stall)
+	parked  []*request // client side: requests held until the fault ends (stall)
 }
 
 // scheduleFaults puts every fault's start and end on the virtual clock.
@@ -25,6 +26,9 @@ func (m *sim) faultOn(i int) {
 	f := m.s.Faults[i]
 	af := &fault{f: f}
 	m.faults[i] = af
+	if f.ClientSide() {
+		m.client = append(m.client, af)
+	}
 	for _, st := range m.faultStages(f) {
 		st.faults = append(st.faults, af)
 		m.applyCapacity(st)
@@ -38,6 +42,17 @@ func (m *sim) faultOff(i int) {
 		return
 	}
 	delete(m.faults, i)
+	for j, g := range m.client {
+		if g == af {
+			m.client = append(m.client[:j:j], m.client[j+1:]...)
+			break
+		}
+	}
+	for _, r := range af.parked { // a client-side stall ends: the requests go out
+		if !r.done {
+			m.startRoute(r)
+		}
+	}
 	for _, st := range m.faultStages(af.f) {
 		for j, g := range st.faults {
 			if g == af {
@@ -56,6 +71,9 @@ func (m *sim) faultOff(i int) {
 }
 
 func (m *sim) faultStages(f scenarios.Fault) []*stage {
+	if f.ClientSide() {
+		return nil
+	}
 	if f.Stage != "*" {
 		return []*stage{m.stages[f.Stage]}
 	}
@@ -133,4 +151,27 @@ func statusKind(status int) string {
 		return "5xx"
 	}
 	return "4xx"
+}
+
+// clientFault applies the client-side faults in force to a request about
+// to be sent; it returns an error kind, or true if it took the request over
+// (delayed or parked it).
+func (m *sim) clientFault(r *request) (string, bool) {
+	for _, af := range m.client {
+		f := af.f
+		if !f.Applies(r.u.walk.Platform, r.name) || m.rng.Float64() >= f.Share() {
+			continue
+		}
+		switch f.Kind {
+		case scenarios.FaultError, scenarios.FaultOutage:
+			return "refused", false
+		case scenarios.FaultLatency:
+			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), event{kind: evStart, r: r})
+			return "", true
+		case scenarios.FaultStall:
+			af.parked = append(af.parked, r)
+			return "", true
+		}
+	}
+	return "", false
 }

@@ -118,3 +118,40 @@ faults: [{name: x, at: "00:00:01", for: 1s, kind: outage, stage: mainframe}]
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestSimClientSideFaults(t *testing.T) {
+	s, err := scenarios.Parse("c.yaml", []byte(`name: c
+scale: 1
+arrivals: {start: "00:00", bucket: 10s, total: 3000, profile: [33.3%, 33.4%, 33.3%], process: uniform}
+platforms: {kakao: 50%, naver: 50%}
+cohorts: [{name: a, share: 100%, journey: j}]
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+behaviour: {timeout: 1m}
+faults:
+  - {name: naver-net, at: "00:00:10", for: 10s, kind: outage, platform: naver}
+  - {name: slow-net, at: "00:00:20", for: 10s, kind: latency, platform: kakao, request: hit, latency: 200ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 100000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	run, stats, err := Run(Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := run.Endpoints["hit"].Buckets
+	if b[0].Failed() != 0 || b[2].Failed() != 0 {
+		t.Errorf("failures outside the client fault's window: %d %d", b[0].Failed(), b[2].Failed())
+	}
+	if share := float64(b[1].Errors["refused"]) / float64(b[1].Attempted); share < 0.4 || share > 0.6 {
+		t.Errorf("%.2f of attempts refused during naver's outage, want naver's ~50%% share", share)
+	}
+	if served := stats.Stages["s"].Served; served > int64(3000-b[1].Errors["refused"]) {
+		t.Errorf("refused requests reached the service: %d served", served)
+	}
+	// in the third window half the requests (kakao's) take 200 ms more
+	if m := b[2].Latency.Mean(); m < 95*time.Millisecond || m > 125*time.Millisecond {
+		t.Errorf("mean with kakao's 200ms client latency %v, want ~110ms", m)
+	}
+}

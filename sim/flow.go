@@ -83,16 +83,32 @@ func (m *sim) act(u *user) {
 	}
 	ri := m.info(a.Step.Request)
 	r := &request{u: u, name: a.Step.Request, ri: ri, sent: m.now, first: a.First, deadlineKind: "timeout"}
-	if kind := m.refused(r); kind != "" {
-		m.complete(r, kind)
-		return
-	}
 	timeout := m.s.TimeoutFor(*a.Step).Seconds()
 	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < timeout {
 		timeout, r.deadlineKind = rt, "5xx" // the server gives up first: 504
 	}
+	if len(m.client) > 0 {
+		kind, taken := m.clientFault(r)
+		if kind != "" {
+			m.complete(r, kind)
+			return
+		}
+		if taken {
+			m.timeout(timeout, event{kind: evDeadline, r: r})
+			return
+		}
+	}
 	m.timeout(timeout, event{kind: evDeadline, r: r})
-	m.runCalls(&visit{r: r, calls: m.route(ri.endpoint, u.walk.Platform), platform: u.walk.Platform})
+	m.startRoute(r)
+}
+
+// startRoute sends a request to the service: its pre-route checks, then its route.
+func (m *sim) startRoute(r *request) {
+	if kind := m.refused(r); kind != "" {
+		m.complete(r, kind)
+		return
+	}
+	m.runCalls(&visit{r: r, calls: m.route(r.ri.endpoint, r.u.walk.Platform), platform: r.u.walk.Platform})
 }
 
 // refused applies the reference server's checks made before any stage: an

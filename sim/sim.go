@@ -74,6 +74,8 @@ type sim struct {
 	routes   map[routeKey][]capacity.Step
 	reqs     map[string]*reqInfo
 	faults   map[int]*fault
+	client   []*fault // client-side faults on now
+	rng      *rand.Rand
 }
 
 type routeKey struct{ endpoint, platform string }
@@ -114,7 +116,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
-		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}}
+		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
@@ -158,6 +160,10 @@ func (m *sim) loop() {
 			m.faultOn(int(e.i))
 		case evFaultOff:
 			m.faultOff(int(e.i))
+		case evStart:
+			if !e.r.done {
+				m.startRoute(e.r)
+			}
 		case evSample:
 			m.sample()
 			if m.live > 0 || m.events.Len() > 0 || m.earliestLane() != nil {
@@ -248,7 +254,7 @@ func check(s *scenarios.Scenario, p *capacity.Profile) error {
 		}
 	}
 	for i, f := range s.Faults {
-		if _, ok := p.Stages[f.Stage]; !ok && f.Stage != "*" {
+		if _, ok := p.Stages[f.Stage]; !ok && f.Stage != "*" && !f.ClientSide() {
 			return s.Errorf(fmt.Sprintf("faults[%d].stage", i), "profile %s has no stage %q (stages: %v)", p.Name, f.Stage, p.StageNames())
 		}
 	}

@@ -84,6 +84,9 @@ type engine struct {
 
 	active     atomic.Int64
 	behindNote bool // the generator-behind event was recorded
+
+	clientMu sync.Mutex
+	clientOn map[string]*clientFault // client-side faults on now
 }
 
 // behind is how late a send may go out before the run says the generator
@@ -123,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if cfg.Bucket <= 0 {
 		cfg.Bucket = results.BucketFor(plan.Played())
 	}
-	e := &engine{cfg: cfg, window: newSecond(), client: &http.Client{Transport: &http.Transport{
+	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, client: &http.Client{Transport: &http.Transport{
 		MaxConnsPerHost: cfg.MaxConns, MaxIdleConnsPerHost: cfg.MaxConns, MaxIdleConns: cfg.MaxConns,
 		IdleConnTimeout: 90 * time.Second, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,6 +108,7 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 	if sw == nil {
 		sw = AdminFaults{Target: e.cfg.Target, Client: e.client}
 	}
+	sw = clientSide{e: e, next: sw}
 	var plan2 []toggle
 	lasts := make([]time.Duration, len(faults))
 	for i, f := range faults {
@@ -156,4 +158,73 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 			cancel()
 		}
 	}()
+}
+
+// clientSide switches client-side faults in the engine itself and passes
+// the service's faults on.
+type clientSide struct {
+	e    *engine
+	next FaultSwitch
+}
+
+func (c clientSide) On(ctx context.Context, f scenarios.Fault, lasts time.Duration) (string, error) {
+	if !f.ClientSide() {
+		return c.next.On(ctx, f, lasts)
+	}
+	c.e.clientMu.Lock()
+	defer c.e.clientMu.Unlock()
+	af := &clientFault{f: f, over: make(chan struct{})}
+	c.e.clientOn[f.Name] = af
+	return "client:" + f.Name, nil
+}
+
+func (c clientSide) Off(ctx context.Context, id string) error {
+	name, ok := strings.CutPrefix(id, "client:")
+	if !ok {
+		return c.next.Off(ctx, id)
+	}
+	c.e.clientMu.Lock()
+	defer c.e.clientMu.Unlock()
+	if af := c.e.clientOn[name]; af != nil {
+		close(af.over)
+		delete(c.e.clientOn, name)
+	}
+	return nil
+}
+
+// clientFault is a client-side fault while it is on.
+type clientFault struct {
+	f    scenarios.Fault
+	over chan struct{} // closed when it ends (a stall waits for it)
+}
+
+// clientFaults applies the client-side faults in force to a request about
+// to be sent: it may delay it, hold it, or fail it (returning its kind).
+func (e *engine) clientFaults(ctx context.Context, u *user, request string) string {
+	e.clientMu.Lock()
+	var active []*clientFault
+	for _, af := range e.clientOn {
+		if af.f.Applies(u.walk.Platform, request) {
+			active = append(active, af)
+		}
+	}
+	e.clientMu.Unlock()
+	sort.Slice(active, func(i, j int) bool { return active[i].f.Name < active[j].f.Name })
+	for _, af := range active {
+		if u.rng.Float64() >= af.f.Share() {
+			continue
+		}
+		switch af.f.Kind {
+		case scenarios.FaultError, scenarios.FaultOutage:
+			return "refused"
+		case scenarios.FaultLatency:
+			sleepUntil(ctx, time.Now().Add(af.f.Latency.Sample(u.rng)))
+		case scenarios.FaultStall:
+			select {
+			case <-af.over:
+			case <-ctx.Done():
+			}
+		}
+	}
+	return ""
 }

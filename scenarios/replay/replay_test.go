@@ -361,3 +361,26 @@ faults: [{name: long, at: "12:00:01", for: 8s, kind: outage, stage: kdca}]`)
 		t.Errorf("interrupted run left the fault on: %v", sw.log)
 	}
 }
+
+func TestClientSideFaultNeverReachesTheServer(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Query().Get("p")]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 60, profile: [33.3%, 33.4%, 33.3%], process: uniform}
+requests: {hit: {method: GET, path: "/?p=${platform}"}}
+journeys: {j: [{request: hit}]}
+faults: [{name: naver-net, at: "12:00:01", for: 1s, kind: outage, platform: naver}]`)
+	run := play(t, s, srv.URL, func(c *Config) { c.Faults = &recordingSwitch{start: time.Now()} })
+	b := run.Endpoints["hit"].Buckets
+	if b[0].Failed() != 0 || b[2].Failed() != 0 || b[1].Errors["refused"] == 0 || b[1].Failed() != b[1].Errors["refused"] {
+		t.Errorf("refused per second: %v %v %v", b[0].Errors, b[1].Errors, b[2].Errors)
+	}
+	if got := seen["naver"] + seen["kakao"] + int(b[1].Errors["refused"]); got != 60 {
+		t.Errorf("server saw %v and %d were refused on the client: want 60 in all", seen, b[1].Errors["refused"])
+	}
+}

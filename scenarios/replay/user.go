@@ -94,7 +94,12 @@ func (u *user) attempt(ctx context.Context, st scenarios.Step, intended time.Tim
 	t, _ := e.cfg.Scenario.Request(st.Request)
 	began := time.Now()
 	sent := began
-	ans := send(ctx, e.client, e.cfg.Target, t, u.vars, e.cfg.Scenario.TimeoutFor(st), &sent)
+	var ans answer
+	if kind := e.clientFaults(ctx, u, st.Request); kind != "" {
+		ans.kind = kind
+	} else {
+		ans = send(ctx, e.client, e.cfg.Target, t, u.vars, e.cfg.Scenario.TimeoutFor(st), &sent)
+	}
 	done := time.Now()
 	if ctx.Err() != nil { // cut by the run ending, not answered by the service: not counted
 		return "cancelled", done
