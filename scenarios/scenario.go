@@ -46,7 +46,14 @@ type Target struct {
 	// Profile is the capacity profile: the reference server's (as-built, fixed,
 	// or a file) when URL is empty, else the one sim and plan use for the service.
 	Profile string `yaml:"profile"`
+	// Via "proxy" puts surge's chaos proxy on loopback in front of URL and
+	// injects the scenario's service faults there (stage "*" only: a proxy
+	// sees requests, not stages), for a service with no fault API of its own.
+	Via string `yaml:"via"`
 }
+
+// ViaProxy is the Target.Via that puts the chaos proxy in front of the service.
+const ViaProxy = "proxy"
 
 // Compression plays the buckets outside Realtime for 1/Factor of their
 // duration at their real rates, and the Realtime span (if any) at 1:1:

@@ -24,6 +24,15 @@ func (s *Scenario) Validate(p *spec.Problems) {
 			p.Addf("target.url", "want an http(s) URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
 		}
 	}
+	switch s.Target.Via {
+	case "":
+	case ViaProxy:
+		if s.Target.URL == "" {
+			p.Addf("target.via", "via: proxy needs target.url (the embedded reference server takes faults itself)")
+		}
+	default:
+		p.Addf("target.via", "want \"proxy\" or nothing, have %q", s.Target.Via)
+	}
 	if s.Scale <= 0 || s.Scale > 1 {
 		p.Addf("scale", "must be within (0, 1], such as 1/50; have %v", s.Scale)
 	}
@@ -429,6 +438,10 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 			p.Addf(spec.Join(path, "stage"), "give a stage of the service (or \"*\"), or a platform and/or request for a client-side fault")
 		case f.Stage != "" && (f.Platform != "" || f.Request != ""):
 			p.Addf(spec.Join(path, "stage"), "a fault acts in the service (stage) or on the client side (platform, request), not both")
+		case s.Target.Via == ViaProxy && f.Stage != "*" && !f.ClientSide():
+			p.Addf(spec.Join(path, "stage"), "through the proxy a fault acts on the whole service: stage \"*\" (the proxy cannot see %q)", f.Stage)
+		case s.Target.Via == ViaProxy && (f.Kind == FaultCapacity || f.Kind == FaultSlowUnderLoad):
+			p.Addf(spec.Join(path, "kind"), "%s needs the service's own stages; the proxy can inject latency, error, stall and outage", f.Kind)
 		case f.ClientSide():
 			if _, ok := s.Platforms[f.Platform]; f.Platform != "" && !ok {
 				p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %v)", f.Platform, sortedKeys(s.Platforms))

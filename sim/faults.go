@@ -26,7 +26,7 @@ func (m *sim) faultOn(i int) {
 	f := m.s.Faults[i]
 	af := &fault{f: f}
 	m.faults[i] = af
-	if f.ClientSide() {
+	if m.requestLevel(f) {
 		m.client = append(m.client, af)
 	}
 	for _, st := range m.faultStages(f) {
@@ -70,8 +70,14 @@ func (m *sim) faultOff(i int) {
 	}
 }
 
+// requestLevel says a fault acts on whole requests before the service's
+// stages: client-side faults, and every fault injected by the proxy.
+func (m *sim) requestLevel(f scenarios.Fault) bool {
+	return f.ClientSide() || m.s.Target.Via == scenarios.ViaProxy
+}
+
 func (m *sim) faultStages(f scenarios.Fault) []*stage {
-	if f.ClientSide() {
+	if m.requestLevel(f) {
 		return nil
 	}
 	if f.Stage != "*" {
@@ -164,7 +170,13 @@ func (m *sim) clientFault(r *request) (string, bool) {
 		}
 		switch f.Kind {
 		case scenarios.FaultError, scenarios.FaultOutage:
-			return "refused", false
+			if f.ClientSide() {
+				return "refused", false
+			}
+			if f.Kind == scenarios.FaultOutage {
+				return "shed", false // the proxy answers 503
+			}
+			return statusKind(f.Status), false
 		case scenarios.FaultLatency:
 			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), event{kind: evStart, r: r})
 			return "", true

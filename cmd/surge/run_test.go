@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +237,53 @@ slo: [errors <= 50%]
 	if log := <-proxyDone; !strings.Contains(log, "flaky:1000") {
 		t.Errorf("proxy log: %s", log)
 	}
+}
+
+// TestRunViaProxy: a scenario against a plain service with target.via:
+// proxy gets its fault from surge's own chaos proxy, in its window only.
+func TestRunViaProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3 s run")
+	}
+	var hits atomic.Int64
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer upstream.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "via.yaml")
+	os.WriteFile(path, []byte(`name: via
+target: {url: `+upstream.URL+`, via: proxy}
+scale: 1
+arrivals: {start: "12:00", bucket: 1s, total: 90, profile: [33.3%, 33.4%, 33.3%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: a, share: 100%, journey: j}]
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+faults: [{name: down, at: "12:00:01", for: 1s, kind: outage, stage: "*"}]
+slo: [errors <= 50%]
+`), 0o644)
+	runDir := filepath.Join(dir, "run")
+	code, out, errs := runSurge("run", path, "--out", runDir, "--quiet")
+	r, err := results.ReadFile(runDir)
+	if code != 0 || err != nil {
+		t.Fatalf("exit %d %v\n%s\n%s", code, err, out, errs)
+	}
+	b := r.Endpoints["hit"].Buckets
+	if b[0].Failed() != 0 || b[2].Failed() != 0 || b[1].Errors["shed"] != b[1].Attempted {
+		t.Errorf("errors per second %v %v %v: want the outage in second 1 only", b[0].Errors, b[1].Errors, b[2].Errors)
+	}
+	if int(hits.Load()) != 90-int(b[1].Errors["shed"]) {
+		t.Errorf("the service saw %d requests; the proxy should have kept the %d failed ones from it", hits.Load(), b[1].Errors["shed"])
+	}
+	bad := strings.Replace(string(must(os.ReadFile(path))), `stage: "*"`, `stage: kdca`, 1)
+	os.WriteFile(path, []byte(bad), 0o644)
+	if code, _, errs := runSurge("validate", path); code != 1 {
+		t.Errorf("a stage through the proxy: exit %d %q", code, errs)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

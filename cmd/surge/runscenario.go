@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/chaos"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
@@ -61,11 +63,20 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 		return err
 	}
 	defer stop()
-	run, err := replay.Run(ctx, replay.Config{
+	cfg := replay.Config{
 		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, Drain: o.drain,
 		SampleMetrics: o.metrics || profile != "", Progress: progress(stderr, o.quiet),
 		Meta: results.Meta{Scenario: s.Name, Profile: profile},
-	})
+	}
+	if s.Target.Via == scenarios.ViaProxy && o.target == "" {
+		proxyURL, faults, stopProxy, err := startProxy(target, o.seed)
+		if err != nil {
+			return err
+		}
+		defer stopProxy()
+		cfg.Target, cfg.Faults = proxyURL, faults
+	}
+	run, err := replay.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -132,6 +143,30 @@ func startTarget(s *scenarios.Scenario, o runOptions) (url, profile string, stop
 		srv.Close()
 	}
 	return "http://" + ln.Addr().String(), p.Name, stop, nil
+}
+
+// startProxy puts surge's chaos proxy on loopback in front of target.
+func startProxy(target string, seed uint64) (string, replay.FaultSwitch, func(), error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	p, err := chaos.NewProxy(u, nil, seed, nil)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	hs := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String(), replay.ProxyFaults{Proxy: p}, stop, nil
 }
 
 // progress prints a status line a second: rewritten in place on a

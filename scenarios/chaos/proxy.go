@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -76,8 +77,30 @@ type Proxy struct {
 	src   *source
 	rp    *httputil.ReverseProxy
 
-	mu     sync.Mutex
-	counts map[string]int64 // requests each rule touched (whether or not its draw hit)
+	mu      sync.Mutex
+	counts  map[string]int64 // requests each rule touched (whether or not its draw hit)
+	dynamic map[string]Rule  // rules switched on by Enable, in force until Disable
+	nextID  int
+}
+
+// Enable puts a rule in force now, whatever its window, until Disable.
+func (p *Proxy) Enable(r Rule) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextID++
+	id := fmt.Sprintf("p%d", p.nextID)
+	r.After, r.For = 0, 0
+	p.dynamic[id] = r
+	return id
+}
+
+// Disable takes a rule put in force by Enable out; false if it was not.
+func (p *Proxy) Disable(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.dynamic[id]
+	delete(p.dynamic, id)
+	return ok
 }
 
 // NewProxy builds a proxy. now defaults to time.Now; the rules' windows
@@ -89,7 +112,7 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 	if now == nil {
 		now = time.Now
 	}
-	p := &Proxy{rules: rules, start: now(), now: now, src: &source{rng: rand.New(rand.NewPCG(seed, 0xc4a05))}, counts: map[string]int64{}}
+	p := &Proxy{rules: rules, start: now(), now: now, src: &source{rng: rand.New(rand.NewPCG(seed, 0xc4a05))}, counts: map[string]int64{}, dynamic: map[string]Rule{}}
 	p.rp = httputil.NewSingleHostReverseProxy(target)
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Content-Type", "application/json")
@@ -103,8 +126,14 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var h http.Handler = p.rp
 	el := p.now().Sub(p.start)
-	for i := len(p.rules) - 1; i >= 0; i-- { // the first rule is the outermost
-		rule := p.rules[i]
+	rules := p.rules
+	p.mu.Lock()
+	if len(p.dynamic) > 0 {
+		rules = append(rules[:len(rules):len(rules)], slicesSorted(p.dynamic)...)
+	}
+	p.mu.Unlock()
+	for i := len(rules) - 1; i >= 0; i-- { // the first rule is the outermost
+		rule := rules[i]
 		if el < rule.After || rule.For > 0 && el >= rule.After+rule.For || !strings.HasPrefix(r.URL.Path, rule.Path) {
 			continue
 		}
@@ -141,6 +170,20 @@ func (p *Proxy) Touched() map[string]int64 {
 	out := make(map[string]int64, len(p.counts))
 	for k, v := range p.counts {
 		out[k] = v
+	}
+	return out
+}
+
+// slicesSorted lists the dynamic rules by id, for a stable order.
+func slicesSorted(m map[string]Rule) []Rule {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]Rule, len(ids))
+	for i, id := range ids {
+		out[i] = m[id]
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/chaos"
 )
 
 // FaultSwitch turns a scenario's faults on and off on the target.
@@ -227,4 +228,20 @@ func (e *engine) clientFaults(ctx context.Context, u *user, request string) stri
 		}
 	}
 	return ""
+}
+
+// ProxyFaults switches faults on surge's chaos proxy in front of the target.
+type ProxyFaults struct{ Proxy *chaos.Proxy }
+
+// On puts the fault in force on the proxy.
+func (pf ProxyFaults) On(_ context.Context, f scenarios.Fault, _ time.Duration) (string, error) {
+	return pf.Proxy.Enable(chaos.Rule{Name: f.Name, Kind: f.Kind, Probability: f.Probability, Latency: f.Latency, Status: f.Status}), nil
+}
+
+// Off takes it out.
+func (pf ProxyFaults) Off(_ context.Context, id string) error {
+	if !pf.Proxy.Disable(id) {
+		return fmt.Errorf("proxy: no fault %s in force", id)
+	}
+	return nil
 }
