@@ -10,9 +10,12 @@ import (
 
 // Recovery is how a system came back after one fault ended.
 type Recovery struct {
-	Fault     string        `json:"fault"`
-	Ended     time.Duration `json:"ended_ns"` // when the fault ended, on the run's timeline
-	Recovered bool          `json:"recovered"`
+	Fault string        `json:"fault"`
+	Ended time.Duration `json:"ended_ns"` // when the fault ended, on the run's timeline
+	// Judged is false when the run did not go on long enough after the end
+	// to hold the SLOs for the hold: no verdict either way.
+	Judged    bool `json:"judged"`
+	Recovered bool `json:"recovered"`
 	// After is from the fault's end until every per-bucket SLO clause held
 	// again and kept holding for the hold (0 when they never broke).
 	After time.Duration `json:"after_ns"`
@@ -26,7 +29,7 @@ type Recovery struct {
 const DefaultRecoveryHold = 30 * time.Second
 
 // Recoveries measures recovery after every fault of the run (its
-// fault-on / fault-off events). A bucket is healthy when every SLO clause
+// fault-on / fault-off events) and after the end of each surge. A bucket is healthy when every SLO clause
 // that applies per bucket (latency and error shares) holds on it; buckets
 // with no requests change nothing.
 func Recoveries(s *scenarios.Scenario, r *results.Run) []Recovery {
@@ -36,12 +39,16 @@ func Recoveries(s *scenarios.Scenario, r *results.Run) []Recovery {
 	}
 	var out []Recovery
 	for _, ev := range r.Events {
-		if ev.Kind != "fault-off" {
+		if ev.Kind != "fault-off" && ev.Kind != "surge-end" {
 			continue
 		}
+		if ev.At > r.Meta.Elapsed && r.Meta.Elapsed > 0 {
+			continue // the run ended before it
+		}
 		name, _, _ := strings.Cut(ev.Detail, " ")
+		name = strings.TrimSuffix(name, ":")
 		rec := Recovery{Fault: name, Ended: ev.At}
-		rec.After, rec.Recovered = recoveredAfter(s, r, ev.At, hold)
+		rec.After, rec.Recovered, rec.Judged = recoveredAfter(s, r, ev.At, hold)
 		rec.Drained, rec.HasDrained = drained(r, ev.At, faultStart(r, name))
 		out = append(out, rec)
 	}
@@ -49,6 +56,9 @@ func Recoveries(s *scenarios.Scenario, r *results.Run) []Recovery {
 }
 
 func faultStart(r *results.Run, name string) time.Duration {
+	if name == "surge" {
+		return 0
+	}
 	for _, ev := range r.Events {
 		if ev.Kind == "fault-on" && strings.HasPrefix(ev.Detail, name+":") {
 			return ev.At
@@ -57,43 +67,39 @@ func faultStart(r *results.Run, name string) time.Duration {
 	return 0
 }
 
-// recoveredAfter finds the first healthy stretch of hold after end.
-func recoveredAfter(s *scenarios.Scenario, r *results.Run, end, hold time.Duration) (time.Duration, bool) {
+// recoveredAfter finds the first stretch of hold after end over which the
+// SLO clauses hold, judged on the stretch's merged requests (one error in a
+// small bucket is not a relapse; the same share over the hold is).
+func recoveredAfter(s *scenarios.Scenario, r *results.Run, end, hold time.Duration) (after time.Duration, recovered, judged bool) {
 	w := r.Meta.Bucket
 	n := 0
 	for _, e := range r.Endpoints {
 		n = max(n, len(e.Buckets))
 	}
-	first := int(end / w)
 	need := max(1, int((hold+w-1)/w))
-	run, since := 0, first
-	for b := first; b < n; b++ {
-		healthy, empty := bucketHealthy(s, r, b)
-		switch {
-		case empty:
-			continue
-		case healthy:
-			if run == 0 {
-				since = b
-			}
-			run++
-			if run >= need {
-				return max(0, time.Duration(since)*w-end), true
-			}
-		default:
-			run = 0
+	for b := int(end / w); b+need <= n; b++ {
+		judged = true
+		healthy, empty := windowHealthy(s, r, b, b+need)
+		if !empty && healthy {
+			return max(0, time.Duration(b)*w-end), true, true
 		}
 	}
-	return 0, false
+	return 0, false, judged
 }
 
-// bucketHealthy evaluates the per-bucket clauses on bucket b.
-func bucketHealthy(s *scenarios.Scenario, r *results.Run, b int) (healthy, empty bool) {
+// windowHealthy evaluates the per-bucket clauses on buckets [from, to) merged.
+func windowHealthy(s *scenarios.Scenario, r *results.Run, from, to int) (healthy, empty bool) {
+	merged := map[string]*results.Series{}
 	all := results.NewSeries(results.BucketDigits)
-	for _, e := range r.Endpoints {
-		if b < len(e.Buckets) && e.Buckets[b] != nil {
-			all.Merge(e.Buckets[b])
+	for name, e := range r.Endpoints {
+		m := results.NewSeries(results.BucketDigits)
+		for b := from; b < to && b < len(e.Buckets); b++ {
+			if e.Buckets[b] != nil {
+				m.Merge(e.Buckets[b])
+			}
 		}
+		merged[name] = m
+		all.Merge(m)
 	}
 	if all.Attempted == 0 {
 		return true, true
@@ -101,11 +107,9 @@ func bucketHealthy(s *scenarios.Scenario, r *results.Run, b int) (healthy, empty
 	for _, c := range s.SLO {
 		ser := all
 		if c.Endpoint != "" {
-			e := r.Endpoints[c.Endpoint]
-			if e == nil || b >= len(e.Buckets) || e.Buckets[b] == nil {
+			if ser = merged[c.Endpoint]; ser == nil || ser.Attempted == 0 {
 				continue
 			}
-			ser = e.Buckets[b]
 		}
 		var v float64
 		switch {
@@ -120,7 +124,7 @@ func bucketHealthy(s *scenarios.Scenario, r *results.Run, b int) (healthy, empty
 		case c.Metric == "shed" || c.Metric == "expired_qr":
 			v = ser.KindRate(c.Metric)
 		default:
-			continue // user-level and whole-run clauses do not apply per bucket
+			continue // user-level and whole-run clauses do not apply per stretch
 		}
 		if !c.Holds(v) {
 			return false, false

@@ -52,9 +52,12 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 	}
 	for _, rec := range v.Recoveries {
 		line := fmt.Sprintf("recovery after %s (ended at %v): ", rec.Fault, rec.Ended.Round(time.Millisecond))
-		if rec.Recovered {
+		switch {
+		case !rec.Judged:
+			line += "the run ended too soon after it to judge"
+		case rec.Recovered:
 			line += "SLOs held again after " + rec.After.Round(time.Millisecond).String()
-		} else {
+		default:
 			line += "not recovered by the end of the run"
 		}
 		if rec.HasDrained {

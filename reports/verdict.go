@@ -170,8 +170,11 @@ func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) 
 		out.Note = "no fault ended during the run"
 		return out
 	}
-	out.Samples = int64(len(recs))
 	for _, rec := range recs {
+		if !rec.Judged {
+			continue // too close to the run's end to say
+		}
+		out.Samples++
 		if !rec.Recovered {
 			out.Note = rec.Fault + ": not recovered by the end of the run"
 			out.Measured = (r.Meta.Elapsed - rec.Ended).Seconds()
@@ -179,6 +182,10 @@ func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) 
 			return out
 		}
 		out.Measured = max(out.Measured, rec.After.Seconds())
+	}
+	if out.Samples == 0 {
+		out.Note = "the run did not go on long enough after any fault or surge to judge recovery"
+		return out
 	}
 	out.Pass = c.Holds(out.Measured)
 	out.Margin = out.Limit - out.Measured

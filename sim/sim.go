@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
@@ -122,6 +123,9 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m.nextArrival()
 	m.scheduleFaults(plan)
+	if end, ok := plan.SurgeEnd(); ok {
+		m.run.Event(end, "surge-end", "surge: the arrival rate falls below half its peak")
+	}
 	m.at(0, event{kind: evSample})
 	m.loop()
 	m.finish(plan.Played())
@@ -200,6 +204,7 @@ func (m *sim) arrive(event) {
 // every user's outcome and closes the results.
 func (m *sim) finish(planned time.Duration) {
 	m.run.Meta.Elapsed = seconds(m.now)
+	sort.SliceStable(m.run.Events, func(i, j int) bool { return m.run.Events[i].At < m.run.Events[j].At })
 	m.run.Meta.Complete, m.run.Meta.Ended = true, "done"
 	if m.live > 0 {
 		m.run.Meta.Ended = fmt.Sprintf("done (%d users still in their journey after the drain)", m.live)

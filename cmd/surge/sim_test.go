@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -71,5 +73,32 @@ func TestPlanFirstDownload(t *testing.T) {
 	}
 	if code, _, errs := runSurge("plan", "../../scenarios/lunch.yaml", "--margin", "0.5"); code != 1 || !strings.Contains(errs, "margin") {
 		t.Errorf("bad margin: exit %d %q", code, errs)
+	}
+}
+
+// TestRecoveryOnTheShippedFaultScenarios predicts naver-degraded and
+// bad-deploy on both profiles: every fault and surge end is followed by a
+// recovery the report can state, and the numbers are sensible.
+func TestRecoveryOnTheShippedFaultScenarios(t *testing.T) {
+	// naver-degraded's lunch curve falls below half its peak after 12:45:
+	// a surge end to recover from; bad-deploy's morning never does.
+	for sc, want := range map[string]int{"naver-degraded": 2, "bad-deploy": 1} {
+		for _, profile := range []string{"as-built", "fixed"} {
+			dir := filepath.Join(t.TempDir(), "sim")
+			runSurge("sim", "../../scenarios/"+sc+".yaml", "--profile", profile, "--out", dir, "--quiet")
+			l, err := reports.Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := l.Verdict.Recoveries
+			if len(recs) != want {
+				t.Errorf("%s on %s: recoveries %+v, want %d (the fault's, and the surge end's where there is one)", sc, profile, recs, want)
+			}
+			for _, r := range recs {
+				if !r.Recovered || r.After > 5*time.Minute {
+					t.Errorf("%s on %s: %s: recovered %v after %v", sc, profile, r.Fault, r.Recovered, r.After)
+				}
+			}
+		}
 	}
 }

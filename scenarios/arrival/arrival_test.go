@@ -249,3 +249,15 @@ compression: {factor: 10, realtime: {from: "11:15", to: "11:30"}}`)
 		t.Errorf("a minute past the window: %v, want %v", got, p.Played()+time.Minute)
 	}
 }
+
+func TestSurgeEnd(t *testing.T) {
+	// peak 40% in bucket 1; bucket 3 (15%) is the first below half of it after the peak
+	s := scenario(t, `arrivals: {start: "11:00", bucket: 1m, total: 1000, profile: [20%, 40%, 25%, 15%], burst: {factor: 1.5, period: 20s}}`)
+	if end, ok := New(s).SurgeEnd(); !ok || end != 3*time.Minute {
+		t.Errorf("surge end %v %v, want 3m", end, ok)
+	}
+	flat := scenario(t, `arrivals: {start: "11:00", bucket: 1m, total: 1000, profile: [50%, 50%]}`)
+	if _, ok := New(flat).SurgeEnd(); ok {
+		t.Error("a flat curve has no surge end")
+	}
+}

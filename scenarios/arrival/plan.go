@@ -229,3 +229,32 @@ func (p *Plan) PlayedAt(c scenarios.Clock) time.Duration {
 	last := p.segments[len(p.segments)-1]
 	return seconds(last.play1 + x - (last.clk0 + (last.play1-last.play0)*last.factor))
 }
+
+// SurgeEnd is the played time at which the surge ends: after the peak of
+// the total arrival rate (averaged per bucket, so the minute-level burst
+// does not count), the first point where it is below half that peak.
+// False when it never falls that low within the window.
+func (p *Plan) SurgeEnd() (time.Duration, bool) {
+	var rates []float64
+	var starts []float64
+	for _, seg := range p.segments {
+		var r float64
+		for k := range p.streams {
+			r += p.integral(seg, k, seg.play1-seg.play0) / (seg.play1 - seg.play0)
+		}
+		rates = append(rates, r)
+		starts = append(starts, seg.play0)
+	}
+	peak := 0
+	for i, r := range rates {
+		if r > rates[peak] {
+			peak = i
+		}
+	}
+	for i := peak + 1; i < len(rates); i++ {
+		if rates[i] < rates[peak]/2 {
+			return seconds(starts[i]), true
+		}
+	}
+	return 0, false
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,9 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	var faults sync.WaitGroup
 	faults.Add(1)
 	e.runFaults(plan, stopMonitor, &faults)
+	if end, ok := plan.SurgeEnd(); ok { // marked now, on the timeline: recovery is measured after it
+		e.run.Event(end, "surge-end", "surge: the arrival rate falls below half its peak")
+	}
 
 	var wg sync.WaitGroup
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
@@ -208,6 +212,7 @@ dispatch:
 	<-monitorDone
 	faults.Wait()
 	e.run.Meta.Elapsed = time.Since(e.start)
+	sort.SliceStable(e.run.Events, func(i, j int) bool { return e.run.Events[i].At < e.run.Events[j].At })
 	e.run.Meta.Ended = ended
 	e.run.Meta.Complete = ended == "done"
 }
