@@ -195,6 +195,9 @@ const (
 	// FaultSlowUnderLoad multiplies the stage's service time by Factor
 	// while visits arrive faster than Above (the 18 Dec "speed improvement").
 	FaultSlowUnderLoad = "slow_under_load"
+	// FaultBandwidth limits answers to Bandwidth bytes per second (client
+	// side or through the proxy); the simulator charges Size / Bandwidth.
+	FaultBandwidth = "bandwidth"
 )
 
 // Fault is a fault on the scenario's timeline, from At for For. With a
@@ -215,8 +218,18 @@ type Fault struct {
 	Latency     *spec.Dist    `yaml:"latency"`
 	Status      int           `yaml:"status"` // error: the HTTP status (default 503)
 	Workers     *int          `yaml:"workers"`
-	Above       Rate          `yaml:"above"`  // slow_under_load: the arrival rate it starts at
-	Factor      float64       `yaml:"factor"` // slow_under_load: the service-time multiplier
+	Above       Rate          `yaml:"above"`     // slow_under_load: the arrival rate it starts at
+	Factor      float64       `yaml:"factor"`    // slow_under_load: the service-time multiplier
+	Bandwidth   Rate          `yaml:"bandwidth"` // bandwidth: bytes per second, such as 8k/s
+	Size        Count         `yaml:"size"`      // bandwidth: the answer size sim assumes (default 1k)
+}
+
+// AssumedSize is the answer size the simulator charges a bandwidth fault for.
+func (f Fault) AssumedSize() float64 {
+	if f.Size > 0 {
+		return float64(f.Size)
+	}
+	return 1024
 }
 
 // ClientSide says the fault acts in the load generator, not the service.

@@ -244,3 +244,17 @@ func TestClientSideFaultValidation(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestBandwidthFaultValidation(t *testing.T) {
+	base, _ := os.ReadFile("smoke.yaml")
+	for fault, want := range map[string]string{
+		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, platform: naver}`:                  "faults[0].bandwidth: a bandwidth fault needs bytes per second",
+		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, stage: kdca, bandwidth: 8k/s}`:     "bandwidth is a network fault",
+		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, platform: naver, bandwidth: 8k/s}`: "",
+	} {
+		_, err := Parse("smoke.yaml", []byte(string(base)+"faults: ["+fault+"]\n"))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: want %q, got %v", fault, want, err)
+		}
+	}
+}

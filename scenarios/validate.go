@@ -476,9 +476,16 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 			if f.Factor <= 1 {
 				p.Addf(spec.Join(path, "factor"), "must be above 1 (the service-time multiplier), have %v", f.Factor)
 			}
+		case FaultBandwidth:
+			if f.Bandwidth <= 0 {
+				p.Addf(spec.Join(path, "bandwidth"), "a bandwidth fault needs bytes per second, such as 8k/s")
+			}
+			if f.Stage != "" && s.Target.Via != ViaProxy {
+				p.Addf(spec.Join(path, "stage"), "bandwidth is a network fault: scope it by platform/request (client side) or run it through the proxy (target.via: proxy)")
+			}
 		case FaultStall, FaultOutage:
 		default:
-			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (%s, %s, %s, %s, %s, %s)", f.Kind, FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage, FaultSlowUnderLoad)
+			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (%s, %s, %s, %s, %s, %s, %s)", f.Kind, FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage, FaultSlowUnderLoad, FaultBandwidth)
 		}
 		for j, g := range s.Faults[:i] { // two capacities for one stage at once cannot both hold
 			if f.Kind == FaultCapacity && g.Kind == FaultCapacity && (f.Stage == g.Stage || f.Stage == "*" || g.Stage == "*") &&

@@ -183,6 +183,9 @@ func (m *sim) clientFault(r *request) (string, bool) {
 		case scenarios.FaultStall:
 			af.parked = append(af.parked, r)
 			return "", true
+		case scenarios.FaultBandwidth: // charged as a delay of size / bandwidth
+			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), event{kind: evStart, r: r})
+			return "", true
 		}
 	}
 	return "", false

@@ -155,3 +155,26 @@ faults:
 		t.Errorf("mean with kakao's 200ms client latency %v, want ~110ms", m)
 	}
 }
+
+func TestSimBandwidthChargesSizeOverRate(t *testing.T) {
+	s, err := scenarios.Parse("b.yaml", []byte(`name: b
+scale: 1
+arrivals: {start: "00:00", bucket: 10s, total: 100, profile: [100%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: a, share: 100%, journey: j}]
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+faults: [{name: thin, at: "00:00:00", for: 10s, kind: bandwidth, platform: web, bandwidth: 10k/s, size: 2k}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 1000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	run, _, err := Run(Config{Scenario: s, Profile: p, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := run.Endpoints["hit"].Total.Latency.Mean(); m < 205*time.Millisecond || m > 215*time.Millisecond {
+		t.Errorf("mean %v, want 10ms + 2000 B / 10000 B/s = 210ms", m)
+	}
+}

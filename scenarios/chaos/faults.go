@@ -27,15 +27,17 @@ type Rule struct {
 	Probability *scenarios.Percent `yaml:"probability"`
 	Latency     *spec.Dist         `yaml:"latency"`
 	Status      int                `yaml:"status"`
+	Bandwidth   scenarios.Rate     `yaml:"bandwidth"` // bytes per second
 }
 
 // Kinds a proxy can inject: the scenario kinds that act on one request.
 const (
-	KindLatency = scenarios.FaultLatency
-	KindError   = scenarios.FaultError
-	KindStall   = scenarios.FaultStall
-	KindOutage  = scenarios.FaultOutage
-	KindReset   = "reset" // the connection is closed without an answer
+	KindLatency   = scenarios.FaultLatency
+	KindError     = scenarios.FaultError
+	KindStall     = scenarios.FaultStall
+	KindOutage    = scenarios.FaultOutage
+	KindReset     = "reset" // the connection is closed without an answer
+	KindBandwidth = scenarios.FaultBandwidth
 )
 
 func (r Rule) share() float64 {
@@ -160,4 +162,52 @@ func (f Reset) Wrap(next http.Handler) http.Handler {
 		}
 		panic(http.ErrAbortHandler) // HTTP/2 or no hijacking: abort the stream
 	})
+}
+
+// Bandwidth writes answers at most BytesPerSecond, in 1 KiB slices.
+type Bandwidth struct {
+	BytesPerSecond float64
+}
+
+// Wrap implements Fault.
+func (f Bandwidth) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&throttled{ResponseWriter: w, rate: f.BytesPerSecond, start: time.Now(), ctx: r}, r)
+	})
+}
+
+type throttled struct {
+	http.ResponseWriter
+	rate    float64
+	start   time.Time
+	written int
+	ctx     *http.Request
+}
+
+func (t *throttled) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		chunk := min(len(b), 1024)
+		due := t.start.Add(time.Duration(float64(t.written+chunk) / t.rate * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			tm := time.NewTimer(d)
+			select {
+			case <-tm.C:
+			case <-t.ctx.Context().Done():
+				tm.Stop()
+				return n, t.ctx.Context().Err()
+			}
+		}
+		m, err := t.ResponseWriter.Write(b[:chunk])
+		n += m
+		t.written += m
+		if err != nil {
+			return n, err
+		}
+		if f, ok := t.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		b = b[chunk:]
+	}
+	return n, nil
 }

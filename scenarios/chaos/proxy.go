@@ -48,9 +48,13 @@ func (f *File) Validate(p *spec.Problems) {
 			if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
 				p.Addf(spec.Join(path, "status"), "must be a 4xx or 5xx status, have %d", r.Status)
 			}
+		case KindBandwidth:
+			if r.Bandwidth <= 0 {
+				p.Addf(spec.Join(path, "bandwidth"), "a bandwidth fault needs bytes per second, such as 8k/s")
+			}
 		case KindStall, KindOutage, KindReset:
 		default:
-			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (latency, error, stall, outage, reset)", r.Kind)
+			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (latency, error, stall, outage, reset, bandwidth)", r.Kind)
 		}
 	}
 }
@@ -159,6 +163,9 @@ func (p *Proxy) fault(r Rule) Fault {
 			until = p.now().Add(24 * time.Hour)
 		}
 		return Stall{Until: until, Share: r.share(), src: p.src}
+	}
+	if r.Kind == KindBandwidth {
+		return Bandwidth{BytesPerSecond: float64(r.Bandwidth)}
 	}
 	return Reset{Share: r.share(), src: p.src}
 }

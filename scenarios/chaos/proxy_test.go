@@ -145,3 +145,23 @@ func TestFaultsFileErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestBandwidthLimitsTheAnswer(t *testing.T) {
+	body := strings.Repeat("x", 8192)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	p, _ := NewProxy(u, []Rule{{Name: "thin", Kind: KindBandwidth, Bandwidth: 16384}}, 1, nil) // 16 KiB/s: 8 KiB takes ~0.5 s
+	front := httptest.NewServer(p)
+	defer front.Close()
+	start := time.Now()
+	resp, err := http.Get(front.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if d := time.Since(start); len(got) != len(body) || d < 450*time.Millisecond {
+		t.Errorf("%d bytes in %v, want all 8192 in about 0.5s", len(got), d)
+	}
+}

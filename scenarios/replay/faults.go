@@ -220,6 +220,8 @@ func (e *engine) clientFaults(ctx context.Context, u *user, request string) stri
 			return "refused"
 		case scenarios.FaultLatency:
 			sleepUntil(ctx, time.Now().Add(af.f.Latency.Sample(u.rng)))
+		case scenarios.FaultBandwidth: // the platform's link: the answer arrives at the limited rate
+			sleepUntil(ctx, time.Now().Add(time.Duration(af.f.AssumedSize()/float64(af.f.Bandwidth)*float64(time.Second))))
 		case scenarios.FaultStall:
 			select {
 			case <-af.over:
@@ -235,7 +237,7 @@ type ProxyFaults struct{ Proxy *chaos.Proxy }
 
 // On puts the fault in force on the proxy.
 func (pf ProxyFaults) On(_ context.Context, f scenarios.Fault, _ time.Duration) (string, error) {
-	return pf.Proxy.Enable(chaos.Rule{Name: f.Name, Kind: f.Kind, Probability: f.Probability, Latency: f.Latency, Status: f.Status}), nil
+	return pf.Proxy.Enable(chaos.Rule{Name: f.Name, Kind: f.Kind, Probability: f.Probability, Latency: f.Latency, Status: f.Status, Bandwidth: f.Bandwidth}), nil
 }
 
 // Off takes it out.
