@@ -25,32 +25,15 @@ type stage struct {
 	waitSum          float64
 	faults           []*fault // active on this stage
 
-	rateSec           int64 // the virtual second being counted
-	rateNow, ratePrev float64
+	window capacity.RateWindow // arrivals per virtual second (slow_under_load)
 }
 
 // arrived counts a visit for the stage's arrival rate at virtual time t.
-func (st *stage) arrived(t float64) {
-	sec := int64(t)
-	switch {
-	case sec == st.rateSec:
-	case sec == st.rateSec+1:
-		st.ratePrev, st.rateNow = st.rateNow, 0
-	default:
-		st.ratePrev, st.rateNow = 0, 0
-	}
-	st.rateSec = sec
-	st.rateNow++
-}
+func (st *stage) arrived(t float64) { st.window.Add(int64(t)) }
 
-// rate is the arrivals per second over about the last second (as the
-// reference server measures it).
-func (st *stage) rate(t float64) float64 {
-	if int64(t) != st.rateSec {
-		return st.rateNow
-	}
-	return max(st.ratePrev, st.rateNow)
-}
+// rate is the arrivals per second over about the last second, as the
+// reference server measures it.
+func (st *stage) rate(t float64) float64 { return st.window.Rate(int64(t)) }
 
 func newStage(name string, cfg capacity.Stage, factor float64, seed uint64, idx int) *stage {
 	c := cfg

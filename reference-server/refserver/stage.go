@@ -28,36 +28,22 @@ type stage struct {
 	m      *stageMetrics
 	busyNs atomic.Int64 // worker-nanoseconds spent holding workers
 
-	rateMu            sync.Mutex
-	rateSec           int64 // the unix second being counted
-	rateNow, ratePrev float64
+	rateMu sync.Mutex
+	window capacity.RateWindow // arrivals per second (slow_under_load)
 }
 
 // arrived counts a visit for the stage's arrival rate.
 func (s *stage) arrived() {
 	s.rateMu.Lock()
 	defer s.rateMu.Unlock()
-	sec := time.Now().Unix()
-	switch {
-	case sec == s.rateSec:
-	case sec == s.rateSec+1:
-		s.ratePrev, s.rateNow = s.rateNow, 0
-	default:
-		s.ratePrev, s.rateNow = 0, 0
-	}
-	s.rateSec = sec
-	s.rateNow++
+	s.window.Add(time.Now().Unix())
 }
 
-// rate is the stage's arrivals per second over about the last second: the
-// previous whole second, or the current one once it has seen more.
+// rate is the stage's arrivals per second over about the last second.
 func (s *stage) rate() float64 {
 	s.rateMu.Lock()
 	defer s.rateMu.Unlock()
-	if time.Now().Unix() != s.rateSec {
-		return s.rateNow
-	}
-	return max(s.ratePrev, s.rateNow)
+	return s.window.Rate(time.Now().Unix())
 }
 
 func newStage(name string, cfg capacity.Stage, seed uint64, m *stageMetrics) *stage {

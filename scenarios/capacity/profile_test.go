@@ -80,3 +80,21 @@ func TestInvalidProfilesNameFileLineAndKey(t *testing.T) {
 		})
 	}
 }
+
+func TestRateWindow(t *testing.T) {
+	var w RateWindow
+	for range 7 {
+		w.Add(10)
+	}
+	if w.Rate(10) != 7 || w.Rate(11) != 7 || w.Rate(12) != 0 {
+		t.Errorf("rates %v %v %v, want 7 7 0", w.Rate(10), w.Rate(11), w.Rate(12))
+	}
+	w.Add(11)
+	if w.Rate(11) != 7 { // the previous whole second still counts
+		t.Errorf("rate %v, want 7", w.Rate(11))
+	}
+	w.Add(20)
+	if w.Rate(20) != 1 {
+		t.Errorf("after a gap: %v, want 1", w.Rate(20))
+	}
+}

@@ -79,13 +79,8 @@ type Latency struct {
 func (f Latency) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.src.hit(f.Share) {
-			t := time.NewTimer(f.src.draw(f.Delay))
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+			waitThen(f.src.draw(f.Delay), next, w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -129,13 +124,8 @@ type Stall struct {
 func (f Stall) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.src.hit(f.Share) {
-			t := time.NewTimer(time.Until(f.Until))
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+			waitThen(time.Until(f.Until), next, w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -210,4 +200,15 @@ func (t *throttled) Write(b []byte) (int, error) {
 		b = b[chunk:]
 	}
 	return n, nil
+}
+
+// waitThen serves the request with next after d, unless the client gives up first.
+func waitThen(d time.Duration, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		next.ServeHTTP(w, r)
+	case <-r.Context().Done():
+	}
 }
