@@ -75,7 +75,8 @@ var ErrUnreachable = errors.New("replay: target unreachable")
 
 type engine struct {
 	cfg         Config
-	client      *http.Client
+	client      *http.Client // the load: bounded connections
+	ctl         *http.Client // the control plane (faults, metrics): never queued behind the load
 	start       time.Time
 	credentials []json.RawMessage
 
@@ -133,6 +134,8 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}}}
 	defer e.client.CloseIdleConnections()
+	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	defer e.ctl.CloseIdleConnections()
 	if err := e.loadCredentials(ctx); err != nil {
 		return nil, err
 	}
@@ -164,7 +167,9 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	faults.Add(1)
 	e.runFaults(plan, stopMonitor, &faults)
 	if end, ok := plan.SurgeEnd(); ok { // marked now, on the timeline: recovery is measured after it
+		e.mu.Lock()
 		e.run.Event(end, "surge-end", "surge: the arrival rate falls below half its peak")
+		e.mu.Unlock()
 	}
 
 	var wg sync.WaitGroup

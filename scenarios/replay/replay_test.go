@@ -384,3 +384,20 @@ faults: [{name: naver-net, at: "12:00:01", for: 1s, kind: outage, platform: nave
 		t.Errorf("server saw %v and %d were refused on the client: want 60 in all", seen, b[1].Errors["refused"])
 	}
 }
+
+func TestFaultAtTheStartAndSurgeEndRace(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 500ms, total: 20, profile: [60%, 40%, 0%], process: uniform}
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+faults: [{name: early, at: "12:00", for: 500ms, kind: outage, stage: kdca}]`)
+	run := play(t, s, srv.URL, func(c *Config) { c.Faults = &recordingSwitch{start: time.Now()} })
+	var kinds []string
+	for _, ev := range run.Events {
+		kinds = append(kinds, ev.Kind)
+	}
+	if strings.Join(kinds, ",") != "fault-on,fault-off,surge-end" {
+		t.Errorf("events in time order: %v", kinds)
+	}
+}

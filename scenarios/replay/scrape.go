@@ -17,7 +17,7 @@ func (e *engine) sample() {
 	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.cfg.Target+"/metrics", nil)
-	resp, err := e.client.Do(req)
+	resp, err := e.ctl.Do(req)
 	if err != nil {
 		return
 	}
