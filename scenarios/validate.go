@@ -140,12 +140,7 @@ func (s *Scenario) validateCohorts(p *spec.Problems) {
 	cuts := []Clock{s.Arrivals.Start}
 	for i, c := range s.Cohorts {
 		path := spec.Join("cohorts", i)
-		if c.Name == "" {
-			p.Addf(spec.Join(path, "name"), "required")
-		} else if names[c.Name] {
-			p.Addf(spec.Join(path, "name"), "cohort %q is defined twice", c.Name)
-		}
-		names[c.Name] = true
+		uniqueName(p, path, "cohort", c.Name, names)
 		s.checkJourney(p, spec.Join(path, "journey"), c.Journey)
 		checkShares(p, spec.Join(path, "platforms"), c.Platforms, s.Platforms)
 		switch {
@@ -421,12 +416,7 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 	names := map[string]bool{}
 	for i, f := range s.Faults {
 		path := spec.Join("faults", i)
-		if f.Name == "" {
-			p.Addf(spec.Join(path, "name"), "required")
-		} else if names[f.Name] {
-			p.Addf(spec.Join(path, "name"), "fault %q is defined twice", f.Name)
-		}
-		names[f.Name] = true
+		uniqueName(p, path, "fault", f.Name, names)
 		if f.At < w.From || f.At >= w.To {
 			p.Addf(spec.Join(path, "at"), "%v is outside the window %v-%v", f.At, w.From, w.To)
 		}
@@ -494,4 +484,14 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 			}
 		}
 	}
+}
+
+// uniqueName checks an entry's name is given and not taken, and takes it.
+func uniqueName(p *spec.Problems, path, what, name string, taken map[string]bool) {
+	if name == "" {
+		p.Addf(spec.Join(path, "name"), "required")
+	} else if taken[name] {
+		p.Addf(spec.Join(path, "name"), "%s %q is defined twice", what, name)
+	}
+	taken[name] = true
 }

@@ -129,20 +129,12 @@ func startTarget(s *scenarios.Scenario, o runOptions) (url, profile string, stop
 	if err != nil {
 		return "", "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, shutdown, err := serveLoopback(srv.Handler())
 	if err != nil {
 		srv.Close()
 		return "", "", nil, err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	stop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-		srv.Close()
-	}
-	return "http://" + ln.Addr().String(), p.Name, stop, nil
+	return url, p.Name, func() { shutdown(); srv.Close() }, nil
 }
 
 // startProxy puts surge's chaos proxy on loopback in front of target.
@@ -155,18 +147,27 @@ func startProxy(target string, seed uint64) (string, replay.FaultSwitch, func(),
 	if err != nil {
 		return "", nil, nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	proxyURL, stop, err := serveLoopback(p)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	hs := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	return proxyURL, replay.ProxyFaults{Proxy: p}, stop, nil
+}
+
+// serveLoopback serves h on a free loopback port until stop.
+func serveLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)
 	}
-	return "http://" + ln.Addr().String(), replay.ProxyFaults{Proxy: p}, stop, nil
+	return "http://" + ln.Addr().String(), stop, nil
 }
 
 // progress prints a status line a second: rewritten in place on a
