@@ -33,4 +33,7 @@ else
   echo "note: no C compiler for cgo; running the tests without the race detector"
 fi
 [ -n "${SHORT:-}" ] && flags+=(-short)
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
+  echo "note: no Chromium; the report's browser test (ci/browser) skips. bash ci/install-chromium.sh installs it."
+fi
 go test "${flags[@]}" ./...

@@ -2,48 +2,186 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"io"
-
-	"github.com/surgekit/surge/scenarios/results"
+	"strings"
+	"time"
 )
 
-// HTML writes a self-contained HTML page (no external assets) with the
-// verdict, the summary table and the gate clauses.
-func HTML(w io.Writer, r *results.Run, v Verdict) error {
+// HTML writes the report as one self-contained page: the verdict first,
+// then the scenario, traffic, latency, stages, prediction, recovery,
+// baseline, errors and events, with every chart drawn by the embedded
+// ECharts script (no network needed to open it).
+func HTML(w io.Writer, rep *Report) error { return writeHTML(w, rep, echartsScript()) }
+
+// view is what the page template reads.
+type view struct {
+	*Report
+	Word, Paragraph string
+	S               Summary
+	Charts          chartSet
+	Names           []string
+	ErrKinds        []string
+	ErrCount        map[string]map[string]int64
+	Events          []eventView
+	Text            string
+	Script          template.JS
+}
+
+type eventView struct{ At, Kind, Detail string }
+
+func writeHTML(w io.Writer, rep *Report, script template.JS) error {
+	s := Summarize(rep)
+	v := view{Report: rep, S: s, Word: map[bool]string{true: "GO", false: "NO-GO"}[rep.Verdict.Go], Script: script,
+		Paragraph: describe(rep.Loaded, s.Forecast), Names: rep.Run.EndpointNames()}
+	v.Charts = buildCharts(rep, s.FirstBreaches, s.Stages)
+	v.ErrKinds, _, v.ErrCount = errorsByEndpoint(rep.Run)
+	for _, ev := range eventRows(rep.Run) {
+		v.Events = append(v.Events, eventView{At: fmtDuration(ev.At.Seconds()), Kind: ev.Kind, Detail: ev.Detail})
+	}
 	var text bytes.Buffer
-	Text(&text, r, v)
-	return page.Execute(w, map[string]any{"Run": r, "Verdict": v, "Summary": Summarize(r, v), "Text": text.String(),
-		"fmt": format})
+	if err := Text(&text, rep); err != nil {
+		return err
+	}
+	v.Text = text.String()
+	return page.Execute(w, v)
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct": func(x float64) string { return format("share", x) },
-	"dur": func(x float64) string { return fmtDuration(x) },
-	"val": format,
-}).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>surge: {{.Run.Meta.Scenario}}</title>
+	"pct":   func(x float64) string { return format("share", x) },
+	"dur":   func(x float64) string { return fmtDuration(x) },
+	"at":    func(d time.Duration) string { return fmtDuration(d.Seconds()) },
+	"val":   formatAny,
+	"chg":   change,
+	"n":     fmtCount,
+	"lower": strings.ToLower,
+	"count": func(m map[string]map[string]int64, kind, name string) int64 { return m[kind][name] },
+	"sum": func(m map[string]int64) int64 {
+		var t int64
+		for _, v := range m {
+			t += v
+		}
+		return t
+	},
+	"kindOf":  func(k string) string { return map[string]string{"run": "measured", "sim": "predicted"}[k] },
+	"sprintf": fmt.Sprintf,
+}).Parse(pageTemplate))
+
+const pageTemplate = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="surge">
+<title>surge {{.Word}}: {{.Run.Meta.Scenario}}</title>
 <style>
-body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}
-.banner{padding:.8em 1.2em;border-radius:6px;font-size:1.4em;font-weight:600;color:#fff}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#fff}
+main{max-width:76em;margin:0 auto;padding:1em 2em 4em}
+nav{font-size:.9em;margin:.6em 0 1.2em}nav a{margin-right:1em;color:#0969da;text-decoration:none}
+h2{margin-top:2.2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
+h3{margin-bottom:.3em}
+.banner{padding:.9em 1.3em;border-radius:6px;font-size:1.5em;font-weight:650;color:#fff;margin-top:1em}
 .go{background:#1a7f37}.nogo{background:#c62828}
-table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:right}
-td:first-child,th:first-child{text-align:left}.fail{color:#c62828;font-weight:600}.pass{color:#1a7f37}
-pre{background:#f6f8fa;padding:1em;overflow:auto}
-</style></head><body>
-<div class="banner {{if .Verdict.Go}}go{{else}}nogo{{end}}">{{if .Verdict.Go}}GO{{else}}NO-GO{{end}}: {{.Run.Meta.Scenario}}</div>
-<p>{{.Run.Meta.Kind}} of scenario <b>{{.Run.Meta.Scenario}}</b>, seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}}, profile <b>{{.}}</b>{{end}};
-played {{.Run.Meta.Elapsed}} of {{.Run.Meta.Planned}}; ended: {{.Run.Meta.Ended}}.</p>
-<h2>Gate</h2>
-<table><tr><th>clause</th><th>measured</th><th>limit</th><th>margin</th><th></th></tr>
-{{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{val .Unit .Measured}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td>
+.banner small{display:block;font-size:.55em;font-weight:400;opacity:.95;margin-top:.2em}
+table{border-collapse:collapse;margin:.8em 0;font-variant-numeric:tabular-nums}
+td,th{padding:.28em .75em;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
+th{background:#f6f8fa;font-weight:600}
+td:first-child,th:first-child{text-align:left}
+td.l,th.l{text-align:left}
+.fail,.regression{color:#c62828;font-weight:600}.pass{color:#1a7f37;font-weight:600}
+.note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.5em 1em;margin:1em 0}
+.muted{color:#59636e}
+.container{margin:.6em 0 1.4em}
+.item{border:1px solid #eaeef2;border-radius:6px}
+pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
+details{margin:1em 0}
+</style>
+<script>{{.Script}}</script>
+</head><body><main>
+<div id="verdict" class="banner {{if .Verdict.Go}}go{{else}}nogo{{end}}">{{.Word}}: {{.Run.Meta.Scenario}}
+<small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small></div>
+<nav><a href="#gate">Gate</a><a href="#scenario">Scenario</a><a href="#traffic">Traffic</a><a href="#latency">Latency</a><a href="#stages">Stages</a><a href="#prediction">Prediction</a><a href="#recovery">Recovery</a><a href="#baseline">Baseline</a><a href="#errors">Errors &amp; events</a></nav>
+{{range .Missing}}<div class="note">Missing: {{.}}</div>
+{{end}}
+<h2 id="gate">1. Gate: {{.Word}}</h2>
+{{if .Verdict.Clauses}}<table><tr><th>clause</th><th>measured</th><th>limit</th><th>margin</th><th>samples</th><th></th></tr>
+{{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{val .Unit .Measured}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td><td>{{.Samples}}</td>
 <td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
-{{end}}</table>
-<h2>Requests</h2>
+{{end}}</table>{{else}}<p class="muted">No gate clauses to evaluate.</p>{{end}}
+{{with .S.FirstBreaches}}<p>What broke first, judged bucket by bucket:</p>
+<table><tr><th>clause</th><th>first broke at (played)</th><th>value in that bucket</th></tr>
+{{range .}}<tr><td>{{.Clause}}</td><td>{{at .At}}</td><td>{{val .Unit .Measured}}</td></tr>
+{{end}}</table>{{end}}
+
+<h2 id="scenario">2. Scenario</h2>
+<p>{{.Paragraph}}</p>
+
+<h2 id="traffic">3. Traffic</h2>
+{{with .Charts.Traffic}}{{.Element}}{{.Script}}{{else}}<p class="muted">No requests were recorded.</p>{{end}}
+<table><tr><th>users</th><th>arrived</th><th>completed</th><th>goodput</th><th>abandoned</th><th>out of patience</th><th>manual check</th><th>unfinished</th><th>switched platform</th><th>retry amplification</th></tr>
+<tr><td></td><td>{{.Run.Users.Arrived}}</td><td>{{.Run.Users.Completed}}</td><td>{{pct .S.Goodput}}</td><td>{{.Run.Users.Abandoned}}</td><td>{{.Run.Users.Impatient}}</td><td>{{.Run.Users.Manual}}</td><td>{{.Run.Users.Unfinished}}</td><td>{{.Run.Users.Switched}}</td><td>{{sprintf "%.2fx" .S.RetryAmp}}</td></tr></table>
+<p class="muted">Shaded: fault windows. Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>
+
+<h2 id="latency">4. Latency</h2>
 <table><tr><th>request</th><th>offered</th><th>attempted</th><th>ok</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>p99 uncorrected</th></tr>
-{{range $name, $e := .Summary.Endpoints}}<tr><td>{{$name}}</td><td>{{$e.Offered}}</td><td>{{$e.Attempted}}</td><td>{{$e.Succeeded}}</td><td>{{pct $e.ErrorRate}}</td>
-<td>{{dur $e.P50}}</td><td>{{dur $e.P95}}</td><td>{{dur $e.P99}}</td><td>{{dur $e.P999}}</td><td>{{dur $e.Max}}</td><td>{{dur $e.P99Uncorr}}</td></tr>
+{{range $name := .Names}}{{with index $.S.Endpoints $name}}<tr><td>{{$name}}</td><td>{{.Offered}}</td><td>{{.Attempted}}</td><td>{{.Succeeded}}</td><td>{{pct .ErrorRate}}</td>
+<td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td><td>{{dur .P999}}</td><td>{{dur .Max}}</td><td>{{dur .P99Uncorr}}</td></tr>
+{{end}}{{end}}</table>
+<p class="muted">Latency runs from each request's intended send time, so a stalled generator or a full connection pool cannot hide queueing (coordinated omission). The uncorrected view, from the actual send, is the dotted series (click its legend entry) and the dashed distribution.</p>
+{{range .Charts.Endpoints}}<h3>{{.Name}}</h3>
+{{.Over.Element}}{{.Over.Script}}
+{{.Distribution.Element}}{{.Distribution.Script}}
+{{end}}
+
+<h2 id="stages">5. Stages</h2>
+{{if .S.Stages}}{{with .S.Bottleneck}}<p>Bottleneck: <b>{{.Stage}}</b> ({{.Reason}}).</p>{{end}}
+<table><tr><th>stage</th><th>workers</th><th>peak utilisation</th><th>at</th><th>mean utilisation</th><th>peak queue</th><th>at</th><th>served</th><th>shed</th></tr>
+{{range .S.Stages}}<tr><td>{{.Stage}}</td><td>{{n .Workers}}</td><td>{{pct .PeakUtil}}</td><td>{{at .PeakUtilAt}}</td><td>{{pct .MeanUtil}}</td><td>{{n .PeakQueue}}</td><td>{{at .PeakQueueAt}}</td><td>{{n .Served}}</td><td>{{n .Shed}}</td></tr>
 {{end}}</table>
-<h2>Summary</h2><pre>{{.Text}}</pre>
-</body></html>
-`))
+{{with .Charts.Utilization}}{{.Element}}{{.Script}}{{end}}
+{{with .Charts.Queues}}{{.Element}}{{.Script}}{{end}}
+{{with .Charts.Shed}}{{.Element}}{{.Script}}{{end}}
+{{else}}<p class="muted">No stage samples in this run: the target exposed no per-stage metrics. Runs against the reference server (or with <code>--metrics</code> against a target that serves surge's stage metrics) and every prediction have them.</p>{{end}}
+
+<h2 id="prediction">6. Prediction vs measurement</h2>
+{{with .S.Prediction}}<p>Overlaid: the simulator's prediction (seed {{.Seed}}{{with .Profile}}, profile {{.}}{{end}}{{with .Dir}}, {{.}}{{end}}), which said <b>{{if .Verdict}}GO{{else}}NO-GO{{end}}</b>.</p>
+<table><tr><th>metric</th><th>measured</th><th>predicted</th><th>prediction error</th></tr>
+{{range .Metrics}}<tr><td>{{.Metric}}</td><td>{{val .Unit .This}}</td><td>{{val .Unit .Other}}</td><td>{{chg .}}</td></tr>
+{{end}}</table>
+{{with .Curves}}<table><tr><th>curve</th><th>windows</th><th>median error</th><th>max error</th></tr>
+{{range .}}<tr><td>{{.Curve}}</td><td>{{.Windows}}</td><td>{{pct .Median}}</td><td>{{pct .Max}}</td></tr>
+{{end}}</table>{{end}}
+{{with $.Charts.PredRate}}{{.Element}}{{.Script}}{{end}}
+{{range $.Charts.PredLatency}}{{.Element}}{{.Script}}{{end}}
+{{with $.Charts.PredUtil}}{{.Element}}{{.Script}}{{end}}
+{{else}}<p class="muted">{{if eq .Run.Meta.Kind "sim"}}This report is itself a prediction.{{else}}No prediction given.{{end}} Overlay one with <code>surge report RUNDIR --prediction SIMDIR</code> (make it with <code>surge sim SCENARIO.yaml</code>).</p>{{end}}
+
+<h2 id="recovery">7. Recovery</h2>
+{{with .Verdict.Recoveries}}<table><tr><th class="l">after</th><th>ended at</th><th>SLOs held again after</th><th>queues drained after</th></tr>
+{{range .}}<tr><td>{{.Fault}}</td><td>{{at .Ended}}</td><td>{{if not .Judged}}too soon to judge{{else if .Recovered}}{{at .After}}{{else}}<span class="fail">not recovered</span>{{end}}</td><td>{{if .HasDrained}}{{at .Drained}}{{else}}-{{end}}</td></tr>
+{{end}}</table>{{else}}<p class="muted">No fault ended and no surge ended during the run: nothing to recover from.</p>{{end}}
+
+<h2 id="baseline">8. Baseline</h2>
+{{with .S.Baseline}}<p>Against {{kindOf .Kind}} run seed {{.Seed}}{{with .Profile}}, profile {{.}}{{end}}{{with .Dir}} ({{.}}){{end}}, which was <b>{{if .Verdict}}GO{{else}}NO-GO{{end}}</b>: <b class="{{if .Regressions}}regression{{else}}pass{{end}}">{{.Regressions}} regressions</b> (latency +10% and +1 ms, shares +0.5 pp, ratios +5%).</p>
+<table><tr><th>metric</th><th>this run</th><th>baseline</th><th>change</th><th></th></tr>
+{{range .Metrics}}<tr><td>{{.Metric}}</td><td>{{val .Unit .This}}</td><td>{{val .Unit .Other}}</td><td>{{chg .}}</td><td>{{if .Regression}}<span class="regression">REGRESSION</span>{{end}}</td></tr>
+{{end}}</table>
+{{with $.Charts.BaselineP99}}{{.Element}}{{.Script}}{{end}}
+{{else}}<p class="muted">No baseline given. Compare with an earlier run with <code>surge report RUNDIR --baseline OLDRUNDIR</code>.</p>{{end}}
+
+<h2 id="errors">9. Errors, events and the generator</h2>
+{{if .ErrKinds}}<table><tr><th>error</th>{{range .Names}}<th>{{.}}</th>{{end}}</tr>
+{{range $k := .ErrKinds}}<tr><td>{{$k}}</td>{{range $name := $.Names}}<td>{{count $.ErrCount $k $name}}</td>{{end}}</tr>
+{{end}}</table>{{else}}<p>No errors.</p>{{end}}
+{{with .Charts.Errors}}{{.Element}}{{.Script}}{{end}}
+<h3>Events</h3>
+{{if .Events}}<table><tr><th class="l">at (played)</th><th class="l">event</th><th class="l">detail</th></tr>
+{{range .Events}}<tr><td>{{.At}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Detail}}</td></tr>
+{{end}}</table>{{else}}<p class="muted">No events.</p>{{end}}
+<h3>Generator health</h3>
+{{if eq .Run.Meta.Kind "sim"}}<p class="muted">A prediction has no generator: every arrival is on time by construction.</p>{{else}}
+<table><tr><th>sent late by p50</th><th>p99</th><th>max</th><th>users in journey at most</th><th>fell behind</th></tr>
+<tr><td>{{dur .S.Generator.LateP50}}</td><td>{{dur .S.Generator.LateP99}}</td><td>{{dur .S.Generator.LateMax}}</td><td>{{.S.Generator.MaxInFlight}}</td><td>{{len .S.Generator.BehindAt}} times</td></tr></table>{{end}}
+<details><summary>Text summary</summary><pre>{{.Text}}</pre></details>
+<p class="muted">surge report · charts by ECharts ` + EChartsVersion + ` (Apache-2.0), embedded.</p>
+</main></body></html>
+`

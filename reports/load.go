@@ -11,12 +11,29 @@ import (
 	"github.com/surgekit/surge/scenarios/results"
 )
 
-// Loaded is a run directory read back: its results, its verdict, and what
-// was missing from it.
+// Loaded is a run directory read back: its results, its scenario (nil when
+// the directory has none), its verdict, and what was missing from it.
 type Loaded struct {
-	Run     *results.Run
-	Verdict Verdict
-	Missing []string
+	Dir      string
+	Run      *results.Run
+	Scenario *scenarios.Scenario
+	Verdict  Verdict
+	Missing  []string
+}
+
+// Report is what one report shows: a run (measured or predicted) and,
+// optionally, an earlier run to compare with and a prediction to overlay.
+type Report struct {
+	*Loaded
+	Baseline   *Loaded
+	Prediction *Loaded
+}
+
+// New judges a run against its scenario: the report of a run just made.
+func New(s *scenarios.Scenario, r *results.Run) *Report {
+	l := &Loaded{Run: r, Scenario: s, Verdict: Evaluate(s, r)}
+	l.noteGaps()
+	return &Report{Loaded: l}
 }
 
 // Load reads a run directory. Without its scenario.yaml the verdict has no
@@ -26,7 +43,7 @@ func Load(dir string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Loaded{Run: run}
+	l := &Loaded{Dir: dir, Run: run}
 	path := filepath.Join(dir, ScenarioFile)
 	raw, err := os.ReadFile(path)
 	switch {
@@ -40,10 +57,33 @@ func Load(dir string) (*Loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("run directory %s: %w", dir, err)
 		}
+		l.Scenario = s
 		l.Verdict = Evaluate(s, run)
 	}
-	if !run.Meta.Complete {
-		l.Missing = append(l.Missing, "the run did not complete ("+run.Meta.Ended+")")
-	}
+	l.noteGaps()
 	return l, nil
+}
+
+// noteGaps says what a reader of the report will not find, and why.
+func (l *Loaded) noteGaps() {
+	r := l.Run
+	if !r.Meta.Complete && r.Meta.Ended != "" && r.Meta.Ended != "done" {
+		l.Missing = append(l.Missing, "the run did not complete ("+r.Meta.Ended+"): figures cover "+
+			fmtDuration(r.Meta.Elapsed.Seconds())+" of "+fmtDuration(r.Meta.Planned.Seconds()))
+	} else if !r.Meta.Complete {
+		l.Missing = append(l.Missing, "the run did not complete (no end was recorded)")
+	}
+	if len(r.Endpoints) == 0 {
+		l.Missing = append(l.Missing, "no requests were recorded")
+	}
+	perBucket := false
+	for _, e := range r.Endpoints {
+		perBucket = perBucket || len(e.Buckets) > 0
+	}
+	if len(r.Endpoints) > 0 && !perBucket {
+		l.Missing = append(l.Missing, "no per-bucket series (charts over time are empty)")
+	}
+	if len(r.Stages) == 0 {
+		l.Missing = append(l.Missing, "no stage samples (the target exposed no per-stage metrics): utilisation and queues are not shown")
+	}
 }

@@ -105,28 +105,7 @@ func windowHealthy(s *scenarios.Scenario, r *results.Run, from, to int) (healthy
 		return true, true
 	}
 	for _, c := range s.SLO {
-		ser := all
-		if c.Endpoint != "" {
-			if ser = merged[c.Endpoint]; ser == nil || ser.Attempted == 0 {
-				continue
-			}
-		}
-		var v float64
-		switch {
-		case c.Percentile() > 0:
-			v = ser.Latency.Quantile(c.Percentile()).Seconds()
-		case c.Percentile() < 0:
-			v = ser.Latency.Mean().Seconds()
-		case c.Metric == "errors":
-			v = ser.ErrorRate()
-		case c.Metric == "timeouts":
-			v = ser.KindRate("timeout")
-		case c.Metric == "shed" || c.Metric == "expired_qr":
-			v = ser.KindRate(c.Metric)
-		default:
-			continue // user-level and whole-run clauses do not apply per stretch
-		}
-		if !c.Holds(v) {
+		if v, ok := stretchValue(c, all, merged); ok && !c.Holds(v) {
 			return false, false
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/surgekit/surge/scenarios/results"
 )
 
 // Files of a run directory besides results.json.
@@ -19,20 +17,20 @@ const (
 
 // WriteDir writes a run directory: the scenario as run, the results, the
 // text and JSON summaries and the HTML report.
-func WriteDir(dir string, scenario []byte, r *results.Run, v Verdict) error {
+func WriteDir(dir string, scenario []byte, rep *Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, ScenarioFile), scenario, 0o644); err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
-	if err := r.WriteFile(dir); err != nil {
+	if err := rep.Run.WriteFile(dir); err != nil {
 		return err
 	}
 	for name, render := range map[string]func(*bytes.Buffer) error{
-		SummaryText: func(b *bytes.Buffer) error { return Text(b, r, v) },
-		SummaryJSON: func(b *bytes.Buffer) error { return JSON(b, r, v) },
-		ReportHTML:  func(b *bytes.Buffer) error { return HTML(b, r, v) },
+		SummaryText: func(b *bytes.Buffer) error { return Text(b, rep) },
+		SummaryJSON: func(b *bytes.Buffer) error { return JSON(b, rep) },
+		ReportHTML:  func(b *bytes.Buffer) error { return HTML(b, rep) },
 	} {
 		var b bytes.Buffer
 		if err := render(&b); err != nil {

@@ -14,7 +14,9 @@ import (
 )
 
 // Text writes the terminal summary of a run and its verdict.
-func Text(w io.Writer, r *results.Run, v Verdict) error {
+func Text(w io.Writer, rep *Report) error {
+	r, v := rep.Run, rep.Verdict
+	sum := Summarize(rep)
 	m := r.Meta
 	word := map[bool]string{true: "GO", false: "NO-GO"}[v.Go]
 	fmt.Fprintf(w, "surge %s %s (seed %d", m.Kind, m.Scenario, m.Seed)
@@ -47,7 +49,7 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 			r.Generator.Late.Quantile(99), r.Generator.Late.Max(), r.Generator.MaxInFlight)
 	}
 	fmt.Fprintln(w)
-	for _, ev := range r.Events {
+	for _, ev := range eventRows(r) {
 		fmt.Fprintf(w, "event at %v: %s %s\n", ev.At.Round(time.Millisecond), ev.Kind, ev.Detail)
 	}
 	for _, rec := range v.Recoveries {
@@ -65,6 +67,28 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if len(sum.Stages) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "STAGE\tWORKERS\tPEAK UTIL\tMEAN UTIL\tPEAK QUEUE\tSERVED\tSHED\t")
+		for _, f := range sum.Stages {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.Stage, fmtCount(f.Workers), format("share", f.PeakUtil),
+				format("share", f.MeanUtil), fmtCount(f.PeakQueue), fmtCount(f.Served), fmtCount(f.Shed))
+		}
+		tw.Flush()
+		if b := sum.Bottleneck; b != nil {
+			fmt.Fprintf(w, "bottleneck: %s (%s)\n", b.Stage, b.Reason)
+		}
+	}
+	for _, a := range []*Against{sum.Baseline, sum.Prediction} {
+		if a == nil {
+			continue
+		}
+		textAgainst(w, a, a == sum.Baseline)
+	}
+	for _, miss := range sum.Missing {
+		fmt.Fprintf(w, "missing: %s\n", miss)
+	}
 	fmt.Fprintf(w, "\ngate: %s\n", word)
 	for _, c := range v.Clauses {
 		status := map[bool]string{true: "PASS", false: "FAIL"}[c.Pass]
@@ -76,7 +100,58 @@ func Text(w io.Writer, r *results.Run, v Verdict) error {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if len(sum.FirstBreaches) > 0 {
+		f := sum.FirstBreaches[0]
+		fmt.Fprintf(w, "first breach: %s at %s (%s in that window)\n", f.Clause, fmtDuration(f.At.Seconds()), format(f.Unit, f.Measured))
+	}
 	return nil
+}
+
+// textAgainst prints a baseline or prediction comparison.
+func textAgainst(w io.Writer, a *Against, baseline bool) {
+	title := "prediction"
+	if baseline {
+		title = "baseline"
+	}
+	fmt.Fprintf(w, "\n%s: %s seed %d", title, a.Kind, a.Seed)
+	if a.Dir != "" {
+		fmt.Fprintf(w, " (%s)", a.Dir)
+	}
+	if baseline {
+		fmt.Fprintf(w, "; %d regressions", a.Regressions)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "METRIC\tTHIS\t%s\tCHANGE\t\t\n", strings.ToUpper(title))
+	for _, c := range a.Metrics {
+		flag := ""
+		if c.Regression {
+			flag = "REGRESSION"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", c.Metric, formatAny(c.Unit, c.This), formatAny(c.Unit, c.Other), change(c), flag)
+	}
+	tw.Flush()
+	for _, ce := range a.Curves {
+		fmt.Fprintf(w, "curve %s: median error %s, max %s over %d windows\n", ce.Curve, format("share", ce.Median),
+			format("share", ce.Max), ce.Windows)
+	}
+}
+
+// formatAny formats counts besides the verdict's units.
+func formatAny(unit string, x float64) string {
+	if unit == "count" {
+		return fmtCount(x)
+	}
+	return format(unit, x)
+}
+
+// change is a comparison's change: percentage points for shares, a
+// relative change for the rest.
+func change(c Comparison) string {
+	if c.Unit == "share" {
+		return fmt.Sprintf("%+.2f pp", c.Change*100)
+	}
+	return fmt.Sprintf("%+.1f%%", c.Change*100)
 }
 
 func kinds(m map[string]int64) string {
@@ -92,14 +167,24 @@ func kinds(m map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// Summary is the JSON summary of a run: the same figures as Text.
+// Summary is the JSON summary of a report: the same figures as Text and
+// the HTML page.
 type Summary struct {
-	Meta      results.Meta               `json:"meta"`
-	Verdict   Verdict                    `json:"verdict"`
-	Users     results.Users              `json:"users"`
-	Goodput   float64                    `json:"goodput"`
-	RetryAmp  float64                    `json:"retry_amplification"`
-	Endpoints map[string]EndpointSummary `json:"endpoints"`
+	Meta          results.Meta               `json:"meta"`
+	Verdict       Verdict                    `json:"verdict"`
+	FirstBreaches []FirstBreach              `json:"first_breaches,omitempty"`
+	Forecast      *Forecast                  `json:"forecast,omitempty"`
+	Users         results.Users              `json:"users"`
+	Goodput       float64                    `json:"goodput"`
+	Abandonment   float64                    `json:"abandonment"`
+	RetryAmp      float64                    `json:"retry_amplification"`
+	Endpoints     map[string]EndpointSummary `json:"endpoints"`
+	Stages        []*StageFigures            `json:"stages,omitempty"`
+	Bottleneck    *Bottleneck                `json:"bottleneck,omitempty"`
+	Generator     GeneratorSummary           `json:"generator"`
+	Baseline      *Against                   `json:"baseline,omitempty"`
+	Prediction    *Against                   `json:"prediction,omitempty"`
+	Missing       []string                   `json:"missing,omitempty"`
 }
 
 // EndpointSummary is one request's whole-run figures (latencies in seconds).
@@ -117,24 +202,77 @@ type EndpointSummary struct {
 	P99Uncorr float64          `json:"p99_uncorrected_s"`
 }
 
-// Summarize builds the JSON summary.
-func Summarize(r *results.Run, v Verdict) Summary {
-	s := Summary{Meta: r.Meta, Verdict: v, Users: r.Users, Goodput: r.Users.Goodput(), RetryAmp: r.RetryAmplification(),
-		Endpoints: map[string]EndpointSummary{}}
+// GeneratorSummary is the load generator's own health (seconds).
+type GeneratorSummary struct {
+	LateP50     float64         `json:"late_p50_s"`
+	LateP99     float64         `json:"late_p99_s"`
+	LateMax     float64         `json:"late_max_s"`
+	MaxInFlight int64           `json:"max_in_flight"`
+	BehindAt    []time.Duration `json:"behind_at_ns,omitempty"`
+}
+
+// Against is this run compared with another: a baseline (regressions
+// flagged) or a prediction (with the error of its curves).
+type Against struct {
+	Dir         string       `json:"dir,omitempty"`
+	Kind        string       `json:"kind"`
+	Seed        uint64       `json:"seed"`
+	Profile     string       `json:"profile,omitempty"`
+	Verdict     bool         `json:"go"`
+	Metrics     []Comparison `json:"metrics"`
+	Regressions int          `json:"regressions"`
+	Curves      []CurveError `json:"curves,omitempty"`
+}
+
+func against(this *results.Run, other *Loaded, baseline bool) *Against {
+	if other == nil {
+		return nil
+	}
+	m := other.Run.Meta
+	a := &Against{Dir: other.Dir, Kind: m.Kind, Seed: m.Seed, Profile: m.Profile, Verdict: other.Verdict.Go,
+		Metrics: compare(this, other.Run, baseline)}
+	for _, c := range a.Metrics {
+		if c.Regression {
+			a.Regressions++
+		}
+	}
+	if !baseline {
+		a.Curves = curveErrors(this, other.Run)
+	}
+	return a
+}
+
+// Summarize computes the report's figures.
+func Summarize(rep *Report) Summary {
+	r, v := rep.Run, rep.Verdict
+	s := Summary{Meta: r.Meta, Verdict: v, Users: r.Users, Goodput: r.Users.Goodput(), Abandonment: r.Users.Abandonment(),
+		RetryAmp: r.RetryAmplification(), Endpoints: map[string]EndpointSummary{}, Missing: rep.Missing,
+		FirstBreaches: firstBreaches(rep.Scenario, r), Forecast: forecast(rep.Scenario), Stages: stageFigures(r)}
 	for name, e := range r.Endpoints {
 		t := e.Total
 		s.Endpoints[name] = EndpointSummary{Offered: t.Offered, Attempted: t.Attempted, Succeeded: t.Succeeded, ErrorRate: t.ErrorRate(),
 			Errors: t.Errors, P50: t.Latency.Quantile(50).Seconds(), P95: t.Latency.Quantile(95).Seconds(), P99: t.Latency.Quantile(99).Seconds(),
 			P999: t.Latency.Quantile(99.9).Seconds(), Max: t.Latency.Max().Seconds(), P99Uncorr: t.Service.Quantile(99).Seconds()}
 	}
+	s.Bottleneck = bottleneck(s.Stages)
+	g := r.Generator
+	s.Generator = GeneratorSummary{LateP50: g.Late.Quantile(50).Seconds(), LateP99: g.Late.Quantile(99).Seconds(),
+		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight}
+	for _, ev := range r.Events {
+		if ev.Kind == "generator-behind" {
+			s.Generator.BehindAt = append(s.Generator.BehindAt, ev.At)
+		}
+	}
+	s.Baseline = against(r, rep.Baseline, true)
+	s.Prediction = against(r, rep.Prediction, false)
 	return s
 }
 
 // JSON writes the JSON summary.
-func JSON(w io.Writer, r *results.Run, v Verdict) error {
+func JSON(w io.Writer, rep *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
-	return enc.Encode(Summarize(r, v))
+	return enc.Encode(Summarize(rep))
 }
 
 // JUnit writes one test case per gate clause, for CI systems that read JUnit XML.

@@ -2,7 +2,9 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/results"
@@ -157,8 +159,10 @@ func fmtDuration(sec float64) string {
 		return fmt.Sprintf("%.0fus", sec*1e6)
 	case sec < 1:
 		return fmt.Sprintf("%.1fms", sec*1e3)
+	case sec < 60:
+		return fmt.Sprintf("%.2fs", sec)
 	}
-	return fmt.Sprintf("%.2fs", sec)
+	return time.Duration(math.Round(sec) * float64(time.Second)).String()
 }
 
 // measureRecovery is the slowest recovery after any fault; a fault the

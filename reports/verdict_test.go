@@ -79,9 +79,10 @@ func TestEvaluate(t *testing.T) {
 
 func TestDocuments(t *testing.T) {
 	s, r := fixture(t, "[qr p99 <= 90ms, goodput >= 90%]")
-	v := Evaluate(s, r)
+	rep := New(s, r)
+	v := rep.Verdict
 	var text, junit, page bytes.Buffer
-	Text(&text, r, v)
+	Text(&text, rep)
 	for _, want := range []string{"surge run v (seed 0): NO-GO", "FAIL  qr p99 <= 90ms", "PASS  goodput >= 90%", "timeout:2", "goodput 90.00%"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
@@ -95,8 +96,8 @@ func TestDocuments(t *testing.T) {
 	if err := xml.Unmarshal(junit.Bytes(), &suite); err != nil || suite.Tests != 2 || suite.Failures != 1 {
 		t.Errorf("junit %+v %v:\n%s", suite, err, junit.String())
 	}
-	HTML(&page, r, v)
-	if p := page.String(); !strings.Contains(p, `class="banner nogo"`) || strings.Contains(p, "<script src") || strings.Contains(p, "http://") {
+	HTML(&page, rep)
+	if p := page.String(); !strings.Contains(p, `class="banner nogo"`) || strings.Contains(p, "<script src") || strings.Contains(p, "<link") {
 		t.Errorf("html report is not a self-contained NO-GO page")
 	}
 }

@@ -49,7 +49,7 @@ var rules = []rule{
 	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus"}, leaves...),
 		forbid: []string{"sim", "scenarios/replay"}},
 	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "vegeta", "hdr"}, leaves...)},
-	{pkg: "reports", allow: append([]string{"scenarios", "scenarios/results", "sim", "sim/queueing", "echarts"}, leaves...),
+	{pkg: "reports", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim", "sim/queueing", "echarts"}, leaves...),
 		forbid: []string{"scenarios/replay", "net/http"}},
 	{pkg: "sim", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "gonum", "hdr"}, leaves...),
 		forbid: []string{"net", "net/http", "reference-server/refserver"}},

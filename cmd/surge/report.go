@@ -12,20 +12,37 @@ import (
 )
 
 func newReportCmd() *cobra.Command {
-	var out, format string
+	var out, format, baseline, prediction string
 	cmd := &cobra.Command{
 		Use:   "report RUNDIR",
 		Short: "Render a run directory again: html (default), text, json or junit",
-		Args:  cobra.ExactArgs(1),
+		Long: `Render a run directory again: html (default), text, json or junit.
+
+--baseline compares the run with an earlier run directory, metric by metric,
+and flags regressions; --prediction overlays a surge sim directory of the same
+scenario on the measurement, with the prediction's error.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := reports.Load(args[0])
 			if err != nil {
 				return err
 			}
+			rep := &reports.Report{Loaded: l}
+			for _, o := range []struct {
+				flag, dir string
+				into      **reports.Loaded
+			}{{"--baseline", baseline, &rep.Baseline}, {"--prediction", prediction, &rep.Prediction}} {
+				if o.dir == "" {
+					continue
+				}
+				if *o.into, err = reports.Load(o.dir); err != nil {
+					return fmt.Errorf("%s: %w", o.flag, err)
+				}
+			}
 			render := map[string]func(io.Writer) error{
-				"html":  func(w io.Writer) error { return reports.HTML(w, l.Run, l.Verdict) },
-				"text":  func(w io.Writer) error { return reports.Text(w, l.Run, l.Verdict) },
-				"json":  func(w io.Writer) error { return reports.JSON(w, l.Run, l.Verdict) },
+				"html":  func(w io.Writer) error { return reports.HTML(w, rep) },
+				"text":  func(w io.Writer) error { return reports.Text(w, rep) },
+				"json":  func(w io.Writer) error { return reports.JSON(w, rep) },
 				"junit": func(w io.Writer) error { return reports.JUnit(w, l.Run, l.Verdict) },
 			}[format]
 			if render == nil {
@@ -57,5 +74,7 @@ func newReportCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default: RUNDIR/report.html for html, stdout otherwise)")
 	cmd.Flags().StringVar(&format, "format", "html", "html, text, json or junit")
+	cmd.Flags().StringVar(&baseline, "baseline", "", "an earlier run directory to compare with (regressions flagged)")
+	cmd.Flags().StringVar(&prediction, "prediction", "", "a surge sim directory of the same scenario to overlay")
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net"
 	"net/http"
@@ -286,4 +287,46 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestReportAgainstBaselineAndPrediction: `surge report RUN --baseline B
+// --prediction P` puts both comparisons in the JSON summary (the golden
+// fixture's baseline is faster: regressions), and a bad comparison
+// directory is exit 1 naming the flag.
+func TestReportAgainstBaselineAndPrediction(t *testing.T) {
+	golden := "../../reports/testdata/golden/"
+	run := filepath.Join(t.TempDir(), "run")
+	os.MkdirAll(run, 0o755)
+	for _, f := range []string{"results.json", "scenario.yaml"} {
+		b, err := os.ReadFile(golden + "run/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(run, f), b, 0o644)
+	}
+	code, out, errs := runSurge("report", run, "--baseline", golden+"baseline", "--prediction", golden+"prediction", "--format", "json")
+	var sum struct {
+		Baseline   struct{ Regressions int }
+		Prediction struct {
+			Kind    string
+			Metrics []struct{ Metric string }
+			Curves  []struct{ Windows int }
+		}
+		Bottleneck struct{ Stage string }
+	}
+	if err := json.Unmarshal([]byte(out), &sum); code != 0 || err != nil {
+		t.Fatalf("exit %d %v\n%s", code, errs, out)
+	}
+	if sum.Baseline.Regressions == 0 || sum.Prediction.Kind != "sim" || len(sum.Prediction.Metrics) == 0 ||
+		len(sum.Prediction.Curves) == 0 || sum.Prediction.Curves[0].Windows == 0 || sum.Bottleneck.Stage != "kdca" {
+		t.Errorf("summary %+v", sum)
+	}
+	if code, out, _ := runSurge("report", run, "--baseline", golden+"baseline", "-o", filepath.Join(run, "r.html")); code != 0 ||
+		!strings.Contains(out, "r.html") {
+		t.Errorf("html with baseline: exit %d", code)
+	}
+	code, _, errs = runSurge("report", run, "--prediction", filepath.Join(t.TempDir(), "nothing"))
+	if code != 1 || !strings.Contains(errs, "--prediction") {
+		t.Errorf("missing prediction directory: exit %d %q", code, errs)
+	}
 }

@@ -90,8 +90,9 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 	if dir == "" {
 		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name+suffix)
 	}
-	v := reports.Evaluate(s, run)
-	if err := reports.WriteDir(dir, raw, run, v); err != nil {
+	rep := reports.New(s, run)
+	v := rep.Verdict
+	if err := reports.WriteDir(dir, raw, rep); err != nil {
 		return err
 	}
 	if o.junit != "" {
@@ -100,9 +101,9 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 		}
 	}
 	if o.json {
-		reports.JSON(stdout, run, v)
+		reports.JSON(stdout, rep)
 	} else {
-		reports.Text(stdout, run, v)
+		reports.Text(stdout, rep)
 		fmt.Fprintf(stdout, "\nrun directory: %s (report: %s)\n", dir, filepath.Join(dir, reports.ReportHTML))
 	}
 	if run.Meta.Ended == "interrupted" {

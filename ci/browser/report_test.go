@@ -1,0 +1,226 @@
+package browser
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/surgekit/surge/reports"
+)
+
+// chromium finds the browser: $SURGE_CHROMIUM, else Debian's names.
+func chromium(t *testing.T) string {
+	if p := os.Getenv("SURGE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("SURGE_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("SURGE_REQUIRE_CHROMIUM is set and no Chromium was found (bash ci/install-chromium.sh)")
+	}
+	t.Skip("no Chromium on this machine: bash ci/install-chromium.sh installs it (the CI does)")
+	return ""
+}
+
+// page is what the browser saw.
+type page struct {
+	mu       sync.Mutex
+	problems []string // console errors, exceptions, error log entries
+	requests []string // every URL the page asked for
+}
+
+func (p *page) add(list *[]string, s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	*list = append(*list, s)
+}
+
+// chartState is one chart as the browser drew it.
+type chartState struct {
+	ID       string `json:"id"`
+	Instance bool   `json:"instance"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Series   int    `json:"series"`
+	Points   int    `json:"points"`
+}
+
+const inspect = `(() => [...document.querySelectorAll('div.item')].map(el => {
+	const inst = echarts.getInstanceByDom(el);
+	const canvas = el.querySelector('canvas');
+	let series = 0, points = 0;
+	if (inst) {
+		const s = inst.getOption().series || [];
+		series = s.length;
+		for (const x of s) points += (x.data || []).length;
+	}
+	return {id: el.id, instance: !!inst, width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0, series, points};
+}))()`
+
+// open loads a report file in headless Chromium with the network switched
+// off, waits for it to settle, and returns its charts, its verdict banner
+// and a screenshot.
+func open(t *testing.T, file string) (*page, []chartState, string, []byte) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	p := &page{}
+	err := chromedp.Listen(bctx, func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range e.Args {
+					args = append(args, a.Description+string(a.Value))
+				}
+				p.add(&p.problems, "console."+string(e.Type)+": "+strings.Join(args, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			d := e.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			p.add(&p.problems, "exception: "+msg)
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError {
+				p.add(&p.problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
+			}
+		case *network.EventRequestWillBeSent:
+			p.add(&p.requests, e.Request.URL)
+		}
+	})
+	if err != nil {
+		t.Fatalf("starting %s: %v", chromium(t), err)
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{}); return err },
+		func() error {
+			_, err := chromedp.Call(bctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: true,
+				DownloadThroughput: -1, UploadThroughput: -1})
+			return err
+		},
+		func() error { _, err := chromedp.Call(bctx, log.Enable, cdp.Empty{}); return err },
+		func() error { _, err := chromedp.Call(bctx, runtime.Enable, cdp.Empty{}); return err },
+		func() error {
+			return chromedp.Do(bctx, chromedp.Navigate("file://"+abs), chromedp.WaitVisible("#verdict"),
+				chromedp.Sleep(500*time.Millisecond)) // let ECharts finish its first frame
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("chromium on %s: %v", file, err)
+		}
+	}
+	charts, err := chromedp.Run(bctx, chromedp.Evaluate[[]chartState](inspect))
+	if err != nil {
+		t.Fatalf("inspecting the charts: %v", err)
+	}
+	banner, err := chromedp.Run(bctx, chromedp.Text("#verdict"))
+	if err != nil {
+		t.Fatalf("reading the verdict: %v", err)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return p, charts, banner, shot
+}
+
+var chartDiv = regexp.MustCompile(`<div class="item" id="([A-Za-z0-9_]+)"`)
+
+// TestReportRendersOffline renders the golden fixture (a measured run with a
+// baseline and a prediction: every kind of chart the report has) with the
+// real embedded ECharts, opens it in Chromium with no network, and checks
+// that every chart drew data, nothing was fetched and nothing failed.
+func TestReportRendersOffline(t *testing.T) {
+	chromium(t)
+	dir := "../../reports/testdata/golden"
+	rep := &reports.Report{}
+	var err error
+	if rep.Loaded, err = reports.Load(filepath.Join(dir, "run")); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Baseline, err = reports.Load(filepath.Join(dir, "baseline")); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Prediction, err = reports.Load(filepath.Join(dir, "prediction")); err != nil {
+		t.Fatal(err)
+	}
+	var html bytes.Buffer
+	if err := reports.HTML(&html, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	file := filepath.Join(out, "report.html")
+	if err := os.WriteFile(file, html.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := chartDiv.FindAllStringSubmatch(html.String(), -1)
+	if len(want) < 10 {
+		t.Fatalf("the page has %d chart elements; the fixture should give every section its charts", len(want))
+	}
+
+	p, charts, banner, shot := open(t, file)
+	png := filepath.Join(out, "report.png")
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", png, len(shot))
+	if d := os.Getenv("SURGE_SCREENSHOT_DIR"); d != "" {
+		os.WriteFile(filepath.Join(d, "report.png"), shot, 0o644)
+	}
+
+	for _, msg := range p.problems {
+		t.Errorf("browser: %s", msg)
+	}
+	for _, u := range p.requests {
+		if !strings.HasPrefix(u, "file:") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the report fetched %s: it must be self-contained", u)
+		}
+	}
+	if len(charts) != len(want) {
+		t.Errorf("the browser found %d charts, the page has %d", len(charts), len(want))
+	}
+	for _, c := range charts {
+		if !c.Instance || c.Width == 0 || c.Height == 0 || c.Series == 0 || c.Points == 0 {
+			t.Errorf("chart %s did not render: %+v", c.ID, c)
+		}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(banner), "NO-GO") {
+		t.Errorf("verdict banner %q, want the fixture's NO-GO", banner)
+	}
+}

@@ -1,0 +1,178 @@
+package reports
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+)
+
+// chart is one rendered chart: its pinned ID (the same input gives the same
+// page, byte for byte), the element and the script that draws it.
+type chart struct {
+	ID      string
+	Element template.HTML
+	Script  template.HTML
+}
+
+var notIdent = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// chartID makes a JavaScript identifier (go-echarts names a variable after
+// it) that is stable for the same input.
+func chartID(parts ...string) string {
+	return "surge_" + notIdent.ReplaceAllString(strings.Join(parts, "_"), "_")
+}
+
+// lineChart is a line chart with the report's common look: pinned ID, no
+// animation, title, axis tooltip, legend on top; x and y as given.
+func lineChart(id, title, height string, x opts.XAxis, y opts.YAxis) *charts.Line {
+	c := charts.NewLine()
+	c.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{ChartID: id, Width: "100%", Height: height}),
+		charts.WithAnimation(false),
+		charts.WithTitleOpts(opts.Title{Title: title, TitleStyle: &opts.TextStyle{FontSize: 14}}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "24px"}),
+		charts.WithGridOpts(opts.Grid{Top: "70px", Left: "70px", Right: "30px", Bottom: "50px"}),
+		charts.WithXAxisOpts(x),
+		charts.WithYAxisOpts(y),
+	)
+	return c
+}
+
+// timeChart is a line chart over the played timeline (x in seconds,
+// labelled m:ss).
+func timeChart(id, title, yName string) *charts.Line {
+	return lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: "played", NameLocation: "middle", NameGap: 28,
+		AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(
+			`function (v) { var s = Math.round(v); return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0'); }`)}},
+		opts.YAxis{Type: "value", Name: yName})
+}
+
+// lineData turns a curve into chart data; scale converts y (1000 for ms),
+// gaps are ECharts' "-".
+func lineData(ps []point, scale float64) []opts.LineData {
+	out := make([]opts.LineData, len(ps))
+	for i, p := range ps {
+		if math.IsNaN(p.y) {
+			out[i] = opts.LineData{Value: []any{p.x, "-"}}
+			continue
+		}
+		out[i] = opts.LineData{Value: []any{p.x, round(p.y * scale)}}
+	}
+	return out
+}
+
+// round keeps four significant digits: enough for a chart, and it keeps
+// the page small.
+func round(x float64) float64 {
+	if x == 0 || math.IsInf(x, 0) {
+		return x
+	}
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64)
+	return v
+}
+
+func lineStyle(kind string) charts.SeriesOpts {
+	return charts.WithLineStyleOpts(opts.LineStyle{Type: kind, Width: 1.5})
+}
+
+func noSymbols() charts.SeriesOpts {
+	return charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), ConnectNulls: opts.Bool(false)})
+}
+
+// shade marks the fault windows on a chart's first series.
+func shade(spans []span) charts.SeriesOpts {
+	var areas [][]opts.MarkAreaData
+	for _, s := range spans {
+		areas = append(areas, []opts.MarkAreaData{{Name: s.name, XAxis: s.from}, {XAxis: s.to}})
+	}
+	return func(s *charts.SingleSeries) {
+		if len(areas) == 0 {
+			return
+		}
+		charts.WithMarkAreaData(areas...)(s)
+		charts.WithMarkAreaStyleOpts(opts.MarkAreaStyle{ItemStyle: &opts.ItemStyle{Color: "rgba(198,40,40,0.10)"},
+			Label: &opts.Label{Show: opts.Bool(true), Position: "insideTop", Color: "#c62828"}})(s)
+	}
+}
+
+// verticals marks moments (surge ends, the first breach) as vertical lines.
+func verticals(marks map[string]float64) charts.SeriesOpts {
+	return func(s *charts.SingleSeries) {
+		for _, name := range sortedKeys(marks) {
+			charts.WithMarkLineNameXAxisItemOpts(opts.MarkLineNameXAxisItem{Name: name, XAxis: marks[name]})(s)
+		}
+		if len(marks) > 0 {
+			charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
+				Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}"}, LineStyle: &opts.LineStyle{Color: "#555", Type: "dashed"}})(s)
+		}
+	}
+}
+
+// fitLimits keeps the highest limit line inside the chart's y range.
+func fitLimits(c *charts.Line, yName string, lines map[string]float64) {
+	top := 0.0
+	for _, v := range lines {
+		top = math.Max(top, v)
+	}
+	if top > 0 {
+		c.SetGlobalOptions(charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName,
+			Max: opts.FuncOpts(fmt.Sprintf("function (v) { return Math.ceil(Math.max(v.max, %g) * 1.1); }", round(top)))}))
+	}
+}
+
+// horizontals draws limits (an SLO's) as horizontal lines.
+func horizontals(lines map[string]float64) charts.SeriesOpts {
+	return func(s *charts.SingleSeries) {
+		for _, name := range sortedKeys(lines) {
+			charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: name, YAxis: round(lines[name])})(s)
+		}
+		if len(lines) > 0 {
+			charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
+				Label:     &opts.Label{Show: opts.Bool(true), Formatter: "{b}", Position: "insideEndTop"},
+				LineStyle: &opts.LineStyle{Color: "#c62828", Type: "dashed"}})(s)
+		}
+	}
+}
+
+// renderLine renders a chart's element and the script that draws it.
+func renderLine(c *charts.Line) chart {
+	s := c.RenderSnippet()
+	return chart{ID: c.ChartID, Element: template.HTML(s.Element), Script: template.HTML(s.Script)}
+}
+
+// distributionChart is a latency distribution: latency at each percentile,
+// corrected and uncorrected, on a log axis.
+func distributionChart(id, title string, corrected, uncorrected []float64) chart {
+	c := lineChart(id, title, "300px", opts.XAxis{Type: "category", Name: "percentile", NameLocation: "middle", NameGap: 26},
+		opts.YAxis{Type: "log", Name: "ms"})
+	c.SetXAxis(percentileLabels())
+	toData := func(v []float64) []opts.LineData {
+		out := make([]opts.LineData, len(v))
+		for i, x := range v {
+			out[i] = opts.LineData{Value: round(math.Max(x*1000, 0.001))}
+		}
+		return out
+	}
+	c.AddSeries("from intended send (corrected)", toData(corrected))
+	c.AddSeries("from actual send (uncorrected)", toData(uncorrected), lineStyle("dashed"))
+	return renderLine(c)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func msLabel(sec float64) string { return fmt.Sprintf("%.4g ms", sec*1000) }
