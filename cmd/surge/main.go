@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -36,6 +37,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	pprof.StopCPUProfile() // --cpuprofile: flush it (a no-op without one)
 	if err != nil {
 		fmt.Fprintln(stderr, "surge:", err)
 	}

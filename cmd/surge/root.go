@@ -1,13 +1,17 @@
 package main
 
 import (
+	"os"
+	"runtime/pprof"
+
 	"github.com/spf13/cobra"
 )
 
 // globals are the flags every command shares.
 type globals struct {
-	seed uint64
-	json bool
+	seed       uint64
+	json       bool
+	cpuprofile string
 }
 
 func newRootCmd() *cobra.Command {
@@ -26,6 +30,22 @@ Exit codes: 0 pass (GO), 2 the gate failed (NO-GO), 1 the command could not be d
 	}
 	root.PersistentFlags().Uint64Var(&g.seed, "seed", 1, "seed for every random draw (arrivals, simulation, faults, service times)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print figures as one JSON object")
+	root.PersistentFlags().StringVar(&g.cpuprofile, "cpuprofile", "", "write a CPU profile of the command to this file (for go tool pprof)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.cpuprofile == "" {
+			return nil
+		}
+		f, err := os.Create(g.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		return nil // execute stops it, whatever the command returns
+	}
 	root.AddCommand(newVersionCmd(g), newProfilesCmd(g), newValidateCmd(g), newRunCmd(g), newSchemaCmd(), newReportCmd(), newSizeCmd(g), newUSLCmd(g), newSimCmd(g), newPlanCmd(g), newChaosCmd(g))
 	return root
 }

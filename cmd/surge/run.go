@@ -29,6 +29,7 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause) to this file")
 	f.DurationVar(&o.drain, "drain", 0, "how long users may finish once arrivals end (default 2m)")
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
+	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 10000); past it arrivals wait and go out late")
 	f.BoolVar(&o.metrics, "metrics", false, "sample the target's /metrics each second (always on for the embedded server)")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	return cmd

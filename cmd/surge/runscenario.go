@@ -28,7 +28,7 @@ type runOptions struct {
 	scenario, out, target, profile, junit string
 	compression                           float64
 	drain                                 time.Duration
-	maxConns                              int
+	maxConns, maxUsers                    int
 	metrics, quiet, json                  bool
 	seed                                  uint64
 }
@@ -64,7 +64,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	}
 	defer stop()
 	cfg := replay.Config{
-		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, Drain: o.drain,
+		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, Drain: o.drain,
 		SampleMetrics: o.metrics || profile != "", Progress: progress(stderr, o.quiet),
 		Meta: results.Meta{Scenario: s.Name, Profile: profile},
 	}

@@ -31,6 +31,13 @@ type Config struct {
 	// requests beyond it wait for a connection, and the wait is charged to
 	// their corrected latency.
 	MaxConns int
+	// MaxUsers bounds the users in their journey at once (default
+	// DefaultMaxUsers). Open model up to it; at it, arrivals wait for a user
+	// to finish, their sends go out late (recorded as the generator's
+	// lateness, with a client-queue event) and their latency still runs from
+	// the intended time. It keeps memory bounded past the generator's or the
+	// target's ceiling.
+	MaxUsers int
 	// Bucket is the results' time-bucket width (default: a round width
 	// giving at most ~300 buckets over the played timeline).
 	Bucket time.Duration
@@ -54,6 +61,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultMaxConns = 512
+	DefaultMaxUsers = 10_000
 	DefaultDrain    = 2 * time.Minute
 	credentialPool  = 64
 )
@@ -86,6 +94,7 @@ type engine struct {
 
 	active     atomic.Int64
 	behindNote bool // the generator-behind event was recorded
+	queueNote  bool // the client-queue event was recorded
 
 	clientMu sync.Mutex
 	clientOn map[string]*clientFault // client-side faults on now
@@ -117,6 +126,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxUsers <= 0 {
+		cfg.MaxUsers = DefaultMaxUsers
 	}
 	if cfg.Drain <= 0 {
 		cfg.Drain = DefaultDrain
@@ -173,31 +185,56 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	}
 
 	var wg sync.WaitGroup
+	pool := newUserPool(e.cfg.MaxUsers)
+	defer pool.close()
+	wait := time.NewTimer(time.Hour)
+	defer wait.Stop()
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
 dispatch:
 	for a, ok := sched.Next(); ok; a, ok = sched.Next() {
 		intended := e.start.Add(a.At)
-		select {
-		case <-arrivals.Done():
-			break dispatch
-		case why := <-abort:
-			ended = "aborted: " + why
-			e.event("aborted", why)
-			break dispatch
-		case <-time.After(time.Until(intended)):
+		if d := time.Until(intended); d > 0 { // one timer, reset: no allocation per arrival
+			wait.Reset(d)
+			select {
+			case <-arrivals.Done():
+				break dispatch
+			case why := <-abort:
+				ended = "aborted: " + why
+				e.event("aborted", why)
+				break dispatch
+			case <-wait.C:
+			}
+		} else {
+			select {
+			case <-arrivals.Done():
+				break dispatch
+			case why := <-abort:
+				ended = "aborted: " + why
+				e.event("aborted", why)
+				break dispatch
+			default:
+			}
 		}
 		for p := range a.Party {
 			u := e.newUser(a, p)
 			wg.Add(1)
 			e.active.Add(1)
-			go func() {
+			job := func() {
 				defer wg.Done()
 				defer e.active.Add(-1)
 				u.run(users, intended)
 				e.mu.Lock()
 				e.run.Count(u.arrived, u.out)
 				e.mu.Unlock()
-			}()
+			}
+			if !pool.tryRun(job) {
+				e.noteClientQueue(a.At)
+				if !pool.run(arrivals, job) {
+					wg.Done()
+					e.active.Add(-1)
+					break dispatch
+				}
+			}
 		}
 	}
 	if ctx.Err() != nil {
@@ -220,6 +257,17 @@ dispatch:
 	sort.SliceStable(e.run.Events, func(i, j int) bool { return e.run.Events[i].At < e.run.Events[j].At })
 	e.run.Meta.Ended = ended
 	e.run.Meta.Complete = ended == "done"
+}
+
+// noteClientQueue records, once, that the users cap bound.
+func (e *engine) noteClientQueue(at time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.queueNote {
+		return
+	}
+	e.queueNote = true
+	e.run.Event(at, "client-queue", fmt.Sprintf("%d users in their journey, the cap (--max-users): later arrivals wait for one to finish; their sends go out late and latency stays measured from the intended times", e.cfg.MaxUsers))
 }
 
 // record counts one attempt (called by users).
