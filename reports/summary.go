@@ -195,6 +195,7 @@ type EndpointSummary struct {
 	ErrorRate float64          `json:"error_rate"`
 	Errors    map[string]int64 `json:"errors,omitempty"`
 	P50       float64          `json:"p50_s"`
+	P90       float64          `json:"p90_s"`
 	P95       float64          `json:"p95_s"`
 	P99       float64          `json:"p99_s"`
 	P999      float64          `json:"p999_s"`
@@ -251,7 +252,7 @@ func Summarize(rep *Report) Summary {
 	for name, e := range r.Endpoints {
 		t := e.Total
 		s.Endpoints[name] = EndpointSummary{Offered: t.Offered, Attempted: t.Attempted, Succeeded: t.Succeeded, ErrorRate: t.ErrorRate(),
-			Errors: t.Errors, P50: t.Latency.Quantile(50).Seconds(), P95: t.Latency.Quantile(95).Seconds(), P99: t.Latency.Quantile(99).Seconds(),
+			Errors: t.Errors, P50: t.Latency.Quantile(50).Seconds(), P90: t.Latency.Quantile(90).Seconds(), P95: t.Latency.Quantile(95).Seconds(), P99: t.Latency.Quantile(99).Seconds(),
 			P999: t.Latency.Quantile(99.9).Seconds(), Max: t.Latency.Max().Seconds(), P99Uncorr: t.Service.Quantile(99).Seconds()}
 	}
 	s.Bottleneck = bottleneck(s.Stages)

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# ci/bench/bench.sh: surge's engine measured side by side with vegeta on this
+# machine, one command end to end. It installs what it compares against
+# (vegeta with go install; wrk from Debian's packages when it can), builds
+# surge and a tiny loopback target (ci/bench/target), and measures:
+#   ceiling  open-loop ceiling by bisection (0 errors, >= 99% delivered in time;
+#            surge also: 99% of sends within 1 ms of schedule)
+#   cost     CPU seconds per 100k requests at a fixed 5,000 req/s (and RSS)
+#   over     2x past surge's ceiling: delivered rate, RSS, how late it fell
+#   stall    coordinated omission: a 500 ms global stall every 5 s, 1,000 req/s, 20 s
+#   report   render a 600k-request run (surge report vs vegeta report)
+#   sim      the simulator's Go benchmarks (event loop, national scale 30x)
+# and prints a table of medians (min-max over REPS). Rows: $OUT/rows.jsonl.
+#
+# Safety: traffic goes only to the target on 127.0.0.1, which this script
+# starts and stops; every run is bounded by `timeout`. Where `ip netns` works
+# (root), every run gets a fresh network namespace with only lo, so one
+# overloaded run's TIME_WAIT debris cannot wreck the next.
+#
+# Knobs: REPS=1 SECTIONS="ceiling cost over stall report sim" LO=5000 HI=60000
+#        RES=1000 DUR=10 PORT=18080 OUT=/tmp/surge-bench-<time>
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+REPS=${REPS:-1}
+SECTIONS=${SECTIONS:-"ceiling cost over stall report sim"}
+LO=${LO:-5000} HI=${HI:-60000} RES=${RES:-1000} DUR=${DUR:-10}
+PORT=${PORT:-18080}
+OUT=${OUT:-/tmp/surge-bench-$(date +%Y%m%d-%H%M%S)}
+BIN=$OUT/bin
+ROWS=$OUT/rows.jsonl
+mkdir -p "$BIN"
+: >"$ROWS"
+export PATH="$PATH:$(go env GOPATH)/bin"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+has() { [[ " $SECTIONS " == *" $1 "* ]]; }
+
+# ------------------------------------------------------------ install, build
+command -v vegeta >/dev/null || { log "installing vegeta v12.13.0"; GOFLAGS= go install github.com/tsenart/vegeta/v12@v12.13.0 || exit 1; }
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
+	log "installing wrk (Debian)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || log "wrk not installed (optional)"
+fi
+for t in jq /usr/bin/time timeout curl; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done
+log "building surge and the target"
+(cd "$ROOT" && go build -o "$BIN/surge" ./cmd/surge && go build -o "$BIN/benchtarget" ./ci/bench/target) || exit 1
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ------------------------------------------------------ namespace + target
+NETNS=0 NS="" NSX=() TPID="" RUN=0
+if ip netns add "surgebench-probe-$$" 2>/dev/null; then ip netns del "surgebench-probe-$$"; NETNS=1; fi
+start_target() {
+	RUN=$((RUN + 1))
+	if ((NETNS)); then
+		NS=surgebench-$$-$RUN
+		ip netns add "$NS" && ip netns exec "$NS" ip link set lo up || exit 1
+		NSX=(ip netns exec "$NS")
+	else
+		local i=0 # shared namespace: let earlier runs' TIME_WAIT drain
+		while (($(ss -Htan state time-wait 2>/dev/null | wc -l) > 2000 && i < 70)); do sleep 1; i=$((i + 1)); done
+	fi
+	"${NSX[@]}" "$BIN/benchtarget" -addr "127.0.0.1:$PORT" >>"$OUT/target.log" 2>&1 &
+	TPID=$!
+	for _ in $(seq 100); do "${NSX[@]}" curl -sf -o /dev/null "http://127.0.0.1:$PORT/hello" && return 0; sleep 0.05; done
+	echo "target did not come up" >&2; exit 1
+}
+stop_target() {
+	[ -n "$TPID" ] && { kill "$TPID" 2>/dev/null; wait "$TPID" 2>/dev/null; TPID=""; }
+	[ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; NS="" NSX=(); }
+}
+trap stop_target EXIT INT TERM
+
+# timed ID cmd...: the command in the run's namespace, under GNU time and timeout.
+timed() {
+	local id=$1; shift
+	/usr/bin/time -f '%e %U %S %M' -o "$OUT/$id.time" "${NSX[@]}" timeout -s INT -k 10 $((DUR * 3 + 60)) "$@" >"$OUT/$id.out" 2>"$OUT/$id.err"
+}
+# cost ID: {"wall_s","cpu_s","rss_mb"} of the timed command.
+cost() { tail -1 "$OUT/$1.time" | awk '{printf "{\"wall_s\":%s,\"cpu_s\":%s,\"rss_mb\":%.1f}", $1, $2+$3, $4/1024}'; }
+row() { jq -c -n --arg sec "$1" --arg tool "$2" --argjson rate "$3" --argjson m "$4" --argjson c "$5" \
+	'$m + $c + {sec:$sec, tool:$tool, rate:$rate} | . + {cpu_per_100k: (if (.reqs // 0) > 0 then .cpu_s / .reqs * 1e5 else null end)}' | tee -a "$ROWS" >&2; }
+
+# surge_run SEC RATE SECONDS PATH [flags]: one surge run at RATE; prints its row.
+surge_run() {
+	local sec=$1 rate=$2 secs=$3 path=$4; shift 4
+	local id="$sec-surge-$rate-$RUN" dir="$OUT/runs/$sec-$rate-$RUN"
+	cat >"$OUT/$id.yaml" <<YAML
+name: bench
+target: {url: "http://127.0.0.1:$PORT"}
+scale: 1
+arrivals: {start: "00:00", bucket: ${secs}s, total: $((rate * secs)), profile: [100%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: all, share: 100%, journey: hit}]
+journeys: {hit: [{request: hit}]}
+requests: {hit: {method: GET, path: $path}}
+behaviour: {timeout: 30s}
+slo: [errors <= 0%]
+YAML
+	start_target
+	timed "$id" "$BIN/surge" run "$OUT/$id.yaml" --out "$dir" --quiet --drain 10s "$@"
+	stop_target
+	local m
+	m=$(jq -c '{reqs: .endpoints.hit.attempted, ok: .endpoints.hit.succeeded, elapsed_s: (.meta.elapsed_ns/1e9),
+		p50: (.endpoints.hit.p50_s*1e3), p90: (.endpoints.hit.p90_s*1e3), p99: (.endpoints.hit.p99_s*1e3), max: (.endpoints.hit.max_s*1e3),
+		late_p99_ms: (.generator.late_p99_s*1e3), late_max_ms: (.generator.late_max_s*1e3), dir: "'"$dir"'"}' "$dir/summary.json" 2>/dev/null || echo '{"reqs":0}')
+	row "$sec" "surge${LABEL:+ $LABEL}" "$rate" "$m" "$(cost "$id")"
+}
+
+# vegeta_run SEC RATE SECONDS PATH [flags]
+vegeta_run() {
+	local sec=$1 rate=$2 secs=$3 path=$4; shift 4
+	local id="$sec-vegeta-$rate-$RUN"
+	start_target
+	echo "GET http://127.0.0.1:$PORT$path" >"$OUT/$id.targets"
+	timed "$id" sh -c "vegeta attack -rate=$rate -duration=${secs}s -timeout=30s $* -targets=$OUT/$id.targets > $OUT/$id.bin"
+	stop_target
+	local m
+	m=$(vegeta report -type=json "$OUT/$id.bin" | jq -c '{reqs: .requests, ok: ((.success * .requests)|round), elapsed_s: ((.duration + .wait)/1e9), sent_s: (.duration/1e9),
+		p50: (.latencies."50th"/1e6), p90: (.latencies."90th"/1e6), p99: (.latencies."99th"/1e6), max: (.latencies.max/1e6)}')
+	row "$sec" "vegeta${LABEL:+ $LABEL}" "$rate" "$m" "$(cost "$id")"
+}
+
+# passes ROW RATE SECONDS [late]: 0 errors, >= 99% of the requests sent and
+# answered, and sent on schedule: vegeta's attack lasted at most 1% longer
+# than asked; surge's sends went out within 10 ms of schedule at p99 (with
+# late: within 1 ms, the issue's target).
+passes() {
+	jq -e --argjson rate "$2" --argjson secs "$3" --arg late "${4:-}" '
+		.reqs >= 0.99 * $rate * $secs and .ok == .reqs and .elapsed_s <= $secs + 2
+		and (if .late_p99_ms then .late_p99_ms <= (if $late == "" then 10 else 1 end) else .sent_s <= 1.01 * $secs end)' <<<"$1" >/dev/null
+}
+
+bisect() { # TOOL [late]: the highest passing rate in [LO, HI] to RES
+	local tool=$1 late=${2:-} lo=$LO hi=$HI r out
+	while ((hi - lo > RES)); do
+		r=$(((lo + hi) / 2 / RES * RES))
+		out=$("${tool}_run" "ceiling${late:+-late}" "$r" "$DUR" /hello 2>&1 | tail -1)
+		if passes "$out" "$r" "$DUR" "$late"; then lo=$r; else hi=$r; fi
+		log "$tool${late:+ (late<=1ms)}: $r req/s $(passes "$out" "$r" "$DUR" "$late" && echo pass || echo fail) -> [$lo, $hi]"
+	done
+	echo "$lo"
+}
+
+for rep in $(seq "$REPS"); do
+	if has ceiling; then
+		for tool in surge vegeta; do
+			c=$(bisect "$tool"); row ceiling "$tool" "$c" '{"ceiling": true}' '{}'
+			[ "$tool" = surge ] && echo "$c" >"$OUT/surge-ceiling"
+		done
+		c=$(bisect surge late); row ceiling-late surge "$c" '{"ceiling": true}' '{}' # LO itself may fail: see the rows
+	fi
+	if has cost; then surge_run cost 5000 "$DUR" /hello; vegeta_run cost 5000 "$DUR" /hello; fi
+	if has over; then
+		c=$(cat "$OUT/surge-ceiling" 2>/dev/null || echo 20000)
+		surge_run over $((c * 2)) "$DUR" /hello
+		LABEL="--max-users 2000" surge_run over $((c * 2)) "$DUR" /hello --max-users 2000
+		vegeta_run over $((c * 2)) "$DUR" /hello
+		LABEL="-max-workers 200" vegeta_run over $((c * 2)) "$DUR" /hello -max-workers=200
+	fi
+	if has stall; then surge_run stall 1000 20 /stall; LABEL="--max-conns 10" surge_run stall 1000 20 /stall --max-conns 10; vegeta_run stall 1000 20 /stall; LABEL="-max-workers 10" vegeta_run stall 1000 20 /stall -max-workers=10; fi
+	if has report; then
+		surge_run report 20000 30 /hello
+		dir=$(tail -1 "$ROWS" | jq -r .dir)
+		/usr/bin/time -f '%e %U %S %M' -o "$OUT/report-surge.time" "$BIN/surge" report "$dir" -o "$OUT/report.html" >/dev/null
+		/usr/bin/time -f '%e %U %S %M' -o "$OUT/report-surge-text.time" "$BIN/surge" report "$dir" --format text >/dev/null
+		row report-html surge 20000 "$(jq -c '{reqs: .endpoints.hit.attempted}' "$dir/summary.json")" "$(cost report-surge)"
+		row report-text surge 20000 "$(jq -c '{reqs: .endpoints.hit.attempted}' "$dir/summary.json")" "$(cost report-surge-text)"
+		vegeta_run report 20000 30 /hello
+		id=$(ls -t "$OUT"/report-vegeta-*.bin | head -1)
+		/usr/bin/time -f '%e %U %S %M' -o "$OUT/report-vegeta.time" vegeta report "$id" >/dev/null
+		row report-text vegeta 20000 "$(vegeta report -type=json "$id" | jq -c '{reqs: .requests}')" "$(cost report-vegeta)"
+	fi
+	if has sim; then
+		(cd "$ROOT" && go test -run '^$' -bench 'EventLoop' -count 1 ./sim && go test -run '^$' -bench 'National' -benchtime 1x -count 1 ./sim) >"$OUT/sim-bench.txt" 2>&1
+		grep '^Benchmark' "$OUT/sim-bench.txt" | while read -r l; do row sim go-test 0 "$(jq -c -n --arg l "$l" '{bench: $l}')" '{}'; done
+	fi
+done
+
+log "rows: $ROWS"
+bash "$ROOT/ci/bench/summarize.sh" "$ROWS"
