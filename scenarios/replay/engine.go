@@ -189,31 +189,25 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	defer pool.close()
 	wait := time.NewTimer(time.Hour)
 	defer wait.Stop()
+	due := make(chan time.Time)
+	close(due)
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
 dispatch:
 	for a, ok := sched.Next(); ok; a, ok = sched.Next() {
 		intended := e.start.Add(a.At)
+		var tick <-chan time.Time = due       // already due: go at once, still noticing a stop or an abort
 		if d := time.Until(intended); d > 0 { // one timer, reset: no allocation per arrival
 			wait.Reset(d)
-			select {
-			case <-arrivals.Done():
-				break dispatch
-			case why := <-abort:
-				ended = "aborted: " + why
-				e.event("aborted", why)
-				break dispatch
-			case <-wait.C:
-			}
-		} else {
-			select {
-			case <-arrivals.Done():
-				break dispatch
-			case why := <-abort:
-				ended = "aborted: " + why
-				e.event("aborted", why)
-				break dispatch
-			default:
-			}
+			tick = wait.C
+		}
+		select {
+		case <-arrivals.Done():
+			break dispatch
+		case why := <-abort:
+			ended = "aborted: " + why
+			e.event("aborted", why)
+			break dispatch
+		case <-tick:
 		}
 		for p := range a.Party {
 			u := e.newUser(a, p)
