@@ -46,11 +46,18 @@ type Action struct {
 
 // NewWalker starts a user on a journey; its patience is drawn now.
 func NewWalker(s *Scenario, journey, platform string, rng *rand.Rand) *Walker {
-	w := &Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey]}
+	w := &Walker{}
+	w.Reset(s, journey, platform, rng)
+	return w
+}
+
+// Reset makes w a new user's walker, as NewWalker does, reusing its memory
+// (a simulator plays millions of users through a few thousand walkers).
+func (w *Walker) Reset(s *Scenario, journey, platform string, rng *rand.Rand) {
+	*w = Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey], wanted: w.wanted[:0]}
 	if p := s.Behaviour.Patience; p != nil {
 		w.deadline = max(p.Sample(rng), time.Nanosecond)
 	}
-	return w
 }
 
 // Start is the user's first action.
@@ -150,16 +157,22 @@ func (w *Walker) giveUp() string {
 	if len(g) == 0 {
 		return GiveUpAbandon
 	}
-	keys := sortedKeys(g)
-	x, acc := w.rng.Float64(), 0.0
-	for _, k := range keys {
-		acc += float64(g[k])
+	x, acc, last := w.rng.Float64(), 0.0, ""
+	for _, k := range giveUpOrder { // the decisions validation allows, sorted: no sort per call
+		share, ok := g[k]
+		if !ok {
+			continue
+		}
+		acc, last = acc+float64(share), k
 		if x < acc {
 			return k
 		}
 	}
-	return keys[len(keys)-1]
+	return last
 }
+
+// giveUpOrder is every give-up decision, in sorted order.
+var giveUpOrder = []string{GiveUpAbandon, GiveUpKeepTrying, GiveUpManual, GiveUpReinstall, GiveUpSwitch}
 
 // switchTo is the platform a switching user moves to.
 func (w *Walker) switchTo() string {

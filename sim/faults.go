@@ -10,8 +10,8 @@ import (
 // fault is a scenario fault while it is on.
 type fault struct {
 	f       scenarios.Fault
-	stalled []*visit   // visits held until the fault ends (stall)
-	parked  []*request // client side: requests held until the fault ends (stall)
+	stalled []visitRef   // visits held until the fault ends (stall)
+	parked  []requestRef // client side: requests held until the fault ends (stall)
 }
 
 // scheduleFaults puts every fault's start and end on the virtual clock.
@@ -48,8 +48,8 @@ func (m *sim) faultOff(i int) {
 			break
 		}
 	}
-	for _, r := range af.parked { // a client-side stall ends: the requests go out
-		if !r.done {
+	for _, ref := range af.parked { // a client-side stall ends: the requests go out
+		if r := ref.r; ref.live() && !r.done {
 			m.startRoute(r)
 		}
 	}
@@ -63,8 +63,8 @@ func (m *sim) faultOff(i int) {
 		m.applyCapacity(st)
 	}
 	m.run.Event(seconds(m.now), "fault-off", af.f.Name)
-	for _, v := range af.stalled { // the stall ends: held visits go on to the stage
-		if !v.dead {
+	for _, ref := range af.stalled { // the stall ends: held visits go on to the stage
+		if v := ref.v; ref.live() && !v.dead {
 			m.enter(v)
 		}
 	}
@@ -121,7 +121,7 @@ func (m *sim) faultArrival(v *visit) bool {
 			}
 		case scenarios.FaultStall:
 			if st.rng.Float64() < f.Share() {
-				af.stalled = append(af.stalled, v)
+				af.stalled = append(af.stalled, visitRef{v, v.gen})
 				return false
 			}
 		}
@@ -178,13 +178,13 @@ func (m *sim) clientFault(r *request) (string, bool) {
 			}
 			return statusKind(f.Status), false
 		case scenarios.FaultLatency:
-			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), event{kind: evStart, r: r})
+			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), event{kind: evStart, r: r, gen: r.gen})
 			return "", true
 		case scenarios.FaultStall:
-			af.parked = append(af.parked, r)
+			af.parked = append(af.parked, requestRef{r, r.gen})
 			return "", true
 		case scenarios.FaultBandwidth: // charged as a delay of size / bandwidth
-			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), event{kind: evStart, r: r})
+			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), event{kind: evStart, r: r, gen: r.gen})
 			return "", true
 		}
 	}

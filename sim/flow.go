@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"slices"
 
 	"github.com/surgekit/surge/scenarios"
@@ -9,13 +10,35 @@ import (
 	"github.com/surgekit/surge/scenarios/results"
 )
 
+// user is one person in the simulation. Users are reused once their
+// journey ends (a finished user's requests are done, and nothing reads a
+// done request's user), so a national run needs only as many as are in
+// their journey at once.
 type user struct {
 	arrival  arrival.Arrival
 	start    float64
-	walk     *scenarios.Walker
+	walk     scenarios.Walker
+	pcg      rand.PCG
+	rng      *rand.Rand // over pcg
 	next     scenarios.Action
 	tokenAt  float64
 	hasToken bool
+}
+
+// newUser is a user for arrival a's person p, seeded as the live engine
+// seeds its users.
+func (m *sim) newUser(a arrival.Arrival, p int) *user {
+	var u *user
+	if n := len(m.freeUsers); n > 0 {
+		u, m.freeUsers = m.freeUsers[n-1], m.freeUsers[:n-1]
+	} else {
+		u = &user{}
+		u.rng = rand.New(&u.pcg)
+	}
+	u.arrival, u.start, u.tokenAt, u.hasToken = a, m.now, 0, false
+	u.pcg.Seed(m.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(p))
+	u.walk.Reset(m.s, a.Journey, a.Platform, u.rng)
+	return u
 }
 
 // reqInfo is what the simulator needs of a request template, worked out once.
@@ -51,6 +74,7 @@ type request struct {
 	done         bool
 	active       *visit // the deepest visit queued or holding a worker
 	deadlineKind string
+	gen          uint32 // bumped when it is freed (pool.go)
 }
 
 // visit is one stage visit of a request's route (or the route itself, as
@@ -66,6 +90,7 @@ type visit struct {
 	queued   bool
 	dead     bool
 	queuedAt float64
+	gen      uint32 // bumped when it is freed (pool.go)
 }
 
 // act carries out a user's next action: a request, or the end of its journey.
@@ -76,13 +101,18 @@ func (m *sim) act(u *user) {
 		c := u.walk.Counts
 		m.run.Count(u.arrival.At, results.Users{Arrived: 1, Completed: c.Completed, Abandoned: c.Abandoned, Manual: c.Manual,
 			Impatient: c.Impatient, Switched: c.Switched, Reinstall: c.Reinstall, KeptAt: c.KeptTrying})
+		if len(m.limiter) > 0 {
+			delete(m.limiter, u)
+		}
+		m.freeUsers = append(m.freeUsers, u)
 		return
 	}
 	if a.Reset {
 		u.hasToken = false
 	}
 	ri := m.info(a.Step.Request)
-	r := &request{u: u, name: a.Step.Request, ri: ri, sent: m.now, first: a.First, deadlineKind: "timeout"}
+	r := m.newRequest()
+	*r = request{u: u, name: a.Step.Request, ri: ri, sent: m.now, first: a.First, deadlineKind: "timeout", gen: r.gen}
 	timeout := m.s.TimeoutFor(*a.Step).Seconds()
 	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < timeout {
 		timeout, r.deadlineKind = rt, "5xx" // the server gives up first: 504
@@ -94,11 +124,11 @@ func (m *sim) act(u *user) {
 			return
 		}
 		if taken {
-			m.timeout(timeout, event{kind: evDeadline, r: r})
+			m.timeout(timeout, event{kind: evDeadline, r: r, gen: r.gen})
 			return
 		}
 	}
-	m.timeout(timeout, event{kind: evDeadline, r: r})
+	m.timeout(timeout, event{kind: evDeadline, r: r, gen: r.gen})
 	m.startRoute(r)
 }
 
@@ -108,7 +138,7 @@ func (m *sim) startRoute(r *request) {
 		m.complete(r, kind)
 		return
 	}
-	m.runCalls(&visit{r: r, calls: m.route(r.ri.endpoint, r.u.walk.Platform), platform: r.u.walk.Platform})
+	m.runCalls(m.newVisit(visit{r: r, calls: m.route(r.ri.endpoint, r.u.walk.Platform), platform: r.u.walk.Platform}))
 }
 
 // refused applies the reference server's checks made before any stage: an
@@ -139,7 +169,7 @@ func (m *sim) runCalls(v *visit) {
 	for v.next < len(v.calls) {
 		c := v.calls[v.next]
 		v.next++
-		child := &visit{r: v.r, calls: c.Calls, parent: v, platform: v.platform}
+		child := m.newVisit(visit{r: v.r, calls: c.Calls, parent: v, platform: v.platform})
 		if c.Async {
 			child.r, child.parent = nil, nil
 			m.arriveAt(child, c.Stage)
@@ -177,11 +207,11 @@ func (m *sim) enter(v *visit) {
 		m.fail(v, "shed")
 		return
 	}
-	st.queue = append(st.queue, v)
+	st.queue.push(visitRef{v, v.gen})
 	st.live++
 	v.queued, v.queuedAt = true, m.now
 	if qt := st.cfg.QueueTimeout.Seconds(); qt > 0 {
-		m.timeout(qt, event{kind: evQueueTimeout, v: v})
+		m.timeout(qt, event{kind: evQueueTimeout, v: v, gen: v.gen})
 	}
 }
 
@@ -197,7 +227,7 @@ func (m *sim) acquire(v *visit) {
 	if len(st.faults) > 0 {
 		d += m.faultLatency(st, d)
 	}
-	m.at(m.now+d, event{kind: evServiceDone, v: v})
+	m.at(m.now+d, event{kind: evServiceDone, v: v, gen: v.gen})
 }
 
 func (m *sim) serviceDone(v *visit) {
@@ -209,6 +239,7 @@ func (m *sim) serviceDone(v *visit) {
 func (m *sim) finishVisit(v *visit) {
 	if v.st == nil { // the route is done: the request succeeded
 		m.complete(v.r, "")
+		m.freeVisit(v)
 		return
 	}
 	m.release(v)
@@ -220,6 +251,7 @@ func (m *sim) finishVisit(v *visit) {
 		}
 		m.runCalls(v.parent)
 	}
+	m.freeVisit(v)
 }
 
 func (m *sim) release(v *visit) {
@@ -233,16 +265,13 @@ func (m *sim) release(v *visit) {
 // grant admits waiting visits, in order, while the stage has free workers.
 func (m *sim) grant(st *stage) {
 	for st.busy < st.limit && st.live > 0 {
-		next := st.queue[0]
-		st.queue = st.queue[1:]
-		if !next.queued {
+		ref := st.queue.pop()
+		next := ref.v
+		if !ref.live() || !next.queued {
 			continue // cancelled while waiting
 		}
 		st.live--
 		m.acquire(next)
-	}
-	if len(st.queue) == 0 {
-		st.queue = st.queue[:0:0] // let the backing array go after a burst
 	}
 }
 
@@ -262,6 +291,7 @@ func (m *sim) fail(v *visit, kind string) {
 	if v.r != nil && !v.r.done {
 		m.complete(v.r, kind)
 	}
+	m.freeChain(v)
 }
 
 // unwind releases the workers a chain of visits holds and marks it dead.
@@ -284,10 +314,14 @@ func (m *sim) deadline(r *request) {
 	if r.done {
 		return
 	}
-	if r.active != nil {
-		m.unwind(r.active)
+	chain := r.active
+	if chain != nil {
+		m.unwind(chain)
 	}
 	m.complete(r, r.deadlineKind)
+	if chain != nil {
+		m.freeChain(chain)
+	}
 }
 
 // complete records an answer and hands it to the user's walker.
@@ -304,4 +338,5 @@ func (m *sim) complete(r *request, kind string) {
 	}
 	u.next = u.walk.After(kind, seconds(m.now-u.start))
 	m.at(u.start+u.next.At.Seconds(), event{kind: evUser, u: u})
+	m.freeRequest(r)
 }

@@ -5,8 +5,7 @@ package sim
 // before their deadline, and a heap would hold millions of dead entries.
 type lane struct {
 	d     float64
-	items []event
-	head  int
+	items ring[event]
 }
 
 // timeout schedules e to fire d seconds from now on its lane.
@@ -19,29 +18,20 @@ func (m *sim) timeout(d float64, e event) {
 	}
 	e.t, e.seq = m.now+d, m.seq
 	m.seq++
-	l.items = append(l.items, e)
+	l.items.push(e)
 }
 
 // earliestLane is the lane whose head fires first, or nil.
 func (m *sim) earliestLane() *lane {
 	var best *lane
 	for _, l := range m.laneList {
-		if l.head < len(l.items) && (best == nil || less(l.items[l.head], best.items[best.head])) {
+		if l.items.len() > 0 && (best == nil || less(*l.items.front(), *best.items.front())) {
 			best = l
 		}
 	}
 	return best
 }
 
-func (l *lane) pop() event {
-	e := l.items[l.head]
-	l.items[l.head] = event{}
-	l.head++
-	if l.head > 1024 && l.head*2 > len(l.items) {
-		l.items = append(l.items[:0], l.items[l.head:]...)
-		l.head = 0
-	}
-	return e
-}
+func (l *lane) pop() event { return l.items.pop() }
 
 func less(a, b event) bool { return a.t < b.t || a.t == b.t && a.seq < b.seq }

@@ -56,27 +56,31 @@ func (s StageStats) PWait() float64 {
 }
 
 type sim struct {
-	cfg      Config
-	s        *scenarios.Scenario
-	p        *capacity.Profile
-	run      *results.Run
-	events   eventQueue
-	seq      uint64
-	now      float64
-	stages   map[string]*stage
-	sched    *arrival.Schedule
-	end      float64 // no event after this
-	stats    Stats
-	live     int // users in their journey
-	limiter  map[*user][]float64
-	lanes    map[float64]*lane
-	laneList []*lane
-	pending  arrival.Arrival // the next arrival (one is scheduled at a time)
-	routes   map[routeKey][]capacity.Step
-	reqs     map[string]*reqInfo
-	faults   map[int]*fault
-	client   []*fault // client-side faults on now
-	rng      *rand.Rand
+	cfg     Config
+	s       *scenarios.Scenario
+	p       *capacity.Profile
+	run     *results.Run
+	events  eventQueue
+	seq     uint64
+	now     float64
+	stages  map[string]*stage
+	sched   *arrival.Schedule
+	end     float64 // no event after this
+	stats   Stats
+	live    int // users in their journey
+	limiter map[*user][]float64
+	// freeUsers are users whose journey ended, for the next arrivals.
+	freeUsers    []*user
+	freeVisits   []*visit
+	freeRequests []*request
+	lanes        map[float64]*lane
+	laneList     []*lane
+	pending      arrival.Arrival // the next arrival (one is scheduled at a time)
+	routes       map[routeKey][]capacity.Step
+	reqs         map[string]*reqInfo
+	faults       map[int]*fault
+	client       []*fault // client-side faults on now
+	rng          *rand.Rand
 }
 
 type routeKey struct{ endpoint, platform string }
@@ -137,7 +141,7 @@ func (m *sim) loop() {
 		var e event
 		l := m.earliestLane()
 		switch {
-		case l != nil && (m.events.Len() == 0 || less(l.items[l.head], m.events[0])):
+		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), m.events[0])):
 			e = l.pop()
 		case m.events.Len() > 0:
 			e = m.events.pop()
@@ -149,6 +153,9 @@ func (m *sim) loop() {
 		}
 		m.now = e.t
 		m.stats.Events++
+		if e.v != nil && e.v.gen != e.gen || e.r != nil && e.r.gen != e.gen {
+			continue // its visit or request ended and was reused: nothing to do
+		}
 		switch e.kind {
 		case evArrival:
 			m.arrive(e)
@@ -190,9 +197,7 @@ func (m *sim) nextArrival() {
 func (m *sim) arrive(event) {
 	a := m.pending
 	for p := range a.Party {
-		u := &user{arrival: a, start: m.now}
-		rng := rand.New(rand.NewPCG(m.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(p)))
-		u.walk = scenarios.NewWalker(m.s, a.Journey, a.Platform, rng)
+		u := m.newUser(a, p)
 		u.next = u.walk.Start()
 		m.live++
 		m.at(m.now+u.next.At.Seconds(), event{kind: evUser, u: u})

@@ -12,8 +12,8 @@ type stage struct {
 	name    string
 	cfg     capacity.Stage
 	limit   int
-	queue   []*visit // FIFO; cancelled entries are skipped lazily
-	live    int      // queued and not cancelled
+	queue   ring[visitRef] // FIFO; cancelled and freed entries are skipped lazily
+	live    int            // queued and not cancelled
 	busy    int
 	rng     *rand.Rand
 	last    float64 // when busy last changed
