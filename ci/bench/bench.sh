@@ -10,6 +10,8 @@
 #   stall    coordinated omission: a 500 ms global stall every 5 s, 1,000 req/s, 20 s
 #   report   render a 600k-request run (surge report vs vegeta report)
 #   sim      the simulator's Go benchmarks (event loop, national scale 30x)
+#   soak     5,000 req/s for SOAK seconds (default 300), RSS sampled every 10 s:
+#            the memory slope, extrapolated to the 1-hour, 18M-request run
 # and prints a table of medians (min-max over REPS). Rows: $OUT/rows.jsonl.
 #
 # Safety: traffic goes only to the target on 127.0.0.1, which this script
@@ -22,7 +24,8 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=${REPS:-1}
-SECTIONS=${SECTIONS:-"ceiling cost over stall report sim"}
+SECTIONS=${SECTIONS:-"ceiling cost over stall report sim soak"}
+SOAK=${SOAK:-300}
 LO=${LO:-5000} HI=${HI:-60000} RES=${RES:-1000} DUR=${DUR:-10}
 PORT=${PORT:-18080}
 OUT=${OUT:-/tmp/surge-bench-$(date +%Y%m%d-%H%M%S)}
@@ -71,7 +74,7 @@ trap stop_target EXIT INT TERM
 # timed ID cmd...: the command in the run's namespace, under GNU time and timeout.
 timed() {
 	local id=$1; shift
-	/usr/bin/time -f '%e %U %S %M' -o "$OUT/$id.time" "${NSX[@]}" timeout -s INT -k 10 $((DUR * 3 + 60)) "$@" >"$OUT/$id.out" 2>"$OUT/$id.err"
+	/usr/bin/time -f '%e %U %S %M' -o "$OUT/$id.time" "${NSX[@]}" timeout -s INT -k 10 "${LIMIT:-$((DUR * 3 + 60))}" "$@" >"$OUT/$id.out" 2>"$OUT/$id.err"
 }
 # cost ID: {"wall_s","cpu_s","rss_mb"} of the timed command.
 cost() { tail -1 "$OUT/$1.time" | awk '{printf "{\"wall_s\":%s,\"cpu_s\":%s,\"rss_mb\":%.1f}", $1, $2+$3, $4/1024}'; }
@@ -171,6 +174,26 @@ for rep in $(seq "$REPS"); do
 	if has sim; then
 		(cd "$ROOT" && go test -run '^$' -bench 'EventLoop' -count 1 ./sim && go test -run '^$' -bench 'National' -benchtime 1x -count 1 ./sim) >"$OUT/sim-bench.txt" 2>&1
 		grep '^Benchmark' "$OUT/sim-bench.txt" | while read -r l; do row sim go-test 0 "$(jq -c -n --arg l "$l" '{bench: $l}')" '{}'; done
+	fi
+	if has soak; then
+		# surge_run in the background, its RSS read from /proc every 10 s
+		( LIMIT=$((SOAK + 120)) surge_run soak 5000 "$SOAK" /hello >/dev/null 2>&1 ) &
+		bg=$!
+		: >"$OUT/soak-rss.txt"
+		t0=$(date +%s)
+		while kill -0 "$bg" 2>/dev/null; do
+			pid=$(pgrep -n -f "surge run $OUT/soak-surge" || true)
+			if [ -n "$pid" ]; then
+				rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+				[ -n "$rss" ] && echo "$(($(date +%s) - t0)) $rss" >>"$OUT/soak-rss.txt"
+			fi
+			sleep 10
+		done
+		wait "$bg"
+		# slope by least squares over the samples after the first minute (warm-up)
+		fit=$(awk '$1 >= 60 {n++; x+=$1; y+=$2/1024; xx+=$1*$1; xy+=$1*$2/1024; last=$2/1024}
+			END {if (n < 2) {print "{}"; exit}; b=(n*xy-x*y)/(n*xx-x*x); printf "{\"rss_last_mb\":%.1f,\"slope_mb_per_min\":%.3f,\"rss_1h_mb\":%.1f,\"samples\":%d}", last, b*60, last+b*(3600-$1), n}' "$OUT/soak-rss.txt")
+		row soak-rss surge 5000 "$fit" '{}'
 	fi
 done
 
