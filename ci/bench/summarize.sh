@@ -13,5 +13,6 @@ jq -s -r '
   (group_by([.sec, .tool, .rate])[] |
     "| \(.[0].sec) | \(.[0].tool) | \(.[0].rate) | \(length) | \(cell(if .reqs and .elapsed_s then .reqs / .elapsed_s else null end)) | \(cell(.cpu_per_100k)) | \(cell(.rss_mb)) | \(cell(.p50)) | \(cell(.p90)) | \(cell(.p99)) | \(cell(.max)) | \(cell(.late_p99_ms)) | \(cell(.wall_s)) |"),
   "",
-  (.[] | select(.sec == "sim") | "    \(.bench)")
+  (.[] | select(.sec == "sim") | "    \(.bench)"),
+  (.[] | select(.sec == "soak-rss") | "soak: RSS \(.rss_last_mb) MB after the warm-up, slope \(.slope_mb_per_min) MB/min over \(.samples) samples: about \(.rss_1h_mb) MB at 1 hour")
 ' "$1"
