@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -187,35 +188,52 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	var wg sync.WaitGroup
 	pool := newUserPool(e.cfg.MaxUsers)
 	defer pool.close()
+	// Pacing: Go's timers wake about a millisecond late on an idle machine
+	// (the netpoller's resolution), so a wait sleeps on a timer until
+	// timerSlack before the send and naps the rest with nanosleep, which
+	// wakes within ~0.1 ms (ci/bench/RESULTS.md).
 	wait := time.NewTimer(time.Hour)
 	defer wait.Stop()
 	due := make(chan time.Time)
 	close(due)
+	// stop says whether the arrivals end (interrupted or aborted), once tick
+	// has fired; with due it only looks.
+	stop := func(tick <-chan time.Time) bool {
+		select {
+		case <-arrivals.Done():
+			return true
+		case why := <-abort:
+			ended = "aborted: " + why
+			e.event("aborted", why)
+			return true
+		case <-tick:
+			return false
+		}
+	}
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
 dispatch:
 	for a, ok := sched.Next(); ok; a, ok = sched.Next() {
 		intended := e.start.Add(a.At)
-		var tick <-chan time.Time = due       // already due: go at once, still noticing a stop or an abort
-		if d := time.Until(intended); d > 0 { // one timer, reset: no allocation per arrival
-			wait.Reset(d)
-			tick = wait.C
+		for d := time.Until(intended); d > 0; d = time.Until(intended) {
+			if d <= timerSlack {
+				nap(d)
+				continue
+			}
+			wait.Reset(d - timerSlack)
+			if stop(wait.C) {
+				break dispatch
+			}
 		}
-		select {
-		case <-arrivals.Done():
+		if stop(due) {
 			break dispatch
-		case why := <-abort:
-			ended = "aborted: " + why
-			e.event("aborted", why)
-			break dispatch
-		case <-tick:
 		}
 		for p := range a.Party {
-			u := e.newUser(a, p)
 			wg.Add(1)
 			e.active.Add(1)
-			job := func() {
+			job := func() { // the user is made on its own goroutine: the dispatcher only paces
 				defer wg.Done()
 				defer e.active.Add(-1)
+				u := e.newUser(a, p)
 				u.run(users, intended)
 				e.mu.Lock()
 				e.run.Count(u.arrived, u.out)
@@ -230,6 +248,9 @@ dispatch:
 				}
 			}
 		}
+		// Let the user just started run on this P now: otherwise it waits
+		// for another P to steal it while the dispatcher naps holding this one.
+		runtime.Gosched()
 	}
 	if ctx.Err() != nil {
 		ended = "interrupted"
