@@ -18,7 +18,11 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
 )
 
 // chromium finds the browser: $SURGE_CHROMIUM, else Debian's names.
@@ -162,6 +166,47 @@ func open(t *testing.T, file string) (*page, []chartState, string, []byte) {
 
 var chartDiv = regexp.MustCompile(`<div class="item" id="([A-Za-z0-9_]+)"`)
 
+// checkRendered opens a report page in Chromium, saves its screenshot as
+// name.png, and checks that nothing failed, nothing was fetched, every chart
+// drew data and the banner says want.
+func checkRendered(t *testing.T, page []byte, name, want string) {
+	t.Helper()
+	out := t.TempDir()
+	file := filepath.Join(out, name+".html")
+	if err := os.WriteFile(file, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	divs := chartDiv.FindAllStringSubmatch(string(page), -1)
+	p, charts, banner, shot := open(t, file)
+	png := filepath.Join(out, name+".png")
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d charts, screenshot %s (%d bytes)", name, len(charts), png, len(shot))
+	if d := os.Getenv("SURGE_SCREENSHOT_DIR"); d != "" {
+		os.WriteFile(filepath.Join(d, name+".png"), shot, 0o644)
+	}
+	for _, msg := range p.problems {
+		t.Errorf("%s: browser: %s", name, msg)
+	}
+	for _, u := range p.requests {
+		if !strings.HasPrefix(u, "file:") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("%s: the report fetched %s: it must be self-contained", name, u)
+		}
+	}
+	if len(charts) != len(divs) {
+		t.Errorf("%s: the browser found %d charts, the page has %d", name, len(charts), len(divs))
+	}
+	for _, c := range charts {
+		if !c.Instance || c.Width == 0 || c.Height == 0 || c.Series == 0 || c.Points == 0 {
+			t.Errorf("%s: chart %s did not render: %+v", name, c.ID, c)
+		}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(banner), want) {
+		t.Errorf("%s: verdict banner %q, want %s", name, banner, want)
+	}
+}
+
 // TestReportRendersOffline renders the golden fixture (a measured run with a
 // baseline and a prediction: every kind of chart the report has) with the
 // real embedded ECharts, opens it in Chromium with no network, and checks
@@ -184,43 +229,32 @@ func TestReportRendersOffline(t *testing.T) {
 	if err := reports.HTML(&html, rep); err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	file := filepath.Join(out, "report.html")
-	if err := os.WriteFile(file, html.Bytes(), 0o644); err != nil {
+	if n := len(chartDiv.FindAllString(html.String(), -1)); n < 10 {
+		t.Fatalf("the page has %d chart elements; the fixture should give every section its charts", n)
+	}
+	checkRendered(t, html.Bytes(), "golden", "NO-GO")
+}
+
+// TestPredictionReportRendersOffline renders what `surge sim` writes for the
+// naver-degraded scenario (a fault, recovery, the simulator's stage
+// samples) and checks it in the browser the same way.
+func TestPredictionReportRendersOffline(t *testing.T) {
+	chromium(t)
+	s, err := scenarios.Load("../../scenarios/naver-degraded.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := chartDiv.FindAllStringSubmatch(html.String(), -1)
-	if len(want) < 10 {
-		t.Fatalf("the page has %d chart elements; the fixture should give every section its charts", len(want))
-	}
-
-	p, charts, banner, shot := open(t, file)
-	png := filepath.Join(out, "report.png")
-	if err := os.WriteFile(png, shot, 0o644); err != nil {
+	p, err := profiles.Load("fixed")
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s (%d bytes)", png, len(shot))
-	if d := os.Getenv("SURGE_SCREENSHOT_DIR"); d != "" {
-		os.WriteFile(filepath.Join(d, "report.png"), shot, 0o644)
+	run, _, err := sim.Run(sim.Config{Scenario: s, Profile: p, Seed: 1, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	for _, msg := range p.problems {
-		t.Errorf("browser: %s", msg)
+	var html bytes.Buffer
+	if err := reports.HTML(&html, reports.New(s, run)); err != nil {
+		t.Fatal(err)
 	}
-	for _, u := range p.requests {
-		if !strings.HasPrefix(u, "file:") && !strings.HasPrefix(u, "data:") {
-			t.Errorf("the report fetched %s: it must be self-contained", u)
-		}
-	}
-	if len(charts) != len(want) {
-		t.Errorf("the browser found %d charts, the page has %d", len(charts), len(want))
-	}
-	for _, c := range charts {
-		if !c.Instance || c.Width == 0 || c.Height == 0 || c.Series == 0 || c.Points == 0 {
-			t.Errorf("chart %s did not render: %+v", c.ID, c)
-		}
-	}
-	if !strings.HasPrefix(strings.TrimSpace(banner), "NO-GO") {
-		t.Errorf("verdict banner %q, want the fixture's NO-GO", banner)
-	}
+	checkRendered(t, html.Bytes(), "naver-degraded-sim", "NO-GO")
 }
