@@ -83,6 +83,7 @@ type Progress struct {
 var ErrUnreachable = errors.New("replay: target unreachable")
 
 type engine struct {
+	users       sync.Pool // *user, reused once counted
 	cfg         Config
 	client      *http.Client // the load: bounded connections
 	ctl         *http.Client // the control plane (faults, metrics): never queued behind the load
@@ -238,6 +239,7 @@ dispatch:
 				e.mu.Lock()
 				e.run.Count(u.arrived, u.out)
 				e.mu.Unlock()
+				e.users.Put(u)
 			}
 			if !pool.tryRun(job) {
 				e.noteClientQueue(a.At)
