@@ -33,5 +33,3 @@ func (m *sim) earliestLane() *lane {
 }
 
 func (l *lane) pop() event { return l.items.pop() }
-
-func less(a, b event) bool { return a.t < b.t || a.t == b.t && a.seq < b.seq }

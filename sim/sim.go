@@ -81,6 +81,7 @@ type sim struct {
 	faults       map[int]*fault
 	client       []*fault // client-side faults on now
 	rng          *rand.Rand
+	err          error // the simulation cannot go on (errTooLarge)
 }
 
 type routeKey struct{ endpoint, platform string }
@@ -132,6 +133,9 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m.at(0, event{kind: evSample})
 	m.loop()
+	if m.err != nil {
+		return nil, m.stats, m.err
+	}
 	m.finish(plan.Played())
 	return m.run, m.stats, nil
 }
@@ -141,14 +145,14 @@ func (m *sim) loop() {
 		var e event
 		l := m.earliestLane()
 		switch {
-		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), m.events[0])):
+		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), m.events.first())):
 			e = l.pop()
 		case m.events.Len() > 0:
 			e = m.events.pop()
 		default:
 			return
 		}
-		if e.t > m.end {
+		if e.t > m.end || m.err != nil {
 			break
 		}
 		m.now = e.t
