@@ -22,7 +22,11 @@ type Walker struct {
 	steps    []Step
 	i        int
 	attempt  int
-	wanted   []string      // requests attempted at least once (few per journey)
+	// wanted are the requests attempted at least once: the first few
+	// inline (a walker is hot, its own allocations are not), the rest in more.
+	wanted   [4]string
+	nwanted  int
+	more     []string
 	at       time.Duration // the walker's clock: the last answer, plus planned pauses
 	deadline time.Duration // patience; 0: none
 	Counts   UserCounts
@@ -54,7 +58,7 @@ func NewWalker(s *Scenario, journey, platform string, rng *rand.Rand) *Walker {
 // Reset makes w a new user's walker, as NewWalker does, reusing its memory
 // (a simulator plays millions of users through a few thousand walkers).
 func (w *Walker) Reset(s *Scenario, journey, platform string, rng *rand.Rand) {
-	*w = Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey], wanted: w.wanted[:0]}
+	*w = Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey], more: w.more[:0]}
 	if p := s.Behaviour.Patience; p != nil {
 		w.deadline = max(p.Sample(rng), time.Nanosecond)
 	}
@@ -125,11 +129,27 @@ func (w *Walker) next(reset bool) Action {
 	}
 	st := &w.steps[w.i]
 	w.attempt++
-	first := !slices.Contains(w.wanted, st.Request)
-	if first {
-		w.wanted = append(w.wanted, st.Request)
-	}
+	first := w.want(st.Request)
 	return Action{At: w.at, Step: st, First: first, Reset: reset}
+}
+
+// want notes that the user attempts request; true the first time.
+func (w *Walker) want(request string) bool {
+	for _, r := range w.wanted[:min(w.nwanted, len(w.wanted))] {
+		if r == request {
+			return false
+		}
+	}
+	if slices.Contains(w.more, request) {
+		return false
+	}
+	if w.nwanted < len(w.wanted) {
+		w.wanted[w.nwanted] = request
+	} else {
+		w.more = append(w.more, request)
+	}
+	w.nwanted++
+	return true
 }
 
 func draw(d *spec.Dist, r *rand.Rand) time.Duration {

@@ -3,6 +3,7 @@ package sim
 import (
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
@@ -15,14 +16,14 @@ import (
 // done request's user), so a national run needs only as many as are in
 // their journey at once.
 type user struct {
-	arrival  arrival.Arrival
-	start    float64
+	next     scenarios.Action // read first when its event fires
 	walk     scenarios.Walker
-	pcg      rand.PCG
-	rng      *rand.Rand // over pcg
-	next     scenarios.Action
+	start    float64
 	tokenAt  float64
 	hasToken bool
+	arrived  time.Duration // its arrival, on the played timeline
+	rnd      rand.Rand     // over pcg: a user's state is one piece of memory
+	pcg      rand.PCG
 }
 
 // newUser is a user for arrival a's person p, seeded as the live engine
@@ -33,11 +34,11 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 		u, m.freeUsers = m.freeUsers[n-1], m.freeUsers[:n-1]
 	} else {
 		u = &user{}
-		u.rng = rand.New(&u.pcg)
+		u.rnd = *rand.New(&u.pcg)
 	}
-	u.arrival, u.start, u.tokenAt, u.hasToken = a, m.now, 0, false
+	u.arrived, u.start, u.tokenAt, u.hasToken = a.At, m.now, 0, false
 	u.pcg.Seed(m.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(p))
-	u.walk.Reset(m.s, a.Journey, a.Platform, u.rng)
+	u.walk.Reset(m.s, a.Journey, a.Platform, &u.rnd)
 	return u
 }
 
@@ -48,6 +49,61 @@ type reqInfo struct {
 	expiry    string // the error kind of an expired QR token ("" when the rule does not apply)
 	extracts  bool   // the answer carries a QR token
 	rateLimit bool   // the identity rate limit applies
+	routes    []platformRoute
+}
+
+// platformRoute is a request's route on one platform, its stages resolved.
+type platformRoute struct {
+	platform string
+	hops     []hop
+}
+
+// hop is a step of a route with its stage resolved.
+type hop struct {
+	st    *stage
+	calls []hop
+	async bool
+}
+
+// route is the request's route for a platform (a few platforms: a scan
+// beats hashing).
+func (m *sim) route(ri *reqInfo, platform string) []hop {
+	for i := range ri.routes {
+		if ri.routes[i].platform == platform {
+			return ri.routes[i].hops
+		}
+	}
+	steps, _ := m.p.Route(ri.endpoint, platform)
+	h := m.resolve(steps, platform)
+	ri.routes = append(ri.routes, platformRoute{platform, h})
+	return h
+}
+
+func (m *sim) resolve(steps []capacity.Step, platform string) []hop {
+	out := make([]hop, len(steps))
+	for i, s := range steps {
+		out[i] = hop{st: m.stages[capacity.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async}
+	}
+	return out
+}
+
+// stepInfo is what the simulator needs of a journey step, worked out once.
+type stepInfo struct {
+	ri           *reqInfo
+	timeout      float64 // seconds
+	deadlineKind string  // what the deadline's expiry is counted as
+}
+
+func (m *sim) step(st *scenarios.Step) *stepInfo {
+	if si, ok := m.steps[st]; ok {
+		return si
+	}
+	si := &stepInfo{ri: m.info(st.Request), timeout: m.s.TimeoutFor(*st).Seconds(), deadlineKind: "timeout"}
+	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < si.timeout {
+		si.timeout, si.deadlineKind = rt, "5xx" // the server gives up first: 504
+	}
+	m.steps[st] = si
+	return si
 }
 
 func (m *sim) info(name string) *reqInfo {
@@ -81,11 +137,10 @@ type request struct {
 // the root visit with no stage).
 type visit struct {
 	r        *request // nil for an async step
-	calls    []capacity.Step
+	calls    []hop
 	next     int
 	st       *stage
 	parent   *visit
-	platform string
 	held     bool
 	queued   bool
 	dead     bool
@@ -99,7 +154,7 @@ func (m *sim) act(u *user) {
 	if a.Step == nil {
 		m.live--
 		c := u.walk.Counts
-		m.run.Count(u.arrival.At, results.Users{Arrived: 1, Completed: c.Completed, Abandoned: c.Abandoned, Manual: c.Manual,
+		m.run.Count(u.arrived, results.Users{Arrived: 1, Completed: c.Completed, Abandoned: c.Abandoned, Manual: c.Manual,
 			Impatient: c.Impatient, Switched: c.Switched, Reinstall: c.Reinstall, KeptAt: c.KeptTrying})
 		if len(m.limiter) > 0 {
 			delete(m.limiter, u)
@@ -110,13 +165,10 @@ func (m *sim) act(u *user) {
 	if a.Reset {
 		u.hasToken = false
 	}
-	ri := m.info(a.Step.Request)
+	si := m.step(a.Step)
+	timeout := si.timeout
 	r := m.newRequest()
-	*r = request{u: u, name: a.Step.Request, ri: ri, sent: m.now, first: a.First, deadlineKind: "timeout", gen: r.gen}
-	timeout := m.s.TimeoutFor(*a.Step).Seconds()
-	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < timeout {
-		timeout, r.deadlineKind = rt, "5xx" // the server gives up first: 504
-	}
+	*r = request{u: u, name: a.Step.Request, ri: si.ri, sent: m.now, first: a.First, deadlineKind: si.deadlineKind, gen: r.gen}
 	if len(m.client) > 0 {
 		kind, taken := m.clientFault(r)
 		if kind != "" {
@@ -138,7 +190,7 @@ func (m *sim) startRoute(r *request) {
 		m.complete(r, kind)
 		return
 	}
-	m.runCalls(m.newVisit(visit{r: r, calls: m.route(r.ri.endpoint, r.u.walk.Platform), platform: r.u.walk.Platform}))
+	m.runCalls(m.newVisit(visit{r: r, calls: m.route(r.ri, r.u.walk.Platform)}))
 }
 
 // refused applies the reference server's checks made before any stage: an
@@ -169,20 +221,20 @@ func (m *sim) runCalls(v *visit) {
 	for v.next < len(v.calls) {
 		c := v.calls[v.next]
 		v.next++
-		child := m.newVisit(visit{r: v.r, calls: c.Calls, parent: v, platform: v.platform})
-		if c.Async {
+		child := m.newVisit(visit{r: v.r, calls: c.calls, parent: v})
+		if c.async {
 			child.r, child.parent = nil, nil
-			m.arriveAt(child, c.Stage)
+			m.arriveAt(child, c.st)
 			continue
 		}
-		m.arriveAt(child, c.Stage)
+		m.arriveAt(child, c.st)
 		return
 	}
 	m.finishVisit(v)
 }
 
-func (m *sim) arriveAt(v *visit, stageName string) {
-	v.st = m.stages[capacity.StageName(stageName, v.platform)]
+func (m *sim) arriveAt(v *visit, st *stage) {
+	v.st = st
 	v.st.arrived(m.now)
 	if v.r != nil {
 		v.r.active = v

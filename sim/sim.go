@@ -76,25 +76,12 @@ type sim struct {
 	lanes        map[float64]*lane
 	laneList     []*lane
 	pending      arrival.Arrival // the next arrival (one is scheduled at a time)
-	routes       map[routeKey][]capacity.Step
 	reqs         map[string]*reqInfo
+	steps        map[*scenarios.Step]*stepInfo
 	faults       map[int]*fault
 	client       []*fault // client-side faults on now
 	rng          *rand.Rand
 	err          error // the simulation cannot go on (errTooLarge)
-}
-
-type routeKey struct{ endpoint, platform string }
-
-// route is the profile's route for an endpoint and platform, cached.
-func (m *sim) route(endpoint, platform string) []capacity.Step {
-	k := routeKey{endpoint, platform}
-	r, ok := m.routes[k]
-	if !ok {
-		r, _ = m.p.Route(endpoint, platform)
-		m.routes[k] = r
-	}
-	return r
 }
 
 // Run simulates the scenario against the profile.
@@ -122,7 +109,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
-		lanes: map[float64]*lane{}, routes: map[routeKey][]capacity.Step{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
+		lanes: map[float64]*lane{}, steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
