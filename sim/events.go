@@ -1,6 +1,9 @@
 package sim
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // event kinds
 const (
@@ -15,86 +18,76 @@ const (
 	evStart // a request delayed on the client side goes out
 )
 
+// event is 32 bytes, so that the heap's four children of a node span two
+// cache lines and an event carries all it needs: popping one touches no
+// other memory than the heap until its handler runs. What it is about (a
+// user, a visit or a request) is one pointer, typed by its kind.
 type event struct {
-	t    float64 // virtual seconds from the start
-	seq  uint64
-	kind uint8
-	gen  uint32 // the generation of v or r it was scheduled for (see pool.go)
-	u    *user
-	v    *visit
-	r    *request
-	i    int32 // the fault, for fault events
+	t   float64        // virtual seconds from the start
+	key uint64         // seq<<8 | kind: the sequence number decides ties, and is unique
+	p   unsafe.Pointer // *user (evUser), *visit (evServiceDone, evQueueTimeout), *request (evDeadline, evStart)
+	gen uint32         // the generation of the visit or request it was scheduled for (pool.go); the fault for fault events
 }
 
-func less(a, b event) bool { return a.t < b.t || a.t == b.t && a.seq < b.seq }
+const maxSeq = 1 << 56
 
-// The heap orders small entries, (t, seq) and the slot holding the rest of
-// the event: four children fill one 64-byte cache line, where four whole
-// events spanned four. Popping, the hot path, touches one line per level.
-const (
-	slotBits = 26 // 67M events pending at once
-	seqBits  = 64 - slotBits
-	maxSlots = 1 << slotBits
-	maxSeq   = 1 << seqBits // 275 billion events scheduled in one simulation
-)
+func (e event) kind() uint8              { return uint8(e.key) }
+func (e event) user() *user              { return (*user)(e.p) }
+func (e event) visit() *visit            { return (*visit)(e.p) }
+func (e event) request() *request        { return (*request)(e.p) }
+func (e event) fault() int               { return int(e.gen) }
+func less(a, b event) bool               { return a.t < b.t || a.t == b.t && a.key < b.key }
+func userEvent(u *user) event            { return event{key: uint64(evUser), p: unsafe.Pointer(u)} }
+func plainEvent(kind uint8) event        { return event{key: uint64(kind)} }
+func faultEvent(kind uint8, i int) event { return event{key: uint64(kind), gen: uint32(i)} }
 
-type entry struct {
-	t   float64
-	key uint64 // seq<<slotBits | slot: seq decides ties, and seqs are unique
+func visitEvent(kind uint8, v *visit) event {
+	return event{key: uint64(kind), p: unsafe.Pointer(v), gen: v.gen}
 }
 
-func (a entry) before(b entry) bool { return a.t < b.t || a.t == b.t && a.key < b.key }
+func requestEvent(kind uint8, r *request) event {
+	return event{key: uint64(kind), p: unsafe.Pointer(r), gen: r.gen}
+}
+
+// stale says the visit or request the event was for has ended and been reused.
+func (e event) stale() bool {
+	switch e.kind() {
+	case evServiceDone, evQueueTimeout:
+		return e.visit().gen != e.gen
+	case evDeadline, evStart:
+		return e.request().gen != e.gen
+	}
+	return false
+}
 
 // eventQueue is a 4-ary min-heap of events by (t, seq), written out so
 // that pushing and popping never box an event into an interface. Four
 // children per node halve the depth of a binary heap.
-type eventQueue struct {
-	h     []entry
-	slots []event
-	free  []uint32
-}
+type eventQueue []event
 
-func (q *eventQueue) Len() int { return len(q.h) }
+func (q eventQueue) Len() int { return len(q) }
 
-// first is the earliest event's (t, seq) as an event; the queue must not be empty.
-func (q *eventQueue) first() event {
-	return event{t: q.h[0].t, seq: q.h[0].key >> slotBits}
-}
-
-// push adds e, which has its t and seq set; false when the queue is full.
-func (q *eventQueue) push(e event) bool {
-	var slot uint32
-	if n := len(q.free); n > 0 {
-		slot, q.free = q.free[n-1], q.free[:n-1]
-		q.slots[slot] = e
-	} else {
-		if len(q.slots) >= maxSlots || e.seq >= maxSeq {
-			return false
-		}
-		slot = uint32(len(q.slots))
-		q.slots = append(q.slots, e)
-	}
-	x := entry{e.t, e.seq<<slotBits | uint64(slot)}
-	q.h = append(q.h, x)
-	h := q.h
+func (q *eventQueue) push(e event) {
+	*q = append(*q, e)
+	h := *q
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 4
-		if !x.before(h[p]) {
+		if !less(e, h[p]) {
 			break
 		}
 		h[i] = h[p]
 		i = p
 	}
-	h[i] = x
-	return true
+	h[i] = e
 }
 
 func (q *eventQueue) pop() event {
-	h := q.h
+	h := *q
 	top := h[0]
 	n := len(h) - 1
 	last := h[n]
+	h[n] = event{}
 	h = h[:n]
 	if n > 0 {
 		i := 0
@@ -105,11 +98,11 @@ func (q *eventQueue) pop() event {
 			}
 			m := c
 			for k := c + 1; k < c+4 && k < n; k++ {
-				if h[k].before(h[m]) {
+				if less(h[k], h[m]) {
 					m = k
 				}
 			}
-			if !h[m].before(last) {
+			if !less(h[m], last) {
 				break
 			}
 			h[i] = h[m]
@@ -117,21 +110,21 @@ func (q *eventQueue) pop() event {
 		}
 		h[i] = last
 	}
-	q.h = h
-	slot := uint32(top.key & (maxSlots - 1))
-	e := q.slots[slot]
-	q.slots[slot] = event{} // let go of what it points to
-	q.free = append(q.free, slot)
+	*q = h
+	return top
+}
+
+// errTooLarge stops a simulation that outgrows the events' sequence numbers.
+var errTooLarge = fmt.Errorf("sim: the simulation is too large: more than %d events scheduled", uint64(maxSeq))
+
+// stamp gives e its time and the next sequence number.
+func (s *sim) stamp(t float64, e event) event {
+	if s.seq >= maxSeq {
+		s.err = errTooLarge
+	}
+	e.t, e.key = t, s.seq<<8|e.key&0xff
+	s.seq++
 	return e
 }
 
-// errTooLarge stops a simulation that outgrows the event queue's indexes.
-var errTooLarge = fmt.Errorf("sim: the simulation is too large: more than %d events pending at once or %d scheduled in all", maxSlots, uint64(maxSeq))
-
-func (s *sim) at(t float64, e event) {
-	e.t, e.seq = t, s.seq
-	s.seq++
-	if !s.events.push(e) {
-		s.err = errTooLarge
-	}
-}
+func (s *sim) at(t float64, e event) { s.events.push(s.stamp(t, e)) }

@@ -17,8 +17,8 @@ type fault struct {
 // scheduleFaults puts every fault's start and end on the virtual clock.
 func (m *sim) scheduleFaults(plan *arrival.Plan) {
 	for i, f := range m.s.Faults {
-		m.at(plan.PlayedAt(f.At).Seconds(), event{kind: evFaultOn, i: int32(i)})
-		m.at(plan.PlayedAt(f.At+scenarios.Clock(f.For)).Seconds(), event{kind: evFaultOff, i: int32(i)})
+		m.at(plan.PlayedAt(f.At).Seconds(), faultEvent(evFaultOn, i))
+		m.at(plan.PlayedAt(f.At+scenarios.Clock(f.For)).Seconds(), faultEvent(evFaultOff, i))
 	}
 }
 
@@ -178,13 +178,13 @@ func (m *sim) clientFault(r *request) (string, bool) {
 			}
 			return statusKind(f.Status), false
 		case scenarios.FaultLatency:
-			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), event{kind: evStart, r: r, gen: r.gen})
+			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), requestEvent(evStart, r))
 			return "", true
 		case scenarios.FaultStall:
 			af.parked = append(af.parked, requestRef{r, r.gen})
 			return "", true
 		case scenarios.FaultBandwidth: // charged as a delay of size / bandwidth
-			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), event{kind: evStart, r: r, gen: r.gen})
+			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), requestEvent(evStart, r))
 			return "", true
 		}
 	}

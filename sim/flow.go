@@ -176,11 +176,11 @@ func (m *sim) act(u *user) {
 			return
 		}
 		if taken {
-			m.timeout(timeout, event{kind: evDeadline, r: r, gen: r.gen})
+			m.timeout(timeout, requestEvent(evDeadline, r))
 			return
 		}
 	}
-	m.timeout(timeout, event{kind: evDeadline, r: r, gen: r.gen})
+	m.timeout(timeout, requestEvent(evDeadline, r))
 	m.startRoute(r)
 }
 
@@ -263,7 +263,7 @@ func (m *sim) enter(v *visit) {
 	st.live++
 	v.queued, v.queuedAt = true, m.now
 	if qt := st.cfg.QueueTimeout.Seconds(); qt > 0 {
-		m.timeout(qt, event{kind: evQueueTimeout, v: v, gen: v.gen})
+		m.timeout(qt, visitEvent(evQueueTimeout, v))
 	}
 }
 
@@ -279,7 +279,7 @@ func (m *sim) acquire(v *visit) {
 	if len(st.faults) > 0 {
 		d += m.faultLatency(st, d)
 	}
-	m.at(m.now+d, event{kind: evServiceDone, v: v, gen: v.gen})
+	m.at(m.now+d, visitEvent(evServiceDone, v))
 }
 
 func (m *sim) serviceDone(v *visit) {
@@ -389,6 +389,6 @@ func (m *sim) complete(r *request, kind string) {
 		u.tokenAt, u.hasToken = m.now, true
 	}
 	u.next = u.walk.After(kind, seconds(m.now-u.start))
-	m.at(u.start+u.next.At.Seconds(), event{kind: evUser, u: u})
+	m.at(u.start+u.next.At.Seconds(), userEvent(u))
 	m.freeRequest(r)
 }

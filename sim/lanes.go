@@ -16,9 +16,7 @@ func (m *sim) timeout(d float64, e event) {
 		m.lanes[d] = l
 		m.laneList = append(m.laneList, l)
 	}
-	e.t, e.seq = m.now+d, m.seq
-	m.seq++
-	l.items.push(e)
+	l.items.push(m.stamp(m.now+d, e))
 }
 
 // earliestLane is the lane whose head fires first, or nil.

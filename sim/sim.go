@@ -118,7 +118,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	if end, ok := plan.SurgeEnd(); ok {
 		m.run.Event(end, "surge-end", "surge: the arrival rate falls below half its peak")
 	}
-	m.at(0, event{kind: evSample})
+	m.at(0, plainEvent(evSample))
 	m.loop()
 	if m.err != nil {
 		return nil, m.stats, m.err
@@ -132,7 +132,7 @@ func (m *sim) loop() {
 		var e event
 		l := m.earliestLane()
 		switch {
-		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), m.events.first())):
+		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), m.events[0])):
 			e = l.pop()
 		case m.events.Len() > 0:
 			e = m.events.pop()
@@ -144,32 +144,32 @@ func (m *sim) loop() {
 		}
 		m.now = e.t
 		m.stats.Events++
-		if e.v != nil && e.v.gen != e.gen || e.r != nil && e.r.gen != e.gen {
+		if e.stale() {
 			continue // its visit or request ended and was reused: nothing to do
 		}
-		switch e.kind {
+		switch e.kind() {
 		case evArrival:
 			m.arrive(e)
 		case evUser:
-			m.act(e.u)
+			m.act(e.user())
 		case evServiceDone:
-			m.serviceDone(e.v)
+			m.serviceDone(e.visit())
 		case evQueueTimeout:
-			m.queueTimeout(e.v)
+			m.queueTimeout(e.visit())
 		case evDeadline:
-			m.deadline(e.r)
+			m.deadline(e.request())
 		case evFaultOn:
-			m.faultOn(int(e.i))
+			m.faultOn(e.fault())
 		case evFaultOff:
-			m.faultOff(int(e.i))
+			m.faultOff(e.fault())
 		case evStart:
-			if !e.r.done {
-				m.startRoute(e.r)
+			if r := e.request(); !r.done {
+				m.startRoute(r)
 			}
 		case evSample:
 			m.sample()
 			if m.live > 0 || m.events.Len() > 0 || m.earliestLane() != nil {
-				m.at(m.now+m.run.Meta.Bucket.Seconds(), event{kind: evSample})
+				m.at(m.now+m.run.Meta.Bucket.Seconds(), plainEvent(evSample))
 			}
 		}
 	}
@@ -182,7 +182,7 @@ func (m *sim) nextArrival() {
 		return
 	}
 	m.pending = a
-	m.at(a.At.Seconds(), event{kind: evArrival})
+	m.at(a.At.Seconds(), plainEvent(evArrival))
 }
 
 func (m *sim) arrive(event) {
@@ -191,7 +191,7 @@ func (m *sim) arrive(event) {
 		u := m.newUser(a, p)
 		u.next = u.walk.Start()
 		m.live++
-		m.at(m.now+u.next.At.Seconds(), event{kind: evUser, u: u})
+		m.at(m.now+u.next.At.Seconds(), userEvent(u))
 	}
 	m.nextArrival()
 }
