@@ -144,6 +144,9 @@ func (m *sim) loop() {
 		}
 		m.now = e.t
 		m.stats.Events++
+		if m.events.Len() > 0 {
+			prefetch(m.events[0].p) // most likely the next event: load its target while this one runs
+		}
 		if e.stale() {
 			continue // its visit or request ended and was reused: nothing to do
 		}
