@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"unsafe"
 )
 
@@ -60,58 +62,93 @@ func (e event) stale() bool {
 	return false
 }
 
-// eventQueue is a 4-ary min-heap of events by (t, seq), written out so
-// that pushing and popping never box an event into an interface. Four
-// children per node halve the depth of a binary heap.
-type eventQueue []event
-
-func (q eventQueue) Len() int { return len(q) }
-
-func (q *eventQueue) push(e event) {
-	*q = append(*q, e)
-	h := *q
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 4
-		if !less(e, h[p]) {
-			break
-		}
-		h[i] = h[p]
-		i = p
-	}
-	h[i] = e
+// eventQueue is a radix heap of events by (t, seq): a priority queue for
+// keys that never go below the last one taken, which a clock's events
+// never do. Events sit in buckets by the highest bit in which (t, key)
+// differs from the last event popped (t's float64 bits order like t, for
+// t >= 0); the earliest is in the lowest non-empty bucket, and popping it
+// redistributes that bucket's others to lower ones. Pushing is an append,
+// and each event moves down a few buckets in its life, in sequential
+// passes over memory, where a 4-ary heap of 100k events paid a cache miss
+// per level per pop: about twice as fast at national scale
+// (BenchmarkQueue).
+type eventQueue struct {
+	lastT, lastKey uint64 // the last event popped; every event pushed comes after it
+	buckets        [129][]event
+	full           [3]uint64 // bit b: bucket b is not empty
+	n              int
+	known          bool // minB, minI hold where the earliest event is
+	minB, minI     int
 }
 
-func (q *eventQueue) pop() event {
-	h := *q
-	top := h[0]
-	n := len(h) - 1
-	last := h[n]
-	h[n] = event{}
-	h = h[:n]
-	if n > 0 {
-		i := 0
-		for {
-			c := 4*i + 1
-			if c >= n {
-				break
-			}
-			m := c
-			for k := c + 1; k < c+4 && k < n; k++ {
-				if less(h[k], h[m]) {
-					m = k
-				}
-			}
-			if !less(h[m], last) {
-				break
-			}
-			h[i] = h[m]
-			i = m
-		}
-		h[i] = last
+func (q *eventQueue) Len() int { return q.n }
+
+func (q *eventQueue) bucket(e *event) int {
+	if hi := math.Float64bits(e.t) ^ q.lastT; hi != 0 {
+		return 64 + bits.Len64(hi)
 	}
-	*q = h
-	return top
+	return bits.Len64(e.key ^ q.lastKey)
+}
+
+func (q *eventQueue) put(e event) (int, int) {
+	b := q.bucket(&e)
+	q.buckets[b] = append(q.buckets[b], e)
+	q.full[b>>6] |= 1 << (b & 63)
+	return b, len(q.buckets[b]) - 1
+}
+
+// push adds e, which must come after the last event popped.
+func (q *eventQueue) push(e event) {
+	b, i := q.put(e)
+	q.n++
+	if q.known && less(e, q.buckets[q.minB][q.minI]) {
+		q.minB, q.minI = b, i
+	}
+}
+
+// first is the earliest event; the queue must not be empty.
+func (q *eventQueue) first() *event {
+	if !q.known {
+		b := 0
+		for w := range q.full {
+			if q.full[w] != 0 {
+				b = w<<6 | bits.TrailingZeros64(q.full[w])
+				break
+			}
+		}
+		src, m := q.buckets[b], 0
+		for k := 1; k < len(src); k++ {
+			if less(src[k], src[m]) {
+				m = k
+			}
+		}
+		q.minB, q.minI, q.known = b, m, true
+	}
+	return &q.buckets[q.minB][q.minI]
+}
+
+// pop removes the earliest event; the queue must not be empty.
+func (q *eventQueue) pop() event {
+	e := *q.first()
+	b, src := q.minB, q.buckets[q.minB]
+	last := len(src) - 1
+	src[q.minI] = src[last]
+	src[last] = event{}
+	src = src[:last]
+	q.n--
+	q.lastT, q.lastKey = math.Float64bits(e.t), e.key
+	q.known = false
+	// The others of e's bucket now differ from the last event popped in a
+	// lower bit; the buckets above keep theirs.
+	q.buckets[b], q.full[b>>6] = src[:0], q.full[b>>6]&^(1<<(b&63))
+	for i := range src {
+		q.put(src[i])
+		src[i] = event{}
+	}
+	if cap(src) > 1<<16 { // a burst is over: let its memory go
+		q.buckets[b] = nil
+	}
+	return e
 }
 
 // errTooLarge stops a simulation that outgrows the events' sequence numbers.
@@ -127,4 +164,8 @@ func (s *sim) stamp(t float64, e event) event {
 	return e
 }
 
-func (s *sim) at(t float64, e event) { s.events.push(s.stamp(t, e)) }
+// at schedules e at t, or now if t has passed: a user whose patience ran
+// out during a pause, and float rounding of a user's offsets, give times
+// just behind the clock, and the clock does not go back (nor may the
+// queue's keys).
+func (s *sim) at(t float64, e event) { s.events.push(s.stamp(max(t, s.now), e)) }

@@ -132,7 +132,7 @@ func (m *sim) loop() {
 		var e event
 		l := m.earliestLane()
 		switch {
-		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), m.events[0])):
+		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), *m.events.first())):
 			e = l.pop()
 		case m.events.Len() > 0:
 			e = m.events.pop()
@@ -145,7 +145,7 @@ func (m *sim) loop() {
 		m.now = e.t
 		m.stats.Events++
 		if m.events.Len() > 0 {
-			prefetch(m.events[0].p) // most likely the next event: load its target while this one runs
+			prefetch(m.events.first().p) // most likely the next event: load its target while this one runs
 		}
 		if e.stale() {
 			continue // its visit or request ended and was reused: nothing to do

@@ -1,0 +1,80 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The queue hands events back in (t, seq) order while a clock pops and
+// pushes as the simulator does: never before the last popped, with ties
+// in t (zero delays) and bursts.
+func TestQueueOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	q := eventQueue{}
+	var seq uint64
+	var now float64
+	var popped []event
+	push := func(at float64) {
+		if q.Len() > 0 && r.IntN(2) == 0 {
+			q.first() // the simulator looks before it pushes (to compare with the lanes)
+		}
+		q.push(event{t: at, key: seq << 8})
+		seq++
+	}
+	for range 1000 {
+		push(r.Float64())
+	}
+	for range 200_000 {
+		if q.Len() == 0 || r.IntN(3) > 0 {
+			switch r.IntN(4) {
+			case 0:
+				push(now) // a zero delay
+			case 1:
+				for range r.IntN(50) { // a burst at one instant
+					push(now + 0.5)
+				}
+			default:
+				push(now + r.ExpFloat64())
+			}
+			continue
+		}
+		e := q.pop()
+		if e.t < now {
+			t.Fatalf("popped t=%v after the clock reached %v", e.t, now)
+		}
+		now = e.t
+		popped = append(popped, e)
+	}
+	for q.Len() > 0 {
+		popped = append(popped, q.pop())
+	}
+	if !slices.IsSortedFunc(popped, func(a, b event) int {
+		if less(a, b) {
+			return -1
+		}
+		return 1
+	}) {
+		t.Fatal("events did not come out in (t, seq) order")
+	}
+	if uint64(len(popped)) != seq {
+		t.Fatalf("pushed %d events, popped %d", seq, len(popped))
+	}
+}
+
+// BenchmarkQueue is the hold model at the size of the national 1:1 run's
+// queue (84k events pending): pop the earliest, push one a random delay later.
+func BenchmarkQueue(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	q := eventQueue{}
+	var seq uint64
+	for range 84_000 {
+		q.push(event{t: r.ExpFloat64(), key: seq << 8})
+		seq++
+	}
+	for b.Loop() {
+		e := q.pop()
+		q.push(event{t: e.t + r.ExpFloat64(), key: seq << 8})
+		seq++
+	}
+}
