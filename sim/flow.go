@@ -16,15 +16,21 @@ import (
 // done request's user), so a national run needs only as many as are in
 // their journey at once.
 type user struct {
-	next     scenarios.Action // read first when its event fires
-	walk     scenarios.Walker
+	// What act and complete read first, then the random source, then the
+	// walker with its hot fields first: a user is several cache lines, and
+	// with tens of thousands in their journey they are rarely in cache.
+	next     scenarios.Action
 	start    float64
 	tokenAt  float64
-	hasToken bool
 	arrived  time.Duration // its arrival, on the played timeline
-	rnd      rand.Rand     // over pcg: a user's state is one piece of memory
+	hasToken bool
+	rnd      rand.Rand // over pcg: a user's state is one piece of memory
 	pcg      rand.PCG
+	walk     scenarios.Walker
 }
+
+// userLines is how many of a user's cache lines an event for it prefetches.
+const userLines = 4
 
 // newUser is a user for arrival a's person p, seeded as the live engine
 // seeds its users.

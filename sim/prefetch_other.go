@@ -2,6 +2,4 @@
 
 package sim
 
-import "unsafe"
-
-func prefetch(unsafe.Pointer) {}
+func prefetch(uintptr) {}

@@ -144,8 +144,14 @@ func (m *sim) loop() {
 		}
 		m.now = e.t
 		m.stats.Events++
-		if m.events.Len() > 0 {
-			prefetch(m.events.first().p) // most likely the next event: load its target while this one runs
+		if m.events.Len() > 0 { // most likely the next event: load its target while this one runs
+			next := m.events.first()
+			prefetch(uintptr(next.p)) // an address only: the GC sees no pointer to mind
+			if next.kind() == evUser {
+				for i := 1; i < userLines; i++ {
+					prefetch(uintptr(next.p) + uintptr(64*i))
+				}
+			}
 		}
 		if e.stale() {
 			continue // its visit or request ended and was reused: nothing to do
