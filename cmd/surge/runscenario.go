@@ -29,6 +29,7 @@ type runOptions struct {
 	compression                           float64
 	drain                                 time.Duration
 	maxConns, maxUsers                    int
+	sendSlack                             time.Duration
 	metrics, quiet, json                  bool
 	seed                                  uint64
 }
@@ -54,6 +55,12 @@ func loadScenario(o runOptions) ([]byte, *scenarios.Scenario, error) {
 
 // runScenario is `surge run`: load, start the target, replay, write, judge.
 func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
+	if o.sendSlack < 0 {
+		return errors.New("--send-slack must not be negative (0 paces every send on its own)")
+	}
+	if o.sendSlack == 0 {
+		o.sendSlack = -1 // replay.Config: negative is none, zero the default
+	}
 	raw, s, err := loadScenario(o)
 	if err != nil {
 		return err
@@ -64,7 +71,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	}
 	defer stop()
 	cfg := replay.Config{
-		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, Drain: o.drain,
+		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
 		SampleMetrics: o.metrics || profile != "", Progress: progress(stderr, o.quiet),
 		Meta: results.Meta{Scenario: s.Name, Profile: profile},
 	}

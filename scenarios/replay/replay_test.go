@@ -440,3 +440,26 @@ journeys: {j: [{request: hit}]}`)
 			e.Latency.Quantile(99), e.Service.Quantile(99), run.Generator.Late.Quantile(99))
 	}
 }
+
+// With a send slack, a send not yet due waits until the slack past its
+// time and goes out with the others due by then: with 45 ms of slack and
+// a send every 10 ms, they go in fives, the first of each 45 ms late. (A
+// busy machine only makes sends later, so these are lower bounds.)
+func TestSendSlackGroupsSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 s of load")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 100, profile: [100%], process: uniform}
+requests: {hit: {method: GET, path: /hit}}
+journeys: {j: [{request: hit}]}`)
+	run := play(t, s, srv.URL, func(c *Config) { c.SendSlack = 45 * time.Millisecond })
+	late := run.Generator.Late
+	if ok := run.Endpoints["hit"].Total.Succeeded; ok != 100 {
+		t.Errorf("%d of 100 answered", ok)
+	}
+	if late.Quantile(50) < 10*time.Millisecond || late.Max() < 40*time.Millisecond {
+		t.Errorf("sends late by p50 %v, max %v: not grouped by the 45 ms slack", late.Quantile(50), late.Max())
+	}
+}
