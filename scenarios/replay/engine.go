@@ -74,8 +74,8 @@ const (
 	// DefaultSendSlack is a quarter of the 1 ms a send may be late and
 	// still count as on schedule (ci/bench's ceiling criterion).
 	DefaultSendSlack = 250 * time.Microsecond
-	DefaultDrain    = 2 * time.Minute
-	credentialPool  = 64
+	DefaultDrain     = 2 * time.Minute
+	credentialPool   = 64
 )
 
 // Progress is a once-a-second view of a run.
