@@ -136,6 +136,7 @@ type request struct {
 	done         bool
 	active       *visit // the deepest visit queued or holding a worker
 	deadlineKind string
+	deadline     timer  // its timeout, pending until it is answered
 	gen          uint32 // bumped when it is freed (pool.go)
 }
 
@@ -151,6 +152,7 @@ type visit struct {
 	queued   bool
 	dead     bool
 	queuedAt float64
+	expiry   timer // its queue timeout, pending while it waits
 	gen      uint32 // bumped when it is freed (pool.go)
 }
 
@@ -182,11 +184,11 @@ func (m *sim) act(u *user) {
 			return
 		}
 		if taken {
-			m.timeout(timeout, requestEvent(evDeadline, r))
+			m.timeout(timeout, &r.deadline, requestEvent(evDeadline, r))
 			return
 		}
 	}
-	m.timeout(timeout, requestEvent(evDeadline, r))
+	m.timeout(timeout, &r.deadline, requestEvent(evDeadline, r))
 	m.startRoute(r)
 }
 
@@ -269,7 +271,7 @@ func (m *sim) enter(v *visit) {
 	st.live++
 	v.queued, v.queuedAt = true, m.now
 	if qt := st.cfg.QueueTimeout.Seconds(); qt > 0 {
-		m.timeout(qt, visitEvent(evQueueTimeout, v))
+		m.timeout(qt, &v.expiry, visitEvent(evQueueTimeout, v))
 	}
 }
 
@@ -279,6 +281,7 @@ func (m *sim) acquire(v *visit) {
 	st.busy++
 	if v.queued {
 		st.waitSum += m.now - v.queuedAt
+		v.expiry.stop()
 	}
 	v.held, v.queued = true, false
 	d := st.cfg.Service.Sample(st.rng).Seconds()
@@ -357,6 +360,7 @@ func (m *sim) unwind(v *visit) {
 	for x := v; x != nil; x = x.parent {
 		if x.queued {
 			x.queued = false
+			x.expiry.stop()
 			x.st.live--
 		}
 		if x.held {
@@ -385,6 +389,7 @@ func (m *sim) deadline(r *request) {
 // complete records an answer and hands it to the user's walker.
 func (m *sim) complete(r *request, kind string) {
 	r.done = true
+	r.deadline.stop()
 	u := r.u
 	lat := seconds(m.now - r.sent)
 	m.run.Record(r.name, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})

@@ -1,33 +1,75 @@
 package sim
 
 // A lane holds timeouts of one fixed length. They fire in the order they
-// were set, so a FIFO replaces the heap for them: most requests finish long
-// before their deadline, and a heap would hold millions of dead entries.
+// were set, so a FIFO replaces the queue for them. Each pending timeout is
+// a timer inside the request or visit it is for, linked into its lane, and
+// a request that is answered (a visit that leaves its queue) unlinks its
+// timer: most requests finish long before their deadline, and a lane keeps
+// only the timeouts that may still fire, instead of one dead entry per
+// request to pop and skip.
 type lane struct {
-	d     float64
-	items ring[event]
+	d          float64
+	head, tail *timer
 }
 
-// timeout schedules e to fire d seconds from now on its lane.
-func (m *sim) timeout(d float64, e event) {
+// timer is a pending timeout on a lane.
+type timer struct {
+	e          event // its time, sequence, kind and owner
+	prev, next *timer
+	lane       *lane // nil when not pending
+}
+
+// timeout sets tm to fire e d seconds from now, on d's lane.
+func (m *sim) timeout(d float64, tm *timer, e event) {
 	l := m.lanes[d]
 	if l == nil {
 		l = &lane{d: d}
 		m.lanes[d] = l
 		m.laneList = append(m.laneList, l)
 	}
-	l.items.push(m.stamp(m.now+d, e))
+	tm.e = m.stamp(m.now+d, e)
+	tm.lane, tm.prev, tm.next = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = tm
+	} else {
+		l.head = tm
+	}
+	l.tail = tm
+}
+
+// stop unlinks tm from its lane, if it is pending.
+func (tm *timer) stop() {
+	l := tm.lane
+	if l == nil {
+		return
+	}
+	if tm.prev != nil {
+		tm.prev.next = tm.next
+	} else {
+		l.head = tm.next
+	}
+	if tm.next != nil {
+		tm.next.prev = tm.prev
+	} else {
+		l.tail = tm.prev
+	}
+	tm.prev, tm.next, tm.lane = nil, nil, nil
 }
 
 // earliestLane is the lane whose head fires first, or nil.
 func (m *sim) earliestLane() *lane {
 	var best *lane
 	for _, l := range m.laneList {
-		if l.items.len() > 0 && (best == nil || less(*l.items.front(), *best.items.front())) {
+		if l.head != nil && (best == nil || less(l.head.e, best.head.e)) {
 			best = l
 		}
 	}
 	return best
 }
 
-func (l *lane) pop() event { return l.items.pop() }
+// pop takes the lane's first timeout.
+func (l *lane) pop() event {
+	tm := l.head
+	tm.stop()
+	return tm.e
+}

@@ -37,6 +37,7 @@ func (m *sim) newVisit(init visit) *visit {
 }
 
 func (m *sim) freeVisit(v *visit) {
+	v.expiry.stop()
 	v.gen++
 	v.r, v.parent, v.st, v.calls = nil, nil, nil, nil
 	m.freeVisits = append(m.freeVisits, v)

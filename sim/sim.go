@@ -132,7 +132,7 @@ func (m *sim) loop() {
 		var e event
 		l := m.earliestLane()
 		switch {
-		case l != nil && (m.events.Len() == 0 || less(*l.items.front(), *m.events.first())):
+		case l != nil && (m.events.Len() == 0 || less(l.head.e, *m.events.first())):
 			e = l.pop()
 		case m.events.Len() > 0:
 			e = m.events.pop()
