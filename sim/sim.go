@@ -146,11 +146,10 @@ func (m *sim) loop() {
 		m.stats.Events++
 		if m.events.Len() > 0 { // most likely the next event: load its target while this one runs
 			next := m.events.first()
-			prefetch(uintptr(next.p)) // an address only: the GC sees no pointer to mind
-			if next.kind() == evUser {
-				for i := 1; i < userLines; i++ {
-					prefetch(uintptr(next.p) + uintptr(64*i))
-				}
+			if next.kind() == evUser { // (addresses only: the GC sees no pointer to mind)
+				prefetch4(uintptr(next.p))
+			} else {
+				prefetch(uintptr(next.p))
 			}
 		}
 		if e.stale() {
