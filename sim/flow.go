@@ -97,6 +97,7 @@ type stepInfo struct {
 	ri           *reqInfo
 	timeout      float64 // seconds
 	deadlineKind string  // what the deadline's expiry is counted as
+	lane         *lane   // the timeout's lane
 }
 
 func (m *sim) step(st *scenarios.Step) *stepInfo {
@@ -107,6 +108,7 @@ func (m *sim) step(st *scenarios.Step) *stepInfo {
 	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < si.timeout {
 		si.timeout, si.deadlineKind = rt, "5xx" // the server gives up first: 504
 	}
+	si.lane = m.lane(si.timeout)
 	m.steps[st] = si
 	return si
 }
@@ -173,7 +175,6 @@ func (m *sim) act(u *user) {
 		u.hasToken = false
 	}
 	si := m.step(a.Step)
-	timeout := si.timeout
 	r := m.newRequest()
 	*r = request{u: u, name: a.Step.Request, ri: si.ri, sent: m.now, first: a.First, deadlineKind: si.deadlineKind, gen: r.gen}
 	if len(m.client) > 0 {
@@ -183,11 +184,11 @@ func (m *sim) act(u *user) {
 			return
 		}
 		if taken {
-			m.timeout(timeout, &r.deadline, requestEvent(evDeadline, r))
+			m.timeout(si.lane, &r.deadline, requestEvent(evDeadline, r))
 			return
 		}
 	}
-	m.timeout(timeout, &r.deadline, requestEvent(evDeadline, r))
+	m.timeout(si.lane, &r.deadline, requestEvent(evDeadline, r))
 	m.startRoute(r)
 }
 
@@ -270,7 +271,10 @@ func (m *sim) enter(v *visit) {
 	st.live++
 	v.queued, v.queuedAt = true, m.now
 	if qt := st.cfg.QueueTimeout.Seconds(); qt > 0 {
-		m.timeout(qt, &v.expiry, visitEvent(evQueueTimeout, v))
+		if st.expiries == nil {
+			st.expiries = m.lane(qt)
+		}
+		m.timeout(st.expiries, &v.expiry, visitEvent(evQueueTimeout, v))
 	}
 }
 

@@ -19,15 +19,20 @@ type timer struct {
 	lane       *lane // nil when not pending
 }
 
-// timeout sets tm to fire e d seconds from now, on d's lane.
-func (m *sim) timeout(d float64, tm *timer, e event) {
+// lane is d's lane, made on first use (a few: one per timeout length).
+func (m *sim) lane(d float64) *lane {
 	l := m.lanes[d]
 	if l == nil {
 		l = &lane{d: d}
 		m.lanes[d] = l
 		m.laneList = append(m.laneList, l)
 	}
-	tm.e = m.stamp(m.now+d, e)
+	return l
+}
+
+// timeout sets tm to fire e l.d seconds from now.
+func (m *sim) timeout(l *lane, tm *timer, e event) {
+	tm.e = m.stamp(m.now+l.d, e)
 	tm.lane, tm.prev, tm.next = l, l.tail, nil
 	if l.tail != nil {
 		l.tail.next = tm

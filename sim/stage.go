@@ -24,6 +24,7 @@ type stage struct {
 	arrivals, waited int64
 	waitSum          float64
 	faults           []*fault // active on this stage
+	expiries         *lane    // its queue timeouts' lane, once one is set
 
 	window capacity.RateWindow // arrivals per virtual second (slow_under_load)
 }
