@@ -14,6 +14,7 @@ type Plan struct {
 	segments []segment
 	streams  []stream
 	played   time.Duration
+	cohorts  []shares // each cohort's own platform shares (nil keys: the stream's)
 }
 
 // segment is a stretch of the window with one compression and one set of
@@ -29,7 +30,7 @@ type segment struct {
 type stream struct {
 	name      string
 	journey   string // "" for the main stream: its cohorts decide
-	platforms map[string]scenarios.Percent
+	platforms shares
 	burstA    float64 // F - 1
 	burstP    float64 // period, scenario seconds
 	party     *scenarios.Party
@@ -39,7 +40,7 @@ type stream struct {
 func New(s *scenarios.Scenario) *Plan {
 	p := &Plan{s: s}
 	a := s.Arrivals
-	main := stream{name: "arrivals", platforms: s.Platforms, party: a.Party}
+	main := stream{name: "arrivals", platforms: newShares(s.Platforms), party: a.Party}
 	if a.Burst != nil {
 		main.burstA, main.burstP = a.Burst.Factor-1, a.Burst.Period.Seconds()
 	}
@@ -49,7 +50,10 @@ func New(s *scenarios.Scenario) *Plan {
 		if pl == nil {
 			pl = s.Platforms
 		}
-		p.streams = append(p.streams, stream{name: x.Name, journey: x.Journey, platforms: pl})
+		p.streams = append(p.streams, stream{name: x.Name, journey: x.Journey, platforms: newShares(pl)})
+	}
+	for _, c := range s.Cohorts {
+		p.cohorts = append(p.cohorts, newShares(c.Platforms))
 	}
 	p.build()
 	return p

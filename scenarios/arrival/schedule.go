@@ -4,7 +4,8 @@ import (
 	"container/heap"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
@@ -106,51 +107,64 @@ func (p *Plan) arrival(c *cursor) Arrival {
 	if st.journey != "" {
 		a.Cohort, a.Journey = st.name, st.journey
 	} else {
-		co := p.pickCohort(c.rng, a.Clock)
+		i := p.pickCohort(c.rng, a.Clock)
+		co := p.s.Cohorts[i]
 		a.Cohort, a.Journey = co.Name, co.Journey
-		if co.Platforms != nil {
-			platforms = co.Platforms
+		if p.cohorts[i].keys != nil {
+			platforms = p.cohorts[i]
 		}
 	}
-	a.Platform = pick(c.rng, platforms)
+	a.Platform = platforms.pick(c.rng)
 	if pt := st.party; pt != nil {
 		a.Party = min(1+poisson(c.rng, pt.Mean-1), pt.Max)
 	}
 	return a
 }
 
-func (p *Plan) pickCohort(r *rand.Rand, at scenarios.Clock) scenarios.Cohort {
+// pickCohort draws the index of a cohort by its share at the time.
+func (p *Plan) pickCohort(r *rand.Rand, at scenarios.Clock) int {
 	u, acc := r.Float64(), 0.0
 	var total float64
 	for _, c := range p.s.Cohorts {
 		total += float64(c.ShareAt(at))
 	}
-	for _, c := range p.s.Cohorts {
+	for i, c := range p.s.Cohorts {
 		acc += float64(c.ShareAt(at)) / total
 		if u < acc {
-			return c
+			return i
 		}
 	}
-	return p.s.Cohorts[len(p.s.Cohorts)-1]
+	return len(p.s.Cohorts) - 1
 }
 
-// pick draws a key of shares in proportion to its share (keys in sorted order).
-func pick(r *rand.Rand, shares map[string]scenarios.Percent) string {
-	keys := make([]string, 0, len(shares))
-	var total float64
-	for k, v := range shares {
-		keys = append(keys, k)
-		total += float64(v)
+// shares are a map of shares as its keys in sorted order with their
+// running totals, made once: drawing from them allocates and sorts nothing.
+type shares struct {
+	keys []string
+	cum  []float64
+}
+
+func newShares(m map[string]scenarios.Percent) shares {
+	var sh shares
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		total := float64(m[k])
+		if n := len(sh.cum); n > 0 {
+			total += sh.cum[n-1]
+		}
+		sh.keys, sh.cum = append(sh.keys, k), append(sh.cum, total)
 	}
-	sort.Strings(keys)
-	u, acc := r.Float64()*total, 0.0
-	for _, k := range keys {
-		acc += float64(shares[k])
-		if u < acc {
-			return k
+	return sh
+}
+
+// pick draws a key in proportion to its share.
+func (sh shares) pick(r *rand.Rand) string {
+	u := r.Float64() * sh.cum[len(sh.cum)-1]
+	for i, c := range sh.cum {
+		if u < c {
+			return sh.keys[i]
 		}
 	}
-	return keys[len(keys)-1]
+	return sh.keys[len(sh.keys)-1]
 }
 
 // poisson draws a Poisson(mean) count (Knuth's method; party means are small).
