@@ -55,6 +55,7 @@ type reqInfo struct {
 	extracts  bool   // the answer carries a QR token
 	rateLimit bool   // the identity rate limit applies
 	routes    []platformRoute
+	figures   *results.Endpoint // where its answers are recorded, once there is one
 }
 
 // platformRoute is a request's route on one platform, its stages resolved.
@@ -153,7 +154,7 @@ type visit struct {
 	queued   bool
 	dead     bool
 	queuedAt float64
-	expiry   timer // its queue timeout, pending while it waits
+	expiry   timer  // its queue timeout, pending while it waits
 	gen      uint32 // bumped when it is freed (pool.go)
 }
 
@@ -396,7 +397,10 @@ func (m *sim) complete(r *request, kind string) {
 	r.done = true
 	r.deadline.stop()
 	lat := seconds(m.now - r.sent)
-	m.run.Record(r.name, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
+	if r.ri.figures == nil {
+		r.ri.figures = m.run.Endpoint(r.name)
+	}
+	m.run.RecordTo(r.ri.figures, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
 	if m.cfg.Observe != nil {
 		m.cfg.Observe(r.name, seconds(r.sent), lat, kind)
 	}

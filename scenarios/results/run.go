@@ -124,12 +124,21 @@ func New(meta Meta) *Run {
 func (r *Run) bucket(at time.Duration) int { return max(0, int(at/r.Meta.Bucket)) }
 
 // Record counts one attempt at a request.
-func (r *Run) Record(endpoint string, o Outcome) {
-	e := r.Endpoints[endpoint]
+func (r *Run) Record(endpoint string, o Outcome) { r.RecordTo(r.Endpoint(endpoint), o) }
+
+// Endpoint is the endpoint's figures, made empty on first use: a recorder
+// that keeps it records with RecordTo and looks no name up per answer.
+func (r *Run) Endpoint(name string) *Endpoint {
+	e := r.Endpoints[name]
 	if e == nil {
 		e = &Endpoint{Total: NewSeries(TotalDigits)}
-		r.Endpoints[endpoint] = e
+		r.Endpoints[name] = e
 	}
+	return e
+}
+
+// RecordTo counts one attempt of an endpoint of this run (see Endpoint).
+func (r *Run) RecordTo(e *Endpoint, o Outcome) {
 	e.Total.Record(o)
 	b := r.bucket(o.At)
 	for len(e.Buckets) <= b {
