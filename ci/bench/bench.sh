@@ -4,8 +4,10 @@
 # (vegeta with go install; wrk from Debian's packages when it can), builds
 # surge and a tiny loopback target (ci/bench/target), and measures:
 #   ceiling  open-loop ceiling by bisection (0 errors, >= 99% delivered in time;
-#            surge also: 99% of sends within 1 ms of schedule)
-#   cost     CPU seconds per 100k requests at a fixed 5,000 req/s (and RSS)
+#            surge also: 99% of sends within 1 ms of schedule, by default
+#            and with --send-slack 0)
+#   cost     CPU seconds per 100k requests at a fixed 5,000 req/s (and RSS);
+#            surge also with --send-slack 0 (every send paced on its own)
 #   over     2x past surge's ceiling: delivered rate, RSS, how late it fell
 #   stall    coordinated omission: a 500 ms global stall every 5 s, 1,000 req/s, 20 s
 #   report   render a 600k-request run (surge report vs vegeta report)
@@ -132,13 +134,14 @@ passes() {
 		and (if .late_p99_ms then .late_p99_ms <= (if $late == "" then 10 else 1 end) else .sent_s <= 1.01 * $secs end)' <<<"$1" >/dev/null
 }
 
-bisect() { # TOOL [late]: the highest passing rate in [LO, HI] to RES
+bisect() { # TOOL [late [FLAGS...]]: the highest passing rate in [LO, HI] to RES
 	local tool=$1 late=${2:-} lo=$LO hi=$HI r out
+	shift $(($# < 2 ? $# : 2))
 	while ((hi - lo > RES)); do
 		r=$(((lo + hi) / 2 / RES * RES))
-		out=$("${tool}_run" "ceiling${late:+-late}" "$r" "$DUR" /hello 2>&1 | tail -1)
+		out=$("${tool}_run" "ceiling${late:+-late}" "$r" "$DUR" /hello "$@" 2>&1 | tail -1)
 		if passes "$out" "$r" "$DUR" "$late"; then lo=$r; else hi=$r; fi
-		log "$tool${late:+ (late<=1ms)}: $r req/s $(passes "$out" "$r" "$DUR" "$late" && echo pass || echo fail) -> [$lo, $hi]"
+		log "$tool${late:+ (late<=1ms)} $*: $r req/s $(passes "$out" "$r" "$DUR" "$late" && echo pass || echo fail) -> [$lo, $hi]"
 	done
 	echo "$lo"
 }
@@ -150,8 +153,13 @@ for rep in $(seq "$REPS"); do
 			[ "$tool" = surge ] && echo "$c" >"$OUT/surge-ceiling"
 		done
 		c=$(bisect surge late); row ceiling-late surge "$c" '{"ceiling": true}' '{}' # LO itself may fail: see the rows
+		c=$(LABEL="--send-slack 0" bisect surge late --send-slack 0); row ceiling-late "surge --send-slack 0" "$c" '{"ceiling": true}' '{}'
 	fi
-	if has cost; then surge_run cost 5000 "$DUR" /hello; vegeta_run cost 5000 "$DUR" /hello; fi
+	if has cost; then
+		surge_run cost 5000 "$DUR" /hello
+		LABEL="--send-slack 0" surge_run cost 5000 "$DUR" /hello --send-slack 0
+		vegeta_run cost 5000 "$DUR" /hello
+	fi
 	if has over; then
 		c=$(cat "$OUT/surge-ceiling" 2>/dev/null || echo 20000)
 		surge_run over $((c * 2)) "$DUR" /hello
