@@ -2,9 +2,9 @@ package arrival
 
 import (
 	"container/heap"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"maps"
 	"slices"
 	"time"
 
