@@ -71,12 +71,14 @@ type sim struct {
 	limiter map[*user][]float64
 	// freeUsers are users whose journey ended, for the next arrivals.
 	freeUsers    []*user
+	userSlab     []user // users not yet used
 	freeVisits   []*visit
 	freeRequests []*request
 	lanes        map[float64]*lane
 	laneList     []*lane
 	pending      arrival.Arrival // the next arrival (one is scheduled at a time)
 	reqs         map[string]*reqInfo
+	kinds        []string // the error kinds answers have had (record.go)
 	steps        map[*scenarios.Step]*stepInfo
 	faults       map[int]*fault
 	client       []*fault // client-side faults on now
@@ -144,14 +146,6 @@ func (m *sim) loop() {
 		}
 		m.now = e.t
 		m.stats.Events++
-		if m.events.Len() > 0 { // most likely the next event: load its target while this one runs
-			next := m.events.first()
-			if next.kind() == evUser { // (addresses only: the GC sees no pointer to mind)
-				prefetch4(uintptr(next.p))
-			} else {
-				prefetch(uintptr(next.p))
-			}
-		}
 		if e.stale() {
 			continue // its visit or request ended and was reused: nothing to do
 		}
@@ -208,6 +202,7 @@ func (m *sim) arrive(event) {
 // every user's outcome and closes the results.
 func (m *sim) finish(planned time.Duration) {
 	m.run.Meta.Elapsed = seconds(m.now)
+	m.settle()
 	sort.SliceStable(m.run.Events, func(i, j int) bool { return m.run.Events[i].At < m.run.Events[j].At })
 	m.run.Meta.Complete, m.run.Meta.Ended = true, "done"
 	if m.live > 0 {

@@ -1,0 +1,64 @@
+package sim
+
+import (
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// The simulator's shortcut recording (record.go) gives the figures that
+// recording every answer with results.Run.Record gives. The as-built first download
+// has successes, sheds and expired QR codes.
+func TestRecordMatchesResults(t *testing.T) {
+	s, err := scenarios.Load("../scenarios/first-download.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := capacity.Load("../reference-server/profiles/as-built.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := results.New(results.Meta{Bucket: 10 * time.Second})
+	got, _, err := Run(Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second, Capacity: 1.0 / 50, // the scenario's scale
+		Observe: func(request string, sent, latency time.Duration, kind string) {
+			want.Record(request, results.Outcome{At: sent, Corrected: latency, Service: latency, Err: kind})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := got.EndpointNames(), want.EndpointNames(); len(g) != len(w) {
+		t.Fatalf("endpoints %v, want %v", g, w)
+	}
+	kinds := map[string]bool{}
+	for name, we := range want.Endpoints {
+		ge := got.Endpoints[name]
+		if ge == nil || len(ge.Buckets) != len(we.Buckets) {
+			t.Fatalf("%s: %d buckets, want %d", name, len(ge.Buckets), len(we.Buckets))
+		}
+		for i, ws := range append([]*results.Series{we.Total}, we.Buckets...) {
+			gs := append([]*results.Series{ge.Total}, ge.Buckets...)[i]
+			if (gs == nil) != (ws == nil) {
+				t.Fatalf("%s series %d: got %v, want %v", name, i, gs, ws)
+			}
+			if ws == nil {
+				continue
+			}
+			if gs.Attempted != ws.Attempted || gs.Succeeded != ws.Succeeded || !maps.Equal(gs.Errors, ws.Errors) ||
+				!gs.Latency.Equal(ws.Latency) || !gs.Service.Equal(ws.Service) {
+				t.Errorf("%s series %d: attempted %d ok %d errors %v p99 %v/%v; want %d %d %v %v/%v", name, i,
+					gs.Attempted, gs.Succeeded, gs.Errors, gs.Latency.Quantile(99), gs.Service.Quantile(99),
+					ws.Attempted, ws.Succeeded, ws.Errors, ws.Latency.Quantile(99), ws.Service.Quantile(99))
+			}
+			for k := range ws.Errors {
+				kinds[k] = true
+			}
+		}
+	}
+	if len(kinds) < 2 {
+		t.Errorf("error kinds %v: the test wants several to compare", kinds)
+	}
+}
