@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"math/bits"
 	"unsafe"
 )
@@ -62,96 +61,67 @@ func (e event) stale() bool {
 	return false
 }
 
-// radix is a radix heap of events by (t, seq): a priority queue for
-// keys that never go below the last one taken, which a clock's events
-// never do. Events sit in buckets by the highest bit in which (t, key)
-// differs from the last event popped (t's float64 bits order like t, for
-// t >= 0); the earliest is in the lowest non-empty bucket, and popping it
-// redistributes that bucket's others to lower ones. Pushing is an append,
-// and each event moves down a few buckets in its life, in sequential
-// passes over memory, where a 4-ary heap of 100k events paid a cache miss
-// per level per pop: about twice as fast at national scale
-// (BenchmarkQueue).
+// radix is a radix heap of events by tick (t in units of 2^-tickBits s):
+// a priority queue for keys that never go below the last one taken out,
+// which a clock's never do. An event sits in the bucket of the highest bit
+// in which its tick differs from cur, the tick last taken out; the
+// earliest tick is in the lowest bucket that holds an event, and taking it
+// out moves that bucket's other events to lower ones. Pushing is an
+// append, and an event moves down a few buckets in its life, in sequential
+// passes over memory: a 4-ary heap of 100k events paid a cache miss per
+// level per pop, twice the time at national scale (BenchmarkQueue).
+//
+// Keyed by the float's bits, as it was first, an event a few seconds ahead
+// differed in 45 bits and moved seven times on average; by a tick of about
+// 15µs it differs in 19, and events of one tick are ordered by eventQueue.
 type radix struct {
-	lastT, lastKey uint64 // the last event popped; every event pushed comes after it
-	buckets        [129][]event
-	full           [3]uint64 // bit b: bucket b is not empty
-	n              int
-	known          bool // minB, minI hold where the earliest event is
-	minB, minI     int
+	cur     uint64 // the tick last taken out: every event in the heap is later
+	n       int
+	full    uint64 // bit b-1: bucket b holds an event
+	buckets [65][]event
 }
 
-func (q *radix) Len() int { return q.n }
+// tickBits sets the tick, 2^-tickBits seconds. Ordering by tick, then by
+// (t, seq) within a tick, is ordering by (t, seq).
+const tickBits = 16
 
-func (q *radix) bucket(e *event) int {
-	if hi := math.Float64bits(e.t) ^ q.lastT; hi != 0 {
-		return 64 + bits.Len64(hi)
-	}
-	return bits.Len64(e.key ^ q.lastKey)
-}
+func tick(t float64) uint64 { return uint64(t * (1 << tickBits)) }
 
-func (q *radix) put(e event) (int, int) {
-	b := q.bucket(&e)
+// put adds e, whose tick tk is after cur.
+func (q *radix) put(e event, tk uint64) {
+	b := bits.Len64(tk ^ q.cur)
 	q.buckets[b] = append(q.buckets[b], e)
-	q.full[b>>6] |= 1 << (b & 63)
-	return b, len(q.buckets[b]) - 1
+	q.full |= 1 << (b - 1)
 }
 
-// push adds e, which must come after the last event popped.
-func (q *radix) push(e event) {
-	b, i := q.put(e)
-	q.n++
-	if q.known && less(e, q.buckets[q.minB][q.minI]) {
-		q.minB, q.minI = b, i
-	}
-}
-
-// first is the earliest event; the queue must not be empty.
-func (q *radix) first() *event {
-	if !q.known {
-		b := 0
-		for w := range q.full {
-			if q.full[w] != 0 {
-				b = w<<6 | bits.TrailingZeros64(q.full[w])
-				break
-			}
-		}
-		src, m := q.buckets[b], 0
-		for k := 1; k < len(src); k++ {
-			if less(src[k], src[m]) {
-				m = k
-			}
-		}
-		q.minB, q.minI, q.known = b, m, true
-	}
-	return &q.buckets[q.minB][q.minI]
-}
-
-// pop removes the earliest event; the queue must not be empty.
-func (q *radix) pop() event {
-	e := *q.first()
-	b, src := q.minB, q.buckets[q.minB]
-	last := len(src) - 1
-	src[q.minI] = src[last]
-	src[last] = event{}
-	src = src[:last]
-	q.n--
-	q.lastT, q.lastKey = math.Float64bits(e.t), e.key
-	q.known = false
-	// The others of e's bucket now differ from the last event popped in a
-	// lower bit; the buckets above keep theirs.
-	q.buckets[b], q.full[b>>6] = src[:0], q.full[b>>6]&^(1<<(b&63))
-	for i := range src {
-		q.put(src[i])
-		src[i] = event{}
-	}
+// take appends the events of the earliest tick to out, unsorted, and makes
+// that tick cur; the heap must not be empty.
+func (q *radix) take(out []event) []event {
+	b := bits.TrailingZeros64(q.full) + 1
+	src := q.buckets[b]
 	if cap(src) > 1<<16 { // a burst is over: let its memory go
 		q.buckets[b] = nil
+	} else {
+		q.buckets[b] = src[:0]
 	}
-	return e
+	q.full &^= 1 << (b - 1)
+	q.cur = ^uint64(0)
+	for i := range src {
+		q.cur = min(q.cur, tick(src[i].t))
+	}
+	// The others differ from the new cur in a lower bit: a lower bucket.
+	for _, e := range src {
+		if tk := tick(e.t); tk == q.cur {
+			out = append(out, e)
+			q.n--
+		} else {
+			q.put(e, tk)
+		}
+	}
+	return out
 }
 
-// eventQueue is the simulator's clock: a radix heap, and in front of it
+// eventQueue is the simulator's clock: the radix heap, and in front of it
 // the next few events in order, taken out early so that what each is about
 // (a user, a visit) is on its way into the cache well before its turn.
 // With tens of thousands of users in their journey, a user is rarely in
@@ -159,7 +129,7 @@ func (q *radix) pop() event {
 // waiting for part of the load.
 type eventQueue struct {
 	r     radix
-	ahead []event // ahead[h:]: the next events, in order, all before r's
+	ahead []event // ahead[h:]: the next events in order, at ticks up to r.cur
 	h     int
 }
 
@@ -171,9 +141,17 @@ func (q *eventQueue) Len() int { return q.r.n + len(q.ahead) - q.h }
 // first is the earliest event; the queue must not be empty.
 func (q *eventQueue) first() *event {
 	for len(q.ahead)-q.h < lookahead && q.r.n > 0 {
-		e := q.r.pop()
-		warm(&e)
-		q.ahead = append(q.ahead, e)
+		k := len(q.ahead)
+		q.ahead = q.r.take(q.ahead)
+		next := q.ahead[k:]
+		for i := 1; i < len(next); i++ { // a tick's few events, in order
+			for j := i; j > 0 && less(next[j], next[j-1]); j-- {
+				next[j], next[j-1] = next[j-1], next[j]
+			}
+		}
+		for i := range next {
+			warm(&next[i])
+		}
 	}
 	return &q.ahead[q.h]
 }
@@ -191,16 +169,12 @@ func (q *eventQueue) pop() event {
 	return e
 }
 
-// push adds e, which must come after the last event popped. One that comes
-// before the radix heap's last (an event due within the next few) joins
-// the events ahead, in order.
+// push adds e, which must come after the last event popped. One at a tick
+// already taken out of the heap joins the events ahead, in order.
 func (q *eventQueue) push(e event) {
-	t := math.Float64bits(e.t)
-	if q.r.n == 0 && q.h == len(q.ahead) {
-		q.r.lastT, q.r.lastKey = t, e.key // an empty queue takes any event
-	}
-	if t > q.r.lastT || t == q.r.lastT && e.key >= q.r.lastKey {
-		q.r.push(e)
+	if tk := tick(e.t); tk > q.r.cur {
+		q.r.put(e, tk)
+		q.r.n++
 		return
 	}
 	warm(&e)
