@@ -80,10 +80,14 @@ type sim struct {
 	reqs         map[string]*reqInfo
 	kinds        []string // the error kinds answers have had (record.go)
 	steps        map[*scenarios.Step]*stepInfo
-	faults       map[int]*fault
-	client       []*fault // client-side faults on now
-	rng          *rand.Rand
-	err          error // the simulation cannot go on (errTooLarge)
+	stepCache    [256]struct {
+		st *scenarios.Step
+		si *stepInfo
+	}
+	faults map[int]*fault
+	client []*fault // client-side faults on now
+	rng    *rand.Rand
+	err    error // the simulation cannot go on (errTooLarge)
 }
 
 // Run simulates the scenario against the profile.
