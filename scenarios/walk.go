@@ -74,7 +74,7 @@ func (w *Walker) Start() Action { return w.next(false) }
 // offset now, and returns the next action.
 func (w *Walker) After(kind string, now time.Duration) Action {
 	w.at = now
-	st := w.steps[w.i]
+	st := &w.steps[w.i]
 	if kind == "" {
 		w.i, w.attempt = w.i+1, 0
 		return w.next(false)
@@ -162,7 +162,7 @@ func draw(d *spec.Dist, r *rand.Rand) time.Duration {
 	return d.Sample(r)
 }
 
-func (w *Walker) attempts(st Step) int {
+func (w *Walker) attempts(st *Step) int {
 	if st.Attempts > 0 {
 		return st.Attempts
 	}
