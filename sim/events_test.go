@@ -27,9 +27,11 @@ func TestQueueOrder(t *testing.T) {
 	}
 	for range 200_000 {
 		if q.Len() == 0 || r.IntN(3) > 0 {
-			switch r.IntN(4) {
+			switch r.IntN(5) {
 			case 0:
 				push(now) // a zero delay
+			case 4:
+				push(now + r.Float64()*1e-4) // within a few ticks (events.go)
 			case 1:
 				for range r.IntN(50) { // a burst at one instant
 					push(now + 0.5)
