@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math/bits"
+	"slices"
 	"unsafe"
 )
 
@@ -38,6 +40,7 @@ func (e event) visit() *visit            { return (*visit)(e.p) }
 func (e event) request() *request        { return (*request)(e.p) }
 func (e event) fault() int               { return int(e.gen) }
 func less(a, b event) bool               { return a.t < b.t || a.t == b.t && a.key < b.key }
+func cmpEvents(a, b event) int           { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.key, b.key)) }
 func userEvent(u *user) event            { return event{key: uint64(evUser), p: unsafe.Pointer(u)} }
 func plainEvent(kind uint8) event        { return event{key: uint64(kind)} }
 func faultEvent(kind uint8, i int) event { return event{key: uint64(kind), gen: uint32(i)} }
@@ -131,12 +134,18 @@ type eventQueue struct {
 	r     radix
 	ahead []event // ahead[h:]: the next events in order, at ticks up to r.cur
 	h     int
+	// late are events pushed at a tick already taken out of r (at most
+	// r.cur), a binary heap: usually empty, as such events are the clock's
+	// next few; when the events ahead span a long time (a sparse stretch
+	// of the run) it keeps their number from costing more than a log.
+	late     []event
+	fromLate bool // first found the earliest in late
 }
 
 // lookahead is how many events ahead of the clock eventQueue prefetches.
 const lookahead = 8
 
-func (q *eventQueue) Len() int { return q.r.n + len(q.ahead) - q.h }
+func (q *eventQueue) Len() int { return q.r.n + len(q.ahead) - q.h + len(q.late) }
 
 // first is the earliest event; the queue must not be empty.
 func (q *eventQueue) first() *event {
@@ -144,14 +153,22 @@ func (q *eventQueue) first() *event {
 		k := len(q.ahead)
 		q.ahead = q.r.take(q.ahead)
 		next := q.ahead[k:]
-		for i := 1; i < len(next); i++ { // a tick's few events, in order
-			for j := i; j > 0 && less(next[j], next[j-1]); j-- {
-				next[j], next[j-1] = next[j-1], next[j]
+		if len(next) > 12 { // a burst in one tick
+			slices.SortFunc(next, cmpEvents)
+		} else {
+			for i := 1; i < len(next); i++ { // a tick's few events, in order
+				for j := i; j > 0 && less(next[j], next[j-1]); j-- {
+					next[j], next[j-1] = next[j-1], next[j]
+				}
 			}
 		}
 		for i := range next {
 			warm(&next[i])
 		}
+	}
+	q.fromLate = len(q.late) > 0 && (q.h == len(q.ahead) || less(q.late[0], q.ahead[q.h]))
+	if q.fromLate {
+		return &q.late[0]
 	}
 	return &q.ahead[q.h]
 }
@@ -159,18 +176,21 @@ func (q *eventQueue) first() *event {
 // pop removes the earliest event; the queue must not be empty.
 func (q *eventQueue) pop() event {
 	e := *q.first()
+	if q.fromLate {
+		q.popLate()
+		return e
+	}
 	q.h++
 	if q.h == len(q.ahead) {
 		q.ahead, q.h = q.ahead[:0], 0
-	} else if q.h >= 4*lookahead {
+	} else if q.h >= 4*lookahead && q.h >= len(q.ahead)/2 {
 		n := copy(q.ahead, q.ahead[q.h:])
 		q.ahead, q.h = q.ahead[:n], 0
 	}
 	return e
 }
 
-// push adds e, which must come after the last event popped. One at a tick
-// already taken out of the heap joins the events ahead, in order.
+// push adds e, which must come after the last event popped.
 func (q *eventQueue) push(e event) {
 	if tk := tick(e.t); tk > q.r.cur {
 		q.r.put(e, tk)
@@ -178,13 +198,39 @@ func (q *eventQueue) push(e event) {
 		return
 	}
 	warm(&e)
-	i := len(q.ahead)
-	q.ahead = append(q.ahead, e)
-	for i > q.h && less(e, q.ahead[i-1]) {
-		q.ahead[i] = q.ahead[i-1]
-		i--
+	h := append(q.late, e)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !less(h[i], h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
 	}
-	q.ahead[i] = e
+	q.late = h
+}
+
+// popLate removes late's earliest event.
+func (q *eventQueue) popLate() {
+	h := q.late
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		m, l := i, 2*i+1
+		if l < n && less(h[l], h[m]) {
+			m = l
+		}
+		if r := l + 1; r < n && less(h[r], h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	q.late = h
 }
 
 // warm starts loading what e is about.

@@ -80,3 +80,31 @@ func BenchmarkQueue(b *testing.B) {
 		seq++
 	}
 }
+
+// A burst at one instant (a hundred thousand arrivals, a stall released)
+// comes out in sequence order, and each event pushed while it drains,
+// dated before the burst's end, comes out in its place.
+func TestQueueBurst(t *testing.T) {
+	q := eventQueue{}
+	var seq uint64
+	push := func(at float64) { q.push(event{t: at, key: seq << 8}); seq++ }
+	push(0.5)
+	q.pop() // the clock at 0.5
+	for range 100_000 {
+		push(1)
+	}
+	var popped []event
+	for i := 0; q.Len() > 0; i++ {
+		e := q.pop()
+		popped = append(popped, e)
+		if i%2 == 0 && e.t == 1 && i < 100_000 {
+			push(1) // a zero delay: after the burst's others
+		}
+	}
+	if !slices.IsSortedFunc(popped, cmpEvents) {
+		t.Fatal("the burst did not come out in (t, seq) order")
+	}
+	if uint64(len(popped)) != seq-1 {
+		t.Fatalf("popped %d of %d events", len(popped), seq-1)
+	}
+}
