@@ -132,7 +132,8 @@ func (w *Walker) next(reset bool) Action {
 	}
 	st := &w.steps[w.i]
 	w.attempt++
-	first := w.want(st.Request)
+	// A retry of this step (attempt 2 on) was wanted at its attempt 1.
+	first := w.attempt == 1 && w.want(st.Request)
 	return Action{At: w.at, Step: st, First: first, Reset: reset}
 }
 
