@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -46,13 +47,29 @@ func lineChart(id, title, height string, x opts.XAxis, y opts.YAxis) *charts.Lin
 	return c
 }
 
-// timeChart is a line chart over the played timeline (x in seconds,
-// labelled m:ss).
-func timeChart(id, title, yName string) *charts.Line {
+// timeChart is a line chart over the played timeline of a run that spans
+// span: x in seconds, ticked at a round step (10 s, 1 min, 15 min, 1 h ...)
+// and labelled m:ss, or h:mm:ss from the first hour.
+func timeChart(id, title, yName string, span time.Duration) *charts.Line {
+	step := timeStep(span).Seconds()
 	return lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: "played", NameLocation: "middle", NameGap: 28,
-		AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(
-			`function (v) { var s = Math.round(v); return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0'); }`)}},
+		MinInterval: step, MaxInterval: step,
+		AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) {
+			var s = Math.round(v), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, p = function (n) { return String(n).padStart(2, '0'); };
+			return h > 0 ? h + ':' + p(m) + ':' + p(s % 60) : Math.floor(s / 60) + ':' + p(s % 60); }`)}},
 		opts.YAxis{Type: "value", Name: yName})
+}
+
+// timeStep is the round tick step that puts at most about ten ticks on span.
+func timeStep(span time.Duration) time.Duration {
+	for _, s := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
+		30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+		30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour} {
+		if span <= 10*s {
+			return s
+		}
+	}
+	return 24 * time.Hour
 }
 
 // lineData turns a curve into chart data; scale converts y (1000 for ms),

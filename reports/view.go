@@ -134,6 +134,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 	var cs chartSet
 	r := rep.Run
 	spans := faultSpans(r)
+	span := max(r.Meta.Planned, r.Meta.Elapsed)
 	marks := map[string]float64{}
 	for _, ev := range r.Events {
 		if ev.Kind == "surge-end" {
@@ -145,7 +146,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 	}
 	if len(r.Endpoints) > 0 {
 		t := trafficCurves(r)
-		c := timeChart(chartID("traffic"), "Traffic (per second)", "per s")
+		c := timeChart(chartID("traffic"), "Traffic (per second)", "per s", span)
 		c.AddSeries("offered (first attempts)", lineData(t.offered, 1), noSymbols(), shade(spans), verticals(marks),
 			charts.WithMarkPointNameTypeItemOpts(opts.MarkPointNameTypeItem{Name: "peak", Type: "max"}))
 		c.AddSeries("attempted (with retries)", lineData(t.attempted, 1), noSymbols())
@@ -153,7 +154,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 		c.AddSeries("goodput (users done, by arrival)", lineData(t.goodput, 1), noSymbols(), lineStyle("dashed"))
 		cs.Traffic = cs.add(renderLine(c))
 		if len(t.errors) > 0 {
-			c := timeChart(chartID("errors"), "Errors by kind (per second)", "per s")
+			c := timeChart(chartID("errors"), "Errors by kind (per second)", "per s", span)
 			for i, k := range sortedKeys(t.errors) {
 				o := []charts.SeriesOpts{noSymbols(), charts.WithLineChartOpts(opts.LineChart{Stack: "errors", ShowSymbol: opts.Bool(false)}),
 					charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.4)})}
@@ -169,7 +170,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 		e := r.Endpoints[name]
 		ec := endpointCurves(r, e)
 		id := chartID("latency", fmt.Sprint(i), name)
-		c := timeChart(id, name+": latency from intended send (ms)", "ms")
+		c := timeChart(id, name+": latency from intended send (ms)", "ms", span)
 		c.SetGlobalOptions(charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "24px",
 			Selected: map[string]bool{"p99 uncorrected": false}}))
 		slo := sloLines(rep.Scenario, name)
@@ -185,9 +186,9 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 		cs.Endpoints = append(cs.Endpoints, ev)
 	}
 	if len(stages) > 0 {
-		u := timeChart(chartID("stage_util"), "Utilisation per stage", "busy share")
-		q := timeChart(chartID("stage_queue"), "Queue length per stage", "waiting")
-		sh := timeChart(chartID("stage_shed"), "Shed per stage (per second)", "per s")
+		u := timeChart(chartID("stage_util"), "Utilisation per stage", "busy share", span)
+		q := timeChart(chartID("stage_queue"), "Queue length per stage", "waiting", span)
+		sh := timeChart(chartID("stage_shed"), "Shed per stage (per second)", "per s", span)
 		for i, f := range stages {
 			var up, qp, sp []point
 			for _, p := range f.points {
@@ -205,7 +206,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 	}
 	if p := rep.Prediction; p != nil {
 		mt, pt := trafficCurves(r), trafficCurves(p.Run)
-		c := timeChart(chartID("pred_rate"), "Attempted per second: measured vs predicted", "per s")
+		c := timeChart(chartID("pred_rate"), "Attempted per second: measured vs predicted", "per s", span)
 		c.AddSeries("measured", lineData(mt.attempted, 1), noSymbols(), shade(spans))
 		c.AddSeries("predicted", lineData(pt.attempted, 1), noSymbols(), lineStyle("dashed"))
 		cs.PredRate = cs.add(renderLine(c))
@@ -214,7 +215,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 			if pe == nil {
 				continue
 			}
-			c := timeChart(chartID("pred_p99", fmt.Sprint(i), name), name+": p99 measured vs predicted (ms)", "ms")
+			c := timeChart(chartID("pred_p99", fmt.Sprint(i), name), name+": p99 measured vs predicted (ms)", "ms", span)
 			slo := sloLines(rep.Scenario, name)
 			fitLimits(c, "ms", slo)
 			c.AddSeries("measured p99", lineData(endpointCurves(r, r.Endpoints[name]).p99, 1000), noSymbols(), horizontals(slo))
@@ -223,7 +224,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 			cs.all = append(cs.all, cs.PredLatency[len(cs.PredLatency)-1])
 		}
 		if ps := stageFigures(p.Run); len(ps) > 0 && len(stages) > 0 {
-			c := timeChart(chartID("pred_util"), "Utilisation: measured (solid) vs predicted (dashed)", "busy share")
+			c := timeChart(chartID("pred_util"), "Utilisation: measured (solid) vs predicted (dashed)", "busy share", span)
 			for _, f := range stages {
 				c.AddSeries(f.Stage+" measured", lineData(f.utilCurve(), 1), noSymbols())
 			}
@@ -234,7 +235,7 @@ func buildCharts(rep *Report, first []FirstBreach, stages []*StageFigures) chart
 		}
 	}
 	if b := rep.Baseline; b != nil {
-		c := timeChart(chartID("baseline_p99"), "p99 over time: this run (solid) vs baseline (dashed), ms", "ms")
+		c := timeChart(chartID("baseline_p99"), "p99 over time: this run (solid) vs baseline (dashed), ms", "ms", span)
 		for _, name := range r.EndpointNames() {
 			c.AddSeries(name, lineData(endpointCurves(r, r.Endpoints[name]).p99, 1000), noSymbols())
 			if be := b.Run.Endpoints[name]; be != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,6 +100,33 @@ func TestRecoveryOnTheShippedFaultScenarios(t *testing.T) {
 					t.Errorf("%s on %s: %s: recovered %v after %v", sc, profile, r.Fault, r.Recovered, r.After)
 				}
 			}
+		}
+	}
+}
+
+// A run made with --scale and --compression re-renders (surge report) as
+// it was written: its directory's scenario.yaml says the scale and
+// compression it was played at, not the file's.
+func TestReportRerendersAtTheScaleRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sim")
+	if code, out, errs := runSurge("sim", "../../scenarios/lunch.yaml", "--scale", "0.05", "--compression", "60", "--out", dir, "--quiet"); code != 0 {
+		t.Fatalf("sim: exit %d\n%s\n%s", code, out, errs)
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{reports.ReportHTML, reports.SummaryJSON, reports.SummaryText} {
+		before[f], _ = os.ReadFile(filepath.Join(dir, f))
+	}
+	s, _ := os.ReadFile(filepath.Join(dir, reports.ScenarioFile))
+	if !strings.Contains(string(s), "scale: 1/20 # as run (--scale); the file says 1/50") ||
+		!strings.Contains(string(s), "factor: 60 # as run (--compression); the file says 30") {
+		t.Errorf("scenario.yaml as run:\n%s", s)
+	}
+	if code, _, errs := runSurge("report", dir); code != 0 {
+		t.Fatalf("report: exit %d %s", code, errs)
+	}
+	for f, b := range before {
+		if after, _ := os.ReadFile(filepath.Join(dir, f)); string(after) != string(b) || len(b) == 0 {
+			t.Errorf("%s re-rendered differs from the one the run wrote (%d bytes, then %d)", f, len(b), len(after))
 		}
 	}
 }
