@@ -98,6 +98,7 @@ func scenarioAsRun(path string, raw []byte, s *scenarios.Scenario) ([]byte, erro
 		if c.Kind != yaml.MappingNode {
 			*c = yaml.Node{Kind: yaml.MappingNode}
 		}
+		c.Style &^= yaml.FlowStyle // block style, so the note can follow the factor
 		v := value(c, "factor")
 		was := "none"
 		if factor(file) > 0 {
