@@ -153,14 +153,8 @@ func (q *eventQueue) first() *event {
 		k := len(q.ahead)
 		q.ahead = q.r.take(q.ahead)
 		next := q.ahead[k:]
-		if len(next) > 12 { // a burst in one tick
+		if len(next) > 1 { // a tick's events, in order
 			slices.SortFunc(next, cmpEvents)
-		} else {
-			for i := 1; i < len(next); i++ { // a tick's few events, in order
-				for j := i; j > 0 && less(next[j], next[j-1]); j-- {
-					next[j], next[j-1] = next[j-1], next[j]
-				}
-			}
 		}
 		for i := range next {
 			warm(&next[i])

@@ -247,10 +247,10 @@ func (m *sim) atOnce(r *request) (string, []hop) {
 	}
 	h := &hops[0]
 	st := h.st
-	if h.async || len(st.faults) > 0 || st.busy < st.limit && st.live == 0 || st.wait() || st.live < st.cfg.Queue {
+	if h.async || len(st.faults) > 0 || st.idle() || !st.full() {
 		return "", hops
 	}
-	st.arrived(m.now)
+	st.arrived(m.now) // what arriveAt and enter count for a visit they shed
 	st.arrivals++
 	st.waited++
 	st.shed++
@@ -313,12 +313,12 @@ func (m *sim) arriveAt(v *visit, st *stage) {
 func (m *sim) enter(v *visit) {
 	st := v.st
 	st.arrivals++
-	if st.busy < st.limit && st.live == 0 {
+	if st.idle() {
 		m.acquire(v)
 		return
 	}
 	st.waited++
-	if !st.wait() && st.live >= st.cfg.Queue {
+	if st.full() {
 		st.shed++
 		m.fail(v, "shed")
 		return

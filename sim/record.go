@@ -7,7 +7,7 @@ import (
 )
 
 // The simulator records answers into the run's figures as
-// results.Run.RecordTo does, with the same outcome, in fewer steps: tens of
+// results.Run.Record does, with the same outcome, in fewer steps: tens of
 // millions of answers make each step count.
 //   - Its service time is its latency (no network, no generator), so it
 //     records the latency histogram alone and copies it to the service
@@ -26,15 +26,9 @@ func (m *sim) record(ri *reqInfo, sent, lat time.Duration, first bool, kind stri
 		ri.figures = m.run.Endpoint(ri.name)
 	}
 	e := ri.figures
-	b := max(0, int(sent/m.run.Meta.Bucket))
-	for len(e.Buckets) <= b {
-		e.Buckets = append(e.Buckets, nil)
-	}
-	if e.Buckets[b] == nil {
-		e.Buckets[b] = results.NewSeries(results.BucketDigits)
-	}
+	b := m.run.BucketOf(sent)
 	count(e.Total, lat, first, kind == "")
-	count(e.Buckets[b], lat, first, kind == "")
+	count(e.Bucket(b), lat, first, kind == "")
 	if kind != "" {
 		k := m.kind(kind)
 		ri.errs.add(0, k)

@@ -50,3 +50,10 @@ func (st *stage) advance(t float64) {
 }
 
 func (st *stage) wait() bool { return st.cfg.WhenFull == capacity.WhenFullWait }
+
+// idle says an arrival gets a worker at once: one is free and none waits.
+func (st *stage) idle() bool { return st.busy < st.limit && st.live == 0 }
+
+// full says an arrival that finds no worker is shed: the queue is at its
+// bound and the stage sheds when full.
+func (st *stage) full() bool { return !st.wait() && st.live >= st.cfg.Queue }

@@ -121,13 +121,18 @@ func New(meta Meta) *Run {
 		Generator: Generator{Late: NewHistogram(BucketDigits)}}
 }
 
-func (r *Run) bucket(at time.Duration) int { return max(0, int(at/r.Meta.Bucket)) }
+// BucketOf is the index of the time bucket holding at.
+func (r *Run) BucketOf(at time.Duration) int { return max(0, int(at/r.Meta.Bucket)) }
 
 // Record counts one attempt at a request.
-func (r *Run) Record(endpoint string, o Outcome) { r.RecordTo(r.Endpoint(endpoint), o) }
+func (r *Run) Record(endpoint string, o Outcome) {
+	e := r.Endpoint(endpoint)
+	e.Total.Record(o)
+	e.Bucket(r.BucketOf(o.At)).Record(o)
+}
 
 // Endpoint is the endpoint's figures, made empty on first use: a recorder
-// that keeps it records with RecordTo and looks no name up per answer.
+// that keeps it looks no name up per answer.
 func (r *Run) Endpoint(name string) *Endpoint {
 	e := r.Endpoints[name]
 	if e == nil {
@@ -137,23 +142,21 @@ func (r *Run) Endpoint(name string) *Endpoint {
 	return e
 }
 
-// RecordTo counts one attempt of an endpoint of this run (see Endpoint).
-func (r *Run) RecordTo(e *Endpoint, o Outcome) {
-	e.Total.Record(o)
-	b := r.bucket(o.At)
+// Bucket is the endpoint's series for time bucket b, made empty on first use.
+func (e *Endpoint) Bucket(b int) *Series {
 	for len(e.Buckets) <= b {
 		e.Buckets = append(e.Buckets, nil)
 	}
 	if e.Buckets[b] == nil {
 		e.Buckets[b] = NewSeries(BucketDigits)
 	}
-	e.Buckets[b].Record(o)
+	return e.Buckets[b]
 }
 
 // Count adds user outcomes at a time (the user's arrival time).
 func (r *Run) Count(at time.Duration, u Users) {
 	r.Users.add(u)
-	b := r.bucket(at)
+	b := r.BucketOf(at)
 	for len(r.UserBuckets) <= b {
 		r.UserBuckets = append(r.UserBuckets, Users{})
 	}
