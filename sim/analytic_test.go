@@ -133,15 +133,8 @@ func BenchmarkEventLoop(b *testing.B) {
 // BenchmarkNational simulates the first-download scenario at national scale
 // (1:1, the scenario's 30x compression): ~144k users, ~6.9M events.
 func BenchmarkNational(b *testing.B) {
-	s, err := scenarios.Load("../scenarios/first-download.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, p := firstDownloadAsBuilt(b)
 	s.Scale = 1
-	p, err := capacity.Load("../reference-server/profiles/as-built.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
 	for b.Loop() {
 		_, st, err := Run(Config{Scenario: s, Profile: p, Seed: 1, Capacity: 50})
 		if err != nil {

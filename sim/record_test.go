@@ -10,10 +10,9 @@ import (
 	"github.com/surgekit/surge/scenarios/results"
 )
 
-// The simulator's shortcut recording (record.go) gives the figures that
-// recording every answer with results.Run.Record gives. The as-built first download
-// has successes, sheds and expired QR codes.
-func TestRecordMatchesResults(t *testing.T) {
+// firstDownloadAsBuilt is the shipped go-live scenario and the as-built profile.
+func firstDownloadAsBuilt(t testing.TB) (*scenarios.Scenario, *capacity.Profile) {
+	t.Helper()
 	s, err := scenarios.Load("../scenarios/first-download.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -22,6 +21,14 @@ func TestRecordMatchesResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, p
+}
+
+// The simulator's shortcut recording (record.go) gives the figures that
+// recording every answer with results.Run.Record gives. The as-built first download
+// has successes, sheds and expired QR codes.
+func TestRecordMatchesResults(t *testing.T) {
+	s, p := firstDownloadAsBuilt(t)
 	want := results.New(results.Meta{Bucket: 10 * time.Second})
 	got, _, err := Run(Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second, Capacity: 1.0 / 50, // the scenario's scale
 		Observe: func(request string, sent, latency time.Duration, kind string) {
