@@ -3,6 +3,7 @@ package scenarios
 import (
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Request is an HTTP request template. ${name} in the path, a header or a
@@ -26,6 +27,21 @@ type Request struct {
 	// plan); default: the request's name.
 	Endpoint string `yaml:"endpoint"`
 }
+
+// SetsHeader reports whether the template sets the header name (in any
+// case).
+func (r Request) SetsHeader(name string) bool {
+	for k := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// FramingHeaders are set by the client from the target and the body; a
+// template may not set them.
+var FramingHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection"}
 
 // BuiltinVars are the variables every user starts with: a user id, the
 // platform (which changes when the user switches), a venue id, and the

@@ -138,6 +138,9 @@ func TestInvalidScenarios(t *testing.T) {
 		{"  - qr p99 <= 2s", "  - qr p99 <= soon", `:45: slo[0]: clause "qr p99 <= soon"`},
 		{"  - qr p99 <= 2s", "  - qrr p99 <= 2s", `:45: slo[0]: clause "qrr p99 <= 2s": unknown request "qrr"`},
 		{"name: smoke\n", "name: smoke\nnmae: x\n", `:4: nmae: unknown key "nmae"`},
+		{"name: smoke\n", "name: smoke\nrequests: {hit: {method: GET, path: /x, headers: {host: a}}}\n", `:4: requests.hit.headers.host: set by surge from the target and the body`},
+		{"name: smoke\n", "name: smoke\nrequests: {hit: {method: GET, path: /x, headers: {\"X Y\": a}}}\n", `:4: requests.hit.headers.X Y: not a valid header name`},
+		{"name: smoke\n", "name: smoke\nrequests: {hit: {method: GET, path: /x, headers: {X-Y: \"a\\nb\"}}}\n", `:4: requests.hit.headers.X-Y: a header value may not hold a line break`},
 	}
 	for _, c := range cases {
 		src := strings.Replace(string(base), c.from, c.to, 1)

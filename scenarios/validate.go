@@ -244,6 +244,19 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 	if !strings.HasPrefix(r.Path, "/") {
 		p.Addf(spec.Join(path, "path"), "must start with /, have %q", r.Path)
 	}
+	for _, k := range sortedKeys(r.Headers) {
+		switch {
+		case !ValidHeaderName(k):
+			p.Addf(spec.Join(path, "headers", k), "not a valid header name")
+		case strings.ContainsAny(r.Headers[k], "\r\n\x00"):
+			p.Addf(spec.Join(path, "headers", k), "a header value may not hold a line break or NUL")
+		}
+		for _, f := range FramingHeaders {
+			if strings.EqualFold(k, f) {
+				p.Addf(spec.Join(path, "headers", k), "set by surge from the target and the body; remove it")
+			}
+		}
+	}
 	for i, st := range r.Expect {
 		if st < 100 || st > 599 {
 			p.Addf(spec.Join(path, "expect", i), "not an HTTP status: %d", st)
@@ -254,6 +267,19 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 			p.Addf(spec.Join(path, "kinds", k), "name the error kind")
 		}
 	}
+}
+
+// ValidHeaderName reports whether k is an HTTP token (RFC 9110 5.1).
+func ValidHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := range len(k) {
+		if c := k[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Scenario) validateJourneys(p *spec.Problems) {

@@ -60,7 +60,7 @@ func (e *engine) adminCredentials(ctx context.Context, n int) ([]json.RawMessage
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.client.Do(req)
+	resp, err := e.ctl.Do(req)
 	if err != nil {
 		return nil, err
 	}

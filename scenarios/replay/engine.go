@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,9 @@ type Config struct {
 	Progress func(Progress)
 	// Meta fills the descriptive fields of the results (scenario, profile ...).
 	Meta results.Meta
+	// TLS configures connections to an https:// target (default: the
+	// system's roots).
+	TLS *tls.Config
 	// Faults switches the scenario's faults (default: the reference
 	// server's admin API at Target).
 	Faults FaultSwitch
@@ -96,7 +100,7 @@ var ErrUnreachable = errors.New("replay: target unreachable")
 type engine struct {
 	users       sync.Pool // *user, reused once counted
 	cfg         Config
-	client      *http.Client // the load: bounded connections
+	load        *h1          // the load: bounded connections
 	ctl         *http.Client // the control plane (faults, metrics): never queued behind the load
 	start       time.Time
 	credentials []json.RawMessage
@@ -159,13 +163,13 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if cfg.Bucket <= 0 {
 		cfg.Bucket = results.BucketFor(plan.Played())
 	}
-	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, client: &http.Client{Transport: &http.Transport{
-		MaxConnsPerHost: cfg.MaxConns, MaxIdleConnsPerHost: cfg.MaxConns, MaxIdleConns: cfg.MaxConns,
-		IdleConnTimeout: 90 * time.Second, DisableCompression: true,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}}}
-	defer e.client.CloseIdleConnections()
-	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	load, err := newH1(cfg.Target, cfg.MaxConns, cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	defer load.closeIdle()
+	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load}
+	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
 	defer e.ctl.CloseIdleConnections()
 	if err := e.loadCredentials(ctx); err != nil {
 		return nil, err
@@ -286,6 +290,7 @@ dispatch:
 	case <-time.After(e.cfg.Drain):
 		e.event("cut", fmt.Sprintf("%d users still in their journey after the %v drain", e.active.Load(), e.cfg.Drain))
 		cutUsers()
+		e.load.cut()
 		<-drained
 	}
 	close(stopMonitor)

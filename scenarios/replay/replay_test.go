@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -269,15 +271,29 @@ func TestTemplates(t *testing.T) {
 	v := vars{}
 	v.set("user", "a b")
 	v["credential"] = json.RawMessage(`{"id":"c1"}`)
-	req, err := newRequest(context.Background(), "http://x", scenarios.Request{Method: "POST", Path: "/u/${user}",
-		JSON: map[string]any{"wallet": "${credential}", "note": "hi ${user}", "n": 3}}, v)
+	h, err := newH1("http://x:8080/api/", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, _, err := render(h, nil, scenarios.Request{Method: "POST", Path: "/u/${user}", Headers: map[string]string{"X-Who": "${user}"},
+		JSON: map[string]any{"wallet": "${credential}", "note": "hi ${user}", "n": 3}}, v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw))) // the request as a server reads it
+	if err != nil {
+		t.Fatalf("%v in %q", err, raw)
+	}
 	var body map[string]any
 	json.NewDecoder(req.Body).Decode(&body)
-	if req.URL.EscapedPath() != "/u/a%20b" || body["note"] != "hi a b" || body["wallet"].(map[string]any)["id"] != "c1" || body["n"] != 3.0 {
-		t.Errorf("path %q body %v", req.URL.EscapedPath(), body)
+	if req.URL.EscapedPath() != "/api/u/a%20b" || req.Host != "x:8080" || req.Header.Get("X-Who") != "a b" || req.Header.Get("Content-Type") != "application/json" ||
+		req.ContentLength != int64(len(raw)-bytes.Index(raw, []byte("\r\n\r\n"))-4) ||
+		body["note"] != "hi a b" || body["wallet"].(map[string]any)["id"] != "c1" || body["n"] != 3.0 {
+		t.Errorf("path %q host %q header %v length %d body %v", req.URL.EscapedPath(), req.Host, req.Header, req.ContentLength, body)
+	}
+	v.set("user", "a\r\nX-Evil: 1")
+	if _, _, err := render(h, nil, scenarios.Request{Method: "GET", Path: "/u", Headers: map[string]string{"X-Who": "${user}"}}, v, nil); err == nil {
+		t.Error("a variable with a line break made a header")
 	}
 	out := vars{}
 	if !extract(scenarios.Request{Extract: map[string]string{"id": "items.1.id", "all": "."}}, []byte(`{"items": [{"id": 1}, {"id": "x"}]}`), out) ||

@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -36,6 +33,9 @@ func (v vars) text(name string) string {
 }
 
 func (v vars) expand(s string, escape func(string) string) string {
+	if !strings.Contains(s, "${") {
+		return s
+	}
 	return varRE.ReplaceAllStringFunc(s, func(m string) string {
 		return escape(v.text(m[2 : len(m)-1]))
 	})
@@ -69,27 +69,24 @@ func (v vars) body(t any) any {
 	return t
 }
 
-// newRequest builds the HTTP request of a template for a user.
-func newRequest(ctx context.Context, base string, t scenarios.Request, v vars) (*http.Request, error) {
-	var body io.Reader
+// render writes the HTTP request of a template for a user into w.
+func render(h *h1, w []byte, t scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
+	var body []byte
 	if t.JSON != nil {
 		b, err := json.Marshal(v.body(t.JSON))
 		if err != nil {
-			return nil, err
+			return w, hdr, err
 		}
-		body = bytes.NewReader(b)
+		body = b
+		if !t.SetsHeader("Content-Type") {
+			hdr = append(hdr, "Content-Type", "application/json")
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, t.Method, base+v.expand(t.Path, url.PathEscape), body)
-	if err != nil {
-		return nil, err
+	for k, x := range t.Headers {
+		hdr = append(hdr, k, v.expand(x, func(s string) string { return s }))
 	}
-	if t.JSON != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, h := range t.Headers {
-		req.Header.Set(k, v.expand(h, func(s string) string { return s }))
-	}
-	return req, nil
+	w, err := h.request(w, t.Method, v.expand(t.Path, url.PathEscape), hdr, body)
+	return w, hdr, err
 }
 
 const maxAnswer = 1 << 20
@@ -133,44 +130,47 @@ func classify(t scenarios.Request, status int, body []byte) string {
 	return "wrong_status"
 }
 
-// transportKind names a failed round trip; "" if the run itself was cancelled.
-func transportKind(err error, timedOut bool, runCtx context.Context) string {
+// transportKind names a failed exchange; "" if the run cut it.
+func transportKind(err error, runCtx context.Context) string {
 	switch {
-	case timedOut:
-		return "timeout"
-	case runCtx.Err() != nil:
+	case errors.Is(err, errCut) || runCtx.Err() != nil:
 		return ""
+	case isTimeout(err):
+		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
 	}
 	return "reset"
 }
 
-// send does one attempt with the step's timeout. *sent is set to when the
-// request got its connection (the actual send; until then it queued in the
-// client for one of the bounded connections).
-func send(runCtx context.Context, client *http.Client, base string, t scenarios.Request, v vars, timeout time.Duration, sent *time.Time) answer {
-	ctx, cancel := context.WithTimeout(runCtx, timeout)
-	defer cancel()
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { *sent = time.Now() }})
-	req, err := newRequest(ctx, base, t, v)
-	if err != nil {
+// scratch is a user's reusable buffers for its requests and answers.
+type scratch struct {
+	req, ans []byte
+	hdr      []string
+}
+
+// keepAnswer is the largest answer buffer a user keeps between requests
+// (larger answers are read into a buffer of their own).
+const keepAnswer = 64 << 10
+
+// send does one attempt with the step's timeout, which covers the wait for
+// a connection and the exchange. *sent is set to when the request got its
+// connection (the actual send; until then it queued in the client for one
+// of the bounded connections).
+func send(runCtx context.Context, h *h1, t scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
+	req, hdr, err := render(h, s.req[:0], t, v, s.hdr[:0])
+	s.req, s.hdr = req[:0], hdr[:0]
+	if err != nil { // the user's variables make no valid request: the client's own error
 		return answer{kind: "4xx"}
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return answer{kind: transportKind(err, ctx.Err() == context.DeadlineExceeded && runCtx.Err() == nil, runCtx)}
+	status, body, err := h.exchange(runCtx, time.Now().Add(timeout), req, t.Method == "HEAD", s.ans[:0], sent)
+	if cap(body) > cap(s.ans) && cap(body) <= keepAnswer {
+		s.ans = body[:0]
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return answer{kind: transportKind(err, ctx.Err() == context.DeadlineExceeded && runCtx.Err() == nil, runCtx), status: resp.StatusCode}
+		return answer{kind: transportKind(err, runCtx)}
 	}
-	return answer{kind: classify(t, resp.StatusCode, body), status: resp.StatusCode, body: body}
+	return answer{kind: classify(t, status, body), status: status, body: body}
 }
 
 // extract sets the template's variables from a JSON answer; false if the

@@ -22,6 +22,7 @@ type user struct {
 	walk     scenarios.Walker
 	vars     vars
 	platform string // the platform vars holds
+	scratch  scratch
 	out      results.Users
 }
 
@@ -132,7 +133,7 @@ func (u *user) attempt(ctx context.Context, st scenarios.Step, intended time.Tim
 	if kind := e.clientFaults(ctx, u, st.Request); kind != "" {
 		ans.kind = kind
 	} else {
-		ans = send(ctx, e.client, e.cfg.Target, t, u.vars, e.cfg.Scenario.TimeoutFor(st), &sent)
+		ans = send(ctx, e.load, t, u.vars, e.cfg.Scenario.TimeoutFor(st), &sent, &u.scratch)
 	}
 	done := time.Now()
 	if ctx.Err() != nil { // cut by the run ending, not answered by the service: not counted
