@@ -100,7 +100,8 @@ var ErrUnreachable = errors.New("replay: target unreachable")
 type engine struct {
 	users       sync.Pool // *user, reused once counted
 	cfg         Config
-	load        *h1          // the load: bounded connections
+	load        *h1 // the load: bounded connections
+	requests    map[string]*scenarios.Request
 	ctl         *http.Client // the control plane (faults, metrics): never queued behind the load
 	start       time.Time
 	credentials []json.RawMessage
@@ -113,8 +114,9 @@ type engine struct {
 	behindNote bool // the generator-behind event was recorded
 	queueNote  bool // the client-queue event was recorded
 
-	clientMu sync.Mutex
-	clientOn map[string]*clientFault // client-side faults on now
+	clientMu  sync.Mutex
+	clientOn  map[string]*clientFault // client-side faults on now
+	clientsOn atomic.Int32            // len(clientOn), read without the lock
 }
 
 // behind is how late a send may go out before the run says the generator
@@ -168,7 +170,14 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		return nil, err
 	}
 	defer load.closeIdle()
-	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load}
+	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{}}
+	for _, steps := range cfg.Scenario.Journeys {
+		for _, st := range steps {
+			if t, ok := cfg.Scenario.Request(st.Request); ok && st.Request != "" {
+				e.requests[st.Request] = &t
+			}
+		}
+	}
 	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
 	defer e.ctl.CloseIdleConnections()
 	if err := e.loadCredentials(ctx); err != nil {

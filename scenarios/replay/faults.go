@@ -176,6 +176,7 @@ func (c clientSide) On(ctx context.Context, f scenarios.Fault, lasts time.Durati
 	defer c.e.clientMu.Unlock()
 	af := &clientFault{f: f, over: make(chan struct{})}
 	c.e.clientOn[f.Name] = af
+	c.e.clientsOn.Store(int32(len(c.e.clientOn)))
 	return "client:" + f.Name, nil
 }
 
@@ -189,6 +190,7 @@ func (c clientSide) Off(ctx context.Context, id string) error {
 	if af := c.e.clientOn[name]; af != nil {
 		close(af.over)
 		delete(c.e.clientOn, name)
+		c.e.clientsOn.Store(int32(len(c.e.clientOn)))
 	}
 	return nil
 }
@@ -202,6 +204,9 @@ type clientFault struct {
 // clientFaults applies the client-side faults in force to a request about
 // to be sent: it may delay it, hold it, or fail it (returning its kind).
 func (e *engine) clientFaults(ctx context.Context, u *user, request string) string {
+	if e.clientsOn.Load() == 0 {
+		return ""
+	}
 	e.clientMu.Lock()
 	var active []*clientFault
 	for _, af := range e.clientOn {

@@ -70,6 +70,15 @@ type errProtocol struct{ what string }
 
 func (e errProtocol) Error() string { return "replay: malformed HTTP answer: " + e.what }
 
+// malformed is an errProtocol quoting at most n bytes of what was read.
+// (Out of line: it keeps the readers' stack frames small, and with them
+// every user's goroutine stack.)
+//
+//go:noinline
+func malformed(what string, b []byte, n int) error {
+	return errProtocol{what + " " + strconv.Quote(string(b[:min(len(b), n)]))}
+}
+
 // newH1 is a client of target (http:// or https://) with at most maxConns
 // connections.
 func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
@@ -336,11 +345,11 @@ func readAnswer(r *bufio.Reader, head bool, buf []byte) (status int, answer []by
 		answered = true
 		// HTTP/1.x SSS [reason]
 		if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-			return 0, nil, false, true, errProtocol{"status line " + strconv.Quote(string(line[:min(len(line), 40)]))}
+			return 0, nil, false, true, malformed("status line", line, 40)
 		}
 		status, err = strconv.Atoi(string(line[9:12]))
 		if err != nil || status < 100 {
-			return 0, nil, false, true, errProtocol{"status " + strconv.Quote(string(line[9:12]))}
+			return 0, nil, false, true, malformed("status", line[9:12], 3)
 		}
 		http10 := line[7] == '0'
 		length, chunked, closes = -1, false, http10
@@ -356,19 +365,19 @@ func readAnswer(r *bufio.Reader, head bool, buf []byte) (status int, answer []by
 			}
 			colon := bytes.IndexByte(line, ':')
 			if colon <= 0 {
-				return 0, nil, false, true, errProtocol{"header line " + strconv.Quote(string(line[:min(len(line), 40)]))}
+				return 0, nil, false, true, malformed("header line", line, 40)
 			}
 			name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
 			switch {
 			case equalFold(name, "content-length"):
 				n, err := strconv.ParseInt(string(value), 10, 64)
 				if err != nil || n < 0 || (length >= 0 && n != length) {
-					return 0, nil, false, true, errProtocol{"Content-Length " + strconv.Quote(string(value))}
+					return 0, nil, false, true, malformed("Content-Length", value, 40)
 				}
 				length = n
 			case equalFold(name, "transfer-encoding"):
 				if !hasToken(value, "chunked") {
-					return 0, nil, false, true, errProtocol{"Transfer-Encoding " + strconv.Quote(string(value))}
+					return 0, nil, false, true, malformed("Transfer-Encoding", value, 40)
 				}
 				chunked = true
 			case equalFold(name, "connection"):
@@ -417,7 +426,7 @@ func readChunked(r *bufio.Reader, out []byte) (body []byte, whole bool, err erro
 		}
 		n, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 62)
 		if err != nil {
-			return out, false, errProtocol{"chunk size " + strconv.Quote(string(line[:min(len(line), 20)]))}
+			return out, false, malformed("chunk size", line, 20)
 		}
 		if n == 0 {
 			for { // trailers, up to the empty line

@@ -26,7 +26,7 @@ func h1Do(t *testing.T, h *h1, method, path string, timeout time.Duration) answe
 	t.Helper()
 	var sent time.Time
 	var s scratch
-	ans := send(context.Background(), h, scenarios.Request{Method: method, Path: path}, vars{}, timeout, &sent, &s)
+	ans := send(context.Background(), h, &scenarios.Request{Method: method, Path: path}, vars{}, timeout, &sent, &s)
 	if ans.kind == "" && sent.IsZero() {
 		t.Errorf("%s %s: answered with no send time", method, path)
 	}
@@ -217,7 +217,7 @@ func TestH1ConnectionCap(t *testing.T) {
 			var sent time.Time
 			var s scratch
 			began := time.Now()
-			ans := send(context.Background(), h, scenarios.Request{Method: "GET", Path: "/"}, vars{}, 10*time.Second, &sent, &s)
+			ans := send(context.Background(), h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, 10*time.Second, &sent, &s)
 			if ans.kind != "" {
 				t.Errorf("kind %q", ans.kind)
 			}
@@ -262,7 +262,7 @@ func TestH1TimeoutAndCut(t *testing.T) {
 		go func() {
 			var sent time.Time
 			var s scratch
-			kinds <- send(ctx, h, scenarios.Request{Method: "GET", Path: "/"}, vars{}, time.Minute, &sent, &s).kind
+			kinds <- send(ctx, h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, time.Minute, &sent, &s).kind
 		}()
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -275,7 +275,7 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := render(h, nil, scenarios.Request{Method: "POST", Path: "/u/${user}", Headers: map[string]string{"X-Who": "${user}"},
+	raw, _, err := render(h, nil, &scenarios.Request{Method: "POST", Path: "/u/${user}", Headers: map[string]string{"X-Who": "${user}"},
 		JSON: map[string]any{"wallet": "${credential}", "note": "hi ${user}", "n": 3}}, v, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -292,15 +292,15 @@ func TestTemplates(t *testing.T) {
 		t.Errorf("path %q host %q header %v length %d body %v", req.URL.EscapedPath(), req.Host, req.Header, req.ContentLength, body)
 	}
 	v.set("user", "a\r\nX-Evil: 1")
-	if _, _, err := render(h, nil, scenarios.Request{Method: "GET", Path: "/u", Headers: map[string]string{"X-Who": "${user}"}}, v, nil); err == nil {
+	if _, _, err := render(h, nil, &scenarios.Request{Method: "GET", Path: "/u", Headers: map[string]string{"X-Who": "${user}"}}, v, nil); err == nil {
 		t.Error("a variable with a line break made a header")
 	}
 	out := vars{}
-	if !extract(scenarios.Request{Extract: map[string]string{"id": "items.1.id", "all": "."}}, []byte(`{"items": [{"id": 1}, {"id": "x"}]}`), out) ||
+	if !extract(&scenarios.Request{Extract: map[string]string{"id": "items.1.id", "all": "."}}, []byte(`{"items": [{"id": 1}, {"id": "x"}]}`), out) ||
 		out.text("id") != "x" || !strings.Contains(string(out["all"]), "items") {
 		t.Errorf("extract: %v", out)
 	}
-	if extract(scenarios.Request{Extract: map[string]string{"id": "missing"}}, []byte(`{}`), out) {
+	if extract(&scenarios.Request{Extract: map[string]string{"id": "missing"}}, []byte(`{}`), out) {
 		t.Error("extract of a missing path succeeded")
 	}
 }

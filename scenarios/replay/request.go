@@ -70,7 +70,7 @@ func (v vars) body(t any) any {
 }
 
 // render writes the HTTP request of a template for a user into w.
-func render(h *h1, w []byte, t scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
+func render(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
 	var body []byte
 	if t.JSON != nil {
 		b, err := json.Marshal(v.body(t.JSON))
@@ -99,7 +99,7 @@ type answer struct {
 }
 
 // classify turns a transport error or an HTTP answer into an error kind.
-func classify(t scenarios.Request, status int, body []byte) string {
+func classify(t *scenarios.Request, status int, body []byte) string {
 	if len(t.Expect) > 0 {
 		for _, s := range t.Expect {
 			if s == status {
@@ -157,7 +157,7 @@ const keepAnswer = 64 << 10
 // a connection and the exchange. *sent is set to when the request got its
 // connection (the actual send; until then it queued in the client for one
 // of the bounded connections).
-func send(runCtx context.Context, h *h1, t scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
+func send(runCtx context.Context, h *h1, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
 	req, hdr, err := render(h, s.req[:0], t, v, s.hdr[:0])
 	s.req, s.hdr = req[:0], hdr[:0]
 	if err != nil { // the user's variables make no valid request: the client's own error
@@ -175,7 +175,7 @@ func send(runCtx context.Context, h *h1, t scenarios.Request, v vars, timeout ti
 
 // extract sets the template's variables from a JSON answer; false if the
 // answer lacks one (the service answered, but not what the journey needs).
-func extract(t scenarios.Request, body []byte, v vars) bool {
+func extract(t *scenarios.Request, body []byte, v vars) bool {
 	if len(t.Extract) == 0 {
 		return true
 	}

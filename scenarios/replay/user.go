@@ -88,7 +88,7 @@ func (u *user) run(ctx context.Context, start time.Time) {
 			u.vars.set("platform", u.walk.Platform)
 			u.platform = u.walk.Platform
 		}
-		kind, done := u.attempt(ctx, *a.Step, start.Add(a.At), a.First)
+		kind, done := u.attempt(ctx, a.Step, start.Add(a.At), a.First)
 		if ctx.Err() != nil {
 			u.out.Unfinished++
 			return
@@ -124,16 +124,16 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 // first attempt at this request (the demand, "offered"): every retry, QR
 // regenerated after expiry, platform switch or reinstall that sends it again
 // is amplification.
-func (u *user) attempt(ctx context.Context, st scenarios.Step, intended time.Time, first bool) (string, time.Time) {
+func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Time, first bool) (string, time.Time) {
 	e := u.e
-	t, _ := e.cfg.Scenario.Request(st.Request)
+	t := e.requests[st.Request]
 	began := time.Now()
 	sent := began
 	var ans answer
 	if kind := e.clientFaults(ctx, u, st.Request); kind != "" {
 		ans.kind = kind
 	} else {
-		ans = send(ctx, e.load, t, u.vars, e.cfg.Scenario.TimeoutFor(st), &sent, &u.scratch)
+		ans = send(ctx, e.load, t, u.vars, e.cfg.Scenario.TimeoutFor(*st), &sent, &u.scratch)
 	}
 	done := time.Now()
 	if ctx.Err() != nil { // cut by the run ending, not answered by the service: not counted
