@@ -38,15 +38,17 @@ type Config struct {
 	// to finish, their sends go out late (recorded as the generator's
 	// lateness, with a client-queue event) and their latency still runs from
 	// the intended time. It keeps memory bounded past the generator's or the
-	// target's ceiling.
+	// target's ceiling: a user in its journey costs about 10 KB (a 4 KB
+	// goroutine stack, its state, the GC's headroom), so the default holds
+	// the generator under 100 MB however far the target falls behind.
 	MaxUsers int
 	// SendSlack is how late past its intended time a send may go out so
 	// that sends due close together share one wake-up of the dispatcher
 	// (default DefaultSendSlack; negative: none, every send paced on its
 	// own). A wake-up is the costliest thing the generator does at moderate
-	// rates: about 25 µs of CPU on a virtual machine, where a request costs
-	// about 60 (ci/bench/RESULTS.md). The lateness is recorded and, as any
-	// other, counted in the corrected latency.
+	// rates: about 25 µs of CPU on a virtual machine, as much as the rest
+	// of a request (ci/bench/RESULTS.md). The lateness is recorded and, as
+	// any other, counted in the corrected latency.
 	SendSlack time.Duration
 	// Bucket is the results' time-bucket width (default: a round width
 	// giving at most ~300 buckets over the played timeline).
@@ -74,7 +76,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultMaxConns = 512
-	DefaultMaxUsers = 10_000
+	DefaultMaxUsers = 5_000
 	// DefaultSendSlack is a quarter of the 1 ms a send may be late and
 	// still count as on schedule (ci/bench's ceiling criterion).
 	DefaultSendSlack = 250 * time.Microsecond
