@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,12 +277,12 @@ func (h *h1) closeIdle() {
 }
 
 // request renders a request to the target: method, the target's path
-// prefix and path (already escaped), headers as name and value pairs, and
-// body (nil for none). It fails on a path or header that would break the
-// request's framing.
+// prefix and path (bytes a request target cannot hold are percent-encoded),
+// headers as name and value pairs, and body (nil for none). It fails on a
+// header that would break the request's framing.
 func (h *h1) request(w []byte, method, path string, headers []string, body []byte) ([]byte, error) {
 	if !validTarget(path) {
-		return w, fmt.Errorf("path %q: not a valid request target", path)
+		path = escapeTarget(path)
 	}
 	w = append(w, method...)
 	w = append(w, ' ')
@@ -289,7 +290,7 @@ func (h *h1) request(w []byte, method, path string, headers []string, body []byt
 	w = append(w, path...)
 	w = append(w, " HTTP/1.1\r\nHost: "...)
 	w = append(w, h.host...)
-	w = append(w, "\r\nUser-Agent: surge\r\n"...)
+	w = append(w, "\r\n"...)
 	for i := 0; i+1 < len(headers); i += 2 {
 		if !validHeader(headers[i], headers[i+1]) {
 			return w, fmt.Errorf("header %q: %q is not a valid header", headers[i], headers[i+1])
@@ -309,17 +310,30 @@ func (h *h1) request(w []byte, method, path string, headers []string, body []byt
 }
 
 // validTarget: a path of visible ASCII (the template's variables come
-// escaped).
+// escaped; the template's own text may not be).
 func validTarget(p string) bool {
-	if p == "" || p[0] != '/' {
-		return false
-	}
 	for i := range len(p) {
-		if c := p[i]; c <= ' ' || c >= 0x7f || c == '#' {
+		if !targetByte(p[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func targetByte(c byte) bool { return ' ' < c && c < 0x7f && c != '#' }
+
+// escapeTarget percent-encodes what a request target cannot hold as is.
+func escapeTarget(p string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := range len(p) {
+		if c := p[i]; targetByte(c) {
+			b.WriteByte(c)
+		} else {
+			b.Write([]byte{'%', hex[c>>4], hex[c&15]})
+		}
+	}
+	return b.String()
 }
 
 // validHeader: the name a token, the value free of control characters but

@@ -291,6 +291,10 @@ func TestTemplates(t *testing.T) {
 		body["note"] != "hi a b" || body["wallet"].(map[string]any)["id"] != "c1" || body["n"] != 3.0 {
 		t.Errorf("path %q host %q header %v length %d body %v", req.URL.EscapedPath(), req.Host, req.Header, req.ContentLength, body)
 	}
+	raw, _, _ = render(h, nil, &scenarios.Request{Method: "GET", Path: "/검사 #1", Headers: map[string]string{"User-Agent": "kakao/9"}}, v, nil)
+	if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw))); err != nil || req.URL.Path != "/api/검사 #1" || req.UserAgent() != "kakao/9" {
+		t.Errorf("a path in plain UTF-8: %v %q", err, raw)
+	}
 	v.set("user", "a\r\nX-Evil: 1")
 	if _, _, err := render(h, nil, &scenarios.Request{Method: "GET", Path: "/u", Headers: map[string]string{"X-Who": "${user}"}}, v, nil); err == nil {
 		t.Error("a variable with a line break made a header")

@@ -82,6 +82,9 @@ func render(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte
 			hdr = append(hdr, "Content-Type", "application/json")
 		}
 	}
+	if !t.SetsHeader("User-Agent") {
+		hdr = append(hdr, "User-Agent", "surge")
+	}
 	for k, x := range t.Headers {
 		hdr = append(hdr, k, v.expand(x, func(s string) string { return s }))
 	}
