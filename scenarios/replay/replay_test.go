@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -481,5 +485,49 @@ journeys: {j: [{request: hit}]}`)
 	}
 	if late.Quantile(50) < 10*time.Millisecond || late.Max() < 40*time.Millisecond {
 		t.Errorf("sends late by p50 %v, max %v: not grouped by the 45 ms slack", late.Quantile(50), late.Max())
+	}
+}
+
+// An https target: each journey POSTs JSON, extracts the answer's id and
+// GETs it back, over TLS on kept-alive connections.
+func TestHTTPSTargetJourney(t *testing.T) {
+	var tlsSeen, wrong atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && r.ProtoMajor == 1 {
+			tlsSeen.Add(1)
+		}
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/things":
+			var in struct{ User string }
+			if json.NewDecoder(r.Body).Decode(&in) != nil || in.User == "" || r.Header.Get("Content-Type") != "application/json" {
+				wrong.Add(1)
+			}
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, `{"id": %q}`, in.User+"-x")
+		case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/things/u"):
+			io.WriteString(w, `{}`)
+		default:
+			wrong.Add(1)
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the reachability probe hangs up before a handshake
+	conns := connCounter(srv)
+	srv.StartTLS()
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 60, profile: [50%, 50%], process: uniform}
+requests:
+  make: {method: POST, path: /things, json: {user: "${user}"}, expect: [201], extract: {id: id}}
+  look: {method: GET, path: "/things/${id}"}
+journeys: {j: [{request: make}, {request: look}]}`)
+	run := play(t, s, srv.URL, func(c *Config) { c.TLS = &tls.Config{RootCAs: roots} })
+	if run.Endpoints["make"].Total.Succeeded != 60 || run.Endpoints["look"].Total.Succeeded != 60 || wrong.Load() != 0 || tlsSeen.Load() != 120 {
+		t.Errorf("make %+v look %+v; the server saw %d wrong requests and %d over TLS, want 0 and 120",
+			run.Endpoints["make"].Total, run.Endpoints["look"].Total, wrong.Load(), tlsSeen.Load())
+	}
+	if n := conns.Load(); n > 10 {
+		t.Errorf("120 requests at 30/s used %d connections: keep-alive did not hold", n)
 	}
 }
