@@ -104,7 +104,8 @@ type engine struct {
 	cfg         Config
 	load        *h1 // the load: bounded connections
 	requests    map[string]*scenarios.Request
-	ctl         *http.Client // the control plane (faults, metrics): never queued behind the load
+	platforms   map[string]json.RawMessage // the scenario's platforms as JSON strings
+	ctl         *http.Client               // the control plane (faults, metrics): never queued behind the load
 	start       time.Time
 	credentials []json.RawMessage
 
@@ -173,6 +174,12 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	defer load.closeIdle()
 	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{}}
+	e.platforms = map[string]json.RawMessage{}
+	for name := range cfg.Scenario.Platforms {
+		v := vars{}
+		v.set("p", name)
+		e.platforms[name] = v["p"]
+	}
 	for _, steps := range cfg.Scenario.Journeys {
 		for _, st := range steps {
 			if t, ok := cfg.Scenario.Request(st.Request); ok && st.Request != "" {
@@ -219,7 +226,16 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	}
 
 	var wg sync.WaitGroup
-	pool := newUserPool(e.cfg.MaxUsers)
+	pool := newUserPool(e.cfg.MaxUsers, func(j userJob) { // the user is made on its own goroutine: the dispatcher only paces
+		defer wg.Done()
+		defer e.active.Add(-1)
+		u := e.newUser(j.a, j.person)
+		u.run(users, e.start.Add(j.a.At))
+		e.mu.Lock()
+		e.run.Count(u.arrived, u.out)
+		e.mu.Unlock()
+		e.users.Put(u)
+	})
 	defer pool.close()
 	// Pacing: Go's timers wake about a millisecond late on an idle machine
 	// (the netpoller's resolution), so a wait sleeps on a timer until
@@ -267,19 +283,10 @@ dispatch:
 		for p := range a.Party {
 			wg.Add(1)
 			e.active.Add(1)
-			job := func() { // the user is made on its own goroutine: the dispatcher only paces
-				defer wg.Done()
-				defer e.active.Add(-1)
-				u := e.newUser(a, p)
-				u.run(users, intended)
-				e.mu.Lock()
-				e.run.Count(u.arrived, u.out)
-				e.mu.Unlock()
-				e.users.Put(u)
-			}
+			job := userJob{a, p}
 			if !pool.tryRun(job) {
 				e.noteClientQueue(a.At)
-				if !pool.run(arrivals, job) {
+				if !pool.wait(arrivals, job) {
 					wg.Done()
 					e.active.Add(-1)
 					break dispatch

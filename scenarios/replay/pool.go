@@ -3,26 +3,36 @@ package replay
 import (
 	"context"
 	"time"
+
+	"github.com/surgekit/surge/scenarios/arrival"
 )
 
 // userPool runs users on reusable goroutines, at most max at once. A
 // goroutine that finished a user takes the next one, so its grown stack is
 // reused instead of growing a fresh one per arrival; idle ones leave after
-// poolIdle.
+// poolIdle. Jobs are values, handed over by copy: a closure per arrival
+// was most of the generator's garbage.
 type userPool struct {
 	slots chan struct{} // a token per user running
-	jobs  chan func()   // handed to an idle goroutine
+	jobs  chan userJob  // handed to an idle goroutine
 	done  chan struct{}
+	run   func(userJob)
+}
+
+// userJob is one person of an arrival.
+type userJob struct {
+	a      arrival.Arrival
+	person int
 }
 
 const poolIdle = 5 * time.Second
 
-func newUserPool(max int) *userPool {
-	return &userPool{slots: make(chan struct{}, max), jobs: make(chan func()), done: make(chan struct{})}
+func newUserPool(max int, run func(userJob)) *userPool {
+	return &userPool{slots: make(chan struct{}, max), jobs: make(chan userJob), done: make(chan struct{}), run: run}
 }
 
 // tryRun starts job if a slot is free.
-func (p *userPool) tryRun(job func()) bool {
+func (p *userPool) tryRun(job userJob) bool {
 	select {
 	case p.slots <- struct{}{}:
 		p.start(job)
@@ -32,8 +42,8 @@ func (p *userPool) tryRun(job func()) bool {
 	}
 }
 
-// run waits for a free slot (or ctx) and starts job.
-func (p *userPool) run(ctx context.Context, job func()) bool {
+// wait waits for a free slot (or ctx) and starts job.
+func (p *userPool) wait(ctx context.Context, job userJob) bool {
 	select {
 	case p.slots <- struct{}{}:
 		p.start(job)
@@ -43,7 +53,7 @@ func (p *userPool) run(ctx context.Context, job func()) bool {
 	}
 }
 
-func (p *userPool) start(job func()) {
+func (p *userPool) start(job userJob) {
 	select {
 	case p.jobs <- job:
 	default:
@@ -51,11 +61,11 @@ func (p *userPool) start(job func()) {
 	}
 }
 
-func (p *userPool) worker(job func()) {
+func (p *userPool) worker(job userJob) {
 	idle := time.NewTimer(poolIdle)
 	defer idle.Stop()
 	for {
-		job()
+		p.run(job)
 		<-p.slots
 		idle.Reset(poolIdle)
 		select {

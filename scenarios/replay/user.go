@@ -23,6 +23,8 @@ type user struct {
 	vars     vars
 	platform string // the platform vars holds
 	scratch  scratch
+	id       []byte // the bytes of vars' user and venue
+	venue    []byte
 	out      results.Users
 }
 
@@ -39,15 +41,18 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 	u.arrived, u.out, u.platform = a.At, results.Users{Arrived: 1}, ""
 	u.walk.Reset(e.cfg.Scenario, a.Journey, a.Platform, u.rng)
 	clear(u.vars)
-	id := append(make([]byte, 0, 32), "\"u"...)
+	// The id and venue reuse the last user's bytes: nothing keeps a
+	// user's variables once it is counted (extract and set copy).
+	id := append(u.id[:0], "\"u"...)
 	id = strconv.AppendInt(id, int64(e.cfg.Shard), 10)
 	id = append(id, '-')
 	id = strconv.AppendUint(id, a.Seq, 10)
 	id = append(id, '-')
 	id = append(strconv.AppendInt(id, int64(person), 10), '"')
-	u.vars["user"] = id
-	venue := append(make([]byte, 0, 16), "\"venue-"...)
-	u.vars["venue"] = append(strconv.AppendInt(venue, int64(u.rng.IntN(10_000)), 10), '"')
+	u.vars["user"], u.id = id, id
+	venue := append(u.venue[:0], "\"venue-"...)
+	u.venue = append(strconv.AppendInt(venue, int64(u.rng.IntN(10_000)), 10), '"')
+	u.vars["venue"] = u.venue
 	if len(e.credentials) > 0 {
 		u.vars["credential"] = e.credentials[u.rng.IntN(len(e.credentials))]
 	}
@@ -85,7 +90,11 @@ func (u *user) run(ctx context.Context, start time.Time) {
 			u.platform = ""
 		}
 		if u.platform != u.walk.Platform {
-			u.vars.set("platform", u.walk.Platform)
+			if raw, ok := u.e.platforms[u.walk.Platform]; ok { // shared, never written
+				u.vars["platform"] = raw
+			} else {
+				u.vars.set("platform", u.walk.Platform)
+			}
 			u.platform = u.walk.Platform
 		}
 		kind, done := u.attempt(ctx, a.Step, start.Add(a.At), a.First)
