@@ -103,6 +103,7 @@ type engine struct {
 	users       sync.Pool // *user, reused once counted
 	cfg         Config
 	load        *h1 // the load: bounded connections
+	waker       *waker
 	requests    map[string]*scenarios.Request
 	platforms   map[string]json.RawMessage // the scenario's platforms as JSON strings
 	ctl         *http.Client               // the control plane (faults, metrics): never queued behind the load
@@ -225,6 +226,7 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 		e.mu.Unlock()
 	}
 
+	e.waker = newWaker(e.cfg.SendSlack)
 	var wg sync.WaitGroup
 	pool := newUserPool(e.cfg.MaxUsers, func(j userJob) { // the user is made on its own goroutine: the dispatcher only paces
 		defer wg.Done()
@@ -240,7 +242,8 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	// Pacing: Go's timers wake about a millisecond late on an idle machine
 	// (the netpoller's resolution), so a wait sleeps on a timer until
 	// timerSlack before the send and naps the rest with nanosleep, which
-	// wakes within ~0.1 ms (ci/bench/RESULTS.md).
+	// wakes within ~0.1 ms (ci/bench/RESULTS.md). The naps also wake the
+	// users whose pauses end meanwhile (waker.go).
 	wait := time.NewTimer(time.Hour)
 	defer wait.Stop()
 	due := make(chan time.Time)
@@ -257,6 +260,8 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 			return true
 		case <-tick:
 			return false
+		case <-e.waker.poke: // a user was handed over: it may be due first
+			return false
 		}
 	}
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
@@ -267,14 +272,24 @@ dispatch:
 		if time.Until(intended) > 0 {
 			wake = intended.Add(e.cfg.SendSlack)
 		}
-		for d := time.Until(wake); d > 0; d = time.Until(wake) {
-			if d <= timerSlack {
-				nap(d)
-				continue
+		for {
+			now := time.Now()
+			next, users := e.waker.wake(now)
+			if !wake.After(now) {
+				break
 			}
-			wait.Reset(d - timerSlack)
-			if stop(wait.C) {
-				break dispatch
+			if !users || wake.Before(next) {
+				next = wake
+			}
+			switch d := next.Sub(now); {
+			case d <= 0: // a user is due: the next turn wakes it
+			case d <= timerSlack:
+				nap(d)
+			default:
+				wait.Reset(d - timerSlack)
+				if stop(wait.C) {
+					break dispatch
+				}
 			}
 		}
 		if stop(due) {
@@ -303,6 +318,8 @@ dispatch:
 	}
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
+	wakerDone := make(chan struct{}) // the dispatcher no longer wakes pausing users: the waker does
+	go func() { defer close(wakerDone); e.waker.run(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(e.cfg.Drain):
@@ -311,6 +328,7 @@ dispatch:
 		e.load.cut()
 		<-drained
 	}
+	<-wakerDone
 	close(stopMonitor)
 	<-monitorDone
 	faults.Wait()

@@ -224,9 +224,9 @@ func (e *engine) clientFaults(ctx context.Context, u *user, request string) stri
 		case scenarios.FaultError, scenarios.FaultOutage:
 			return "refused"
 		case scenarios.FaultLatency:
-			sleepUntil(ctx, time.Now().Add(af.f.Latency.Sample(u.rng)))
+			u.pause(ctx, time.Now().Add(af.f.Latency.Sample(u.rng)))
 		case scenarios.FaultBandwidth: // the platform's link: the answer arrives at the limited rate
-			sleepUntil(ctx, time.Now().Add(time.Duration(af.f.AssumedSize()/float64(af.f.Bandwidth)*float64(time.Second))))
+			u.pause(ctx, time.Now().Add(time.Duration(af.f.AssumedSize()/float64(af.f.Bandwidth)*float64(time.Second))))
 		case scenarios.FaultStall:
 			select {
 			case <-af.over:

@@ -7,3 +7,5 @@ import "time"
 const timerSlack = 0 // no precise nap here: the timer does it all
 
 func nap(d time.Duration) { time.Sleep(d) }
+
+func napYielding(d time.Duration) { time.Sleep(d) }

@@ -18,3 +18,11 @@ func nap(d time.Duration) {
 	ts := syscall.NsecToTimespec(int64(d))
 	syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
+
+// napYielding sleeps d with nanosleep as a system call the scheduler knows
+// of: while it sleeps, its P may be handed to a thread that runs users
+// (the waker's naps, which may overlap the dispatcher's).
+func napYielding(d time.Duration) {
+	ts := syscall.NsecToTimespec(int64(d))
+	syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+}

@@ -26,6 +26,10 @@ type user struct {
 	id       []byte // the bytes of vars' user and venue
 	venue    []byte
 	out      results.Users
+	// its pauses (waker.go)
+	timer *time.Timer
+	woken chan uint64
+	seq   uint64
 }
 
 // newUser is arrival a's person, seeded as the simulator seeds its users.
@@ -74,7 +78,7 @@ func (v vars) set(name, s string) {
 func (u *user) run(ctx context.Context, start time.Time) {
 	defer u.count()
 	for a := u.walk.Start(); ; {
-		if !sleepUntil(ctx, start.Add(a.At)) {
+		if !u.pause(ctx, start.Add(a.At)) {
 			u.out.Unfinished++
 			return
 		}
@@ -111,21 +115,6 @@ func (u *user) count() {
 	c := u.walk.Counts
 	u.out.Completed, u.out.Abandoned, u.out.Manual, u.out.Impatient = c.Completed, c.Abandoned, c.Manual, c.Impatient
 	u.out.Switched, u.out.Reinstall, u.out.KeptAt = c.Switched, c.Reinstall, c.KeptTrying
-}
-
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // attempt sends one request of a step and records it; it returns the error
