@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
@@ -31,10 +32,15 @@ import (
 // It speaks what a load generator needs of HTTP/1.1: requests with a
 // Content-Length body; answers with a Content-Length, chunked or
 // close-delimited body, informational (1xx) answers skipped, bodyless
-// answers to HEAD and 204/304; keep-alive unless the server says close; a
-// request on a reused connection that the server had closed while idle is
-// sent once more on a new one (nothing of it was answered). https targets
-// get TLS over the same path, HTTP/1.1 by ALPN.
+// answers to HEAD and 204/304; keep-alive unless the server says close. A
+// connection the server closes while it sits idle is caught as net/http
+// catches it: an idempotent request on it that fails before any of its
+// answer is sent once more on a new connection; a request that is not
+// idempotent (POST, PATCH) is never sent twice, and before one goes out on
+// a connection idle for more than probeIdle, a peek at the socket finds
+// whether the server has closed it (net/http has a reader goroutine per
+// connection watching for that). https targets get TLS over the same path,
+// HTTP/1.1 by ALPN.
 type h1 struct {
 	addr     string // host:port to dial
 	host     string // the Host header
@@ -53,12 +59,17 @@ type h1 struct {
 // h1conn is one connection and its buffers.
 type h1conn struct {
 	net.Conn
+	tcp   syscall.RawConn // the TCP socket, under TLS if any: for peerClosed
 	r     *bufio.Reader
 	at    int       // index in h1.all
 	since time.Time // idle since
 }
 
 const (
+	// probeIdle: a connection idle longer than this is peeked at before a
+	// request that is not idempotent goes out on it. Under load connections
+	// are reused within it, and servers close idle ones after seconds.
+	probeIdle    = time.Millisecond
 	h1Buffer     = 4 << 10
 	h1MaxHeaders = 1 << 20 // bytes of an answer's status line and headers
 )
@@ -115,7 +126,7 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 // exchange; *sent is set when the request has its connection. ctx is the
 // run's users: waits end when it is done, and cut interrupts the exchanges
 // in flight.
-func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHead bool, buf []byte, sent *time.Time) (status int, answer []byte, err error) {
+func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHead, idempotent bool, buf []byte, sent *time.Time) (status int, answer []byte, err error) {
 	if err := h.acquire(ctx, deadline); err != nil {
 		return 0, nil, err
 	}
@@ -125,6 +136,10 @@ func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHea
 		var reused bool
 		if try == 0 { // a retry dials: other idle connections may be as stale
 			c, reused = h.popIdle()
+			if reused && !idempotent && time.Since(c.since) > probeIdle && peerClosed(c.tcp) {
+				h.drop(c)
+				c, reused = nil, false
+			}
 		}
 		if c == nil {
 			if c, err = h.dial(ctx, deadline); err != nil {
@@ -140,8 +155,9 @@ func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHea
 			h.drop(c)
 			return 0, nil, errCut
 		}
-		var keep, answered bool
+		var keep, wrote, answered bool
 		if _, err = c.Write(req); err == nil {
+			wrote = true
 			status, answer, keep, answered, err = readAnswer(c.r, isHead, buf)
 		}
 		if err == nil {
@@ -154,8 +170,10 @@ func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHea
 		}
 		h.drop(c)
 		// A reused connection the server closed while it sat idle fails
-		// before any of the answer: the server never took the request.
-		if !reused || answered || try > 0 || isTimeout(err) || h.isCut.Load() || time.Now().After(deadline) {
+		// before any of the answer: the server never took the request. But
+		// one that crashed after doing the work fails alike, so a request
+		// that is not idempotent is sent again only if it never went out.
+		if !reused || answered || wrote && !idempotent || try > 0 || isTimeout(err) || h.isCut.Load() || time.Now().After(deadline) {
 			if h.isCut.Load() {
 				err = errCut
 			}
@@ -230,6 +248,10 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 		}
 		return nil, err
 	}
+	var tcp syscall.RawConn
+	if sc, ok := nc.(syscall.Conn); ok {
+		tcp, _ = sc.SyscallConn()
+	}
 	if h.tls != nil {
 		tc := tls.Client(nc, h.tls)
 		tc.SetDeadline(deadline)
@@ -243,7 +265,7 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 		}
 		nc = tc
 	}
-	c := &h1conn{Conn: nc, r: bufio.NewReaderSize(nc, h1Buffer)}
+	c := &h1conn{Conn: nc, tcp: tcp, r: bufio.NewReaderSize(nc, h1Buffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.isCut.Load() {

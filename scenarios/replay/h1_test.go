@@ -197,6 +197,77 @@ func TestH1StaleConnectionIsSentAgain(t *testing.T) {
 	}
 }
 
+// A server that reads a request and hangs up without answering may have
+// done the work: a POST is not sent again (net/http's rule), a GET is.
+func TestH1NotIdempotentIsNotSentTwice(t *testing.T) {
+	for _, tc := range []struct {
+		method   string
+		wantKind string
+		wantSeen int64 // requests the server read
+	}{
+		{"POST", "reset", 2},
+		{"PATCH", "reset", 2},
+		{"GET", "", 3},
+		{"PUT", "", 3},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			url, seen := hangUpServer(t)
+			h := newTestH1(t, url, 1)
+			if ans := h1Do(t, h, tc.method, "/", 2*time.Second); ans.kind != "" {
+				t.Fatalf("first %s: kind %q", tc.method, ans.kind)
+			}
+			// at once: the connection is kept, and the server reads this
+			// request before it hangs up
+			ans := h1Do(t, h, tc.method, "/", 2*time.Second)
+			if ans.kind != tc.wantKind {
+				t.Errorf("second %s, its connection hung up after the request was read: kind %q, want %q", tc.method, ans.kind, tc.wantKind)
+			}
+			if n := seen.Load(); n != tc.wantSeen {
+				t.Errorf("the server read %d requests, want %d", n, tc.wantSeen)
+			}
+		})
+	}
+}
+
+// hangUpServer answers the first request on each connection and hangs up
+// after reading the second; it counts the requests it read.
+func hangUpServer(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen atomic.Int64
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				r := bufio.NewReader(c)
+				for n := 1; ; n++ {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					seen.Add(1)
+					if n == 2 {
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			})
+		}
+	})
+	return "http://" + ln.Addr().String(), &seen
+}
+
 func TestH1ConnectionCap(t *testing.T) {
 	var inFlight, most atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -166,7 +166,7 @@ func send(runCtx context.Context, h *h1, t *scenarios.Request, v vars, timeout t
 	if err != nil { // the user's variables make no valid request: the client's own error
 		return answer{kind: "4xx"}
 	}
-	status, body, err := h.exchange(runCtx, time.Now().Add(timeout), req, t.Method == "HEAD", s.ans[:0], sent)
+	status, body, err := h.exchange(runCtx, time.Now().Add(timeout), req, t.Method == "HEAD", idempotent(t.Method), s.ans[:0], sent)
 	if cap(body) > cap(s.ans) && cap(body) <= keepAnswer {
 		s.ans = body[:0]
 	}
@@ -174,6 +174,17 @@ func send(runCtx context.Context, h *h1, t *scenarios.Request, v vars, timeout t
 		return answer{kind: transportKind(err, runCtx)}
 	}
 	return answer{kind: classify(t, status, body), status: status, body: body}
+}
+
+// idempotent says a request with this method may be sent twice with the
+// effect of once (RFC 9110 9.2.2): such a request may be sent again when
+// its connection turns out to have been closed.
+func idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
 }
 
 // extract sets the template's variables from a JSON answer; false if the
