@@ -103,26 +103,31 @@ func TestH1BodiesOverOneKeptConnection(t *testing.T) {
 // the connection after `per` requests (0: never). It returns the base URL
 // and a count of connections.
 func rawServer(t *testing.T, answer string, per int) (string, *atomic.Int64) {
+	url, conns, _ := scriptedServer(t, func(n int) (string, bool) { return answer, n != per })
+	return url, conns
+}
+
+// scriptedServer reads requests on each connection and writes what script
+// says for the connection's nth (from 1): an answer (none if ""), and
+// whether to go on reading. It returns the base URL and counts of the
+// connections and of the requests read.
+func scriptedServer(t *testing.T, script func(n int) (answer string, more bool)) (string, *atomic.Int64, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conns atomic.Int64
+	var conns, reqs atomic.Int64
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
 			conns.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(10 * time.Second))
 				r := bufio.NewReader(c)
@@ -132,14 +137,21 @@ func rawServer(t *testing.T, answer string, per int) (string, *atomic.Int64) {
 						return
 					}
 					io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, answer); err != nil || n == per {
+					reqs.Add(1)
+					answer, more := script(n)
+					if answer != "" {
+						if _, err := io.WriteString(c, answer); err != nil {
+							return
+						}
+					}
+					if !more {
 						return
 					}
 				}
-			}()
+			})
 		}
-	}()
-	return "http://" + ln.Addr().String(), &conns
+	})
+	return "http://" + ln.Addr().String(), &conns, &reqs
 }
 
 func TestH1RawAnswers(t *testing.T) {
@@ -211,7 +223,13 @@ func TestH1NotIdempotentIsNotSentTwice(t *testing.T) {
 		{"PUT", "", 3},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
-			url, seen := hangUpServer(t)
+			// the first request on each connection answered, the second read and not
+			url, _, seen := scriptedServer(t, func(n int) (string, bool) {
+				if n == 2 {
+					return "", false
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true
+			})
 			h := newTestH1(t, url, 1)
 			if ans := h1Do(t, h, tc.method, "/", 2*time.Second); ans.kind != "" {
 				t.Fatalf("first %s: kind %q", tc.method, ans.kind)
@@ -227,45 +245,6 @@ func TestH1NotIdempotentIsNotSentTwice(t *testing.T) {
 			}
 		})
 	}
-}
-
-// hangUpServer answers the first request on each connection and hangs up
-// after reading the second; it counts the requests it read.
-func hangUpServer(t *testing.T) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seen atomic.Int64
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				r := bufio.NewReader(c)
-				for n := 1; ; n++ {
-					req, err := http.ReadRequest(r)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					seen.Add(1)
-					if n == 2 {
-						return
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			})
-		}
-	})
-	return "http://" + ln.Addr().String(), &seen
 }
 
 func TestH1ConnectionCap(t *testing.T) {
