@@ -44,6 +44,9 @@ func TestPausesEndOnTime(t *testing.T) {
 // A wake-up left over from a pause its timer ended (the waker was slow)
 // does not end the user's next pause early.
 func TestStaleWakeUpIsIgnored(t *testing.T) {
+	if timerSlack == 0 {
+		t.Skip("no precise nap on this platform: a pause is its timer alone")
+	}
 	w := newWaker(0) // not running yet: slow
 	u := &user{e: &engine{waker: w}}
 	first := time.Now().Add(timerSlack / 2)
