@@ -233,7 +233,7 @@ func warm(e *event) {
 		return
 	}
 	if e.kind() == evUser {
-		prefetch4(uintptr(e.p)) // (addresses only: the GC sees no pointer to mind)
+		prefetchUser(uintptr(e.p)) // (addresses only: the GC sees no pointer to mind)
 	} else {
 		prefetch(uintptr(e.p))
 	}

@@ -21,11 +21,17 @@ type user struct {
 	_ [(64 - unsafe.Sizeof(userState{})%64) % 64]byte // a whole number of cache lines (see newUser)
 }
 
+// userLines is the cache lines prefetchUser loads: a user must fit (the
+// array's length is negative, and the build fails, if it grows past them).
+const userLines = 6
+
+var _ [userLines*64 - unsafe.Sizeof(user{})]byte
+
 type userState struct {
 	// What act and complete read first, then the random source, then the
 	// walker with its hot fields first: a user is several cache lines, and
 	// with tens of thousands in their journey they are rarely in cache. An
-	// event for a user prefetches its first four lines (prefetch4).
+	// event for a user prefetches all of it (prefetchUser).
 	next     scenarios.Action
 	start    float64
 	tokenAt  float64
@@ -46,8 +52,8 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 		if len(m.userSlab) == 0 {
 			// Users come in slabs over 32 KB, which Go allocates on their
 			// own pages: with a user a whole number of cache lines, each
-			// starts on a line, and its hot state is the four lines
-			// prefetch4 loads, not parts of five or six.
+			// starts on a line, and prefetchUser loads its six lines, not
+			// parts of seven.
 			m.userSlab = make([]user, 32<<10/unsafe.Sizeof(user{})+1)
 		}
 		u, m.userSlab = &m.userSlab[0], m.userSlab[1:]
@@ -448,7 +454,7 @@ func (m *sim) deadline(r *request) {
 // complete records an answer and hands it to the user's walker.
 func (m *sim) complete(r *request, kind string) {
 	u := r.u
-	prefetch4(uintptr(unsafe.Pointer(u))) // rarely in cache; recording the answer first overlaps the wait
+	prefetchUser(uintptr(unsafe.Pointer(u))) // rarely in cache; recording the answer first overlaps the wait
 	r.done = true
 	r.deadline.stop()
 	lat := seconds(m.now - r.sent)

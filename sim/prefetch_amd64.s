@@ -6,11 +6,13 @@ TEXT ·prefetch(SB), NOSPLIT, $0-8
 	PREFETCHT0 (AX)
 	RET
 
-// func prefetch4(addr uintptr)
-TEXT ·prefetch4(SB), NOSPLIT, $0-8
+// func prefetchUser(addr uintptr)
+TEXT ·prefetchUser(SB), NOSPLIT, $0-8
 	MOVQ addr+0(FP), AX
 	PREFETCHT0 (AX)
 	PREFETCHT0 64(AX)
 	PREFETCHT0 128(AX)
 	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	PREFETCHT0 320(AX)
 	RET

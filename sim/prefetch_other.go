@@ -4,4 +4,4 @@ package sim
 
 func prefetch(uintptr) {}
 
-func prefetch4(uintptr) {}
+func prefetchUser(uintptr) {}
