@@ -136,9 +136,12 @@ func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHea
 		var reused bool
 		if try == 0 { // a retry dials: other idle connections may be as stale
 			c, reused = h.popIdle()
-			if reused && !idempotent && time.Since(c.since) > probeIdle && peerClosed(c.tcp) {
-				h.drop(c)
-				c, reused = nil, false
+			if reused && !idempotent && time.Since(c.since) > probeIdle {
+				c.SetReadDeadline(time.Time{}) // the last request's, if past, would keep the peek from looking
+				if peerClosed(c.tcp) {
+					h.drop(c)
+					c, reused = nil, false
+				}
 			}
 		}
 		if c == nil {

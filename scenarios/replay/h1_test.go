@@ -207,6 +207,14 @@ func TestH1StaleConnectionIsSentAgain(t *testing.T) {
 	if n := conns.Load(); n != 20 {
 		t.Errorf("%d connections, want 20 (one per request)", n)
 	}
+	// idle past the last request's own deadline: the peek still looks
+	if ans := h1Do(t, h, "POST", "/", 50*time.Millisecond); ans.kind != "" {
+		t.Fatalf("a POST with a 50 ms timeout: kind %q", ans.kind)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ans := h1Do(t, h, "POST", "/", 2*time.Second); ans.kind != "" {
+		t.Errorf("a POST on a connection closed while idle past its last deadline: kind %q", ans.kind)
+	}
 }
 
 // A server that reads a request and hangs up without answering may have
