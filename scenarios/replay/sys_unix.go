@@ -19,14 +19,6 @@ func nap(d time.Duration) {
 	syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }
 
-// napYielding sleeps d with nanosleep as a system call the scheduler knows
-// of: while it sleeps, its P may be handed to a thread that runs users
-// (the waker's naps, which may overlap the dispatcher's).
-func napYielding(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
-}
-
 // peerClosed says whether the server has closed (or reset) the connection,
 // or sent something unasked: a peek at the socket that neither waits nor
 // takes any byte.

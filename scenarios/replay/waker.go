@@ -102,7 +102,7 @@ func (w *waker) run(stop <-chan struct{}) {
 		case d <= 0:
 			continue
 		case d <= timerSlack:
-			napYielding(d)
+			nap(d) // the dispatcher is done: the only nap
 			continue
 		default:
 			wait.Reset(d - timerSlack)
