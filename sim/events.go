@@ -82,6 +82,10 @@ type radix struct {
 	n       int
 	full    uint64 // bit b-1: bucket b holds an event
 	buckets [65][]event
+	// least is each bucket's earliest tick, kept as events are put: taking
+	// a bucket out reads it once, not once to find its earliest and again
+	// to move the rest (a bucket of the seconds ahead is megabytes).
+	least [65]uint64
 }
 
 // tickBits sets the tick, 2^-tickBits seconds. Ordering by tick, then by
@@ -93,8 +97,13 @@ func tick(t float64) uint64 { return uint64(int64(t * (1 << tickBits))) } // (t 
 // put adds e, whose tick tk is after cur.
 func (q *radix) put(e event, tk uint64) {
 	b := bits.Len64(tk ^ q.cur)
+	if q.full&(1<<(b-1)) == 0 {
+		q.least[b] = tk
+		q.full |= 1 << (b - 1)
+	} else {
+		q.least[b] = min(q.least[b], tk)
+	}
 	q.buckets[b] = append(q.buckets[b], e)
-	q.full |= 1 << (b - 1)
 }
 
 // take appends the events of the earliest tick to out, unsorted, and makes
@@ -108,10 +117,7 @@ func (q *radix) take(out []event) []event {
 		q.buckets[b] = src[:0]
 	}
 	q.full &^= 1 << (b - 1)
-	q.cur = ^uint64(0)
-	for i := range src {
-		q.cur = min(q.cur, tick(src[i].t))
-	}
+	q.cur = q.least[b]
 	// The others differ from the new cur in a lower bit: a lower bucket.
 	for _, e := range src {
 		if tk := tick(e.t); tk == q.cur {
