@@ -165,7 +165,7 @@ func statusKind(status int) string {
 func (m *sim) clientFault(r *request) (string, bool) {
 	for _, af := range m.client {
 		f := af.f
-		if !f.Applies(r.u.walk.Platform, r.name) || m.rng.Float64() >= f.Share() {
+		if !f.Applies(r.u.walk.Platform, r.ri.name) || m.rng.Float64() >= f.Share() {
 			continue
 		}
 		switch f.Kind {

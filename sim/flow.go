@@ -49,14 +49,7 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 	if n := len(m.freeUsers); n > 0 {
 		u, m.freeUsers = m.freeUsers[n-1], m.freeUsers[:n-1]
 	} else {
-		if len(m.userSlab) == 0 {
-			// Users come in slabs over 32 KB, which Go allocates on their
-			// own pages: with a user a whole number of cache lines, each
-			// starts on a line, and prefetchUser loads its six lines, not
-			// parts of seven.
-			m.userSlab = make([]user, 32<<10/unsafe.Sizeof(user{})+1)
-		}
-		u, m.userSlab = &m.userSlab[0], m.userSlab[1:]
+		u = slab(&m.userSlab) // each on a line: prefetchUser loads its six lines, not parts of seven
 		u.rnd = *rand.New(&u.pcg)
 	}
 	u.arrived, u.start, u.tokenAt, u.hasToken = a.At, m.now, 0, false
@@ -156,33 +149,41 @@ func (m *sim) info(name string) *reqInfo {
 	return ri
 }
 
+// request is one request in flight. Requests and visits come in slabs
+// (pool.go), a whole number of cache lines each, their hot fields in the
+// first line: with tens of thousands in flight they are rarely in cache,
+// and an event for one is prefetched a line at a time (warm).
 type request struct {
-	u            *user
-	name         string
-	ri           *reqInfo
-	sent         float64
-	first        bool
-	done         bool
-	active       *visit // the deepest visit queued or holding a worker
-	deadlineKind string
-	deadline     timer  // its timeout, pending until it is answered
-	gen          uint32 // bumped when it is freed (pool.go)
+	u        *user
+	si       *stepInfo // its step: timeout, what its deadline counts as
+	ri       *reqInfo
+	sent     float64
+	active   *visit // the deepest visit queued or holding a worker
+	gen      uint32 // bumped when it is freed (pool.go)
+	first    bool
+	done     bool
+	deadline timer // its timeout, pending until it is answered
+	_        [128 - 48 - 56]byte
 }
 
 // visit is one stage visit of a request's route (or the route itself, as
-// the root visit with no stage).
+// the root visit with no stage). A route's walk reads only the first line;
+// the queue timeout and queueing time are on the second, touched only if
+// it waits.
 type visit struct {
-	r        *request // nil for an async step
-	calls    []hop
-	next     int
-	st       *stage
-	parent   *visit
-	held     bool
-	queued   bool
-	dead     bool
+	r      *request // nil for an async step
+	calls  []hop
+	st     *stage
+	parent *visit
+	next   int32
+	gen    uint32 // bumped when it is freed (pool.go)
+	held   bool
+	queued bool // waiting in its stage's queue, its expiry pending if the stage has a queue timeout
+	dead   bool
+	_      [64 - 61]byte
+
 	queuedAt float64
-	expiry   timer  // its queue timeout, pending while it waits
-	gen      uint32 // bumped when it is freed (pool.go)
+	expiry   timer // its queue timeout, pending while it waits
 }
 
 // act carries out a user's next action: a request, or the end of its journey.
@@ -204,7 +205,7 @@ func (m *sim) act(u *user) {
 	}
 	si := m.step(a.Step)
 	r := m.newRequest()
-	*r = request{u: u, name: a.Step.Request, ri: si.ri, sent: m.now, first: a.First, deadlineKind: si.deadlineKind, gen: r.gen}
+	r.u, r.si, r.ri, r.sent, r.first, r.done, r.active = u, si, si.ri, m.now, a.First, false, nil
 	if len(m.client) > 0 {
 		kind, taken := m.clientFault(r)
 		if kind != "" {
@@ -226,7 +227,7 @@ func (m *sim) act(u *user) {
 		return
 	}
 	m.timeout(si.lane, &r.deadline, requestEvent(evDeadline, r))
-	m.runCalls(m.newVisit(visit{r: r, calls: hops}))
+	m.runCalls(m.newVisit(r, hops, nil))
 }
 
 // startRoute sends a request to the service: its pre-route checks, then its route.
@@ -236,7 +237,7 @@ func (m *sim) startRoute(r *request) {
 		m.complete(r, kind)
 		return
 	}
-	m.runCalls(m.newVisit(visit{r: r, calls: hops}))
+	m.runCalls(m.newVisit(r, hops, nil))
 }
 
 // atOnce is the answer a request gets before any stage holds it, if it
@@ -288,10 +289,10 @@ func (m *sim) refused(r *request) string {
 
 // runCalls starts v's next call, or finishes v when none is left.
 func (m *sim) runCalls(v *visit) {
-	for v.next < len(v.calls) {
+	for int(v.next) < len(v.calls) {
 		c := v.calls[v.next]
 		v.next++
-		child := m.newVisit(visit{r: v.r, calls: c.calls, parent: v})
+		child := m.newVisit(v.r, c.calls, v)
 		if c.async {
 			child.r, child.parent = nil, nil
 			m.arriveAt(child, c.st)
@@ -445,7 +446,7 @@ func (m *sim) deadline(r *request) {
 	if chain != nil {
 		m.unwind(chain)
 	}
-	m.complete(r, r.deadlineKind)
+	m.complete(r, r.si.deadlineKind)
 	if chain != nil {
 		m.freeChain(chain)
 	}
@@ -460,7 +461,7 @@ func (m *sim) complete(r *request, kind string) {
 	lat := seconds(m.now - r.sent)
 	m.record(r.ri, seconds(r.sent), lat, r.first, kind)
 	if m.cfg.Observe != nil {
-		m.cfg.Observe(r.name, seconds(r.sent), lat, kind)
+		m.cfg.Observe(r.ri.name, seconds(r.sent), lat, kind)
 	}
 	if kind == "" && r.ri.extracts {
 		u.tokenAt, u.hasToken = m.now, true

@@ -71,7 +71,9 @@ type sim struct {
 	limiter map[*user][]float64
 	// freeUsers are users whose journey ended, for the next arrivals.
 	freeUsers    []*user
-	userSlab     []user // users not yet used
+	userSlab     []user // users not yet used (pool.go)
+	visitSlab    []visit
+	requestSlab  []request
 	freeVisits   []*visit
 	freeRequests []*request
 	lanes        map[float64]*lane
