@@ -141,6 +141,9 @@ type Step struct {
 	// RestartFrom sends the user back to an earlier request of the journey
 	// when this step fails with the given error kind (e.g. expired_qr: qr).
 	RestartFrom map[string]string `yaml:"restart_from"`
+	// bit is the request's bit in a walker's set of requests wanted, set
+	// by Parse for the first 64 request names; 0: the walker compares names.
+	bit uint64
 }
 
 // Behaviour is how users react to a slow or failing service.
@@ -283,7 +286,29 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, err
 	}
 	s.doc = doc
+	s.numberRequests()
 	return &s, nil
+}
+
+// numberRequests gives each request name its journeys' steps send a bit
+// of its own (the first 64 names, in the order of sorted journeys).
+func (s *Scenario) numberRequests() {
+	bits := map[string]uint64{}
+	for _, name := range sortedKeys(s.Journeys) {
+		steps := s.Journeys[name]
+		for i := range steps {
+			r := steps[i].Request
+			if r == "" {
+				continue
+			}
+			b, ok := bits[r]
+			if !ok && len(bits) < 64 {
+				b = 1 << len(bits)
+				bits[r] = b
+			}
+			steps[i].bit = b
+		}
+	}
 }
 
 // Errorf returns an error located at a key path of the scenario's source.

@@ -21,15 +21,14 @@ type Walker struct {
 	s        *Scenario
 	rng      *rand.Rand
 	steps    []Step
-	i        int
-	attempt  int
+	i        int32
+	attempt  int32
 	at       time.Duration // the walker's clock: the last answer, plus planned pauses
 	deadline time.Duration // patience; 0: none
 	Platform string
-	// wanted are the requests attempted at least once: the first few
-	// inline (a walker is hot, its own allocations are not), the rest in more.
-	wanted  [4]string
-	nwanted int
+	// wanted are the requests attempted at least once, by their bit (Step.bit);
+	// more, those with none, by name.
+	wanted  uint64
 	Journey string
 	Counts  UserCounts
 	more    []string
@@ -37,7 +36,7 @@ type Walker struct {
 
 // UserCounts are what became of a user (see results.Users).
 type UserCounts struct {
-	Completed, Abandoned, Manual, Impatient, Switched, Reinstall, KeptTrying int64
+	Completed, Abandoned, Manual, Impatient, Switched, Reinstall, KeptTrying int32
 }
 
 // Action is what the user does next: at At (an offset from its arrival) it
@@ -80,11 +79,11 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 		return w.next(false)
 	}
 	if to, ok := st.RestartFrom[kind]; ok {
-		w.i = slices.IndexFunc(w.steps[:w.i], func(s Step) bool { return s.Request == to })
+		w.i = int32(slices.IndexFunc(w.steps[:w.i], func(s Step) bool { return s.Request == to }))
 		w.attempt = 0
 		return w.next(false)
 	}
-	if w.attempt < w.attempts(st) && w.retried(kind) {
+	if int(w.attempt) < w.attempts(st) && w.retried(kind) {
 		w.at += w.s.Behaviour.Retry.Backoff.Sample(w.rng)
 		return w.next(false)
 	}
@@ -118,7 +117,7 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 // next walks think steps to the next request, or ends the journey; a
 // pause that runs past the user's patience ends it at the deadline.
 func (w *Walker) next(reset bool) Action {
-	for w.i < len(w.steps) && w.steps[w.i].Think != nil {
+	for int(w.i) < len(w.steps) && w.steps[w.i].Think != nil {
 		w.at += w.steps[w.i].Think.Sample(w.rng)
 		w.i++
 	}
@@ -126,33 +125,28 @@ func (w *Walker) next(reset bool) Action {
 		w.Counts.Impatient++
 		return Action{At: w.deadline}
 	}
-	if w.i == len(w.steps) {
+	if int(w.i) == len(w.steps) {
 		w.Counts.Completed++
 		return Action{At: w.at}
 	}
 	st := &w.steps[w.i]
 	w.attempt++
 	// A retry of this step (attempt 2 on) was wanted at its attempt 1.
-	first := w.attempt == 1 && w.want(st.Request)
+	first := w.attempt == 1 && w.want(st)
 	return Action{At: w.at, Step: st, First: first, Reset: reset}
 }
 
-// want notes that the user attempts request; true the first time.
-func (w *Walker) want(request string) bool {
-	for _, r := range w.wanted[:min(w.nwanted, len(w.wanted))] {
-		if r == request {
-			return false
-		}
+// want notes that the user attempts st's request; true the first time.
+func (w *Walker) want(st *Step) bool {
+	if st.bit != 0 {
+		had := w.wanted&st.bit != 0
+		w.wanted |= st.bit
+		return !had
 	}
-	if slices.Contains(w.more, request) {
+	if slices.Contains(w.more, st.Request) {
 		return false
 	}
-	if w.nwanted < len(w.wanted) {
-		w.wanted[w.nwanted] = request
-	} else {
-		w.more = append(w.more, request)
-	}
-	w.nwanted++
+	w.more = append(w.more, st.Request)
 	return true
 }
 

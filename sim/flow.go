@@ -23,7 +23,7 @@ type user struct {
 
 // userLines is the cache lines prefetchUser loads: a user must fit (the
 // array's length is negative, and the build fails, if it grows past them).
-const userLines = 6
+const userLines = 4
 
 var _ [userLines*64 - unsafe.Sizeof(user{})]byte
 
@@ -49,7 +49,7 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 	if n := len(m.freeUsers); n > 0 {
 		u, m.freeUsers = m.freeUsers[n-1], m.freeUsers[:n-1]
 	} else {
-		u = slab(&m.userSlab) // each on a line: prefetchUser loads its six lines, not parts of seven
+		u = slab(&m.userSlab) // each on a line: prefetchUser loads its four lines, not parts of five
 		u.rnd = *rand.New(&u.pcg)
 	}
 	u.arrived, u.start, u.tokenAt, u.hasToken = a.At, m.now, 0, false
@@ -192,8 +192,8 @@ func (m *sim) act(u *user) {
 	if a.Step == nil {
 		m.live--
 		c := u.walk.Counts
-		m.run.Count(u.arrived, results.Users{Arrived: 1, Completed: c.Completed, Abandoned: c.Abandoned, Manual: c.Manual,
-			Impatient: c.Impatient, Switched: c.Switched, Reinstall: c.Reinstall, KeptAt: c.KeptTrying})
+		m.run.Count(u.arrived, results.Users{Arrived: 1, Completed: int64(c.Completed), Abandoned: int64(c.Abandoned), Manual: int64(c.Manual),
+			Impatient: int64(c.Impatient), Switched: int64(c.Switched), Reinstall: int64(c.Reinstall), KeptAt: int64(c.KeptTrying)})
 		if len(m.limiter) > 0 {
 			delete(m.limiter, u)
 		}

@@ -5,9 +5,8 @@ package sim
 // request while it handles the current one, so that miss overlaps work.
 func prefetch(addr uintptr)
 
-// prefetchUser prefetches the six cache lines from addr: a whole user
-// (userLines). Only the first four, its hot part, were prefetched until
-// session 6; the walker's give-up counts and its list of requests wanted
-// beyond four then missed the cache, and the national run was 3-9% slower
-// (three pairs of runs side by side).
+// prefetchUser prefetches the four cache lines from addr: a whole user
+// (userLines). Every line of a user is read in its journey; when a user
+// was six lines and only four were prefetched, the other two missed and
+// the national run was 3-9% slower.
 func prefetchUser(addr uintptr)

@@ -113,8 +113,8 @@ func (u *user) run(ctx context.Context, start time.Time) {
 // count moves the walker's counts into the user's outcome.
 func (u *user) count() {
 	c := u.walk.Counts
-	u.out.Completed, u.out.Abandoned, u.out.Manual, u.out.Impatient = c.Completed, c.Abandoned, c.Manual, c.Impatient
-	u.out.Switched, u.out.Reinstall, u.out.KeptAt = c.Switched, c.Reinstall, c.KeptTrying
+	u.out.Completed, u.out.Abandoned, u.out.Manual, u.out.Impatient = int64(c.Completed), int64(c.Abandoned), int64(c.Manual), int64(c.Impatient)
+	u.out.Switched, u.out.Reinstall, u.out.KeptAt = int64(c.Switched), int64(c.Reinstall), int64(c.KeptTrying)
 }
 
 // attempt sends one request of a step and records it; it returns the error
