@@ -467,6 +467,24 @@ func (m *sim) complete(r *request, kind string) {
 		u.tokenAt, u.hasToken = m.now, true
 	}
 	u.next = u.walk.After(kind, seconds(m.now-u.start))
-	m.at(u.start+u.next.At.Seconds(), userEvent(u))
+	if t := u.start + u.next.At.Seconds(); t > m.now || !m.nextIsLater() {
+		m.at(t, userEvent(u))
+	} else {
+		// Its next request follows at once (or its journey ends): a
+		// sixth of a national run's events. With nothing else due now
+		// it is the next event, whatever is scheduled after this one.
+		m.due = m.stamp(m.now, userEvent(u))
+	}
 	m.freeRequest(r)
+}
+
+// nextIsLater says every event scheduled, and due, is after now.
+func (m *sim) nextIsLater() bool {
+	if m.due.p != nil {
+		return false
+	}
+	if l := m.earliestLane(); l != nil && l.head.e.t <= m.now {
+		return false
+	}
+	return m.events.Len() == 0 || m.events.first().t > m.now
 }

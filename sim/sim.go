@@ -90,6 +90,9 @@ type sim struct {
 	client []*fault // client-side faults on now
 	rng    *rand.Rand
 	err    error // the simulation cannot go on (errTooLarge)
+	// due is a user's action due now, when no other event is (flow.go):
+	// the clock's next event, kept out of the queue.
+	due event
 }
 
 // Run simulates the scenario against the profile.
@@ -140,6 +143,8 @@ func (m *sim) loop() {
 		var e event
 		l := m.earliestLane()
 		switch {
+		case m.due.p != nil:
+			e, m.due = m.due, event{}
 		case l != nil && (m.events.Len() == 0 || less(l.head.e, *m.events.first())):
 			e = l.pop()
 		case m.events.Len() > 0:
