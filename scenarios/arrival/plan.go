@@ -25,6 +25,8 @@ type segment struct {
 	factor       float64 // scenario seconds per played second
 	base         []float64
 	lambda0      []float64 // Lambda of each stream at play0
+	lambda1      []float64 // and at play1
+	cos0         []float64 // each stream's burst term at clk0 (integral)
 }
 
 type stream struct {
@@ -103,9 +105,16 @@ func (p *Plan) build() {
 				seg.base[j+1] = float64(x.Rate) * scale
 			}
 		}
-		for k := range p.streams {
-			lambda[k] += p.integral(seg, k, seg.play1-seg.play0)
+		seg.cos0 = make([]float64, len(p.streams))
+		for k, st := range p.streams {
+			if st.burstA != 0 {
+				seg.cos0[k] = math.Cos(2 * math.Pi / st.burstP * seg.clk0)
+			}
 		}
+		for k := range p.streams {
+			lambda[k] += p.integral(&seg, k, seg.play1-seg.play0)
+		}
+		seg.lambda1 = append([]float64(nil), lambda...)
 		p.segments = append(p.segments, seg)
 		play = seg.play1
 	}
@@ -167,19 +176,19 @@ func (p *Plan) rate(seg *segment, k int, u float64) float64 {
 
 // integral is the expected arrivals of stream k in the first u played
 // seconds of seg: base * (u - A*P/(2*pi*f) * (cos(2*pi*(tau0+f*u)/P) - cos(2*pi*tau0/P))).
-func (p *Plan) integral(seg segment, k int, u float64) float64 {
-	st := p.streams[k]
+func (p *Plan) integral(seg *segment, k int, u float64) float64 {
+	st := &p.streams[k]
 	if st.burstA == 0 || seg.base[k] == 0 {
 		return seg.base[k] * u
 	}
 	w := 2 * math.Pi / st.burstP
-	return seg.base[k] * (u - st.burstA/(w*seg.factor)*(math.Cos(w*(seg.clk0+seg.factor*u))-math.Cos(w*seg.clk0)))
+	return seg.base[k] * (u - st.burstA/(w*seg.factor)*(math.Cos(w*(seg.clk0+seg.factor*u))-seg.cos0[k]))
 }
 
 func (p *Plan) lambda(k int, x float64) float64 {
 	x = min(max(x, 0), p.played.Seconds())
 	seg := p.segmentAt(x)
-	return seg.lambda0[k] + p.integral(*seg, k, x-seg.play0)
+	return seg.lambda0[k] + p.integral(seg, k, x-seg.play0)
 }
 
 // invert finds the played time at which stream k's Lambda reaches target,
@@ -187,8 +196,7 @@ func (p *Plan) lambda(k int, x float64) float64 {
 func (p *Plan) invert(k int, target float64, from *int) (float64, bool) {
 	for *from < len(p.segments) {
 		seg := &p.segments[*from]
-		end := seg.lambda0[k] + p.integral(*seg, k, seg.play1-seg.play0)
-		if target <= end && seg.base[k] > 0 {
+		if target <= seg.lambda1[k] && seg.base[k] > 0 {
 			return seg.play0 + p.solve(seg, k, target-seg.lambda0[k]), true
 		}
 		*from++
@@ -202,7 +210,7 @@ func (p *Plan) solve(seg *segment, k int, want float64) float64 {
 	lo, hi := 0.0, seg.play1-seg.play0
 	u := min(want/seg.base[k], hi)
 	for range 60 {
-		f := p.integral(*seg, k, u) - want
+		f := p.integral(seg, k, u) - want
 		if math.Abs(f) < 1e-9 {
 			return u
 		}
@@ -241,7 +249,8 @@ func (p *Plan) PlayedAt(c scenarios.Clock) time.Duration {
 func (p *Plan) SurgeEnd() (time.Duration, bool) {
 	var rates []float64
 	var starts []float64
-	for _, seg := range p.segments {
+	for i := range p.segments {
+		seg := &p.segments[i]
 		var r float64
 		for k := range p.streams {
 			r += p.integral(seg, k, seg.play1-seg.play0) / (seg.play1 - seg.play0)

@@ -95,3 +95,16 @@ func ExampleParseDist() {
 	fmt.Println(d, d.Mean(), d.Quantile(0.9))
 	// Output: uniform(2s, 8s) 5s 7.4s
 }
+
+func TestRoundIsMathRound(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	xs := []float64{0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994, 4503599627370495.5, 4503599627370497, -4503599627370497, 1e300, math.Inf(1), math.Inf(-1), math.Copysign(0, -1)}
+	for range 100000 {
+		xs = append(xs, r.NormFloat64()*1e9, r.Float64()*10, math.Floor(r.Float64()*1e6)+0.5)
+	}
+	for _, x := range xs {
+		if got, want := round(x), math.Round(x); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("round(%v) = %v, want %v", x, got, want)
+		}
+	}
+}
