@@ -17,9 +17,9 @@ import (
 type Walker struct {
 	// The fields every answer reads come first: a simulator holds tens of
 	// thousands of walkers, and the fewer cache lines one answer touches,
-	// the faster it runs.
+	// the faster it runs (a simulator's user with its walker is three).
 	s        *Scenario
-	rng      *rand.Rand
+	rng      rand.Rand // over the source Reset was given
 	steps    []Step
 	i        int32
 	attempt  int32
@@ -28,10 +28,9 @@ type Walker struct {
 	Platform string
 	// wanted are the requests attempted at least once, by their bit (Step.bit);
 	// more, those with none, by name.
-	wanted  uint64
-	Journey string
-	Counts  UserCounts
-	more    []string
+	wanted uint64
+	Counts UserCounts
+	more   *[]string
 }
 
 // UserCounts are what became of a user (see results.Users).
@@ -60,10 +59,23 @@ func NewWalker(s *Scenario, journey, platform string, rng *rand.Rand) *Walker {
 // Reset makes w a new user's walker, as NewWalker does, reusing its memory
 // (a simulator plays millions of users through a few thousand walkers).
 func (w *Walker) Reset(s *Scenario, journey, platform string, rng *rand.Rand) {
-	*w = Walker{s: s, rng: rng, Journey: journey, Platform: platform, steps: s.Journeys[journey], more: w.more[:0]}
-	if p := s.Behaviour.Patience; p != nil {
-		w.deadline = max(p.Sample(rng), time.Nanosecond)
+	*w = Walker{s: s, rng: *rng, Platform: platform, steps: s.Journeys[journey], more: w.more}
+	if w.more != nil {
+		*w.more = (*w.more)[:0]
 	}
+	if p := s.Behaviour.Patience; p != nil {
+		w.deadline = max(p.Sample(&w.rng), time.Nanosecond)
+	}
+}
+
+// Journey is the journey the user is on (it changes on a reinstall).
+func (w *Walker) Journey() string {
+	for name, steps := range w.s.Journeys {
+		if len(steps) > 0 && len(w.steps) > 0 && &steps[0] == &w.steps[0] {
+			return name
+		}
+	}
+	return ""
 }
 
 // Start is the user's first action.
@@ -84,7 +96,7 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 		return w.next(false)
 	}
 	if int(w.attempt) < w.attempts(st) && w.retried(kind) {
-		w.at += w.s.Behaviour.Retry.Backoff.Sample(w.rng)
+		w.at += w.s.Behaviour.Retry.Backoff.Sample(&w.rng)
 		return w.next(false)
 	}
 	b := w.s.Behaviour
@@ -96,13 +108,12 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 	case GiveUpKeepTrying:
 		w.Counts.KeptTrying++
 		w.attempt = 0
-		w.at += draw(b.KeepTryingAfter, w.rng)
+		w.at += draw(b.KeepTryingAfter, &w.rng)
 	case GiveUpReinstall:
 		w.Counts.Reinstall++
-		w.Journey = b.ReinstallJourney
-		w.steps = w.s.Journeys[w.Journey]
+		w.steps = w.s.Journeys[b.ReinstallJourney]
 		w.i, w.attempt = 0, 0
-		w.at += draw(b.ReinstallTime, w.rng)
+		w.at += draw(b.ReinstallTime, &w.rng)
 		return w.next(true)
 	case GiveUpManual:
 		w.Counts.Manual++
@@ -118,7 +129,7 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 // pause that runs past the user's patience ends it at the deadline.
 func (w *Walker) next(reset bool) Action {
 	for int(w.i) < len(w.steps) && w.steps[w.i].Think != nil {
-		w.at += w.steps[w.i].Think.Sample(w.rng)
+		w.at += w.steps[w.i].Think.Sample(&w.rng)
 		w.i++
 	}
 	if w.deadline > 0 && w.at > w.deadline {
@@ -143,10 +154,13 @@ func (w *Walker) want(st *Step) bool {
 		w.wanted |= st.bit
 		return !had
 	}
-	if slices.Contains(w.more, st.Request) {
+	if w.more == nil {
+		w.more = new([]string)
+	}
+	if slices.Contains(*w.more, st.Request) {
 		return false
 	}
-	w.more = append(w.more, st.Request)
+	*w.more = append(*w.more, st.Request)
 	return true
 }
 

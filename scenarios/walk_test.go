@@ -64,8 +64,8 @@ func TestWalkerReinstallAndPatience(t *testing.T) {
 	w := NewWalker(s, "returning", "kakao", rand.New(rand.NewPCG(1, 1)))
 	w.Start()
 	a := w.After("5xx", time.Second)
-	if a.Step == nil || a.Step.Request != "identity.request" || !a.Reset || a.At != 61*time.Second || w.Journey != "first-time" {
-		t.Fatalf("after a failure with reinstall: %+v journey %s", a, w.Journey)
+	if a.Step == nil || a.Step.Request != "identity.request" || !a.Reset || a.At != 61*time.Second || w.Journey() != "first-time" {
+		t.Fatalf("after a failure with reinstall: %+v journey %s", a, w.Journey())
 	}
 	a = w.After("5xx", 62*time.Second) // another reinstall would end at 2m02s, past 90s of patience
 	if a.Step != nil || a.At != 90*time.Second || w.Counts.Impatient != 1 || w.Counts.Reinstall != 2 {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -16,30 +17,27 @@ import (
 // journey ends (a finished user's requests are done, and nothing reads a
 // done request's user), so a national run needs only as many as are in
 // their journey at once.
-type user struct {
-	userState
-	_ [(64 - unsafe.Sizeof(userState{})%64) % 64]byte // a whole number of cache lines (see newUser)
-}
+type user struct{ userState }
 
-// userLines is the cache lines prefetchUser loads: a user must fit (the
-// array's length is negative, and the build fails, if it grows past them).
-const userLines = 4
+// userLines is the cache lines a user is, and prefetchUser loads: the
+// build fails if a user is not exactly that (slab puts each on a line).
+const userLines = 3
 
-var _ [userLines*64 - unsafe.Sizeof(user{})]byte
+var (
+	_ [userLines*64 - unsafe.Sizeof(user{})]byte
+	_ [unsafe.Sizeof(user{}) - userLines*64]byte
+)
 
 type userState struct {
 	// What act and complete read first, then the random source, then the
 	// walker with its hot fields first: a user is several cache lines, and
 	// with tens of thousands in their journey they are rarely in cache. An
 	// event for a user prefetches all of it (prefetchUser).
-	next     scenarios.Action
-	start    float64
-	tokenAt  float64
-	arrived  time.Duration // its arrival, on the played timeline
-	hasToken bool
-	rnd      rand.Rand // over pcg: a user's state is one piece of memory
-	pcg      rand.PCG
-	walk     scenarios.Walker
+	next    scenarios.Action
+	tokenAt float64       // when it got its QR token; -Inf: it has none
+	arrived time.Duration // its arrival, on the played timeline (its start: arrive runs at arrived.Seconds())
+	pcg     rand.PCG      // the walker's source: a user's state is one piece of memory
+	walk    scenarios.Walker
 }
 
 // newUser is a user for arrival a's person p, seeded as the live engine
@@ -49,12 +47,11 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 	if n := len(m.freeUsers); n > 0 {
 		u, m.freeUsers = m.freeUsers[n-1], m.freeUsers[:n-1]
 	} else {
-		u = slab(&m.userSlab) // each on a line: prefetchUser loads its four lines, not parts of five
-		u.rnd = *rand.New(&u.pcg)
+		u = slab(&m.userSlab) // each on a line: prefetchUser loads its three lines, not parts of four
 	}
-	u.arrived, u.start, u.tokenAt, u.hasToken = a.At, m.now, 0, false
+	u.arrived, u.tokenAt = a.At, math.Inf(-1)
 	u.pcg.Seed(m.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(p))
-	u.walk.Reset(m.s, a.Journey, a.Platform, &u.rnd)
+	u.walk.Reset(m.s, a.Journey, a.Platform, rand.New(&u.pcg))
 	return u
 }
 
@@ -201,7 +198,7 @@ func (m *sim) act(u *user) {
 		return
 	}
 	if a.Reset {
-		u.hasToken = false
+		u.tokenAt = math.Inf(-1)
 	}
 	si := m.step(a.Step)
 	r := m.newRequest()
@@ -268,7 +265,7 @@ func (m *sim) atOnce(r *request) (string, []hop) {
 // expired QR token, the identity rate limit.
 func (m *sim) refused(r *request) string {
 	u := r.u
-	if r.ri.expiry != "" && (!u.hasToken || m.now-u.tokenAt >= m.p.Server.QRTTL.Seconds()) {
+	if r.ri.expiry != "" && m.now-u.tokenAt >= m.p.Server.QRTTL.Seconds() { // (no token: tokenAt is -Inf)
 		return r.ri.expiry
 	}
 	if rl := m.p.Server.IdentityRateLimit; r.ri.rateLimit {
@@ -464,10 +461,11 @@ func (m *sim) complete(r *request, kind string) {
 		m.cfg.Observe(r.ri.name, seconds(r.sent), lat, kind)
 	}
 	if kind == "" && r.ri.extracts {
-		u.tokenAt, u.hasToken = m.now, true
+		u.tokenAt = m.now
 	}
-	u.next = u.walk.After(kind, seconds(m.now-u.start))
-	if t := u.start + u.next.At.Seconds(); t > m.now || !m.nextIsLater() {
+	start := u.arrived.Seconds()
+	u.next = u.walk.After(kind, seconds(m.now-start))
+	if t := start + u.next.At.Seconds(); t > m.now || !m.nextIsLater() {
 		m.at(t, userEvent(u))
 	} else {
 		// Its next request follows at once (or its journey ends): a

@@ -5,7 +5,7 @@ package sim
 // request while it handles the current one, so that miss overlaps work.
 func prefetch(addr uintptr)
 
-// prefetchUser prefetches the four cache lines from addr: a whole user
+// prefetchUser prefetches the three cache lines from addr: a whole user
 // (userLines). Every line of a user is read in its journey; when a user
 // was six lines and only four were prefetched, the other two missed and
 // the national run was 3-9% slower.
