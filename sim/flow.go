@@ -369,13 +369,15 @@ func (m *sim) finishVisit(v *visit) {
 	m.release(v)
 	v.st.served++
 	v.dead = true
-	if v.parent != nil {
-		if v.r != nil {
-			v.r.active = v.parent
-		}
-		m.runCalls(v.parent)
+	parent := v.parent
+	if parent != nil && v.r != nil {
+		v.r.active = parent
 	}
+	// Freed first, it is the visit the parent's next call reuses: in cache.
 	m.freeVisit(v)
+	if parent != nil {
+		m.runCalls(parent)
+	}
 }
 
 func (m *sim) release(v *visit) {
