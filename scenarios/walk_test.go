@@ -22,8 +22,23 @@ behaviour: `+behaviour))
 	return s
 }
 
+// TestWalkerSequence runs on a parsed scenario, whose requests have bits
+// (Step.bit), and on the same one without, as a scenario built in code is.
 func TestWalkerSequence(t *testing.T) {
-	s := walkScenario(t, `{retry: {attempts: 2, backoff: 1s, on: [shed]}, give_up: {switch_platform: 100%}, switch_to: {naver: kakao, kakao: naver}}`)
+	for _, bits := range []bool{true, false} {
+		s := walkScenario(t, `{retry: {attempts: 2, backoff: 1s, on: [shed]}, give_up: {switch_platform: 100%}, switch_to: {naver: kakao, kakao: naver}}`)
+		if !bits {
+			for _, steps := range s.Journeys {
+				for i := range steps {
+					steps[i].bit = 0
+				}
+			}
+		}
+		testWalkerSequence(t, s)
+	}
+}
+
+func testWalkerSequence(t *testing.T, s *Scenario) {
 	w := NewWalker(s, "returning", "naver", rand.New(rand.NewPCG(1, 1)))
 	sec := time.Second
 	steps := []struct {
