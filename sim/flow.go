@@ -159,8 +159,8 @@ type request struct {
 	gen      uint32 // bumped when it is freed (pool.go)
 	first    bool
 	done     bool
-	deadline timer // its timeout, pending until it is answered
-	_        [128 - 48 - 56]byte
+	deadline timer                                   // its timeout, pending until it is answered
+	_        [128 - 48 - unsafe.Sizeof(timer{})]byte // (48: the fields above)
 }
 
 // visit is one stage visit of a request's route (or the route itself, as
@@ -177,7 +177,7 @@ type visit struct {
 	held   bool
 	queued bool // waiting in its stage's queue, its expiry pending if the stage has a queue timeout
 	dead   bool
-	_      [64 - 61]byte
+	_      [64 - 61]byte // (61: the fields above) the first line ends here
 
 	queuedAt float64
 	expiry   timer // its queue timeout, pending while it waits

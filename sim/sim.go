@@ -140,17 +140,19 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 
 func (m *sim) loop() {
 	for {
-		var e event
-		l := m.earliestLane()
-		switch {
-		case m.due.p != nil:
-			e, m.due = m.due, event{}
-		case l != nil && (m.events.Len() == 0 || less(l.head.e, *m.events.first())):
-			e = l.pop()
-		case m.events.Len() > 0:
-			e = m.events.pop()
-		default:
-			return
+		e := m.due
+		if e.p != nil {
+			m.due = event{} // nothing else is due now (complete)
+		} else {
+			l := m.earliestLane()
+			switch {
+			case l != nil && (m.events.Len() == 0 || less(l.head.e, *m.events.first())):
+				e = l.pop()
+			case m.events.Len() > 0:
+				e = m.events.pop()
+			default:
+				return
+			}
 		}
 		if e.t > m.end || m.err != nil {
 			break
