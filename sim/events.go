@@ -106,6 +106,9 @@ func (q *radix) put(e event, tk uint64) {
 	q.buckets[b] = append(q.buckets[b], e)
 }
 
+// min is the earliest tick in the heap; it must not be empty.
+func (q *radix) min() uint64 { return q.least[bits.TrailingZeros64(q.full)+1] }
+
 // take appends the events of the earliest tick to out, unsorted, and makes
 // that tick cur; the heap must not be empty.
 func (q *radix) take(out []event) []event {
@@ -130,18 +133,22 @@ func (q *radix) take(out []event) []event {
 	return out
 }
 
-// eventQueue is the simulator's clock: the radix heap, and in front of it
-// the next few events in order, taken out early so that what each is about
-// (a user, a visit) is on its way into the cache well before its turn.
-// With tens of thousands of users in their journey, a user is rarely in
-// cache; prefetching only the very next event's left the processor
-// waiting for part of the load.
+// eventQueue is the simulator's clock: the calendar for the events of
+// later slots than the one being read, the radix heap for the rest (an
+// answer's service time, a few milliseconds ahead; anything past the
+// calendar's horizon), and in front of both the next few events in order,
+// taken out early so that what each is about (a user, a visit) is on its
+// way into the cache well before its turn. With tens of thousands of
+// users in their journey, a user is rarely in cache; prefetching only the
+// very next event's left the processor waiting for part of the load.
 type eventQueue struct {
 	r     radix
-	ahead []event // ahead[h:]: the next events in order, at ticks up to r.cur
+	c     calendar
+	cur   uint64  // the tick last taken out, of r or c: every event in either is later
+	ahead []event // ahead[h:]: the next events in order, at ticks up to cur
 	h     int
-	// late are events pushed at a tick already taken out of r (at most
-	// r.cur), a binary heap: usually empty, as such events are the clock's
+	// late are events pushed at a tick already taken out (at most cur),
+	// a binary heap: usually empty, as such events are the clock's
 	// next few; when the events ahead span a long time (a sparse stretch
 	// of the run) it keeps their number from costing more than a log.
 	late     []event
@@ -151,13 +158,15 @@ type eventQueue struct {
 // lookahead is how many events ahead of the clock eventQueue prefetches.
 const lookahead = 8
 
-func (q *eventQueue) Len() int { return q.r.n + len(q.ahead) - q.h + len(q.late) }
+func (q *eventQueue) Len() int {
+	return q.r.n + q.c.n + len(q.c.run) - q.c.ri + len(q.ahead) - q.h + len(q.late)
+}
 
 // first is the earliest event; the queue must not be empty.
 func (q *eventQueue) first() *event {
-	for len(q.ahead)-q.h < lookahead && q.r.n > 0 {
+	for len(q.ahead)-q.h < lookahead && q.r.n+q.c.n+len(q.c.run)-q.c.ri > 0 {
 		k := len(q.ahead)
-		q.ahead = q.r.take(q.ahead)
+		q.ahead = q.take(q.ahead)
 		next := q.ahead[k:]
 		if len(next) > 1 { // a tick's events, in order
 			slices.SortFunc(next, cmpEvents)
@@ -171,6 +180,34 @@ func (q *eventQueue) first() *event {
 		return &q.late[0]
 	}
 	return &q.ahead[q.h]
+}
+
+// take appends the events of the earliest tick in r and c to out,
+// unsorted; one of them must hold an event.
+func (q *eventQueue) take(out []event) []event {
+	c := &q.c
+	if c.ri == len(c.run) && c.n > 0 {
+		// The calendar's next slot is sorted once the clock may reach it.
+		if s := c.next(); q.r.n == 0 || s <= q.r.min()>>slotBits {
+			c.load(s)
+		}
+	}
+	if c.ri < len(c.run) {
+		ct := tick(c.run[c.ri].t)
+		if q.r.n == 0 || ct <= q.r.min() {
+			for c.ri < len(c.run) && tick(c.run[c.ri].t) == ct {
+				out = append(out, c.run[c.ri])
+				c.ri++
+			}
+			q.cur = ct
+			if q.r.n == 0 || ct < q.r.min() {
+				return out
+			}
+		}
+	}
+	out = q.r.take(out)
+	q.cur = q.r.cur
+	return out
 }
 
 // pop removes the earliest event; the queue must not be empty.
@@ -192,7 +229,14 @@ func (q *eventQueue) pop() event {
 
 // push adds e, which must come after the last event popped.
 func (q *eventQueue) push(e event) {
-	if tk := tick(e.t); tk > q.r.cur {
+	if tk := tick(e.t); tk > q.cur {
+		if s := tk >> slotBits; q.c.holds(s) {
+			q.c.add(e, s)
+			return
+		}
+		if q.r.n == 0 {
+			q.r.cur = q.cur // (keeps a new event's bucket low)
+		}
 		q.r.put(e, tk)
 		q.r.n++
 		return

@@ -27,7 +27,9 @@ func TestQueueOrder(t *testing.T) {
 	}
 	for range 200_000 {
 		if q.Len() == 0 || r.IntN(3) > 0 {
-			switch r.IntN(5) {
+			switch r.IntN(6) {
+			case 5:
+				push(now + r.ExpFloat64()*200) // minutes ahead: past the calendar's horizon at times
 			case 0:
 				push(now) // a zero delay
 			case 4:
