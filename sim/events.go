@@ -152,7 +152,7 @@ type eventQueue struct {
 	// next few; when the events ahead span a long time (a sparse stretch
 	// of the run) it keeps their number from costing more than a log.
 	late     []event
-	fromLate bool // first found the earliest in late
+	fromLate bool // peek found the earliest in late
 }
 
 // lookahead is how many events ahead of the clock eventQueue prefetches.
@@ -162,8 +162,17 @@ func (q *eventQueue) Len() int {
 	return q.r.n + q.c.n + len(q.c.run) - q.c.ri + len(q.ahead) - q.h + len(q.late)
 }
 
-// first is the earliest event; the queue must not be empty.
-func (q *eventQueue) first() *event {
+// peek is the earliest event, or nil if there is none. The clock's loop
+// peeks and drops once per event: the usual case (nothing late, the
+// events ahead in stock) is a few instructions, inlined.
+func (q *eventQueue) peek() *event {
+	if i := q.h; i+lookahead <= len(q.ahead) && len(q.late) == 0 {
+		return &q.ahead[i]
+	}
+	return q.peekSlow()
+}
+
+func (q *eventQueue) peekSlow() *event {
 	for len(q.ahead)-q.h < lookahead && q.r.n+q.c.n+len(q.c.run)-q.c.ri > 0 {
 		k := len(q.ahead)
 		q.ahead = q.take(q.ahead)
@@ -178,6 +187,9 @@ func (q *eventQueue) first() *event {
 	q.fromLate = len(q.late) > 0 && (q.h == len(q.ahead) || less(q.late[0], q.ahead[q.h]))
 	if q.fromLate {
 		return &q.late[0]
+	}
+	if q.h == len(q.ahead) {
+		return nil
 	}
 	return &q.ahead[q.h]
 }
@@ -210,12 +222,20 @@ func (q *eventQueue) take(out []event) []event {
 	return out
 }
 
-// pop removes the earliest event; the queue must not be empty.
-func (q *eventQueue) pop() event {
-	e := *q.first()
+// drop removes the event peek returned; nothing may be pushed between.
+func (q *eventQueue) drop() {
+	if q.fromLate || q.h >= 4*lookahead {
+		q.dropSlow()
+		return
+	}
+	q.h++
+}
+
+func (q *eventQueue) dropSlow() {
 	if q.fromLate {
 		q.popLate()
-		return e
+		q.fromLate = false
+		return
 	}
 	q.h++
 	if q.h == len(q.ahead) {
@@ -224,6 +244,12 @@ func (q *eventQueue) pop() event {
 		n := copy(q.ahead, q.ahead[q.h:])
 		q.ahead, q.h = q.ahead[:n], 0
 	}
+}
+
+// pop removes and returns the earliest event; the queue must not be empty.
+func (q *eventQueue) pop() event {
+	e := *q.peek()
+	q.drop()
 	return e
 }
 

@@ -17,7 +17,7 @@ func TestQueueOrder(t *testing.T) {
 	var popped []event
 	push := func(at float64) {
 		if q.Len() > 0 && r.IntN(2) == 0 {
-			q.first() // the simulator looks before it pushes (to compare with the lanes)
+			q.peek() // the simulator looks before it pushes (to compare with the lanes)
 		}
 		q.push(event{t: at, key: seq << 8})
 		seq++

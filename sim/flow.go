@@ -486,5 +486,6 @@ func (m *sim) nextIsLater() bool {
 	if l := m.earliestLane(); l != nil && l.head.e.t <= m.now {
 		return false
 	}
-	return m.events.Len() == 0 || m.events.first().t > m.now
+	f := m.events.peek()
+	return f == nil || f.t > m.now
 }

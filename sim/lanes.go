@@ -10,6 +10,19 @@ package sim
 type lane struct {
 	d          float64
 	head, tail *timer
+	set        *laneSet
+}
+
+// laneSet is the simulator's lanes, and which of them fires first. A
+// lane's timeouts fire in order, so its head only ever moves later: the
+// first lane changes only when its own head is stopped, or an empty lane
+// gets one earlier. The clock asks for every event; the lanes are scanned
+// only after the first lane's head was stopped.
+type laneSet struct {
+	byLength map[float64]*lane
+	list     []*lane
+	first    *lane
+	stale    bool // first's head was stopped: scan again
 }
 
 // timer is a pending timeout on a lane.
@@ -21,11 +34,15 @@ type timer struct {
 
 // lane is d's lane, made on first use (a few: one per timeout length).
 func (m *sim) lane(d float64) *lane {
-	l := m.lanes[d]
+	ls := &m.lanes
+	l := ls.byLength[d]
 	if l == nil {
-		l = &lane{d: d}
-		m.lanes[d] = l
-		m.laneList = append(m.laneList, l)
+		if ls.byLength == nil {
+			ls.byLength = map[float64]*lane{}
+		}
+		l = &lane{d: d, set: ls}
+		ls.byLength[d] = l
+		ls.list = append(ls.list, l)
 	}
 	return l
 }
@@ -38,6 +55,9 @@ func (m *sim) timeout(l *lane, tm *timer, e event) {
 		l.tail.next = tm
 	} else {
 		l.head = tm
+		if ls := l.set; !ls.stale && (ls.first == nil || less(tm.e, ls.first.head.e)) {
+			ls.first = l
+		}
 	}
 	l.tail = tm
 }
@@ -52,6 +72,9 @@ func (tm *timer) stop() {
 		tm.prev.next = tm.next
 	} else {
 		l.head = tm.next
+		if l.set.first == l {
+			l.set.stale = true
+		}
 	}
 	if tm.next != nil {
 		tm.next.prev = tm.prev
@@ -63,13 +86,20 @@ func (tm *timer) stop() {
 
 // earliestLane is the lane whose head fires first, or nil.
 func (m *sim) earliestLane() *lane {
+	if m.lanes.stale {
+		m.lanes.scan()
+	}
+	return m.lanes.first
+}
+
+func (ls *laneSet) scan() {
 	var best *lane
-	for _, l := range m.laneList {
+	for _, l := range ls.list {
 		if l.head != nil && (best == nil || less(l.head.e, best.head.e)) {
 			best = l
 		}
 	}
-	return best
+	ls.first, ls.stale = best, false
 }
 
 // pop takes the lane's first timeout.

@@ -76,8 +76,7 @@ type sim struct {
 	requestSlab  []request
 	freeVisits   []*visit
 	freeRequests []*request
-	lanes        map[float64]*lane
-	laneList     []*lane
+	lanes        laneSet
 	pending      arrival.Arrival // the next arrival (one is scheduled at a time)
 	reqs         map[string]*reqInfo
 	kinds        []string // the error kinds answers have had (record.go)
@@ -120,7 +119,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
-		lanes: map[float64]*lane{}, steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
+		steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
@@ -144,12 +143,14 @@ func (m *sim) loop() {
 		if e.p != nil {
 			m.due = event{} // nothing else is due now (complete)
 		} else {
+			f := m.events.peek()
 			l := m.earliestLane()
 			switch {
-			case l != nil && (m.events.Len() == 0 || less(l.head.e, *m.events.first())):
+			case l != nil && (f == nil || less(l.head.e, *f)):
 				e = l.pop()
-			case m.events.Len() > 0:
-				e = m.events.pop()
+			case f != nil:
+				e = *f
+				m.events.drop()
 			default:
 				return
 			}
