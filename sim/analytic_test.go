@@ -8,6 +8,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim/queueing"
 )
 
@@ -47,7 +48,8 @@ func batchMeans(t *testing.T, lambda float64, c int, service string, length time
 	var sum [batches]float64
 	var n [batches]int
 	_, stats, err := Run(Config{Scenario: s, Profile: p, Seed: 11, Drain: time.Minute,
-		Observe: func(_ string, sent, lat time.Duration, _ string) {
+		Observe: func(_ string, o results.Outcome) {
+			sent, lat := o.At, o.Corrected
 			if sent < warm || sent >= length {
 				return
 			}

@@ -65,7 +65,10 @@ type reqInfo struct {
 	rateLimit bool   // the identity rate limit applies
 	routes    []platformRoute
 	figures   *results.Endpoint // where its answers are recorded, once there is one
-	errs      tally             // its error counts, until the end (record.go)
+	series    *results.Series   // figures' series for bucket, the last recorded into
+	bucket    int
+	errs      tally // its error counts, until the end (record.go)
+	instant   tally // its answers given at once, by bucket
 }
 
 // platformRoute is a request's route on one platform, its stages resolved.
@@ -460,7 +463,7 @@ func (m *sim) complete(r *request, kind string) {
 	lat := seconds(m.now - r.sent)
 	m.record(r.ri, seconds(r.sent), lat, r.first, kind)
 	if m.cfg.Observe != nil {
-		m.cfg.Observe(r.ri.name, seconds(r.sent), lat, kind)
+		m.cfg.Observe(r.ri.name, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
 	}
 	if kind == "" && r.ri.extracts {
 		u.tokenAt = m.now

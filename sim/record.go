@@ -2,8 +2,6 @@ package sim
 
 import (
 	"time"
-
-	"github.com/surgekit/surge/scenarios/results"
 )
 
 // The simulator records answers into the run's figures as
@@ -11,40 +9,53 @@ import (
 // millions of answers make each step count.
 //   - Its service time is its latency (no network, no generator), so it
 //     records the latency histogram alone and copies it to the service
-//     histogram once, at the end: two histogram writes per answer, not four.
+//     histogram once, at the end.
+//   - It records into the time bucket's series; the whole run's counts
+//     are the buckets' sums, added at the end. Only the whole run's
+//     latency histogram, finer than a bucket's, is recorded as it goes.
+//   - An answer given at once (refused, shed at the door: a third of a
+//     national run's) is counted, and its histograms get the count at the end.
 //   - It counts error kinds in a table by the kind's index and fills the
 //     series' error maps at the end: a map write per failed answer was a
 //     string hash each.
 
-// tally is a request's error counts: rows[0] for the whole run, rows[b+1]
-// for time bucket b, each by kind index (sim.kinds).
+// tally is a request's counts by time bucket: rows[b] for bucket b, each
+// by kind index (sim.kinds), or a single count.
 type tally struct{ rows [][]int64 }
 
 // record counts one answer to a request of ri sent at sent.
 func (m *sim) record(ri *reqInfo, sent, lat time.Duration, first bool, kind string) {
-	if ri.figures == nil {
-		ri.figures = m.run.Endpoint(ri.name)
-	}
-	e := ri.figures
 	b := m.run.BucketOf(sent)
-	count(e.Total, lat, first, kind == "")
-	count(e.Bucket(b), lat, first, kind == "")
-	if kind != "" {
-		k := m.kind(kind)
-		ri.errs.add(0, k)
-		ri.errs.add(b+1, k)
+	s := ri.series
+	if s == nil || b != ri.bucket {
+		if ri.figures == nil {
+			ri.figures = m.run.Endpoint(ri.name)
+		}
+		s, ri.series, ri.bucket = ri.figures.Bucket(b), ri.figures.Bucket(b), b
 	}
-}
-
-func count(s *results.Series, lat time.Duration, first, ok bool) {
 	s.Attempted++
 	if first {
 		s.Offered++
 	}
-	if ok {
+	if kind == "" {
 		s.Succeeded++
+	} else {
+		ri.errs.add(b, m.kind(kind))
+	}
+	if lat < time.Microsecond {
+		ri.instant.add(b, 0)
+		return
 	}
 	s.Latency.Record(lat)
+	ri.figures.Total.Latency.Record(lat)
+}
+
+// at is row's count of k.
+func (t *tally) at(row, k int) int64 {
+	if row < len(t.rows) && k < len(t.rows[row]) {
+		return t.rows[row][k]
+	}
+	return 0
 }
 
 func (t *tally) add(row, k int) {
@@ -62,17 +73,23 @@ func (t *tally) add(row, k int) {
 // kind is kind's index in m.kinds: a few kinds, and most often the same
 // string as the last time, so a scan beats hashing.
 func (m *sim) kind(kind string) int {
+	if k := m.lastKind; k < len(m.kinds) && m.kinds[k] == kind {
+		return k
+	}
 	for i, k := range m.kinds {
 		if k == kind {
+			m.lastKind = i
 			return i
 		}
 	}
 	m.kinds = append(m.kinds, kind)
-	return len(m.kinds) - 1
+	m.lastKind = len(m.kinds) - 1
+	return m.lastKind
 }
 
-// settle completes the figures record left for the end: each series'
-// service histogram and error counts.
+// settle completes the figures record left for the end: the counts of
+// answers given at once, each series' service histogram and error counts,
+// and the whole run's series.
 func (m *sim) settle() {
 	for _, name := range sortedKeys(m.reqs) {
 		ri := m.reqs[name]
@@ -80,23 +97,36 @@ func (m *sim) settle() {
 		if e == nil {
 			continue
 		}
-		for row, s := range append([]*results.Series{e.Total}, e.Buckets...) {
+		t := e.Total
+		for b, s := range e.Buckets {
 			if s == nil {
 				continue
 			}
+			if n := ri.instant.at(b, 0); n > 0 {
+				s.Latency.RecordN(0, n)
+				t.Latency.RecordN(0, n)
+			}
 			s.Service.Merge(s.Latency)
-			if row >= len(ri.errs.rows) {
+			t.Attempted += s.Attempted
+			t.Offered += s.Offered
+			t.Succeeded += s.Succeeded
+			if b >= len(ri.errs.rows) {
 				continue
 			}
-			for k, n := range ri.errs.rows[row] {
+			for k, n := range ri.errs.rows[b] {
 				if n == 0 {
 					continue
 				}
 				if s.Errors == nil {
 					s.Errors = map[string]int64{}
 				}
+				if t.Errors == nil {
+					t.Errors = map[string]int64{}
+				}
 				s.Errors[m.kinds[k]] = n
+				t.Errors[m.kinds[k]] += n
 			}
 		}
+		t.Service.Merge(t.Latency)
 	}
 }

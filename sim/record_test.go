@@ -31,9 +31,7 @@ func TestRecordMatchesResults(t *testing.T) {
 	s, p := firstDownloadAsBuilt(t)
 	want := results.New(results.Meta{Bucket: 10 * time.Second})
 	got, _, err := Run(Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second, Capacity: 1.0 / 50, // the scenario's scale
-		Observe: func(request string, sent, latency time.Duration, kind string) {
-			want.Record(request, results.Outcome{At: sent, Corrected: latency, Service: latency, Err: kind})
-		}})
+		Observe: func(request string, o results.Outcome) { want.Record(request, o) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +52,7 @@ func TestRecordMatchesResults(t *testing.T) {
 			if ws == nil {
 				continue
 			}
-			if gs.Attempted != ws.Attempted || gs.Succeeded != ws.Succeeded || !maps.Equal(gs.Errors, ws.Errors) ||
+			if gs.Attempted != ws.Attempted || gs.Offered != ws.Offered || gs.Succeeded != ws.Succeeded || !maps.Equal(gs.Errors, ws.Errors) ||
 				!gs.Latency.Equal(ws.Latency) || !gs.Service.Equal(ws.Service) {
 				t.Errorf("%s series %d: attempted %d ok %d errors %v p99 %v/%v; want %d %d %v %v/%v", name, i,
 					gs.Attempted, gs.Succeeded, gs.Errors, gs.Latency.Quantile(99), gs.Service.Quantile(99),

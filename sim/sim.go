@@ -30,8 +30,9 @@ type Config struct {
 	// Meta fills the descriptive fields of the results.
 	Meta results.Meta
 	// Observe, if set, sees every answer exactly (send time and latency),
-	// unrounded by histograms: for analyses such as batch means.
-	Observe func(request string, sent, latency time.Duration, kind string)
+	// unrounded by histograms: for analyses such as batch means. Its
+	// latency is both Corrected and Service.
+	Observe func(request string, o results.Outcome)
 }
 
 // Stats are the simulation's own counters.
@@ -80,6 +81,7 @@ type sim struct {
 	pending      arrival.Arrival // the next arrival (one is scheduled at a time)
 	reqs         map[string]*reqInfo
 	kinds        []string // the error kinds answers have had (record.go)
+	lastKind     int
 	steps        map[*scenarios.Step]*stepInfo
 	stepCache    [256]struct {
 		st *scenarios.Step

@@ -34,6 +34,12 @@ func (h *Histogram) Record(d time.Duration) {
 	h.h.RecordValue(us)
 }
 
+// RecordN adds n durations d.
+func (h *Histogram) RecordN(d time.Duration, n int64) {
+	us := min(max(d.Microseconds(), lowestUs), highestUs)
+	h.h.RecordValues(us, n)
+}
+
 // Merge adds every value of o.
 func (h *Histogram) Merge(o *Histogram) { h.h.Merge(o.h) }
 
