@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/surgekit/surge/scenarios/spec"
@@ -37,6 +38,9 @@ type Scenario struct {
 	Safety *Safety  `yaml:"safety"`
 
 	doc *spec.Doc
+	// giveUp is Behaviour.GiveUp, cumulative in giveUpOrder, set by Parse;
+	// nil: the walker reads the map.
+	giveUp []giveUpShare
 }
 
 // Target names the service under test.
@@ -144,6 +148,14 @@ type Step struct {
 	// bit is the request's bit in a walker's set of requests wanted, set
 	// by Parse for the first 64 request names; 0: the walker compares names.
 	bit uint64
+	// restart is RestartFrom with the index in the journey of each
+	// target, set by Parse; nil with a RestartFrom: the walker reads the map.
+	restart []restartRule
+}
+
+type restartRule struct {
+	kind string
+	to   int32
 }
 
 // Behaviour is how users react to a slow or failing service.
@@ -287,7 +299,46 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	}
 	s.doc = doc
 	s.numberRequests()
+	s.tabulate()
 	return &s, nil
+}
+
+// tabulate works out once what a walker would otherwise look up in maps
+// for every failed answer (tens of millions in a national simulation):
+// each step's restart rules with their targets' indexes, and the give-up
+// decisions' cumulative shares.
+func (s *Scenario) tabulate() {
+	for _, steps := range s.Journeys {
+		for i := range steps {
+			st := &steps[i]
+			if len(st.RestartFrom) == 0 {
+				continue
+			}
+			st.restart = []restartRule{}
+			for _, kind := range sortedKeys(st.RestartFrom) {
+				to := st.RestartFrom[kind]
+				j := slices.IndexFunc(steps[:i], func(s Step) bool { return s.Request == to })
+				st.restart = append(st.restart, restartRule{kind, int32(j)})
+			}
+		}
+	}
+	g := s.Behaviour.GiveUp
+	if len(g) == 0 {
+		return
+	}
+	acc := 0.0
+	for _, k := range giveUpOrder {
+		if share, ok := g[k]; ok {
+			acc += float64(share)
+			s.giveUp = append(s.giveUp, giveUpShare{acc, k})
+		}
+	}
+}
+
+// giveUpShare is a give-up decision and the shares up to and including its own.
+type giveUpShare struct {
+	upTo     float64
+	decision string
 }
 
 // numberRequests gives each request name its journeys' steps send a bit

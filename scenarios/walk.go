@@ -90,9 +90,8 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 		w.i, w.attempt = w.i+1, 0
 		return w.next(false)
 	}
-	if to, ok := st.RestartFrom[kind]; ok {
-		w.i = int32(slices.IndexFunc(w.steps[:w.i], func(s Step) bool { return s.Request == to }))
-		w.attempt = 0
+	if i, ok := w.restart(st, kind); ok {
+		w.i, w.attempt = i, 0
 		return w.next(false)
 	}
 	if int(w.attempt) < w.attempts(st) && w.retried(kind) {
@@ -183,8 +182,34 @@ func (w *Walker) retried(kind string) bool {
 	return len(on) == 0 || slices.Contains(on, kind)
 }
 
+// restart is the step a failure of kind at st sends the user back to, if any.
+func (w *Walker) restart(st *Step, kind string) (int32, bool) {
+	if st.restart == nil && len(st.RestartFrom) > 0 { // (a scenario made in code: see tabulate)
+		to, ok := st.RestartFrom[kind]
+		if !ok {
+			return 0, false
+		}
+		return int32(slices.IndexFunc(w.steps[:w.i], func(s Step) bool { return s.Request == to })), true
+	}
+	for _, r := range st.restart {
+		if r.kind == kind {
+			return r.to, true
+		}
+	}
+	return 0, false
+}
+
 // giveUp draws the user's decision (abandon when the scenario gives none).
 func (w *Walker) giveUp() string {
+	if t := w.s.giveUp; t != nil {
+		x := w.rng.Float64()
+		for _, d := range t {
+			if x < d.upTo {
+				return d.decision
+			}
+		}
+		return t[len(t)-1].decision
+	}
 	g := w.s.Behaviour.GiveUp
 	if len(g) == 0 {
 		return GiveUpAbandon

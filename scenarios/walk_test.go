@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -23,18 +24,55 @@ behaviour: `+behaviour))
 }
 
 // TestWalkerSequence runs on a parsed scenario, whose requests have bits
-// (Step.bit), and on the same one without, as a scenario built in code is.
+// (Step.bit) and whose restart rules and give-up shares are tabulated, and
+// on the same one without, as a scenario built in code is.
 func TestWalkerSequence(t *testing.T) {
-	for _, bits := range []bool{true, false} {
+	for _, tables := range []bool{true, false} {
 		s := walkScenario(t, `{retry: {attempts: 2, backoff: 1s, on: [shed]}, give_up: {switch_platform: 100%}, switch_to: {naver: kakao, kakao: naver}}`)
-		if !bits {
-			for _, steps := range s.Journeys {
-				for i := range steps {
-					steps[i].bit = 0
-				}
-			}
+		if !tables {
+			untabulate(s)
 		}
 		testWalkerSequence(t, s)
+	}
+}
+
+// untabulate takes away what Parse works out ahead (numberRequests, tabulate).
+func untabulate(s *Scenario) {
+	for _, steps := range s.Journeys {
+		for i := range steps {
+			steps[i].bit, steps[i].restart = 0, nil
+		}
+	}
+	s.giveUp = nil
+}
+
+// The tabulated give-up shares draw the same decisions as the map.
+func TestWalkerGiveUpTable(t *testing.T) {
+	decide := func(tables bool) []string {
+		s := walkScenario(t, `{retry: {attempts: 1, on: [shed]}, give_up: {switch_platform: 35%, manual: 30%, keep_trying: 15%, reinstall: 5%, abandon: 15%}, keep_trying_after: 1s, reinstall_time: 1s, reinstall_journey: returning}`)
+		if !tables {
+			untabulate(s)
+		}
+		var out []string
+		for seed := range uint64(2000) {
+			w := NewWalker(s, "returning", "naver", rand.New(rand.NewPCG(seed, 1)))
+			w.Start()
+			w.After("shed", time.Second)
+			c := w.Counts
+			out = append(out, fmt.Sprint(c.Switched, c.Manual, c.KeptTrying, c.Reinstall, c.Abandoned))
+		}
+		return out
+	}
+	with, without := decide(true), decide(false)
+	seen := map[string]bool{}
+	for i := range with {
+		if with[i] != without[i] {
+			t.Fatalf("walker %d: decided %s with the table, %s with the map", i, with[i], without[i])
+		}
+		seen[with[i]] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("decisions %v: want all five", seen)
 	}
 }
 

@@ -164,7 +164,7 @@ func (q *eventQueue) Len() int {
 
 // peek is the earliest event, or nil if there is none. The clock's loop
 // peeks and drops once per event: the usual case (nothing late, the
-// events ahead in stock) is a few instructions, inlined.
+// events ahead in stock) is a few instructions; the rest is out of line.
 func (q *eventQueue) peek() *event {
 	if i := q.h; i+lookahead <= len(q.ahead) && len(q.late) == 0 {
 		return &q.ahead[i]

@@ -73,6 +73,7 @@ type reqInfo struct {
 
 // platformRoute is a request's route on one platform, its stages resolved.
 type platformRoute struct {
+	bytes    *byte // platform's bytes: of one string the route was asked for by (the same bytes and length are the same name)
 	platform string
 	hops     []hop
 }
@@ -84,17 +85,26 @@ type hop struct {
 	async bool
 }
 
-// route is the request's route for a platform (a few platforms: a scan
-// beats hashing).
+// route is the request's route for a platform. A few platforms, and a
+// few strings holding their names (a user's platform comes from the
+// scenario's lists): a scan by the address of the name's bytes beats
+// hashing, and comparing names, whose lengths are often the same (kakao,
+// naver).
 func (m *sim) route(ri *reqInfo, platform string) []hop {
+	p := unsafe.StringData(platform)
 	for i := range ri.routes {
-		if ri.routes[i].platform == platform {
+		if r := &ri.routes[i]; r.bytes == p && len(r.platform) == len(platform) {
 			return ri.routes[i].hops
 		}
 	}
-	steps, _ := m.p.Route(ri.endpoint, platform)
-	h := m.resolve(steps, platform)
-	ri.routes = append(ri.routes, platformRoute{platform, h})
+	var h []hop
+	if i := slices.IndexFunc(ri.routes, func(r platformRoute) bool { return r.platform == platform }); i >= 0 {
+		h = ri.routes[i].hops // another string with the same name
+	} else {
+		steps, _ := m.p.Route(ri.endpoint, platform)
+		h = m.resolve(steps, platform)
+	}
+	ri.routes = append(ri.routes, platformRoute{p, platform, h})
 	return h
 }
 
