@@ -155,7 +155,9 @@ type eventQueue struct {
 	fromLate bool // peek found the earliest in late
 }
 
-// lookahead is how many events ahead of the clock eventQueue prefetches.
+// lookahead is how many events ahead of the clock eventQueue prefetches,
+// at least; it takes out as many again at a time, so that peek finds them
+// in stock for the next lookahead events.
 const lookahead = 8
 
 func (q *eventQueue) Len() int {
@@ -173,7 +175,7 @@ func (q *eventQueue) peek() *event {
 }
 
 func (q *eventQueue) peekSlow() *event {
-	for len(q.ahead)-q.h < lookahead && q.r.n+q.c.n+len(q.c.run)-q.c.ri > 0 {
+	for len(q.ahead)-q.h < 2*lookahead && q.r.n+q.c.n+len(q.c.run)-q.c.ri > 0 {
 		k := len(q.ahead)
 		q.ahead = q.take(q.ahead)
 		next := q.ahead[k:]
