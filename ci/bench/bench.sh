@@ -181,8 +181,15 @@ for rep in $(seq "$REPS"); do
 		row report-text vegeta 20000 "$(vegeta report -type=json "$id" | jq -c '{reqs: .requests}')" "$(cost report-vegeta)"
 	fi
 	if has sim; then
-		(cd "$ROOT" && go test -run '^$' -bench 'EventLoop' -count 1 ./sim && go test -run '^$' -bench 'National' -benchtime 1x -count 1 ./sim) >"$OUT/sim-bench.txt" 2>&1
+		# built as the shipped binary is: with its profile (cmd/surge/default.pgo)
+		pgo="-pgo=$ROOT/cmd/surge/default.pgo"
+		(cd "$ROOT" && go test "$pgo" -run '^$' -bench 'EventLoop' -count 1 ./sim && go test "$pgo" -run '^$' -bench 'National' -benchtime 1x -count 1 ./sim) >"$OUT/sim-bench.txt" 2>&1
 		grep '^Benchmark' "$OUT/sim-bench.txt" | while read -r l; do row sim go-test 0 "$(jq -c -n --arg l "$l" '{bench: $l}')" '{}'; done
+		# the national 1:1 first download (no traffic: a simulation)
+		/usr/bin/time -f '%e %U %S %M' -o "$OUT/sim-national.time" "$BIN/surge" sim "$ROOT/scenarios/first-download.yaml" \
+			--scale 1 --compression 1 --out "$OUT/runs/sim-national" >/dev/null 2>"$OUT/sim-national.err"
+		l=$(grep -o 'simulated .* in [0-9.]*s ([0-9]* events' "$OUT/sim-national.err")
+		row sim-national surge 0 "$(jq -c -n --arg l "$l" '{line: $l, sim_s: ($l | capture("in (?<s>[0-9.]+)s").s | tonumber), events: ($l | capture("\\((?<n>[0-9]+) events").n | tonumber)}')" "$(cost sim-national)"
 	fi
 	if has soak; then
 		# surge_run in the background, its RSS read from /proc every 10 s
