@@ -74,6 +74,9 @@ func (c *calendar) chunk() *chunk {
 	return k
 }
 
+// len is how many events c holds, in its slots and its run.
+func (c *calendar) len() int { return c.n + len(c.run) - c.ri }
+
 // next is the earliest slot holding an event (c.n > 0).
 func (c *calendar) next() uint64 {
 	from := (c.s + 1) % calSlots

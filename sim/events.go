@@ -161,7 +161,7 @@ type eventQueue struct {
 const lookahead = 8
 
 func (q *eventQueue) Len() int {
-	return q.r.n + q.c.n + len(q.c.run) - q.c.ri + len(q.ahead) - q.h + len(q.late)
+	return q.r.n + q.c.len() + len(q.ahead) - q.h + len(q.late)
 }
 
 // peek is the earliest event, or nil if there is none. The clock's loop
@@ -175,7 +175,7 @@ func (q *eventQueue) peek() *event {
 }
 
 func (q *eventQueue) peekSlow() *event {
-	for len(q.ahead)-q.h < 2*lookahead && q.r.n+q.c.n+len(q.c.run)-q.c.ri > 0 {
+	for len(q.ahead)-q.h < 2*lookahead && q.r.n+q.c.len() > 0 {
 		k := len(q.ahead)
 		q.ahead = q.take(q.ahead)
 		next := q.ahead[k:]

@@ -19,8 +19,8 @@ import (
 //     series' error maps at the end: a map write per failed answer was a
 //     string hash each.
 
-// tally is a request's counts by time bucket: rows[b] for bucket b, each
-// by kind index (sim.kinds), or a single count.
+// tally is a request's error counts by time bucket: rows[b] for bucket b,
+// each by kind index (sim.kinds).
 type tally struct{ rows [][]int64 }
 
 // record counts one answer to a request of ri sent at sent.
@@ -31,7 +31,8 @@ func (m *sim) record(ri *reqInfo, sent, lat time.Duration, first bool, kind stri
 		if ri.figures == nil {
 			ri.figures = m.run.Endpoint(ri.name)
 		}
-		s, ri.series, ri.bucket = ri.figures.Bucket(b), ri.figures.Bucket(b), b
+		s = ri.figures.Bucket(b)
+		ri.series, ri.bucket = s, b
 	}
 	s.Attempted++
 	if first {
@@ -43,19 +44,14 @@ func (m *sim) record(ri *reqInfo, sent, lat time.Duration, first bool, kind stri
 		ri.errs.add(b, m.kind(kind))
 	}
 	if lat < time.Microsecond {
-		ri.instant.add(b, 0)
+		for len(ri.instant) <= b {
+			ri.instant = append(ri.instant, 0)
+		}
+		ri.instant[b]++
 		return
 	}
 	s.Latency.Record(lat)
 	ri.figures.Total.Latency.Record(lat)
-}
-
-// at is row's count of k.
-func (t *tally) at(row, k int) int64 {
-	if row < len(t.rows) && k < len(t.rows[row]) {
-		return t.rows[row][k]
-	}
-	return 0
 }
 
 func (t *tally) add(row, k int) {
@@ -102,7 +98,8 @@ func (m *sim) settle() {
 			if s == nil {
 				continue
 			}
-			if n := ri.instant.at(b, 0); n > 0 {
+			if b < len(ri.instant) && ri.instant[b] > 0 {
+				n := ri.instant[b]
 				s.Latency.RecordN(0, n)
 				t.Latency.RecordN(0, n)
 			}
