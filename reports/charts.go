@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/surgekit/surge/scenarios/arrival"
 )
 
 // chart is one rendered chart: its pinned ID (the same input gives the same
@@ -47,17 +49,53 @@ func lineChart(id, title, height string, x opts.XAxis, y opts.YAxis) *charts.Lin
 	return c
 }
 
-// timeChart is a line chart over the played timeline of a run that spans
-// span: x in seconds, ticked at a round step (10 s, 1 min, 15 min, 1 h ...)
-// and labelled m:ss, or h:mm:ss from the first hour.
-func timeChart(id, title, yName string, span time.Duration) *charts.Line {
-	step := timeStep(span).Seconds()
-	return lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: "played", NameLocation: "middle", NameGap: 28,
-		MinInterval: step, MaxInterval: step,
-		AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) {
-			var s = Math.round(v), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, p = function (n) { return String(n).padStart(2, '0'); };
-			return h > 0 ? h + ':' + p(m) + ':' + p(s % 60) : Math.floor(s / 60) + ':' + p(s % 60); }`)}},
+// timeAxis is the x axis of every chart over a run: played seconds over
+// span, ticked at a round step (10 s, 1 min, 15 min, 1 h ...) and labelled
+// m:ss (h:mm:ss from the first hour), with the scenario's clock under each
+// tick when the breaks between the two are known.
+type timeAxis struct {
+	span   time.Duration
+	breaks []arrival.ClockBreak
+}
+
+// chart is a line chart over the axis.
+func (a timeAxis) chart(id, title, yName string) *charts.Line {
+	step := timeStep(a.span).Seconds()
+	name := "played"
+	if len(a.breaks) > 0 {
+		name = "played / scenario clock"
+	}
+	c := lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: name, NameLocation: "middle", NameGap: 40,
+		Min: 0, Max: a.span.Seconds(), MinInterval: step, MaxInterval: step,
+		AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(a.formatter())}},
 		opts.YAxis{Type: "value", Name: yName})
+	c.SetGlobalOptions(charts.WithGridOpts(opts.Grid{Top: "70px", Left: "70px", Right: "30px", Bottom: "64px"}))
+	return c
+}
+
+// formatter is the axis labels' JavaScript: played time, and under it the
+// scenario clock interpolated between the breaks.
+func (a timeAxis) formatter() string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i, br := range a.breaks {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "[%g,%g]", br.Played.Seconds(), time.Duration(br.Clock).Seconds())
+	}
+	b.WriteString("]")
+	return `function (v) {
+			var s = Math.round(v), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, p = function (n) { return String(n).padStart(2, '0'); };
+			var played = h > 0 ? h + ':' + p(m) + ':' + p(s % 60) : Math.floor(s / 60) + ':' + p(s % 60);
+			var br = ` + b.String() + `;
+			if (br.length < 2) { return played; }
+			var i = 0;
+			while (i < br.length - 2 && v >= br[i + 1][0]) { i++; }
+			var a = br[i], z = br[i + 1], c = a[1] + (z[0] > a[0] ? (v - a[0]) * (z[1] - a[1]) / (z[0] - a[0]) : 0);
+			c = Math.round(c);
+			var clock = p(Math.floor(c / 3600) % 24) + ':' + p(Math.floor(c / 60) % 60) + (c % 60 ? ':' + p(c % 60) : '');
+			return played + String.fromCharCode(10) + clock; }`
 }
 
 // timeStep is the round tick step that puts at most about ten ticks on span.
@@ -94,6 +132,23 @@ func round(x float64) float64 {
 	}
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64)
 	return v
+}
+
+// palette hands out a distinct colour per series of one chart: 20
+// colours (ECharts' own nine first), so no two stages of a profile share
+// one.
+type palette struct{ i int }
+
+var colours = []string{"#5470c6", "#91cc75", "#fac858", "#ee6666", "#73c0de", "#3ba272", "#fc8452", "#9a60b4", "#ea7ccc",
+	"#1f2328", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#0b5394", "#b45f06", "#38761d", "#990000", "#c27ba0", "#6fa8dc"}
+
+func newPalette() *palette { return &palette{} }
+
+// next is the next colour, as a series option (the line and its legend).
+func (p *palette) next() charts.SeriesOpts {
+	c := colours[p.i%len(colours)]
+	p.i++
+	return charts.WithItemStyleOpts(opts.ItemStyle{Color: c})
 }
 
 func lineStyle(kind string) charts.SeriesOpts {

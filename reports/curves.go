@@ -15,7 +15,7 @@ type point struct{ x, y float64 }
 
 // epCurves are one endpoint's curves over the run.
 type epCurves struct {
-	rate, p50, p95, p99, p99u []point
+	rate, p50, p95, p99, p99u, p99f []point
 }
 
 func endpointCurves(r *results.Run, e *results.Endpoint) epCurves {
@@ -29,16 +29,26 @@ func endpointCurves(r *results.Run, e *results.Endpoint) epCurves {
 			nan := point{x, math.NaN()}
 			c.rate = append(c.rate, point{x, 0})
 			c.p50, c.p95, c.p99, c.p99u = append(c.p50, nan), append(c.p95, nan), append(c.p99, nan), append(c.p99u, nan)
+			c.p99f = append(c.p99f, nan)
 			continue
 		}
-		l := s.Latency
 		c.rate = append(c.rate, point{x, float64(s.Attempted) / secs})
-		c.p50 = append(c.p50, point{x, l.Quantile(50).Seconds()})
-		c.p95 = append(c.p95, point{x, l.Quantile(95).Seconds()})
-		c.p99 = append(c.p99, point{x, l.Quantile(99).Seconds()})
-		c.p99u = append(c.p99u, point{x, s.Service.Quantile(99).Seconds()})
+		c.p50 = append(c.p50, quantilePoint(x, s.Latency, 50))
+		c.p95 = append(c.p95, quantilePoint(x, s.Latency, 95))
+		c.p99 = append(c.p99, quantilePoint(x, s.Latency, 99))
+		c.p99u = append(c.p99u, quantilePoint(x, s.Service, 99))
+		c.p99f = append(c.p99f, quantilePoint(x, s.FailedLatency, 99))
 	}
 	return c
+}
+
+// quantilePoint is a histogram's quantile at x, or a gap when it is empty
+// (a window whose answers all failed has no successful p99).
+func quantilePoint(x float64, h *results.Histogram, q float64) point {
+	if h.Count() == 0 {
+		return point{x, math.NaN()}
+	}
+	return point{x, h.Quantile(q).Seconds()}
 }
 
 // traffic are the run's rates over time: demand (first attempts), all

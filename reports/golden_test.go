@@ -41,7 +41,10 @@ func syntheticRun(seed uint64, kind string, slower float64, length time.Duration
 		r.Event(faultOn+5*time.Second, "generator-behind", "sends 12ms behind schedule")
 	}
 	peak := length.Seconds() / 3
-	var busyK, busyA, servedK, shedK float64
+	// The stage counters start where an earlier run left them (a target's
+	// lifetime totals): the report must count this run's only.
+	busyK, busyA, servedK, shedK := 700.0, 90.0, 5000.0, 40.0
+	var capK, capA float64 = 900, 450
 	for t := time.Duration(0); t < length; t += 100 * time.Millisecond {
 		x := t.Seconds()
 		rate := 40 * math.Exp(-math.Pow((x-peak)/(length.Seconds()/4), 2)) // users per second
@@ -76,8 +79,8 @@ func syntheticRun(seed uint64, kind string, slower float64, length time.Duration
 				shedK += q / 4
 			}
 			r.Stages = append(r.Stages,
-				results.StageSample{At: t, Stage: "kdca", Workers: 8, InFlight: math.Min(8, rate/10), Queue: q, Served: servedK, Shed: shedK, Busy: busyK},
-				results.StageSample{At: t, Stage: "anchor", Workers: 4, InFlight: rate / 40, Served: servedK, Busy: busyA})
+				results.StageSample{At: t, Stage: "kdca", Workers: 8, InFlight: math.Min(8, rate/10), Queue: q, Served: servedK, Shed: shedK, Busy: busyK, Capacity: capK},
+				results.StageSample{At: t, Stage: "anchor", Workers: 4, InFlight: rate / 40, Served: servedK, Busy: busyA, Capacity: capA})
 		}
 		util := math.Min(1, rate/45)
 		if inFault {
@@ -85,8 +88,13 @@ func syntheticRun(seed uint64, kind string, slower float64, length time.Duration
 		}
 		busyK += 0.1 * 8 * math.Min(1, util*slower)
 		busyA += 0.1 * 4 * util / 3
+		capK, capA = capK+0.1*8, capA+0.1*4
 		servedK += float64(n)
 	}
+	r.StageCalls = map[string][]string{"kdca": {"anchor"}}
+	r.Sample(results.FailureSample{Endpoint: "qr", Kind: "timeout", At: faultOn + 2*time.Second, Error: "no answer within 2s"})
+	r.Sample(results.FailureSample{Endpoint: "qr", Kind: "shed", At: faultOn + 3*time.Second, Status: 503,
+		Headers: "Content-Type: application/json\nRetry-After: 2", Body: `{"error": {"code": "stage_full", "message": "stage kdca is full: request shed", "stage": "kdca"}}`})
 	r.Generator.MaxInFlight = 87
 	return r
 }

@@ -18,32 +18,35 @@ func HTML(w io.Writer, rep *Report) error { return writeHTML(w, rep, echartsScri
 // view is what the page template reads.
 type view struct {
 	*Report
-	Word, Paragraph string
-	S               Summary
-	Charts          chartSet
-	Names           []string
-	ErrKinds        []string
-	ErrCount        map[string]map[string]int64
-	Events          []eventView
-	Text            string
-	Script          template.JS
+	Word, Class, Paragraph string
+	S                      Summary
+	Charts                 chartSet
+	Names                  []string
+	ErrKinds               []string
+	ErrCount               map[string]map[string]int64
+	Events                 []eventView
+	Faults                 bool // the run had fault windows (the charts shade them)
+	Text                   string
+	Script                 template.JS
 }
 
 type eventView struct{ At, Kind, Detail string }
 
 func writeHTML(w io.Writer, rep *Report, script template.JS) error {
 	s := Summarize(rep)
-	v := view{Report: rep, S: s, Word: map[bool]string{true: "GO", false: "NO-GO"}[rep.Verdict.Go], Script: script,
-		Paragraph: describe(rep.Loaded, s.Forecast), Names: rep.Run.EndpointNames()}
-	v.Charts = buildCharts(rep, s.FirstBreaches, s.Stages)
+	v := view{Report: rep, S: s, Word: rep.Verdict.Word(), Script: script,
+		Paragraph: describe(rep.Loaded, s.Forecast), Names: s.Names, Faults: len(faultSpans(rep.Run)) > 0}
+	v.Class = map[string]string{"GO": "go", "NO-GO": "nogo"}[v.Word]
+	if v.Class == "" {
+		v.Class = "none"
+	}
+	v.Charts = buildCharts(rep, &s)
 	v.ErrKinds, _, v.ErrCount = errorsByEndpoint(rep.Run)
-	for _, ev := range eventRows(rep.Run) {
+	for _, ev := range s.Events {
 		v.Events = append(v.Events, eventView{At: fmtDuration(ev.At.Seconds()), Kind: ev.Kind, Detail: ev.Detail})
 	}
 	var text bytes.Buffer
-	if err := Text(&text, rep); err != nil {
-		return err
-	}
+	textSummary(&text, &s)
 	v.Text = text.String()
 	return page.Execute(w, v)
 }
@@ -80,32 +83,36 @@ nav{font-size:.9em;margin:.6em 0 1.2em}nav a{margin-right:1em;color:#0969da;text
 h2{margin-top:2.2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 h3{margin-bottom:.3em}
 .banner{padding:.9em 1.3em;border-radius:6px;font-size:1.5em;font-weight:650;color:#fff;margin-top:1em}
-.go{background:#1a7f37}.nogo{background:#c62828}
+.go{background:#1a7f37}.nogo{background:#c62828}.none{background:#59636e}
 .banner small{display:block;font-size:.55em;font-weight:400;opacity:.95;margin-top:.2em}
 table{border-collapse:collapse;margin:.8em 0;font-variant-numeric:tabular-nums}
 td,th{padding:.28em .75em;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
 td:first-child,th:first-child{text-align:left}
 td.l,th.l{text-align:left}
-.fail,.regression{color:#c62828;font-weight:600}.pass{color:#1a7f37;font-weight:600}
+.fail,.regression{color:#c62828;font-weight:600}.pass{color:#1a7f37;font-weight:600}.unjudged{color:#59636e;font-weight:600}
+.warning{background:#ffebe9;border:2px solid #c62828;border-radius:6px;padding:.6em 1em;margin:1em 0;font-weight:600;color:#82071e}
 .note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.5em 1em;margin:1em 0}
 .muted{color:#59636e}
 .container{margin:.6em 0 1.4em}
 .item{border:1px solid #eaeef2;border-radius:6px}
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
+td pre{white-space:pre-wrap;word-break:break-all;max-width:36em;margin:0;padding:.3em .5em}
 details{margin:1em 0}
 </style>
 <script>{{.Script}}</script>
 </head><body><main>
-<div id="verdict" class="banner {{if .Verdict.Go}}go{{else}}nogo{{end}}">{{.Word}}: {{.Run.Meta.Scenario}}
+<div id="verdict" class="banner {{.Class}}">{{.Word}}: {{.Run.Meta.Scenario}}
 <small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small></div>
 <nav><a href="#gate">Gate</a><a href="#scenario">Scenario</a><a href="#traffic">Traffic</a><a href="#latency">Latency</a><a href="#stages">Stages</a><a href="#prediction">Prediction</a><a href="#recovery">Recovery</a><a href="#baseline">Baseline</a><a href="#errors">Errors &amp; events</a></nav>
-{{range .Missing}}<div class="note">Missing: {{.}}</div>
+{{range .S.Warnings}}<div class="warning">Warning: {{.}}</div>
+{{end}}{{range .Missing}}<div class="note">Missing: {{.}}</div>
 {{end}}
 <h2 id="gate">1. Gate: {{.Word}}</h2>
+{{if not .Verdict.Evaluated}}<p class="unjudged">Not evaluated: {{.Verdict.Why}}.</p>{{end}}
 {{if .Verdict.Clauses}}<table><tr><th>clause</th><th>measured</th><th>limit</th><th>margin</th><th>samples</th><th></th></tr>
-{{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{val .Unit .Measured}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td><td>{{.Samples}}</td>
-<td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
+{{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{if .Samples}}{{val .Unit .Measured}}{{else}}-{{end}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td><td>{{.Samples}}</td>
+<td class="{{if not .Evaluated}}unjudged{{else if .Pass}}pass{{else}}fail{{end}}">{{if not .Evaluated}}NOT EVALUATED{{else if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No gate clauses to evaluate.</p>{{end}}
 {{with .S.FirstBreaches}}<p>What broke first, judged bucket by bucket:</p>
 <table><tr><th>clause</th><th>first broke at (played)</th><th>value in that bucket</th></tr>
@@ -119,24 +126,25 @@ details{margin:1em 0}
 {{with .Charts.Traffic}}{{.Element}}{{.Script}}{{else}}<p class="muted">No requests were recorded.</p>{{end}}
 <table><tr><th>users</th><th>arrived</th><th>completed</th><th>goodput</th><th>abandoned</th><th>out of patience</th><th>manual check</th><th>unfinished</th><th>switched platform</th><th>retry amplification</th></tr>
 <tr><td></td><td>{{.Run.Users.Arrived}}</td><td>{{.Run.Users.Completed}}</td><td>{{pct .S.Goodput}}</td><td>{{.Run.Users.Abandoned}}</td><td>{{.Run.Users.Impatient}}</td><td>{{.Run.Users.Manual}}</td><td>{{.Run.Users.Unfinished}}</td><td>{{.Run.Users.Switched}}</td><td>{{sprintf "%.2fx" .S.RetryAmp}}</td></tr></table>
-<p class="muted">Shaded: fault windows. Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>
+<p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>
 
 <h2 id="latency">4. Latency</h2>
-<table><tr><th>request</th><th>offered</th><th>attempted</th><th>ok</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>p99 uncorrected</th></tr>
+<table><tr><th>request</th><th>offered</th><th>attempted</th><th>ok</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>p99 uncorrected</th><th>failed: p50</th><th>failed: p99</th></tr>
 {{range $name := .Names}}{{with index $.S.Endpoints $name}}<tr><td>{{$name}}</td><td>{{.Offered}}</td><td>{{.Attempted}}</td><td>{{.Succeeded}}</td><td>{{pct .ErrorRate}}</td>
-<td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td><td>{{dur .P999}}</td><td>{{dur .Max}}</td><td>{{dur .P99Uncorr}}</td></tr>
+<td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td><td>{{dur .P999}}</td><td>{{dur .Max}}</td><td>{{dur .P99Uncorr}}</td><td>{{if .Failed}}{{dur .FailedP50}}{{else}}-{{end}}</td><td>{{if .Failed}}{{dur .FailedP99}}{{else}}-{{end}}</td></tr>
 {{end}}{{end}}</table>
-<p class="muted">Latency runs from each request's intended send time, so a stalled generator or a full connection pool cannot hide queueing (coordinated omission). The uncorrected view, from the actual send, is the dotted series (click its legend entry) and the dashed distribution.</p>
+<p class="muted">The percentiles are of the successful answers: a failure (a timeout, a 503 shed at once) is judged by the error clauses, and its own latency is in the failed columns{{if .S.Overall.Resent}}; attempted includes {{.S.Overall.Resent}} transparent resends (requests sent again on a new connection after the server closed an idle one){{end}}. Latency runs from each request's intended send time, so a stalled generator or a full connection pool cannot hide queueing (coordinated omission). The uncorrected view, from the actual send, is the dotted series (click its legend entry) and the dashed distribution.</p>
 {{range .Charts.Endpoints}}<h3>{{.Name}}</h3>
 {{.Over.Element}}{{.Over.Script}}
 {{.Distribution.Element}}{{.Distribution.Script}}
 {{end}}
 
 <h2 id="stages">5. Stages</h2>
-{{if .S.Stages}}{{with .S.Bottleneck}}<p>Bottleneck: <b>{{.Stage}}</b> ({{.Reason}}).</p>{{end}}
-<table><tr><th>stage</th><th>workers</th><th>peak utilisation</th><th>at</th><th>mean utilisation</th><th>peak queue</th><th>at</th><th>served</th><th>shed</th></tr>
-{{range .S.Stages}}<tr><td>{{.Stage}}</td><td>{{n .Workers}}</td><td>{{pct .PeakUtil}}</td><td>{{at .PeakUtilAt}}</td><td>{{pct .MeanUtil}}</td><td>{{n .PeakQueue}}</td><td>{{at .PeakQueueAt}}</td><td>{{n .Served}}</td><td>{{n .Shed}}</td></tr>
+{{if .S.Stages}}{{with .S.Bottleneck}}<p>Bottleneck: <b id="bottleneck">{{.Stage}}</b> ({{.Reason}}).</p>{{end}}
+<table><tr><th>stage</th><th>workers</th><th>peak utilisation</th><th>at</th><th>mean utilisation</th><th>saturated at</th><th>peak queue</th><th>at</th><th>served</th><th>shed</th></tr>
+{{range .S.Stages}}<tr><td>{{.Stage}}</td><td>{{n .Workers}}</td><td>{{pct .PeakUtil}}</td><td>{{at .PeakUtilAt}}</td><td>{{pct .MeanUtil}}</td><td>{{if .HasSaturated}}{{at .Saturated}}{{else}}-{{end}}</td><td>{{n .PeakQueue}}</td><td>{{at .PeakQueueAt}}</td><td>{{n .Served}}</td><td>{{n .Shed}}</td></tr>
 {{end}}</table>
+<p class="muted">The bottleneck is the stage that saturates first (utilisation of 90% or more over 10 s); stages that saturate after it, or shed, are its downstream effects. Served and shed count this run's visits only.</p>
 {{with .Charts.Utilization}}{{.Element}}{{.Script}}{{end}}
 {{with .Charts.Queues}}{{.Element}}{{.Script}}{{end}}
 {{with .Charts.Shed}}{{.Element}}{{.Script}}{{end}}
@@ -173,6 +181,11 @@ details{margin:1em 0}
 {{range $k := .ErrKinds}}<tr><td>{{$k}}</td>{{range $name := $.Names}}<td>{{count $.ErrCount $k $name}}</td>{{end}}</tr>
 {{end}}</table>{{else}}<p>No errors.</p>{{end}}
 {{with .Charts.Errors}}{{.Element}}{{.Script}}{{end}}
+<h3 id="failures">Failed answers, a sample</h3>
+{{if .S.Failures}}<table><tr><th class="l">request</th><th class="l">kind</th><th>at (played)</th><th>status</th><th class="l">error / headers</th><th class="l">body (first bytes)</th></tr>
+{{range .S.Failures}}<tr><td class="l">{{.Endpoint}}</td><td class="l">{{.Kind}}</td><td>{{at .At}}</td><td>{{if .Status}}{{.Status}}{{else}}-{{end}}</td><td class="l"><pre>{{with .Error}}{{.}}
+{{end}}{{.Headers}}</pre></td><td class="l"><pre>{{.Body}}</pre></td></tr>
+{{end}}</table><p class="muted">Up to five per request and kind, with credentials redacted; all of them are in results.json.</p>{{else}}<p class="muted">No failed answers were sampled.</p>{{end}}
 <h3>Events</h3>
 {{if .Events}}<table><tr><th class="l">at (played)</th><th class="l">event</th><th class="l">detail</th></tr>
 {{range .Events}}<tr><td>{{.At}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Detail}}</td></tr>

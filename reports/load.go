@@ -36,8 +36,8 @@ func New(s *scenarios.Scenario, r *results.Run) *Report {
 	return &Report{Loaded: l}
 }
 
-// Load reads a run directory. Without its scenario.yaml the verdict has no
-// clauses and Missing says so; without (or with corrupt) results.json it fails.
+// Load reads a run directory. Without its scenario.yaml the verdict is not
+// evaluated and Missing says so; without (or with corrupt) results.json it fails.
 func Load(dir string) (*Loaded, error) {
 	run, err := results.ReadFile(dir)
 	if err != nil {
@@ -49,7 +49,7 @@ func Load(dir string) (*Loaded, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		l.Missing = append(l.Missing, ScenarioFile+" (no gate to evaluate)")
-		l.Verdict = Verdict{Go: false, Ended: run.Meta.Ended}
+		l.Verdict = NotEvaluated(run, "the run directory has no "+ScenarioFile+": its gate is unknown")
 	case err != nil:
 		return nil, err
 	default:

@@ -15,9 +15,11 @@ const (
 	ReportHTML   = "report.html"
 )
 
-// WriteDir writes a run directory: the scenario as run, the results, the
-// text and JSON summaries and the HTML report.
+// WriteDir writes a run directory: the scenario as run, the results (with
+// the scenario's hash in their meta), the text and JSON summaries and the
+// HTML report.
 func WriteDir(dir string, scenario []byte, rep *Report) error {
+	rep.Run.Meta.ScenarioSHA256 = sha256Hex(scenario)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}

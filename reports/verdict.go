@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -8,6 +9,15 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/results"
+)
+
+// Clause statuses: a clause passes, fails, or could not be judged from what
+// the run holds (a headroom clause in a replay, which does not measure the
+// knee).
+const (
+	StatusPass         = "pass"
+	StatusFail         = "fail"
+	StatusNotEvaluated = "not evaluated"
 )
 
 // ClauseResult is one gate clause against the run.
@@ -19,42 +29,140 @@ type ClauseResult struct {
 	// Margin is how far the measurement is inside its limit (negative: outside).
 	Margin  float64 `json:"margin"`
 	Pass    bool    `json:"pass"`
+	Status  string  `json:"status"` // StatusPass, StatusFail or StatusNotEvaluated
 	Samples int64   `json:"samples"`
 	Note    string  `json:"note,omitempty"`
 }
 
-// Verdict is the go/no-go decision on a run.
+// Evaluated says the clause was judged (it passed or failed).
+func (c ClauseResult) Evaluated() bool { return c.Status != StatusNotEvaluated }
+
+// Verdict is the go/no-go decision on a run. It is evaluated when at least
+// one clause was judged; Go is then true when every judged clause passed.
+// A verdict that judged nothing (no scenario, no clauses, or only clauses
+// this run cannot measure) is neither GO nor NO-GO.
 type Verdict struct {
 	Go         bool           `json:"go"`
+	Evaluated  bool           `json:"evaluated"`
 	Clauses    []ClauseResult `json:"clauses"`
 	Ended      string         `json:"ended"`
 	Recoveries []Recovery     `json:"recoveries,omitempty"`
+	// Why says why the verdict was not evaluated.
+	Why string `json:"not_evaluated_because,omitempty"`
+}
+
+// Word is the verdict in one word: GO, NO-GO or NOT EVALUATED.
+func (v Verdict) Word() string {
+	switch {
+	case !v.Evaluated:
+		return "NOT EVALUATED"
+	case v.Go:
+		return "GO"
+	}
+	return "NO-GO"
+}
+
+// NotEvaluated is the verdict of a run that has no scenario to judge it by.
+func NotEvaluated(r *results.Run, why string) Verdict {
+	return Verdict{Ended: r.Meta.Ended, Why: why}
 }
 
 // Evaluate checks every SLO clause of the scenario (and its safety abort
-// and gate headroom) against the run.
+// and gate headroom) against the run. A headroom clause is not evaluated:
+// a run or a prediction plays the scenario's one curve and does not find
+// the knee (surge capacity does; see EvaluateHeadroom).
 func Evaluate(s *scenarios.Scenario, r *results.Run) Verdict {
 	v := Verdict{Go: true, Ended: r.Meta.Ended, Recoveries: Recoveries(s, r)}
 	for _, c := range s.SLO {
-		if c.Metric == "recovery" {
+		switch c.Metric {
+		case "recovery":
 			v.add(measureRecovery(c, s, r))
-			continue
+		case "headroom":
+			v.add(headroomNotHere(c.Text, c.Value))
+		default:
+			v.add(measure(c, r))
 		}
-		v.add(measure(c, r))
 	}
 	if strings.HasPrefix(r.Meta.Ended, "aborted") {
-		v.add(ClauseResult{Clause: "safety: " + s.Safety.AbortIf.Text, Unit: "share", Note: "the run was " + r.Meta.Ended})
+		v.add(safetyClause(s, r))
 	}
 	if h := s.Gate.Headroom; h > 0 {
-		v.add(ClauseResult{Clause: fmt.Sprintf("headroom >= %gx", h), Unit: "ratio", Limit: h,
-			Note: "a replay does not measure the knee; surge plan / surge capacity evaluate headroom"})
+		v.add(headroomNotHere(fmt.Sprintf("headroom >= %gx", h), h))
 	}
+	v.settle()
 	return v
 }
 
+// settle works out Evaluated and Go from the clauses.
+func (v *Verdict) settle() {
+	v.Go, v.Evaluated = true, false
+	for _, c := range v.Clauses {
+		if c.Evaluated() {
+			v.Evaluated = true
+			v.Go = v.Go && c.Pass
+		}
+	}
+	if !v.Evaluated {
+		v.Go = false
+		if v.Why == "" {
+			v.Why = "the scenario has no clause this run can judge"
+			if len(v.Clauses) == 0 {
+				v.Why = "the scenario states no SLO clause"
+			}
+		}
+	}
+}
+
 func (v *Verdict) add(c ClauseResult) {
+	if c.Status == "" {
+		c.Status = map[bool]string{true: StatusPass, false: StatusFail}[c.Pass]
+	}
 	v.Clauses = append(v.Clauses, c)
-	v.Go = v.Go && c.Pass
+}
+
+func headroomNotHere(text string, limit float64) ClauseResult {
+	return ClauseResult{Clause: text, Unit: "ratio", Limit: limit, Status: StatusNotEvaluated,
+		Note: "not evaluated here: a run or a prediction plays one curve and does not find the knee; surge capacity measures headroom"}
+}
+
+// EvaluateHeadroom judges a headroom clause (or gate.headroom) on a knee
+// found by surge capacity: headroom = knee / forecast peak.
+func EvaluateHeadroom(text string, limit, knee, peak float64) ClauseResult {
+	out := ClauseResult{Clause: text, Unit: "ratio", Limit: limit, Samples: 1}
+	if peak <= 0 {
+		out.Status, out.Note = StatusNotEvaluated, "the scenario forecasts no arrivals"
+		return out
+	}
+	out.Measured = knee / peak
+	out.Pass = out.Measured >= limit
+	out.Margin = out.Measured - limit
+	return out
+}
+
+// safetyClause is the safety abort that stopped the run, with what it measured.
+func safetyClause(s *scenarios.Scenario, r *results.Run) ClauseResult {
+	text := "safety"
+	if s.Safety != nil {
+		text = "safety: " + s.Safety.AbortIf.Text
+	}
+	out := ClauseResult{Clause: text, Unit: "share", Note: "the run was " + r.Meta.Ended}
+	if a := r.Meta.Abort; a != nil {
+		out.Measured, out.Samples = a.Measured, a.Samples
+		out.Note = fmt.Sprintf("the run was aborted at %s: %s measured %s over %d answers", fmtDuration(a.At.Seconds()), a.Clause,
+			format("share", a.Measured), a.Samples)
+	}
+	return out
+}
+
+// latencyOf is the histogram a latency clause reads.
+func latencyOf(c scenarios.Clause, s *results.Series) *results.Histogram {
+	switch c.Answers {
+	case scenarios.AnswersAll:
+		return s.AllLatency()
+	case scenarios.AnswersFailed:
+		return s.FailedLatency
+	}
+	return s.Latency
 }
 
 func measure(c scenarios.Clause, r *results.Run) ClauseResult {
@@ -68,15 +176,25 @@ func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 	switch {
 	case c.Percentile() != 0:
 		out.Unit = "s"
-		if s == nil || s.Latency.Count() == 0 {
+		if s == nil {
 			out.Note = "no measurements"
 			return out
 		}
-		out.Samples = s.Latency.Count()
+		h := latencyOf(c, s)
+		if out.Samples = h.Count(); out.Samples == 0 {
+			out.Note = "no measurements"
+			if c.Answers == scenarios.AnswersOK && s.Failed() > 0 {
+				out.Note = fmt.Sprintf("no successful answer (%d failed)", s.Failed())
+			}
+			return out
+		}
 		if q := c.Percentile(); q < 0 {
-			out.Measured = s.Latency.Mean().Seconds()
+			out.Measured = h.Mean().Seconds()
 		} else {
-			out.Measured = s.Latency.Quantile(q).Seconds()
+			out.Measured = h.Quantile(q).Seconds()
+		}
+		if r.MixedLatency() && c.Answers == scenarios.AnswersOK {
+			out.Note = "results version 1: the percentiles include failed answers"
 		}
 	case c.Metric == "goodput" || c.Metric == "abandonment":
 		out.Samples = r.Users.Arrived
@@ -93,13 +211,8 @@ func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 			out.Note = "no measurements"
 			return out
 		}
-		out.Samples = s.Attempted
-		kind := map[string]string{"timeouts": "timeout", "shed": "shed", "expired_qr": "expired_qr"}[c.Metric]
-		if c.Metric == "errors" {
-			out.Measured = s.ErrorRate()
-		} else {
-			out.Measured = s.KindRate(kind)
-		}
+		out.Samples = s.Answered()
+		out.Measured = shareOf(c.Metric, s)
 	}
 	if out.Samples == 0 {
 		out.Note = "no measurements"
@@ -113,13 +226,22 @@ func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 	return out
 }
 
+// shareOf is a share clause's value on a series: the error rate, or the
+// share of answers that failed with the metric's kind.
+func shareOf(metric string, s *results.Series) float64 {
+	if metric == "errors" {
+		return s.ErrorRate()
+	}
+	return s.KindRate(map[string]string{"timeouts": "timeout", "shed": "shed", "expired_qr": "expired_qr"}[metric])
+}
+
 // GateError is the error of a NO-GO verdict; it names the failed clauses.
 type GateError struct{ Verdict Verdict }
 
 func (e *GateError) Error() string {
 	var failed []string
 	for _, c := range e.Verdict.Clauses {
-		if !c.Pass {
+		if c.Evaluated() && !c.Pass {
 			failed = append(failed, fmt.Sprintf("%s (measured %s)", c.Clause, format(c.Unit, c.Measured)))
 		}
 	}
@@ -129,9 +251,17 @@ func (e *GateError) Error() string {
 // GateFailed marks the error as a gate failure (exit code 2).
 func (e *GateError) GateFailed() bool { return true }
 
-// Err is nil for GO and a *GateError for NO-GO.
+// ErrNotEvaluated is wrapped by the error of a verdict that judged
+// nothing: the run could not be gated (exit code 1, not 0 or 2).
+var ErrNotEvaluated = errors.New("the gate was not evaluated")
+
+// Err is nil for GO, a *GateError for NO-GO, and an error wrapping
+// ErrNotEvaluated when no clause could be judged.
 func (v Verdict) Err() error {
-	if v.Go {
+	switch {
+	case !v.Evaluated:
+		return fmt.Errorf("%w: %s", ErrNotEvaluated, v.Why)
+	case v.Go:
 		return nil
 	}
 	return &GateError{Verdict: v}
@@ -145,16 +275,29 @@ func format(unit string, x float64) string {
 	case "ratio":
 		return fmt.Sprintf("%.2fx", x)
 	}
-	return fmt.Sprintf("%.2f%%", x*100)
+	return fmtShare(x)
 }
 
+// fmtShare writes a share as a percentage, with enough digits that a small
+// non-zero share never reads as 0.00%.
+func fmtShare(x float64) string {
+	switch a := math.Abs(x); {
+	case a == 0 || a >= 0.0001:
+		return fmt.Sprintf("%.2f%%", x*100)
+	case a >= 0.000001:
+		return fmt.Sprintf("%.4f%%", x*100)
+	}
+	return fmt.Sprintf("%.2g%%", x*100)
+}
+
+// fmtDuration writes seconds as a duration with its unit, "0s" for zero.
 func fmtDuration(sec float64) string {
 	if sec < 0 {
 		return "-" + fmtDuration(-sec)
 	}
 	switch {
 	case sec == 0:
-		return "0"
+		return "0s"
 	case sec < 1e-3:
 		return fmt.Sprintf("%.0fus", sec*1e6)
 	case sec < 1:

@@ -1,9 +1,6 @@
 package reports
 
 import (
-	"math"
-	"sort"
-	"strconv"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
@@ -88,20 +85,21 @@ func stretchValue(c scenarios.Clause, all *results.Series, per map[string]*resul
 	if c.Endpoint != "" {
 		ser = per[c.Endpoint]
 	}
-	if ser == nil || ser.Attempted == 0 {
+	if ser == nil || ser.Answered() == 0 {
 		return 0, false
 	}
 	switch {
-	case c.Percentile() > 0:
-		return ser.Latency.Quantile(c.Percentile()).Seconds(), true
-	case c.Percentile() < 0:
-		return ser.Latency.Mean().Seconds(), true
-	case c.Metric == "errors":
-		return ser.ErrorRate(), true
-	case c.Metric == "timeouts":
-		return ser.KindRate("timeout"), true
-	case c.Metric == "shed" || c.Metric == "expired_qr":
-		return ser.KindRate(c.Metric), true
+	case c.Percentile() != 0:
+		h := latencyOf(c, ser)
+		if h.Count() == 0 {
+			return 0, false
+		}
+		if c.Percentile() < 0 {
+			return h.Mean().Seconds(), true
+		}
+		return h.Quantile(c.Percentile()).Seconds(), true
+	case shareMetrics[c.Metric]:
+		return shareOf(c.Metric, ser), true
 	}
 	return 0, false
 }
@@ -142,102 +140,5 @@ func firstBreaches(s *scenarios.Scenario, r *results.Run) []FirstBreach {
 	return out
 }
 
-// StageFigures is one server stage over the run.
-type StageFigures struct {
-	Stage       string        `json:"stage"`
-	Workers     float64       `json:"workers"`
-	PeakUtil    float64       `json:"peak_utilization"`
-	PeakUtilAt  time.Duration `json:"peak_utilization_at_ns"`
-	MeanUtil    float64       `json:"mean_utilization"`
-	PeakQueue   float64       `json:"peak_queue"`
-	PeakQueueAt time.Duration `json:"peak_queue_at_ns"`
-	Served      float64       `json:"served"`
-	Shed        float64       `json:"shed"`
-	points      []stagePoint
-}
-
-// stagePoint is a stage between two samples: utilisation from the busy
-// worker-seconds, shed per second, the queue at the later sample.
-type stagePoint struct {
-	at, util, queue, shedRate float64
-}
-
-// stageFigures reduces the stage samples to per-stage curves and figures,
-// sorted by name.
-func stageFigures(r *results.Run) []*StageFigures {
-	by := map[string][]results.StageSample{}
-	for _, s := range r.Stages {
-		by[s.Stage] = append(by[s.Stage], s)
-	}
-	var out []*StageFigures
-	for name, ss := range by {
-		sort.SliceStable(ss, func(i, j int) bool { return ss[i].At < ss[j].At })
-		f := &StageFigures{Stage: name}
-		stride := max(1, (len(ss)+MaxPoints-1)/MaxPoints)
-		var busy, span float64
-		for i := stride; i < len(ss); i += stride {
-			a, b := ss[i-stride], ss[i]
-			dt := (b.At - a.At).Seconds()
-			if dt <= 0 {
-				continue
-			}
-			p := stagePoint{at: b.At.Seconds(), queue: b.Queue, shedRate: math.Max(0, b.Shed-a.Shed) / dt}
-			if b.Workers > 0 {
-				p.util = math.Max(0, b.Busy-a.Busy) / (dt * b.Workers)
-				busy += math.Max(0, b.Busy-a.Busy)
-				span += dt * b.Workers
-			}
-			f.points = append(f.points, p)
-		}
-		for _, s := range ss {
-			f.Workers = max(f.Workers, s.Workers)
-			if s.Queue > f.PeakQueue {
-				f.PeakQueue, f.PeakQueueAt = s.Queue, s.At
-			}
-			f.Served, f.Shed = max(f.Served, s.Served), max(f.Shed, s.Shed)
-		}
-		for _, p := range f.points {
-			if p.util > f.PeakUtil {
-				f.PeakUtil, f.PeakUtilAt = p.util, time.Duration(p.at*float64(time.Second))
-			}
-		}
-		if span > 0 {
-			f.MeanUtil = busy / span
-		}
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
-	return out
-}
-
-// Bottleneck names the stage that limits the system, and why: the one that
-// shed most work, else the one busiest at its peak.
-type Bottleneck struct {
-	Stage  string `json:"stage"`
-	Reason string `json:"reason"`
-}
-
-func bottleneck(stages []*StageFigures) *Bottleneck {
-	var best *StageFigures
-	for _, f := range stages {
-		if f.Shed > 0 && (best == nil || f.Shed > best.Shed) {
-			best = f
-		}
-	}
-	if best != nil {
-		return &Bottleneck{Stage: best.Stage, Reason: fmtCount(best.Shed) + " requests shed; peak utilisation " +
-			format("share", best.PeakUtil) + ", peak queue " + fmtCount(best.PeakQueue)}
-	}
-	for _, f := range stages {
-		if best == nil || f.PeakUtil > best.PeakUtil {
-			best = f
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	return &Bottleneck{Stage: best.Stage, Reason: "busiest stage: peak utilisation " + format("share", best.PeakUtil) +
-		" at " + fmtDuration(best.PeakUtilAt.Seconds()) + ", nothing shed"}
-}
-
-func fmtCount(x float64) string { return strconv.FormatFloat(math.Round(x), 'f', -1, 64) }
+// shareMetrics are the clauses judged as a share of a stretch's answers.
+var shareMetrics = map[string]bool{"errors": true, "timeouts": true, "shed": true, "expired_qr": true}

@@ -50,8 +50,15 @@ var FramingHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Co
 // users): the engine issues theirs before the run starts.
 var BuiltinVars = []string{"user", "platform", "venue", "credential"}
 
-// Error kinds the results count; request templates may add their own via Kinds.
-var ErrorKinds = []string{"timeout", "refused", "reset", "shed", "5xx", "4xx", "expired_qr", "wrong_status"}
+// Error kinds the results count; request templates may add their own via
+// Kinds. tls is a failed TLS handshake (an untrusted certificate, say);
+// extract_failed an answer with the expected status that lacks what the
+// journey extracts from it.
+var ErrorKinds = []string{"timeout", "refused", "reset", "tls", "shed", "5xx", "4xx", "expired_qr", "wrong_status", KindExtractFailed}
+
+// KindExtractFailed is the error kind of an answer that lacks a value the
+// request's extract names.
+const KindExtractFailed = "extract_failed"
 
 // PassRequests are the reference server's API as templates (see the README
 // of the reference server); a scenario's own requests of the same name win.

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -11,22 +12,38 @@ import (
 
 // Clause is one SLO (or safety) condition, written as text:
 //
-//	qr p99 <= 2s               a latency percentile of one request (p50 p90 p95 p99 p99.9 max mean)
+//	qr p99 <= 2s               a latency percentile of one request's successful answers
+//	                           (p50 p90 p95 p99 p99.9 max mean); p99_all reads every
+//	                           answer, failures too, p99_failed the failed ones only
 //	checkin errors <= 1%       a share of one request's attempts (errors timeouts expired_qr shed)
 //	errors <= 2%               the same over every request
 //	goodput >= 95%             users who completed their journey, of those who arrived
 //	abandonment <= 5%          users who gave up and left
 //	retry_amplification <= 1.5 attempted requests / offered requests
+//	headroom >= 1.5            the knee (the most arrivals/s every other clause holds at)
+//	                           over the forecast peak: surge capacity measures it; run
+//	                           and sim cannot, and say so
 //	recovery <= 5m             after each fault ends, until every other clause holds again per
 //	                           bucket for the scenario's recovery hold (gate.recovery_hold)
 type Clause struct {
 	Text     string
 	Endpoint string // "" = all requests
 	Metric   string
+	// Answers is which answers a latency clause reads: AnswersOK (the
+	// default: successful ones; failures are judged by the error clauses),
+	// AnswersAll or AnswersFailed.
+	Answers  string
 	Op       string // <= < >= >
 	Duration time.Duration
 	Value    float64 // a fraction for shares, a ratio for retry_amplification
 }
+
+// Which answers a latency clause reads.
+const (
+	AnswersOK     = ""
+	AnswersAll    = "all"
+	AnswersFailed = "failed"
+)
 
 var (
 	latencyMetrics = map[string]float64{"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99.9": 99.9, "max": 100, "mean": -1}
@@ -46,6 +63,11 @@ func ParseClause(s string) (Clause, error) {
 	default:
 		return c, fmt.Errorf("clause %q: want [request] metric op value, e.g. \"qr p99 <= 2s\"", s)
 	}
+	for _, q := range []string{AnswersAll, AnswersFailed} {
+		if m, ok := strings.CutSuffix(c.Metric, "_"+q); ok && latencyMetrics[m] != 0 {
+			c.Metric, c.Answers = m, q
+		}
+	}
 	switch c.Op {
 	case "<=", "<", ">=", ">":
 	default:
@@ -56,25 +78,51 @@ func ParseClause(s string) (Clause, error) {
 	switch {
 	case latencyMetrics[c.Metric] != 0:
 		c.Duration, err = time.ParseDuration(v)
+		if err == nil && c.Duration <= 0 {
+			err = fmt.Errorf("a latency limit must be positive, have %v", c.Duration)
+		}
 	case shareMetrics[c.Metric], userMetrics[c.Metric]:
 		var p Percent
 		p, err = ParsePercent(v)
 		c.Value = float64(p)
-		if userMetrics[c.Metric] && c.Endpoint != "" {
+		switch {
+		case err != nil:
+		case p < 0 || p > 1:
+			err = fmt.Errorf("a share must be within 0%% and 100%%, have %v", p)
+		case userMetrics[c.Metric] && c.Endpoint != "":
 			err = fmt.Errorf("%s counts users over the whole scenario, not one request", c.Metric)
 		}
 	case c.Metric == "recovery":
 		c.Duration, err = time.ParseDuration(v)
-		if c.Endpoint != "" {
+		switch {
+		case err != nil:
+		case c.Duration < 0:
+			err = fmt.Errorf("a recovery time must not be negative, have %v", c.Duration)
+		case c.Endpoint != "":
 			err = fmt.Errorf("recovery is measured over the whole scenario")
+		}
+	case c.Metric == "headroom":
+		c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
+		switch {
+		case err != nil:
+		case math.IsNaN(c.Value) || math.IsInf(c.Value, 0) || c.Value <= 0:
+			err = fmt.Errorf("headroom is knee / forecast peak, a positive ratio such as 1.5; have %v", v)
+		case c.Endpoint != "":
+			err = fmt.Errorf("headroom is measured over the whole scenario")
+		case c.Op == "<" || c.Op == "<=":
+			err = fmt.Errorf("headroom is a floor: write headroom >= %v", v)
 		}
 	case c.Metric == "retry_amplification":
 		c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
-		if c.Endpoint != "" {
+		switch {
+		case err != nil:
+		case math.IsNaN(c.Value) || math.IsInf(c.Value, 0) || c.Value < 1:
+			err = fmt.Errorf("retry amplification is attempted / offered, at least 1; have %v", v)
+		case c.Endpoint != "":
 			err = fmt.Errorf("retry_amplification is measured over the whole scenario")
 		}
 	default:
-		return c, fmt.Errorf("clause %q: unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification; recovery)", s, c.Metric)
+		return c, fmt.Errorf("clause %q: unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean, of the successful answers, or with _all or _failed: p99_all; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification; recovery; headroom)", s, c.Metric)
 	}
 	if err != nil {
 		return c, fmt.Errorf("clause %q: %w", s, err)

@@ -99,6 +99,7 @@ func (m *sim) applyCapacity(st *stage) {
 			limit = min(limit, *af.f.Workers)
 		}
 	}
+	st.advance(m.now) // the stretch so far at the old limit
 	st.limit = limit
 	m.grant(st)
 }

@@ -14,23 +14,40 @@ import (
 
 // StagePlan is one stage's sizing.
 type StagePlan struct {
-	Stage    string        `json:"stage"`
-	Peak     float64       `json:"peak_visits_per_s"` // forecast peak visit rate (before the margin)
-	PeakAt   string        `json:"peak_at"`           // when, on the scenario's clock
-	Hold     time.Duration `json:"mean_hold"`         // mean time a visit holds a worker (own service + nested calls)
-	Load     float64       `json:"erlangs"`           // at peak x margin
-	Budget   time.Duration `json:"wait_p99_budget"`   // the p99 queueing wait it may add
-	Needed   int           `json:"workers_needed"`
-	Has      int           `json:"workers"`
-	Go       bool          `json:"go"`
-	Shortage string        `json:"shortfall,omitempty"`
+	Stage  string        `json:"stage"`
+	Peak   float64       `json:"peak_visits_per_s"` // forecast peak visit rate (before the margin)
+	PeakAt string        `json:"peak_at"`           // when, on the scenario's clock
+	Hold   time.Duration `json:"mean_hold"`         // mean time a visit holds a worker (own service + nested calls)
+	Load   float64       `json:"erlangs"`           // at peak x margin
+	Budget time.Duration `json:"wait_p99_budget"`   // the p99 queueing wait it may add
+	Needed int           `json:"workers_needed"`
+	Has    int           `json:"workers"`
+	// Headroom is the workers it has over the forecast peak's offered load
+	// (erlangs, before the margin): at that multiple of the peak the stage
+	// saturates.
+	Headroom float64 `json:"headroom"`
+	Go       bool    `json:"go"`
+	Shortage string  `json:"shortfall,omitempty"`
 }
 
 // PlanResult is the plan of a scenario against a profile.
 type PlanResult struct {
-	Margin float64     `json:"margin"`
-	Go     bool        `json:"go"`
-	Stages []StagePlan `json:"stages"`
+	Margin     float64         `json:"margin"`
+	Go         bool            `json:"go"`
+	Stages     []StagePlan     `json:"stages"`
+	Bottleneck *PlanBottleneck `json:"bottleneck,omitempty"`
+}
+
+// PlanBottleneck is the stage that saturates first as load grows: the one
+// with the least headroom. It is the same definition a report applies to a
+// run or a prediction (the first stage to saturate; see reports'
+// Bottleneck): the stages that call it, directly or through others, hold
+// their workers while they wait on it, so they saturate after it and
+// because of it: its downstream effects.
+type PlanBottleneck struct {
+	Stage      string   `json:"stage"`
+	Headroom   float64  `json:"headroom"`
+	Downstream []string `json:"downstream,omitempty"`
 }
 
 // Plan forecasts each stage's peak demand from the scenario (arrival
@@ -59,6 +76,9 @@ func Plan(s *scenarios.Scenario, p *capacity.Profile, margin float64) (PlanResul
 			sp.Hold = time.Duration(d.erlangs / d.rate * 1e9)
 		}
 		sp.Load = d.erlangs * margin
+		if d.erlangs > 0 {
+			sp.Headroom = float64(sp.Has) / d.erlangs
+		}
 		sp.Budget = budget(s, p, name)
 		sp.Needed = needed(d.rate*margin, sp.Hold, sp.Budget)
 		sp.Go = sp.Has >= sp.Needed
@@ -69,7 +89,43 @@ func Plan(s *scenarios.Scenario, p *capacity.Profile, margin float64) (PlanResul
 		res.Go = res.Go && sp.Go
 		res.Stages = append(res.Stages, sp)
 	}
+	res.Bottleneck = planBottleneck(res.Stages, p.Calls())
 	return res, nil
+}
+
+// planBottleneck is the stage with the least headroom, and the stages
+// that call it.
+func planBottleneck(stages []StagePlan, calls map[string][]string) *PlanBottleneck {
+	var b *StagePlan
+	for i := range stages {
+		if sp := &stages[i]; sp.Headroom > 0 && (b == nil || sp.Headroom < b.Headroom) {
+			b = sp
+		}
+	}
+	if b == nil {
+		return nil
+	}
+	out := &PlanBottleneck{Stage: b.Stage, Headroom: b.Headroom}
+	for _, sp := range stages {
+		if sp.Stage != b.Stage && sp.Headroom > 0 && calls2(calls, sp.Stage, b.Stage) {
+			out.Downstream = append(out.Downstream, sp.Stage)
+		}
+	}
+	return out
+}
+
+// calls2 says whether stage from calls stage to, directly or through others.
+func calls2(calls map[string][]string, from, to string) bool {
+	seen := map[string]bool{}
+	var walk func(string) bool
+	walk = func(s string) bool {
+		if seen[s] {
+			return false
+		}
+		seen[s] = true
+		return slices.ContainsFunc(calls[s], func(c string) bool { return c == to || walk(c) })
+	}
+	return walk(from)
 }
 
 type load struct{ rate, erlangs float64 }

@@ -14,7 +14,8 @@ import (
 //     are the buckets' sums, added at the end. Only the whole run's
 //     latency histogram, finer than a bucket's, is recorded as it goes.
 //   - An answer given at once (refused, shed at the door: a third of a
-//     national run's) is counted, and its histograms get the count at the end.
+//     national run's, always a failure) is counted, and its failure
+//     histograms get the count at the end.
 //   - It counts error kinds in a table by the kind's index and fills the
 //     series' error maps at the end: a map write per failed answer was a
 //     string hash each.
@@ -38,18 +39,20 @@ func (m *sim) record(ri *reqInfo, sent, lat time.Duration, first bool, kind stri
 	if first {
 		s.Offered++
 	}
-	if kind == "" {
-		s.Succeeded++
-	} else {
+	if kind != "" {
 		ri.errs.add(b, m.kind(kind))
-	}
-	if lat < time.Microsecond {
-		for len(ri.instant) <= b {
-			ri.instant = append(ri.instant, 0)
+		if lat < time.Microsecond {
+			for len(ri.instant) <= b {
+				ri.instant = append(ri.instant, 0)
+			}
+			ri.instant[b]++
+			return
 		}
-		ri.instant[b]++
+		s.FailedLatency.Record(lat)
+		ri.figures.Total.FailedLatency.Record(lat)
 		return
 	}
+	s.Succeeded++
 	s.Latency.Record(lat)
 	ri.figures.Total.Latency.Record(lat)
 }
@@ -100,8 +103,8 @@ func (m *sim) settle() {
 			}
 			if b < len(ri.instant) && ri.instant[b] > 0 {
 				n := ri.instant[b]
-				s.Latency.RecordN(0, n)
-				t.Latency.RecordN(0, n)
+				s.FailedLatency.RecordN(0, n)
+				t.FailedLatency.RecordN(0, n)
 			}
 			s.Service.Merge(s.Latency)
 			t.Attempted += s.Attempted

@@ -53,7 +53,7 @@ func TestRecordMatchesResults(t *testing.T) {
 				continue
 			}
 			if gs.Attempted != ws.Attempted || gs.Offered != ws.Offered || gs.Succeeded != ws.Succeeded || !maps.Equal(gs.Errors, ws.Errors) ||
-				!gs.Latency.Equal(ws.Latency) || !gs.Service.Equal(ws.Service) {
+				!gs.Latency.Equal(ws.Latency) || !gs.Service.Equal(ws.Service) || !gs.FailedLatency.Equal(ws.FailedLatency) {
 				t.Errorf("%s series %d: attempted %d ok %d errors %v p99 %v/%v; want %d %d %v %v/%v", name, i,
 					gs.Attempted, gs.Succeeded, gs.Errors, gs.Latency.Quantile(99), gs.Service.Quantile(99),
 					ws.Attempted, ws.Succeeded, ws.Errors, ws.Latency.Quantile(99), ws.Service.Quantile(99))

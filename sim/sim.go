@@ -125,6 +125,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
+	m.run.StageCalls = cfg.Profile.Calls()
 	m.nextArrival()
 	m.scheduleFaults(plan)
 	if end, ok := plan.SurgeEnd(); ok {
@@ -234,8 +235,8 @@ func (m *sim) finish(planned time.Duration) {
 		if st.waited > 0 {
 			ss.MeanWait = seconds(st.waitSum / float64(st.arrivals))
 		}
-		if m.now > 0 {
-			ss.Utilization = st.busyInt / (m.now * float64(st.cfg.Workers))
+		if st.capInt > 0 {
+			ss.Utilization = st.busyInt / st.capInt
 		}
 		m.stats.Stages[name] = ss
 	}
@@ -247,7 +248,7 @@ func (m *sim) sample() {
 		st := m.stages[name]
 		st.advance(m.now)
 		m.run.Stages = append(m.run.Stages, results.StageSample{At: at, Stage: name, Workers: float64(st.limit),
-			InFlight: float64(st.busy), Queue: float64(st.live), Served: float64(st.served), Shed: float64(st.shed), Busy: st.busyInt})
+			InFlight: float64(st.busy), Queue: float64(st.live), Served: float64(st.served), Shed: float64(st.shed), Busy: st.busyInt, Capacity: st.capInt})
 	}
 }
 

@@ -16,8 +16,9 @@ type stage struct {
 	live    int            // queued and not cancelled
 	busy    int
 	rng     *rand.Rand
-	last    float64 // when busy last changed
+	last    float64 // when busy or limit last changed
 	busyInt float64 // integral of busy over time (worker-seconds)
+	capInt  float64 // integral of max(limit, busy) over time: the worker-seconds it had
 	served  int64
 	shed    int64
 	// arrivals and waits count visits that found no free worker (for P(wait)).
@@ -43,9 +44,11 @@ func newStage(name string, cfg capacity.Stage, factor float64, seed uint64, idx 
 	return &stage{name: name, cfg: c, limit: c.Workers, rng: rand.New(rand.NewPCG(seed, uint64(idx)+1000))}
 }
 
-// advance accumulates the busy integral to time t.
+// advance accumulates the busy and capacity integrals to time t; call it
+// before busy or limit changes.
 func (st *stage) advance(t float64) {
 	st.busyInt += float64(st.busy) * (t - st.last)
+	st.capInt += float64(max(st.limit, st.busy)) * (t - st.last)
 	st.last = t
 }
 

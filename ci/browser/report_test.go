@@ -57,24 +57,44 @@ func (p *page) add(list *[]string, s string) {
 
 // chartState is one chart as the browser drew it.
 type chartState struct {
-	ID       string `json:"id"`
-	Instance bool   `json:"instance"`
-	Width    int    `json:"width"`
-	Height   int    `json:"height"`
-	Series   int    `json:"series"`
-	Points   int    `json:"points"`
+	ID       string        `json:"id"`
+	Instance bool          `json:"instance"`
+	Width    int           `json:"width"`
+	Height   int           `json:"height"`
+	Series   int           `json:"series"`
+	Points   int           `json:"points"`
+	XType    string        `json:"xType"`
+	XAxis    []float64     `json:"xAxis"` // the x axis's extent as drawn
+	Drawn    []seriesState `json:"drawn"`
+}
+
+// seriesState is one series as drawn: its name, colour, and the extent of
+// the x values it is drawn at (stacked on x, the stacked values).
+type seriesState struct {
+	Name    string    `json:"name"`
+	Colour  string    `json:"colour"`
+	X       []float64 `json:"x"`
+	Stacked string    `json:"stacked"`
 }
 
 const inspect = `(() => [...document.querySelectorAll('div.item')].map(el => {
 	const inst = echarts.getInstanceByDom(el);
 	const canvas = el.querySelector('canvas');
-	let series = 0, points = 0;
+	let series = 0, points = 0, xType = '', xAxis = [], drawn = [];
 	if (inst) {
 		const s = inst.getOption().series || [];
 		series = s.length;
 		for (const x of s) points += (x.data || []).length;
+		const m = inst.getModel(), ax = m.getComponent('xAxis', 0);
+		if (ax) { xType = ax.get('type'); xAxis = ax.axis.scale.getExtent(); }
+		drawn = m.getSeries().map(sm => {
+			const d = sm.getData(), stacked = d.getCalculationInfo('stackedDimension') || '';
+			const dim = stacked === d.mapDimension('x') ? d.getCalculationInfo('stackResultDimension') : d.mapDimension('x');
+			const c = inst.getVisual({seriesIndex: sm.seriesIndex}, 'color');
+			return {name: sm.name, colour: typeof c === 'string' ? c : JSON.stringify(c), x: xType === 'value' ? d.getDataExtent(dim) : [], stacked};
+		});
 	}
-	return {id: el.id, instance: !!inst, width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0, series, points};
+	return {id: el.id, instance: !!inst, width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0, series, points, xType, xAxis, drawn};
 }))()`
 
 // open loads a report file in headless Chromium with the network switched
@@ -164,12 +184,42 @@ func open(t *testing.T, file string) (*page, []chartState, string, []byte) {
 	return p, charts, banner, shot
 }
 
+// checkChart: a chart over time draws every series within the run's span
+// (a series stacked along time, or an axis running past the end, is
+// wrong), and no two series that are not the same thing seen two ways
+// ("kdca measured" and "kdca predicted") share a colour.
+func checkChart(t *testing.T, page string, c chartState, span float64) {
+	t.Helper()
+	if c.XType == "value" {
+		if len(c.XAxis) != 2 || c.XAxis[0] < 0 || c.XAxis[1] > span*1.001 {
+			t.Errorf("%s: chart %s: x axis %v, want within the run's 0-%gs", page, c.ID, c.XAxis, span)
+		}
+		for _, s := range c.Drawn {
+			if len(s.X) != 2 || s.X[0] < 0 || s.X[1] > span || s.Stacked == "x" {
+				t.Errorf("%s: chart %s: series %q drawn at x %v (stacked on %q), want within 0-%gs", page, c.ID, s.Name, s.X, s.Stacked, span)
+			}
+		}
+	}
+	owner := map[string]string{}
+	for _, s := range c.Drawn {
+		base := s.Name
+		for _, suffix := range []string{" measured", " predicted", " baseline"} {
+			base = strings.TrimSuffix(base, suffix)
+		}
+		if o, ok := owner[s.Colour]; ok && o != base {
+			t.Errorf("%s: chart %s: %q and %q share the colour %s", page, c.ID, o, base, s.Colour)
+		}
+		owner[s.Colour] = base
+	}
+}
+
 var chartDiv = regexp.MustCompile(`<div class="item" id="([A-Za-z0-9_]+)"`)
 
 // checkRendered opens a report page in Chromium, saves its screenshot as
 // name.png, and checks that nothing failed, nothing was fetched, every chart
-// drew data and the banner says want.
-func checkRendered(t *testing.T, page []byte, name, want string) {
+// drew data within the run's span (seconds) and each of its series in a
+// colour of its own, and the banner says want.
+func checkRendered(t *testing.T, page []byte, name, want string, span float64) {
 	t.Helper()
 	out := t.TempDir()
 	file := filepath.Join(out, name+".html")
@@ -201,6 +251,7 @@ func checkRendered(t *testing.T, page []byte, name, want string) {
 		if !c.Instance || c.Width == 0 || c.Height == 0 || c.Series == 0 || c.Points == 0 {
 			t.Errorf("%s: chart %s did not render: %+v", name, c.ID, c)
 		}
+		checkChart(t, name, c, span)
 	}
 	if !strings.HasPrefix(strings.TrimSpace(banner), want) {
 		t.Errorf("%s: verdict banner %q, want %s", name, banner, want)
@@ -232,7 +283,7 @@ func TestReportRendersOffline(t *testing.T) {
 	if n := len(chartDiv.FindAllString(html.String(), -1)); n < 10 {
 		t.Fatalf("the page has %d chart elements; the fixture should give every section its charts", n)
 	}
-	checkRendered(t, html.Bytes(), "golden", "NO-GO")
+	checkRendered(t, html.Bytes(), "golden", "NO-GO", rep.Run.Meta.Planned.Seconds())
 }
 
 // TestPredictionReportRendersOffline renders what `surge sim` writes for the
@@ -256,5 +307,5 @@ func TestPredictionReportRendersOffline(t *testing.T) {
 	if err := reports.HTML(&html, reports.New(s, run)); err != nil {
 		t.Fatal(err)
 	}
-	checkRendered(t, html.Bytes(), "naver-degraded-sim", "NO-GO")
+	checkRendered(t, html.Bytes(), "naver-degraded-sim", "NO-GO", max(run.Meta.Planned, run.Meta.Elapsed).Seconds())
 }

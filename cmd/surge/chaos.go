@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,6 +87,14 @@ func serveProxy(cmd *cobra.Command, p *chaos.Proxy, listen, to string, n int, du
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hs.Shutdown(stop)
-	fmt.Fprintf(cmd.OutOrStdout(), "surge chaos proxy: stopped; requests under each fault: %v\n", p.Touched())
+	touched := p.Touched()
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(touched)) {
+		parts = append(parts, fmt.Sprintf("%s %d", name, touched[name]))
+	}
+	if len(parts) == 0 {
+		parts = []string{"none"}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "surge chaos proxy: stopped; requests under each fault: %s\n", strings.Join(parts, ", "))
 	return nil
 }

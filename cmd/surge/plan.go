@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -89,6 +90,13 @@ func printPlan(w io.Writer, profile string, plan sim.PlanResult, check reports.V
 		if !sp.Go {
 			fmt.Fprintf(w, "NO-GO %s: %s\n", sp.Stage, sp.Shortage)
 		}
+	}
+	if b := plan.Bottleneck; b != nil {
+		fmt.Fprintf(w, "bottleneck: %s (saturates first as load grows: at %.2fx the forecast peak its workers are all busy)", b.Stage, b.Headroom)
+		if len(b.Downstream) > 0 {
+			fmt.Fprintf(w, "; downstream effects: %s (they hold workers while they wait on it)", strings.Join(b.Downstream, ", "))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\nsim of the scenario with every stage at its recommended size: %s\n", verdict[check.Go])
 	for _, c := range check.Clauses {

@@ -20,7 +20,12 @@ func newReportCmd() *cobra.Command {
 
 --baseline compares the run with an earlier run directory, metric by metric,
 and flags regressions; --prediction overlays a surge sim directory of the same
-scenario on the measurement, with the prediction's error.`,
+scenario on the measurement, with the prediction's error. A comparison with a
+run of another scenario (another name, file or played timeline) is flagged on
+stderr and on the page.
+
+The exit code is the run's verdict, as surge run gave it: 0 GO, 2 NO-GO, and 1
+when the directory cannot be read or has no scenario.yaml to judge it by.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := reports.Load(args[0])
@@ -51,25 +56,16 @@ scenario on the measurement, with the prediction's error.`,
 			for _, m := range l.Missing {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note:", m)
 			}
+			for _, w := range reports.Summarize(rep).Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING:", w)
+			}
 			if out == "" && format == "html" {
 				out = filepath.Join(args[0], reports.ReportHTML)
 			}
-			if out == "" || out == "-" {
-				return render(cmd.OutOrStdout())
-			}
-			f, err := os.Create(out)
-			if err != nil {
+			if err := renderTo(cmd.OutOrStdout(), out, render); err != nil {
 				return err
 			}
-			if err := render(f); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), out)
-			return nil
+			return l.Verdict.Err()
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default: RUNDIR/report.html for html, stdout otherwise)")
@@ -77,4 +73,24 @@ scenario on the measurement, with the prediction's error.`,
 	cmd.Flags().StringVar(&baseline, "baseline", "", "an earlier run directory to compare with (regressions flagged)")
 	cmd.Flags().StringVar(&prediction, "prediction", "", "a surge sim directory of the same scenario to overlay")
 	return cmd
+}
+
+// renderTo writes render's output to stdout (out "" or "-") or the file out.
+func renderTo(stdout io.Writer, out string, render func(io.Writer) error) error {
+	if out == "" || out == "-" {
+		return render(stdout)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := render(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, out)
+	return nil
 }

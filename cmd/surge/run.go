@@ -20,6 +20,11 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.scenario, o.seed, o.json = args[0], g.seed, g.json
+			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), drainCheck(&o.drain),
+				positiveInt("max-conns", &o.maxConns), positiveInt("max-users", &o.maxUsers),
+				flagCheck{"send-slack", func() bool { return o.sendSlack >= 0 }, "a duration of 0 or more (0: every send paced on its own)"}); err != nil {
+				return err
+			}
 			return runScenario(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -235,7 +235,7 @@ slo: [errors <= 50%]
 	if sd := math.Sqrt(0.3 * 0.7 / float64(s.Attempted)); s.Attempted != 1000 || math.Abs(share-0.3) > 4*sd {
 		t.Errorf("%d attempts, %.3f failed through the proxy, want 30%% (+- %.3f)", s.Attempted, share, 4*sd)
 	}
-	if log := <-proxyDone; !strings.Contains(log, "flaky:1000") {
+	if log := <-proxyDone; !strings.Contains(log, "flaky 1000") {
 		t.Errorf("proxy log: %s", log)
 	}
 }
@@ -314,14 +314,14 @@ func TestReportAgainstBaselineAndPrediction(t *testing.T) {
 		}
 		Bottleneck struct{ Stage string }
 	}
-	if err := json.Unmarshal([]byte(out), &sum); code != 0 || err != nil {
-		t.Fatalf("exit %d %v\n%s", code, errs, out)
+	if err := json.Unmarshal([]byte(out), &sum); code != 2 || err != nil { // the golden run is NO-GO
+		t.Fatalf("exit %d (want 2: the run's verdict) %v\n%s", code, errs, out)
 	}
 	if sum.Baseline.Regressions == 0 || sum.Prediction.Kind != "sim" || len(sum.Prediction.Metrics) == 0 ||
 		len(sum.Prediction.Curves) == 0 || sum.Prediction.Curves[0].Windows == 0 || sum.Bottleneck.Stage != "kdca" {
 		t.Errorf("summary %+v", sum)
 	}
-	if code, out, _ := runSurge("report", run, "--baseline", golden+"baseline", "-o", filepath.Join(run, "r.html")); code != 0 ||
+	if code, out, _ := runSurge("report", run, "--baseline", golden+"baseline", "-o", filepath.Join(run, "r.html")); code != 2 ||
 		!strings.Contains(out, "r.html") {
 		t.Errorf("html with baseline: exit %d", code)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/chaos"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
@@ -118,12 +119,6 @@ func scenarioAsRun(path string, raw []byte, s *scenarios.Scenario) ([]byte, erro
 
 // runScenario is `surge run`: load, start the target, replay, write, judge.
 func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) error {
-	if o.sendSlack < 0 {
-		return errors.New("--send-slack must not be negative (0 paces every send on its own)")
-	}
-	if o.sendSlack == 0 {
-		o.sendSlack = -1 // replay.Config: negative is none, zero the default
-	}
 	raw, s, err := loadScenario(o)
 	if err != nil {
 		return err
@@ -135,8 +130,11 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	defer stop()
 	cfg := replay.Config{
 		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
-		SampleMetrics: o.metrics || profile != "", Progress: progress(stderr, o.quiet),
-		Meta: results.Meta{Scenario: s.Name, Profile: profile},
+		SampleMetrics: o.metrics || profile != nil, Progress: progress(stderr, o.quiet),
+		Meta: results.Meta{Scenario: s.Name},
+	}
+	if profile != nil {
+		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
 	}
 	if s.Target.Via == scenarios.ViaProxy && o.target == "" {
 		proxyURL, faults, stopProxy, err := startProxy(target, o.seed)
@@ -187,29 +185,30 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 }
 
 // startTarget returns the target URL: the scenario's (or --target), else an
-// embedded reference server on loopback, which stop shuts down.
-func startTarget(s *scenarios.Scenario, o runOptions) (url, profile string, stop func(), err error) {
+// embedded reference server on loopback (with its profile), which stop
+// shuts down.
+func startTarget(s *scenarios.Scenario, o runOptions) (url string, profile *capacity.Profile, stop func(), err error) {
 	if url = firstNonEmpty(o.target, s.Target.URL); url != "" {
-		return strings.TrimSuffix(url, "/"), "", func() {}, nil
+		return strings.TrimSuffix(url, "/"), nil, func() {}, nil
 	}
 	name := firstNonEmpty(o.profile, s.Target.Profile, "as-built")
 	p, err := profiles.Load(name)
 	if err != nil {
-		return "", "", nil, err
+		return "", nil, nil, err
 	}
 	if err := sim.Check(s, p); err != nil { // routes and fault stages exist before any traffic
-		return "", "", nil, err
+		return "", nil, nil, err
 	}
 	srv, err := refserver.New(refserver.Config{Profile: p, Seed: o.seed, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return "", "", nil, err
+		return "", nil, nil, err
 	}
 	url, shutdown, err := serveLoopback(srv.Handler())
 	if err != nil {
 		srv.Close()
-		return "", "", nil, err
+		return "", nil, nil, err
 	}
-	return url, p.Name, func() { shutdown(); srv.Close() }, nil
+	return url, p, func() { shutdown(); srv.Close() }, nil
 }
 
 // startProxy puts surge's chaos proxy on loopback in front of target.
@@ -257,8 +256,12 @@ func progress(w io.Writer, quiet bool) func(replay.Progress) {
 		if !tty && !p.Done && sec%5 != 0 {
 			return
 		}
-		line := fmt.Sprintf("%v / %v  arrivals %.1f/s  answers %.0f/s  p99 %v  errors %.1f%%  users %d  late %v",
-			p.Elapsed.Round(time.Second), p.Planned.Round(time.Second), p.Arrivals, p.Answers, p.P99.Round(time.Millisecond), 100*p.Errors, p.Active, p.MaxLate.Round(time.Millisecond))
+		clock := fmt.Sprintf("%v / %v", p.Elapsed.Round(time.Second), p.Planned.Round(time.Second))
+		if p.Draining {
+			clock += " (arrivals over: draining the users still in their journey)"
+		}
+		line := fmt.Sprintf("%s  arrivals %.1f/s  answers %.0f/s  p99 %v  errors %.1f%%  users %d  late %v",
+			clock, p.Arrivals, p.Answers, p.P99.Round(time.Millisecond), 100*p.Errors, p.Active, p.MaxLate.Round(time.Millisecond))
 		if tty {
 			fmt.Fprintf(w, "\r\033[K%s", line)
 			if p.Done {

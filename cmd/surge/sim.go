@@ -28,6 +28,9 @@ queue by the same factor (--scale 1 is national size).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.scenario, o.seed, o.json = args[0], g.seed, g.json
+			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), scaleCheck(&scale)); err != nil {
+				return err
+			}
 			return simScenario(o, scale, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -130,3 +130,28 @@ func TestReportRerendersAtTheScaleRun(t *testing.T) {
 		}
 	}
 }
+
+// TestOneBottleneckForPlanAndSim: plan and sim name the same bottleneck
+// for the 13 Dec go-live on as-built: the stage that saturates first.
+func TestOneBottleneckForPlanAndSim(t *testing.T) {
+	code, out, errs := runSurge("plan", "../../scenarios/first-download.yaml", "--json")
+	var plan struct {
+		Plan struct {
+			Bottleneck struct{ Stage string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &plan); code != 2 || err != nil {
+		t.Fatalf("plan: exit %d %v %s", code, err, errs)
+	}
+	dir := filepath.Join(t.TempDir(), "sim")
+	code, out, errs = runSurge("sim", "../../scenarios/first-download.yaml", "--out", dir, "--json", "--quiet")
+	var sim struct {
+		Bottleneck struct{ Stage string }
+	}
+	if err := json.Unmarshal([]byte(out), &sim); code != 2 || err != nil {
+		t.Fatalf("sim: exit %d %v %s", code, err, errs)
+	}
+	if plan.Plan.Bottleneck.Stage != "anchor" || sim.Bottleneck.Stage != "anchor" {
+		t.Errorf("plan names %q, sim %q; want both anchor", plan.Plan.Bottleneck.Stage, sim.Bottleneck.Stage)
+	}
+}

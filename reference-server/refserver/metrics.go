@@ -79,8 +79,11 @@ func (m *metrics) watchStage(s *stage) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "surge_stage_queue_capacity", ConstLabels: labels,
 			Help: "The stage's queue bound."}, func() float64 { return float64(s.cfg.Queue) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "surge_stage_busy_seconds_total", ConstLabels: labels,
-			Help: "Worker-seconds spent holding workers; utilisation = rate(busy) / workers."},
-			func() float64 { return float64(s.busyNs.Load()) / 1e9 }),
+			Help: "Worker-seconds spent holding workers, accrued as they are spent; utilisation = rate(busy) / rate(capacity)."},
+			func() float64 { b, _ := s.pool.accrued(); return b }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "surge_stage_capacity_seconds_total", ConstLabels: labels,
+			Help: "Worker-seconds the stage had: the integral of max(workers, busy) over time."},
+			func() float64 { _, c := s.pool.accrued(); return c }),
 	)
 	s.m.workers.Set(float64(s.cfg.Workers))
 }

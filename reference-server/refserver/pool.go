@@ -16,6 +16,12 @@ var (
 // pool is a FIFO counting semaphore: limit workers, at most maxQueue
 // waiters. The limit can change while requests are in flight (a capacity
 // fault); waiters are then admitted, or new arrivals held back, as needed.
+//
+// It accrues its busy time as it is spent: whenever busy or limit changes
+// (and when read), the time since the last change is credited at the busy
+// count of that stretch, so a reading of busy seconds never includes work
+// still to be done, and never runs ahead of the capacity seconds (the
+// integral of max(limit, busy)): utilisation over any stretch is at most 1.
 type pool struct {
 	mu       sync.Mutex
 	limit    int
@@ -24,12 +30,36 @@ type pool struct {
 	wait     bool // when the queue is full: wait for room (true) or shed (false)
 	waiters  list.List
 	room     *sync.Cond // signalled when the queue gets a free place
+
+	now               func() time.Time
+	last              time.Time // when busy or limit last changed
+	busySec, capacity float64   // worker-seconds spent busy, and available
 }
 
 func newPool(workers, maxQueue int, wait bool) *pool {
-	p := &pool{limit: workers, maxQueue: maxQueue, wait: wait}
+	p := &pool{limit: workers, maxQueue: maxQueue, wait: wait, now: time.Now}
 	p.room = sync.NewCond(&p.mu)
+	p.last = p.now()
 	return p
+}
+
+// accrue credits the stretch since the last change (p.mu held); call it
+// before busy or limit changes.
+func (p *pool) accrue() {
+	now := p.now()
+	if dt := now.Sub(p.last).Seconds(); dt > 0 {
+		p.busySec += float64(p.busy) * dt
+		p.capacity += float64(max(p.limit, p.busy)) * dt
+	}
+	p.last = now
+}
+
+// accrued is the busy and the capacity worker-seconds up to now.
+func (p *pool) accrued() (busy, capacity float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.accrue()
+	return p.busySec, p.capacity
 }
 
 // acquire takes a worker, queueing FIFO for up to timeout (0: no limit
@@ -37,6 +67,7 @@ func newPool(workers, maxQueue int, wait bool) *pool {
 func (p *pool) acquire(ctx context.Context, timeout time.Duration) error {
 	p.mu.Lock()
 	if p.busy < p.limit && p.waiters.Len() == 0 {
+		p.accrue()
 		p.busy++
 		p.mu.Unlock()
 		return nil
@@ -57,6 +88,7 @@ func (p *pool) acquire(ctx context.Context, timeout time.Duration) error {
 			return err
 		}
 		if p.busy < p.limit && p.waiters.Len() == 0 {
+			p.accrue()
 			p.busy++
 			p.mu.Unlock()
 			return nil
@@ -78,6 +110,7 @@ func (p *pool) acquire(ctx context.Context, timeout time.Duration) error {
 	p.mu.Lock()
 	select {
 	case <-ready: // granted while we were giving up: hand the worker on
+		p.accrue()
 		p.busy--
 		p.grant()
 	default:
@@ -118,6 +151,7 @@ func (p *pool) waitForRoom(ctx context.Context, deadline <-chan time.Time) error
 // release returns a worker and admits the next waiter if there is room.
 func (p *pool) release() {
 	p.mu.Lock()
+	p.accrue()
 	p.busy--
 	p.grant()
 	p.mu.Unlock()
@@ -128,6 +162,7 @@ func (p *pool) grant() {
 	for p.busy < p.limit && p.waiters.Len() > 0 {
 		front := p.waiters.Front()
 		p.waiters.Remove(front)
+		p.accrue()
 		p.busy++
 		close(front.Value.(chan struct{}))
 		p.room.Signal()
@@ -137,6 +172,7 @@ func (p *pool) grant() {
 // setLimit changes the number of workers; in-flight work is not cut short.
 func (p *pool) setLimit(n int) {
 	p.mu.Lock()
+	p.accrue()
 	p.limit = n
 	p.grant()
 	p.mu.Unlock()

@@ -103,3 +103,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPoolAccruesBusyTimeAsItIsSpent: a visit that holds its worker for
+// 3 s is credited a second of busy time in each second it holds it, not
+// 3 s when it ends (which made a stage of long visits read 366% busy), and
+// busy time never exceeds the capacity time, even while a capacity fault
+// holds the limit below the work in flight.
+func TestPoolAccruesBusyTimeAsItIsSpent(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := newPool(2, 4, false)
+	p.now, p.last = func() time.Time { return now }, now
+	ctx := context.Background()
+	p.acquire(ctx, 0) // one long visit
+	var lastBusy, lastCap float64
+	step := func(d time.Duration) (busy, capacity float64) {
+		now = now.Add(d)
+		b, c := p.accrued()
+		busy, capacity = b-lastBusy, c-lastCap
+		lastBusy, lastCap = b, c
+		return
+	}
+	for i := range 3 {
+		if b, c := step(time.Second); b != 1 || c != 2 {
+			t.Errorf("second %d: busy %v of %v worker-seconds, want 1 of 2", i, b, c)
+		}
+	}
+	p.acquire(ctx, 0)
+	p.setLimit(1) // a capacity fault: two in flight, one worker
+	if b, c := step(time.Second); b != 2 || c != 2 || b > c {
+		t.Errorf("over the limit: busy %v of %v, want 2 of 2 (utilisation at most 1)", b, c)
+	}
+	p.release()
+	p.release()
+	if b, c := step(time.Second); b != 0 || c != 1 {
+		t.Errorf("idle: busy %v of %v, want 0 of 1", b, c)
+	}
+}

@@ -26,7 +26,6 @@ type stage struct {
 
 	faults atomic.Pointer[[]*activeFault] // the faults that apply to this stage now
 	m      *stageMetrics
-	busyNs atomic.Int64 // worker-nanoseconds spent holding workers
 
 	rateMu sync.Mutex
 	window capacity.RateWindow // arrivals per second (slow_under_load)
@@ -93,9 +92,7 @@ func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error
 	start := time.Now()
 	s.m.queueWait.Observe(start.Sub(queuedAt).Seconds())
 	defer func() {
-		held := time.Since(start)
-		s.busyNs.Add(int64(held))
-		s.m.held.Observe(held.Seconds())
+		s.m.held.Observe(time.Since(start).Seconds())
 		s.pool.release()
 	}()
 	d := s.draw(s.service)

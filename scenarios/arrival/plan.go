@@ -271,3 +271,28 @@ func (p *Plan) SurgeEnd() (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// ClockBreak is a point where the played timeline's speed against the
+// scenario clock may change: from Played on, the clock shows Clock and
+// runs linearly to the next break.
+type ClockBreak struct {
+	Played time.Duration
+	Clock  scenarios.Clock
+}
+
+// ClockBreaks are the played timeline's breaks, first at 0 and last at
+// its end: between two, Clock is linear in played time.
+func (p *Plan) ClockBreaks() []ClockBreak {
+	var out []ClockBreak
+	for _, seg := range p.segments {
+		if n := len(out); n > 0 && out[n-1].Played == seconds(seg.play0) {
+			continue
+		}
+		out = append(out, ClockBreak{seconds(seg.play0), scenarios.Clock(seconds(seg.clk0))})
+	}
+	if n := len(p.segments); n > 0 {
+		last := p.segments[n-1]
+		out = append(out, ClockBreak{seconds(last.play1), scenarios.Clock(seconds(last.clk0 + (last.play1-last.play0)*last.factor))})
+	}
+	return out
+}

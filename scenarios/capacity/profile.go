@@ -172,3 +172,56 @@ func walk(steps []Step, path string, held []string, fn func(Step, string, []stri
 		walk(s.Calls, spec.Join(p, "calls"), append(held[:len(held):len(held)], s.Stage), fn)
 	}
 }
+
+// Calls is the profile's call graph: for each stage, the stages its
+// visits call (on any route, for any platform) while they hold its
+// worker, sorted. A report uses it to tell a saturated callee from the
+// callers that saturate because they wait on it.
+func (p *Profile) Calls() map[string][]string {
+	set := map[string]map[string]bool{}
+	for name, steps := range p.Routes {
+		for _, pl := range p.platformsOrNone() {
+			if !p.takes(name, pl) {
+				continue
+			}
+			Walk(steps, "", func(s Step, _ string, held []string) {
+				if len(held) == 0 {
+					return
+				}
+				from, to := StageName(held[len(held)-1], pl), StageName(s.Stage, pl)
+				if set[from] == nil {
+					set[from] = map[string]bool{}
+				}
+				set[from][to] = true
+			})
+		}
+	}
+	out := map[string][]string{}
+	for from, tos := range set {
+		for to := range tos {
+			out[from] = append(out[from], to)
+		}
+		sort.Strings(out[from])
+	}
+	return out
+}
+
+// takes says whether a platform's requests take route: a route split by
+// proof mode (qr.fetch) is taken by the platforms of that mode only.
+func (p *Profile) takes(route, platform string) bool {
+	for _, mode := range []string{ProofFetch, ProofWallet} {
+		if base, ok := strings.CutSuffix(route, "."+mode); ok {
+			return p.RouteName(base, platform) == route
+		}
+	}
+	return true
+}
+
+// platformsOrNone lists the platforms, or one empty name for a profile
+// without any (its stage names have no {platform} to expand).
+func (p *Profile) platformsOrNone() []string {
+	if len(p.Platforms) == 0 {
+		return []string{""}
+	}
+	return p.PlatformNames()
+}

@@ -98,3 +98,14 @@ func TestRateWindow(t *testing.T) {
 		t.Errorf("after a gap: %v, want 1", w.Rate(20))
 	}
 }
+
+func TestCalls(t *testing.T) {
+	p, err := Parse("t.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Calls()
+	if len(got) != 1 || strings.Join(got["relay.naver"], ",") != "kdca" {
+		t.Errorf("calls %v, want relay.naver calling kdca (qr.fetch, which kakao's wallet platform does not take)", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -44,8 +45,8 @@ type Config struct {
 	MaxUsers int
 	// SendSlack is how late past its intended time a send may go out so
 	// that sends due close together share one wake-up of the dispatcher
-	// (default DefaultSendSlack; negative: none, every send paced on its
-	// own). A wake-up is the costliest thing the generator does at moderate
+	// (0: none, every send paced on its own; surge run's default is
+	// DefaultSendSlack). A wake-up is the costliest thing the generator does at moderate
 	// rates: about 25 µs of CPU on a virtual machine, as much as the rest
 	// of a request (ci/bench/RESULTS.md). The lateness is recorded and, as
 	// any other, counted in the corrected latency.
@@ -71,6 +72,10 @@ type Config struct {
 	// Faults switches the scenario's faults (default: the reference
 	// server's admin API at Target).
 	Faults FaultSwitch
+	// StageCalls is the target's call graph between stages, when known
+	// (the embedded reference server's profile), for the report's
+	// bottleneck: it is copied into the results.
+	StageCalls map[string][]string
 }
 
 // Defaults of Config.
@@ -93,7 +98,10 @@ type Progress struct {
 	P99              time.Duration // corrected, last second
 	Active           int64         // users in their journey
 	MaxLate          time.Duration // latest send in the last second
-	Done             bool
+	// Draining says the arrivals are over and the users still in their
+	// journey are finishing (for at most the drain).
+	Draining bool
+	Done     bool
 }
 
 // ErrUnreachable is wrapped when the target does not accept connections.
@@ -114,9 +122,12 @@ type engine struct {
 	run    *results.Run
 	window secondStats // the current second, for progress and safety
 
-	active     atomic.Int64
-	behindNote bool // the generator-behind event was recorded
-	queueNote  bool // the client-queue event was recorded
+	active         atomic.Int64
+	mostActive     atomic.Int64 // the most users in their journey at once
+	draining       atomic.Bool
+	behindNote     bool            // the generator-behind event was recorded
+	queueNote      bool            // the client-queue event was recorded
+	transportNoted map[string]bool // the error kinds whose first transport failure is an event
 
 	clientMu  sync.Mutex
 	clientOn  map[string]*clientFault // client-side faults on now
@@ -156,11 +167,8 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if cfg.Drain <= 0 {
 		cfg.Drain = DefaultDrain
 	}
-	switch {
-	case cfg.SendSlack == 0:
-		cfg.SendSlack = DefaultSendSlack
-	case cfg.SendSlack < 0:
-		cfg.SendSlack = 0
+	if cfg.SendSlack < 0 {
+		return nil, fmt.Errorf("replay: the send slack must not be negative, have %v", cfg.SendSlack)
 	}
 	if err := reachable(ctx, cfg.Target); err != nil {
 		return nil, err
@@ -174,7 +182,8 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		return nil, err
 	}
 	defer load.closeIdle()
-	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{}}
+	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
+		transportNoted: map[string]bool{}}
 	e.platforms = map[string]json.RawMessage{}
 	for name := range cfg.Scenario.Platforms {
 		v := vars{}
@@ -202,6 +211,10 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	e.start = time.Now()
 	meta.Started = e.start.UTC()
 	e.run = results.New(meta)
+	e.run.StageCalls = cfg.StageCalls
+	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
+		e.sample()
+	}
 	e.play(ctx, plan)
 	return e.run, nil
 }
@@ -213,7 +226,7 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	users, cutUsers := context.WithCancel(context.Background())
 	defer cutUsers()
 	ended := "done"
-	abort := make(chan string, 1)
+	abort := make(chan results.Abort, 1)
 	monitorDone := make(chan struct{})
 	stopMonitor := make(chan struct{})
 	go func() { defer close(monitorDone); e.monitor(plan, stopMonitor, abort) }()
@@ -254,9 +267,12 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 		select {
 		case <-arrivals.Done():
 			return true
-		case why := <-abort:
-			ended = "aborted: " + why
-			e.event("aborted", why)
+		case a := <-abort:
+			ended = "aborted: " + a.Clause
+			e.mu.Lock()
+			e.run.Meta.Abort = &a
+			e.mu.Unlock()
+			e.event("aborted", fmt.Sprintf("%s: measured %.2f%% over %d answers; arrivals stopped", a.Clause, 100*a.Measured, a.Samples))
 			return true
 		case <-tick:
 			return false
@@ -297,7 +313,7 @@ dispatch:
 		}
 		for p := range a.Party {
 			wg.Add(1)
-			e.active.Add(1)
+			e.arrived()
 			job := userJob{a, p}
 			if !pool.tryRun(job) {
 				e.noteClientQueue(a.At)
@@ -316,6 +332,7 @@ dispatch:
 		ended = "interrupted"
 		e.event("interrupted", "arrivals stopped; draining users for "+e.cfg.Drain.String())
 	}
+	e.draining.Store(true)
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	wakerDone := make(chan struct{}) // the dispatcher no longer wakes pausing users: the waker does
@@ -333,9 +350,22 @@ dispatch:
 	<-monitorDone
 	faults.Wait()
 	e.run.Meta.Elapsed = time.Since(e.start)
-	sort.SliceStable(e.run.Events, func(i, j int) bool { return e.run.Events[i].At < e.run.Events[j].At })
+	e.run.Generator.MaxInFlight = e.mostActive.Load()
 	e.run.Meta.Ended = ended
 	e.run.Meta.Complete = ended == "done"
+	reached := e.run.Meta.Elapsed // a run cut short never reached what was planned after it (the surge's end)
+	if e.run.Meta.Complete {
+		reached = max(reached, e.run.Meta.Planned)
+	}
+	e.run.Events = slices.DeleteFunc(e.run.Events, func(ev results.Event) bool { return ev.At > reached })
+	sort.SliceStable(e.run.Events, func(i, j int) bool { return e.run.Events[i].At < e.run.Events[j].At })
+}
+
+// arrived counts a user into its journey, and the most there were at once.
+func (e *engine) arrived() {
+	n := e.active.Add(1)
+	for m := e.mostActive.Load(); n > m && !e.mostActive.CompareAndSwap(m, n); m = e.mostActive.Load() {
+	}
 }
 
 // noteClientQueue records, once, that the users cap bound.
@@ -349,11 +379,20 @@ func (e *engine) noteClientQueue(at time.Duration) {
 	e.run.Event(at, "client-queue", fmt.Sprintf("%d users in their journey, the cap (--max-users): later arrivals wait for one to finish; their sends go out late and latency stays measured from the intended times", e.cfg.MaxUsers))
 }
 
-// record counts one attempt (called by users).
-func (e *engine) record(endpoint string, o results.Outcome, late time.Duration) {
+// record counts one attempt (called by users); a failure is sampled while
+// its request and kind have room, and the first transport failure of each
+// kind is an event with its message.
+func (e *engine) record(endpoint string, o results.Outcome, late time.Duration, ans *answer) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.run.Record(endpoint, o)
+	if o.Err != "" && e.run.WantsSample(endpoint, o.Err) {
+		e.run.Sample(sampleOf(endpoint, o, ans))
+	}
+	if ans.err != nil && !e.transportNoted[o.Err] {
+		e.transportNoted[o.Err] = true
+		e.run.Event(o.At, "transport-error", transportNote(endpoint, o.Err, ans.err))
+	}
 	e.run.Generator.Late.Record(late)
 	w := &e.window
 	w.answered++
@@ -367,6 +406,15 @@ func (e *engine) record(endpoint string, o results.Outcome, late time.Duration) 
 		e.behindNote = true
 		e.run.Event(o.At+late, "generator-behind", fmt.Sprintf("a send went out %v after its intended time: the generator cannot keep the schedule; latencies stay measured from the intended times", late.Round(time.Millisecond)))
 	}
+}
+
+// transportNote says what a transport failure was, with a hint where one helps.
+func transportNote(endpoint, kind string, err error) string {
+	note := fmt.Sprintf("%s: %s: %v", endpoint, kind, err)
+	if kind == "tls" {
+		note += " (for a service whose certificate a private CA signed, give its certificate with SSL_CERT_FILE=ca.pem)"
+	}
+	return note
 }
 
 func (e *engine) event(kind, detail string) {

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -30,17 +29,13 @@ import (
 // (ci/bench/RESULTS.md).
 //
 // It speaks what a load generator needs of HTTP/1.1: requests with a
-// Content-Length body; answers with a Content-Length, chunked or
-// close-delimited body, informational (1xx) answers skipped, bodyless
-// answers to HEAD and 204/304; keep-alive unless the server says close. A
-// connection the server closes while it sits idle is caught as net/http
-// catches it: an idempotent request on it that fails before any of its
-// answer is sent once more on a new connection; a request that is not
-// idempotent (POST, PATCH) is never sent twice, and before one goes out on
-// a connection idle for more than probeIdle, a peek at the socket finds
-// whether the server has closed it (net/http has a reader goroutine per
-// connection watching for that). https targets get TLS over the same path,
-// HTTP/1.1 by ALPN.
+// Content-Length body, answers as readAnswer (answer.go) reads them. A
+// connection the server closes while it sits idle is caught before use
+// (a peek at the socket finds whether the server has closed it; net/http
+// has a reader goroutine per connection watching for that), and a request
+// caught by such a close as it goes out is sent again (exchange says
+// when, and counts it). https targets get TLS over the same path, HTTP/1.1
+// by ALPN; a failed handshake is a tlsError.
 type h1 struct {
 	addr     string // host:port to dial
 	host     string // the Host header
@@ -67,8 +62,8 @@ type h1conn struct {
 
 const (
 	// probeIdle: a connection idle longer than this is peeked at before a
-	// request that is not idempotent goes out on it. Under load connections
-	// are reused within it, and servers close idle ones after seconds.
+	// request goes out on it. Under load connections are reused within it,
+	// and servers close idle ones after seconds.
 	probeIdle    = time.Millisecond
 	h1Buffer     = 4 << 10
 	h1MaxHeaders = 1 << 20 // bytes of an answer's status line and headers
@@ -76,6 +71,13 @@ const (
 
 // errCut is a request interrupted because the run cut its users.
 var errCut = errors.New("replay: run cut")
+
+// tlsError is a failed TLS handshake: an untrusted or invalid
+// certificate, a name that does not match, no protocol in common.
+type tlsError struct{ err error }
+
+func (e tlsError) Error() string { return "tls: " + e.err.Error() }
+func (e tlsError) Unwrap() error { return e.err }
 
 // errProtocol is an answer that is not HTTP/1.x.
 type errProtocol struct{ what string }
@@ -120,69 +122,161 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 	return h, nil
 }
 
-// exchange is one request (as request renders it) written on a
-// connection, and the answer's status and body (at most maxAnswer bytes,
-// into buf) read back. deadline bounds the wait for a connection and the
-// exchange; *sent is set when the request has its connection. ctx is the
-// run's users: waits end when it is done, and cut interrupts the exchanges
-// in flight.
-func (h *h1) exchange(ctx context.Context, deadline time.Time, req []byte, isHead, idempotent bool, buf []byte, sent *time.Time) (status int, answer []byte, err error) {
+// call is one request on its way: the rendered request, whether it may be
+// sent twice, the user's buffers its answer is read into, and what the
+// exchange found out: when it got its connection (the actual send) and how
+// often it was sent again on a new one.
+type call struct {
+	req        []byte
+	isHead     bool
+	idempotent bool
+	body, head []byte
+	sent       time.Time
+	resent     int
+}
+
+// inlineWrite is the largest request written before its answer is read.
+// A larger one (an upload) is written on a goroutine of its own while the
+// answer is read, as net/http does: a server that answers early (413
+// without reading the body) and closes is heard at once, not after the
+// write fails half a second later with a reset.
+const inlineWrite = 64 << 10
+
+// exchange writes c's request on a connection and reads its answer.
+// deadline bounds the wait for a connection and the exchange. ctx is the
+// run's users: waits end when it is done, and cut interrupts the
+// exchanges in flight.
+//
+// A connection taken from the idle pool after more than probeIdle is
+// peeked at first: one the server closed while it sat idle is dropped, not
+// used. If the server closes one anyway just as the request goes out (a
+// clean close, before any of the answer), the request is sent once more on
+// a new connection, when it is idempotent or none of it was written
+// (mayResend), and counted in c.resent. A reset in the middle of a request
+// is never hidden this way: the server may have done the work, and the
+// user saw the failure.
+func (h *h1) exchange(ctx context.Context, deadline time.Time, c *call) (response, error) {
 	if err := h.acquire(ctx, deadline); err != nil {
-		return 0, nil, err
+		return response{}, err
 	}
 	defer func() { <-h.slots }()
 	for try := 0; ; try++ {
-		var c *h1conn
-		var reused bool
-		if try == 0 { // a retry dials: other idle connections may be as stale
-			c, reused = h.popIdle()
-			if reused && !idempotent && time.Since(c.since) > probeIdle {
-				c.SetReadDeadline(time.Time{}) // the last request's, if past, would keep the peek from looking
-				if peerClosed(c.tcp) {
-					h.drop(c)
-					c, reused = nil, false
-				}
-			}
+		conn, reused, err := h.conn(ctx, deadline, try)
+		if err != nil {
+			return response{}, err
 		}
-		if c == nil {
-			if c, err = h.dial(ctx, deadline); err != nil {
-				return 0, nil, err
-			}
-		}
-		*sent = time.Now()
-		if err := c.SetDeadline(deadline); err != nil {
-			h.drop(c)
-			return 0, nil, err
+		c.sent = time.Now()
+		if err := conn.SetDeadline(deadline); err != nil {
+			h.drop(conn)
+			return response{}, err
 		}
 		if h.isCut.Load() { // cut sets the flag before it interrupts the connections
-			h.drop(c)
-			return 0, nil, errCut
+			h.drop(conn)
+			return response{}, errCut
 		}
-		var keep, wrote, answered bool
-		if _, err = c.Write(req); err == nil {
-			wrote = true
-			status, answer, keep, answered, err = readAnswer(c.r, isHead, buf)
-		}
+		resp, wrote, err := h.roundTrip(conn, c)
 		if err == nil {
-			if keep && !h.isCut.Load() {
-				h.putIdle(c)
+			if resp.keep && !h.isCut.Load() {
+				h.putIdle(conn)
 			} else {
-				h.drop(c)
+				h.drop(conn)
 			}
-			return status, answer, nil
+			return resp, nil
 		}
-		h.drop(c)
-		// A reused connection the server closed while it sat idle fails
-		// before any of the answer: the server never took the request. But
-		// one that crashed after doing the work fails alike, so a request
-		// that is not idempotent is sent again only if it never went out.
-		if !reused || answered || wrote && !idempotent || try > 0 || isTimeout(err) || h.isCut.Load() || time.Now().After(deadline) {
-			if h.isCut.Load() {
-				err = errCut
+		h.drop(conn)
+		if h.isCut.Load() {
+			return response{}, errCut
+		}
+		if !mayResend(reused, resp.answered, c.idempotent, wrote, err) || try > 0 || time.Now().After(deadline) {
+			return resp, err
+		}
+		c.resent++
+	}
+}
+
+// conn is a connection for a try: the warmest idle one (peeked at when it
+// sat idle long enough that the server may have closed it), else a new one.
+func (h *h1) conn(ctx context.Context, deadline time.Time, try int) (*h1conn, bool, error) {
+	if try == 0 { // a retry dials: other idle connections may be as stale
+		c, reused := h.popIdle()
+		if reused && time.Since(c.since) > probeIdle {
+			c.SetReadDeadline(time.Time{}) // the last request's, if past, would keep the peek from looking
+			if peerClosed(c.tcp) {
+				h.drop(c)
+				reused = false
 			}
-			return 0, nil, err
+		}
+		if reused {
+			return c, true, nil
 		}
 	}
+	c, err := h.dial(ctx, deadline)
+	return c, false, err
+}
+
+// mayResend says whether a request that failed on a connection may go out
+// again on a new one without the user knowing: only if the connection was
+// a reused one that the server closed before answering, and either none of
+// the request went out, or it is idempotent and the server closed cleanly
+// (io.EOF: a server closing an idle connection, not a reset mid-request).
+func mayResend(reused, answered, idempotent bool, wrote int, err error) bool {
+	switch {
+	case !reused || answered || isTimeout(err):
+		return false
+	case wrote == 0:
+		return true
+	}
+	return idempotent && errors.Is(err, io.EOF)
+}
+
+// roundTrip writes the request and reads its answer on one connection; it
+// returns how many bytes of the request went out. When the write fails,
+// an answer the server sent before it closed (an early error) is still
+// read and returned.
+func (h *h1) roundTrip(conn *h1conn, c *call) (response, int, error) {
+	if len(c.req) > inlineWrite {
+		return h.uploadTrip(conn, c)
+	}
+	n, werr := conn.Write(c.req)
+	resp, err := readAnswer(conn.r, c.isHead, c.body, c.head)
+	if werr != nil {
+		resp.keep = false
+		if err != nil || !resp.answered {
+			return resp, n, werr
+		}
+	}
+	return resp, n, err
+}
+
+// uploadTrip writes a large request on its own goroutine while the answer
+// is read; an answer that comes before the whole request went out stops
+// the write (the connection is then not reused).
+func (h *h1) uploadTrip(conn *h1conn, c *call) (response, int, error) {
+	type wrote struct {
+		n   int
+		err error
+	}
+	done := make(chan wrote, 1)
+	go func() {
+		n, err := conn.Write(c.req)
+		done <- wrote{n, err}
+	}()
+	resp, err := readAnswer(conn.r, c.isHead, c.body, c.head)
+	var w wrote
+	select {
+	case w = <-done:
+	default: // answered early: the rest of the request is not wanted
+		conn.SetWriteDeadline(time.Unix(1, 0))
+		w = <-done
+		resp.keep = false
+	}
+	if w.err != nil {
+		resp.keep = false
+		if err != nil || !resp.answered {
+			return resp, w.n, w.err
+		}
+	}
+	return resp, w.n, err
 }
 
 // acquire takes a connection slot, waiting until deadline.
@@ -260,7 +354,10 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 		tc.SetDeadline(deadline)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, err
+			if isTimeout(err) || ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, tlsError{err}
 		}
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "" && p != "http/1.1" {
 			tc.Close()
@@ -370,217 +467,6 @@ func validHeader(name, value string) bool {
 		}
 	}
 	return scenarios.ValidHeaderName(name)
-}
-
-// readAnswer reads one answer: status line, headers and body.
-func readAnswer(r *bufio.Reader, head bool, buf []byte) (status int, answer []byte, keep, answered bool, err error) {
-	var length int64
-	var chunked, closes bool
-	for {
-		line, err := readLine(r, 0)
-		if err != nil {
-			return 0, nil, false, answered, err
-		}
-		answered = true
-		// HTTP/1.x SSS [reason]
-		if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-			return 0, nil, false, true, malformed("status line", line, 40)
-		}
-		status, err = strconv.Atoi(string(line[9:12]))
-		if err != nil || status < 100 {
-			return 0, nil, false, true, malformed("status", line[9:12], 3)
-		}
-		http10 := line[7] == '0'
-		length, chunked, closes = -1, false, http10
-		total := len(line)
-		for {
-			line, err := readLine(r, total)
-			if err != nil {
-				return 0, nil, false, true, err
-			}
-			total += len(line) + 2
-			if len(line) == 0 {
-				break
-			}
-			colon := bytes.IndexByte(line, ':')
-			if colon <= 0 {
-				return 0, nil, false, true, malformed("header line", line, 40)
-			}
-			name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-			switch {
-			case equalFold(name, "content-length"):
-				n, err := strconv.ParseInt(string(value), 10, 64)
-				if err != nil || n < 0 || (length >= 0 && n != length) {
-					return 0, nil, false, true, malformed("Content-Length", value, 40)
-				}
-				length = n
-			case equalFold(name, "transfer-encoding"):
-				if !hasToken(value, "chunked") {
-					return 0, nil, false, true, malformed("Transfer-Encoding", value, 40)
-				}
-				chunked = true
-			case equalFold(name, "connection"):
-				if hasToken(value, "close") {
-					closes = true
-				} else if http10 && hasToken(value, "keep-alive") {
-					closes = false
-				}
-			}
-		}
-		if status >= 200 || status == 101 {
-			break
-		}
-		// 1xx: the final answer follows
-	}
-	switch {
-	case head || status == 204 || status == 304 || status == 101:
-		return status, buf[:0], !closes && status != 101, true, nil
-	case chunked:
-		answer, whole, err := readChunked(r, buf[:0])
-		return status, answer, !closes && whole, true, err
-	case length >= 0:
-		take := min(length, maxAnswer)
-		answer = grow(buf[:0], int(take))
-		if _, err := io.ReadFull(r, answer); err != nil {
-			return 0, nil, false, true, err
-		}
-		return status, answer, !closes && take == length, true, nil
-	default: // until the server closes
-		answer, err = readUpTo(r, buf[:0], maxAnswer)
-		return status, answer, false, true, err
-	}
-}
-
-// readChunked reads a chunked body, keeping the first maxAnswer bytes; of
-// a longer one the rest is left unread (whole is false: the connection
-// cannot carry another request).
-func readChunked(r *bufio.Reader, out []byte) (body []byte, whole bool, err error) {
-	for {
-		line, err := readLine(r, 0)
-		if err != nil {
-			return out, false, err
-		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
-		}
-		n, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 62)
-		if err != nil {
-			return out, false, malformed("chunk size", line, 20)
-		}
-		if n == 0 {
-			for { // trailers, up to the empty line
-				line, err := readLine(r, 0)
-				if err != nil || len(line) == 0 {
-					return out, err == nil, err
-				}
-			}
-		}
-		at := len(out)
-		take := min(int(n), maxAnswer-at)
-		out = grow(out, at+take)
-		if _, err := io.ReadFull(r, out[at:]); err != nil {
-			return out, false, err
-		}
-		if take < int(n) {
-			return out, false, nil
-		}
-		if line, err := readLine(r, 0); err != nil || len(line) != 0 {
-			if err == nil {
-				err = errProtocol{"no CRLF after a chunk"}
-			}
-			return out, false, err
-		}
-	}
-}
-
-// readUpTo appends what r gives until EOF, at most limit bytes in all.
-func readUpTo(r io.Reader, out []byte, limit int) ([]byte, error) {
-	for len(out) < limit {
-		if len(out) == cap(out) {
-			out = append(out, 0)[:len(out)]
-		}
-		n, err := r.Read(out[len(out):min(cap(out), limit)])
-		out = out[:len(out)+n]
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-// grow is b resliced (or reallocated) to n bytes.
-func grow(b []byte, n int) []byte {
-	if n <= cap(b) {
-		return b[:n]
-	}
-	return append(b[:cap(b)], make([]byte, n-cap(b))...)
-}
-
-// readLine reads a CRLF- (or LF-) ended line, without its end. seen is the
-// head's bytes so far: a head over h1MaxHeaders is refused. A line longer
-// than the buffer is read whole into a copy.
-func readLine(r *bufio.Reader, seen int) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		long := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull {
-			if seen+len(long) > h1MaxHeaders {
-				return nil, errProtocol{"head over 1 MiB"}
-			}
-			line, err = r.ReadSlice('\n')
-			long = append(long, line...)
-		}
-		line = long
-	}
-	if err != nil {
-		if err == io.EOF && len(line) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	if seen+len(line) > h1MaxHeaders {
-		return nil, errProtocol{"head over 1 MiB"}
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-// equalFold reports whether b is s (lower case ASCII) in any case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// hasToken reports whether a comma-separated header value lists tok.
-func hasToken(v []byte, tok string) bool {
-	for len(v) > 0 {
-		i := bytes.IndexByte(v, ',')
-		if i < 0 {
-			i = len(v)
-		}
-		if equalFold(bytes.TrimSpace(v[:i]), tok) {
-			return true
-		}
-		v = v[min(i+1, len(v)):]
-	}
-	return false
 }
 
 func isTimeout(err error) bool {

@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,6 +253,9 @@ func TestH1NotIdempotentIsNotSentTwice(t *testing.T) {
 			if n := seen.Load(); n != tc.wantSeen {
 				t.Errorf("the server read %d requests, want %d", n, tc.wantSeen)
 			}
+			if want := int(tc.wantSeen - 2); ans.resent != want {
+				t.Errorf("resent %d, want %d: a request sent again is counted", ans.resent, want)
+			}
 		})
 	}
 }
@@ -342,7 +347,10 @@ func TestH1TimeoutAndCut(t *testing.T) {
 	}
 }
 
-func TestH1LargeAnswersAreCut(t *testing.T) {
+// TestH1LargeAnswersAreReadWhole: of an answer over maxAnswer the client
+// keeps the first maxAnswer bytes, reads the rest to its end (its latency
+// runs to the last byte) and keeps the connection.
+func TestH1LargeAnswersAreReadWhole(t *testing.T) {
 	huge := bytes.Repeat([]byte("y"), 3<<20)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/len", func(w http.ResponseWriter, r *http.Request) { w.Write(huge) })
@@ -353,16 +361,70 @@ func TestH1LargeAnswersAreCut(t *testing.T) {
 		}
 	})
 	mux.HandleFunc("/small", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "small") })
-	srv := httptest.NewServer(mux)
+	mux.HandleFunc("/trickle", func(w http.ResponseWriter, r *http.Request) { // 2 MiB over about 400 ms
+		w.Header().Set("Content-Length", fmt.Sprint(2<<20))
+		for i := range 8 {
+			w.Write(huge[i<<18 : (i+1)<<18])
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	conns := connCounter(srv)
+	srv.Start()
 	defer srv.Close()
 	h := newTestH1(t, srv.URL, 1)
-	for _, path := range []string{"/len", "/chunked"} {
+	for _, path := range []string{"/len", "/chunked", "/trickle"} {
+		began := time.Now()
 		ans := h1Do(t, h, "GET", path, 5*time.Second)
-		if ans.kind != "" || len(ans.body) != maxAnswer {
+		took := time.Since(began)
+		if ans.kind != "" || len(ans.body) != maxAnswer || !bytes.Equal(ans.body, huge[:maxAnswer]) {
 			t.Errorf("%s: kind %q, %d bytes kept, want the first %d", path, ans.kind, len(ans.body), maxAnswer)
 		}
+		if path == "/trickle" && took < 350*time.Millisecond {
+			t.Errorf("the trickled answer took %v to read: the latency stops before its last byte", took)
+		}
 		if ans := h1Do(t, h, "GET", "/small", 5*time.Second); string(ans.body) != "small" {
-			t.Errorf("after %s: %q %q, want a clean answer on a new connection", path, ans.kind, ans.body)
+			t.Errorf("after %s: %q %q, want a clean answer", path, ans.kind, ans.body)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for six answers, want 1: a large answer's connection is kept", n)
+	}
+}
+
+// TestH1EarlyAnswerToAnUpload: a server that answers 413 at once without
+// reading a 4 MB body, and closes, is heard: every attempt gets the 413,
+// in milliseconds, not a reset half a second later (Go's server waits
+// 500 ms before it resets the connection).
+func TestH1EarlyAnswerToAnUpload(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, `{"error": "too large"}`)
+	}))
+	defer srv.Close()
+	h := newTestH1(t, srv.URL, 2)
+	big := strings.Repeat("b", 4<<20)
+	tmpl := &scenarios.Request{Method: "POST", Path: "/upload", Headers: map[string]string{"Content-Type": "text/plain"}}
+	for i := range 10 {
+		var sent time.Time
+		var s scratch
+		body := []byte(big)
+		began := time.Now()
+		c := &s.call
+		req, err := h.request(nil, tmpl.Method, tmpl.Path, nil, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*c = call{req: req}
+		resp, err := h.exchange(context.Background(), time.Now().Add(5*time.Second), c)
+		sent = c.sent
+		if err != nil || resp.status != 413 {
+			t.Fatalf("attempt %d: status %d, %v after %v; want 413", i, resp.status, err, time.Since(began))
+		}
+		if d := time.Since(sent); d > 300*time.Millisecond {
+			t.Errorf("attempt %d: the 413 took %v", i, d)
 		}
 	}
 }
@@ -400,8 +462,8 @@ func TestH1RefusedAndTLS(t *testing.T) {
 		t.Errorf("3 https requests used %d connections, want 1", conns.Load())
 	}
 	untrusted := newTestH1(t, srv.URL, 1)
-	if ans := h1Do(t, untrusted, "GET", "/", 5*time.Second); ans.kind != "reset" {
-		t.Errorf("an untrusted certificate: kind %q, want reset", ans.kind)
+	if ans := h1Do(t, untrusted, "GET", "/", 5*time.Second); ans.kind != "tls" || ans.err == nil || !strings.Contains(ans.err.Error(), "certificate") {
+		t.Errorf("an untrusted certificate: kind %q (%v), want tls naming the certificate", ans.kind, ans.err)
 	}
 	if _, err := newH1("ftp://x", 1, nil); err == nil {
 		t.Error("an ftp:// target was taken")
@@ -420,9 +482,85 @@ func FuzzReadAnswer(f *testing.F) {
 		f.Add([]byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, head bool) {
-		_, body, _, _, _ := readAnswer(bufio.NewReaderSize(bytes.NewReader(data), 16), head, nil)
-		if len(body) > maxAnswer {
-			t.Errorf("%d bytes kept", len(body))
+		resp, _ := readAnswer(bufio.NewReaderSize(bytes.NewReader(data), 16), head, nil, nil)
+		if len(resp.body) > maxAnswer {
+			t.Errorf("%d bytes kept", len(resp.body))
 		}
 	})
+}
+
+// TestH1ResetsAreCountedNotHidden: a server that resets one request in ten
+// after reading it (not an idle close) has those requests fail as resets;
+// none is sent again behind the user's back, so the requests the server
+// read are exactly the attempts the client counts.
+func TestH1ResetsAreCountedNotHidden(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read atomic.Int64
+	var wg sync.WaitGroup
+	defer func() { ln.Close(); wg.Wait() }()
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(r)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if read.Add(1)%10 == 0 {
+						c.(*net.TCPConn).SetLinger(0) // close with a reset, mid-request
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			})
+		}
+	})
+	h := newTestH1(t, "http://"+ln.Addr().String(), 1)
+	var resets, resent int
+	for range 100 {
+		ans := h1Do(t, h, "GET", "/", 2*time.Second)
+		if ans.kind == "reset" {
+			resets++
+		} else if ans.kind != "" {
+			t.Fatalf("kind %q", ans.kind)
+		}
+		resent += ans.resent
+	}
+	if resets != 10 || resent != 0 || read.Load() != 100 {
+		t.Errorf("%d resets, %d resent, the server read %d requests; want 10, 0 and 100", resets, resent, read.Load())
+	}
+}
+
+func TestMayResend(t *testing.T) {
+	timeout := &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
+	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
+	for _, c := range []struct {
+		name                         string
+		reused, answered, idempotent bool
+		wrote                        int
+		err                          error
+		want                         bool
+	}{
+		{"idle-closed, GET", true, false, true, 100, io.EOF, true},
+		{"idle-closed, POST", true, false, false, 100, io.EOF, false},
+		{"nothing written, POST", true, false, false, 0, reset, true},
+		{"reset mid-request, GET", true, false, true, 100, reset, false},
+		{"a new connection", false, false, true, 100, io.EOF, false},
+		{"part of an answer", true, true, true, 100, io.ErrUnexpectedEOF, false},
+		{"a timeout", true, false, true, 0, timeout, false},
+	} {
+		if got := mayResend(c.reused, c.answered, c.idempotent, c.wrote, c.err); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
 }

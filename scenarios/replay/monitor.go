@@ -5,12 +5,13 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/results"
 )
 
 // monitor ticks once a second: progress, the safety clause, and stage
 // metrics samples. It sends on abort when the safety clause has held for
 // its duration.
-func (e *engine) monitor(plan *arrival.Plan, stop <-chan struct{}, abort chan<- string) {
+func (e *engine) monitor(plan *arrival.Plan, stop <-chan struct{}, abort chan<- results.Abort) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	sf := e.cfg.Scenario.Safety
@@ -41,8 +42,9 @@ func (e *engine) monitor(plan *arrival.Plan, stop <-chan struct{}, abort chan<- 
 			holding = 0
 		}
 		if holding >= max(sf.For, time.Second) {
+			measured, n := safetyValue(sf.AbortIf, history)
 			select {
-			case abort <- sf.AbortIf.Text + " for " + sf.For.String():
+			case abort <- results.Abort{Clause: sf.AbortIf.Text + " for " + sf.For.String(), Measured: measured, Samples: n, At: time.Since(e.start)}:
 			default:
 			}
 		}
@@ -54,7 +56,6 @@ func (e *engine) report(plan *arrival.Plan, done bool) secondStats {
 	e.mu.Lock()
 	w := e.window
 	e.window = newSecond()
-	e.run.Generator.MaxInFlight = max(e.run.Generator.MaxInFlight, e.active.Load())
 	e.mu.Unlock()
 	if e.cfg.Progress != nil {
 		el := time.Since(e.start)
@@ -63,7 +64,7 @@ func (e *engine) report(plan *arrival.Plan, done bool) secondStats {
 			planned += plan.Rate(k, el)
 		}
 		p := Progress{Elapsed: el, Planned: plan.Played(), Arrivals: planned / float64(e.cfg.Shards), Answers: float64(w.answered),
-			P99: w.lat.Quantile(99), Active: e.active.Load(), MaxLate: w.maxLate, Done: done}
+			P99: w.lat.Quantile(99), Active: e.active.Load(), MaxLate: w.maxLate, Draining: e.draining.Load(), Done: done}
 		if w.answered > 0 {
 			p.Errors = float64(w.failed) / float64(w.answered)
 		}

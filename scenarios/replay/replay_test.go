@@ -159,7 +159,7 @@ behaviour: {retry: {attempts: 2, backoff: 1ms, on: [timeout]}}`)
 	if slow.Errors["timeout"] != 2*slow.Offered || slow.Offered == 0 {
 		t.Errorf("slow: %+v, want every attempt to time out, retried once", slow.Errors)
 	}
-	if lat := slow.Latency.Quantile(50); lat < 50*time.Millisecond || lat > 250*time.Millisecond {
+	if lat := slow.FailedLatency.Quantile(50); lat < 50*time.Millisecond || lat > 250*time.Millisecond {
 		t.Errorf("a timed-out attempt is charged %v, want about its 50ms timeout", lat)
 	}
 	if bad.Errors["4xx"] != bad.Offered || bad.Attempted != bad.Offered {
@@ -315,12 +315,12 @@ func TestTemplates(t *testing.T) {
 
 func TestGeneratorBehindIsReported(t *testing.T) {
 	e := &engine{run: results.New(results.Meta{}), window: newSecond()}
-	e.record("x", results.Outcome{At: time.Second}, 10*time.Millisecond)
+	e.record("x", results.Outcome{At: time.Second}, 10*time.Millisecond, &answer{})
 	if len(e.run.Events) != 0 {
 		t.Fatal("a 10ms late send reported")
 	}
-	e.record("x", results.Outcome{At: 2 * time.Second}, 200*time.Millisecond)
-	e.record("x", results.Outcome{At: 3 * time.Second}, 300*time.Millisecond)
+	e.record("x", results.Outcome{At: 2 * time.Second}, 200*time.Millisecond, &answer{})
+	e.record("x", results.Outcome{At: 3 * time.Second}, 300*time.Millisecond, &answer{})
 	if len(e.run.Events) != 1 || e.run.Events[0].Kind != "generator-behind" || e.run.Events[0].At != 2200*time.Millisecond {
 		t.Errorf("events %+v, want one generator-behind at 2.2s", e.run.Events)
 	}

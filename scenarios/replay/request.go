@@ -92,13 +92,14 @@ func render(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte
 	return w, hdr, err
 }
 
-const maxAnswer = 1 << 20
-
 // answer is what one attempt got.
 type answer struct {
 	kind   string // "" on success, else the error kind
 	status int
 	body   []byte
+	head   []byte // the answer's status line and headers (for a failure sample)
+	err    error  // the transport's error, when there was no answer
+	resent int    // times sent again on a new connection (exchange)
 }
 
 // classify turns a transport error or an HTTP answer into an error kind.
@@ -135,6 +136,7 @@ func classify(t *scenarios.Request, status int, body []byte) string {
 
 // transportKind names a failed exchange; "" if the run cut it.
 func transportKind(err error, runCtx context.Context) string {
+	var te tlsError
 	switch {
 	case errors.Is(err, errCut) || runCtx.Err() != nil:
 		return ""
@@ -142,14 +144,17 @@ func transportKind(err error, runCtx context.Context) string {
 		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
+	case errors.As(err, &te):
+		return "tls"
 	}
 	return "reset"
 }
 
 // scratch is a user's reusable buffers for its requests and answers.
 type scratch struct {
-	req, ans []byte
-	hdr      []string
+	req, ans, head []byte
+	hdr            []string
+	call           call
 }
 
 // keepAnswer is the largest answer buffer a user keeps between requests
@@ -166,14 +171,22 @@ func send(runCtx context.Context, h *h1, t *scenarios.Request, v vars, timeout t
 	if err != nil { // the user's variables make no valid request: the client's own error
 		return answer{kind: "4xx"}
 	}
-	status, body, err := h.exchange(runCtx, time.Now().Add(timeout), req, t.Method == "HEAD", idempotent(t.Method), s.ans[:0], sent)
-	if cap(body) > cap(s.ans) && cap(body) <= keepAnswer {
-		s.ans = body[:0]
+	c := &s.call
+	*c = call{req: req, isHead: t.Method == "HEAD", idempotent: idempotent(t.Method), body: s.ans[:0], head: s.head[:0]}
+	resp, err := h.exchange(runCtx, time.Now().Add(timeout), c)
+	if !c.sent.IsZero() {
+		*sent = c.sent
+	}
+	if cap(resp.body) > cap(s.ans) && cap(resp.body) <= keepAnswer {
+		s.ans = resp.body[:0]
+	}
+	if cap(resp.head) > cap(s.head) {
+		s.head = resp.head[:0]
 	}
 	if err != nil {
-		return answer{kind: transportKind(err, runCtx)}
+		return answer{kind: transportKind(err, runCtx), err: err, resent: c.resent}
 	}
-	return answer{kind: classify(t, status, body), status: status, body: body}
+	return answer{kind: classify(t, resp.status, resp.body), status: resp.status, body: resp.body, head: resp.head, resent: c.resent}
 }
 
 // idempotent says a request with this method may be sent twice with the
@@ -188,7 +201,8 @@ func idempotent(method string) bool {
 }
 
 // extract sets the template's variables from a JSON answer; false if the
-// answer lacks one (the service answered, but not what the journey needs).
+// answer lacks one (the service answered, but not what the journey needs:
+// the attempt fails as extract_failed).
 func extract(t *scenarios.Request, body []byte, v vars) bool {
 	if len(t.Extract) == 0 {
 		return true

@@ -1,18 +1,26 @@
 package replay
 
 import (
-	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
-	"strconv"
-	"strings"
+	"sort"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/surgekit/surge/scenarios/results"
 )
 
-// sample scrapes the target's Prometheus /metrics for the reference
-// server's surge_stage_* series and records one sample per stage.
+// maxMetrics bounds a /metrics answer the sampler reads.
+const maxMetrics = 8 << 20
+
+// sample scrapes the target's Prometheus /metrics for the surge_stage_*
+// families (the reference server's, or any service that exports them)
+// and records one sample per stage.
 func (e *engine) sample() {
 	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
@@ -26,61 +34,79 @@ func (e *engine) sample() {
 		return
 	}
 	at := time.Since(e.start)
-	stages := map[string]*results.StageSample{}
-	var order []string
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, stage, v, ok := parseStageLine(sc.Text())
-		if !ok {
-			continue
-		}
-		s := stages[stage]
-		if s == nil {
-			s = &results.StageSample{At: at, Stage: stage}
-			stages[stage] = s
-			order = append(order, stage)
-		}
-		switch name {
-		case "surge_stage_workers":
-			s.Workers = v
-		case "surge_stage_in_flight":
-			s.InFlight = v
-		case "surge_stage_queue_length":
-			s.Queue = v
-		case "surge_stage_served_total":
-			s.Served = v
-		case "surge_stage_shed_total":
-			s.Shed += v
-		case "surge_stage_busy_seconds_total":
-			s.Busy = v
-		}
+	samples, err := parseStages(io.LimitReader(resp.Body, maxMetrics), at)
+	if err != nil || len(samples) == 0 {
+		return
 	}
 	e.mu.Lock()
-	for _, st := range order {
-		e.run.Stages = append(e.run.Stages, *stages[st])
-	}
+	e.run.Stages = append(e.run.Stages, samples...)
 	e.mu.Unlock()
 }
 
-// parseStageLine reads `surge_stage_x{stage="kdca",...} 3.5`.
-func parseStageLine(line string) (name, stage string, v float64, ok bool) {
-	if !strings.HasPrefix(line, "surge_stage_") {
-		return
+// stageFamilies are the metric families a stage sample reads, by the
+// field each fills.
+var stageFamilies = map[string]func(*results.StageSample, float64){
+	"surge_stage_workers":                func(s *results.StageSample, v float64) { s.Workers = v },
+	"surge_stage_in_flight":              func(s *results.StageSample, v float64) { s.InFlight = v },
+	"surge_stage_queue_length":           func(s *results.StageSample, v float64) { s.Queue = v },
+	"surge_stage_served_total":           func(s *results.StageSample, v float64) { s.Served = v },
+	"surge_stage_shed_total":             func(s *results.StageSample, v float64) { s.Shed += v }, // summed over its reasons
+	"surge_stage_busy_seconds_total":     func(s *results.StageSample, v float64) { s.Busy = v },
+	"surge_stage_capacity_seconds_total": func(s *results.StageSample, v float64) { s.Capacity = v },
+}
+
+// parseStages reads a Prometheus text exposition (with expfmt, the
+// format's own parser: labels are matched by name, samples with
+// timestamps kept) into one sample per stage label, sorted by stage.
+func parseStages(r io.Reader, at time.Duration) ([]results.StageSample, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("replay: /metrics: %w", err)
 	}
-	brace := strings.IndexByte(line, '{')
-	end := strings.LastIndexByte(line, '}')
-	if brace < 0 || end < brace {
-		return
+	stages := map[string]*results.StageSample{}
+	for name, set := range stageFamilies {
+		f := fams[name]
+		if f == nil {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			stage, ok := label(m, "stage")
+			if !ok {
+				continue
+			}
+			s := stages[stage]
+			if s == nil {
+				s = &results.StageSample{At: at, Stage: stage}
+				stages[stage] = s
+			}
+			set(s, value(m))
+		}
 	}
-	name = line[:brace]
-	labels := line[brace+1 : end]
-	i := strings.Index(labels, `stage="`)
-	if i < 0 {
-		return
+	out := make([]results.StageSample, 0, len(stages))
+	for _, s := range stages {
+		out = append(out, *s)
 	}
-	rest := labels[i+len(`stage="`):]
-	stage, _, _ = strings.Cut(rest, `"`)
-	v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
-	return name, stage, v, err == nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
+	return out, nil
+}
+
+func label(m *dto.Metric, name string) (string, bool) {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue(), true
+		}
+	}
+	return "", false
+}
+
+// value is a gauge's, counter's or untyped sample's value.
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
 }

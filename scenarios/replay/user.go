@@ -138,7 +138,7 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 		return "cancelled", done
 	}
 	if ans.kind == "" && !extract(t, ans.body, u.vars) {
-		ans.kind = "wrong_status"
+		ans.kind = scenarios.KindExtractFailed
 	}
 	e.record(st.Request, results.Outcome{
 		At:        intended.Sub(e.start),
@@ -146,6 +146,7 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 		Service:   done.Sub(sent),
 		First:     first,
 		Err:       ans.kind,
-	}, began.Sub(intended))
+		Resent:    ans.resent,
+	}, began.Sub(intended), &ans)
 	return ans.kind, done
 }

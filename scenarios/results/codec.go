@@ -17,11 +17,16 @@ var ErrFormat = errors.New("results: not a surge results file")
 
 // Encode writes r as JSON.
 func (r *Run) Encode() ([]byte, error) {
-	r.Format, r.Version = Format, Version
+	r.Format = Format
+	if r.Version == 0 {
+		r.Version = Version // (a run read from an older file keeps its version: see MixedLatency)
+	}
 	return json.MarshalIndent(r, "", " ")
 }
 
-// Decode reads results JSON of this or an earlier version.
+// Decode reads results JSON of this or an earlier version. A run read from
+// a version-1 file keeps Version 1 until it is encoded again: its latency
+// histograms hold failed answers too (MixedLatency).
 func Decode(data []byte) (*Run, error) {
 	var head struct {
 		Format  string `json:"format"`
@@ -44,6 +49,18 @@ func Decode(data []byte) (*Run, error) {
 	for name, e := range r.Endpoints {
 		if e == nil || e.Total == nil || e.Total.Latency == nil || e.Total.Service == nil {
 			return nil, fmt.Errorf("%w: endpoint %q has no totals", ErrFormat, name)
+		}
+		fill := func(s *Series) {
+			if s != nil && s.FailedLatency == nil { // version 1: Latency holds every answer
+				s.FailedLatency = NewHistogram(s.Latency.Digits())
+			}
+		}
+		fill(e.Total)
+		for _, s := range e.Buckets {
+			if s != nil && (s.Latency == nil || s.Service == nil) {
+				return nil, fmt.Errorf("%w: endpoint %q has a bucket without histograms", ErrFormat, name)
+			}
+			fill(s)
 		}
 	}
 	if r.Generator.Late == nil {
@@ -94,3 +111,7 @@ func ReadFile(dir string) (*Run, error) {
 	}
 	return r, nil
 }
+
+// MixedLatency says the run's latency histograms hold failed answers as
+// well as successful ones: it was read from a version-1 file.
+func (r *Run) MixedLatency() bool { return r.Version < 2 }

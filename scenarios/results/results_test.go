@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,17 +23,20 @@ func randomRun(r *rand.Rand, n int) *Run {
 		at := time.Duration(r.Int64N(int64(30 * time.Second)))
 		svc := time.Duration(r.ExpFloat64() * float64(20*time.Millisecond))
 		run.Record(eps[r.IntN(len(eps))], Outcome{At: at, Service: svc, Corrected: svc + time.Duration(r.Int64N(int64(time.Second))),
-			First: r.IntN(3) > 0, Err: kinds[r.IntN(len(kinds))]})
+			First: r.IntN(3) > 0, Err: kinds[r.IntN(len(kinds))], Resent: r.IntN(10) / 9})
 		run.Count(at, Users{Arrived: 1, Completed: int64(r.IntN(2)), Switched: int64(r.IntN(2))})
 		run.Generator.Late.Record(time.Duration(r.Int64N(int64(time.Millisecond))))
 	}
 	run.Event(time.Second, "fault-on", "latency kdca")
-	run.Stages = append(run.Stages, StageSample{At: time.Second, Stage: "kdca", Workers: 8, InFlight: 3, Busy: 1.5})
+	run.Stages = append(run.Stages, StageSample{At: time.Second, Stage: "kdca", Workers: 8, InFlight: 3, Busy: 1.5, Capacity: 8})
+	run.StageCalls = map[string][]string{"ssis": {"kdca", "visitlog"}}
+	run.Sample(FailureSample{Endpoint: "qr", Kind: "5xx", At: time.Second, Status: 502, Headers: "Server: x", Body: "bad gateway"})
+	run.Meta.Abort = &Abort{Clause: "errors >= 50%", Measured: 0.9, Samples: 40, At: time.Second}
 	return run
 }
 
 func equalRuns(a, b *Run) bool {
-	if a.Meta != b.Meta || a.Users != b.Users || !slices.Equal(a.UserBuckets, b.UserBuckets) ||
+	if !reflect.DeepEqual(a.Meta, b.Meta) || !reflect.DeepEqual(a.StageCalls, b.StageCalls) || !slices.Equal(a.Failures, b.Failures) || a.Users != b.Users || !slices.Equal(a.UserBuckets, b.UserBuckets) ||
 		!slices.Equal(a.Events, b.Events) || !slices.Equal(a.Stages, b.Stages) || !a.Generator.Late.Equal(b.Generator.Late) ||
 		len(a.Endpoints) != len(b.Endpoints) {
 		return false
@@ -175,5 +180,84 @@ func BenchmarkRecord(b *testing.B) {
 		o.At = time.Duration(i%600) * time.Second / 10
 		run.Record("qr", o)
 		i++
+	}
+}
+
+// TestFailuresAndResendsAreTheirOwnFigures: a failed answer's latency is
+// not in the percentiles of the successful ones, and a transparent resend
+// is a request on the wire but not an answer.
+func TestFailuresAndResendsAreTheirOwnFigures(t *testing.T) {
+	s := NewSeries(TotalDigits)
+	for range 99 {
+		s.Record(Outcome{Corrected: 200 * time.Millisecond, Service: 190 * time.Millisecond, First: true})
+	}
+	s.Record(Outcome{Corrected: time.Millisecond, First: true, Err: "shed"})                // a 503 at once
+	s.Record(Outcome{Corrected: 50 * time.Millisecond, First: true, Resent: 1})             // sent twice, answered once
+	s.Record(Outcome{Corrected: 10 * time.Second, First: false, Err: "timeout", Resent: 2}) // three on the wire
+	if s.Attempted != 105 || s.Resent != 3 || s.Answered() != 102 || s.Succeeded != 100 || s.Failed() != 2 {
+		t.Errorf("attempted %d resent %d answered %d ok %d failed %d, want 105 3 102 100 2", s.Attempted, s.Resent, s.Answered(), s.Succeeded, s.Failed())
+	}
+	if got := s.ErrorRate(); got != 2.0/102 {
+		t.Errorf("error rate %v, want 2/102", got)
+	}
+	if s.Latency.Count() != 100 || s.FailedLatency.Count() != 2 || s.Service.Count() != 100 {
+		t.Errorf("histograms: %d ok, %d failed, %d service", s.Latency.Count(), s.FailedLatency.Count(), s.Service.Count())
+	}
+	if p := s.Latency.Quantile(1); p < 40*time.Millisecond {
+		t.Errorf("the successful answers' p1 is %v: the 1 ms shed is mixed in", p)
+	}
+	if got := s.AllLatency().Count(); got != 102 {
+		t.Errorf("all answers: %d, want 102", got)
+	}
+}
+
+// TestVersion1StillReads: a version-1 file (latency over every answer, no
+// failed_latency) decodes, says its latency is mixed, and keeps version 1
+// when written again.
+func TestVersion1StillReads(t *testing.T) {
+	run := New(Meta{Scenario: "old", Bucket: time.Second})
+	run.Record("qr", Outcome{At: time.Second, Corrected: time.Millisecond, First: true})
+	data, err := run.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(data), `"version": 2`, `"version": 1`, 1)
+	old = regexp.MustCompile(`,\s*"failed_latency": "[^"]*"`).ReplaceAllString(old, "")
+	if strings.Contains(old, "failed_latency") || !strings.Contains(old, `"version": 1`) {
+		t.Fatal("fixture did not become version 1")
+	}
+	back, err := Decode([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.MixedLatency() || back.Endpoints["qr"].Total.FailedLatency == nil || back.Endpoints["qr"].Buckets[1].FailedLatency == nil {
+		t.Errorf("version 1: mixed %v, failed histograms missing", back.MixedLatency())
+	}
+	again, _ := back.Encode()
+	if !strings.Contains(string(again), `"version": 1`) {
+		t.Error("a version-1 run re-encoded claims version 2")
+	}
+	if run.MixedLatency() {
+		t.Error("a new run says its latency is mixed")
+	}
+}
+
+func TestFailureSamplesAreBounded(t *testing.T) {
+	run := New(Meta{})
+	kept := 0
+	for i := range 20 {
+		if run.Sample(FailureSample{Endpoint: "qr", Kind: "5xx", At: time.Duration(i), Status: 500}) {
+			kept++
+		}
+	}
+	run.Sample(FailureSample{Endpoint: "qr", Kind: "timeout"})
+	if kept != MaxFailureSamples || len(run.Failures) != MaxFailureSamples+1 {
+		t.Errorf("kept %d of 20 (want %d), %d in all", kept, MaxFailureSamples, len(run.Failures))
+	}
+	other := New(Meta{})
+	other.Merge(run)
+	other.Merge(run)
+	if len(other.Failures) != MaxFailureSamples+2 { // 5xx at its bound, two timeouts
+		t.Errorf("merged twice: %d samples, want %d", len(other.Failures), MaxFailureSamples+2)
 	}
 }

@@ -7,8 +7,11 @@ import (
 
 // Format and Version identify the results format this package writes.
 const (
-	Format  = "surge-results"
-	Version = 1
+	Format = "surge-results"
+	// Version 2: latency histograms hold successful answers only (failed
+	// ones in failed_latency), attempted counts resends, stage samples carry
+	// their capacity, failures are sampled. Version 1 files still read.
+	Version = 2
 )
 
 // Run is everything a run measured.
@@ -22,8 +25,57 @@ type Run struct {
 	UserBuckets []Users `json:"user_buckets"`
 	Events      []Event `json:"events,omitempty"`
 	// Stages are samples of the server's per-stage metrics, when it has them.
-	Stages    []StageSample `json:"stages,omitempty"`
-	Generator Generator     `json:"generator"`
+	Stages []StageSample `json:"stages,omitempty"`
+	// StageCalls is the service's call graph when it is known (the
+	// reference server's or the simulated profile's): the stages each
+	// stage's visits call while they hold its worker.
+	StageCalls map[string][]string `json:"stage_calls,omitempty"`
+	// Failures are a bounded sample of failed answers, for debugging from
+	// the run directory: at most MaxFailureSamples per request and kind.
+	Failures  []FailureSample `json:"failures,omitempty"`
+	Generator Generator       `json:"generator"`
+}
+
+// MaxFailureSamples is how many failed answers a run keeps per request and
+// error kind; MaxSampleBody and MaxSampleHeaders bound what each keeps.
+const (
+	MaxFailureSamples = 5
+	MaxSampleBody     = 512
+	MaxSampleHeaders  = 2048
+)
+
+// FailureSample is one failed answer as the client saw it. Headers and
+// body are cut to MaxSampleHeaders and MaxSampleBody bytes and carry no
+// secrets: the recorder redacts credentials (see replay).
+type FailureSample struct {
+	Endpoint string        `json:"endpoint"`
+	Kind     string        `json:"kind"`
+	At       time.Duration `json:"at_ns"` // the intended send
+	Status   int           `json:"status,omitempty"`
+	Headers  string        `json:"headers,omitempty"` // "Name: value" lines
+	Body     string        `json:"body,omitempty"`
+	Error    string        `json:"error,omitempty"` // a transport failure's message
+}
+
+// Sample keeps f if its request and kind have fewer than
+// MaxFailureSamples samples; it reports whether it kept it.
+func (r *Run) Sample(f FailureSample) bool {
+	if !r.WantsSample(f.Endpoint, f.Kind) {
+		return false
+	}
+	r.Failures = append(r.Failures, f)
+	return true
+}
+
+// WantsSample says whether a failure of kind at endpoint would be kept.
+func (r *Run) WantsSample(endpoint, kind string) bool {
+	n := 0
+	for i := range r.Failures {
+		if r.Failures[i].Endpoint == endpoint && r.Failures[i].Kind == kind {
+			n++
+		}
+	}
+	return n < MaxFailureSamples
 }
 
 // Meta says what was run, and how it ended.
@@ -39,8 +91,22 @@ type Meta struct {
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Complete bool          `json:"complete"` // false: interrupted or aborted
 	Ended    string        `json:"ended"`    // why it ended: "done", "interrupted", "aborted: ..."
-	Shard    int           `json:"shard"`
-	Shards   int           `json:"shards"`
+	// Abort is the safety clause that stopped the run, when one did.
+	Abort  *Abort `json:"abort,omitempty"`
+	Shard  int    `json:"shard"`
+	Shards int    `json:"shards"`
+	// ScenarioSHA256 is the hash of the scenario file as run (the bytes of
+	// the run directory's scenario.yaml): runs with the same hash played
+	// the same scenario.
+	ScenarioSHA256 string `json:"scenario_sha256,omitempty"`
+}
+
+// Abort is what the safety clause measured when it stopped the run.
+type Abort struct {
+	Clause   string        `json:"clause"`
+	Measured float64       `json:"measured"` // a share (0..1)
+	Samples  int64         `json:"samples"`  // answers in its window
+	At       time.Duration `json:"at_ns"`
 }
 
 // Endpoint is one request name's whole-run series and its series per bucket.
@@ -90,7 +156,9 @@ type Event struct {
 	Detail string        `json:"detail,omitempty"`
 }
 
-// StageSample is one reading of one server stage.
+// StageSample is one reading of one server stage. The cumulative figures
+// are the server's counters as read (a long-running target's count from its
+// own start): reports take differences between samples, never the values.
 type StageSample struct {
 	At       time.Duration `json:"at_ns"`
 	Stage    string        `json:"stage"`
@@ -99,7 +167,12 @@ type StageSample struct {
 	Queue    float64       `json:"queue"`
 	Served   float64       `json:"served"` // cumulative
 	Shed     float64       `json:"shed"`   // cumulative
-	Busy     float64       `json:"busy_s"` // cumulative worker-seconds
+	Busy     float64       `json:"busy_s"` // cumulative worker-seconds spent, accrued as they are spent
+	// Capacity is the cumulative worker-seconds the stage had: the integral
+	// of max(workers, busy) over time, so utilisation = ΔBusy / ΔCapacity
+	// cannot exceed 1. 0 when the target does not export it (then
+	// utilisation is ΔBusy / (Δt x workers), capped at 1).
+	Capacity float64 `json:"capacity_s,omitempty"`
 }
 
 // Generator is the load generator's own health: how late it sent.
@@ -200,6 +273,9 @@ func (r *Run) Merge(o *Run) {
 	r.Events = append(r.Events, o.Events...)
 	sort.SliceStable(r.Events, func(i, j int) bool { return r.Events[i].At < r.Events[j].At })
 	r.Stages = append(r.Stages, o.Stages...)
+	for _, f := range o.Failures {
+		r.Sample(f)
+	}
 	r.Generator.Late.Merge(o.Generator.Late)
 	r.Generator.MaxInFlight = max(r.Generator.MaxInFlight, o.Generator.MaxInFlight)
 }

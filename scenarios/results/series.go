@@ -28,6 +28,9 @@ func NewHistogram(digits int) *Histogram {
 	return &Histogram{hdrhistogram.New(lowestUs, highestUs, digits)}
 }
 
+// Digits is the histogram's significant digits.
+func (h *Histogram) Digits() int { return int(h.h.SignificantFigures()) }
+
 // Record adds one duration.
 func (h *Histogram) Record(d time.Duration) {
 	us := min(max(d.Microseconds(), lowestUs), highestUs)
@@ -100,40 +103,62 @@ type Outcome struct {
 	First bool
 	// Err is "" for a success, else the error kind (timeout, 5xx, ...).
 	Err string
+	// Resent is how many times the client sent the request again on a new
+	// connection, without the user knowing, because the connection it first
+	// went out on had been closed by the server while idle. Each is a
+	// request on the wire.
+	Resent int
 }
 
 // Series is what one request name did over a stretch of time.
+//
+// Attempted counts every request on the wire: the user's attempts and the
+// client's transparent resends (Resent of them). Each attempt gets one
+// answer, a success or a failure of some kind, so Succeeded + Failed() =
+// Answered() = Attempted - Resent. Latency and Service hold the successful
+// answers only; FailedLatency holds the failures (a timeout, a 503 shed at
+// once), so the percentiles an SLO reads are those of answers users could
+// use, and a failure never makes them look fast.
 type Series struct {
 	Offered   int64            `json:"offered"`
 	Attempted int64            `json:"attempted"`
 	Succeeded int64            `json:"succeeded"`
+	Resent    int64            `json:"resent,omitempty"`
 	Errors    map[string]int64 `json:"errors,omitempty"`
-	Latency   *Histogram       `json:"latency"`
-	Service   *Histogram       `json:"service"`
+	// Latency is the successful answers' corrected latency (from the
+	// intended send); Service theirs from the actual send.
+	Latency *Histogram `json:"latency"`
+	Service *Histogram `json:"service"`
+	// FailedLatency is the failed answers' corrected latency (version 2;
+	// in a version-1 file Latency holds every answer and this is empty).
+	FailedLatency *Histogram `json:"failed_latency"`
 }
 
 // NewSeries makes an empty series with histograms of the given digits.
 func NewSeries(digits int) *Series {
-	return &Series{Latency: NewHistogram(digits), Service: NewHistogram(digits)}
+	return &Series{Latency: NewHistogram(digits), Service: NewHistogram(digits), FailedLatency: NewHistogram(digits)}
 }
 
-// Record counts one attempt. Latency is recorded for every attempt that got
-// an answer or timed out (a failed attempt still took the user that long).
+// Record counts one attempt and its answer: a success's latency goes to
+// Latency and Service, a failure's to FailedLatency (a failed attempt still
+// took the user that long).
 func (s *Series) Record(o Outcome) {
-	s.Attempted++
+	s.Attempted += 1 + int64(o.Resent)
+	s.Resent += int64(o.Resent)
 	if o.First {
 		s.Offered++
 	}
 	if o.Err == "" {
 		s.Succeeded++
-	} else {
-		if s.Errors == nil {
-			s.Errors = map[string]int64{}
-		}
-		s.Errors[o.Err]++
+		s.Latency.Record(o.Corrected)
+		s.Service.Record(o.Service)
+		return
 	}
-	s.Latency.Record(o.Corrected)
-	s.Service.Record(o.Service)
+	if s.Errors == nil {
+		s.Errors = map[string]int64{}
+	}
+	s.Errors[o.Err]++
+	s.FailedLatency.Record(o.Corrected)
 }
 
 // Merge adds o into s.
@@ -141,6 +166,7 @@ func (s *Series) Merge(o *Series) {
 	s.Offered += o.Offered
 	s.Attempted += o.Attempted
 	s.Succeeded += o.Succeeded
+	s.Resent += o.Resent
 	for k, v := range o.Errors {
 		if s.Errors == nil {
 			s.Errors = map[string]int64{}
@@ -149,16 +175,30 @@ func (s *Series) Merge(o *Series) {
 	}
 	s.Latency.Merge(o.Latency)
 	s.Service.Merge(o.Service)
+	s.FailedLatency.Merge(o.FailedLatency)
 }
 
+// Answered is the number of attempts that got an answer (a success or a
+// failure): every request on the wire but the transparent resends.
+func (s *Series) Answered() int64 { return s.Attempted - s.Resent }
+
 // Failed is the number of attempts that failed, of any kind.
-func (s *Series) Failed() int64 { return s.Attempted - s.Succeeded }
+func (s *Series) Failed() int64 { return s.Answered() - s.Succeeded }
 
-// ErrorRate is failed / attempted (0 with no attempts).
-func (s *Series) ErrorRate() float64 { return ratio(s.Failed(), s.Attempted) }
+// ErrorRate is failed / answered (0 with no attempts).
+func (s *Series) ErrorRate() float64 { return ratio(s.Failed(), s.Answered()) }
 
-// KindRate is the share of attempts that failed with kind.
-func (s *Series) KindRate(kind string) float64 { return ratio(s.Errors[kind], s.Attempted) }
+// KindRate is the share of answers that failed with kind.
+func (s *Series) KindRate(kind string) float64 { return ratio(s.Errors[kind], s.Answered()) }
+
+// AllLatency is every answer's corrected latency, successes and failures
+// merged (a new histogram).
+func (s *Series) AllLatency() *Histogram {
+	h := NewHistogram(s.Latency.Digits())
+	h.Merge(s.Latency)
+	h.Merge(s.FailedLatency)
+	return h
+}
 
 func ratio(a, b int64) float64 {
 	if b == 0 {
@@ -168,6 +208,6 @@ func ratio(a, b int64) float64 {
 }
 
 func (s *Series) equal(o *Series) bool {
-	return s.Offered == o.Offered && s.Attempted == o.Attempted && s.Succeeded == o.Succeeded &&
-		maps.Equal(s.Errors, o.Errors) && s.Latency.Equal(o.Latency) && s.Service.Equal(o.Service)
+	return s.Offered == o.Offered && s.Attempted == o.Attempted && s.Succeeded == o.Succeeded && s.Resent == o.Resent &&
+		maps.Equal(s.Errors, o.Errors) && s.Latency.Equal(o.Latency) && s.Service.Equal(o.Service) && s.FailedLatency.Equal(o.FailedLatency)
 }

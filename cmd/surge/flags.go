@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// flagCheck is a rule on one flag's value, checked only when the flag was
+// given: a value that makes no sense is an error naming the flag (exit 1)
+// before anything runs, never a silent default.
+type flagCheck struct {
+	name string
+	ok   func() bool
+	want string
+}
+
+// checkFlags applies the checks whose flag was given.
+func checkFlags(fs *pflag.FlagSet, checks ...flagCheck) error {
+	for _, c := range checks {
+		if f := fs.Lookup(c.name); f != nil && f.Changed && !c.ok() {
+			return fmt.Errorf("--%s %s: want %s", c.name, f.Value, c.want)
+		}
+	}
+	return nil
+}
+
+// The checks the commands share.
+func compressionCheck(v *float64) flagCheck {
+	return flagCheck{"compression", func() bool { return *v >= 1 }, "a factor of at least 1 (1: no compression)"}
+}
+
+func drainCheck(v *time.Duration) flagCheck {
+	return flagCheck{"drain", func() bool { return *v > 0 }, "a positive duration such as 30s"}
+}
+
+func positiveInt(name string, v *int) flagCheck {
+	return flagCheck{name, func() bool { return *v >= 1 }, "at least 1"}
+}
+
+func scaleCheck(v *float64) flagCheck {
+	return flagCheck{"scale", func() bool { return *v > 0 && *v <= 1 }, "a scale within (0, 1], such as 1 (national) or 0.02"}
+}
