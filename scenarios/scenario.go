@@ -62,7 +62,7 @@ const ViaProxy = "proxy"
 // Compression plays the buckets outside Realtime for 1/Factor of their
 // duration at their real rates, and the Realtime span (if any) at 1:1:
 // rates are kept and only counts shrink, so queueing and retry dynamics
-// stay comparable (DOMAIN.md, "Scale-down for a 2-core laptop").
+// stay comparable (scenarios/SOURCES.md §3.0, "Laptop scale").
 type Compression struct {
 	Factor   float64 `yaml:"factor"`
 	Realtime *Span   `yaml:"realtime"`

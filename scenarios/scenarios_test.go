@@ -25,7 +25,7 @@ func TestShippedScenariosValidate(t *testing.T) {
 	}
 }
 
-// TestLunchNumbers checks the lunch scenario carries DOMAIN.md §3.1's figures:
+// TestLunchNumbers checks the lunch scenario carries SOURCES.md §3.1's figures:
 // 1/50 of the 840/s national peak minute is about 17 check-ins/s.
 func TestLunchNumbers(t *testing.T) {
 	s, err := Load("lunch.yaml")

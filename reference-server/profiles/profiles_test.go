@@ -22,7 +22,7 @@ func TestShippedProfilesLoad(t *testing.T) {
 	}
 }
 
-// TestCalibration checks the shipped numbers against DOMAIN.md's rule: the
+// TestCalibration checks the shipped numbers against the rule of scenarios/SOURCES.md §3.0: the
 // lunch peak loads the shared certificate API to about 55%, and the
 // first-download ISSUE demand is about 3x the as-built issuance capacity
 // (the synchronous anchor), while fixed's issuance path keeps up.

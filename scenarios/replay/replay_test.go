@@ -531,3 +531,93 @@ journeys: {j: [{request: make}, {request: look}]}`)
 		t.Errorf("120 requests at 30/s used %d connections: keep-alive did not hold", n)
 	}
 }
+
+// TestFailedAnswersAreSampled: failed answers leave a bounded sample in
+// the results (status, headers, the body's first bytes, or the transport's
+// error), with credentials redacted; a 200 that lacks what the journey
+// extracts is its own kind; the first transport failure of a kind is an
+// event with its message.
+func TestFailedAnswersAreSampled(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/boom":
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "s3cr3t-cookie"})
+			w.Header().Set("X-Api-Key", "k3y-value")
+			w.Header().Set("X-Trace", "trace-1")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"error": {"code": "internal", "token": "t0ken-value", "message": "it broke"}, "password": "pw"}`)
+		case "/empty":
+			io.WriteString(w, `{"other": 1}`)
+		case "/drop":
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.Close()
+		}
+	}))
+	defer srv.Close()
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 60, profile: [100%], process: uniform}
+requests:
+  boom: {method: GET, path: /boom}
+  empty: {method: GET, path: /empty, extract: {id: "id"}}
+  drop: {method: POST, path: /drop}
+journeys: {j: [{request: boom}], k: [{request: empty}], l: [{request: drop}]}
+cohorts: [{name: a, share: 33.3%, journey: j}, {name: b, share: 33.4%, journey: k}, {name: c, share: 33.3%, journey: l}]`)
+	run := play(t, s, srv.URL)
+	if e := run.Endpoints["empty"].Total; e.Errors[scenarios.KindExtractFailed] != e.Attempted || e.Attempted < results.MaxFailureSamples {
+		t.Errorf("a 200 without the extracted path: %v of %d, want every one extract_failed", e.Errors, e.Attempted)
+	}
+	var boom []results.FailureSample
+	for _, f := range run.Failures {
+		if f.Endpoint == "boom" {
+			boom = append(boom, f)
+		}
+	}
+	if len(boom) != results.MaxFailureSamples || len(run.Failures) != 3*results.MaxFailureSamples {
+		t.Fatalf("%d samples of boom, %d in all; want %d of each request", len(boom), len(run.Failures), results.MaxFailureSamples)
+	}
+	f := boom[0]
+	all := f.Headers + f.Body
+	if f.Status != 500 || f.Kind != "5xx" || !strings.Contains(f.Headers, "X-Trace: trace-1") || !strings.Contains(f.Body, `"message": "it broke"`) {
+		t.Errorf("sample %+v", f)
+	}
+	for _, secret := range []string{"s3cr3t-cookie", "k3y-value", "t0ken-value", `"pw"`} {
+		if strings.Contains(all, secret) {
+			t.Errorf("the sample keeps a credential (%s):\n%s\n%s", secret, f.Headers, f.Body)
+		}
+	}
+	// a transport failure: its message is sampled and is an event
+	for _, f := range run.Failures {
+		if f.Endpoint == "drop" && (f.Kind != "reset" || f.Error == "") {
+			t.Errorf("drop: sample %+v, want a reset with the transport's error", f)
+		}
+	}
+	found := false
+	for _, ev := range run.Events {
+		found = found || ev.Kind == "transport-error" && strings.HasPrefix(ev.Detail, "drop: reset: ")
+	}
+	if !found {
+		t.Errorf("no transport-error event: %+v", run.Events)
+	}
+}
+
+// TestTLSFailureSaysWhat: a target whose certificate the client does not
+// trust fails as tls (not reset), and the run says what failed and how to
+// trust a private CA.
+func TestTLSFailureSaysWhat(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 5, profile: [100%], process: uniform}
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}`)
+	run := play(t, s, srv.URL)
+	if e := run.Endpoints["hit"].Total; e.Errors["tls"] != 5 {
+		t.Errorf("errors %v, want 5 tls", e.Errors)
+	}
+	found := false
+	for _, ev := range run.Events {
+		found = found || ev.Kind == "transport-error" && strings.Contains(ev.Detail, "certificate") && strings.Contains(ev.Detail, "SSL_CERT_FILE")
+	}
+	if !found {
+		t.Errorf("events %+v: want the certificate error and the SSL_CERT_FILE hint", run.Events)
+	}
+}
