@@ -245,6 +245,17 @@ journeys: {j: [{request: hit}]}
 	if !strings.HasPrefix(run.Meta.Ended, "aborted: errors > 50%") || run.Meta.Complete || time.Since(start) > 8*time.Second {
 		t.Errorf("ended %q complete %v after %v: want an early abort", run.Meta.Ended, run.Meta.Complete, time.Since(start))
 	}
+	if a := run.Meta.Abort; a == nil || a.Measured != 1 || a.Samples < 10 {
+		t.Errorf("abort %+v: want what the safety clause measured (every answer failed)", a)
+	}
+	if run.Generator.MaxInFlight < 1 {
+		t.Errorf("at most %d users in their journey, after %d arrived", run.Generator.MaxInFlight, run.Users.Arrived)
+	}
+	for _, ev := range run.Events {
+		if ev.At > run.Meta.Elapsed {
+			t.Errorf("event %s at %v, after the run ended at %v", ev.Kind, ev.At, run.Meta.Elapsed)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
