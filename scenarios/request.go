@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -116,6 +117,34 @@ func (r Request) Uses() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Classify names an answer's error kind, "" for a success: a status the
+// template expects (any 2xx when it lists none) is a success; 503 and 429
+// are shed; another 5xx is 5xx; a 4xx whose error code the template maps
+// (kinds:) is that kind, else 4xx; anything else is wrong_status. code
+// gives the answer's error code ({"error": {"code": ...}}); it is asked
+// for a 4xx only. The live engine and the simulator both classify so.
+func (r Request) Classify(status int, code func() string) string {
+	if len(r.Expect) > 0 {
+		if slices.Contains(r.Expect, status) {
+			return ""
+		}
+	} else if status/100 == 2 {
+		return ""
+	}
+	switch {
+	case status == 503 || status == 429:
+		return "shed"
+	case status >= 500:
+		return "5xx"
+	case status >= 400:
+		if k, ok := r.Kinds[code()]; ok {
+			return k
+		}
+		return "4xx"
+	}
+	return "wrong_status"
 }
 
 // EndpointName is the profile endpoint a request exercises.

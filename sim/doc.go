@@ -5,9 +5,10 @@
 // bounded queues, shedding, queue timeouts, nested holding (a visit keeps
 // its worker through its calls), async steps, client timeouts that cancel
 // the server's work (as a disconnect does on the reference server), and the
-// reference server's protocol rules that shape load (15 s QR expiry, the
-// identity rate limit). Its output is a results.Run like a live run's, so
-// reports treat a prediction like a measurement.
+// profile's rules that shape load (values that expire, per-user limits:
+// data in the profile, such as the reference server's 15 s QR expiry).
+// Its output is a results.Run like a live run's, so reports treat a
+// prediction like a measurement.
 //
 // It never touches the network or the wall clock, and every draw comes
 // from sources seeded by Config.Seed: the same inputs give the same output.

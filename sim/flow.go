@@ -34,7 +34,7 @@ type userState struct {
 	// with tens of thousands in their journey they are rarely in cache. An
 	// event for a user prefetches all of it (prefetchUser).
 	next    scenarios.Action
-	tokenAt float64       // when it got its QR token; -Inf: it has none
+	tokenAt float64       // when it got the value of the profile's first expiry rule (rules.go); -Inf: it has none
 	arrived time.Duration // its arrival, on the played timeline (its start: arrive runs at arrived.Seconds())
 	pcg     rand.PCG      // the walker's source: a user's state is one piece of memory
 	walk    scenarios.Walker
@@ -57,13 +57,15 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 
 // reqInfo is what the simulator needs of a request template, worked out once.
 type reqInfo struct {
-	name      string
-	tmpl      scenarios.Request
-	endpoint  string
-	expiry    string // the error kind of an expired QR token ("" when the rule does not apply)
-	extracts  bool   // the answer carries a QR token
-	rateLimit bool   // the identity rate limit applies
-	routes    []platformRoute
+	name     string
+	tmpl     scenarios.Request
+	endpoint string
+	// The profile's rules (rules.go): the expiry rule of a value it uses
+	// and the kind its refusal is, the expiry rule of the values its answer
+	// carries, its endpoint's limit rule and that refusal's kind; -1: none.
+	uses, sets, limit   int8
+	usesKind, limitKind string
+	routes              []platformRoute
 	figures   *results.Endpoint // where its answers are recorded, once there is one
 	series    *results.Series   // figures' series for bucket, the last recorded into
 	bucket    int
@@ -150,11 +152,7 @@ func (m *sim) info(name string) *reqInfo {
 	}
 	t, _ := m.s.Request(name)
 	ri := &reqInfo{name: name, tmpl: t, endpoint: t.EndpointName(name)}
-	if m.p.Server.QRTTL > 0 && t.Kinds["qr_expired"] != "" && slices.Contains(t.Uses(), "token") {
-		ri.expiry = t.Kinds["qr_expired"]
-	}
-	_, ri.extracts = t.Extract["token"]
-	ri.rateLimit = m.p.Server.IdentityRateLimit != nil && ri.endpoint == "identity.request"
+	m.ruleInfo(ri)
 	m.reqs[name] = ri
 	return ri
 }
@@ -204,14 +202,12 @@ func (m *sim) act(u *user) {
 		c := u.walk.Counts
 		m.run.Count(u.arrived, results.Users{Arrived: 1, Completed: int64(c.Completed), Abandoned: int64(c.Abandoned), Manual: int64(c.Manual),
 			Impatient: int64(c.Impatient), Switched: int64(c.Switched), Reinstall: int64(c.Reinstall), KeptAt: int64(c.KeptTrying)})
-		if len(m.limiter) > 0 {
-			delete(m.limiter, u)
-		}
+		m.endRules(u)
 		m.freeUsers = append(m.freeUsers, u)
 		return
 	}
 	if a.Reset {
-		u.tokenAt = math.Inf(-1)
+		m.forgetValues(u)
 	}
 	si := m.step(a.Step)
 	r := m.newRequest()
@@ -274,27 +270,12 @@ func (m *sim) atOnce(r *request) (string, []hop) {
 	return "shed", nil
 }
 
-// refused applies the reference server's checks made before any stage: an
-// expired QR token, the identity rate limit.
+// refused applies the profile's rules, which act before any stage (rules.go).
 func (m *sim) refused(r *request) string {
-	u := r.u
-	if r.ri.expiry != "" && m.now-u.tokenAt >= m.p.Server.QRTTL.Seconds() { // (no token: tokenAt is -Inf)
-		return r.ri.expiry
+	if r.ri.uses < 0 && r.ri.limit < 0 {
+		return ""
 	}
-	if rl := m.p.Server.IdentityRateLimit; r.ri.rateLimit {
-		var kept []float64
-		for _, t := range m.limiter[u] {
-			if m.now-t < rl.Per.Seconds() {
-				kept = append(kept, t)
-			}
-		}
-		if len(kept) >= rl.Requests {
-			m.limiter[u] = kept
-			return "shed" // 429
-		}
-		m.limiter[u] = append(kept, m.now)
-	}
-	return ""
+	return m.ruleRefusal(r)
 }
 
 // runCalls starts v's next call, or finishes v when none is left.
@@ -475,8 +456,8 @@ func (m *sim) complete(r *request, kind string) {
 	if m.cfg.Observe != nil {
 		m.cfg.Observe(r.ri.name, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
 	}
-	if kind == "" && r.ri.extracts {
-		u.tokenAt = m.now
+	if kind == "" && r.ri.sets >= 0 {
+		m.setValue(u, r.ri.sets, m.now)
 	}
 	start := u.arrived.Seconds()
 	u.next = u.walk.After(kind, seconds(m.now-start))

@@ -69,7 +69,10 @@ type sim struct {
 	end     float64 // no event after this
 	stats   Stats
 	live    int // users in their journey
-	limiter map[*user][]float64
+	// the profile's rules (rules.go)
+	expiries []expiryRule
+	limits   []limitRule
+	values   map[*user][]float64 // the times of the values of expiry rules but the first
 	// freeUsers are users whose journey ended, for the next arrivals.
 	freeUsers    []*user
 	userSlab     []user // users not yet used (pool.go)
@@ -120,12 +123,13 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 		meta.Profile = cfg.Profile.Name
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
-		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), limiter: map[*user][]float64{},
+		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), values: map[*user][]float64{},
 		steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
 	m.run.StageCalls = cfg.Profile.Calls()
+	m.setupRules()
 	m.nextArrival()
 	m.scheduleFaults(plan)
 	if end, ok := plan.SurgeEnd(); ok {

@@ -42,9 +42,11 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Server) ttl(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
+// ttl is how long the values an endpoint's answer carries are valid: the
+// profile's expiry rule for it, else def.
+func (s *Server) ttl(endpoint string, def time.Duration) time.Duration {
+	if r, ok := s.profile.Expiry(endpoint); ok {
+		return r.After
 	}
 	return def
 }
@@ -80,7 +82,7 @@ func (s *Server) identityRequest(w http.ResponseWriter, r *http.Request) (int, e
 	}
 	err := s.run(r.Context(), s.route("identity.request", in.Platform), in.Platform, works{
 		"identity-request": func(context.Context) error {
-			exp := s.now().Add(s.ttl(s.profile.Server.IdentityTTL, 10*time.Minute))
+			exp := s.now().Add(s.ttl("identity.request", 10*time.Minute))
 			c := identityClaims{User: in.UserID, Platform: in.Platform, Nonce: randomID(), Expires: exp.UnixMilli()}
 			out.RequestID, out.SMSCode, out.ExpiresAt = s.keys.seal(kindIDReq, c), s.keys.smsCode(c.Nonce), exp.UTC()
 			return nil
@@ -120,7 +122,7 @@ func (s *Server) identityConfirm(w http.ResponseWriter, r *http.Request) (int, e
 			if in.Code != s.keys.smsCode(req.Nonce) {
 				return &apiError{Status: http.StatusUnauthorized, Code: "wrong_code", Field: "code", Message: "the SMS code does not match"}
 			}
-			exp := s.now().Add(s.ttl(s.profile.Server.IdentityTTL, 10*time.Minute))
+			exp := s.now().Add(s.ttl("identity.confirm", 10*time.Minute))
 			out.IdentityToken = s.keys.seal(kindIDToken, identityClaims{User: req.User, Platform: req.Platform, Expires: exp.UnixMilli()})
 			out.ExpiresAt = exp.UTC()
 			return nil
@@ -232,7 +234,7 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 				}
 				cred = *in.Wallet
 			}
-			exp := s.now().Add(s.ttl(s.profile.Server.QRTTL, 15*time.Second))
+			exp := s.now().Add(s.ttl("qr", 15*time.Second))
 			out.Token = s.keys.seal(kindQR, qrClaims{ID: randomID(), Credential: cred.Credential.ID, Platform: in.Platform, Expires: exp.UnixMilli()})
 			out.ExpiresAt = exp.UTC()
 			return nil

@@ -8,7 +8,6 @@ import (
 	"github.com/surgekit/surge/scenarios/capacity"
 )
 
-type capacityRateLimit = capacity.RateLimit
 
 func TestFirstTimeJourneyThenReturningCheckins(t *testing.T) {
 	ts := startServer(t, loadProfile(t, "testdata/fast.yaml"))
@@ -60,7 +59,8 @@ func TestQRTokenExpiresAfter15sAndIsOneTime(t *testing.T) {
 
 func TestIdentityRateLimitPerUser(t *testing.T) {
 	p := loadProfile(t, "testdata/fast.yaml")
-	p.Server.IdentityRateLimit = &capacityRateLimit{Requests: 1, Per: 10 * time.Minute}
+	p.Rules = append(p.Rules, capacity.Rule{Name: "identity-rate-limit", Limit: "identity.request", Requests: 1, Per: 10 * time.Minute,
+		Answer: capacity.RuleAnswer{Status: 429, Code: "rate_limited"}})
 	ts := startServer(t, p)
 	body := map[string]string{"user_id": "u", "platform": "kakao"}
 	ts.mustCall("POST", "/v1/identity/requests", body, 201)

@@ -28,7 +28,39 @@ var optionalWork = map[string][]string{"certificate.issue": {"anchor"}}
 
 // checkRoutes makes sure the profile routes every endpoint and each route
 // does the work its endpoint needs, exactly once, before any traffic.
+// ruleAnswers are the answers the reference server gives when a profile
+// rule refuses a request: a profile that says otherwise would make the
+// simulator predict answers the server does not give.
+var ruleAnswers = map[string]capacity.RuleAnswer{
+	"expires qr":               {Status: 403, Code: "qr_expired"},
+	"expires identity.request": {Status: 410, Code: "identity_request_expired"},
+	"expires identity.confirm": {Status: 401, Code: "identity_token_expired"},
+	"limit identity.request":   {Status: 429, Code: "rate_limited"},
+}
+
+// checkRules checks the profile's rules are ones the server enforces, with
+// the answers it gives.
+func checkRules(p *capacity.Profile) error {
+	for i, r := range p.Rules {
+		key := "expires " + r.Expires
+		if r.Limit != "" {
+			key = "limit " + r.Limit
+		}
+		want, ok := ruleAnswers[key]
+		if !ok {
+			return p.Errorf(fmt.Sprintf("rules[%d]", i), "the reference server has no rule %q (it has: %v)", key, sortedKeys(ruleAnswers))
+		}
+		if r.Answer != want {
+			return p.Errorf(fmt.Sprintf("rules[%d].answer", i), "the reference server answers %d %s, not %d %s", want.Status, want.Code, r.Answer.Status, r.Answer.Code)
+		}
+	}
+	return nil
+}
+
 func checkRoutes(p *capacity.Profile) error {
+	if err := checkRules(p); err != nil {
+		return err
+	}
 	for _, route := range sortedKeys(requiredWork) {
 		if _, ok := p.Routes[route]; !ok && route != "qr.fetch" && route != "qr.wallet" {
 			return p.Errorf("routes", "no route for endpoint %q", route)

@@ -78,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 		s.stages[name] = st
 	}
 	s.faults = &faultSet{active: map[string]*activeFault{}, stages: s.stages, now: s.now}
-	if rl := s.profile.Server.IdentityRateLimit; rl != nil {
+	if rl, ok := s.profile.LimitOf("identity.request"); ok {
 		s.limiter = newUserLimiter(rl.Requests, rl.Per, s.now)
 	}
 	path := cfg.DBPath

@@ -25,10 +25,76 @@ type Profile struct {
 	Stages map[string]Stage `yaml:"stages"`
 	// Routes are, per endpoint, the stages a request visits.
 	Routes map[string][]Step `yaml:"routes"`
-	// Server holds settings only the reference server uses.
+	// Server is how the service bounds a request of its own accord.
 	Server ServerSettings `yaml:"server"`
+	// Rules are the service's own rules that shape its load beyond its
+	// stages: values that expire, per-user limits. Data, so a profile of
+	// another service states its own, or none.
+	Rules []Rule `yaml:"rules"`
+	// Calibrated says what a profile surge capacity fitted was fitted
+	// from; nil for a profile written by hand.
+	Calibrated *Calibration `yaml:"calibrated"`
 
 	doc *spec.Doc
+}
+
+// Rule is one rule of the service's protocol. An expiry rule (Expires)
+// says the values the answer of an endpoint carries are valid for After: a
+// request that uses one later is refused with Answer at once (the value
+// the scenario's request extracts from that endpoint's answer, such as a
+// QR token). A limit rule (Limit) allows Requests requests to an endpoint
+// per user in any window of length Per, and refuses the next with Answer.
+type Rule struct {
+	Name     string        `yaml:"name"`
+	Expires  string        `yaml:"expires"` // an endpoint
+	After    time.Duration `yaml:"after"`
+	Limit    string        `yaml:"limit"` // an endpoint
+	Requests int           `yaml:"requests"`
+	Per      time.Duration `yaml:"per"`
+	Answer   RuleAnswer    `yaml:"answer"`
+}
+
+// RuleAnswer is what the service answers a request a rule refuses: the
+// HTTP status and the error code in its body ({"error": {"code": ...}}),
+// which a scenario's request may map to an error kind (kinds:).
+type RuleAnswer struct {
+	Status int    `yaml:"status"`
+	Code   string `yaml:"code"`
+}
+
+// Expiry is the expiry rule of the values an endpoint's answer carries.
+func (p *Profile) Expiry(endpoint string) (Rule, bool) {
+	for _, r := range p.Rules {
+		if r.Expires == endpoint {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// LimitOf is the per-user limit rule of an endpoint.
+func (p *Profile) LimitOf(endpoint string) (Rule, bool) {
+	for _, r := range p.Rules {
+		if r.Limit == endpoint {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Calibration records what a calibrated profile was fitted from.
+type Calibration struct {
+	// Target is the service measured; Scenario the mix it was measured with.
+	Target   string `yaml:"target"`
+	Scenario string `yaml:"scenario"`
+	// At is when (RFC 3339); Steps how many measured steps the fit used.
+	At    string `yaml:"at"`
+	Steps int    `yaml:"steps"`
+	// From says what the fit read: "stage metrics" (the target exports
+	// surge's stage metrics and routes) or "latencies and throughputs".
+	From string `yaml:"from"`
+	// Notes say, per stage, how each figure was found.
+	Notes []string `yaml:"notes"`
 }
 
 // Proof modes of a platform.
@@ -72,18 +138,11 @@ type Step struct {
 	Calls []Step `yaml:"calls"`
 }
 
-// ServerSettings are the reference server's protocol settings.
+// ServerSettings are how the service bounds a request of its own accord.
 type ServerSettings struct {
-	QRTTL             time.Duration `yaml:"qr_ttl"`
-	IdentityTTL       time.Duration `yaml:"identity_ttl"`
-	RequestTimeout    time.Duration `yaml:"request_timeout"`
-	IdentityRateLimit *RateLimit    `yaml:"identity_rate_limit"`
-}
-
-// RateLimit allows Requests per user in any window of length Per.
-type RateLimit struct {
-	Requests int           `yaml:"requests"`
-	Per      time.Duration `yaml:"per"`
+	// RequestTimeout is how long the service works on a request before it
+	// answers 504 itself (0: no limit but the client's).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
 }
 
 // Load reads and validates a profile from a YAML file.

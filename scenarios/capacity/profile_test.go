@@ -109,3 +109,32 @@ func TestCalls(t *testing.T) {
 		t.Errorf("calls %v, want relay.naver calling kdca (qr.fetch, which kakao's wallet platform does not take)", got)
 	}
 }
+
+func TestRules(t *testing.T) {
+	src := minimal + `rules:
+  - {name: qr-expiry, expires: qr, after: 15s, answer: {status: 403, code: qr_expired}}
+  - {name: checkin-limit, limit: checkin, requests: 2, per: 1m, answer: {status: 429, code: slow_down}}
+`
+	p, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := p.Expiry("qr"); !ok || r.After != 15*time.Second || r.Answer.Code != "qr_expired" {
+		t.Errorf("expiry %+v %v", r, ok)
+	}
+	if r, ok := p.LimitOf("checkin"); !ok || r.Requests != 2 {
+		t.Errorf("limit %+v %v", r, ok)
+	}
+	for _, c := range []struct{ from, to, want string }{
+		{"expires: qr,", "expires: qrr,", `rules[0].expires: unknown endpoint "qrr"`},
+		{"after: 15s", "after: 0s", "rules[0].after: an expiry needs a positive duration"},
+		{"requests: 2", "requests: 0", "rules[1].requests: must be at least 1"},
+		{"status: 403", "status: 200", "rules[0].answer.status: the refusal's HTTP status, 4xx or 5xx"},
+		{"{name: checkin-limit, limit: checkin", "{name: qr-expiry, expires: qr, limit: checkin", "rules[1]: a rule is either an expiry"},
+	} {
+		bad := strings.Replace(src, c.from, c.to, 1)
+		if _, err := Parse("t.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.want, err, c.want)
+		}
+	}
+}

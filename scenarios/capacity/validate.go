@@ -42,6 +42,7 @@ func (p *Profile) Validate(pr *spec.Problems) {
 		})
 	}
 	p.Server.validate(pr)
+	p.validateRules(pr)
 }
 
 func (s Stage) validate(pr *spec.Problems, path string) {
@@ -101,20 +102,71 @@ func (p *Profile) expand(stage string) []string {
 func containsToken(s string) bool { return len(StageName(s, "")) != len(s) }
 
 func (s ServerSettings) validate(pr *spec.Problems) {
-	for _, d := range []struct {
-		key string
-		v   interface{ Seconds() float64 }
-	}{{"qr_ttl", s.QRTTL}, {"identity_ttl", s.IdentityTTL}, {"request_timeout", s.RequestTimeout}} {
-		if d.v.Seconds() < 0 {
-			pr.Addf(spec.Join("server", d.key), "must not be negative")
+	if s.RequestTimeout < 0 {
+		pr.Addf("server.request_timeout", "must not be negative")
+	}
+}
+
+// validateRules checks each rule is one kind, on an endpoint the profile
+// routes, with its parameters, and that no endpoint has two of a kind.
+func (p *Profile) validateRules(pr *spec.Problems) {
+	names := map[string]bool{}
+	seen := map[string]bool{}
+	for i, r := range p.Rules {
+		path := spec.Join("rules", i)
+		if r.Name == "" {
+			pr.Addf(spec.Join(path, "name"), "required")
+		} else if names[r.Name] {
+			pr.Addf(spec.Join(path, "name"), "rule %q is defined twice", r.Name)
+		}
+		names[r.Name] = true
+		switch {
+		case (r.Expires == "") == (r.Limit == ""):
+			pr.Addf(path, "a rule is either an expiry (expires: ENDPOINT, after) or a limit (limit: ENDPOINT, requests, per)")
+			continue
+		case r.Expires != "":
+			p.checkRuleEndpoint(pr, spec.Join(path, "expires"), r.Expires)
+			if r.After <= 0 {
+				pr.Addf(spec.Join(path, "after"), "an expiry needs a positive duration, such as 15s")
+			}
+			if r.Requests != 0 || r.Per != 0 {
+				pr.Addf(path, "an expiry takes after, not requests or per")
+			}
+		default:
+			p.checkRuleEndpoint(pr, spec.Join(path, "limit"), r.Limit)
+			if r.Requests < 1 {
+				pr.Addf(spec.Join(path, "requests"), "must be at least 1, have %d", r.Requests)
+			}
+			if r.Per <= 0 {
+				pr.Addf(spec.Join(path, "per"), "must be a positive duration, such as 10m")
+			}
+			if r.After != 0 {
+				pr.Addf(spec.Join(path, "after"), "a limit takes requests and per, not after")
+			}
+		}
+		key := "expires " + r.Expires + " limit " + r.Limit
+		if seen[key] {
+			pr.Addf(path, "a second rule of this kind on the same endpoint: which holds?")
+		}
+		seen[key] = true
+		if st := r.Answer.Status; st < 400 || st > 599 {
+			pr.Addf(spec.Join(path, "answer", "status"), "the refusal's HTTP status, 4xx or 5xx, have %d", st)
 		}
 	}
-	if rl := s.IdentityRateLimit; rl != nil {
-		if rl.Requests < 1 {
-			pr.Addf("server.identity_rate_limit.requests", "must be at least 1, have %d", rl.Requests)
-		}
-		if rl.Per <= 0 {
-			pr.Addf("server.identity_rate_limit.per", "must be a positive duration")
+}
+
+// checkRuleEndpoint checks a rule names an endpoint the profile routes
+// (endpoint itself, or split by proof mode).
+func (p *Profile) checkRuleEndpoint(pr *spec.Problems, path, endpoint string) {
+	for name := range p.Routes {
+		if name == endpoint || name == endpoint+"."+ProofFetch || name == endpoint+"."+ProofWallet {
+			return
 		}
 	}
+	routes := make([]string, 0, len(p.Routes))
+	for r := range p.Routes {
+		routes = append(routes, r)
+	}
+	sort.Strings(routes)
+	pr.Addf(path, "unknown endpoint %q (routes: %v)", endpoint, routes)
 }

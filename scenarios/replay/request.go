@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -102,36 +101,18 @@ type answer struct {
 	resent int    // times sent again on a new connection (exchange)
 }
 
-// classify turns a transport error or an HTTP answer into an error kind.
+// classify turns an HTTP answer into an error kind (scenarios.Request.Classify),
+// reading the error code from a JSON error body.
 func classify(t *scenarios.Request, status int, body []byte) string {
-	if len(t.Expect) > 0 {
-		for _, s := range t.Expect {
-			if s == status {
-				return ""
-			}
-		}
-	} else if status/100 == 2 {
-		return ""
-	}
-	switch {
-	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
-		return "shed"
-	case status >= 500:
-		return "5xx"
-	case status >= 400:
+	return t.Classify(status, func() string {
 		var e struct {
 			Error struct {
 				Code string `json:"code"`
 			} `json:"error"`
 		}
-		if json.Unmarshal(body, &e) == nil {
-			if k, ok := t.Kinds[e.Error.Code]; ok {
-				return k
-			}
-		}
-		return "4xx"
-	}
-	return "wrong_status"
+		json.Unmarshal(body, &e)
+		return e.Error.Code
+	})
 }
 
 // transportKind names a failed exchange; "" if the run cut it.
