@@ -66,11 +66,11 @@ type reqInfo struct {
 	uses, sets, limit   int8
 	usesKind, limitKind string
 	routes              []platformRoute
-	figures   *results.Endpoint // where its answers are recorded, once there is one
-	series    *results.Series   // figures' series for bucket, the last recorded into
-	bucket    int
-	errs      tally   // its error counts, until the end (record.go)
-	instant   []int64 // its answers given at once, by bucket
+	figures             *results.Endpoint // where its answers are recorded, once there is one
+	series              *results.Series   // figures' series for bucket, the last recorded into
+	bucket              int
+	errs                tally   // its error counts, until the end (record.go)
+	instant             []int64 // its answers given at once, by bucket
 }
 
 // platformRoute is a request's route on one platform, its stages resolved.

@@ -57,18 +57,18 @@ func (s StageStats) PWait() float64 {
 }
 
 type sim struct {
-	cfg     Config
-	s       *scenarios.Scenario
-	p       *capacity.Profile
-	run     *results.Run
-	events  eventQueue
-	seq     uint64
-	now     float64
-	stages  map[string]*stage
-	sched   *arrival.Schedule
-	end     float64 // no event after this
-	stats   Stats
-	live    int // users in their journey
+	cfg    Config
+	s      *scenarios.Scenario
+	p      *capacity.Profile
+	run    *results.Run
+	events eventQueue
+	seq    uint64
+	now    float64
+	stages map[string]*stage
+	sched  *arrival.Schedule
+	end    float64 // no event after this
+	stats  Stats
+	live   int // users in their journey
 	// the profile's rules (rules.go)
 	expiries []expiryRule
 	limits   []limitRule

@@ -8,7 +8,6 @@ import (
 	"github.com/surgekit/surge/scenarios/capacity"
 )
 
-
 func TestFirstTimeJourneyThenReturningCheckins(t *testing.T) {
 	ts := startServer(t, loadProfile(t, "testdata/fast.yaml"))
 
