@@ -165,6 +165,21 @@ func latencyOf(c scenarios.Clause, s *results.Series) *results.Histogram {
 	return s.Latency
 }
 
+// Measure judges one clause on a run's whole-run figures: a latency
+// percentile, a share of answers, a share of users, retry amplification.
+// Recovery and headroom are not such clauses (Evaluate and
+// EvaluateHeadroom judge them); Measure says so.
+func Measure(c scenarios.Clause, r *results.Run) ClauseResult {
+	if c.Metric == "recovery" || c.Metric == "headroom" {
+		return ClauseResult{Clause: c.Text, Limit: c.Limit(), Unit: "ratio", Status: StatusNotEvaluated, Note: "not a figure of one stretch of a run"}
+	}
+	out := measure(c, r)
+	if out.Status == "" {
+		out.Status = map[bool]string{true: StatusPass, false: StatusFail}[out.Pass]
+	}
+	return out
+}
+
 func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 	out := ClauseResult{Clause: c.Text, Limit: c.Limit(), Unit: "share"}
 	var s *results.Series

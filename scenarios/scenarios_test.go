@@ -10,16 +10,20 @@ import (
 
 func TestShippedScenariosValidate(t *testing.T) {
 	files, _ := filepath.Glob("*.yaml")
-	if len(files) < 4 {
-		t.Fatalf("shipped scenarios: %v", files)
+	examples, _ := filepath.Glob("examples/*.yaml")
+	if len(files) < 4 || len(examples) < 1 {
+		t.Fatalf("shipped scenarios: %v %v", files, examples)
 	}
-	for _, f := range files {
+	for _, f := range append(files, examples...) {
+		if filepath.Base(f) == "faults.yaml" { // the chaos proxy's, not a scenario
+			continue
+		}
 		s, err := Load(f)
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if s.Name+".yaml" != f {
+		if s.Name+".yaml" != filepath.Base(f) {
 			t.Errorf("%s names itself %q", f, s.Name)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/knee"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -308,4 +309,35 @@ func TestPredictionReportRendersOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRendered(t, html.Bytes(), "naver-degraded-sim", "NO-GO", max(run.Meta.Planned, run.Meta.Elapsed).Seconds())
+}
+
+// TestCapacityPageRendersOffline renders surge capacity's page for lunch's
+// search on as-built in the simulator, and checks it in the browser the
+// same way: every chart drew, within its axis, in distinct colours.
+func TestCapacityPageRendersOffline(t *testing.T) {
+	chromium(t)
+	s, err := scenarios.Load("../../scenarios/lunch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profiles.Load("as-built")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := knee.Search(context.Background(), knee.Config{Scenario: s, Runner: &knee.Sim{Profile: p}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var html bytes.Buffer
+	if err := reports.CapacityHTML(&html, &res.Capacity, s); err != nil {
+		t.Fatal(err)
+	}
+	most := 0.0
+	for _, st := range res.Steps {
+		most = max(most, st.Offered)
+	}
+	if n := len(chartDiv.FindAllString(html.String(), -1)); n < 3 {
+		t.Fatalf("the page has %d charts; want throughput and a latency chart per request", n)
+	}
+	checkRendered(t, html.Bytes(), "capacity-lunch", "SEARCHED", most*1.05)
 }

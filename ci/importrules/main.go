@@ -1,9 +1,12 @@
-// Command importrules enforces the dependency direction of DESIGN.md with
-// `go list -json ./...` (each package's direct imports and its transitive
-// -deps): a package may import only what its rule allows, and some
-// packages must never reach certain others, however indirectly.
+// Command importrules enforces the dependency direction with `go list
+// -json ./...` (each package's direct imports and its transitive -deps): a
+// package may import only what its rule allows, and some packages must
+// never reach certain others, however indirectly. These rules are the
+// rulebook; the README's layout section shows them as the table -table
+// prints (a test keeps the two the same).
 //
-//	go run ./ci/importrules    # exit 1 and one line per violation
+//	go run ./ci/importrules          # exit 1 and one line per violation
+//	go run ./ci/importrules -table   # the rules as a Markdown table
 package main
 
 import (
@@ -55,6 +58,7 @@ var rules = []rule{
 		forbid: []string{"scenarios/replay", "net/http"}},
 	{pkg: "sim", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "gonum", "hdr"}, leaves...),
 		forbid: []string{"net", "net/http", "reference-server/refserver"}},
+	{pkg: "scenarios/knee", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/replay", "scenarios/results", "sim", "sim/queueing", "reports", "promdto", "yaml"}, leaves...)},
 	{pkg: "scenarios/chaos", allow: append([]string{"scenarios", "scenarios/results"}, leaves...)},
 	{pkg: "scenarios/arrival", allow: append([]string{"scenarios", "vegeta", "gonum"}, leaves...), forbid: []string{"net/http"}},
 	{pkg: "scenarios", allow: append([]string{"yaml", "gonum", "hdr"}, leaves...), forbid: []string{"net/http"}},
@@ -74,6 +78,10 @@ type pkg struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-table" {
+		fmt.Print(table())
+		return
+	}
 	cmd := exec.Command("go", "list", "-json", "./...")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -192,4 +200,32 @@ func isStd(p string) bool {
 		return false
 	}
 	return !strings.Contains(first, ".")
+}
+
+// table is the rules as a Markdown table: the package, what it may import
+// (the project's packages, then third-party modules by the names above,
+// and the standard library), and what it must never reach.
+func table() string {
+	var b strings.Builder
+	b.WriteString("| package | may import (and the standard library) | never reaches |\n| --- | --- | --- |\n")
+	rs := append([]rule(nil), rules...)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].pkg < rs[j].pkg })
+	for _, r := range rs {
+		allow := "anything"
+		if !r.any {
+			var names []string
+			for _, a := range r.allow {
+				if m, ok := modules[a]; ok {
+					a = "`" + m + "`"
+				}
+				names = append(names, a)
+			}
+			allow = strings.Join(names, ", ")
+			if allow == "" {
+				allow = "the standard library only"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.pkg, allow, strings.Join(r.forbid, ", "))
+	}
+	return b.String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -46,5 +47,18 @@ func TestCheck(t *testing.T) {
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("%s: violations %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestREADMEShowsTheRules: the README's layout section holds the rules as
+// -table prints them, so the documented direction cannot drift from the
+// enforced one.
+func TestREADMEShowsTheRules(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), table()) {
+		t.Errorf("README.md does not hold the import rules as `go run ./ci/importrules -table` prints them:\n%s", table())
 	}
 }

@@ -1,7 +1,13 @@
 package refserver
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surgekit/surge/scenarios/capacity"
 )
 
 // metrics is the server's Prometheus registry and its collectors; one per
@@ -13,6 +19,7 @@ type metrics struct {
 	served   *prometheus.CounterVec   // stage
 	shed     *prometheus.CounterVec   // stage, reason
 	held     *prometheus.HistogramVec // stage
+	own      *prometheus.HistogramVec // stage
 	wait     *prometheus.HistogramVec // stage
 	workers  *prometheus.GaugeVec     // stage
 	async    *prometheus.CounterVec   // stage, result
@@ -24,6 +31,7 @@ type stageMetrics struct {
 	shedVec   *prometheus.CounterVec
 	name      string
 	held      prometheus.Observer
+	own       prometheus.Observer
 	queueWait prometheus.Observer
 	workers   prometheus.Gauge
 }
@@ -31,6 +39,10 @@ type stageMetrics struct {
 func (m *stageMetrics) shed(reason string) { m.shedVec.WithLabelValues(m.name, reason).Inc() }
 
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// ownBuckets are fine (a tenth apart, from 0.1 ms to about 2 min) so that a
+// calibration can tell a service time's shape, not only its mean.
+var ownBuckets = prometheus.ExponentialBucketsRange(0.0001, 120, 150)
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -45,6 +57,9 @@ func newMetrics() *metrics {
 			Help: "Visits a stage refused: queue_full, queue_timeout, cancelled, or an injected fault kind."}, []string{"stage", "reason"}),
 		held: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_stage_service_seconds",
 			Help: "Time a visit held a worker (service time, nested calls and real work).", Buckets: latencyBuckets}, []string{"stage"}),
+		own: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_stage_own_seconds",
+			Help: "A visit's own time holding its worker: its service time and real work, without its nested calls (what a calibration fits).",
+			Buckets: ownBuckets}, []string{"stage"}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_stage_queue_wait_seconds",
 			Help: "Time a visit waited in the stage's queue for a worker.", Buckets: latencyBuckets}, []string{"stage"}),
 		workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "surge_stage_workers",
@@ -52,7 +67,7 @@ func newMetrics() *metrics {
 		async: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "surge_async_total",
 			Help: "Background (async) steps, by stage and result (ok, error)."}, []string{"stage", "result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.served, m.shed, m.held, m.wait, m.workers, m.async)
+	m.reg.MustRegister(m.requests, m.duration, m.served, m.shed, m.held, m.own, m.wait, m.workers, m.async)
 	return m
 }
 
@@ -62,6 +77,7 @@ func (m *metrics) forStage(name string) *stageMetrics {
 		shedVec:   m.shed,
 		name:      name,
 		held:      m.held.WithLabelValues(name),
+		own:       m.own.WithLabelValues(name),
 		queueWait: m.wait.WithLabelValues(name),
 		workers:   m.workers.WithLabelValues(name),
 	}
@@ -86,4 +102,61 @@ func (m *metrics) watchStage(s *stage) {
 			func() float64 { _, c := s.pool.accrued(); return c }),
 	)
 	s.m.workers.Set(float64(s.cfg.Workers))
+}
+
+// describeProfile exports the profile's shape as info metrics (each
+// gauge 1, the facts in its labels), so that a capacity calibration can
+// read the stages, routes, platforms and rules of the service it measures
+// from /metrics, as it reads their load. Any service that exports these
+// families gets a stage-level calibration from surge capacity:
+//
+//	surge_stage_info{stage, when_full, queue_timeout_seconds, retry_after_seconds}
+//	surge_route_step{route, path, stage, async}      path: "0", "0.1" (call 1 of step 0)
+//	surge_platform_info{platform, proof}
+//	surge_rule_info{name, expires, after_seconds, limit, requests, per_seconds, status, code}
+//	surge_server_request_timeout_seconds
+func (m *metrics) describeProfile(p *capacity.Profile) {
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+	info := func(name, help string, labels prometheus.Labels) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return 1 }))
+	}
+	for _, name := range p.StageNames() {
+		st := p.Stages[name]
+		when := st.WhenFull
+		if when == "" {
+			when = capacity.WhenFullShed
+		}
+		info("surge_stage_info", "A stage of the capacity profile (always 1).", prometheus.Labels{"stage": name, "when_full": when,
+			"queue_timeout_seconds": secs(st.QueueTimeout), "retry_after_seconds": secs(st.RetryAfter)})
+	}
+	for _, route := range sortedKeys(p.Routes) {
+		capacity.Walk(p.Routes[route], "", func(s capacity.Step, path string, _ []string) {
+			info("surge_route_step", "A stage visit of a route (always 1): path is its place, \"0.1\" the second call of the first step.",
+				prometheus.Labels{"route": route, "path": routePath(path), "stage": s.Stage, "async": strconv.FormatBool(s.Async)})
+		})
+	}
+	for _, pl := range p.PlatformNames() {
+		info("surge_platform_info", "A client platform and how it gets its proof (always 1).", prometheus.Labels{"platform": pl, "proof": p.Platforms[pl].Proof})
+	}
+	for _, r := range p.Rules {
+		info("surge_rule_info", "A rule of the service (always 1).", prometheus.Labels{"name": r.Name, "expires": r.Expires, "after_seconds": secs(r.After),
+			"limit": r.Limit, "requests": strconv.Itoa(r.Requests), "per_seconds": secs(r.Per), "status": strconv.Itoa(r.Answer.Status), "code": r.Answer.Code})
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "surge_server_request_timeout_seconds",
+		Help: "How long the service works on a request before it answers 504 (0: no limit)."}, func() float64 { return p.Server.RequestTimeout.Seconds() }))
+}
+
+// routePath turns Walk's key path ("[0].calls[1]") into "0.1".
+func routePath(p string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(strings.ReplaceAll(p, ".calls", ""), "[") {
+		if part = strings.TrimSuffix(part, "]"); part == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
 }

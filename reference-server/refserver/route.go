@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"time"
 	"context"
 	"fmt"
 	"net/http"
@@ -127,14 +128,16 @@ func (s *Server) visit(ctx context.Context, st capacity.Step, platform string, w
 	if !ok {
 		return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: fmt.Sprintf("no stage %q for platform %q", st.Stage, platform)}
 	}
-	return stg.serve(ctx, func(ctx context.Context) error {
+	return stg.serve(ctx, func(ctx context.Context) (time.Duration, error) {
+		began := time.Now()
 		if err := s.run(ctx, st.Calls, platform, w); err != nil {
-			return err
+			return time.Since(began), err
 		}
+		called := time.Since(began)
 		if st.Work != "" {
-			return w[st.Work](ctx)
+			return called, w[st.Work](ctx)
 		}
-		return nil
+		return called, nil
 	})
 }
 

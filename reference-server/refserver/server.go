@@ -77,6 +77,7 @@ func New(cfg Config) (*Server, error) {
 		s.met.watchStage(st)
 		s.stages[name] = st
 	}
+	s.met.describeProfile(s.profile)
 	s.faults = &faultSet{active: map[string]*activeFault{}, stages: s.stages, now: s.now}
 	if rl, ok := s.profile.LimitOf("identity.request"); ok {
 		s.limiter = newUserLimiter(rl.Requests, rl.Per, s.now)

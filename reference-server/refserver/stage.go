@@ -75,8 +75,9 @@ func (s *stage) uniform() float64 {
 }
 
 // serve runs fn while holding one of the stage's workers, after the
-// stage's service time and any active fault's effect.
-func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error {
+// stage's service time and any active fault's effect. fn says how long of
+// its time went to nested calls (the rest is the stage's own).
+func (s *stage) serve(ctx context.Context, fn func(context.Context) (time.Duration, error)) error {
 	s.arrived()
 	faults := *s.faults.Load()
 	for _, f := range faults {
@@ -91,8 +92,11 @@ func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error
 	}
 	start := time.Now()
 	s.m.queueWait.Observe(start.Sub(queuedAt).Seconds())
+	var called time.Duration
 	defer func() {
-		s.m.held.Observe(time.Since(start).Seconds())
+		held := time.Since(start)
+		s.m.held.Observe(held.Seconds())
+		s.m.own.Observe((held - called).Seconds())
 		s.pool.release()
 	}()
 	d := s.draw(s.service)
@@ -103,7 +107,8 @@ func (s *stage) serve(ctx context.Context, fn func(context.Context) error) error
 	if err := sleep(ctx, d); err != nil {
 		return err
 	}
-	if err := fn(ctx); err != nil {
+	var err error
+	if called, err = fn(ctx); err != nil {
 		return err
 	}
 	s.m.served.Inc()

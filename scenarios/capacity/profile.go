@@ -17,23 +17,23 @@ const PlatformToken = "{platform}"
 // Profile is a service's capacity.
 type Profile struct {
 	Name        string `yaml:"name"`
-	Description string `yaml:"description"`
+	Description string `yaml:"description,omitempty"`
 
 	// Platforms are the client platforms and how each gets its proof.
-	Platforms map[string]Platform `yaml:"platforms"`
+	Platforms map[string]Platform `yaml:"platforms,omitempty"`
 	// Stages are the bounded worker pools, by name.
 	Stages map[string]Stage `yaml:"stages"`
 	// Routes are, per endpoint, the stages a request visits.
 	Routes map[string][]Step `yaml:"routes"`
 	// Server is how the service bounds a request of its own accord.
-	Server ServerSettings `yaml:"server"`
+	Server ServerSettings `yaml:"server,omitempty"`
 	// Rules are the service's own rules that shape its load beyond its
 	// stages: values that expire, per-user limits. Data, so a profile of
 	// another service states its own, or none.
-	Rules []Rule `yaml:"rules"`
+	Rules []Rule `yaml:"rules,omitempty"`
 	// Calibrated says what a profile surge capacity fitted was fitted
 	// from; nil for a profile written by hand.
-	Calibrated *Calibration `yaml:"calibrated"`
+	Calibrated *Calibration `yaml:"calibrated,omitempty"`
 
 	doc *spec.Doc
 }
@@ -46,11 +46,11 @@ type Profile struct {
 // per user in any window of length Per, and refuses the next with Answer.
 type Rule struct {
 	Name     string        `yaml:"name"`
-	Expires  string        `yaml:"expires"` // an endpoint
-	After    time.Duration `yaml:"after"`
-	Limit    string        `yaml:"limit"` // an endpoint
-	Requests int           `yaml:"requests"`
-	Per      time.Duration `yaml:"per"`
+	Expires  string        `yaml:"expires,omitempty"` // an endpoint
+	After    time.Duration `yaml:"after,omitempty"`
+	Limit    string        `yaml:"limit,omitempty"` // an endpoint
+	Requests int           `yaml:"requests,omitempty"`
+	Per      time.Duration `yaml:"per,omitempty"`
 	Answer   RuleAnswer    `yaml:"answer"`
 }
 
@@ -59,7 +59,7 @@ type Rule struct {
 // which a scenario's request may map to an error kind (kinds:).
 type RuleAnswer struct {
 	Status int    `yaml:"status"`
-	Code   string `yaml:"code"`
+	Code   string `yaml:"code,omitempty"`
 }
 
 // Expiry is the expiry rule of the values an endpoint's answer carries.
@@ -85,16 +85,16 @@ func (p *Profile) LimitOf(endpoint string) (Rule, bool) {
 // Calibration records what a calibrated profile was fitted from.
 type Calibration struct {
 	// Target is the service measured; Scenario the mix it was measured with.
-	Target   string `yaml:"target"`
-	Scenario string `yaml:"scenario"`
+	Target   string `yaml:"target,omitempty"`
+	Scenario string `yaml:"scenario,omitempty"`
 	// At is when (RFC 3339); Steps how many measured steps the fit used.
-	At    string `yaml:"at"`
-	Steps int    `yaml:"steps"`
+	At    string `yaml:"at,omitempty"`
+	Steps int    `yaml:"steps,omitempty"`
 	// From says what the fit read: "stage metrics" (the target exports
 	// surge's stage metrics and routes) or "latencies and throughputs".
-	From string `yaml:"from"`
+	From string `yaml:"from,omitempty"`
 	// Notes say, per stage, how each figure was found.
-	Notes []string `yaml:"notes"`
+	Notes []string `yaml:"notes,omitempty"`
 }
 
 // Proof modes of a platform.
@@ -122,10 +122,10 @@ const (
 type Stage struct {
 	Workers      int           `yaml:"workers"`
 	Queue        int           `yaml:"queue"`
-	WhenFull     string        `yaml:"when_full"`
-	QueueTimeout time.Duration `yaml:"queue_timeout"`
+	WhenFull     string        `yaml:"when_full,omitempty"`
+	QueueTimeout time.Duration `yaml:"queue_timeout,omitempty"`
 	Service      spec.Dist     `yaml:"service"`
-	RetryAfter   time.Duration `yaml:"retry_after"`
+	RetryAfter   time.Duration `yaml:"retry_after,omitempty"`
 }
 
 // Step is one stage visit of a route.
@@ -133,16 +133,16 @@ type Step struct {
 	Stage string `yaml:"stage"`
 	// Work names the real operation done in this visit (e.g. "sign"); the
 	// reference server binds names to code, the simulator ignores them.
-	Work  string `yaml:"work"`
-	Async bool   `yaml:"async"`
-	Calls []Step `yaml:"calls"`
+	Work  string `yaml:"work,omitempty"`
+	Async bool   `yaml:"async,omitempty"`
+	Calls []Step `yaml:"calls,omitempty"`
 }
 
 // ServerSettings are how the service bounds a request of its own accord.
 type ServerSettings struct {
 	// RequestTimeout is how long the service works on a request before it
 	// answers 504 itself (0: no limit but the client's).
-	RequestTimeout time.Duration `yaml:"request_timeout"`
+	RequestTimeout time.Duration `yaml:"request_timeout,omitempty"`
 }
 
 // Load reads and validates a profile from a YAML file.

@@ -155,6 +155,18 @@ func newSecond() secondStats {
 // cfg.Drain, and returns the partial results (Meta.Complete false) with no
 // error: an interrupted run is still a valid run.
 func Run(ctx context.Context, cfg Config) (*results.Run, error) {
+	e, plan, done, err := start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	e.play(ctx, plan)
+	return e.run, nil
+}
+
+// start checks the config, fills its defaults, reaches the target and
+// readies an engine; done closes what it opened.
+func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done func(), err error) {
 	if cfg.Shards == 0 {
 		cfg.Shards = 1
 	}
@@ -168,21 +180,20 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		cfg.Drain = DefaultDrain
 	}
 	if cfg.SendSlack < 0 {
-		return nil, fmt.Errorf("replay: the send slack must not be negative, have %v", cfg.SendSlack)
+		return nil, nil, nil, fmt.Errorf("replay: the send slack must not be negative, have %v", cfg.SendSlack)
 	}
 	if err := reachable(ctx, cfg.Target); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	plan := arrival.New(cfg.Scenario)
+	plan = arrival.New(cfg.Scenario)
 	if cfg.Bucket <= 0 {
 		cfg.Bucket = results.BucketFor(plan.Played())
 	}
 	load, err := newH1(cfg.Target, cfg.MaxConns, cfg.TLS)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	defer load.closeIdle()
-	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
+	e = &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
 		transportNoted: map[string]bool{}}
 	e.platforms = map[string]json.RawMessage{}
 	for name := range cfg.Scenario.Platforms {
@@ -198,9 +209,10 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		}
 	}
 	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
-	defer e.ctl.CloseIdleConnections()
+	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
 	if err := e.loadCredentials(ctx); err != nil {
-		return nil, err
+		done()
+		return nil, nil, nil, err
 	}
 	meta := cfg.Meta
 	meta.Kind, meta.Seed, meta.Bucket, meta.Planned, meta.Shard, meta.Shards = "run", cfg.Seed, cfg.Bucket, plan.Played(), cfg.Shard, cfg.Shards
@@ -215,8 +227,18 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
 		e.sample()
 	}
-	e.play(ctx, plan)
-	return e.run, nil
+	return e, plan, done, nil
+}
+
+// serve plays one person of an arrival from start, and counts what became
+// of it.
+func (e *engine) serve(ctx context.Context, a arrival.Arrival, person int, start time.Time) {
+	u := e.newUser(a, person)
+	u.run(ctx, start)
+	e.mu.Lock()
+	e.run.Count(u.arrived, u.out)
+	e.mu.Unlock()
+	e.users.Put(u)
 }
 
 // play dispatches the arrivals, then drains.
@@ -244,12 +266,7 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	pool := newUserPool(e.cfg.MaxUsers, func(j userJob) { // the user is made on its own goroutine: the dispatcher only paces
 		defer wg.Done()
 		defer e.active.Add(-1)
-		u := e.newUser(j.a, j.person)
-		u.run(users, e.start.Add(j.a.At))
-		e.mu.Lock()
-		e.run.Count(u.arrived, u.out)
-		e.mu.Unlock()
-		e.users.Put(u)
+		e.serve(users, j.a, j.person, e.start.Add(j.a.At))
 	})
 	defer pool.close()
 	// Pacing: Go's timers wake about a millisecond late on an idle machine

@@ -43,6 +43,41 @@ func (e *engine) sample() {
 	e.mu.Unlock()
 }
 
+// Stages scrapes a target's /metrics once for its surge_stage_* families:
+// one sample per stage (At 0), none when it exports them not.
+func Stages(ctx context.Context, target string) ([]results.StageSample, error) {
+	fams, err := Scrape(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	return stagesOf(fams, 0), nil
+}
+
+// Scrape reads a target's /metrics once, parsed (the Prometheus text
+// format, by the format's own parser), by family name.
+func Scrape(ctx context.Context, target string) (map[string]*dto.MetricFamily, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", target+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("replay: GET %s/metrics: %s", target, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(io.LimitReader(resp.Body, maxMetrics))
+	if err != nil {
+		return nil, fmt.Errorf("replay: %s/metrics: %w", target, err)
+	}
+	return fams, nil
+}
+
 // stageFamilies are the metric families a stage sample reads, by the
 // field each fills.
 var stageFamilies = map[string]func(*results.StageSample, float64){
@@ -64,6 +99,11 @@ func parseStages(r io.Reader, at time.Duration) ([]results.StageSample, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay: /metrics: %w", err)
 	}
+	return stagesOf(fams, at), nil
+}
+
+// stagesOf reads the stage families into one sample per stage label.
+func stagesOf(fams map[string]*dto.MetricFamily, at time.Duration) []results.StageSample {
 	stages := map[string]*results.StageSample{}
 	for name, set := range stageFamilies {
 		f := fams[name]
@@ -88,8 +128,11 @@ func parseStages(r io.Reader, at time.Duration) ([]results.StageSample, error) {
 		out = append(out, *s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
-	return out, nil
+	return out
 }
+
+// Label is a sample's label value.
+func Label(m *dto.Metric, name string) (string, bool) { return label(m, name) }
 
 func label(m *dto.Metric, name string) (string, bool) {
 	for _, l := range m.GetLabel() {

@@ -261,3 +261,17 @@ func TestFailureSamplesAreBounded(t *testing.T) {
 		t.Errorf("merged twice: %d samples, want %d", len(other.Failures), MaxFailureSamples+2)
 	}
 }
+
+func TestSliceIsItsBucketsOnly(t *testing.T) {
+	run := New(Meta{Bucket: time.Second})
+	for i := range 10 {
+		at := time.Duration(i) * time.Second
+		run.Record("qr", Outcome{At: at, Corrected: time.Duration(i+1) * 100 * time.Millisecond, First: true})
+		run.Count(at, Users{Arrived: 1, Completed: 1})
+	}
+	s := run.Slice(3*time.Second, 6*time.Second)
+	tot := s.Endpoints["qr"].Total
+	if tot.Attempted != 3 || s.Users.Arrived != 3 || tot.Latency.Quantile(0) < 390*time.Millisecond || tot.Latency.Max() > 610*time.Millisecond {
+		t.Errorf("slice: %d attempts, %d users, latency %v-%v; want the buckets 3-5 only", tot.Attempted, s.Users.Arrived, tot.Latency.Quantile(0), tot.Latency.Max())
+	}
+}

@@ -315,3 +315,40 @@ func BucketFor(played time.Duration) time.Duration {
 	}
 	return 5 * time.Minute
 }
+
+// Slice is the run restricted to the time buckets that start in [from,
+// to): each endpoint's totals are the sums of those buckets, the users
+// those who arrived in them, the events and stage samples those within
+// the stretch. A capacity step's steady part is a slice of its run (its
+// warm-up cut off); histograms merge exactly, so the slice's percentiles
+// are its own, not averages. The generator's lateness is the whole run's.
+func (r *Run) Slice(from, to time.Duration) *Run {
+	out := New(r.Meta)
+	out.Version = r.Version
+	b0, b1 := r.BucketOf(from), r.BucketOf(to-1)+1
+	for name, e := range r.Endpoints {
+		oe := out.Endpoint(name)
+		for b := b0; b < b1 && b < len(e.Buckets); b++ {
+			if s := e.Buckets[b]; s != nil {
+				oe.Bucket(b).Merge(s)
+				oe.Total.Merge(s)
+			}
+		}
+	}
+	for b := b0; b < b1 && b < len(r.UserBuckets); b++ {
+		out.Count(time.Duration(b)*r.Meta.Bucket, r.UserBuckets[b])
+	}
+	for _, ev := range r.Events {
+		if ev.At >= from && ev.At < to {
+			out.Events = append(out.Events, ev)
+		}
+	}
+	for _, s := range r.Stages {
+		if s.At >= from && s.At < to {
+			out.Stages = append(out.Stages, s)
+		}
+	}
+	out.StageCalls, out.Generator = r.StageCalls, r.Generator
+	out.Meta.Planned, out.Meta.Elapsed = to-from, to-from
+	return out
+}

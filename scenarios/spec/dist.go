@@ -230,6 +230,35 @@ func (d Dist) Quantile(p float64) time.Duration {
 	return seconds(d.a)
 }
 
+// CDF is the share of draws at or below t.
+func (d Dist) CDF(t time.Duration) float64 {
+	x := t.Seconds()
+	switch d.kind {
+	case distExp:
+		if x <= 0 {
+			return 0
+		}
+		return -math.Expm1(-x / d.a)
+	case distUniform:
+		switch {
+		case x < d.a:
+			return 0
+		case x >= d.b:
+			return 1
+		}
+		return (x - d.a) / (d.b - d.a)
+	case distLognormal:
+		if x <= 0 {
+			return 0
+		}
+		return 0.5 * math.Erfc(-(math.Log(x)-d.a)/(d.b*math.Sqrt2))
+	}
+	if x >= d.a {
+		return 1
+	}
+	return 0
+}
+
 // IsZero reports whether d always yields 0.
 func (d Dist) IsZero() bool { return d.kind == distConst && d.a == 0 }
 

@@ -108,3 +108,20 @@ func TestRoundIsMathRound(t *testing.T) {
 		}
 	}
 }
+
+func TestCDFInvertsQuantile(t *testing.T) {
+	for _, s := range []string{"exp(20ms)", "uniform(80ms, 240ms)", "lognormal(median=5m, p90=15m)"} {
+		d, err := ParseDist(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []float64{0.1, 0.5, 0.9, 0.99} {
+			if got := d.CDF(d.Quantile(p)); math.Abs(got-p) > 1e-6 {
+				t.Errorf("%s: CDF(Quantile(%v)) = %v", s, p, got)
+			}
+		}
+	}
+	if c := Const(time.Second); c.CDF(999*time.Millisecond) != 0 || c.CDF(time.Second) != 1 {
+		t.Error("const CDF")
+	}
+}

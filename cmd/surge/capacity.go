@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgekit/surge/reference-server/profiles"
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
+)
+
+type capacityOptions struct {
+	runOptions
+	start, max, precision string
+	budget, minStep       time.Duration
+	sweepStep, warmup     time.Duration
+	concurrency           string
+	sim                   bool
+}
+
+func newCapacityCmd(g *globals) *cobra.Command {
+	o := capacityOptions{}
+	cmd := &cobra.Command{
+		Use:   "capacity SCENARIO.yaml [--target URL] [--max RATE] [--budget 10m] [--out DIR]",
+		Short: "Find the service's capacity under the scenario's SLOs: the knee, the headroom, the USL, a calibrated profile",
+		Long: `Plays the scenario's mix (as at its forecast peak) at steady rates, open model, ramping
+geometrically to the first rate at which an SLO clause breaks and then bisecting, each step
+long enough for the tail its clauses name and with its warm-up cut off. It reports the knee (the
+most arrivals/s at which every clause holds), the headroom over the forecast peak, every step,
+the bottleneck, and with --concurrency a closed-loop sweep fitted with the Universal
+Scalability Law. Live, it writes profile.yaml: a capacity profile of the target fitted from the
+steps (stage by stage when the target exports surge's stage metrics), which surge sim and surge
+plan take with --profile. With --sim the same search runs in the simulator on a profile.
+
+A scenario that bounds no error share is searched with errors <= 1% besides its clauses.
+Exit codes: 0 the gate holds (or none was stated), 2 a headroom clause fails or no rate held,
+1 the search could not be done (bad input, an unreachable target). Ctrl-C stops the search and
+still writes the directory with the steps so far.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.scenario, o.seed, o.json = args[0], g.seed, g.json
+			if err := checkFlags(cmd.Flags(), positiveInt("max-conns", &o.maxConns), positiveInt("max-users", &o.maxUsers),
+				flagCheck{"budget", func() bool { return o.budget > 0 }, "a positive duration such as 10m"},
+				flagCheck{"min-step", func() bool { return o.minStep >= time.Second }, "a duration of at least 1s"},
+				flagCheck{"sweep-step", func() bool { return o.sweepStep >= time.Second }, "a duration of at least 1s"}); err != nil {
+				return err
+			}
+			return capacitySearch(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "capacity directory (default runs/<time>-<scenario>-capacity)")
+	f.StringVar(&o.target, "target", "", "base URL of the service (overrides the scenario's target.url)")
+	f.StringVar(&o.profile, "profile", "", "with --sim: the capacity profile; else the embedded reference server's profile")
+	f.BoolVar(&o.sim, "sim", false, "search in the simulator, on --profile (or the scenario's target.profile), not live")
+	f.StringVar(&o.start, "start", "", "the first step's arrivals/s, such as 20 or 20/s (default a quarter of the forecast peak)")
+	f.StringVar(&o.max, "max", "", "never offer more than this, in arrivals/s")
+	f.StringVar(&o.precision, "precision", "5%", "stop bisecting when the bracket is this close: (fail - pass) / pass")
+	f.DurationVar(&o.budget, "budget", 0, "bound the search's wall time (default none)")
+	f.DurationVar(&o.minStep, "min-step", 20*time.Second, "the shortest a step measures (longer when its clauses need more samples)")
+	f.DurationVar(&o.warmup, "warmup", 0, "cut this off each step's start (default about a journey's length, 5s to 1m)")
+	f.StringVar(&o.concurrency, "concurrency", "", "closed-loop sweep for the USL: users in flight, such as 1,2,4,8,16,32")
+	f.DurationVar(&o.sweepStep, "sweep-step", 20*time.Second, "how long each concurrency level measures")
+	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
+	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
+	f.BoolVar(&o.quiet, "quiet", false, "no line per step")
+	return cmd
+}
+
+// capacitySearch is `surge capacity`: load, start the target, search,
+// calibrate, write, judge.
+func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Writer) error {
+	raw, s, err := loadScenario(o.runOptions)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(s)
+	if err != nil {
+		return err
+	}
+	runner, target, stop, err := o.runner(s)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	cfg.Runner = runner
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name+"-capacity")
+	}
+	if !o.quiet {
+		cfg.Progress = func(st knee.Step) {
+			verdict := "holds"
+			if !st.Pass {
+				verdict = "breaks: " + st.Broke
+			}
+			fmt.Fprintf(stderr, "step %.4g arrivals/s: %.4g requests/s, %.4g ok/s, %s\n", st.Offered, st.Requests, st.Goodput, verdict)
+		}
+	}
+	var stepDirs []string // each step's run directory, written as it ends (Ctrl-C leaves them)
+	cfg.Steps = func(i int, st knee.Step, run *results.Run) error {
+		rel, err := knee.WriteStep(dir, i, st, run, raw)
+		stepDirs = append(stepDirs, rel)
+		return err
+	}
+	res, searchErr := knee.Search(ctx, cfg)
+	if res == nil {
+		return searchErr
+	}
+	for i := range res.Steps {
+		if i < len(stepDirs) {
+			res.Steps[i].Dir = stepDirs[i]
+		}
+	}
+	res.Target = target
+	profile := calibrate(ctx, res, s, runner, target, o.seed, stderr)
+	if err := knee.WriteDir(dir, raw, s, res, profile); err != nil {
+		return err
+	}
+	if o.json {
+		reports.CapacityJSON(stdout, &res.Capacity)
+	} else {
+		reports.CapacityText(stdout, &res.Capacity)
+		fmt.Fprintf(stdout, "\ncapacity directory: %s (report: %s)\n", dir, filepath.Join(dir, knee.PageFile))
+	}
+	switch {
+	case searchErr != nil:
+		return searchErr
+	case res.Ended == "interrupted":
+		return fmt.Errorf("interrupted: the steps so far are in %s", dir)
+	case !res.Go():
+		return &capacityGate{res}
+	}
+	return nil
+}
+
+// calibrate fits and checks a profile of a live target (none in sim mode).
+func calibrate(ctx context.Context, res *knee.Result, s *scenarios.Scenario, runner knee.Runner, target string, seed uint64, stderr io.Writer) *capacity.Profile {
+	live, ok := runner.(*knee.Live)
+	if !ok || len(res.Steps) == 0 {
+		return nil
+	}
+	p, err := knee.Calibrate(res, s, live.Snapshots, target)
+	if err != nil {
+		fmt.Fprintf(stderr, "note: no calibrated profile: %v\n", err)
+		return nil
+	}
+	res.ProfileFrom, res.ProfileNotes = p.Calibrated.From, p.Calibrated.Notes
+	res.Calibration = knee.Check(ctx, res, s, p, seed)
+	return p
+}
+
+// config turns the flags into the search's configuration.
+func (o capacityOptions) config(s *scenarios.Scenario) (knee.Config, error) {
+	cfg := knee.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep}
+	var err error
+	if cfg.Start, err = rateFlag("--start", o.start); err != nil {
+		return cfg, err
+	}
+	if cfg.Max, err = rateFlag("--max", o.max); err != nil {
+		return cfg, err
+	}
+	p, err := scenarios.ParsePercent(o.precision)
+	if err != nil || p <= 0 || p >= 1 {
+		return cfg, fmt.Errorf("--precision %s: want a share within (0%%, 100%%), such as 5%%", o.precision)
+	}
+	cfg.Precision = float64(p)
+	for _, x := range strings.Split(o.concurrency, ",") {
+		if x = strings.TrimSpace(x); x == "" {
+			continue
+		}
+		n, err := strconv.Atoi(x)
+		if err != nil || n < 1 || n > 100_000 {
+			return cfg, fmt.Errorf("--concurrency: %q is not a number of users (1 to 100000)", x)
+		}
+		cfg.Concurrency = append(cfg.Concurrency, n)
+	}
+	if o.sim && len(cfg.Concurrency) > 0 {
+		return cfg, errors.New("--concurrency: the closed-loop sweep runs against a live target, not with --sim")
+	}
+	return cfg, nil
+}
+
+// rateFlag reads arrivals/s: 20, 20/s or 1200/min (0 when not given).
+func rateFlag(flag, v string) (float64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if r, err := scenarios.ParseRate(v); err == nil && r > 0 {
+		return float64(r), nil
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || x <= 0 {
+		return 0, fmt.Errorf("%s %s: want a positive rate in arrivals/s, such as 20 or 20/s", flag, v)
+	}
+	return x, nil
+}
+
+// runner is the search's runner: the simulator on a profile, or live
+// against the target (the embedded reference server when none is given).
+func (o capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, func(), error) {
+	if o.sim {
+		name := firstNonEmpty(o.profile, s.Target.Profile)
+		if name == "" {
+			return nil, "", nil, fmt.Errorf("%s: --sim needs a capacity profile: give --profile or target.profile", o.scenario)
+		}
+		p, err := profiles.Load(name)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if err := sim.Check(s, p); err != nil {
+			return nil, "", nil, err
+		}
+		return &knee.Sim{Profile: p}, "", func() {}, nil
+	}
+	target, profile, stop, err := startTarget(s, o.runOptions)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cfg := replay.Config{Target: target, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: replay.DefaultSendSlack,
+		SampleMetrics: true, Meta: results.Meta{Scenario: s.Name}}
+	if profile != nil {
+		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
+	}
+	return &knee.Live{Config: cfg}, target, stop, nil
+}
+
+// capacityGate is a failed headroom gate (exit 2).
+type capacityGate struct{ res *knee.Result }
+
+func (e *capacityGate) Error() string {
+	var failed []string
+	for _, g := range e.res.Gate {
+		if g.Evaluated() && !g.Pass {
+			failed = append(failed, fmt.Sprintf("%s (measured %.2fx)", g.Clause, g.Measured))
+		}
+	}
+	return "NO-GO: " + strings.Join(failed, "; ")
+}
+
+func (e *capacityGate) GateFailed() bool { return true }

@@ -1,0 +1,364 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/sim/queueing"
+)
+
+// CapacityWord is the capacity verdict in one word: GO, NO-GO (a headroom
+// clause failed, or no rate held), or SEARCHED when no gate was stated.
+func CapacityWord(c *Capacity) string {
+	if c.Ended == "no capacity" {
+		return "NO-GO"
+	}
+	if len(c.Gate) == 0 {
+		return "SEARCHED"
+	}
+	for _, g := range c.Gate {
+		if g.Evaluated() && !g.Pass {
+			return "NO-GO"
+		}
+	}
+	return "GO"
+}
+
+// CapacityJSON writes the capacity document as one JSON object.
+func CapacityJSON(w io.Writer, c *Capacity) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(c)
+}
+
+// CapacityText writes the terminal summary of a capacity search.
+func CapacityText(w io.Writer, c *Capacity) {
+	fmt.Fprintf(w, "surge capacity %s (%s%s): %s\n", c.Scenario, c.Mode, targetOf(c), CapacityWord(c))
+	k := c.Knee
+	switch {
+	case c.Ended == "no capacity":
+		fmt.Fprintf(w, "no capacity: %s\n", c.Note)
+	case k.ArrivalsPerS > 0:
+		fmt.Fprintf(w, "knee: %.4g arrivals/s (%.4g requests/s) of the mix at the forecast peak", k.ArrivalsPerS, k.RequestsPerS)
+		if k.Below > 0 {
+			fmt.Fprintf(w, "; breaks at %.4g/s", k.Below)
+		}
+		fmt.Fprintf(w, "\n  limited by: %s%s\n", k.Limit, map[bool]string{true: "", false: " (the search did not pin it down: the knee is at least this)"}[k.Found || k.Limit == "service"])
+		fmt.Fprintf(w, "headroom: %.2fx the forecast peak of %.4g arrivals/s\n", c.Headroom, c.Peak)
+	}
+	if c.Note != "" && c.Ended != "no capacity" {
+		fmt.Fprintf(w, "note: %s\n", c.Note)
+	}
+	if c.Bottleneck != "" {
+		fmt.Fprintf(w, "bottleneck: %s (%s)\n", c.Bottleneck, c.BottleneckWhy)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OFFERED/s\tARRIVED/s\tREQUESTS/s\tOK/s\tIN FLIGHT\tP95 (worst)\tERRORS\tVERDICT\t")
+	for _, st := range c.Steps {
+		verdict := "PASS"
+		if !st.Pass {
+			verdict = "FAIL: " + st.Broke
+		}
+		if st.Behind {
+			verdict += " (generator behind)"
+		}
+		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.3g\t%s\t%s\t%s\t\n", st.Offered, st.Achieved, st.Requests, st.Goodput, st.Concurrency,
+			worstP95(st), errorKinds(st), verdict)
+	}
+	tw.Flush()
+	if u := c.USL; u != nil {
+		fmt.Fprintf(w, "\nUSL over %d concurrency levels: sigma %.4g, kappa %.4g, lambda %.4g/s", len(u.Points), u.Sigma, u.Kappa, u.Lambda)
+		if u.NoPeak {
+			fmt.Fprintf(w, "; no finite peak (kappa 0)")
+		} else if u.PeakLoad > 0 {
+			fmt.Fprintf(w, "; peak %.4g/s at %.3g users in flight", u.PeakThroughput, u.PeakLoad)
+		}
+		if u.Note != "" {
+			fmt.Fprintf(w, " (%s)", u.Note)
+		}
+		fmt.Fprintln(w)
+	}
+	if c.Profile != "" {
+		fmt.Fprintf(w, "\ncalibrated profile: %s (from %s)\n", c.Profile, c.ProfileFrom)
+		for _, n := range c.ProfileNotes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+	for _, ch := range c.Calibration {
+		fmt.Fprintf(w, "  simulated at %.4g/s: p95 within %.1f%% of the measured on every request\n", ch.Offered, 100*ch.MaxError)
+	}
+	if len(c.Gate) > 0 {
+		fmt.Fprintf(w, "\ngate: %s\n", CapacityWord(c))
+		for _, g := range c.Gate {
+			status := map[bool]string{true: "PASS", false: "FAIL"}[g.Pass]
+			if !g.Evaluated() {
+				status = "----"
+			}
+			fmt.Fprintf(w, "  %s  %-28s measured %.2fx  limit %.2fx  %s\n", status, g.Clause, g.Measured, g.Limit, g.Note)
+		}
+	}
+}
+
+func targetOf(c *Capacity) string {
+	if c.Target != "" {
+		return " against " + c.Target
+	}
+	return ""
+}
+
+// worstP95 is a step's highest p95 and its request.
+func worstP95(st CapacityStep) string {
+	name, worst := "", -1.0
+	for _, n := range sortedKeys(st.Endpoints) {
+		if p := st.Endpoints[n].P95; p > worst {
+			name, worst = n, p
+		}
+	}
+	if name == "" {
+		return "-"
+	}
+	return fmtDuration(worst) + " " + name
+}
+
+// errorKinds sums a step's errors by kind.
+func errorKinds(st CapacityStep) string {
+	all := map[string]int64{}
+	for _, e := range st.Endpoints {
+		for k, n := range e.Errors {
+			all[k] += n
+		}
+	}
+	if len(all) == 0 {
+		return "-"
+	}
+	return kinds(all)
+}
+
+// CapacityHTML writes the capacity search as one self-contained page in the
+// report's style: the verdict, the knee and headroom, every step, and the
+// charts a review reads it from: throughput against offered load, latency
+// against offered load with the SLO lines and the knee, the USL fit, and
+// how well the calibrated profile reproduces the steps.
+func CapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario) error {
+	return writeCapacityHTML(w, c, s, echartsScript())
+}
+
+type capacityView struct {
+	C           *Capacity
+	Word, Class string
+	Charts      []chart
+	Script      template.JS
+	Text        string
+	// Names are every request; Table those the steps table shows (the
+	// ones with a latency clause, so that it fits a page).
+	Names, Table []string
+}
+
+func writeCapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario, script template.JS) error {
+	v := capacityView{C: c, Word: CapacityWord(c), Script: script}
+	v.Class = map[string]string{"GO": "go", "NO-GO": "nogo"}[v.Word]
+	if v.Class == "" {
+		v.Class = "none"
+	}
+	for _, st := range c.Steps {
+		for n := range st.Endpoints {
+			if !contains(v.Names, n) {
+				v.Names = append(v.Names, n)
+			}
+		}
+	}
+	sort.Strings(v.Names)
+	for _, n := range v.Names {
+		if len(sloLines(s, n)) > 0 {
+			v.Table = append(v.Table, n)
+		}
+	}
+	if len(v.Table) == 0 {
+		v.Table = v.Names
+	}
+	v.Charts = capacityCharts(c, s, v.Names)
+	var text strings.Builder
+	CapacityText(&text, c)
+	v.Text = text.String()
+	return capacityPage.Execute(w, v)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// capacityCharts are the page's charts, x being the offered arrivals/s.
+func capacityCharts(c *Capacity, s *scenarios.Scenario, names []string) []chart {
+	steps := append([]CapacityStep(nil), c.Steps...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Offered < steps[j].Offered })
+	var out []chart
+	xmax := 0.0
+	for _, st := range steps {
+		xmax = math.Max(xmax, st.Offered)
+	}
+	knee := map[string]float64{}
+	if c.Knee.ArrivalsPerS > 0 {
+		knee["knee"] = c.Knee.ArrivalsPerS
+	}
+	rateAxis := func(id, title, yName string, ylog bool) *charts.Line {
+		y := opts.YAxis{Type: "value", Name: yName}
+		if ylog {
+			y.Type = "log"
+		}
+		return lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: "offered arrivals/s", NameLocation: "middle", NameGap: 28, Min: 0, Max: round(xmax * 1.05)}, y)
+	}
+	pts := func(f func(CapacityStep) float64) []point {
+		var out []point
+		for _, st := range steps {
+			out = append(out, point{st.Offered, f(st)})
+		}
+		return out
+	}
+	symbols := func() charts.SeriesOpts {
+		return charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 6})
+	}
+	tp := rateAxis(chartID("capacity_throughput"), "Throughput against offered load", "per s", false)
+	pal := newPalette()
+	tp.AddSeries("arrived users/s", lineData(pts(func(st CapacityStep) float64 { return st.Achieved }), 1), symbols(), pal.next(), verticals(knee))
+	tp.AddSeries("requests/s offered", lineData(pts(func(st CapacityStep) float64 { return st.Requests }), 1), symbols(), pal.next())
+	tp.AddSeries("answers/s", lineData(pts(func(st CapacityStep) float64 { return st.Answered }), 1), symbols(), pal.next())
+	tp.AddSeries("successes/s", lineData(pts(func(st CapacityStep) float64 { return st.Goodput }), 1), symbols(), pal.next())
+	out = append(out, renderLine(tp))
+	for i, name := range names {
+		lc := rateAxis(chartID("capacity_latency", fmt.Sprint(i), name), name+": latency of the successful answers against offered load (ms)", "ms", false)
+		slo := sloLines(s, name)
+		fitLimits(lc, "ms", slo)
+		pal := newPalette()
+		get := func(f func(CapacityEndpoint) float64) []point {
+			var out []point
+			for _, st := range steps {
+				if e, ok := st.Endpoints[name]; ok && e.Goodput > 0 {
+					out = append(out, point{st.Offered, f(e)})
+				} else {
+					out = append(out, point{st.Offered, math.NaN()})
+				}
+			}
+			return out
+		}
+		lc.AddSeries("p50", lineData(get(func(e CapacityEndpoint) float64 { return e.P50 }), 1000), symbols(), pal.next(), horizontals(slo))
+		lc.AddSeries("p95", lineData(get(func(e CapacityEndpoint) float64 { return e.P95 }), 1000), symbols(), pal.next(), verticals(knee))
+		lc.AddSeries("p99", lineData(get(func(e CapacityEndpoint) float64 { return e.P99 }), 1000), symbols(), pal.next())
+		out = append(out, renderLine(lc))
+	}
+	if u := c.USL; u != nil && len(u.Points) > 0 {
+		nmax := 0.0
+		for _, p := range u.Points {
+			nmax = math.Max(nmax, p.Load)
+		}
+		uc := lineChart(chartID("capacity_usl"), "Throughput at fixed concurrency (closed loop) and the USL fit", "340px",
+			opts.XAxis{Type: "value", Name: "users in flight", NameLocation: "middle", NameGap: 28, Min: 0, Max: round(nmax * 1.05)},
+			opts.YAxis{Type: "value", Name: "successes/s"})
+		pal := newPalette()
+		var measured, fit []point
+		for _, p := range u.Points {
+			measured = append(measured, point{p.Load, p.Throughput})
+		}
+		model := queueing.USL{Sigma: u.Sigma, Kappa: u.Kappa, Lambda: u.Lambda}
+		for i := 0; i <= 50 && u.Lambda > 0; i++ {
+			n := math.Max(1, nmax*float64(i)/50)
+			fit = append(fit, point{n, model.Throughput(n)})
+		}
+		uc.AddSeries("measured X(N)", lineData(measured, 1), symbols(), pal.next())
+		if len(fit) > 0 {
+			uc.AddSeries("USL fit", lineData(fit, 1), noSymbols(), pal.next(), lineStyle("dashed"))
+		}
+		out = append(out, renderLine(uc))
+	}
+	return out
+}
+
+var capacityPage = template.Must(template.New("capacity").Funcs(template.FuncMap{
+	"dur":  func(x float64) string { return fmtDuration(x) },
+	"pct":  func(x float64) string { return fmtShare(x) },
+	"num":  func(x float64) string { return fmt.Sprintf("%.4g", x) },
+	"step": func(st CapacityStep, name string) CapacityEndpoint { return st.Endpoints[name] },
+	"errs": errorKinds,
+	"ns":   func(d time.Duration) string { return fmtDuration(d.Seconds()) },
+}).Parse(capacityTemplate))
+
+const capacityTemplate = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="surge">
+<title>surge capacity {{.Word}}: {{.C.Scenario}}</title>
+<style>
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#fff}
+main{max-width:76em;margin:0 auto;padding:1em 2em 4em}
+h2{margin-top:2.2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
+.banner{padding:.9em 1.3em;border-radius:6px;font-size:1.5em;font-weight:650;color:#fff;margin-top:1em}
+.go{background:#1a7f37}.nogo{background:#c62828}.none{background:#59636e}
+.banner small{display:block;font-size:.55em;font-weight:400;opacity:.95;margin-top:.2em}
+table{border-collapse:collapse;margin:.8em 0;font-variant-numeric:tabular-nums}
+td,th{padding:.28em .75em;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
+th{background:#f6f8fa;font-weight:600}td:first-child,th:first-child{text-align:left}td.l,th.l{text-align:left}
+.fail{color:#c62828;font-weight:600}.pass{color:#1a7f37;font-weight:600}.muted{color:#59636e}
+.note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.5em 1em;margin:1em 0}
+.container{margin:.6em 0 1.4em}.item{border:1px solid #eaeef2;border-radius:6px}
+pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
+</style>
+<script>{{.Script}}</script>
+</head><body><main>
+<div id="verdict" class="banner {{.Class}}">{{.Word}}: capacity of {{.C.Scenario}}
+<small>{{.C.Mode}}{{with .C.Target}} · {{.}}{{end}} · ended: {{.C.Ended}}{{if .C.Knee.ArrivalsPerS}} · knee {{num .C.Knee.ArrivalsPerS}} arrivals/s · headroom {{printf "%.2f" .C.Headroom}}x{{end}}</small></div>
+{{with .C.Note}}<div class="note">{{.}}</div>{{end}}
+<h2 id="knee">1. The knee</h2>
+{{if .C.Knee.ArrivalsPerS}}<table>
+<tr><td>knee (arrivals/s of the mix at the forecast peak)</td><td id="knee-arrivals">{{num .C.Knee.ArrivalsPerS}}</td></tr>
+<tr><td>requests/s at the knee</td><td>{{num .C.Knee.RequestsPerS}}</td></tr>
+{{if .C.Knee.Below}}<tr><td>lowest rate a clause broke at</td><td>{{num .C.Knee.Below}}</td></tr>{{end}}
+<tr><td>forecast peak (arrivals/s)</td><td>{{num .C.Peak}}</td></tr>
+<tr><td>headroom (knee / forecast peak)</td><td id="headroom">{{printf "%.2f" .C.Headroom}}x</td></tr>
+<tr><td>what limits it</td><td>{{.C.Knee.Limit}}</td></tr>
+</table>{{else}}<p class="fail">No rate tried held every clause.</p>{{end}}
+{{with .C.Bottleneck}}<p>Bottleneck: <b>{{.}}</b> ({{$.C.BottleneckWhy}}).</p>{{end}}
+{{with .C.Gate}}<table><tr><th>gate clause</th><th>measured</th><th>limit</th><th></th></tr>
+{{range .}}<tr><td>{{.Clause}}</td><td>{{printf "%.2f" .Measured}}x</td><td>{{printf "%.2f" .Limit}}x</td><td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if not .Evaluated}}NOT EVALUATED{{else if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
+{{end}}</table>{{end}}
+<h2 id="steps">2. Steps</h2>
+<p class="muted">Each step plays the scenario's mix, as at its forecast peak, at one steady rate (open model), its warm-up cut off; the clauses are judged on its steady part. Latencies are of the successful answers.</p>
+<table><tr><th>offered/s</th><th>arrived/s</th><th>requests/s</th><th>successes/s</th><th>in flight</th>{{range .Table}}<th>{{.}} p95</th><th>{{.}} p99</th>{{end}}<th class="l">errors</th><th class="l">verdict</th></tr>
+{{range $st := .C.Steps}}<tr><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{num .Concurrency}}</td>
+{{range $.Table}}{{with step $st .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st}}</td>
+<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL: {{.Broke}}{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>
+{{end}}</table>
+<h2 id="charts">3. Against offered load</h2>
+{{range .Charts}}{{.Element}}{{.Script}}
+{{end}}
+{{with .C.USL}}<h2 id="usl">4. Universal Scalability Law</h2>
+<p>sigma {{printf "%.4g" .Sigma}} (contention), kappa {{printf "%.4g" .Kappa}} (coherency), lambda {{printf "%.4g" .Lambda}}/s;
+{{if .NoPeak}}no finite peak: throughput rises toward its limit{{else if .PeakLoad}}peak <b>{{printf "%.4g" .PeakThroughput}}/s</b> at <b>{{printf "%.3g" .PeakLoad}}</b> users in flight, beyond which throughput falls{{end}}.{{with .Note}} {{.}}{{end}}</p>{{end}}
+<h2 id="profile">5. The calibrated profile</h2>
+{{if .C.Profile}}<p><code>{{.C.Profile}}</code>, fitted from the target's {{.C.ProfileFrom}}:</p>
+<ul>{{range .C.ProfileNotes}}<li>{{.}}</li>{{end}}</ul>
+{{with .C.Calibration}}<p>Simulated on it at each measured rate (same mix, length and seed), the p95 of each request against the measured:</p>
+<table><tr><th>offered/s</th>{{range $.Table}}<th>{{.}} measured</th><th>predicted</th>{{end}}<th>worst error</th></tr>
+{{range $ch := .}}<tr><td>{{num .Offered}}</td>{{range $.Table}}{{with index $ch.Endpoints .}}<td>{{dur .Measured}}</td><td>{{dur .Predicted}}</td>{{else}}<td>-</td><td>-</td>{{end}}{{end}}<td>{{pct .MaxError}}</td></tr>
+{{end}}</table>{{end}}
+{{else}}<p class="muted">No profile was calibrated ({{if eq .C.Mode "sim"}}the search ran on a profile already{{else}}too few steps{{end}}).</p>{{end}}
+<details><summary>Text summary</summary><pre>{{.Text}}</pre></details>
+<p class="muted">surge capacity · charts by ECharts ` + EChartsVersion + ` (Apache-2.0), embedded.</p>
+</main></body></html>
+`

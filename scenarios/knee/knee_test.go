@@ -1,0 +1,249 @@
+package knee
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/sim/queueing"
+)
+
+// mmcScenario is one request against an M/M/c service, its SLO on p99,
+// with a forecast peak of peak arrivals/s.
+func mmcScenario(t testing.TB, slo string, peak int) *scenarios.Scenario {
+	t.Helper()
+	s, err := scenarios.Parse("mmc.yaml", []byte(`name: mmc
+scale: 1
+arrivals: {start: "12:00", bucket: 10m, total: `+itoa(peak*600)+`, profile: [100%], process: poisson}
+platforms: {web: 100%}
+cohorts: [{name: all, share: 100%, journey: j}]
+requests: {work: {method: GET, path: /work}}
+journeys: {j: [{request: work}]}
+behaviour: {timeout: 5s}
+slo: [`+slo+`]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// erlangKnee is the most arrivals/s at which an M/M/c queue's p99 response
+// stays within limit.
+func erlangKnee(c int, mean, limit time.Duration) float64 {
+	lo, hi := 0.0, float64(c)/mean.Seconds()
+	for range 60 {
+		mid := (lo + hi) / 2
+		r, err := queueing.MMc{Lambda: mid, S: mean, C: c}.ResponseQuantile(0.99)
+		if err == nil && r <= limit {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// mmcServer is an M/M/c service: c workers, exponential service times of
+// the given mean (seeded), a FIFO queue of at most queue waiting (a 503
+// past it), a client that gives up is forgotten.
+func mmcServer(t testing.TB, c int, mean time.Duration, queue int) (*httptest.Server, func() time.Duration) {
+	var mu sync.Mutex
+	var held time.Duration
+	var served int
+	rng := rand.New(rand.NewPCG(7, 7))
+	slots := make(chan struct{}, c)
+	var waiting int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		d := time.Duration(rng.ExpFloat64() * float64(mean))
+		if len(slots) == c && waiting >= queue {
+			mu.Unlock()
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		waiting++
+		mu.Unlock()
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			mu.Lock()
+			waiting--
+			mu.Unlock()
+			return
+		}
+		mu.Lock()
+		waiting--
+		mu.Unlock()
+		began := time.Now()
+		time.Sleep(d)
+		took := time.Since(began)
+		<-slots
+		mu.Lock()
+		held, served = held+took, served+1
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() time.Duration { // the mean time a worker was held: the service time as served
+		mu.Lock()
+		defer mu.Unlock()
+		return held / time.Duration(max(served, 1))
+	}
+}
+
+func mmcProfile(t testing.TB, c int, mean time.Duration) *capacity.Profile {
+	p, err := capacity.Parse("mmc-profile.yaml", []byte(`name: mmc
+stages: {work: {workers: `+itoa(c)+`, queue: 100000, service: "exp(`+mean.String()+`)"}}
+routes: {work: [{stage: work}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSimKneeIsErlangC: the search on an M/M/c profile in the simulator
+// finds the knee the Erlang C formula gives, within 5%.
+func TestSimKneeIsErlangC(t *testing.T) {
+	s := mmcScenario(t, "work p99 <= 150ms", 100)
+	want := erlangKnee(4, 20*time.Millisecond, 150*time.Millisecond)
+	res, err := Search(context.Background(), Config{Scenario: s, Runner: &Sim{Profile: mmcProfile(t, 4, 20*time.Millisecond)}, Seed: 1, MinStep: 2 * time.Minute, Precision: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Knee.ArrivalsPerS
+	t.Logf("knee %.1f/s (Erlang C %.1f), %d steps, ended %s", got, want, len(res.Steps), res.Ended)
+	if math.Abs(got-want)/want > 0.05 || !res.Knee.Found {
+		t.Errorf("knee %.1f/s, Erlang C says %.1f/s", got, want)
+	}
+	if h := res.Headroom; math.Abs(h-got/100) > 0.02 {
+		t.Errorf("headroom %.2f, want the knee over the peak of 100/s", h)
+	}
+}
+
+// TestLiveKneeAndCalibration: against an M/M/4 server, the live knee is
+// within 10% of Erlang C's for the server's measured service mean, and the
+// calibrated profile has 4 workers and the mean within 10%.
+func TestLiveKneeAndCalibration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a live capacity search takes minutes")
+	}
+	const c, mean, limit = 4, 5 * time.Millisecond, 40 * time.Millisecond // fast, so that a step gathers its samples in seconds
+	srv, served := mmcServer(t, c, mean, 100)                             // a queue long enough never to shed near the knee (Erlang C's is endless)
+	s := mmcScenario(t, "work p99 <= "+limit.String(), 400)
+	live := &Live{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
+	res, err := Search(context.Background(), Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Calibrate(res, s, live.Snapshots, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stages["work"]
+	measured, truth := st.Service.Mean(), served()
+	want := erlangKnee(c, truth, limit)
+	got := res.Knee.ArrivalsPerS
+	t.Logf("knee %.1f/s (Erlang C %.1f for the server's mean service %v), %d steps; profile: %d workers, service %s, queue %d %s; notes %v",
+		got, want, truth, len(res.Steps), st.Workers, st.Service, st.Queue, st.WhenFull, p.Calibrated.Notes)
+	if math.Abs(got-want)/want > 0.10 {
+		t.Errorf("knee %.1f/s, Erlang C says %.1f/s", got, want)
+	}
+	if st.Workers != c || math.Abs(measured.Seconds()-truth.Seconds())/truth.Seconds() > 0.10 {
+		t.Errorf("calibrated %d workers, mean %v; want %d and %v within 10%%", st.Workers, measured, c, truth)
+	}
+}
+
+// uslServer answers each request after (1 + sigma (n-1) + kappa n (n-1))
+// / lambda, n being the requests in flight as it starts: n users in a
+// closed loop get exactly X(n) = lambda n / (1 + sigma (n-1) + kappa n (n-1)).
+func uslServer(t testing.TB, u queueing.USL) *httptest.Server {
+	var inFlight atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := float64(inFlight.Add(1))
+		defer inFlight.Add(-1)
+		time.Sleep(time.Duration(n / u.Throughput(n) * float64(time.Second)))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestUSLSweepRecoversThePeak: the closed-loop sweep against a server
+// whose throughput follows the USL exactly recovers its peak throughput
+// within 10% and the load of the peak within 20%.
+func TestUSLSweepRecoversThePeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a closed-loop sweep takes a minute")
+	}
+	truth := queueing.USL{Sigma: 0.05, Kappa: 0.002, Lambda: 100}
+	nStar, _ := truth.Peak()
+	xStar := truth.Throughput(nStar)
+	srv := uslServer(t, truth)
+	s := mmcScenario(t, "work p99 <= 1s", 100)
+	u, err := Sweep(context.Background(), Config{Scenario: s, Runner: &Live{Config: replay.Config{Target: srv.URL}, Cool: 500 * time.Millisecond},
+		Seed: 1, Concurrency: []int{1, 2, 4, 8, 16, 24, 32, 48}, SweepStep: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("points %v; fit sigma %.4f kappa %.5f lambda %.1f: peak %.0f/s at N %.1f (truth %.0f/s at %.1f)", u.Points, u.Sigma, u.Kappa, u.Lambda,
+		u.PeakThroughput, u.PeakLoad, xStar, nStar)
+	if math.Abs(u.PeakThroughput-xStar)/xStar > 0.10 || math.Abs(u.PeakLoad-nStar)/nStar > 0.20 {
+		t.Errorf("peak %.0f/s at N %.1f, the server's is %.0f/s at %.1f", u.PeakThroughput, u.PeakLoad, xStar, nStar)
+	}
+}
+
+// BenchmarkKneeSearch: how many steps, and how much played time (what a
+// live search spends waiting), the search takes to find the M/M/4 knee
+// within 5%, against a fixed ladder of steps 5% apart from the same start
+// up to the first breach (what a hand-run "breakpoint test" does). The
+// steps run in the simulator, so the benchmark's own time is small.
+func BenchmarkKneeSearch(b *testing.B) {
+	s := mmcScenario(b, "work p99 <= 150ms", 100)
+	runner := &Sim{Profile: mmcProfile(b, 4, 20*time.Millisecond)}
+	want := erlangKnee(4, 20*time.Millisecond, 150*time.Millisecond)
+	played := func(steps []Step) (d time.Duration) {
+		for _, st := range steps {
+			d += st.Warmup + st.Length
+		}
+		return d
+	}
+	b.Run("bisection", func(b *testing.B) {
+		var res *Result
+		for b.Loop() {
+			res, _ = Search(context.Background(), Config{Scenario: s, Runner: runner, Seed: 1, NoOverload: true})
+		}
+		if e := math.Abs(res.Knee.ArrivalsPerS-want) / want; e > 0.05 {
+			b.Errorf("knee %.1f, Erlang C %.1f", res.Knee.ArrivalsPerS, want)
+		}
+		b.ReportMetric(float64(len(res.Steps)), "steps")
+		b.ReportMetric(played(res.Steps).Seconds(), "played-s")
+	})
+	b.Run("ladder-5pct", func(b *testing.B) {
+		var steps []Step
+		for b.Loop() {
+			steps = nil
+			q, _ := newSearch(Config{Scenario: s, Runner: runner, Seed: 1})
+			for r := q.cfg.Start; ; r *= 1.05 {
+				st, _, _ := q.step(context.Background(), r, q.cfg.MinStep)
+				steps = append(steps, st)
+				if !st.Pass {
+					break
+				}
+			}
+		}
+		b.ReportMetric(float64(len(steps)), "steps")
+		b.ReportMetric(played(steps).Seconds(), "played-s")
+	})
+}

@@ -1,0 +1,139 @@
+package knee
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
+)
+
+// Live runs the steps for real against a target, with the live engine.
+type Live struct {
+	// Config is every step's replay configuration but its scenario, seed,
+	// drain and bucket (which the search sets).
+	Config replay.Config
+	// Cool is the pause after a step (default 3s); with stage metrics the
+	// pause also waits, up to a minute, for the target's queues to empty.
+	Cool time.Duration
+	// Snapshots are the target's /metrics before and after each steady
+	// step (with SampleMetrics), for a stage-level calibration.
+	Snapshots []Snapshot
+}
+
+// Snapshot is a target's /metrics before and after one step.
+type Snapshot struct {
+	Before, After map[string]*dto.MetricFamily
+}
+
+// Mode is "live".
+func (l *Live) Mode() string { return "live" }
+
+// Steady plays a steady step.
+func (l *Live) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
+	cfg := l.Config
+	cfg.Scenario, cfg.Seed, cfg.Drain, cfg.Bucket, cfg.Progress = s, seed, drain, time.Second, nil
+	var snap Snapshot
+	if cfg.SampleMetrics {
+		snap.Before, _ = replay.Scrape(ctx, cfg.Target)
+	}
+	run, err := replay.Run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SampleMetrics {
+		snap.After, _ = replay.Scrape(ctx, cfg.Target)
+	}
+	l.Snapshots = append(l.Snapshots, snap)
+	return run, nil
+}
+
+// Closed plays a closed-loop level.
+func (l *Live) Closed(ctx context.Context, s *scenarios.Scenario, seed uint64, users int, d time.Duration) (*results.Run, error) {
+	cfg := l.Config
+	sc, err := Steady(s, PeakMix(s), float64(users)*1000, d+time.Hour) // far more arrivals than users can take: only the mix is read
+	if err != nil {
+		return nil, err
+	}
+	cfg.Scenario, cfg.Seed, cfg.Drain, cfg.Bucket, cfg.Progress = sc, seed, 30*time.Second, time.Second, nil
+	return replay.RunClosed(ctx, cfg, users, d)
+}
+
+// Cooldown pauses, and waits for the target's stage queues to empty when
+// it exports them.
+func (l *Live) Cooldown(ctx context.Context) error {
+	cool := l.Cool
+	if cool <= 0 {
+		cool = 3 * time.Second
+	}
+	if err := sleep(ctx, cool); err != nil {
+		return err
+	}
+	if !l.Config.SampleMetrics {
+		return nil
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		stages, err := replay.Stages(ctx, l.Config.Target)
+		if err != nil || len(stages) == 0 {
+			return nil
+		}
+		busy := 0.0
+		for _, st := range stages {
+			busy += st.Queue + st.InFlight
+		}
+		if busy == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Sim runs the steps in the simulator on a capacity profile.
+type Sim struct {
+	Profile *capacity.Profile
+	// Capacity multiplies the profile's workers and queues (default 1), as
+	// surge sim --scale does.
+	Capacity float64
+}
+
+// Mode is "sim".
+func (m *Sim) Mode() string { return "sim" }
+
+// Steady simulates a steady step.
+func (m *Sim) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	run, _, err := sim.Run(sim.Config{Scenario: s, Profile: m.Profile, Seed: seed, Capacity: m.Capacity, Drain: drain, Bucket: time.Second,
+		Meta: results.Meta{Scenario: s.Name, Profile: m.Profile.Name}})
+	return run, err
+}
+
+// Closed is not simulated: the simulator plays open arrivals only.
+func (m *Sim) Closed(context.Context, *scenarios.Scenario, uint64, int, time.Duration) (*results.Run, error) {
+	return nil, fmt.Errorf("knee: the closed-loop sweep runs against a live target, not in the simulator")
+}
+
+// Cooldown has nothing to wait for.
+func (m *Sim) Cooldown(context.Context) error { return nil }
