@@ -58,7 +58,7 @@ func newMetrics() *metrics {
 		held: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_stage_service_seconds",
 			Help: "Time a visit held a worker (service time, nested calls and real work).", Buckets: latencyBuckets}, []string{"stage"}),
 		own: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_stage_own_seconds",
-			Help: "A visit's own time holding its worker: its service time and real work, without its nested calls (what a calibration fits).",
+			Help:    "A visit's own time holding its worker: its service time and real work, without its nested calls (what a calibration fits).",
 			Buckets: ownBuckets}, []string{"stage"}),
 		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_stage_queue_wait_seconds",
 			Help: "Time a visit waited in the stage's queue for a worker.", Buckets: latencyBuckets}, []string{"stage"}),

@@ -1,10 +1,10 @@
 package refserver
 
 import (
-	"time"
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/surgekit/surge/scenarios/capacity"
 )
