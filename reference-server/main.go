@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		addr       = fs.String("addr", "127.0.0.1:8080", "listen address")
 		db         = fs.String("db", "", "SQLite database file (default: a temporary one, removed on exit)")
 		seed       = fs.Uint64("seed", 1, "seed for service-time and fault draws")
-		adminToken = fs.String("admin-token", os.Getenv("SURGE_ADMIN_TOKEN"), "bearer token for the admin API (default $SURGE_ADMIN_TOKEN; empty: loopback clients only)")
+		adminToken = fs.String("admin-token", "", "bearer token the admin API requires (default: $SURGE_ADMIN_TOKEN; neither: the admin API is off)")
 		verbose    = fs.Bool("v", false, "log fault changes and background failures")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -52,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *adminToken == "" {
+		*adminToken = os.Getenv("SURGE_ADMIN_TOKEN")
 	}
 	p, err := profiles.Load(*profile)
 	if err != nil {
@@ -67,24 +68,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := refserver.Listen(*addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	fmt.Fprintf(stdout, "reference-server: profile %s, listening on http://%s\n", p.Name, ln.Addr())
-
+	admin := "on (bearer token)"
+	if *adminToken == "" {
+		admin = "off (no --admin-token)"
+	}
+	fmt.Fprintf(stdout, "reference-server: profile %s, listening on http://%s; admin API %s\n", p.Name, ln.Addr(), admin)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return hs.Shutdown(shutdown)
+	return refserver.Serve(ctx, refserver.HTTPServer(srv.Handler()), ln, 10*time.Second)
 }

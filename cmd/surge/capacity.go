@@ -76,6 +76,7 @@ still writes the directory with the steps so far.`,
 	f.DurationVar(&o.sweepStep, "sweep-step", 20*time.Second, "how long each concurrency level measures")
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
+	adminTokenFlag(f, &o.adminToken)
 	f.BoolVar(&o.quiet, "quiet", false, "no line per step")
 	return cmd
 }
@@ -211,7 +212,7 @@ func rateFlag(flag, v string) (float64, error) {
 
 // runner is the search's runner: the simulator on a profile, or live
 // against the target (the embedded reference server when none is given).
-func (o capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, func(), error) {
+func (o *capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, func(), error) {
 	if o.sim {
 		name := firstNonEmpty(o.profile, s.Target.Profile)
 		if name == "" {
@@ -226,12 +227,12 @@ func (o capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, fun
 		}
 		return &knee.Sim{Profile: p}, "", func() {}, nil
 	}
-	target, profile, stop, err := startTarget(s, o.runOptions)
+	target, profile, stop, err := startTarget(s, &o.runOptions)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	cfg := replay.Config{Target: target, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: replay.DefaultSendSlack,
-		SampleMetrics: true, Meta: results.Meta{Scenario: s.Name}}
+		SampleMetrics: true, AdminToken: o.adminToken, Meta: results.Meta{Scenario: s.Name}}
 	if profile != nil {
 		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/scenarios/chaos"
 )
 
@@ -26,6 +25,7 @@ func newChaosCmd(g *globals) *cobra.Command {
 func newChaosProxyCmd(g *globals) *cobra.Command {
 	var listen, to, file string
 	var duration time.Duration
+	var forwardAdmin bool
 	cmd := &cobra.Command{
 		Use:   "proxy --listen 127.0.0.1:9000 --to URL --faults faults.yaml",
 		Short: "A reverse proxy that injects a schedule of faults (latency, error, stall, outage, reset) in front of a service",
@@ -52,6 +52,7 @@ It runs until interrupted, or for --duration.`,
 			if err != nil {
 				return err
 			}
+			p.ForwardAdmin = forwardAdmin
 			return serveProxy(cmd, p, listen, to, len(f.Faults), duration)
 		},
 	}
@@ -60,16 +61,16 @@ It runs until interrupted, or for --duration.`,
 	f.StringVar(&to, "to", "", "the service's base URL (required)")
 	f.StringVar(&file, "faults", "", "faults file (required)")
 	f.DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
+	f.BoolVar(&forwardAdmin, "forward-admin", false, "forward the service's admin API (paths under /admin), which the proxy refuses by default")
 	cmd.MarkFlagRequired("faults")
 	return cmd
 }
 
 func serveProxy(cmd *cobra.Command, p *chaos.Proxy, listen, to string, n int, duration time.Duration) error {
-	ln, err := net.Listen("tcp", listen)
+	ln, err := refserver.Listen(listen)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(cmd.OutOrStdout(), "surge chaos proxy: listening on http://%s -> %s (%d faults)\n", ln.Addr(), to, n)
 	ctx := cmd.Context()
 	if duration > 0 {
@@ -77,16 +78,9 @@ func serveProxy(cmd *cobra.Command, p *chaos.Proxy, listen, to string, n int, du
 		ctx, cancel = context.WithTimeout(ctx, duration)
 		defer cancel()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
+	if err := refserver.Serve(ctx, refserver.HTTPServer(p), ln, 5*time.Second); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
-	case <-ctx.Done():
 	}
-	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	hs.Shutdown(stop)
 	touched := p.Touched()
 	var parts []string
 	for _, name := range slices.Sorted(maps.Keys(touched)) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -41,4 +42,20 @@ func positiveInt(name string, v *int) flagCheck {
 
 func scaleCheck(v *float64) flagCheck {
 	return flagCheck{"scale", func() bool { return *v > 0 && *v <= 1 }, "a scale within (0, 1], such as 1 (national) or 0.02"}
+}
+
+// adminTokenFlag is --admin-token: the target's admin token, which surge
+// sends to its admin API only and never writes anywhere (the flag's
+// default is empty, so that no help text shows $SURGE_ADMIN_TOKEN's value;
+// adminToken reads it). The embedded reference server gets a random one.
+func adminTokenFlag(f *pflag.FlagSet, v *string) {
+	f.StringVar(v, "admin-token", "", "bearer token of the target's admin API (faults, seeded credentials); default: $SURGE_ADMIN_TOKEN")
+}
+
+// adminToken is the flag's value, else $SURGE_ADMIN_TOKEN.
+func adminToken(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("SURGE_ADMIN_TOKEN")
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,6 +29,7 @@ import (
 
 type runOptions struct {
 	scenario, out, target, profile, junit string
+	adminToken                            string // the target's admin token (faults, credentials); never recorded
 	compression                           float64
 	drain                                 time.Duration
 	maxConns, maxUsers                    int
@@ -123,14 +123,14 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	target, profile, stop, err := startTarget(s, o)
+	target, profile, stop, err := startTarget(s, &o)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	cfg := replay.Config{
 		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
-		SampleMetrics: o.metrics || profile != nil, Progress: progress(stderr, o.quiet),
+		SampleMetrics: o.metrics || profile != nil, Progress: progress(stderr, o.quiet), AdminToken: o.adminToken,
 		Meta: results.Meta{Scenario: s.Name},
 	}
 	if profile != nil {
@@ -185,10 +185,11 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 }
 
 // startTarget returns the target URL: the scenario's (or --target), else an
-// embedded reference server on loopback (with its profile), which stop
-// shuts down.
-func startTarget(s *scenarios.Scenario, o runOptions) (url string, profile *capacity.Profile, stop func(), err error) {
+// embedded reference server on loopback (with its profile, and a random
+// admin token the run is given, o's), which stop shuts down.
+func startTarget(s *scenarios.Scenario, o *runOptions) (url string, profile *capacity.Profile, stop func(), err error) {
 	if url = firstNonEmpty(o.target, s.Target.URL); url != "" {
+		o.adminToken = adminToken(o.adminToken)
 		return strings.TrimSuffix(url, "/"), nil, func() {}, nil
 	}
 	name := firstNonEmpty(o.profile, s.Target.Profile, "as-built")
@@ -199,16 +200,12 @@ func startTarget(s *scenarios.Scenario, o runOptions) (url string, profile *capa
 	if err := sim.Check(s, p); err != nil { // routes and fault stages exist before any traffic
 		return "", nil, nil, err
 	}
-	srv, err := refserver.New(refserver.Config{Profile: p, Seed: o.seed, Logger: slog.New(slog.DiscardHandler)})
+	o.adminToken = refserver.NewAdminToken()
+	srv, err := refserver.Start(refserver.Config{Profile: p, Seed: o.seed, AdminToken: o.adminToken, Logger: slog.New(slog.DiscardHandler)}, "127.0.0.1:0")
 	if err != nil {
 		return "", nil, nil, err
 	}
-	url, shutdown, err := serveLoopback(srv.Handler())
-	if err != nil {
-		srv.Close()
-		return "", nil, nil, err
-	}
-	return url, p, func() { shutdown(); srv.Close() }, nil
+	return srv.URL, p, func() { srv.Close() }, nil
 }
 
 // startProxy puts surge's chaos proxy on loopback in front of target.
@@ -228,20 +225,17 @@ func startProxy(target string, seed uint64) (string, replay.FaultSwitch, func(),
 	return proxyURL, replay.ProxyFaults{Proxy: p}, stop, nil
 }
 
-// serveLoopback serves h on a free loopback port until stop.
+// serveLoopback serves h on a free loopback port, with the reference
+// server's edge and limits, until stop.
 func serveLoopback(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := refserver.Listen("127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-	}
-	return "http://" + ln.Addr().String(), stop, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); refserver.Serve(ctx, refserver.HTTPServer(h), ln, 5*time.Second) }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
 }
 
 // progress prints a status line a second: rewritten in place on a

@@ -114,6 +114,7 @@ func TestTheTourRunsAsWritten(t *testing.T) {
 	// lines run in order meanwhile, but a report waits for the replays.
 	var runs sync.WaitGroup
 	slots := make(chan struct{}, 5)
+	token := ""
 	for _, tl := range lines {
 		mapped := map[string]string{}
 		for k, v := range addr {
@@ -121,9 +122,14 @@ func TestTheTourRunsAsWritten(t *testing.T) {
 		}
 		switch {
 		case strings.HasPrefix(tl.text, "go build"):
+		case strings.HasPrefix(tl.text, "export SURGE_ADMIN_TOKEN="):
+			token = refserver.NewAdminToken() // what the shell would make; given to the server and to surge's lines as the environment would
 		case strings.HasPrefix(tl.text, "go run ./reference-server"):
-			addr["127.0.0.1:8080"] = startReferenceServer(t, tl.args)
+			addr["127.0.0.1:8080"] = startReferenceServer(t, tl.args, token)
 		case strings.HasPrefix(tl.text, "./surge run "):
+			if token != "" && strings.Contains(tl.text, "--target") {
+				tl.args = append(tl.args, "--admin-token", token)
+			}
 			runs.Go(func() {
 				slots <- struct{}{}
 				defer func() { <-slots }()
@@ -217,7 +223,7 @@ func bound(args []string) []string {
 
 // startReferenceServer starts what the tour's `go run ./reference-server`
 // line does, in-process on a free loopback port.
-func startReferenceServer(t *testing.T, words []string) string {
+func startReferenceServer(t *testing.T, words []string, token string) string {
 	profile := "as-built"
 	for i, w := range words {
 		if w == "--profile" {
@@ -228,16 +234,12 @@ func startReferenceServer(t *testing.T, words []string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := refserver.New(refserver.Config{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := refserver.Start(refserver.Config{Profile: p, Seed: 1, AdminToken: token, Logger: slog.New(slog.DiscardHandler)}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, stop, err := serveLoopback(srv.Handler())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop(); srv.Close() })
-	return strings.TrimPrefix(url, "http://")
+	t.Cleanup(func() { srv.Close() })
+	return strings.TrimPrefix(srv.URL, "http://")
 }
 
 // checkTourRuns checks the replays' run directories against the incident.

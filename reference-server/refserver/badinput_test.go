@@ -19,6 +19,8 @@ func TestBadInputNamesTheFieldAndServerStaysUp(t *testing.T) {
 		{"not an object", "/v1/qr", `[1, 2]`, 400, "bad_type", ""},
 		{"empty body", "/v1/checkins", ``, 400, "bad_json", ""},
 		{"trailing data", "/v1/checkins", `{"token": "a", "venue_id": "v"} {}`, 400, "bad_json", ""},
+		{"a stray bracket after the object", "/v1/checkins", `{"token": "a", "venue_id": "v"}]`, 400, "bad_json", ""},
+		{"a stray brace after the object", "/v1/qr", `{"platform": "kakao"}}`, 400, "bad_json", ""},
 		{"wrong type", "/v1/qr", `{"platform": 42}`, 400, "bad_type", "platform"},
 		{"wrong nested type", "/v1/qr", `{"platform": "kakao", "wallet": {"credential": {"doses": "two"}}}`, 400, "bad_type", "wallet.credential.doses"},
 		{"unknown field", "/v1/checkins", `{"token": "a", "venue_id": "v", "admin": true}`, 400, "unknown_field", "admin"},

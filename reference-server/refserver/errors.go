@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,11 +68,17 @@ var errDeadline = errors.New("refserver: request deadline exceeded")
 // decodeBody reads one JSON object into v, strictly, and turns every
 // problem into an apiError that names the field.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("trailing data after the JSON object")
+	if err == nil { // nothing but white space may follow the object (More misses a stray ] or })
+		rest, rerr := io.ReadAll(io.MultiReader(dec.Buffered(), body))
+		if rerr != nil {
+			err = rerr
+		} else if len(bytes.TrimSpace(rest)) > 0 {
+			err = errors.New("trailing data after the JSON object")
+		}
 	}
 	if err == nil {
 		return nil

@@ -3,7 +3,6 @@ package refserver
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -117,19 +116,24 @@ func TestFaultSpecErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// TestAdminAPIAccess: the admin API takes its bearer token and nothing
+// else: a loopback client without it is refused (a proxy on the same host
+// makes every client loopback), and with no token set the API is off.
 func TestAdminAPIAccess(t *testing.T) {
-	open := startServer(t, loadProfile(t, "testdata/fast.yaml"))
-	req := httptest.NewRequest("GET", "/admin/faults", nil)
-	req.RemoteAddr = "192.0.2.10:40000" // a non-loopback client; the handler is called directly
-	rec := httptest.NewRecorder()
-	open.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusForbidden {
-		t.Errorf("non-loopback admin call without a token: %d, want 403", rec.Code)
+	off := startServer(t, loadProfile(t, "testdata/fast.yaml"), func(c *Config) { c.AdminToken = "" })
+	if status, out := off.call("GET", "/admin/faults", nil); status != http.StatusForbidden || errCode(out) != "admin_disabled" {
+		t.Errorf("with no token set, a loopback admin call: %d %v, want 403 admin_disabled", status, out)
+	}
+	if status, _ := off.call("POST", "/admin/credentials", map[string]int{"count": 1}); status != http.StatusForbidden {
+		t.Errorf("seeding credentials with the admin API off: %d, want 403", status)
 	}
 
 	locked := startServer(t, loadProfile(t, "testdata/fast.yaml"), func(c *Config) { c.AdminToken = "s3cret" })
+	locked.admin = ""
 	locked.mustCall("GET", "/admin/faults", nil, 401)
-	req, _ = http.NewRequest("GET", locked.URL+"/admin/faults", nil)
+	locked.admin = "s3cret-but-longer"
+	locked.mustCall("GET", "/admin/faults", nil, 401)
+	req, _ := http.NewRequest("GET", locked.URL+"/admin/faults", nil)
 	req.Header.Set("Authorization", "Bearer s3cret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

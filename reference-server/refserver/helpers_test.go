@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,12 +51,13 @@ type testServer struct {
 	URL   string
 	clock *clock
 	t     testing.TB
+	admin string // the admin token the helpers send to /admin paths
 }
 
 func startServer(t testing.TB, p *capacity.Profile, mutate ...func(*Config)) *testServer {
 	t.Helper()
 	clk := newClock()
-	cfg := Config{Profile: p, Seed: 7, Now: clk.Now, DBPath: t.TempDir() + "/pass.db"}
+	cfg := Config{Profile: p, Seed: 7, Now: clk.Now, DBPath: t.TempDir() + "/pass.db", AdminToken: testAdminToken}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -70,8 +72,11 @@ func startServer(t testing.TB, p *capacity.Profile, mutate ...func(*Config)) *te
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &testServer{Server: srv, URL: hs.URL, clock: clk, t: t}
+	return &testServer{Server: srv, URL: hs.URL, clock: clk, t: t, admin: cfg.AdminToken}
 }
+
+// testAdminToken is the admin token of a test's server (unless it sets another).
+const testAdminToken = "test-admin-token"
 
 // call sends body (a value to encode, or raw []byte / string) and decodes the JSON answer.
 func (ts *testServer) call(method, path string, body any) (int, map[string]any) {
@@ -95,6 +100,9 @@ func (ts *testServer) call(method, path string, body any) (int, map[string]any) 
 		ts.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if strings.HasPrefix(path, "/admin") && ts.admin != "" {
+		req.Header.Set("Authorization", "Bearer "+ts.admin)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		ts.t.Fatal(err)

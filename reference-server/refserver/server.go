@@ -2,14 +2,15 @@ package refserver
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +31,10 @@ type Config struct {
 	Seed uint64
 	// Now is the clock for token expiry; default time.Now.
 	Now func() time.Time
-	// AdminToken, when set, is the bearer token the admin API requires;
-	// when empty, the admin API answers loopback clients only.
+	// AdminToken is the bearer token the admin API (faults, seeded
+	// credentials) requires of every caller; empty, the admin API is off.
+	// Loopback is not an identity: a proxy on the same host makes every
+	// client look local.
 	AdminToken string
 	// Logger receives operational messages; default discards them.
 	Logger *slog.Logger
@@ -162,7 +165,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: r.Method + " " + r.URL.Path + ": no such endpoint"})
 	})
-	return mux
+	return edge(mux)
 }
 
 // instrument wraps an API handler: request timeout, panic safety, the error
@@ -196,29 +199,22 @@ func (s *Server) instrument(endpoint string, h func(http.ResponseWriter, *http.R
 	})
 }
 
-// adminOnly admits bearer-token holders, or loopback clients when no token is set.
+// adminOnly admits the holders of the admin token, whoever and wherever
+// they are; with no token set, no one.
 func (s *Server) adminOnly(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := s.cfg.AdminToken; tok != "" {
-			if r.Header.Get("Authorization") != "Bearer "+tok {
-				writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "admin API: missing or wrong bearer token"})
-				return
-			}
-		} else if !isLoopback(r.RemoteAddr) {
-			writeError(w, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "admin API: loopback clients only (start the server with an admin token to allow others)"})
+		tok := s.cfg.AdminToken
+		if tok == "" {
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: "admin_disabled", Message: "admin API: off (start the server with an admin token: --admin-token or SURGE_ADMIN_TOKEN)"})
+			return
+		}
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(tok)) != 1 {
+			writeError(w, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "admin API: missing or wrong bearer token"})
 			return
 		}
 		h(w, r)
 	})
-}
-
-func isLoopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // userLimiter allows n requests per user in any window of length per.

@@ -1,12 +1,16 @@
 package chaos
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -25,10 +29,20 @@ func (f *File) Validate(p *spec.Problems) {
 	if len(f.Faults) == 0 {
 		p.Addf("faults", "at least one fault is required")
 	}
+	names := map[string]bool{}
 	for i, r := range f.Faults {
 		path := spec.Join("faults", i)
 		if r.Name == "" {
 			p.Addf(spec.Join(path, "name"), "required")
+		} else if names[r.Name] {
+			p.Addf(spec.Join(path, "name"), "fault %q is defined twice: the proxy counts requests by name", r.Name)
+		}
+		names[r.Name] = true
+		if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
+			p.Addf(spec.Join(path, "path"), "a path prefix starts with /, have %q (it would match no request)", r.Path)
+		}
+		if r.Latency != nil && r.Latency.Quantile(0) < 0 {
+			p.Addf(spec.Join(path, "latency"), "a latency cannot be negative, have %v", r.Latency)
 		}
 		if r.After < 0 {
 			p.Addf(spec.Join(path, "after"), "must not be negative")
@@ -74,7 +88,17 @@ func LoadFile(path string) (*File, error) {
 
 // Proxy is a reverse proxy to Target that applies the rules in force at
 // each request's arrival.
+//
+// It is a test tool put in front of a service, so it forwards only what a
+// client of the service may send: never the service's admin API (paths
+// under /admin), unless ForwardAdmin says to. A proxy on the service's own
+// host makes every client look local; a service that trusted loopback as an
+// identity would be open to the world through it.
 type Proxy struct {
+	// ForwardAdmin lets requests under /admin through (default: refused,
+	// 403).
+	ForwardAdmin bool
+
 	rules []Rule
 	start time.Time
 	now   func() time.Time
@@ -118,16 +142,45 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 	}
 	p := &Proxy{rules: rules, start: now(), now: now, src: &source{rng: rand.New(rand.NewPCG(seed, 0xc4a05))}, counts: map[string]int64{}, dynamic: map[string]Rule{}}
 	p.rp = httputil.NewSingleHostReverseProxy(target)
+	// Keep connections to the upstream (the default keeps two, so at a
+	// concurrency of 50 most requests dialled anew), and bound the wait
+	// for its answer: a hanging upstream is a 504, not a client left
+	// waiting for ever.
+	p.rp.Transport = &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: 90 * time.Second,
+		ResponseHeaderTimeout: UpstreamTimeout, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadGateway)
-		fmt.Fprintf(w, `{"error": {"code": "upstream_unreachable", "message": %q}}`+"\n", "surge chaos proxy: "+err.Error())
+		status, code := http.StatusBadGateway, "upstream_unreachable"
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+			status, code = http.StatusGatewayTimeout, "upstream_timeout"
+		}
+		writeProxyError(w, status, code, err.Error())
 	}
 	return p, nil
 }
 
+// UpstreamTimeout is how long the proxy waits for the upstream's answer to
+// begin, unless SetUpstreamTimeout says otherwise.
+const UpstreamTimeout = 30 * time.Second
+
+// SetUpstreamTimeout changes how long the proxy waits for the upstream's
+// answer to begin (before it serves).
+func (p *Proxy) SetUpstreamTimeout(d time.Duration) {
+	p.rp.Transport.(*http.Transport).ResponseHeaderTimeout = d
+}
+
+func writeProxyError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error": {"code": %q, "message": %q}}`+"\n", code, "surge chaos proxy: "+msg)
+}
+
 // ServeHTTP applies the active faults, then proxies.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !p.ForwardAdmin && (r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(path.Clean("/"+r.URL.Path), "/admin")) {
+		writeProxyError(w, http.StatusForbidden, "admin_not_forwarded", "the service's admin API is not forwarded (surge chaos proxy --forward-admin to allow it)")
+		return
+	}
 	var h http.Handler = p.rp
 	el := p.now().Sub(p.start)
 	rules := p.rules

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,5 +166,93 @@ func TestBandwidthLimitsTheAnswer(t *testing.T) {
 	resp.Body.Close()
 	if d := time.Since(start); len(got) != len(body) || d < 450*time.Millisecond {
 		t.Errorf("%d bytes in %v, want all 8192 in about 0.5s", len(got), d)
+	}
+}
+
+// TestProxyHardening: the admin API is not forwarded unless asked; a
+// hanging upstream is a 504 within the upstream timeout; connections to
+// the upstream are kept under concurrency.
+func TestProxyHardening(t *testing.T) {
+	var conns atomic.Int64
+	release := make(chan struct{})
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			<-release
+		}
+		io.WriteString(w, "up "+r.URL.Path)
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	up.Start()
+	defer up.Close()
+	defer close(release)
+	u, _ := url.Parse(up.URL)
+	p, err := NewProxy(u, nil, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetUpstreamTimeout(300 * time.Millisecond)
+	front := httptest.NewServer(p)
+	defer front.Close()
+	for _, path := range []string{"/admin/faults", "/admin", "//admin/credentials", "/x/../admin/faults"} {
+		resp, err := http.Post(front.URL+path, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "admin_not_forwarded") {
+			t.Errorf("%s through the proxy: %d %s, want 403 admin_not_forwarded", path, resp.StatusCode, body)
+		}
+	}
+	p.ForwardAdmin = true
+	if resp, err := http.Get(front.URL + "/admin/faults"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("with ForwardAdmin: %v %v", resp, err)
+	}
+	p.ForwardAdmin = false
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(front.URL + "/hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "upstream_timeout") || time.Since(start) > 5*time.Second {
+		t.Errorf("a hanging upstream: %d %s after %v, want 504 upstream_timeout at once", resp.StatusCode, body, time.Since(start))
+	}
+	before := conns.Load()
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for range 50 {
+		wg.Go(func() {
+			for range 10 {
+				if resp, err := client.Get(front.URL + "/ok"); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := conns.Load() - before; n > 60 {
+		t.Errorf("500 requests at a concurrency of 50 opened %d upstream connections, want them kept (at most ~50)", n)
+	}
+}
+
+func TestFaultsFileRefusesFaultsThatCannotAct(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ body, want string }{
+		{"faults:\n  - {name: a, kind: error, path: v1}\n", `faults[0].path: a path prefix starts with /, have "v1"`},
+		{"faults:\n  - {name: a, kind: latency, latency: -5ms}\n", "faults[0].latency"},
+		{"faults:\n  - {name: a, kind: outage}\n  - {name: a, kind: reset}\n", `faults[1].name: fault "a" is defined twice`},
+	} {
+		path := filepath.Join(dir, "f.yaml")
+		os.WriteFile(path, []byte(c.body), 0o644)
+		if _, err := LoadFile(path); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.body, err, c.want)
+		}
 	}
 }

@@ -60,6 +60,9 @@ func (e *engine) adminCredentials(ctx context.Context, n int) ([]json.RawMessage
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if e.cfg.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+e.cfg.AdminToken)
+	}
 	resp, err := e.ctl.Do(req)
 	if err != nil {
 		return nil, err
@@ -67,7 +70,11 @@ func (e *engine) adminCredentials(ctx context.Context, n int) ([]json.RawMessage
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("POST /admin/credentials: %s: %s (the target must be surge's reference server, or give credentials another way)", resp.Status, bytes.TrimSpace(raw))
+		hint := "the target must be surge's reference server, or give credentials another way"
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			hint = "give the server's admin token with --admin-token or SURGE_ADMIN_TOKEN"
+		}
+		return nil, fmt.Errorf("POST /admin/credentials: %s: %s (%s)", resp.Status, bytes.TrimSpace(raw), hint)
 	}
 	var out struct {
 		Credentials []json.RawMessage `json:"credentials"`

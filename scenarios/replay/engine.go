@@ -72,6 +72,10 @@ type Config struct {
 	// Faults switches the scenario's faults (default: the reference
 	// server's admin API at Target).
 	Faults FaultSwitch
+	// AdminToken is the bearer token of the target's admin API (the
+	// reference server's faults and seeded credentials); it is sent to the
+	// admin paths only and never recorded.
+	AdminToken string
 	// StageCalls is the target's call graph between stages, when known
 	// (the embedded reference server's profile), for the report's
 	// bottleneck: it is copied into the results.

@@ -107,7 +107,7 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 	}
 	sw := e.cfg.Faults
 	if sw == nil {
-		sw = AdminFaults{Target: e.cfg.Target, Client: e.ctl}
+		sw = AdminFaults{Target: e.cfg.Target, Client: e.ctl, Token: e.cfg.AdminToken}
 	}
 	sw = clientSide{e: e, next: sw}
 	var plan2 []toggle
