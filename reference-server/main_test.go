@@ -59,7 +59,8 @@ func startChild(t *testing.T, db string) *child {
 	if i < 0 {
 		t.Fatalf("child said %q", line)
 	}
-	return &child{cmd: cmd, url: strings.TrimSpace(line[i:])}
+	url, _, _ := strings.Cut(strings.TrimSpace(line[i:]), ";")
+	return &child{cmd: cmd, url: url}
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
@@ -77,26 +78,34 @@ func post(url string, in any) (int, map[string]any, error) {
 	return resp.StatusCode, out, nil
 }
 
-// issue runs identity + issuance; it returns the credential if all got a 2xx.
-func issue(base, user string) (map[string]any, error) {
+// holding is what the holder's app keeps: the signed credential and its session.
+type holding struct {
+	wallet  map[string]any
+	session string
+}
+
+// issue runs identity + issuance; it returns the holding if all got a 2xx.
+func issue(base, user string) (holding, error) {
 	st, req, err := post(base+"/v1/identity/requests", map[string]string{"user_id": user, "platform": "kakao"})
 	if err != nil || st != 201 {
-		return nil, fmt.Errorf("identity request: %d %v", st, err)
+		return holding{}, fmt.Errorf("identity request: %d %v", st, err)
 	}
 	st, tok, err := post(base+"/v1/identity/requests/"+req["request_id"].(string)+"/confirm", map[string]any{"code": req["sms_code"]})
 	if err != nil || st != 200 {
-		return nil, fmt.Errorf("confirm: %d %v", st, err)
+		return holding{}, fmt.Errorf("confirm: %d %v", st, err)
 	}
-	st, cred, err := post(base+"/v1/certificates", map[string]any{"identity_token": tok["identity_token"], "platform": "kakao"})
+	st, out, err := post(base+"/v1/certificates", map[string]any{"identity_token": tok["identity_token"], "platform": "kakao"})
 	if err != nil || st != 201 {
-		return nil, fmt.Errorf("certificate: %d %v", st, err)
+		return holding{}, fmt.Errorf("certificate: %d %v", st, err)
 	}
-	return cred, nil
+	w, _ := out["wallet"].(map[string]any)
+	session, _ := out["session"].(string)
+	return holding{wallet: w, session: session}, nil
 }
 
 // checkin shows the wallet credential for a QR and scans it; the visit id if admitted.
-func checkin(base string, cred map[string]any) (int64, error) {
-	st, qr, err := post(base+"/v1/qr", map[string]any{"platform": "kakao", "wallet": cred})
+func checkin(base string, h holding) (int64, error) {
+	st, qr, err := post(base+"/v1/qr", map[string]any{"platform": "kakao", "wallet": h.wallet, "session": h.session})
 	if err != nil || st != 201 {
 		return 0, fmt.Errorf("qr: %d %v", st, err)
 	}
@@ -136,7 +145,7 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 						return
 					}
 					mu.Lock()
-					certs = append(certs, cred["credential"].(map[string]any)["id"].(string))
+					certs = append(certs, cred.wallet["credential"].(map[string]any)["id"].(string))
 					mu.Unlock()
 				} else {
 					id, err := checkin(srv.url, wallet)
@@ -189,6 +198,18 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 		if ok, err := store.HasVisit(ctx, id); err != nil || !ok {
 			lost++
 		}
+	}
+	// Every stored certificate is in the key-anchor chain exactly once: the
+	// restart anchored what the kill left pending.
+	anchored, pending, err := store.CheckChain(ctx)
+	if err != nil {
+		t.Errorf("anchor chain after kill -9 and restart: %v", err)
+	}
+	if pending != 0 {
+		t.Errorf("%d certificates still pending their anchor after the restart", pending)
+	}
+	if anchored < len(certs)+1 {
+		t.Errorf("%d anchored, want at least the %d acknowledged", anchored, len(certs)+1)
 	}
 	nc, nv, _, _ := store.Counts(ctx)
 	t.Logf("acknowledged before kill -9: %d certificates, %d visits; stored: %d, %d", len(certs), len(visits), nc, nv)

@@ -45,11 +45,12 @@ func (r Request) SetsHeader(name string) bool {
 var FramingHeaders = []string{"Host", "Content-Length", "Transfer-Encoding", "Connection"}
 
 // BuiltinVars are the variables every user starts with: a user id, the
-// platform (which changes when the user switches), a venue id, and the
-// signed credential. A journey that reads ${credential} before any of its
-// steps extracts one is a journey of users who hold one already (returning
-// users): the engine issues theirs before the run starts.
-var BuiltinVars = []string{"user", "platform", "venue", "credential"}
+// platform (which changes when the user switches), a venue id, the signed
+// credential and the holder's session that goes with it. A journey that
+// reads ${credential} before any of its steps extracts one is a journey of
+// users who hold one already (returning users): the engine issues theirs
+// before the run starts.
+var BuiltinVars = []string{"user", "platform", "venue", "credential", "session"}
 
 // Error kinds the results count; request templates may add their own via
 // Kinds. tls is a failed TLS handshake (an untrusted certificate, say);
@@ -72,9 +73,9 @@ var PassRequests = map[string]Request{
 		Extract: map[string]string{"identity_token": "identity_token"}},
 	"certificate.issue": {Method: "POST", Path: "/v1/certificates", Expect: []int{201},
 		JSON:    map[string]any{"identity_token": "${identity_token}", "platform": "${platform}"},
-		Extract: map[string]string{"credential": "."}},
+		Extract: map[string]string{"credential": "wallet", "session": "session"}},
 	"qr": {Method: "POST", Path: "/v1/qr", Expect: []int{201},
-		JSON:    map[string]any{"platform": "${platform}", "wallet": "${credential}"},
+		JSON:    map[string]any{"platform": "${platform}", "wallet": "${credential}", "session": "${session}"},
 		Extract: map[string]string{"token": "token"}},
 	"checkin": {Method: "POST", Path: "/v1/checkins", Expect: []int{201},
 		JSON:  map[string]any{"token": "${token}", "venue_id": "${venue}"},

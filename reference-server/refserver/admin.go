@@ -75,17 +75,18 @@ func (s *Server) seedCredentials(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{"credentials": creds})
 }
 
-// Seed issues n credentials directly and durably, for users who hold one
-// before a scenario starts.
-func (s *Server) Seed(ctx context.Context, n int) ([]SignedCredential, error) {
-	out := make([]SignedCredential, n)
+// Seed issues n credentials directly and durably, with their holders'
+// sessions, for users who hold one before a scenario starts.
+func (s *Server) Seed(ctx context.Context, n int) ([]Issued, error) {
+	out := make([]Issued, n)
 	for i := range out {
 		user := "seeded-" + randomID()
-		out[i] = s.keys.sign(Credential{ID: randomID(), Holder: s.keys.holder(user), Vaccine: "COVID-19",
+		sc := s.keys.sign(Credential{ID: randomID(), Holder: s.keys.holder(user), Vaccine: "COVID-19",
 			Doses: registryDoses(user), IssuedAt: s.now().UTC().Truncate(time.Millisecond), Issuer: "KDCA", KeyID: s.keys.keyID})
-		if err := s.store.putCertificate(ctx, out[i], "seed"); err != nil {
+		if err := s.store.putCertificate(ctx, sc, "seed", usedToken{}, nil, false); err != nil {
 			return nil, err
 		}
+		out[i] = Issued{Wallet: sc, Session: s.keys.session(sc.Credential)}
 	}
 	return out, nil
 }

@@ -14,4 +14,33 @@
 //
 // A Server is safe for concurrent use; its Handler serves the public API,
 // /metrics, /healthz and the fault admin API.
+//
+// # Threat model
+//
+// The server is driven by load generators and may be reached through
+// proxies (surge's chaos proxy among them), so where a request comes from
+// proves nothing: loopback is not an identity. What it trusts:
+//
+//   - The admin API (faults, seeded credentials) takes the bearer token of
+//     Config.AdminToken from anyone, compared in constant time; without a
+//     token configured it is off. The token is never logged or answered.
+//   - An identity request is bound to its user and platform, its SMS code
+//     is checked in constant time, and it is confirmed once; five wrong
+//     codes lock it and twenty in an hour lock the user, so a six-digit
+//     code cannot be guessed by volume.
+//   - An identity token is bound to its user and the platform it was
+//     checked on, expires, and issues one certificate only.
+//   - A certificate is answered with the holder's session, sealed (HMAC) to
+//     the credential and its holder; a QR is minted only for the session's
+//     own credential, so a leaked credential id mints nobody's QR.
+//   - A QR token is sealed to its credential and platform, expires after
+//     its TTL and admits once (its id is recorded durably).
+//   - A 2xx means the write is committed: a certificate, the token it used
+//     and its place in the key-anchor chain commit in one transaction, or
+//     the certificate is recorded pending and anchored on restart and by
+//     the upkeep loop (Store.CheckChain verifies the chain).
+//
+// Out of scope: TLS (put a terminating proxy in front), key rotation, and
+// denial of service past the profile's own limits, which is what surge
+// measures.
 package refserver

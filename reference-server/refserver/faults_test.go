@@ -19,7 +19,7 @@ func TestFaultErrorRateIsScopedToItsStage(t *testing.T) {
 	const n = 400
 	failed := 0
 	for range n {
-		status, out := ts.call("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": cred})
+		status, out := ts.call("POST", "/v1/qr", ts.qrBody("kakao", cred))
 		switch {
 		case status == 502 && errCode(out) == "injected_error":
 			failed++
@@ -27,7 +27,7 @@ func TestFaultErrorRateIsScopedToItsStage(t *testing.T) {
 			t.Fatalf("unexpected %d %v", status, out)
 		}
 		// naver's path (relay.naver, kdca, registry) is outside the fault's scope
-		ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "naver", "credential_id": credID(cred)}, 201)
+		ts.mustCall("POST", "/v1/qr", ts.qrBody("naver", cred), 201)
 	}
 	// Binomial(400, 0.3): mean 120, sd 9.2; 4.5 sd either side.
 	if failed < 79 || failed > 161 {
@@ -36,7 +36,7 @@ func TestFaultErrorRateIsScopedToItsStage(t *testing.T) {
 	ts.mustCall("DELETE", "/admin/faults/"+f["id"].(string), nil, 204)
 	ts.mustCall("DELETE", "/admin/faults/"+f["id"].(string), nil, 404)
 	for range 20 {
-		ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": cred}, 201)
+		ts.mustCall("POST", "/v1/qr", ts.qrBody("kakao", cred), 201)
 	}
 }
 
@@ -47,17 +47,17 @@ func TestFaultOutageLatencyStallCapacity(t *testing.T) {
 	p.Stages["relay.kakao"] = st
 	ts := startServer(t, p)
 	cred := ts.issue("u", "kakao")
-	qr := map[string]any{"platform": "kakao", "wallet": cred}
+	qr := ts.qrBody("kakao", cred)
 
 	t.Run("outage", func(t *testing.T) {
 		ts.mustCall("POST", "/admin/faults", `{"kind": "outage", "stage": "kdca"}`, 201)
-		out := ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "naver", "credential_id": credID(cred)}, 503)
+		out := ts.mustCall("POST", "/v1/qr", ts.qrBody("naver", cred), 503)
 		if errCode(out) != "stage_outage" {
 			t.Errorf("%v, want stage_outage", out)
 		}
 		ts.mustCall("POST", "/v1/qr", qr, 201) // the wallet path does not touch kdca
 		ts.mustCall("DELETE", "/admin/faults", nil, 200)
-		ts.mustCall("POST", "/v1/qr", map[string]any{"platform": "naver", "credential_id": credID(cred)}, 201)
+		ts.mustCall("POST", "/v1/qr", ts.qrBody("naver", cred), 201)
 	})
 	t.Run("latency", func(t *testing.T) {
 		ts.mustCall("POST", "/admin/faults", `{"kind": "latency", "stage": "relay.kakao", "latency": "150ms"}`, 201)
@@ -162,7 +162,7 @@ func TestSlowUnderLoadFault(t *testing.T) {
 	p.Stages["relay.kakao"] = st
 	ts := startServer(t, p)
 	cred := ts.issue("u", "kakao")
-	qr := map[string]any{"platform": "kakao", "wallet": cred}
+	qr := ts.qrBody("kakao", cred)
 	ts.mustCall("POST", "/admin/faults", `{"kind": "slow_under_load", "stage": "relay.kakao", "above": 5, "factor": 10}`, 201)
 	timeOne := func() time.Duration {
 		start := time.Now()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"hash/fnv"
@@ -110,20 +111,29 @@ func (s *Server) identityConfirm(w http.ResponseWriter, r *http.Request) (int, e
 	if !s.keys.open(kindIDReq, r.PathValue("id"), &req) {
 		return 0, &apiError{Status: http.StatusNotFound, Code: "unknown_identity_request", Field: "id", Message: "no such identity request"}
 	}
+	if err := s.guesses.check(req); err != nil {
+		return 0, err
+	}
 	var out struct {
 		IdentityToken string    `json:"identity_token"`
 		ExpiresAt     time.Time `json:"expires_at"`
 	}
 	err := s.run(r.Context(), s.route("identity.confirm", req.Platform), req.Platform, works{
-		"identity-confirm": func(context.Context) error {
+		"identity-confirm": func(ctx context.Context) error {
 			if expired(req.Expires, s.now()) {
 				return &apiError{Status: http.StatusGone, Code: "identity_request_expired", Field: "id", Message: "the identity request has expired; start again"}
 			}
-			if in.Code != s.keys.smsCode(req.Nonce) {
-				return &apiError{Status: http.StatusUnauthorized, Code: "wrong_code", Field: "code", Message: "the SMS code does not match"}
+			if subtle.ConstantTimeCompare([]byte(in.Code), []byte(s.keys.smsCode(req.Nonce))) != 1 {
+				return s.guesses.wrong(ctx, s.store, req)
+			}
+			// one confirmation per request: a second would mint a second token
+			if err := s.store.useTokenAlone(ctx, usedToken{nonce: kindIDReq + ":" + req.Nonce, expires: req.Expires}); errors.Is(err, errDuplicate) {
+				return &apiError{Status: http.StatusConflict, Code: "identity_request_used", Field: "id", Message: "the identity request was confirmed already (or locked after wrong codes); start again"}
+			} else if err != nil {
+				return err
 			}
 			exp := s.now().Add(s.ttl("identity.confirm", 10*time.Minute))
-			out.IdentityToken = s.keys.seal(kindIDToken, identityClaims{User: req.User, Platform: req.Platform, Expires: exp.UnixMilli()})
+			out.IdentityToken = s.keys.seal(kindIDToken, identityClaims{User: req.User, Platform: req.Platform, Nonce: randomID(), Expires: exp.UnixMilli()})
 			out.ExpiresAt = exp.UTC()
 			return nil
 		},
@@ -157,10 +167,17 @@ func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request) (int, 
 	if expired(id.Expires, s.now()) {
 		return 0, &apiError{Status: http.StatusUnauthorized, Code: "identity_token_expired", Field: "identity_token", Message: "identity token has expired; verify identity again"}
 	}
+	if id.Platform != in.Platform {
+		return 0, &apiError{Status: http.StatusForbidden, Code: "platform_mismatch", Field: "platform",
+			Message: "the identity token was issued to platform " + id.Platform + ", not " + in.Platform}
+	}
 	var (
-		doses int
-		sc    SignedCredential
+		doses    int
+		sc       SignedCredential
+		anchored bool // the route anchored the key before storing (as built: synchronous)
+		stored   bool
 	)
+	pub := s.keys.issuer.Public().(ed25519.PublicKey)
 	err := s.run(r.Context(), s.route("certificate.issue", in.Platform), in.Platform, works{
 		"registry-lookup": func(context.Context) error { doses = registryDoses(id.User); return nil },
 		"sign": func(context.Context) error {
@@ -168,15 +185,37 @@ func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request) (int, 
 				Doses: doses, IssuedAt: s.now().UTC().Truncate(time.Millisecond), Issuer: "KDCA", KeyID: s.keys.keyID})
 			return nil
 		},
-		"store-certificate": func(ctx context.Context) error { return s.store.putCertificate(ctx, sc, in.Platform) },
+		"store-certificate": func(ctx context.Context) error {
+			used := usedToken{nonce: kindIDToken + ":" + id.Nonce, expires: id.Expires}
+			if id.Nonce == "" {
+				return &apiError{Status: http.StatusUnauthorized, Code: "unknown_identity_token", Field: "identity_token", Message: "identity token of an older format: verify identity again"}
+			}
+			var err error
+			if anchored {
+				link, done := s.store.nextAnchor(sc.Credential.ID, pub)
+				err = s.store.putCertificate(ctx, sc, in.Platform, used, link, false)
+				done(err == nil)
+			} else {
+				err = s.store.putCertificate(ctx, sc, in.Platform, used, nil, true)
+			}
+			if errors.Is(err, errDuplicate) {
+				return &apiError{Status: http.StatusConflict, Code: "identity_token_used", Field: "identity_token", Message: "the identity token issued a certificate already; verify identity again"}
+			}
+			stored = err == nil
+			return err
+		},
 		"anchor": func(ctx context.Context) error {
-			return s.store.anchor(ctx, sc.Credential.ID, s.keys.issuer.Public().(ed25519.PublicKey))
+			if !stored { // before the store (synchronous): the link goes in with the certificate
+				anchored = true
+				return nil
+			}
+			return s.store.anchorPending(ctx, sc.Credential.ID, pub) // after it (asynchronous): the outbox row is taken out
 		},
 	})
 	if err != nil {
 		return 0, err
 	}
-	writeJSON(w, http.StatusCreated, sc)
+	writeJSON(w, http.StatusCreated, Issued{Wallet: sc, Session: s.keys.session(sc.Credential)})
 	return http.StatusCreated, nil
 }
 
@@ -187,12 +226,14 @@ func registryDoses(user string) int {
 	return 2 + int(h.Sum32()%3/2) // two doses, a third of users boosted
 }
 
-// POST /v1/qr {platform, credential_id | wallet: {credential, signature}} -> 201 {token, expires_at}
+// POST /v1/qr {platform, session, credential_id | wallet: {credential, signature}} -> 201 {token, expires_at}
 // Fetch-proof platforms load the credential from the backend by id on every
-// QR; wallet platforms present the cached signed credential.
+// QR; wallet platforms present the cached signed credential. Either way the
+// holder's session must be for that credential.
 func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 	var in struct {
 		Platform     string            `json:"platform"`
+		Session      string            `json:"session"`
 		CredentialID string            `json:"credential_id"`
 		Wallet       *SignedCredential `json:"wallet"`
 	}
@@ -213,6 +254,17 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 	}
 	if err := checkID("credential_id", firstNonEmpty(in.CredentialID, "-")); err != nil {
 		return 0, err
+	}
+	if in.Session == "" {
+		return 0, missing("session")
+	}
+	var sess sessionClaims
+	if !s.keys.open(kindSession, in.Session, &sess) {
+		return 0, &apiError{Status: http.StatusUnauthorized, Code: "unknown_session", Field: "session", Message: "session not issued by this system, or altered"}
+	}
+	if id := firstNonEmpty(in.CredentialID, walletID(in.Wallet)); id != sess.Credential {
+		return 0, &apiError{Status: http.StatusForbidden, Code: "not_the_holder", Field: "session",
+			Message: "the session is not the holder's of this credential: a QR is minted for one's own credential only"}
 	}
 	var (
 		cred SignedCredential
@@ -245,6 +297,13 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 	}
 	writeJSON(w, http.StatusCreated, out)
 	return http.StatusCreated, nil
+}
+
+func walletID(w *SignedCredential) string {
+	if w == nil {
+		return ""
+	}
+	return w.Credential.ID
 }
 
 // credential loads an issued credential and checks its signature.

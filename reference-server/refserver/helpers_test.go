@@ -52,6 +52,9 @@ type testServer struct {
 	clock *clock
 	t     testing.TB
 	admin string // the admin token the helpers send to /admin paths
+
+	mu       sync.Mutex
+	sessions map[string]string // credential id -> its holder's session, from issue
 }
 
 func startServer(t testing.TB, p *capacity.Profile, mutate ...func(*Config)) *testServer {
@@ -72,7 +75,7 @@ func startServer(t testing.TB, p *capacity.Profile, mutate ...func(*Config)) *te
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &testServer{Server: srv, URL: hs.URL, clock: clk, t: t, admin: cfg.AdminToken}
+	return &testServer{Server: srv, URL: hs.URL, clock: clk, t: t, admin: cfg.AdminToken, sessions: map[string]string{}}
 }
 
 // testAdminToken is the admin token of a test's server (unless it sets another).
@@ -127,24 +130,47 @@ func (ts *testServer) mustCall(method, path string, body any, want int) map[stri
 	return out
 }
 
-// issue runs the first-time issuance journey and returns the signed credential as JSON.
+// issue runs the first-time issuance journey and returns the signed
+// credential as JSON; the holder's session is kept for qr and qrBody.
 func (ts *testServer) issue(user, platform string) map[string]any {
 	ts.t.Helper()
 	req := ts.mustCall("POST", "/v1/identity/requests", map[string]string{"user_id": user, "platform": platform}, 201)
 	tok := ts.mustCall("POST", "/v1/identity/requests/"+req["request_id"].(string)+"/confirm", map[string]any{"code": req["sms_code"]}, 200)
-	return ts.mustCall("POST", "/v1/certificates", map[string]any{"identity_token": tok["identity_token"], "platform": platform}, 201)
+	out := ts.mustCall("POST", "/v1/certificates", map[string]any{"identity_token": tok["identity_token"], "platform": platform}, 201)
+	cred, _ := out["wallet"].(map[string]any)
+	session, _ := out["session"].(string)
+	if cred == nil || session == "" {
+		ts.t.Fatalf("POST /v1/certificates: answer %v lacks wallet or session", out)
+	}
+	ts.mu.Lock()
+	ts.sessions[credID(cred)] = session
+	ts.mu.Unlock()
+	return cred
 }
 
-// qr mints a QR token: wallet platforms present cred, fetch platforms its id.
-func (ts *testServer) qr(platform string, cred map[string]any) string {
-	ts.t.Helper()
-	body := map[string]any{"platform": platform}
+// session is the holder's session of a credential issue returned.
+func (ts *testServer) session(cred map[string]any) string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.sessions[credID(cred)]
+}
+
+// qrBody is the holder's QR request: wallet platforms present cred, fetch
+// platforms its id; either way with the holder's session.
+func (ts *testServer) qrBody(platform string, cred map[string]any) map[string]any {
+	body := map[string]any{"platform": platform, "session": ts.session(cred)}
 	if ts.Profile().Platforms[platform].Proof == capacity.ProofWallet {
 		body["wallet"] = cred
 	} else {
 		body["credential_id"] = credID(cred)
 	}
-	return ts.mustCall("POST", "/v1/qr", body, 201)["token"].(string)
+	return body
+}
+
+// qr mints a QR token for cred's holder.
+func (ts *testServer) qr(platform string, cred map[string]any) string {
+	ts.t.Helper()
+	return ts.mustCall("POST", "/v1/qr", ts.qrBody(platform, cred), 201)["token"].(string)
 }
 
 func credID(cred map[string]any) string { return cred["credential"].(map[string]any)["id"].(string) }

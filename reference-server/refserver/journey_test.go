@@ -76,8 +76,16 @@ func TestSeededCredentialsCheckIn(t *testing.T) {
 	if len(creds) != 3 {
 		t.Fatalf("%d credentials", len(creds))
 	}
-	for _, c := range creds {
-		cred := c.(map[string]any)
+	for _, c := range creds { // each seeded item is what issuance answers: the wallet and its holder's session
+		item := c.(map[string]any)
+		cred, _ := item["wallet"].(map[string]any)
+		session, _ := item["session"].(string)
+		if cred == nil || session == "" {
+			t.Fatalf("seeded item %v lacks wallet or session", item)
+		}
+		ts.mu.Lock()
+		ts.sessions[credID(cred)] = session
+		ts.mu.Unlock()
 		ts.mustCall("POST", "/v1/checkins", map[string]any{"token": ts.qr("naver", cred), "venue_id": "v"}, 201)
 	}
 	ts.mustCall("POST", "/admin/credentials", map[string]int{"count": 0}, 422)

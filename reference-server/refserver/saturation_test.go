@@ -37,7 +37,7 @@ func TestSaturationPlateausNearCapacityAndSheds(t *testing.T) {
 	p := parseProfile(t, saturationProfile(t, workers, service))
 	ts := startServer(t, p)
 	cred := ts.issue("u", "kakao")
-	body, _ := json.Marshal(map[string]any{"platform": "kakao", "wallet": cred})
+	body, _ := json.Marshal(ts.qrBody("kakao", cred))
 	relay := ts.stages["relay.kakao"]
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512}}
 

@@ -52,19 +52,22 @@ func TestSecurityRejectionsAdmitNobody(t *testing.T) {
 	fresh := ts.qr("kakao", cred)
 
 	qrCases := []struct {
-		name   string
-		wallet map[string]any
-		status int
-		code   string
+		name    string
+		wallet  map[string]any
+		session string
+		status  int
+		code    string
 	}{
-		{"forged signature", forged, 403, "forged_credential"},
-		{"tampered payload", tampered, 403, "forged_credential"},
-		{"signature not base64", noSig, 422, "bad_signature"},
-		{"credential from another system", foreign, 403, "unknown_key"},
+		{"forged signature", forged, ts.session(cred), 403, "forged_credential"},
+		{"tampered payload", tampered, ts.session(cred), 403, "forged_credential"},
+		{"signature not base64", noSig, ts.session(cred), 422, "bad_signature"},
+		{"credential from another system", foreign, other.session(foreign), 401, "unknown_session"},
+		{"another's credential with one's own session", foreign, ts.session(cred), 403, "not_the_holder"},
+		{"one's credential with a session from another system", cred, other.session(foreign), 401, "unknown_session"},
 	}
 	for _, c := range qrCases {
 		t.Run("qr/"+c.name, func(t *testing.T) {
-			status, out := ts.call("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": c.wallet})
+			status, out := ts.call("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": c.wallet, "session": c.session})
 			if status != c.status || errCode(out) != c.code {
 				t.Errorf("status %d code %q, want %d %q (%v)", status, errCode(out), c.status, c.code, out)
 			}

@@ -2,6 +2,7 @@ package refserver
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -50,12 +51,15 @@ type Server struct {
 	met     *metrics
 	faults  *faultSet
 	limiter *userLimiter
+	guesses *guesses
 	now     func() time.Time
 	log     *slog.Logger
 	tmpDir  string
 	bg      sync.WaitGroup // async steps in flight
 	bgCtx   context.Context
 	bgStop  context.CancelFunc
+	upkeep  sync.WaitGroup // the repair and cleanup loop
+	stopUp  context.CancelFunc
 	handler http.Handler
 }
 
@@ -82,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.met.describeProfile(s.profile)
 	s.faults = &faultSet{active: map[string]*activeFault{}, stages: s.stages, now: s.now}
+	s.guesses = newGuesses(s.now)
 	if rl, ok := s.profile.LimitOf("identity.request"); ok {
 		s.limiter = newUserLimiter(rl.Requests, rl.Per, s.now)
 	}
@@ -105,8 +110,60 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	if err := s.repairAnchors(context.Background()); err != nil {
+		store.Close()
+		s.removeTmp()
+		return nil, err
+	}
+	var upCtx context.Context
+	upCtx, s.stopUp = context.WithCancel(context.Background())
+	s.upkeep.Add(1)
+	go s.upkeepLoop(upCtx)
 	s.handler = s.routes()
 	return s, nil
+}
+
+// upkeepEvery is how often the server repairs anchors whose background
+// step failed and forgets used tokens past their expiry.
+const upkeepEvery = 30 * time.Second
+
+func (s *Server) upkeepLoop(ctx context.Context) {
+	defer s.upkeep.Done()
+	t := time.NewTicker(upkeepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.repairAnchors(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("anchor repair", "err", err)
+		}
+		if err := s.store.forgetExpiredTokens(ctx, s.now().UnixMilli()); err != nil && ctx.Err() == nil {
+			s.log.Warn("used-token cleanup", "err", err)
+		}
+	}
+}
+
+// repairAnchors anchors every certificate stored with its anchor pending:
+// left by a crash between the store and the background anchor step, or by
+// a step that failed. An acknowledged certificate is anchored in the end.
+func (s *Server) repairAnchors(ctx context.Context) error {
+	ids, err := s.store.PendingAnchors(ctx)
+	if err != nil {
+		return fmt.Errorf("refserver: pending anchors: %w", err)
+	}
+	pub := s.keys.issuer.Public().(ed25519.PublicKey)
+	for _, id := range ids {
+		if err := s.store.anchorPending(ctx, id, pub); err != nil {
+			return fmt.Errorf("refserver: anchoring certificate %s: %w", id, err)
+		}
+	}
+	if len(ids) > 0 {
+		s.log.Info("anchored certificates left pending", "count", len(ids))
+	}
+	return nil
 }
 
 // Handler serves the API.
@@ -121,6 +178,8 @@ func (s *Server) Profile() *capacity.Profile { return s.profile }
 // Close waits up to 5 s for background steps, then closes the database (and
 // removes a temporary one).
 func (s *Server) Close() error {
+	s.stopUp()
+	s.upkeep.Wait()
 	done := make(chan struct{})
 	go func() { s.bg.Wait(); close(done) }()
 	select {
@@ -229,6 +288,22 @@ type userLimiter struct {
 
 func newUserLimiter(n int, per time.Duration, now func() time.Time) *userLimiter {
 	return &userLimiter{n: n, per: per, now: now, seen: map[string][]time.Time{}}
+}
+
+// full says how long until user may make a request again, 0 if now,
+// without recording one.
+func (l *userLimiter) full(user string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	ts := l.seen[user]
+	for len(ts) > 0 && now.Sub(ts[0]) >= l.per {
+		ts = ts[1:]
+	}
+	if len(ts) < l.n {
+		return 0
+	}
+	return l.per - now.Sub(ts[0])
 }
 
 // allow records a request by user; if refused it says when to retry.

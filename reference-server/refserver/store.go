@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS visits (
 	certificate_id TEXT NOT NULL, venue_id TEXT NOT NULL, platform TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS anchors (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT, certificate_id TEXT NOT NULL, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS used_tokens (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_anchors (certificate_id TEXT PRIMARY KEY);
 `
 
 // OpenStore opens (creating if needed) the database at path.
@@ -184,14 +186,87 @@ func (s *Store) secret(ctx context.Context, name string, n int) ([]byte, error) 
 	return v, nil
 }
 
-// putCertificate stores an issued credential durably.
-func (s *Store) putCertificate(ctx context.Context, sc SignedCredential, platform string) error {
+// putCertificate stores an issued credential durably, in one transaction
+// with what goes with it: the identity token it used up (single-use: a
+// token already used is errDuplicate, and nothing is stored), and either
+// its key anchor (when the route anchored it first) or a pending anchor,
+// an outbox row the anchoring takes out when it is done and that a restart
+// finds again. An acknowledged certificate is never left unanchored, and
+// an anchor never names a certificate that was not stored.
+func (s *Store) putCertificate(ctx context.Context, sc SignedCredential, platform string, used usedToken, anchored []byte, pending bool) error {
 	body, _ := json.Marshal(sc.Credential)
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO certificates(id, holder, platform, issued_at, body, signature) VALUES (?, ?, ?, ?, ?, ?)`,
-			sc.Credential.ID, sc.Credential.Holder, platform, sc.Credential.IssuedAt.UnixMilli(), body, sc.Signature)
+		if err := useToken(tx, used); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO certificates(id, holder, platform, issued_at, body, signature) VALUES (?, ?, ?, ?, ?, ?)`,
+			sc.Credential.ID, sc.Credential.Holder, platform, sc.Credential.IssuedAt.UnixMilli(), body, sc.Signature); err != nil {
+			return err
+		}
+		if anchored != nil {
+			_, err := tx.Exec(`INSERT INTO anchors(certificate_id, hash) VALUES (?, ?)`, sc.Credential.ID, anchored)
+			return err
+		}
+		if !pending {
+			return nil
+		}
+		_, err := tx.Exec(`INSERT INTO pending_anchors(certificate_id) VALUES (?)`, sc.Credential.ID)
 		return err
 	})
+}
+
+// usedToken is a single-use token's nonce and when it expires anyway
+// (after which its row may go).
+type usedToken struct {
+	nonce   string
+	expires int64 // unix milliseconds
+}
+
+// useToken records a token's use; a second use is errDuplicate.
+func useToken(tx *sql.Tx, u usedToken) error {
+	if u.nonce == "" {
+		return nil
+	}
+	if _, err := tx.Exec(`INSERT INTO used_tokens(nonce, expires) VALUES (?, ?)`, u.nonce, u.expires); err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return errDuplicate
+		}
+		return err
+	}
+	return nil
+}
+
+// useTokenAlone records a token's use in a transaction of its own.
+func (s *Store) useTokenAlone(ctx context.Context, u usedToken) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return useToken(tx, u) })
+}
+
+// forgetExpiredTokens drops the used tokens whose own expiry has passed:
+// they are refused as expired anyway, so the table stays the size of the
+// tokens alive.
+func (s *Store) forgetExpiredTokens(ctx context.Context, nowMs int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM used_tokens WHERE expires < ?`, nowMs)
+		return err
+	})
+}
+
+// PendingAnchors lists the certificates stored but not yet anchored.
+func (s *Store) PendingAnchors(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT certificate_id FROM pending_anchors ORDER BY certificate_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 var errNotFound = errors.New("refserver: not found")
@@ -230,24 +305,116 @@ func (s *Store) putVisit(ctx context.Context, tokenID, certID, venue, platform s
 	return id, err
 }
 
-// anchor appends a certificate's key anchor to the hash chain:
+// anchorHash is a certificate's key anchor on the hash chain:
 // hash = SHA-256(previous hash || certificate id || issuer public key).
-func (s *Store) anchor(ctx context.Context, certID string, pub []byte) error {
-	s.anchorMu.Lock()
-	defer s.anchorMu.Unlock()
+func anchorHash(prev []byte, certID string, pub []byte) []byte {
 	h := sha256.New()
-	h.Write(s.anchorHead)
+	h.Write(prev)
 	h.Write([]byte(certID))
 	h.Write(pub)
-	sum := h.Sum(nil)
+	return h.Sum(nil)
+}
+
+// nextAnchor reserves the chain's next link for a certificate about to be
+// stored with it (putCertificate); done(true) makes it the head, done(false)
+// gives the link back. The chain is one sequence: the lock is held
+// between the two.
+func (s *Store) nextAnchor(certID string, pub []byte) (sum []byte, done func(stored bool)) {
+	s.anchorMu.Lock()
+	sum = anchorHash(s.anchorHead, certID, pub)
+	return sum, func(stored bool) {
+		if stored {
+			s.anchorHead = sum
+		}
+		s.anchorMu.Unlock()
+	}
+}
+
+// anchorPending anchors a certificate stored with a pending anchor: the
+// link appended and the outbox row taken out in one transaction.
+func (s *Store) anchorPending(ctx context.Context, certID string, pub []byte) error {
+	s.anchorMu.Lock()
+	defer s.anchorMu.Unlock()
+	sum := anchorHash(s.anchorHead, certID, pub)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO anchors(certificate_id, hash) VALUES (?, ?)`, certID, sum)
+		res, err := tx.Exec(`DELETE FROM pending_anchors WHERE certificate_id = ?`, certID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errAnchored
+		}
+		_, err = tx.Exec(`INSERT INTO anchors(certificate_id, hash) VALUES (?, ?)`, certID, sum)
 		return err
 	})
-	if err == nil {
+	switch {
+	case err == nil:
 		s.anchorHead = sum
+	case errors.Is(err, errAnchored): // by the repair, or the step it repaired: done either way
+		err = nil
 	}
 	return err
+}
+
+var errAnchored = errors.New("refserver: anchored already")
+
+// CheckChain verifies the key-anchor chain: every stored certificate is
+// anchored exactly once or is pending (stored, its anchor still to come),
+// and each link's hash follows from the one before it.
+func (s *Store) CheckChain(ctx context.Context) (anchored, pending int, err error) {
+	var seed []byte
+	switch err := s.db.QueryRowContext(ctx, `SELECT value FROM keys WHERE name = 'issuer-ed25519-seed'`).Scan(&seed); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return 0, 0, fmt.Errorf("store: issuer key: %w", err)
+	case len(seed) != ed25519.SeedSize:
+		return 0, 0, fmt.Errorf("store: issuer key: %d bytes, want %d", len(seed), ed25519.SeedSize)
+	}
+	var pub []byte
+	if seed != nil {
+		pub = ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT certificate_id, hash FROM anchors ORDER BY seq`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	var prev []byte
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var h []byte
+		if err := rows.Scan(&id, &h); err != nil {
+			return 0, 0, err
+		}
+		if want := anchorHash(prev, id, pub); string(want) != string(h) {
+			return 0, 0, fmt.Errorf("anchor %d (certificate %s): hash does not follow from the link before it", anchored+1, id)
+		}
+		if seen[id] {
+			return 0, 0, fmt.Errorf("certificate %s is anchored twice", id)
+		}
+		seen[id], prev = true, h
+		anchored++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	var orphans, unanchored int
+	err = s.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM anchors a WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.id = a.certificate_id)),
+		(SELECT count(*) FROM certificates c WHERE c.platform != 'seed'
+			AND NOT EXISTS (SELECT 1 FROM anchors a WHERE a.certificate_id = c.id)
+			AND NOT EXISTS (SELECT 1 FROM pending_anchors p WHERE p.certificate_id = c.id)),
+		(SELECT count(*) FROM pending_anchors)`).Scan(&orphans, &unanchored, &pending)
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case orphans > 0:
+		return 0, 0, fmt.Errorf("%d anchors name a certificate that was not stored", orphans)
+	case unanchored > 0:
+		return 0, 0, fmt.Errorf("%d certificates are neither anchored nor pending", unanchored)
+	}
+	return anchored, pending, nil
 }
 
 // Counts reports how many certificates, visits and anchors are stored.

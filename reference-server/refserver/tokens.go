@@ -32,6 +32,27 @@ type SignedCredential struct {
 	Signature  string     `json:"signature"`
 }
 
+// Issued is what a holder gets when a certificate is issued: the signed
+// credential its app keeps in its wallet, and the session that proves it is
+// the holder (a QR is minted only for the session's own credential: a
+// copy of someone's credential, or its id, mints nothing).
+type Issued struct {
+	Wallet  SignedCredential `json:"wallet"`
+	Session string           `json:"session"`
+}
+
+// sessionClaims are what a holder's session carries: the credential it
+// may mint QR codes for.
+type sessionClaims struct {
+	Credential string `json:"cid"`
+	Holder     string `json:"h"`
+}
+
+// session is a holder's session for a credential.
+func (k *keys) session(c Credential) string {
+	return k.seal(kindSession, sessionClaims{Credential: c.ID, Holder: c.Holder})
+}
+
 // keys are the server's secrets: the issuer's ed25519 key and the HMAC key
 // of QR and identity tokens. They live in the database, so credentials
 // issued before a restart still verify after it.
@@ -114,6 +135,7 @@ const (
 	kindIDReq    = "identity-request"
 	kindIDToken  = "identity-token"
 	kindSMS      = "sms"
+	kindSession  = "session"
 	qrTokenField = "token"
 )
 

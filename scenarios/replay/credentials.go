@@ -48,8 +48,28 @@ func (e *engine) loadCredentials(ctx context.Context) error {
 	if len(creds) == 0 {
 		return fmt.Errorf("replay: credentials for returning users: none given")
 	}
-	e.credentials = creds
+	e.credentials = make([]held, len(creds))
+	for i, c := range creds {
+		e.credentials[i] = holding(c)
+	}
 	return nil
+}
+
+// held is what a returning user starts with: ${credential} and, when the
+// server binds its QR to the holder's session, ${session}.
+type held struct{ credential, session json.RawMessage }
+
+// holding reads one seeded item: the reference server's {"wallet",
+// "session"} pair, or any other JSON value as the credential alone.
+func holding(item json.RawMessage) held {
+	var pair struct {
+		Wallet  json.RawMessage `json:"wallet"`
+		Session json.RawMessage `json:"session"`
+	}
+	if json.Unmarshal(item, &pair) == nil && len(pair.Wallet) > 0 {
+		return held{credential: pair.Wallet, session: pair.Session}
+	}
+	return held{credential: item}
 }
 
 // adminCredentials asks a reference server for seeded credentials.

@@ -58,7 +58,9 @@ type Config struct {
 	// arrivals end or the run is interrupted (default DefaultDrain).
 	Drain time.Duration
 	// Credentials gives credentials to users who hold one before the window
-	// (default: POST Target/admin/credentials, the reference server's).
+	// (default: POST Target/admin/credentials, the reference server's). An
+	// item {"wallet": ..., "session": ...} sets ${credential} and ${session};
+	// any other item is the credential.
 	Credentials func(ctx context.Context, n int) ([]json.RawMessage, error)
 	// SampleMetrics scrapes Target/metrics each second for stage samples.
 	SampleMetrics bool
@@ -120,7 +122,7 @@ type engine struct {
 	platforms   map[string]json.RawMessage // the scenario's platforms as JSON strings
 	ctl         *http.Client               // the control plane (faults, metrics): never queued behind the load
 	start       time.Time
-	credentials []json.RawMessage
+	credentials []held
 
 	mu     sync.Mutex
 	run    *results.Run

@@ -587,7 +587,8 @@ cohorts: [{name: a, share: 33.3%, journey: j}, {name: b, share: 33.4%, journey: 
 	}
 	f := boom[0]
 	all := f.Headers + f.Body
-	if f.Status != 500 || f.Kind != "5xx" || !strings.Contains(f.Headers, "X-Trace: trace-1") || !strings.Contains(f.Body, `"message": "it broke"`) {
+	if f.Status != 500 || f.Kind != "5xx" || !strings.Contains(f.Headers, "X-Trace: trace-1") || !strings.Contains(f.Body, `"message": "it broke"`) ||
+		!strings.Contains(f.Body, `"code": "internal"`) {
 		t.Errorf("sample %+v", f)
 	}
 	for _, secret := range []string{"s3cr3t-cookie", "k3y-value", "t0ken-value", `"pw"`} {

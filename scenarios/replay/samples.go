@@ -18,13 +18,13 @@ import (
 // named so is replaced by [redacted].
 
 // sensitive matches a header or field name that may carry a credential.
-var sensitive = regexp.MustCompile(`(?i)(token|secret|passw|auth|cookie|session|key|signature|credential|sms_code|otp|pin\b|^code$)`)
+var sensitive = regexp.MustCompile(`(?i)(token|secret|passw|auth|cookie|session|key|signature|credential|sms_code|otp|pin\b)`)
 
 // jsonSecret matches a JSON member whose key is sensitive, and formSecret a
 // form or query field.
 var (
-	jsonSecret = regexp.MustCompile(`(?i)"([^"\\]*(?:token|secret|passw|auth|cookie|session|key|signature|credential|code|otp|pin)[^"\\]*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)`)
-	formSecret = regexp.MustCompile(`(?i)\b([A-Za-z0-9_.-]*(?:token|secret|passw|auth|session|key|signature|credential|code|otp)[A-Za-z0-9_.-]*)=([^&\s"]+)`)
+	jsonSecret = regexp.MustCompile(`(?i)"([^"\\]*(?:token|secret|passw|auth|cookie|session|key|signature|credential|sms_code|otp|pin)[^"\\]*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)`)
+	formSecret = regexp.MustCompile(`(?i)\b([A-Za-z0-9_.-]*(?:token|secret|passw|auth|session|key|signature|credential|sms_code|otp)[A-Za-z0-9_.-]*)=([^&\s"]+)`)
 )
 
 // sampleOf is a failure sample of an attempt's answer, redacted.

@@ -58,7 +58,11 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 	u.venue = append(strconv.AppendInt(venue, int64(u.rng.IntN(10_000)), 10), '"')
 	u.vars["venue"] = u.venue
 	if len(e.credentials) > 0 {
-		u.vars["credential"] = e.credentials[u.rng.IntN(len(e.credentials))]
+		h := e.credentials[u.rng.IntN(len(e.credentials))]
+		u.vars["credential"] = h.credential
+		if h.session != nil {
+			u.vars["session"] = h.session
+		}
 	}
 	return u
 }
