@@ -90,6 +90,33 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateChecksTheProfile: what sim and run refuse, validate refuses:
+// a fault on a stage the profile lacks, a platform with no route.
+func TestValidateChecksTheProfile(t *testing.T) {
+	smoke, err := os.ReadFile("../../scenarios/smoke.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cases := map[string]struct{ edit, want string }{
+		"fault stage": {string(smoke) + "\nfaults:\n  - {name: f, at: \"12:00\", for: 1m, kind: error, stage: no-such-stage, status: 503}\n",
+			`faults[0].stage: profile as-built has no stage "no-such-stage"`},
+		"platform": {strings.Replace(string(smoke), "platforms: {kakao: 50%, naver: 50%}", "platforms: {kakao: 50%, cyworld: 50%}", 1),
+			`profile as-built has no stage "relay.cyworld" for platform cyworld`},
+	}
+	for name, c := range cases {
+		path := dir + "/" + strings.ReplaceAll(name, " ", "-") + ".yaml"
+		os.WriteFile(path, []byte(c.edit), 0o644)
+		code, out, _ := runSurge("validate", path)
+		if code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, output %q; want 1 and %q", name, code, out, c.want)
+		}
+		if code, _, _ := runSurge("sim", path, "--out", dir+"/sim-"+strings.ReplaceAll(name, " ", "-"), "--quiet"); code != 1 {
+			t.Errorf("%s: sim exit %d, want 1 as validate", name, code)
+		}
+	}
+}
+
 func TestSizeAndUSLCommands(t *testing.T) {
 	code, out, _ := runSurge("size", "--arrival-rate", "1500", "--service", "exp:20ms", "--slo", "p99<=100ms", "--json")
 	var v map[string]any

@@ -6,8 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/spec"
+	"github.com/surgekit/surge/sim"
 )
 
 // problemsError says how many problems validate found; they are printed already.
@@ -18,10 +20,16 @@ func (e problemsError) Error() string {
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var profile string
+	cmd := &cobra.Command{
 		Use:   "validate SCENARIO.yaml...",
 		Short: "Check scenario files strictly and print every problem with file, line and key",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Check scenario files strictly and print every problem with file, line and key.
+
+A scenario without a target URL runs on a capacity profile (--profile, else its
+target.profile, else as-built): validate checks it against that profile as run and
+sim do, so every route and every fault's stage exists.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			type result struct {
 				File     string   `json:"file"`
@@ -32,7 +40,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			bad := problemsError{}
 			for _, f := range args {
 				r := result{File: f, Valid: true}
-				if _, err := scenarios.Load(f); err != nil {
+				if err := validateOne(f, profile); err != nil {
 					r.Valid = false
 					var es spec.Errors
 					if errors.As(err, &es) {
@@ -66,4 +74,23 @@ func newValidateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&profile, "profile", "", "capacity profile a scenario without a target URL is checked against: as-built, fixed or a FILE (default: its target.profile, else as-built)")
+	return cmd
+}
+
+// validateOne is the one validation every command runs: the scenario
+// strictly, then, when it runs on a profile, against that profile.
+func validateOne(file, profile string) error {
+	s, err := scenarios.Load(file)
+	if err != nil {
+		return err
+	}
+	if s.Target.URL != "" && profile == "" {
+		return nil
+	}
+	p, err := profiles.Load(firstNonEmpty(profile, s.Target.Profile, "as-built"))
+	if err != nil {
+		return err
+	}
+	return sim.Check(s, p)
 }
