@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"net/url"
@@ -73,6 +74,10 @@ func (s *Scenario) validateArrivals(p *spec.Problems) {
 	}
 	if a.Total <= 0 {
 		p.Addf("arrivals.total", "must be positive (national arrivals over the window, such as 4.2M)")
+	} else if float64(a.Total) > MaxTotal {
+		p.Addf("arrivals.total", "%v is more than %v, more people than there are", float64(a.Total), MaxTotal)
+	} else if err := CheckPlayed(float64(a.Total), float64(s.Scale)); err != nil && s.Scale > 0 {
+		p.Addf("arrivals.total", "%v", err)
 	}
 	if len(a.Profile) == 0 {
 		p.Addf("arrivals.profile", "want the share of arrivals per bucket, e.g. [3%%, 5%%, 9%%]")
@@ -525,4 +530,23 @@ func uniqueName(p *spec.Problems, path, what, name string, taken map[string]bool
 		p.Addf(spec.Join(path, "name"), "%s %q is defined twice", what, name)
 	}
 	taken[name] = true
+}
+
+// Size limits, checked before anything is allocated for them. MaxTotal is
+// past any country's population; MaxPlayed bounds the arrivals one run or
+// simulation plays (total x scale): each costs the simulator ~100 bytes
+// alive at once at worst and the live engine a request or more, so 1e8 is
+// a few minutes of simulation and far past what one machine can send.
+const (
+	MaxTotal  = 1e10
+	MaxPlayed = 1e8
+)
+
+// CheckPlayed refuses a total and scale that would play more than
+// MaxPlayed arrivals.
+func CheckPlayed(total, scale float64) error {
+	if n := total * scale; n > MaxPlayed {
+		return fmt.Errorf("total %v at scale %v plays %.3g arrivals, more than the %.0g one run may play: lower the scale (or split the run across shards)", total, scale, n, float64(MaxPlayed))
+	}
+	return nil
 }

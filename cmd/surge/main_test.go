@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -98,7 +99,14 @@ func TestValidateChecksTheProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	lunch, err := os.ReadFile("../../scenarios/lunch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := regexp.MustCompile(`(?m)^  total: .*$`)
 	cases := map[string]struct{ edit, want string }{
+		"total past any country": {total.ReplaceAllString(string(lunch), "  total: 1e18"), "arrivals.total: 1e+18 is more than 1e+10"},
+		"played arrivals":        {total.ReplaceAllString(string(lunch), "  total: 9e9"), "plays 1.8e+08 arrivals, more than the 1e+08 one run may play"},
 		"fault stage": {string(smoke) + "\nfaults:\n  - {name: f, at: \"12:00\", for: 1m, kind: error, stage: no-such-stage, status: 503}\n",
 			`faults[0].stage: profile as-built has no stage "no-such-stage"`},
 		"platform": {strings.Replace(string(smoke), "platforms: {kakao: 50%, naver: 50%}", "platforms: {kakao: 50%, cyworld: 50%}", 1),

@@ -61,6 +61,9 @@ func simScenario(o runOptions, scale float64, stdout, stderr io.Writer) error {
 	if scale > 0 {
 		factor = scale / float64(s.Scale)
 		s.Scale = scenarios.Fraction(scale)
+		if err := scenarios.CheckPlayed(float64(s.Arrivals.Total), scale); err != nil {
+			return fmt.Errorf("--scale: %w", err)
+		}
 	}
 	// The simulation allocates many short-lived objects; a higher GC target
 	// trades memory (plentiful) for ~20% of the time (measured at national scale).
