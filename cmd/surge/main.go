@@ -30,10 +30,49 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interrupts(context.Background())
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interrupts: the first Ctrl-C (or SIGTERM) cancels ctx, which stops a run's
+// arrivals (or cuts its drain, once the arrivals are over); the second cuts
+// the drain at once (see cutOf); a third is Go's default, and kills.
+func interrupts(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	cut := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			close(cut)
+			signal.Stop(sigs)
+		case <-done:
+		}
+	}()
+	return withCut(ctx, cut), func() { signal.Stop(sigs); close(done); cancel() }
+}
+
+type cutKey struct{}
+
+// withCut carries the channel a second interrupt closes.
+func withCut(ctx context.Context, cut <-chan struct{}) context.Context {
+	return context.WithValue(ctx, cutKey{}, cut)
+}
+
+// cutOf is the channel a second interrupt closes (nil: none comes).
+func cutOf(ctx context.Context) <-chan struct{} {
+	c, _ := ctx.Value(cutKey{}).(<-chan struct{})
+	return c
 }
 
 // execute runs the command line and maps its outcome to an exit code.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -328,5 +329,98 @@ func TestReportAgainstBaselineAndPrediction(t *testing.T) {
 	code, _, errs = runSurge("report", run, "--prediction", filepath.Join(t.TempDir(), "nothing"))
 	if code != 1 || !strings.Contains(errs, "--prediction") {
 		t.Errorf("missing prediction directory: exit %d %q", code, errs)
+	}
+}
+
+// TestCtrlCCutsTheDrain sends real SIGINTs to this process: the first one
+// during the drain cuts it at once; during the arrivals, the first stops
+// them and the second cuts the drain. Each time the run directory is
+// written while the target still holds every request (none was answered).
+func TestCtrlCCutsTheDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends signals and waits for seconds")
+	}
+	release := make(chan struct{})
+	var answered, arrived atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		select { // hold the request: its user stays in its journey
+		case <-release:
+			answered.Add(1)
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	scenario := func(bucket string) string {
+		path := filepath.Join(t.TempDir(), "hold.yaml")
+		os.WriteFile(path, []byte(`name: hold
+target: {url: `+srv.URL+`}
+scale: 1
+arrivals: {start: "12:00", bucket: `+bucket+`, total: 4, profile: [100%], process: uniform}
+platforms: {web: 100%}
+requests: {hit: {method: GET, path: /hit}}
+cohorts: [{name: all, share: 100%, journey: j}]
+journeys: {j: [{request: hit, timeout: 2m}]}
+slo: [errors <= 100%]
+`), 0o644)
+		return path
+	}
+	for _, c := range []struct {
+		name, bucket string
+		signals      int
+	}{{"once, during the drain", "1s", 1}, {"twice, during the arrivals", "30s", 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			arrived.Store(0)
+			ctx, stop := interrupts(context.Background())
+			defer stop()
+			dir := filepath.Join(t.TempDir(), "run")
+			done := make(chan int, 1)
+			var out, errb strings.Builder
+			go func() {
+				done <- execute(ctx, []string{"run", scenario(c.bucket), "--out", dir, "--quiet", "--drain", "10m"}, &out, &errb)
+			}()
+			await := func(n int64) { // until n users hold a request, or the run ended early
+				for deadline := time.Now().Add(30 * time.Second); arrived.Load() < n; time.Sleep(10 * time.Millisecond) {
+					select {
+					case code := <-done:
+						t.Fatalf("the run ended (exit %d) before %d requests arrived: %s", code, n, errb.String())
+					default:
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%d of %d requests arrived in 30 s", arrived.Load(), n)
+					}
+				}
+			}
+			await(1)
+			if c.signals == 1 {
+				await(4) // all arrived: the drain has begun
+				time.Sleep(200 * time.Millisecond)
+			}
+			for range c.signals {
+				syscall.Kill(os.Getpid(), syscall.SIGINT)
+				time.Sleep(100 * time.Millisecond)
+			}
+			var code int
+			select {
+			case code = <-done:
+			case <-time.After(time.Minute): // the drain is 10 minutes: a minute means it was not cut
+				t.Fatalf("the run went on after %d interrupt(s)", c.signals)
+			}
+			if answered.Load() != 0 {
+				t.Fatalf("%d requests answered: the drain ended by itself", answered.Load())
+			}
+			run, err := results.ReadFile(dir)
+			if err != nil {
+				t.Fatalf("exit %d: no run directory: %v (%s)", code, err, errb.String())
+			}
+			cut := false
+			for _, ev := range run.Events {
+				cut = cut || ev.Kind == "cut" && strings.Contains(ev.Detail, "drain cut by an interrupt")
+			}
+			if code != 1 || run.Meta.Ended != "interrupted" || run.Meta.Complete || !cut {
+				t.Errorf("exit %d, ended %q complete %v, cut event %v; want 1, interrupted, the drain cut (%s)", code, run.Meta.Ended, run.Meta.Complete, cut, errb.String())
+			}
+		})
 	}
 }

@@ -131,7 +131,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	cfg := replay.Config{
 		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
 		SampleMetrics: o.metrics || profile != nil, Progress: progress(stderr, o.quiet), AdminToken: o.adminToken,
-		Meta: results.Meta{Scenario: s.Name},
+		Meta: results.Meta{Scenario: s.Name}, Cut: cutOf(ctx),
 	}
 	if profile != nil {
 		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()

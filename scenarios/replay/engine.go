@@ -55,8 +55,13 @@ type Config struct {
 	// giving at most ~300 buckets over the played timeline).
 	Bucket time.Duration
 	// Drain is how long users still in their journey may go on once the
-	// arrivals end or the run is interrupted (default DefaultDrain).
+	// arrivals end or the run is interrupted (default DefaultDrain). The
+	// drain is cut at once when Cut is closed, or when ctx is cancelled
+	// during a drain that began because the arrivals ended.
 	Drain time.Duration
+	// Cut, if set, ends the drain (or a run yet to drain) at once when
+	// closed: the CLI closes it on a second Ctrl-C.
+	Cut <-chan struct{}
 	// Credentials gives credentials to users who hold one before the window
 	// (default: POST Target/admin/credentials, the reference server's). An
 	// item {"wallet": ..., "session": ...} sets ${credential} and ${session};
@@ -351,9 +356,12 @@ dispatch:
 		// for another P to steal it while the dispatcher naps holding this one.
 		runtime.Gosched()
 	}
+	// The drain ends by itself, at its limit, or when cut: by Cut, or by
+	// ctx when the arrivals had ended before it (the first Ctrl-C then).
+	cutNow, interrupt := e.cfg.Cut, ctx.Done()
 	if ctx.Err() != nil {
-		ended = "interrupted"
-		e.event("interrupted", "arrivals stopped; draining users for "+e.cfg.Drain.String())
+		ended, interrupt = "interrupted", nil
+		e.event("interrupted", "arrivals stopped; draining users for "+e.cfg.Drain.String()+" (interrupt again to cut the drain)")
 	}
 	e.draining.Store(true)
 	drained := make(chan struct{})
@@ -367,6 +375,10 @@ dispatch:
 		cutUsers()
 		e.load.cut()
 		<-drained
+	case <-cutNow:
+		e.cutDrain(&ended, cutUsers, drained)
+	case <-interrupt:
+		e.cutDrain(&ended, cutUsers, drained)
 	}
 	<-wakerDone
 	close(stopMonitor)
@@ -462,4 +474,14 @@ func reachable(ctx context.Context, target string) error {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, target, err)
 	}
 	return c.Close()
+}
+
+// cutDrain ends the drain on an interrupt: the users still in their
+// journey are cut and counted unfinished, and the run is interrupted.
+func (e *engine) cutDrain(ended *string, cutUsers context.CancelFunc, drained <-chan struct{}) {
+	*ended = "interrupted"
+	e.event("cut", fmt.Sprintf("drain cut by an interrupt: %d users still in their journey", e.active.Load()))
+	cutUsers()
+	e.load.cut()
+	<-drained
 }
