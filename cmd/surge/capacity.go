@@ -100,7 +100,7 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	cfg.Runner = runner
 	dir := o.out
 	if dir == "" {
-		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name+"-capacity")
+		dir = filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+"-capacity")
 	}
 	if !o.quiet {
 		cfg.Progress = func(st knee.Step) {

@@ -156,7 +156,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run, suffix string, stdout io.Writer) error {
 	dir := o.out
 	if dir == "" {
-		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+s.Name+suffix)
+		dir = filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+suffix)
 	}
 	rep := reports.New(s, run)
 	v := rep.Verdict
@@ -183,6 +183,9 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 	}
 	return v.Err()
 }
+
+// runsDir is where a run directory goes when --out is not given.
+var runsDir = "runs"
 
 // startTarget returns the target URL: the scenario's (or --target), else an
 // embedded reference server on loopback (with its profile, and a random
