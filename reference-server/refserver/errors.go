@@ -50,6 +50,9 @@ func writeError(w http.ResponseWriter, err error) int {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		switch {
+		case errors.Is(err, errStoreUnavailable):
+			ae = &apiError{Status: http.StatusServiceUnavailable, Code: "store_unavailable", RetryAfter: 5 * time.Second,
+				Message: "the store cannot write (disk full?): nothing was stored; try again later"}
 		case errors.Is(err, errDeadline):
 			ae = &apiError{Status: http.StatusGatewayTimeout, Code: "timeout", Message: "the request did not finish within the server's request timeout"}
 		default:

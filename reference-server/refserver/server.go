@@ -28,6 +28,8 @@ type Config struct {
 	// DBPath is the SQLite file; "" makes one in a temporary directory that
 	// Close removes.
 	DBPath string
+	// storePragmas are extra SQLite DSN pragmas (tests: a size limit).
+	storePragmas string
 	// Seed seeds every service-time and fault draw.
 	Seed uint64
 	// Now is the clock for token expiry; default time.Now.
@@ -98,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.tmpDir, path = dir, filepath.Join(dir, "pass.db")
 	}
-	store, err := OpenStore(path)
+	store, err := openStore(path, cfg.storePragmas)
 	if err != nil {
 		s.removeTmp()
 		return nil, err
@@ -212,6 +214,10 @@ func (s *Server) routes() http.Handler {
 	api("POST /v1/qr", "qr", s.mintQR)
 	api("POST /v1/checkins", "checkin", s.checkin)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if why := s.store.Unwritable(); why != "" { // a load balancer stops sending writes here
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "degraded", "profile": s.profile.Name, "store": "cannot write: " + why})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "profile": s.profile.Name})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.met.reg, promhttp.HandlerOpts{}))

@@ -12,8 +12,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver, as "sqlite"
+	"modernc.org/sqlite" // the pure-Go SQLite driver, as "sqlite"
 )
 
 // Store is the durable state: issued certificates, visit logs, key anchors
@@ -29,6 +30,8 @@ type Store struct {
 
 	anchorMu   sync.Mutex
 	anchorHead []byte
+
+	unwritable atomic.Pointer[string] // why the last write could not be stored; nil once one is
 }
 
 type writeReq struct {
@@ -52,8 +55,11 @@ CREATE TABLE IF NOT EXISTS pending_anchors (certificate_id TEXT PRIMARY KEY);
 `
 
 // OpenStore opens (creating if needed) the database at path.
-func OpenStore(path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+func OpenStore(path string) (*Store, error) { return openStore(path, "") }
+
+// openStore opens the store with extra DSN pragmas (tests: a size limit).
+func openStore(path, pragmas string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)" + pragmas
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
@@ -117,9 +123,12 @@ func (s *Store) writer() {
 }
 
 // commit runs a group in one transaction, each write inside a savepoint so
-// that one failing write does not undo the others.
+// that one failing write does not undo the others. A write the storage
+// cannot take (SQLITE_FULL and the like) may roll the whole transaction
+// back: then every write of the group failed for want of storage.
 func (s *Store) commit(group []*writeReq) {
 	errs := make([]error, len(group))
+	var noRoom error // the first failure for want of storage
 	tx, err := s.db.Begin()
 	if err == nil {
 		for i, r := range group {
@@ -128,14 +137,29 @@ func (s *Store) commit(group []*writeReq) {
 				continue
 			}
 			errs[i] = savepoint(tx, r.fn)
+			if noRoom == nil && cannotStore(errs[i]) {
+				noRoom = errs[i]
+			}
 		}
 		err = tx.Commit()
+	}
+	if noRoom == nil && cannotStore(err) {
+		noRoom = err
 	}
 	for i, r := range group {
 		if err != nil {
 			errs[i] = fmt.Errorf("store commit: %w", err)
 		}
+		if noRoom != nil && (err != nil || cannotStore(errs[i])) {
+			errs[i] = &storeError{errs[i]}
+		}
 		r.errc <- errs[i]
+	}
+	if noRoom != nil {
+		msg := noRoom.Error()
+		s.unwritable.Store(&msg)
+	} else if err == nil {
+		s.unwritable.Store(nil)
 	}
 }
 
@@ -436,4 +460,37 @@ func (s *Store) HasCertificate(ctx context.Context, id string) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM certificates WHERE id = ?`, id).Scan(&n)
 	return n == 1, err
+}
+
+// errStoreUnavailable is what a write the storage could not take is: the
+// API answers 503 store_unavailable, and /healthz says the store cannot
+// write until a write succeeds again (the upkeep loop writes every 30 s).
+var errStoreUnavailable = errors.New("refserver: the store cannot write")
+
+type storeError struct{ err error }
+
+func (e *storeError) Error() string   { return "the store cannot write: " + e.err.Error() }
+func (e *storeError) Unwrap() []error { return []error{errStoreUnavailable, e.err} }
+
+// cannotStore reports whether err is SQLite failing for want of storage:
+// full (the disk, or max_page_count), an I/O error, or a read-only file.
+func cannotStore(err error) bool {
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // the primary result code
+	case 13, 10, 8: // SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY
+		return true
+	}
+	return false
+}
+
+// Unwritable says why the store's last write failed for want of storage,
+// or "" when the last group of writes was stored.
+func (s *Store) Unwritable() string {
+	if p := s.unwritable.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
