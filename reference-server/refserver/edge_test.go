@@ -3,6 +3,7 @@ package refserver
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -64,5 +65,68 @@ func TestEveryAnswerIsTheJSONErrorShape(t *testing.T) {
 				t.Errorf("Allow %q, want POST", resp.Header.Get("Allow"))
 			}
 		})
+	}
+}
+
+// TestTricklingBodiesTimeOutAndHealthzAnswers: three times the connection
+// cap of clients, each trickling a body a byte at a time, neither hold
+// their connections past the read timeout nor keep /healthz from
+// answering. (The server's own limits with a 1 s read timeout and a cap of
+// 20, so the test takes seconds, not the 30 s of the shipped timeout.)
+func TestTricklingBodiesTimeOutAndHealthzAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds trickling connections for seconds")
+	}
+	srv, err := New(Config{Profile: loadProfile(t, "testdata/fast.yaml"), DBPath: t.TempDir() + "/pass.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit, tricklers = 20, 60
+	ln := Capped(JSONErrors(raw), limit)
+	hs := HTTPServer(srv.Handler())
+	hs.ReadTimeout = time.Second
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	closed := make(chan time.Duration, tricklers)
+	for range tricklers {
+		go func() {
+			start := time.Now()
+			c, err := net.Dial("tcp", raw.Addr().String())
+			if err != nil {
+				closed <- -1
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /v1/identity/requests HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+			go io.Copy(io.Discard, c)
+			for deadline := start.Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+				if _, err := c.Write([]byte(" ")); err != nil { // the server hung up
+					closed <- time.Since(start)
+					return
+				}
+			}
+			closed <- -1 // still held after 20 s
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // the tricklers hold every slot
+	client := &http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Get("http://" + raw.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz while %d connections trickle bodies: %v", tricklers, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/healthz: %d", resp.StatusCode)
+	}
+	for range tricklers {
+		if d := <-closed; d < 0 {
+			t.Fatal("a trickling connection was still held after 20 s: the read timeout does not cover the body")
+		}
 	}
 }
