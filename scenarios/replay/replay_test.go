@@ -615,9 +615,10 @@ cohorts: [{name: a, share: 33.3%, journey: j}, {name: b, share: 33.4%, journey: 
 // trust fails as tls (not reset), and the run says what failed and how to
 // trust a private CA.
 func TestTLSFailureSaysWhat(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // before it serves: the handshake errors are logged from its goroutines
+	srv.StartTLS()
 	defer srv.Close()
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 5, profile: [100%], process: uniform}
 requests: {hit: {method: GET, path: /}}
 journeys: {j: [{request: hit}]}`)
