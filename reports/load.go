@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/surgekit/surge/scenarios"
@@ -45,18 +44,14 @@ func Load(dir string) (*Loaded, error) {
 	}
 	l := &Loaded{Dir: dir, Run: run}
 	path := filepath.Join(dir, ScenarioFile)
-	raw, err := os.ReadFile(path)
+	s, err := scenarios.Load(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		l.Missing = append(l.Missing, ScenarioFile+" (no gate to evaluate)")
 		l.Verdict = NotEvaluated(run, "the run directory has no "+ScenarioFile+": its gate is unknown")
 	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("run directory %s: %w", dir, err)
 	default:
-		s, err := scenarios.Parse(path, raw)
-		if err != nil {
-			return nil, fmt.Errorf("run directory %s: %w", dir, err)
-		}
 		l.Scenario = s
 		l.Verdict = Evaluate(s, run)
 	}

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -283,7 +282,7 @@ type Safety struct {
 
 // Load reads and validates a scenario file.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := spec.ReadFile(path, spec.MaxDocument)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}

@@ -217,7 +217,7 @@ func (s *Scenario) checkJourney(p *spec.Problems, path, name string) {
 	if name == "" {
 		p.Addf(path, "required")
 	} else if _, ok := s.Journeys[name]; !ok {
-		p.Addf(path, "unknown journey %q (journeys: %v)", name, sortedKeys(s.Journeys))
+		p.Addf(path, "unknown journey %q (journeys: %s)", name, spec.Some(sortedKeys(s.Journeys)))
 	}
 }
 
@@ -233,7 +233,7 @@ func checkShares(p *spec.Problems, path string, shares, known map[string]Percent
 	var sum float64
 	for _, name := range sortedKeys(shares) {
 		if _, ok := known[name]; known != nil && !ok {
-			p.Addf(spec.Join(path, name), "platform %q is not among the scenario's platforms %v", name, sortedKeys(known))
+			p.Addf(spec.Join(path, name), "platform %q is not among the scenario's platforms %s", name, spec.Some(sortedKeys(known)))
 		}
 		if shares[name] < 0 {
 			p.Addf(spec.Join(path, name), "must not be negative")
@@ -329,7 +329,7 @@ func (s *Scenario) validateStep(p *spec.Problems, path string, st Step, have map
 	}
 	r, ok := s.Request(st.Request)
 	if !ok {
-		p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %v)", st.Request, s.requestNames())
+		p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %s)", st.Request, spec.Some(s.requestNames()))
 		return
 	}
 	for _, v := range r.Uses() {
@@ -351,7 +351,7 @@ func (s *Scenario) validateStep(p *spec.Problems, path string, st Step, have map
 			p.Addf(spec.Join(path, "restart_from", kind), "%q is not an earlier request of this journey", st.RestartFrom[kind])
 		}
 		if !s.knownKind(kind) {
-			p.Addf(spec.Join(path, "restart_from", kind), "unknown error kind %q (kinds: %v)", kind, s.kinds())
+			p.Addf(spec.Join(path, "restart_from", kind), "unknown error kind %q (kinds: %s)", kind, spec.Some(s.kinds()))
 		}
 	}
 }
@@ -374,7 +374,7 @@ func (s *Scenario) validateBehaviour(p *spec.Problems) {
 	}
 	for i, k := range b.Retry.On {
 		if !s.knownKind(k) {
-			p.Addf(spec.Join("behaviour.retry.on", i), "unknown error kind %q (kinds: %v)", k, s.kinds())
+			p.Addf(spec.Join("behaviour.retry.on", i), "unknown error kind %q (kinds: %s)", k, spec.Some(s.kinds()))
 		}
 	}
 	if b.GiveUp != nil {
@@ -413,7 +413,7 @@ func (s *Scenario) validateClause(p *spec.Problems, path string, c Clause) {
 		return
 	}
 	if _, ok := s.Request(c.Endpoint); !ok {
-		p.Addf(path, "clause %q: unknown request %q (requests: %v)", c.Text, c.Endpoint, s.requestNames())
+		p.Addf(path, "clause %q: unknown request %q (requests: %s)", c.Text, c.Endpoint, spec.Some(s.requestNames()))
 	}
 }
 
@@ -470,10 +470,10 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 			p.Addf(spec.Join(path, "kind"), "%s needs the service's own stages; the proxy can inject latency, error, stall and outage", f.Kind)
 		case f.ClientSide():
 			if _, ok := s.Platforms[f.Platform]; f.Platform != "" && !ok {
-				p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %v)", f.Platform, sortedKeys(s.Platforms))
+				p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %s)", f.Platform, spec.Some(sortedKeys(s.Platforms)))
 			}
 			if _, ok := s.Request(f.Request); f.Request != "" && !ok {
-				p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %v)", f.Request, s.requestNames())
+				p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %s)", f.Request, spec.Some(s.requestNames()))
 			}
 			if f.Kind == FaultCapacity || f.Kind == FaultSlowUnderLoad {
 				p.Addf(spec.Join(path, "kind"), "%s acts on a stage of the service: give stage", f.Kind)

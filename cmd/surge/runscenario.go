@@ -23,6 +23,7 @@ import (
 	"github.com/surgekit/surge/scenarios/chaos"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim"
 	"gopkg.in/yaml.v3"
 )
@@ -40,7 +41,7 @@ type runOptions struct {
 
 // loadScenario reads the scenario file and applies --compression.
 func loadScenario(o runOptions) ([]byte, *scenarios.Scenario, error) {
-	raw, err := os.ReadFile(o.scenario)
+	raw, err := spec.ReadFile(o.scenario, spec.MaxDocument)
 	if err != nil {
 		return nil, nil, err
 	}

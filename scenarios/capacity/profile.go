@@ -2,7 +2,6 @@ package capacity
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -147,7 +146,7 @@ type ServerSettings struct {
 
 // Load reads and validates a profile from a YAML file.
 func Load(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := spec.ReadFile(path, spec.MaxDocument)
 	if err != nil {
 		return nil, fmt.Errorf("capacity profile: %w", err)
 	}

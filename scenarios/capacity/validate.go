@@ -75,7 +75,7 @@ func (p *Profile) validateStep(pr *spec.Problems, s Step, path string, held []st
 	}
 	for _, stage := range p.expand(s.Stage) {
 		if _, ok := p.Stages[stage]; !ok {
-			pr.Addf(spec.Join(path, "stage"), "unknown stage %q (stages: %v)", stage, p.StageNames())
+			pr.Addf(spec.Join(path, "stage"), "unknown stage %q (stages: %s)", stage, spec.Some(p.StageNames()))
 			return
 		}
 	}
@@ -168,5 +168,5 @@ func (p *Profile) checkRuleEndpoint(pr *spec.Problems, path, endpoint string) {
 		routes = append(routes, r)
 	}
 	sort.Strings(routes)
-	pr.Addf(path, "unknown endpoint %q (routes: %v)", endpoint, routes)
+	pr.Addf(path, "unknown endpoint %q (routes: %s)", endpoint, spec.Some(routes))
 }

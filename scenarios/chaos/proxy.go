@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -75,7 +74,7 @@ func (f *File) Validate(p *spec.Problems) {
 
 // LoadFile reads and validates a faults file.
 func LoadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := spec.ReadFile(path, spec.MaxDocument)
 	if err != nil {
 		return nil, fmt.Errorf("faults: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -139,6 +140,9 @@ func parentPath(p string) string {
 // after a clean decode and its problems are located the same way.
 func Decode(file string, data []byte, v any) (*Doc, error) {
 	doc := &Doc{File: file, lines: map[string]int{}}
+	if len(data) > MaxDocument {
+		return doc, Errors{{File: file, Msg: fmt.Sprintf("larger than %s, the most a YAML document here may hold", sizeText(MaxDocument))}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -155,8 +159,18 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 	idx.walk(&root, "")
 	var errs Errors
 	checkKnown(&root, reflect.TypeOf(v), "", doc, &errs)
+	parkedAt := map[*yaml.Node][]*yaml.Node{}
+	park(&root, idx, &errs, parkedAt)
 	if err := root.Decode(v); err != nil {
 		errs = append(errs, idx.typeErrors(err)...)
+	}
+	if len(parkedAt) > 0 {
+		var later []string
+		fill(&root, reflect.ValueOf(v), parkedAt, &later)
+		if len(later) > 0 {
+			errs = append(errs, idx.typeErrors(&yaml.TypeError{Errors: later})...)
+		}
+		restore(parkedAt)
 	}
 	if len(errs) == 0 {
 		if val, ok := v.(Validator); ok {
@@ -386,4 +400,45 @@ func knownKeys(fields map[string]reflect.Type) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
+}
+
+// Some lists names for a message, the first dozen and how many more: an
+// error about one of 100,000 journeys names a few, not all.
+func Some(names []string) string {
+	const shown = 12
+	if len(names) <= shown {
+		return "[" + strings.Join(names, " ") + "]"
+	}
+	return fmt.Sprintf("[%s ... and %d more]", strings.Join(names[:shown], " "), len(names)-shown)
+}
+
+// MaxDocument is the largest YAML document Decode reads (scenarios,
+// profiles and faults files are pages a person writes; a document of this
+// size already holds 100,000 journeys and costs a few seconds and about 1 GB
+// to check).
+const MaxDocument = 16 << 20
+
+// ReadFile reads a file of at most limit bytes, refusing a larger one
+// before reading it, with an error that names the file and the limit.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %s, the most this file may hold", path, sizeText(limit))
+	}
+	return data, nil
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
