@@ -7,11 +7,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"testing/quick"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // randomRun records n random outcomes over a few endpoints and buckets.
@@ -273,5 +276,54 @@ func TestSliceIsItsBucketsOnly(t *testing.T) {
 	tot := s.Endpoints["qr"].Total
 	if tot.Attempted != 3 || s.Users.Arrived != 3 || tot.Latency.Quantile(0) < 390*time.Millisecond || tot.Latency.Max() > 610*time.Millisecond {
 		t.Errorf("slice: %d attempts, %d users, latency %v-%v; want the buckets 3-5 only", tot.Attempted, s.Users.Arrived, tot.Latency.Quantile(0), tot.Latency.Max())
+	}
+}
+
+// A histogram whose header declares another range or precision is refused
+// before its buckets are allocated (1..2^62 at 5 digits would need GBs).
+func TestHistogramOfAnotherGeometryIsRefused(t *testing.T) {
+	wide := hdrhistogram.NewPacked(1, 1<<62, 5)
+	wide.RecordValue(1 << 61)
+	enc, err := wide.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var h Histogram
+	err = h.UnmarshalJSON([]byte(`"` + string(enc) + `"`))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "range 1..4611686018427387904 us at 5 digits is not surge's") {
+		t.Errorf("a histogram of range 1..2^62 at 5 digits: %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("refusing it allocated %d bytes", grew)
+	}
+	for _, bad := range []string{`""`, `"AAAA"`, `"HIST` + strings.Repeat("A", 20) + `"`} {
+		if err := h.UnmarshalJSON([]byte(bad)); err == nil {
+			t.Errorf("%s decoded", bad)
+		}
+	}
+	ours := NewHistogram(BucketDigits)
+	ours.Record(3 * time.Millisecond)
+	b, _ := ours.MarshalJSON()
+	if err := h.UnmarshalJSON(b); err != nil || !h.Equal(ours) {
+		t.Errorf("surge's own histogram: %v", err)
+	}
+}
+
+func TestResultsFilePastTheLimitIsRefusedUnread(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Truncate(filepath.Join(dir, FileName), 0); err == nil {
+		t.Fatal("no file yet")
+	}
+	f, err := os.Create(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(MaxFile + 1) // sparse: costs no disk
+	f.Close()
+	if _, err := ReadFile(dir); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "larger than 256 MiB") {
+		t.Errorf("a results file past the limit: %v", err)
 	}
 }

@@ -418,6 +418,9 @@ func Some(names []string) string {
 // to check).
 const MaxDocument = 16 << 20
 
+// ErrTooLarge is wrapped by ReadFile's error for a file past its limit.
+var ErrTooLarge = errors.New("file too large")
+
 // ReadFile reads a file of at most limit bytes, refusing a larger one
 // before reading it, with an error that names the file and the limit.
 func ReadFile(path string, limit int64) ([]byte, error) {
@@ -426,12 +429,15 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > limit {
+		return nil, fmt.Errorf("%s: %w (larger than %s, the most it may hold)", path, ErrTooLarge, sizeText(limit))
+	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %s, the most this file may hold", path, sizeText(limit))
+		return nil, fmt.Errorf("%s: %w (larger than %s, the most it may hold)", path, ErrTooLarge, sizeText(limit))
 	}
 	return data, nil
 }

@@ -213,7 +213,7 @@ func TestOversizedDocumentsAreRefusedBeforeReading(t *testing.T) {
 	if err := os.WriteFile(path, make([]byte, MaxDocument+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadFile(path, MaxDocument); err == nil || !strings.Contains(err.Error(), "huge.yaml: larger than 16 MiB") {
+	if _, err := ReadFile(path, MaxDocument); err == nil || !strings.Contains(err.Error(), "huge.yaml: file too large (larger than 16 MiB") {
 		t.Errorf("ReadFile of a file past the limit: %v", err)
 	}
 	var d doc
