@@ -3,6 +3,7 @@ package scenarios
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,9 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		s.Window() // a valid scenario's derived values must not panic
+		if again, err := Parse("fuzz.yaml", data); err != nil || !reflect.DeepEqual(s, again) {
+			t.Errorf("parsing the same bytes again: %v, or a different scenario", err)
+		}
 		for _, js := range s.Journeys {
 			for _, st := range js {
 				s.TimeoutFor(st)

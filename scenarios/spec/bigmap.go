@@ -88,7 +88,6 @@ func fill(n *yaml.Node, v reflect.Value, parkedAt map[*yaml.Node][]*yaml.Node, e
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		return // the type decoded its own node
 	}
-	content, big := parkedAt[n]
 	switch {
 	case n.Kind == yaml.SequenceNode && (v.Kind() == reflect.Slice || v.Kind() == reflect.Array):
 		for i, c := range n.Content {
@@ -103,62 +102,77 @@ func fill(n *yaml.Node, v reflect.Value, parkedAt map[*yaml.Node][]*yaml.Node, e
 			}
 		}
 	case n.Kind == yaml.MappingNode && v.Kind() == reflect.Map:
-		if v.IsNil() {
-			v.Set(reflect.MakeMapWithSize(v.Type(), len(content)/2))
-		}
-		if !big {
-			// A small map decoded by yaml.v3: its values may hold parked mappings.
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := reflect.New(v.Type().Key())
-				if n.Content[i].Decode(k.Interface()) != nil {
-					continue
-				}
-				if e := v.MapIndex(k.Elem()); e.IsValid() {
-					cp := reflect.New(e.Type()).Elem()
-					cp.Set(e)
-					fill(n.Content[i+1], cp, parkedAt, errs)
-					v.SetMapIndex(k.Elem(), cp)
-				}
-			}
-			return
-		}
-		for i := 0; i+1 < len(content); i += 2 {
+		fillMap(n, v, parkedAt, errs)
+	case n.Kind == yaml.MappingNode && v.Kind() == reflect.Interface && v.NumMethod() == 0:
+		fillAny(n, v, parkedAt, errs)
+	}
+}
+
+// fillMap decodes a parked mapping into the Go map v entry by entry, or,
+// for a mapping yaml.v3 decoded, fills the parked ones in its values.
+func fillMap(n *yaml.Node, v reflect.Value, parkedAt map[*yaml.Node][]*yaml.Node, errs *[]string) {
+	content, big := parkedAt[n]
+	if v.IsNil() {
+		v.Set(reflect.MakeMapWithSize(v.Type(), len(content)/2))
+	}
+	if !big {
+		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := reflect.New(v.Type().Key())
-			if err := content[i].Decode(k.Interface()); err != nil {
-				*errs = append(*errs, typeErrorLines(err)...)
+			if n.Content[i].Decode(k.Interface()) != nil {
 				continue
 			}
-			e := reflect.New(v.Type().Elem())
-			if err := content[i+1].Decode(e.Interface()); err != nil {
-				*errs = append(*errs, typeErrorLines(err)...)
+			if e := v.MapIndex(k.Elem()); e.IsValid() {
+				cp := reflect.New(e.Type()).Elem()
+				cp.Set(e)
+				fill(n.Content[i+1], cp, parkedAt, errs)
+				v.SetMapIndex(k.Elem(), cp)
 			}
-			fill(content[i+1], e.Elem(), parkedAt, errs)
-			v.SetMapIndex(k.Elem(), e.Elem())
 		}
-	case n.Kind == yaml.MappingNode && v.Kind() == reflect.Interface && v.NumMethod() == 0:
-		if !big {
-			if m, ok := v.Interface().(map[string]any); ok {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					cp := reflect.New(v.Type()).Elem()
-					cp.Set(reflect.ValueOf(m[n.Content[i].Value]))
-					fill(n.Content[i+1], cp, parkedAt, errs)
-					m[n.Content[i].Value] = cp.Interface()
-				}
-			}
-			return
-		}
-		m := make(map[string]any, len(content)/2)
-		for i := 0; i+1 < len(content); i += 2 {
-			var e any
-			if err := content[i+1].Decode(&e); err != nil {
-				*errs = append(*errs, typeErrorLines(err)...)
-			}
-			cp := reflect.ValueOf(&e).Elem()
-			fill(content[i+1], cp, parkedAt, errs)
-			m[content[i].Value] = e
-		}
-		v.Set(reflect.ValueOf(m))
+		return
 	}
+	for i := 0; i+1 < len(content); i += 2 {
+		k := reflect.New(v.Type().Key())
+		if err := content[i].Decode(k.Interface()); err != nil {
+			*errs = append(*errs, typeErrorLines(err)...)
+			continue
+		}
+		e := reflect.New(v.Type().Elem())
+		if err := content[i+1].Decode(e.Interface()); err != nil {
+			*errs = append(*errs, typeErrorLines(err)...)
+		}
+		fill(content[i+1], e.Elem(), parkedAt, errs)
+		v.SetMapIndex(k.Elem(), e.Elem())
+	}
+}
+
+// fillAny is fillMap for a mapping decoded into an interface (a JSON body).
+func fillAny(n *yaml.Node, v reflect.Value, parkedAt map[*yaml.Node][]*yaml.Node, errs *[]string) {
+	content, big := parkedAt[n]
+	if !big {
+		if m, ok := v.Interface().(map[string]any); ok {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				val, ok := m[n.Content[i].Value]
+				if !ok || val == nil {
+					continue
+				}
+				cp := reflect.New(v.Type()).Elem()
+				cp.Set(reflect.ValueOf(val))
+				fill(n.Content[i+1], cp, parkedAt, errs)
+				m[n.Content[i].Value] = cp.Interface()
+			}
+		}
+		return
+	}
+	m := make(map[string]any, len(content)/2)
+	for i := 0; i+1 < len(content); i += 2 {
+		var e any
+		if err := content[i+1].Decode(&e); err != nil {
+			*errs = append(*errs, typeErrorLines(err)...)
+		}
+		fill(content[i+1], reflect.ValueOf(&e).Elem(), parkedAt, errs)
+		m[content[i].Value] = e
+	}
+	v.Set(reflect.ValueOf(m))
 }
 
 // fieldByKey finds the field of struct v that YAML key decodes into,
