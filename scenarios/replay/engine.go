@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime"
 	"slices"
 	"sort"
@@ -175,23 +174,32 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	return e.run, nil
 }
 
+// fill checks the config and fills its defaults (but Bucket, which the
+// plan's length decides).
+func (c *Config) fill() error {
+	if c.Shards == 0 {
+		c.Shards = 1
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxUsers <= 0 {
+		c.MaxUsers = DefaultMaxUsers
+	}
+	if c.Drain <= 0 {
+		c.Drain = DefaultDrain
+	}
+	if c.SendSlack < 0 {
+		return fmt.Errorf("replay: the send slack must not be negative, have %v", c.SendSlack)
+	}
+	return nil
+}
+
 // start checks the config, fills its defaults, reaches the target and
 // readies an engine; done closes what it opened.
 func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done func(), err error) {
-	if cfg.Shards == 0 {
-		cfg.Shards = 1
-	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	if cfg.MaxUsers <= 0 {
-		cfg.MaxUsers = DefaultMaxUsers
-	}
-	if cfg.Drain <= 0 {
-		cfg.Drain = DefaultDrain
-	}
-	if cfg.SendSlack < 0 {
-		return nil, nil, nil, fmt.Errorf("replay: the send slack must not be negative, have %v", cfg.SendSlack)
+	if err := cfg.fill(); err != nil {
+		return nil, nil, nil, err
 	}
 	if err := reachable(ctx, cfg.Target); err != nil {
 		return nil, nil, nil, err
@@ -252,16 +260,15 @@ func (e *engine) serve(ctx context.Context, a arrival.Arrival, person int, start
 	e.users.Put(u)
 }
 
-// play dispatches the arrivals, then drains.
+// play dispatches the arrivals, drains the users still in their journey,
+// and finishes the run's figures.
 func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	arrivals, stopArrivals := context.WithCancel(ctx)
 	defer stopArrivals()
 	users, cutUsers := context.WithCancel(context.Background())
 	defer cutUsers()
-	ended := "done"
 	abort := make(chan results.Abort, 1)
-	monitorDone := make(chan struct{})
-	stopMonitor := make(chan struct{})
+	monitorDone, stopMonitor := make(chan struct{}), make(chan struct{})
 	go func() { defer close(monitorDone); e.monitor(plan, stopMonitor, abort) }()
 	var faults sync.WaitGroup
 	faults.Add(1)
@@ -271,7 +278,6 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 		e.run.Event(end, "surge-end", "surge: the arrival rate falls below half its peak")
 		e.mu.Unlock()
 	}
-
 	e.waker = newWaker(e.cfg.SendSlack)
 	var wg sync.WaitGroup
 	pool := newUserPool(e.cfg.MaxUsers, func(j userJob) { // the user is made on its own goroutine: the dispatcher only paces
@@ -280,64 +286,40 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 		e.serve(users, j.a, j.person, e.start.Add(j.a.At))
 	})
 	defer pool.close()
-	// Pacing: Go's timers wake about a millisecond late on an idle machine
-	// (the netpoller's resolution), so a wait sleeps on a timer until
-	// timerSlack before the send and naps the rest with nanosleep, which
-	// wakes within ~0.1 ms (ci/bench/RESULTS.md). The naps also wake the
-	// users whose pauses end meanwhile (waker.go).
+	ended := e.dispatch(arrivals, plan, pool, &wg, abort)
+	ended = e.drain(ctx, ended, &wg, cutUsers)
+	close(stopMonitor)
+	<-monitorDone
+	faults.Wait()
+	e.finish(ended)
+}
+
+// dispatch starts each arrival's users at its intended time until the
+// schedule ends, the arrivals are stopped or the safety clause aborts; it
+// says how the run ended so far ("done" or "aborted: ...").
+//
+// Pacing: Go's timers wake about a millisecond late on an idle machine
+// (the netpoller's resolution), so a wait sleeps on a timer until
+// timerSlack before the send and naps the rest with nanosleep, which wakes
+// within ~0.1 ms (ci/bench/RESULTS.md). The naps also wake the users whose
+// pauses end meanwhile (waker.go).
+func (e *engine) dispatch(arrivals context.Context, plan *arrival.Plan, pool *userPool, wg *sync.WaitGroup, abort <-chan results.Abort) string {
 	wait := time.NewTimer(time.Hour)
 	defer wait.Stop()
 	due := make(chan time.Time)
 	close(due)
-	// stop says whether the arrivals end (interrupted or aborted), once tick
-	// has fired; with due it only looks.
-	stop := func(tick <-chan time.Time) bool {
-		select {
-		case <-arrivals.Done():
-			return true
-		case a := <-abort:
-			ended = "aborted: " + a.Clause
-			e.mu.Lock()
-			e.run.Meta.Abort = &a
-			e.mu.Unlock()
-			e.event("aborted", fmt.Sprintf("%s: measured %.2f%% over %d answers; arrivals stopped", a.Clause, 100*a.Measured, a.Samples))
-			return true
-		case <-tick:
-			return false
-		case <-e.waker.poke: // a user was handed over: it may be due first
-			return false
-		}
-	}
 	sched := plan.Shard(e.cfg.Seed, e.cfg.Shard, e.cfg.Shards)
-dispatch:
 	for a, ok := sched.Next(); ok; a, ok = sched.Next() {
 		intended := e.start.Add(a.At)
 		wake := intended // a send already due goes now; one not yet due, up to the slack late, with the others due by then
 		if time.Until(intended) > 0 {
 			wake = intended.Add(e.cfg.SendSlack)
 		}
-		for {
-			now := time.Now()
-			next, users := e.waker.wake(now)
-			if !wake.After(now) {
-				break
-			}
-			if !users || wake.Before(next) {
-				next = wake
-			}
-			switch d := next.Sub(now); {
-			case d <= 0: // a user is due: the next turn wakes it
-			case d <= timerSlack:
-				nap(d)
-			default:
-				wait.Reset(d - timerSlack)
-				if stop(wait.C) {
-					break dispatch
-				}
-			}
+		if stop, why := e.pace(wake, wait, arrivals, abort); stop {
+			return why
 		}
-		if stop(due) {
-			break dispatch
+		if stop, why := e.stopped(arrivals, abort, due); stop {
+			return why
 		}
 		for p := range a.Party {
 			wg.Add(1)
@@ -348,7 +330,7 @@ dispatch:
 				if !pool.wait(arrivals, job) {
 					wg.Done()
 					e.active.Add(-1)
-					break dispatch
+					return "done"
 				}
 			}
 		}
@@ -356,8 +338,58 @@ dispatch:
 		// for another P to steal it while the dispatcher naps holding this one.
 		runtime.Gosched()
 	}
-	// The drain ends by itself, at its limit, or when cut: by Cut, or by
-	// ctx when the arrivals had ended before it (the first Ctrl-C then).
+	return "done"
+}
+
+// pace waits until wake, waking the pausing users due meanwhile; it stops
+// early when the arrivals end.
+func (e *engine) pace(wake time.Time, wait *time.Timer, arrivals context.Context, abort <-chan results.Abort) (bool, string) {
+	for {
+		now := time.Now()
+		next, users := e.waker.wake(now)
+		if !wake.After(now) {
+			return false, ""
+		}
+		if !users || wake.Before(next) {
+			next = wake
+		}
+		switch d := next.Sub(now); {
+		case d <= 0: // a user is due: the next turn wakes it
+		case d <= timerSlack:
+			nap(d)
+		default:
+			wait.Reset(d - timerSlack)
+			if stop, why := e.stopped(arrivals, abort, wait.C); stop {
+				return true, why
+			}
+		}
+	}
+}
+
+// stopped waits for tick (or a user handed over to the dispatcher) and
+// says whether the arrivals end instead: interrupted, or aborted by the
+// safety clause (recorded). With a closed tick it only looks.
+func (e *engine) stopped(arrivals context.Context, abort <-chan results.Abort, tick <-chan time.Time) (bool, string) {
+	select {
+	case <-arrivals.Done():
+		return true, "done"
+	case a := <-abort:
+		e.mu.Lock()
+		e.run.Meta.Abort = &a
+		e.mu.Unlock()
+		e.event("aborted", fmt.Sprintf("%s: measured %.2f%% over %d answers; arrivals stopped", a.Clause, 100*a.Measured, a.Samples))
+		return true, "aborted: " + a.Clause
+	case <-tick:
+		return false, ""
+	case <-e.waker.poke: // a user was handed over: it may be due first
+		return false, ""
+	}
+}
+
+// drain lets the users still in their journey finish: it ends by itself,
+// at the drain's limit, or when cut (by Cut, or by ctx when the arrivals
+// had ended before it: the first Ctrl-C then). It says how the run ended.
+func (e *engine) drain(ctx context.Context, ended string, wg *sync.WaitGroup, cutUsers context.CancelFunc) string {
 	cutNow, interrupt := e.cfg.Cut, ctx.Done()
 	if ctx.Err() != nil {
 		ended, interrupt = "interrupted", nil
@@ -368,22 +400,32 @@ dispatch:
 	go func() { wg.Wait(); close(drained) }()
 	wakerDone := make(chan struct{}) // the dispatcher no longer wakes pausing users: the waker does
 	go func() { defer close(wakerDone); e.waker.run(drained) }()
+	defer func() { <-wakerDone }()
 	select {
 	case <-drained:
+		return ended
 	case <-time.After(e.cfg.Drain):
 		e.event("cut", fmt.Sprintf("%d users still in their journey after the %v drain", e.active.Load(), e.cfg.Drain))
-		cutUsers()
-		e.load.cut()
-		<-drained
 	case <-cutNow:
-		e.cutDrain(&ended, cutUsers, drained)
+		ended = e.cutBy("drain cut by an interrupt")
 	case <-interrupt:
-		e.cutDrain(&ended, cutUsers, drained)
+		ended = e.cutBy("drain cut by an interrupt")
 	}
-	<-wakerDone
-	close(stopMonitor)
-	<-monitorDone
-	faults.Wait()
+	cutUsers()
+	e.load.cut()
+	<-drained
+	return ended
+}
+
+// cutBy records why the drain was cut, with the users it cuts; the run is
+// interrupted.
+func (e *engine) cutBy(why string) string {
+	e.event("cut", fmt.Sprintf("%s: %d users still in their journey", why, e.active.Load()))
+	return "interrupted"
+}
+
+// finish sets the run's ending and drops the events past what it reached.
+func (e *engine) finish(ended string) {
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Generator.MaxInFlight = e.mostActive.Load()
 	e.run.Meta.Ended = ended
@@ -460,28 +502,14 @@ func (e *engine) event(kind, detail string) {
 
 // reachable dials the target once, so an unreachable one fails in seconds.
 func reachable(ctx context.Context, target string) error {
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("replay: target %q is not a URL", target)
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), map[string]string{"https": "443"}[u.Scheme]+map[string]string{"http": "80"}[u.Scheme])
+	_, addr, err := parseTarget(target)
+	if err != nil {
+		return err
 	}
 	d := net.Dialer{Timeout: 3 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", host)
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, target, err)
 	}
 	return c.Close()
-}
-
-// cutDrain ends the drain on an interrupt: the users still in their
-// journey are cut and counted unfinished, and the run is interrupted.
-func (e *engine) cutDrain(ended *string, cutUsers context.CancelFunc, drained <-chan struct{}) {
-	*ended = "interrupted"
-	e.event("cut", fmt.Sprintf("drain cut by an interrupt: %d users still in their journey", e.active.Load()))
-	cutUsers()
-	e.load.cut()
-	<-drained
 }

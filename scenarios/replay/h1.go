@@ -96,19 +96,14 @@ func malformed(what string, b []byte, n int) error {
 // newH1 is a client of target (http:// or https://) with at most maxConns
 // connections.
 func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
-	u, err := url.Parse(target)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("replay: target %q is not an http:// or https:// URL", target)
+	u, addr, err := parseTarget(target)
+	if err != nil {
+		return nil, err
 	}
-	h := &h1{host: u.Host, prefix: u.EscapedPath(), slots: make(chan struct{}, maxConns), keepIdle: 90 * time.Second}
+	h := &h1{host: u.Host, addr: addr, prefix: u.EscapedPath(), slots: make(chan struct{}, maxConns), keepIdle: 90 * time.Second}
 	if len(h.prefix) > 0 && h.prefix[len(h.prefix)-1] == '/' {
 		h.prefix = h.prefix[:len(h.prefix)-1]
 	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	h.addr = net.JoinHostPort(u.Hostname(), port)
 	if u.Scheme == "https" {
 		h.tls = &tls.Config{}
 		if tlsConfig != nil {
@@ -120,6 +115,20 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 		h.tls.NextProtos = []string{"http/1.1"}
 	}
 	return h, nil
+}
+
+// parseTarget reads a target's base URL (http:// or https://, with a
+// host); addr is its host:port, the port the scheme's unless given.
+func parseTarget(target string) (u *url.URL, addr string, err error) {
+	u, err = url.Parse(target)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, "", fmt.Errorf("replay: target %q is not an http:// or https:// URL", target)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u, net.JoinHostPort(u.Hostname(), port), nil
 }
 
 // call is one request on its way: the rendered request, whether it may be
