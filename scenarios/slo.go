@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // Clause is one SLO (or safety) condition, written as text:
@@ -160,7 +162,7 @@ func (c Clause) Limit() float64 {
 func (c Clause) String() string { return c.Text }
 
 // UnmarshalYAML reads the notation.
-func (c *Clause) UnmarshalYAML(n *yaml.Node) error { return scalar(n, ParseClause, c) }
+func (c *Clause) UnmarshalYAML(n *yaml.Node) error { return spec.Scalar(n, ParseClause, c) }
 
 // MarshalYAML writes the notation.
 func (c Clause) MarshalYAML() (any, error) { return c.Text, nil }
