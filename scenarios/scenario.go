@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -199,21 +200,6 @@ type Retry struct {
 	On []string `yaml:"on"`
 }
 
-// Fault kinds a scenario can schedule on a stage of the service.
-const (
-	FaultLatency  = "latency"  // each visit holds its worker Latency longer
-	FaultError    = "error"    // a share of visits fail at once with Status
-	FaultStall    = "stall"    // every visit arriving waits until the fault ends
-	FaultCapacity = "capacity" // the stage runs with Workers workers
-	FaultOutage   = "outage"   // the stage answers nothing but 503
-	// FaultSlowUnderLoad multiplies the stage's service time by Factor
-	// while visits arrive faster than Above (the 18 Dec "speed improvement").
-	FaultSlowUnderLoad = "slow_under_load"
-	// FaultBandwidth limits answers to Bandwidth bytes per second (client
-	// side or through the proxy); the simulator charges Size / Bandwidth.
-	FaultBandwidth = "bandwidth"
-)
-
 // Fault is a fault on the scenario's timeline, from At for For. With a
 // Stage (a stage of the capacity profile, or "*" for all) it acts in the
 // service; with Platform and/or Request instead it acts on the client side,
@@ -221,21 +207,16 @@ const (
 // the send, error and outage fail it at once (as refused), stall holds it
 // until the fault ends.
 type Fault struct {
-	Name        string        `yaml:"name"`
-	At          Clock         `yaml:"at"`
-	For         time.Duration `yaml:"for"`
-	Kind        string        `yaml:"kind"`
-	Stage       string        `yaml:"stage"`
-	Platform    string        `yaml:"platform"`
-	Request     string        `yaml:"request"`
-	Probability *Percent      `yaml:"probability"` // share of visits hit (latency, error, stall); default 100%
-	Latency     *spec.Dist    `yaml:"latency"`
-	Status      int           `yaml:"status"` // error: the HTTP status (default 503)
-	Workers     *int          `yaml:"workers"`
-	Above       Rate          `yaml:"above"`     // slow_under_load: the arrival rate it starts at
-	Factor      float64       `yaml:"factor"`    // slow_under_load: the service-time multiplier
-	Bandwidth   Rate          `yaml:"bandwidth"` // bandwidth: bytes per second, such as 8k/s
-	Size        Count         `yaml:"size"`      // bandwidth: the answer size sim assumes (default 1k)
+	Name     string        `yaml:"name"`
+	At       Clock         `yaml:"at"`
+	For      time.Duration `yaml:"for"`
+	Stage    string        `yaml:"stage"`
+	Platform string        `yaml:"platform"`
+	Request  string        `yaml:"request"`
+	// Params are the kind and what it takes (package fault: one type for
+	// the scenario, the proxy and the admin API).
+	fault.Params `yaml:",inline"`
+	Size         Count `yaml:"size"` // bandwidth: the answer size sim assumes (default 1k)
 }
 
 // AssumedSize is the answer size the simulator charges a bandwidth fault for.
@@ -252,14 +233,6 @@ func (f Fault) ClientSide() bool { return f.Stage == "" }
 // Applies says whether a client-side fault hits a request of a platform.
 func (f Fault) Applies(platform, request string) bool {
 	return (f.Platform == "" || f.Platform == platform) && (f.Request == "" || f.Request == request)
-}
-
-// Share is the fault's probability (1 when not given).
-func (f Fault) Share() float64 {
-	if f.Probability == nil {
-		return 1
-	}
-	return float64(*f.Probability)
 }
 
 // Gate is what the go/no-go decision needs beyond the SLO clauses.

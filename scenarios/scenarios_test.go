@@ -247,7 +247,7 @@ func TestClientSideFaultValidation(t *testing.T) {
 		`{name: a, at: "12:00:01", for: 1s, kind: outage, stage: kdca, platform: naver}`:  "not both",
 		`{name: a, at: "12:00:01", for: 1s, kind: outage, platform: cyworld}`:             `faults[0].platform: unknown platform "cyworld"`,
 		`{name: a, at: "12:00:01", for: 1s, kind: outage, request: fax}`:                  `faults[0].request: unknown request "fax"`,
-		`{name: a, at: "12:00:01", for: 1s, kind: capacity, platform: naver, workers: 1}`: "capacity acts on a stage of the service",
+		`{name: a, at: "12:00:01", for: 1s, kind: capacity, platform: naver, workers: 1}`: "a capacity fault acts on a stage of the service, not on the client side",
 	} {
 		src := string(base) + "faults: [" + fault + "]\n"
 		if _, err := Parse("smoke.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
@@ -264,7 +264,7 @@ func TestBandwidthFaultValidation(t *testing.T) {
 	base, _ := os.ReadFile("smoke.yaml")
 	for fault, want := range map[string]string{
 		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, platform: naver}`:                  "faults[0].bandwidth: a bandwidth fault needs bytes per second",
-		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, stage: kdca, bandwidth: 8k/s}`:     "bandwidth is a network fault",
+		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, stage: kdca, bandwidth: 8k/s}`:     "a bandwidth fault acts on the proxy or the client side, not on a stage of the service",
 		`{name: a, at: "12:00:01", for: 1s, kind: bandwidth, platform: naver, bandwidth: 8k/s}`: "",
 	} {
 		_, err := Parse("smoke.yaml", []byte(string(base)+"faults: ["+fault+"]\n"))

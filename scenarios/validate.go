@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -459,65 +460,49 @@ func (s *Scenario) validateFaults(p *spec.Problems) {
 		if f.For <= 0 {
 			p.Addf(spec.Join(path, "for"), "must be a positive duration, such as 37m")
 		}
-		switch {
-		case f.Stage == "" && f.Platform == "" && f.Request == "":
-			p.Addf(spec.Join(path, "stage"), "give a stage of the service (or \"*\"), or a platform and/or request for a client-side fault")
-		case f.Stage != "" && (f.Platform != "" || f.Request != ""):
-			p.Addf(spec.Join(path, "stage"), "a fault acts in the service (stage) or on the client side (platform, request), not both")
-		case s.Target.Via == ViaProxy && f.Stage != "*" && !f.ClientSide():
-			p.Addf(spec.Join(path, "stage"), "through the proxy a fault acts on the whole service: stage \"*\" (the proxy cannot see %q)", f.Stage)
-		case s.Target.Via == ViaProxy && (f.Kind == FaultCapacity || f.Kind == FaultSlowUnderLoad):
-			p.Addf(spec.Join(path, "kind"), "%s needs the service's own stages; the proxy can inject latency, error, stall and outage", f.Kind)
-		case f.ClientSide():
-			if _, ok := s.Platforms[f.Platform]; f.Platform != "" && !ok {
-				p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %s)", f.Platform, spec.Some(sortedKeys(s.Platforms)))
-			}
-			if _, ok := s.Request(f.Request); f.Request != "" && !ok {
-				p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %s)", f.Request, spec.Some(s.requestNames()))
-			}
-			if f.Kind == FaultCapacity || f.Kind == FaultSlowUnderLoad {
-				p.Addf(spec.Join(path, "kind"), "%s acts on a stage of the service: give stage", f.Kind)
-			}
-		}
-		if pr := f.Probability; pr != nil && (*pr < 0 || *pr > 1) {
-			p.Addf(spec.Join(path, "probability"), "must be within 0%% and 100%%, have %v", *pr)
-		}
-		switch f.Kind {
-		case FaultLatency:
-			if f.Latency == nil || f.Latency.IsZero() {
-				p.Addf(spec.Join(path, "latency"), "a latency fault needs latency, such as exp(2s)")
-			}
-		case FaultError:
-			if f.Status != 0 && (f.Status < 400 || f.Status > 599) {
-				p.Addf(spec.Join(path, "status"), "must be a 4xx or 5xx status, have %d", f.Status)
-			}
-		case FaultCapacity:
-			if f.Workers == nil || *f.Workers < 0 {
-				p.Addf(spec.Join(path, "workers"), "a capacity fault needs workers >= 0")
-			}
-		case FaultSlowUnderLoad:
-			if f.Above <= 0 {
-				p.Addf(spec.Join(path, "above"), "a slow_under_load fault needs the rate it starts at, such as 30/s")
-			}
-			if f.Factor <= 1 {
-				p.Addf(spec.Join(path, "factor"), "must be above 1 (the service-time multiplier), have %v", f.Factor)
-			}
-		case FaultBandwidth:
-			if f.Bandwidth <= 0 {
-				p.Addf(spec.Join(path, "bandwidth"), "a bandwidth fault needs bytes per second, such as 8k/s")
-			}
-			if f.Stage != "" && s.Target.Via != ViaProxy {
-				p.Addf(spec.Join(path, "stage"), "bandwidth is a network fault: scope it by platform/request (client side) or run it through the proxy (target.via: proxy)")
-			}
-		case FaultStall, FaultOutage:
-		default:
-			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (%s, %s, %s, %s, %s, %s, %s)", f.Kind, FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage, FaultSlowUnderLoad, FaultBandwidth)
-		}
+		s.validateFaultScope(p, path, f)
+		// Every scenario is also simulated: its faults act where they are
+		// placed and in the simulator.
+		f.Params.Check(s.faultPlace(f)|fault.Sim, func(field, format string, args ...any) {
+			p.Addf(spec.Join(path, field), format, args...)
+		})
 		for j, g := range s.Faults[:i] { // two capacities for one stage at once cannot both hold
-			if f.Kind == FaultCapacity && g.Kind == FaultCapacity && (f.Stage == g.Stage || f.Stage == "*" || g.Stage == "*") &&
+			if f.Kind == fault.Capacity && g.Kind == fault.Capacity && (f.Stage == g.Stage || f.Stage == "*" || g.Stage == "*") &&
 				f.At < g.At+Clock(g.For) && g.At < f.At+Clock(f.For) {
 				p.Addf(path, "capacity fault %q overlaps capacity fault %q (faults[%d]) on stage %s: which worker count holds?", f.Name, g.Name, j, f.Stage)
 			}
+		}
+	}
+}
+
+// faultPlace is where a scenario's fault acts: the client side (a platform
+// and/or request), the proxy (target.via: proxy), or a stage of the service.
+func (s *Scenario) faultPlace(f Fault) fault.Where {
+	switch {
+	case f.ClientSide():
+		return fault.Client
+	case s.Target.Via == ViaProxy:
+		return fault.Proxy
+	}
+	return fault.Stage
+}
+
+// validateFaultScope checks a fault names one place to act, and that its
+// platform and request exist.
+func (s *Scenario) validateFaultScope(p *spec.Problems, path string, f Fault) {
+	switch {
+	case f.Stage == "" && f.Platform == "" && f.Request == "":
+		p.Addf(spec.Join(path, "stage"), "give a stage of the service (or \"*\"), or a platform and/or request for a client-side fault")
+	case f.Stage != "" && (f.Platform != "" || f.Request != ""):
+		p.Addf(spec.Join(path, "stage"), "a fault acts in the service (stage) or on the client side (platform, request), not both")
+	case s.Target.Via == ViaProxy && f.Stage != "*" && !f.ClientSide():
+		p.Addf(spec.Join(path, "stage"), "through the proxy a fault acts on the whole service: stage \"*\" (the proxy cannot see %q)", f.Stage)
+	case f.ClientSide():
+		if _, ok := s.Platforms[f.Platform]; f.Platform != "" && !ok {
+			p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %s)", f.Platform, spec.Some(sortedKeys(s.Platforms)))
+		}
+		if _, ok := s.Request(f.Request); f.Request != "" && !ok {
+			p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %s)", f.Request, spec.Some(s.requestNames()))
 		}
 	}
 }

@@ -5,10 +5,11 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/fault"
 )
 
-// fault is a scenario fault while it is on.
-type fault struct {
+// onFault is a scenario fault while it is on.
+type onFault struct {
 	f       scenarios.Fault
 	stalled []visitRef   // visits held until the fault ends (stall)
 	parked  []requestRef // client side: requests held until the fault ends (stall)
@@ -24,7 +25,7 @@ func (m *sim) scheduleFaults(plan *arrival.Plan) {
 
 func (m *sim) faultOn(i int) {
 	f := m.s.Faults[i]
-	af := &fault{f: f}
+	af := &onFault{f: f}
 	m.faults[i] = af
 	if m.requestLevel(f) {
 		m.client = append(m.client, af)
@@ -95,7 +96,7 @@ func (m *sim) faultStages(f scenarios.Fault) []*stage {
 func (m *sim) applyCapacity(st *stage) {
 	limit := st.cfg.Workers
 	for _, af := range st.faults {
-		if af.f.Kind == scenarios.FaultCapacity {
+		if af.f.Kind == fault.Capacity {
 			limit = min(limit, *af.f.Workers)
 		}
 	}
@@ -111,16 +112,16 @@ func (m *sim) faultArrival(v *visit) bool {
 	for _, af := range st.faults {
 		f := af.f
 		switch f.Kind {
-		case scenarios.FaultOutage:
+		case fault.Outage:
 			st.shed++
 			m.fail(v, "shed")
 			return false
-		case scenarios.FaultError:
+		case fault.Error:
 			if st.rng.Float64() < f.Share() {
 				m.fail(v, statusKind(f.Status))
 				return false
 			}
-		case scenarios.FaultStall:
+		case fault.Stall:
 			if st.rng.Float64() < f.Share() {
 				af.stalled = append(af.stalled, visitRef{v, v.gen})
 				return false
@@ -136,11 +137,11 @@ func (m *sim) faultLatency(st *stage, base float64) float64 {
 	var extra float64
 	for _, af := range st.faults {
 		switch af.f.Kind {
-		case scenarios.FaultLatency:
+		case fault.Latency:
 			if st.rng.Float64() < af.f.Share() {
 				extra += af.f.Latency.Sample(st.rng).Seconds()
 			}
-		case scenarios.FaultSlowUnderLoad:
+		case fault.SlowUnderLoad:
 			if st.rate(m.now) > float64(af.f.Above) {
 				extra += base * (af.f.Factor - 1)
 			}
@@ -170,21 +171,21 @@ func (m *sim) clientFault(r *request) (string, bool) {
 			continue
 		}
 		switch f.Kind {
-		case scenarios.FaultError, scenarios.FaultOutage:
+		case fault.Error, fault.Outage:
 			if f.ClientSide() {
 				return "refused", false
 			}
-			if f.Kind == scenarios.FaultOutage {
+			if f.Kind == fault.Outage {
 				return "shed", false // the proxy answers 503
 			}
 			return statusKind(f.Status), false
-		case scenarios.FaultLatency:
+		case fault.Latency:
 			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), requestEvent(evStart, r))
 			return "", true
-		case scenarios.FaultStall:
+		case fault.Stall:
 			af.parked = append(af.parked, requestRef{r, r.gen})
 			return "", true
-		case scenarios.FaultBandwidth: // charged as a delay of size / bandwidth
+		case fault.Bandwidth: // charged as a delay of size / bandwidth
 			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), requestEvent(evStart, r))
 			return "", true
 		}

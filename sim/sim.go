@@ -90,8 +90,8 @@ type sim struct {
 		st *scenarios.Step
 		si *stepInfo
 	}
-	faults map[int]*fault
-	client []*fault // client-side faults on now
+	faults map[int]*onFault
+	client []*onFault // client-side faults on now
 	rng    *rand.Rand
 	err    error // the simulation cannot go on (errTooLarge)
 	// due is a user's action due now, when no other event is (flow.go):
@@ -124,7 +124,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	}
 	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), values: map[*user][]float64{},
-		steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*fault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
+		steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*onFault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}

@@ -24,8 +24,8 @@ type stage struct {
 	// arrivals and waits count visits that found no free worker (for P(wait)).
 	arrivals, waited int64
 	waitSum          float64
-	faults           []*fault // active on this stage
-	expiries         *lane    // its queue timeouts' lane, once one is set
+	faults           []*onFault // active on this stage
+	expiries         *lane      // its queue timeouts' lane, once one is set
 
 	window capacity.RateWindow // arrivals per virtual second (slow_under_load)
 }

@@ -34,8 +34,8 @@ var modules = map[string]string{
 	"cobra":      "github.com/spf13/cobra",
 }
 
-// leaves are imported by both worlds: the YAML notation and the capacity profile.
-var leaves = []string{"scenarios/spec", "scenarios/capacity"}
+// leaves are imported by both worlds: the YAML notation, the capacity profile and the faults.
+var leaves = []string{"scenarios/spec", "scenarios/capacity", "scenarios/fault"}
 
 // rule says what a package (and, unless a longer rule matches, its
 // sub-packages) may import directly, and what it must never depend on.
@@ -66,6 +66,7 @@ var rules = []rule{
 	{pkg: "sim/queueing", allow: append([]string{"yaml", "gonum"}, leaves...), forbid: []string{"net", "net/http"}},
 	{pkg: "scenarios/spec", allow: []string{"yaml"}},
 	{pkg: "scenarios/capacity", allow: []string{"scenarios/spec", "yaml"}},
+	{pkg: "scenarios/fault", allow: []string{"scenarios/spec"}},
 }
 
 // pkg is the part of `go list -json` output the rules read.

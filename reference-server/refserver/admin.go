@@ -43,12 +43,6 @@ func (s *Server) clearFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"removed": s.faults.clear()})
 }
 
-// AddFault switches a fault on in-process (what POST /admin/faults does).
-func (s *Server) AddFault(spec FaultSpec) (Fault, error) { return s.faults.add(spec) }
-
-// RemoveFault switches a fault off; false if it was not active.
-func (s *Server) RemoveFault(id string) bool { return s.faults.remove(id) }
-
 // maxSeed bounds one credential-seeding call.
 const maxSeed = 10_000
 

@@ -11,33 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
-// Fault kinds the admin API accepts.
-const (
-	FaultLatency  = "latency"  // add a drawn delay to each visit, holding the worker
-	FaultError    = "error"    // fail a visit with Status, before it takes a worker
-	FaultStall    = "stall"    // hold every arriving visit until the fault ends
-	FaultCapacity = "capacity" // the stage runs with Workers workers
-	FaultOutage   = "outage"   // the stage answers nothing but 503
-	// FaultSlowUnderLoad multiplies service times by Factor while the
-	// stage's arrivals over the last second exceed Above per second.
-	FaultSlowUnderLoad = "slow_under_load"
-)
-
-// FaultSpec is a fault as the admin API takes it (JSON).
-type FaultSpec struct {
-	Kind        string    `json:"kind"`
-	Stage       string    `json:"stage"`                 // a stage name, or "*" for every stage
-	Probability *float64  `json:"probability,omitempty"` // share of visits hit; default 1
-	Latency     spec.Dist `json:"latency,omitempty"`     // latency
-	Status      int       `json:"status,omitempty"`      // error: the HTTP status (default 503)
-	Workers     *int      `json:"workers,omitempty"`     // capacity: the reduced worker count
-	Above       float64   `json:"above,omitempty"`       // slow_under_load: arrivals per second it starts at
-	Factor      float64   `json:"factor,omitempty"`      // slow_under_load: the service-time multiplier
-	For         string    `json:"for,omitempty"`         // optional duration after which it ends by itself
-}
+// FaultSpec is a fault as the admin API takes it (JSON): package fault's
+// Spec, the type the generator's fault switch encodes.
+type FaultSpec = fault.Spec
 
 // Fault is an active fault as the admin API reports it.
 type Fault struct {
@@ -49,43 +29,24 @@ type Fault struct {
 
 type activeFault struct {
 	Fault
-	kind  string
+	kind  fault.Kind
 	prob  float64
 	until chan struct{} // closed when the fault ends (stall waits on it)
 }
 
 // validate checks a spec against the server's stages; problems name the JSON field.
-func (f *FaultSpec) validate(stages map[string]*stage) (time.Duration, error) {
+func validateFault(f *FaultSpec, stages map[string]*stage) (time.Duration, error) {
 	bad := func(field, format string, args ...any) error {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid_field", Field: field, Message: fmt.Sprintf(format, args...)}
 	}
-	switch f.Kind {
-	case FaultLatency, FaultError, FaultStall, FaultCapacity, FaultOutage, FaultSlowUnderLoad:
-	case "":
-		return 0, bad("kind", "kind is required (latency, error, stall, capacity, outage, slow_under_load)")
-	default:
-		return 0, bad("kind", "unknown fault kind %q (latency, error, stall, capacity, outage, slow_under_load)", f.Kind)
-	}
-	if f.Kind == FaultSlowUnderLoad && (f.Above <= 0 || f.Factor <= 1) {
-		return 0, bad("factor", "a slow_under_load fault needs above > 0 (per second) and factor > 1")
+	if e := f.Params.First(fault.Stage); e != nil {
+		return 0, bad(e.Field, "%s", e.Message)
 	}
 	if f.Stage == "" {
 		return 0, bad("stage", "stage is required (a stage name or \"*\")")
 	}
 	if _, ok := stages[f.Stage]; !ok && f.Stage != "*" {
-		return 0, bad("stage", "unknown stage %q (stages: %v)", f.Stage, sortedKeys(stages))
-	}
-	if p := f.Probability; p != nil && (*p < 0 || *p > 1) {
-		return 0, bad("probability", "probability must be within [0, 1], have %v", *p)
-	}
-	if f.Kind == FaultLatency && f.Latency.IsZero() {
-		return 0, bad("latency", "a latency fault needs latency, e.g. \"200ms\" or \"exp(1s)\"")
-	}
-	if f.Kind == FaultError && f.Status != 0 && (f.Status < 400 || f.Status > 599) {
-		return 0, bad("status", "status must be a 4xx or 5xx code, have %d", f.Status)
-	}
-	if f.Kind == FaultCapacity && (f.Workers == nil || *f.Workers < 0) {
-		return 0, bad("workers", "a capacity fault needs workers >= 0")
+		return 0, bad("stage", "unknown stage %q (stages: %s)", f.Stage, spec.Some(sortedKeys(stages)))
 	}
 	var d time.Duration
 	if f.For != "" {
@@ -108,10 +69,10 @@ func (f *activeFault) hits(s *stage) bool {
 // before applies the fault as a visit arrives; an error fails the visit.
 func (f *activeFault) before(ctx context.Context, s *stage) error {
 	switch f.kind {
-	case FaultOutage:
+	case fault.Outage:
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "stage_outage", Stage: s.name,
 			Message: "stage " + s.name + " is down (injected outage " + f.ID + ")", RetryAfter: time.Second}
-	case FaultError:
+	case fault.Error:
 		if f.hits(s) {
 			st := f.Status
 			if st == 0 {
@@ -120,7 +81,7 @@ func (f *activeFault) before(ctx context.Context, s *stage) error {
 			return &apiError{Status: st, Code: "injected_error", Stage: s.name,
 				Message: "stage " + s.name + ": injected error (fault " + f.ID + ")"}
 		}
-	case FaultStall:
+	case fault.Stall:
 		if f.hits(s) {
 			select {
 			case <-f.until:
@@ -136,12 +97,12 @@ func (f *activeFault) before(ctx context.Context, s *stage) error {
 // whose own service time is base.
 func (f *activeFault) extra(s *stage, base time.Duration) time.Duration {
 	switch {
-	case f.kind == FaultSlowUnderLoad && s.rate() > f.Above:
+	case f.kind == fault.SlowUnderLoad && s.rate() > float64(f.Above):
 		return time.Duration(float64(base) * (f.Factor - 1))
-	case f.kind != FaultLatency || !f.hits(s):
+	case f.kind != fault.Latency || !f.hits(s):
 		return 0
 	}
-	return s.draw(f.Latency)
+	return s.draw(*f.Latency)
 }
 
 // faultSet is the server's active faults.
@@ -154,7 +115,7 @@ type faultSet struct {
 }
 
 func (fs *faultSet) add(spec FaultSpec) (Fault, error) {
-	d, err := spec.validate(fs.stages)
+	d, err := validateFault(&spec, fs.stages)
 	if err != nil {
 		return Fault{}, err
 	}
@@ -162,10 +123,7 @@ func (fs *faultSet) add(spec FaultSpec) (Fault, error) {
 	defer fs.mu.Unlock()
 	fs.next++
 	af := &activeFault{Fault: Fault{ID: "f" + strconv.Itoa(fs.next), FaultSpec: spec, Started: fs.now()},
-		kind: spec.Kind, prob: 1, until: make(chan struct{})}
-	if spec.Probability != nil {
-		af.prob = *spec.Probability
-	}
+		kind: spec.Kind, prob: spec.Share(), until: make(chan struct{})}
 	if d > 0 {
 		ends := af.Started.Add(d)
 		af.Ends = &ends
@@ -222,7 +180,7 @@ func (fs *faultSet) apply() {
 				continue
 			}
 			list = append(list, af)
-			if af.kind == FaultCapacity {
+			if af.kind == fault.Capacity {
 				limit = min(limit, *af.Workers)
 			}
 		}

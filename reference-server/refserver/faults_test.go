@@ -181,7 +181,7 @@ func TestSlowUnderLoadFault(t *testing.T) {
 	if d := timeOne(); d < 200*time.Millisecond {
 		t.Errorf("above the threshold a visit took %v, want ~200ms (10 x 20ms)", d)
 	}
-	if status, out := ts.call("POST", "/admin/faults", `{"kind": "slow_under_load", "stage": "kdca", "factor": 0.5}`); status != 422 || errField(out) != "factor" {
+	if status, out := ts.call("POST", "/admin/faults", `{"kind": "slow_under_load", "stage": "kdca", "above": 5, "factor": 0.5}`); status != 422 || errField(out) != "factor" {
 		t.Errorf("bad slow_under_load: %d %v", status, out)
 	}
 }

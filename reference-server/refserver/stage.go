@@ -82,7 +82,7 @@ func (s *stage) serve(ctx context.Context, fn func(context.Context) (time.Durati
 	faults := *s.faults.Load()
 	for _, f := range faults {
 		if err := f.before(ctx, s); err != nil {
-			s.m.shed(f.kind)
+			s.m.shed(string(f.kind))
 			return err
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -16,35 +16,14 @@ type Fault interface {
 	Wrap(next http.Handler) http.Handler
 }
 
-// Rule is a fault of a faults file: a scenario fault's kind and
-// parameters, a window from the proxy's start, and a scope by path prefix.
+// Rule is a fault of a faults file: a fault's kind and parameters (package
+// fault), a window from the proxy's start, and a scope by path prefix.
 type Rule struct {
-	Name        string             `yaml:"name"`
-	After       time.Duration      `yaml:"after"`
-	For         time.Duration      `yaml:"for"` // 0: until the proxy stops
-	Kind        string             `yaml:"kind"`
-	Path        string             `yaml:"path"` // only requests under this path prefix ("": all)
-	Probability *scenarios.Percent `yaml:"probability"`
-	Latency     *spec.Dist         `yaml:"latency"`
-	Status      int                `yaml:"status"`
-	Bandwidth   scenarios.Rate     `yaml:"bandwidth"` // bytes per second
-}
-
-// Kinds a proxy can inject: the scenario kinds that act on one request.
-const (
-	KindLatency   = scenarios.FaultLatency
-	KindError     = scenarios.FaultError
-	KindStall     = scenarios.FaultStall
-	KindOutage    = scenarios.FaultOutage
-	KindReset     = "reset" // the connection is closed without an answer
-	KindBandwidth = scenarios.FaultBandwidth
-)
-
-func (r Rule) share() float64 {
-	if r.Probability == nil {
-		return 1
-	}
-	return float64(*r.Probability)
+	Name         string        `yaml:"name"`
+	After        time.Duration `yaml:"after"`
+	For          time.Duration `yaml:"for"`  // 0: until the proxy stops
+	Path         string        `yaml:"path"` // only requests under this path prefix ("": all)
+	fault.Params `yaml:",inline"`
 }
 
 // source is a seeded random source shared by a proxy's faults.

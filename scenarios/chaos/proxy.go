@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -40,35 +41,15 @@ func (f *File) Validate(p *spec.Problems) {
 		if r.Path != "" && !strings.HasPrefix(r.Path, "/") {
 			p.Addf(spec.Join(path, "path"), "a path prefix starts with /, have %q (it would match no request)", r.Path)
 		}
-		if r.Latency != nil && r.Latency.Quantile(0) < 0 {
-			p.Addf(spec.Join(path, "latency"), "a latency cannot be negative, have %v", r.Latency)
-		}
 		if r.After < 0 {
 			p.Addf(spec.Join(path, "after"), "must not be negative")
 		}
 		if r.For < 0 {
 			p.Addf(spec.Join(path, "for"), "must not be negative (0: until the proxy stops)")
 		}
-		if pr := r.Probability; pr != nil && (*pr < 0 || *pr > 1) {
-			p.Addf(spec.Join(path, "probability"), "must be within 0%% and 100%%, have %v", *pr)
-		}
-		switch r.Kind {
-		case KindLatency:
-			if r.Latency == nil || r.Latency.IsZero() {
-				p.Addf(spec.Join(path, "latency"), "a latency fault needs latency, such as 200ms or exp(1s)")
-			}
-		case KindError:
-			if r.Status != 0 && (r.Status < 400 || r.Status > 599) {
-				p.Addf(spec.Join(path, "status"), "must be a 4xx or 5xx status, have %d", r.Status)
-			}
-		case KindBandwidth:
-			if r.Bandwidth <= 0 {
-				p.Addf(spec.Join(path, "bandwidth"), "a bandwidth fault needs bytes per second, such as 8k/s")
-			}
-		case KindStall, KindOutage, KindReset:
-		default:
-			p.Addf(spec.Join(path, "kind"), "unknown fault kind %q (latency, error, stall, outage, reset, bandwidth)", r.Kind)
-		}
+		r.Params.Check(fault.Proxy, func(field, format string, args ...any) {
+			p.Addf(spec.Join(path, field), format, args...)
+		})
 	}
 }
 
@@ -203,23 +184,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (p *Proxy) fault(r Rule) Fault {
 	switch r.Kind {
-	case KindLatency:
-		return Latency{Delay: *r.Latency, Share: r.share(), src: p.src}
-	case KindError:
-		return Error{Status: r.Status, Share: r.share(), src: p.src}
-	case KindOutage:
+	case fault.Latency:
+		return Latency{Delay: *r.Latency, Share: r.Share(), src: p.src}
+	case fault.Error:
+		return Error{Status: r.Status, Share: r.Share(), src: p.src}
+	case fault.Outage:
 		return Error{Status: http.StatusServiceUnavailable, Share: 1, src: p.src}
-	case KindStall:
+	case fault.Stall:
 		until := p.start.Add(r.After + r.For)
 		if r.For == 0 {
 			until = p.now().Add(24 * time.Hour)
 		}
-		return Stall{Until: until, Share: r.share(), src: p.src}
+		return Stall{Until: until, Share: r.Share(), src: p.src}
 	}
-	if r.Kind == KindBandwidth {
+	if r.Kind == fault.Bandwidth {
 		return Bandwidth{BytesPerSecond: float64(r.Bandwidth)}
 	}
-	return Reset{Share: r.share(), src: p.src}
+	return Reset{Share: r.Share(), src: p.src}
 }
 
 // Touched reports how many requests each rule was in force for.

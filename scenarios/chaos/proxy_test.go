@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -47,7 +48,7 @@ func get(t *testing.T, url string) (int, time.Duration) {
 }
 
 func TestErrorShareAndScope(t *testing.T) {
-	front, p := proxied(t, []Rule{{Name: "flaky", Kind: KindError, Status: 502, Probability: pct(0.3), Path: "/v1/qr"}}, nil)
+	front, p := proxied(t, []Rule{{Name: "flaky", Path: "/v1/qr", Params: fault.Params{Kind: fault.Error, Status: 502, Probability: pct(0.3)}}}, nil)
 	const n = 1000
 	failed := 0
 	for range n {
@@ -73,7 +74,7 @@ func TestErrorShareAndScope(t *testing.T) {
 
 func TestLatencyRaisesTheMedian(t *testing.T) {
 	base, _ := proxied(t, nil, nil)
-	slow, _ := proxied(t, []Rule{{Name: "slow", Kind: KindLatency, Latency: ptr(spec.Const(200 * time.Millisecond))}}, nil)
+	slow, _ := proxied(t, []Rule{{Name: "slow", Params: fault.Params{Kind: fault.Latency, Latency: ptr(spec.Const(200 * time.Millisecond))}}}, nil)
 	median := func(u string) time.Duration {
 		var ds []time.Duration
 		for range 15 {
@@ -97,8 +98,8 @@ func TestWindowsAndKinds(t *testing.T) {
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
 	front, _ := proxied(t, []Rule{
-		{Name: "down", After: 10 * time.Second, For: 5 * time.Second, Kind: KindOutage},
-		{Name: "gone", After: 20 * time.Second, For: 5 * time.Second, Kind: KindReset},
+		{Name: "down", After: 10 * time.Second, For: 5 * time.Second, Params: fault.Params{Kind: fault.Outage}},
+		{Name: "gone", After: 20 * time.Second, For: 5 * time.Second, Params: fault.Params{Kind: fault.Reset}},
 	}, now)
 	expect := func(want int) {
 		t.Helper()
@@ -154,7 +155,7 @@ func TestBandwidthLimitsTheAnswer(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
-	p, _ := NewProxy(u, []Rule{{Name: "thin", Kind: KindBandwidth, Bandwidth: 16384}}, 1, nil) // 16 KiB/s: 8 KiB takes ~0.5 s
+	p, _ := NewProxy(u, []Rule{{Name: "thin", Params: fault.Params{Kind: fault.Bandwidth, Bandwidth: 16384}}}, 1, nil) // 16 KiB/s: 8 KiB takes ~0.5 s
 	front := httptest.NewServer(p)
 	defer front.Close()
 	start := time.Now()

@@ -15,6 +15,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/chaos"
+	"github.com/surgekit/surge/scenarios/fault"
 )
 
 // FaultSwitch turns a scenario's faults on and off on the target.
@@ -33,20 +34,7 @@ type AdminFaults struct {
 // On posts the fault; the server ends it by itself 30 s after lasts, so a
 // fault never outlives a generator that died.
 func (a AdminFaults) On(ctx context.Context, f scenarios.Fault, lasts time.Duration) (string, error) {
-	spec := map[string]any{"kind": f.Kind, "stage": f.Stage, "probability": f.Share(), "for": (lasts + 30*time.Second).String()}
-	if f.Latency != nil {
-		spec["latency"] = f.Latency.String()
-	}
-	if f.Status != 0 {
-		spec["status"] = f.Status
-	}
-	if f.Workers != nil {
-		spec["workers"] = *f.Workers
-	}
-	if f.Kind == scenarios.FaultSlowUnderLoad {
-		spec["above"], spec["factor"] = float64(f.Above), f.Factor
-	}
-	body, _ := json.Marshal(spec)
+	body, _ := json.Marshal(fault.Spec{Params: f.Params, Stage: f.Stage, For: (lasts + 30*time.Second).String()})
 	var out struct {
 		ID string `json:"id"`
 	}
@@ -221,13 +209,13 @@ func (e *engine) clientFaults(ctx context.Context, u *user, request string) stri
 			continue
 		}
 		switch af.f.Kind {
-		case scenarios.FaultError, scenarios.FaultOutage:
+		case fault.Error, fault.Outage:
 			return "refused"
-		case scenarios.FaultLatency:
+		case fault.Latency:
 			u.pause(ctx, time.Now().Add(af.f.Latency.Sample(u.rng)))
-		case scenarios.FaultBandwidth: // the platform's link: the answer arrives at the limited rate
+		case fault.Bandwidth: // the platform's link: the answer arrives at the limited rate
 			u.pause(ctx, time.Now().Add(time.Duration(af.f.AssumedSize()/float64(af.f.Bandwidth)*float64(time.Second))))
-		case scenarios.FaultStall:
+		case fault.Stall:
 			select {
 			case <-af.over:
 			case <-ctx.Done():
@@ -242,7 +230,7 @@ type ProxyFaults struct{ Proxy *chaos.Proxy }
 
 // On puts the fault in force on the proxy.
 func (pf ProxyFaults) On(_ context.Context, f scenarios.Fault, _ time.Duration) (string, error) {
-	return pf.Proxy.Enable(chaos.Rule{Name: f.Name, Kind: f.Kind, Probability: f.Probability, Latency: f.Latency, Status: f.Status, Bandwidth: f.Bandwidth}), nil
+	return pf.Proxy.Enable(chaos.Rule{Name: f.Name, Params: f.Params}), nil
 }
 
 // Off takes it out.
