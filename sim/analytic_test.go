@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
@@ -47,7 +48,7 @@ func batchMeans(t *testing.T, lambda float64, c int, service string, length time
 	width := (length - warm) / batches
 	var sum [batches]float64
 	var n [batches]int
-	_, stats, err := Run(Config{Scenario: s, Profile: p, Seed: 11, Drain: time.Minute,
+	_, stats, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 11, Drain: time.Minute,
 		Observe: func(_ string, o results.Outcome) {
 			sent, lat := o.At, o.Corrected
 			if sent < warm || sent >= length {
@@ -124,7 +125,7 @@ func TestSimulatorAgreesWithClosedForms(t *testing.T) {
 func BenchmarkEventLoop(b *testing.B) {
 	s, p := queueModel(b, 3200, 4, "exp(1ms)", 5*time.Minute) // rho 0.8, 960k arrivals
 	for b.Loop() {
-		_, st, err := Run(Config{Scenario: s, Profile: p, Seed: 1, Drain: time.Second})
+		_, st, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 1, Drain: time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -138,7 +139,7 @@ func BenchmarkNational(b *testing.B) {
 	s, p := firstDownloadAsBuilt(b)
 	s.Scale = 1
 	for b.Loop() {
-		_, st, err := Run(Config{Scenario: s, Profile: p, Seed: 1, Capacity: 50})
+		_, st, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 1, Capacity: 50})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -74,9 +74,10 @@ func (e event) stale() bool {
 // passes over memory: a 4-ary heap of 100k events paid a cache miss per
 // level per pop, twice the time at national scale (BenchmarkQueue).
 //
-// Keyed by the float's bits, as it was first, an event a few seconds ahead
-// differed in 45 bits and moved seven times on average; by a tick of about
-// 15µs it differs in 19, and events of one tick are ordered by eventQueue.
+// The key is a tick of about 15µs, not the float's bits: an event a few
+// seconds ahead then differs from cur in about 19 bits, not 45, and moves
+// fewer times down the buckets; events of one tick are ordered by
+// eventQueue.
 type radix struct {
 	cur     uint64 // the tick last taken out: every event in the heap is later
 	n       int

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ routes: {hit: [{stage: s}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, _, err := Run(Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
+	run, _, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ journeys: {j: [{request: hit}]}
 faults: [{name: x, at: "00:00:01", for: 1s, kind: outage, stage: mainframe}]
 `))
 	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 1, service: 1ms}}\nroutes: {hit: [{stage: s}]}\n"))
-	_, _, err := Run(Config{Scenario: s, Profile: p})
+	_, _, err := Run(context.Background(), Config{Scenario: s, Profile: p})
 	if err == nil || !strings.Contains(err.Error(), `f.yaml:8: faults[0].stage: profile p has no stage "mainframe"`) {
 		t.Errorf("err = %v", err)
 	}
@@ -136,7 +137,7 @@ faults:
 		t.Fatal(err)
 	}
 	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 100000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
-	run, stats, err := Run(Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
+	run, stats, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ faults: [{name: thin, at: "00:00:00", for: 10s, kind: bandwidth, platform: web, 
 		t.Fatal(err)
 	}
 	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 1000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
-	run, _, err := Run(Config{Scenario: s, Profile: p, Seed: 1})
+	run, _, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

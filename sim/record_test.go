@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"maps"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func firstDownloadAsBuilt(t testing.TB) (*scenarios.Scenario, *capacity.Profile)
 func TestRecordMatchesResults(t *testing.T) {
 	s, p := firstDownloadAsBuilt(t)
 	want := results.New(results.Meta{Bucket: 10 * time.Second})
-	got, _, err := Run(Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second, Capacity: 1.0 / 50, // the scenario's scale
+	got, _, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second, Capacity: 1.0 / 50, // the scenario's scale
 		Observe: func(request string, o results.Outcome) { want.Record(request, o) }})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ faults: [{name: slow-net, at: "00:00:10", for: 10s, kind: latency, request: hit,
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, stats, err := Run(Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second})
+	run, stats, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 5, Bucket: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

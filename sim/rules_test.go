@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, _, err := Run(Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
+	run, _, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ rules:
 		t.Errorf("orders: %d ok, errors %v of %d; want 100 ok and 100 expired_session", o.Succeeded, o.Errors, o.Attempted)
 	}
 	p.Rules[0].After = time.Minute // a long session: now the limit refuses the second order (429: shed)
-	run, _, _ = Run(Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
+	run, _, _ = Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
 	if o := run.Endpoints["order"].Total; o.Succeeded != 100 || o.Errors["shed"] != 100 {
 		t.Errorf("orders with a long session: %d ok, errors %v; want 100 shed by the limit", o.Succeeded, o.Errors)
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -57,6 +58,7 @@ func (s StageStats) PWait() float64 {
 }
 
 type sim struct {
+	ctx    context.Context // checked once a time bucket
 	cfg    Config
 	s      *scenarios.Scenario
 	p      *capacity.Profile
@@ -99,8 +101,9 @@ type sim struct {
 	due event
 }
 
-// Run simulates the scenario against the profile.
-func Run(cfg Config) (*results.Run, Stats, error) {
+// Run simulates the scenario against the profile. Cancelling ctx stops it
+// at its next time bucket with ctx's error (a national run takes seconds).
+func Run(ctx context.Context, cfg Config) (*results.Run, Stats, error) {
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = 1
 	}
@@ -122,7 +125,7 @@ func Run(cfg Config) (*results.Run, Stats, error) {
 	if meta.Profile == "" {
 		meta.Profile = cfg.Profile.Name
 	}
-	m := &sim{cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
+	m := &sim{ctx: ctx, cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
 		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), values: map[*user][]float64{},
 		steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*onFault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
@@ -190,6 +193,10 @@ func (m *sim) loop() {
 				m.startRoute(r)
 			}
 		case evSample:
+			if err := m.ctx.Err(); err != nil {
+				m.err = err
+				return
+			}
 			m.sample()
 			if m.live > 0 || m.events.Len() > 0 || m.earliestLane() != nil {
 				m.at(m.now+m.run.Meta.Bucket.Seconds(), plainEvent(evSample))

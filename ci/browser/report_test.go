@@ -300,7 +300,7 @@ func TestPredictionReportRendersOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, _, err := sim.Run(sim.Config{Scenario: s, Profile: p, Seed: 1, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
+	run, _, err := sim.Run(context.Background(), sim.Config{Scenario: s, Profile: p, Seed: 1, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
 	if err != nil {
 		t.Fatal(err)
 	}

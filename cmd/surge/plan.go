@@ -38,7 +38,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			}
 			// check the recommendation: simulate the scenario with every stage at max(has, needed)
 			sized := resized(p, plan)
-			run, _, err := sim.Run(sim.Config{Scenario: s, Profile: sized, Seed: g.seed, Meta: results.Meta{Profile: p.Name + " (recommended)"}})
+			run, _, err := sim.Run(cmd.Context(), sim.Config{Scenario: s, Profile: sized, Seed: g.seed, Meta: results.Meta{Profile: p.Name + " (recommended)"}})
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -31,7 +32,7 @@ queue by the same factor (--scale 1 is national size).`,
 			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), scaleCheck(&scale)); err != nil {
 				return err
 			}
-			return simScenario(o, scale, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return simScenario(cmd.Context(), o, scale, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -44,7 +45,7 @@ queue by the same factor (--scale 1 is national size).`,
 	return cmd
 }
 
-func simScenario(o runOptions, scale float64, stdout, stderr io.Writer) error {
+func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stderr io.Writer) error {
 	raw, s, err := loadScenario(o)
 	if err != nil {
 		return err
@@ -69,7 +70,7 @@ func simScenario(o runOptions, scale float64, stdout, stderr io.Writer) error {
 	// trades memory (plentiful) for ~20% of the time (measured at national scale).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	start := time.Now() // only to tell the user how long the prediction took
-	run, stats, err := sim.Run(sim.Config{Scenario: s, Profile: p, Seed: o.seed, Capacity: factor, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
+	run, stats, err := sim.Run(ctx, sim.Config{Scenario: s, Profile: p, Seed: o.seed, Capacity: factor, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
 	if err != nil {
 		return err
 	}

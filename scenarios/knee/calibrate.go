@@ -391,7 +391,7 @@ func Check(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.
 		if err != nil {
 			continue
 		}
-		run, _, err := sim.Run(sim.Config{Scenario: sc, Profile: p, Seed: seed, Bucket: time.Second, Drain: 2 * time.Minute})
+		run, _, err := sim.Run(ctx, sim.Config{Scenario: sc, Profile: p, Seed: seed, Bucket: time.Second, Drain: 2 * time.Minute})
 		if err != nil {
 			continue
 		}

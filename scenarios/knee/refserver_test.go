@@ -94,7 +94,7 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 		t.Fatal(err)
 	}
 	measured := run.Slice(warm, warm+length)
-	predRun, _, err := sim.Run(sim.Config{Scenario: sc, Profile: cal, Seed: 2, Bucket: time.Second, Drain: time.Minute})
+	predRun, _, err := sim.Run(context.Background(), sim.Config{Scenario: sc, Profile: cal, Seed: 2, Bucket: time.Second, Drain: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

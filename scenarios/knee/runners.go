@@ -125,7 +125,7 @@ func (m *Sim) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, dr
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	run, _, err := sim.Run(sim.Config{Scenario: s, Profile: m.Profile, Seed: seed, Capacity: m.Capacity, Drain: drain, Bucket: time.Second,
+	run, _, err := sim.Run(ctx, sim.Config{Scenario: s, Profile: m.Profile, Seed: seed, Capacity: m.Capacity, Drain: drain, Bucket: time.Second,
 		Meta: results.Meta{Scenario: s.Name, Profile: m.Profile.Name}})
 	return run, err
 }
