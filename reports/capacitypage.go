@@ -15,6 +15,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim/queueing"
 )
 
@@ -122,7 +123,7 @@ func targetOf(c *Capacity) string {
 // worstP95 is a step's highest p95 and its request.
 func worstP95(st CapacityStep) string {
 	name, worst := "", -1.0
-	for _, n := range sortedKeys(st.Endpoints) {
+	for _, n := range spec.SortedKeys(st.Endpoints) {
 		if p := st.Endpoints[n].P95; p > worst {
 			name, worst = n, p
 		}

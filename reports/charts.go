@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // chart is one rendered chart: its pinned ID (the same input gives the same
@@ -178,7 +178,7 @@ func shade(spans []span) charts.SeriesOpts {
 // verticals marks moments (surge ends, the first breach) as vertical lines.
 func verticals(marks map[string]float64) charts.SeriesOpts {
 	return func(s *charts.SingleSeries) {
-		for _, name := range sortedKeys(marks) {
+		for _, name := range spec.SortedKeys(marks) {
 			charts.WithMarkLineNameXAxisItemOpts(opts.MarkLineNameXAxisItem{Name: name, XAxis: marks[name]})(s)
 		}
 		if len(marks) > 0 {
@@ -203,7 +203,7 @@ func fitLimits(c *charts.Line, yName string, lines map[string]float64) {
 // horizontals draws limits (an SLO's) as horizontal lines.
 func horizontals(lines map[string]float64) charts.SeriesOpts {
 	return func(s *charts.SingleSeries) {
-		for _, name := range sortedKeys(lines) {
+		for _, name := range spec.SortedKeys(lines) {
 			charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: name, YAxis: round(lines[name])})(s)
 		}
 		if len(lines) > 0 {
@@ -236,15 +236,6 @@ func distributionChart(id, title string, corrected, uncorrected []float64) chart
 	c.AddSeries("from intended send (corrected)", toData(corrected))
 	c.AddSeries("from actual send (uncorrected)", toData(uncorrected), lineStyle("dashed"))
 	return renderLine(c)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func msLabel(sec float64) string { return fmt.Sprintf("%.4g ms", sec*1000) }

@@ -7,6 +7,7 @@ import (
 	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // endpointView is one request's latency section.
@@ -89,7 +90,7 @@ func (c *charting) traffic(cs *chartSet) {
 	}
 	ch = c.axis.chart(chartID("errors"), "Errors by kind (per second)", "per s")
 	pal = newPalette()
-	for i, k := range sortedKeys(t.errors) {
+	for i, k := range spec.SortedKeys(t.errors) {
 		o := []charts.SeriesOpts{noSymbols(), pal.next()}
 		if i == 0 {
 			o = append(o, shade(c.spans))

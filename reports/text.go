@@ -79,7 +79,7 @@ func failedP99(e EndpointSummary) string {
 func textUsers(w io.Writer, s *Summary) {
 	u := s.Users
 	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %s), %d abandoned, %d out of patience, %d manual fallback, %d unfinished at the end; %d platform switches, %d reinstalls, %d kept trying\n",
-		u.Arrived, u.Completed, fmtShare(s.Goodput), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptAt)
+		u.Arrived, u.Completed, fmtShare(s.Goodput), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptTrying)
 	fmt.Fprintf(w, "retry amplification %.2fx", s.RetryAmp)
 	if s.Meta.Kind != "sim" {
 		g := s.Generator

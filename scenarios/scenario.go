@@ -287,7 +287,7 @@ func (s *Scenario) tabulate() {
 				continue
 			}
 			st.restart = []restartRule{}
-			for _, kind := range sortedKeys(st.RestartFrom) {
+			for _, kind := range spec.SortedKeys(st.RestartFrom) {
 				to := st.RestartFrom[kind]
 				j := slices.IndexFunc(steps[:i], func(s Step) bool { return s.Request == to })
 				st.restart = append(st.restart, restartRule{kind, int32(j)})
@@ -317,7 +317,7 @@ type giveUpShare struct {
 // of its own (the first 64 names, in the order of sorted journeys).
 func (s *Scenario) numberRequests() {
 	bits := map[string]uint64{}
-	for _, name := range sortedKeys(s.Journeys) {
+	for _, name := range spec.SortedKeys(s.Journeys) {
 		steps := s.Journeys[name]
 		for i := range steps {
 			r := steps[i].Request

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -43,7 +42,7 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	checkShares(p, "platforms", s.Platforms, nil)
 	s.validateCohorts(p)
 	s.validateExtra(p)
-	for _, name := range sortedKeys(s.Requests) {
+	for _, name := range spec.SortedKeys(s.Requests) {
 		validateRequest(p, spec.Join("requests", name), s.Requests[name])
 	}
 	s.validateJourneys(p)
@@ -218,7 +217,7 @@ func (s *Scenario) checkJourney(p *spec.Problems, path, name string) {
 	if name == "" {
 		p.Addf(path, "required")
 	} else if _, ok := s.Journeys[name]; !ok {
-		p.Addf(path, "unknown journey %q (journeys: %s)", name, spec.Some(sortedKeys(s.Journeys)))
+		p.Addf(path, "unknown journey %q (journeys: %s)", name, spec.Some(spec.SortedKeys(s.Journeys)))
 	}
 }
 
@@ -232,9 +231,9 @@ func checkShares(p *spec.Problems, path string, shares, known map[string]Percent
 		return
 	}
 	var sum float64
-	for _, name := range sortedKeys(shares) {
+	for _, name := range spec.SortedKeys(shares) {
 		if _, ok := known[name]; known != nil && !ok {
-			p.Addf(spec.Join(path, name), "platform %q is not among the scenario's platforms %s", name, spec.Some(sortedKeys(known)))
+			p.Addf(spec.Join(path, name), "platform %q is not among the scenario's platforms %s", name, spec.Some(spec.SortedKeys(known)))
 		}
 		if shares[name] < 0 {
 			p.Addf(spec.Join(path, name), "must not be negative")
@@ -255,7 +254,7 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 	if !strings.HasPrefix(r.Path, "/") {
 		p.Addf(spec.Join(path, "path"), "must start with /, have %q", r.Path)
 	}
-	for _, k := range sortedKeys(r.Headers) {
+	for _, k := range spec.SortedKeys(r.Headers) {
 		switch {
 		case !ValidHeaderName(k):
 			p.Addf(spec.Join(path, "headers", k), "not a valid header name")
@@ -273,7 +272,7 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 			p.Addf(spec.Join(path, "expect", i), "not an HTTP status: %d", st)
 		}
 	}
-	for _, k := range sortedKeys(r.Kinds) {
+	for _, k := range spec.SortedKeys(r.Kinds) {
 		if r.Kinds[k] == "" {
 			p.Addf(spec.Join(path, "kinds", k), "name the error kind")
 		}
@@ -297,7 +296,7 @@ func (s *Scenario) validateJourneys(p *spec.Problems) {
 	if len(s.Journeys) == 0 {
 		p.Addf("journeys", "at least one journey is required")
 	}
-	for _, name := range sortedKeys(s.Journeys) {
+	for _, name := range spec.SortedKeys(s.Journeys) {
 		path := spec.Join("journeys", name)
 		steps := s.Journeys[name]
 		if len(steps) == 0 {
@@ -347,7 +346,7 @@ func (s *Scenario) validateStep(p *spec.Problems, path string, st Step, have map
 	if st.Attempts < 0 {
 		p.Addf(spec.Join(path, "attempts"), "must not be negative")
 	}
-	for _, kind := range sortedKeys(st.RestartFrom) {
+	for _, kind := range spec.SortedKeys(st.RestartFrom) {
 		if !slices.Contains(before, st.RestartFrom[kind]) {
 			p.Addf(spec.Join(path, "restart_from", kind), "%q is not an earlier request of this journey", st.RestartFrom[kind])
 		}
@@ -362,7 +361,7 @@ func (s *Scenario) validateBehaviour(p *spec.Problems) {
 	if b.Timeout < 0 {
 		p.Addf("behaviour.timeout", "must not be negative")
 	}
-	for _, name := range sortedKeys(b.Timeouts) {
+	for _, name := range spec.SortedKeys(b.Timeouts) {
 		if _, ok := s.Request(name); !ok {
 			p.Addf(spec.Join("behaviour.timeouts", name), "unknown request %q", name)
 		}
@@ -380,7 +379,7 @@ func (s *Scenario) validateBehaviour(p *spec.Problems) {
 	}
 	if b.GiveUp != nil {
 		var sum float64
-		for _, d := range sortedKeys(b.GiveUp) {
+		for _, d := range spec.SortedKeys(b.GiveUp) {
 			switch d {
 			case GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon:
 			default:
@@ -398,7 +397,7 @@ func (s *Scenario) validateBehaviour(p *spec.Problems) {
 			p.Addf("behaviour.give_up.switch_platform", "switching needs at least two platforms")
 		}
 	}
-	for _, from := range sortedKeys(b.SwitchTo) {
+	for _, from := range spec.SortedKeys(b.SwitchTo) {
 		to := b.SwitchTo[from]
 		if _, ok := s.Platforms[from]; !ok && from != "*" {
 			p.Addf(spec.Join("behaviour.switch_to", from), "unknown platform %q", from)
@@ -426,7 +425,7 @@ func (s *Scenario) requestNames() []string {
 	for n := range s.Requests {
 		seen[n] = true
 	}
-	return sortedKeys(seen)
+	return spec.SortedKeys(seen)
 }
 
 func (s *Scenario) kinds() []string {
@@ -440,13 +439,10 @@ func (s *Scenario) kinds() []string {
 			seen[k] = true
 		}
 	}
-	return sortedKeys(seen)
+	return spec.SortedKeys(seen)
 }
 
 func (s *Scenario) knownKind(k string) bool { return slices.Contains(s.kinds(), k) }
-
-// sortedKeys lists a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func (s *Scenario) validateFaults(p *spec.Problems) {
 	w := s.Window()
@@ -499,7 +495,7 @@ func (s *Scenario) validateFaultScope(p *spec.Problems, path string, f Fault) {
 		p.Addf(spec.Join(path, "stage"), "through the proxy a fault acts on the whole service: stage \"*\" (the proxy cannot see %q)", f.Stage)
 	case f.ClientSide():
 		if _, ok := s.Platforms[f.Platform]; f.Platform != "" && !ok {
-			p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %s)", f.Platform, spec.Some(sortedKeys(s.Platforms)))
+			p.Addf(spec.Join(path, "platform"), "unknown platform %q (platforms: %s)", f.Platform, spec.Some(spec.SortedKeys(s.Platforms)))
 		}
 		if _, ok := s.Request(f.Request); f.Request != "" && !ok {
 			p.Addf(spec.Join(path, "request"), "unknown request %q (requests: %s)", f.Request, spec.Some(s.requestNames()))

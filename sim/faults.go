@@ -6,6 +6,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/fault"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // onFault is a scenario fault while it is on.
@@ -34,7 +35,7 @@ func (m *sim) faultOn(i int) {
 		st.faults = append(st.faults, af)
 		m.applyCapacity(st)
 	}
-	m.run.Event(seconds(m.now), "fault-on", fmt.Sprintf("%s: %s on %s for %v", f.Name, f.Kind, f.Stage, f.For))
+	m.run.Event(spec.Seconds(m.now), "fault-on", fmt.Sprintf("%s: %s on %s for %v", f.Name, f.Kind, f.Stage, f.For))
 }
 
 func (m *sim) faultOff(i int) {
@@ -63,7 +64,7 @@ func (m *sim) faultOff(i int) {
 		}
 		m.applyCapacity(st)
 	}
-	m.run.Event(seconds(m.now), "fault-off", af.f.Name)
+	m.run.Event(spec.Seconds(m.now), "fault-off", af.f.Name)
 	for _, ref := range af.stalled { // the stall ends: held visits go on to the stage
 		if v := ref.v; ref.live() && !v.dead {
 			m.enter(v)
@@ -85,7 +86,7 @@ func (m *sim) faultStages(f scenarios.Fault) []*stage {
 		return []*stage{m.stages[f.Stage]}
 	}
 	out := make([]*stage, 0, len(m.stages))
-	for _, name := range sortedKeys(m.stages) {
+	for _, name := range spec.SortedKeys(m.stages) {
 		out = append(out, m.stages[name])
 	}
 	return out

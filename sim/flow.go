@@ -11,6 +11,7 @@ import (
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // user is one person in the simulation. Users are reused once their
@@ -201,7 +202,7 @@ func (m *sim) act(u *user) {
 		m.live--
 		c := u.walk.Counts
 		m.run.Count(u.arrived, results.Users{Arrived: 1, Completed: int64(c.Completed), Abandoned: int64(c.Abandoned), Manual: int64(c.Manual),
-			Impatient: int64(c.Impatient), Switched: int64(c.Switched), Reinstall: int64(c.Reinstall), KeptAt: int64(c.KeptTrying)})
+			Impatient: int64(c.Impatient), Switched: int64(c.Switched), Reinstall: int64(c.Reinstall), KeptTrying: int64(c.KeptTrying)})
 		m.endRules(u)
 		m.freeUsers = append(m.freeUsers, u)
 		return
@@ -451,16 +452,16 @@ func (m *sim) complete(r *request, kind string) {
 	prefetchUser(uintptr(unsafe.Pointer(u))) // rarely in cache; recording the answer first overlaps the wait
 	r.done = true
 	r.deadline.stop()
-	lat := seconds(m.now - r.sent)
-	m.record(r.ri, seconds(r.sent), lat, r.first, kind)
+	lat := spec.Seconds(m.now - r.sent)
+	m.record(r.ri, spec.Seconds(r.sent), lat, r.first, kind)
 	if m.cfg.Observe != nil {
-		m.cfg.Observe(r.ri.name, results.Outcome{At: seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
+		m.cfg.Observe(r.ri.name, results.Outcome{At: spec.Seconds(r.sent), Corrected: lat, Service: lat, First: r.first, Err: kind})
 	}
 	if kind == "" && r.ri.sets >= 0 {
 		m.setValue(u, r.ri.sets, m.now)
 	}
 	start := u.arrived.Seconds()
-	u.next = u.walk.After(kind, seconds(m.now-start))
+	u.next = u.walk.After(kind, spec.Seconds(m.now-start))
 	if t := start + u.next.At.Seconds(); t > m.now || !m.nextIsLater() {
 		m.at(t, userEvent(u))
 	} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim/queueing"
 )
 
@@ -69,7 +70,7 @@ func Plan(s *scenarios.Scenario, p *capacity.Profile, margin float64) (PlanResul
 	}
 	demand, peakAt := peakDemand(s, p)
 	res := PlanResult{Margin: margin, Go: true}
-	for _, name := range sortedKeys(demand) {
+	for _, name := range spec.SortedKeys(demand) {
 		d := demand[name]
 		sp := StagePlan{Stage: name, Peak: d.rate, PeakAt: peakAt[name].String(), Has: p.Stages[name].Workers}
 		if d.rate > 0 {

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // The simulator records answers into the run's figures as
@@ -90,7 +92,7 @@ func (m *sim) kind(kind string) int {
 // answers given at once, each series' service histogram and error counts,
 // and the whole run's series.
 func (m *sim) settle() {
-	for _, name := range sortedKeys(m.reqs) {
+	for _, name := range spec.SortedKeys(m.reqs) {
 		ri := m.reqs[name]
 		e := ri.figures
 		if e == nil {

@@ -3,9 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // Config is one simulation. Zero optional fields take the documented defaults.
@@ -229,7 +228,7 @@ func (m *sim) arrive(event) {
 // finish counts the users still in their journey as unfinished, records
 // every user's outcome and closes the results.
 func (m *sim) finish(planned time.Duration) {
-	m.run.Meta.Elapsed = seconds(m.now)
+	m.run.Meta.Elapsed = spec.Seconds(m.now)
 	m.settle()
 	sort.SliceStable(m.run.Events, func(i, j int) bool { return m.run.Events[i].At < m.run.Events[j].At })
 	m.run.Meta.Complete, m.run.Meta.Ended = true, "done"
@@ -239,12 +238,12 @@ func (m *sim) finish(planned time.Duration) {
 	m.run.Users.Unfinished += int64(m.live)
 	m.run.Users.Arrived += int64(m.live)
 	m.stats.Stages = map[string]StageStats{}
-	for _, name := range sortedKeys(m.stages) {
+	for _, name := range spec.SortedKeys(m.stages) {
 		st := m.stages[name]
 		st.advance(m.now)
 		ss := StageStats{Arrivals: st.arrivals, Waited: st.waited, Served: st.served, Shed: st.shed}
 		if st.waited > 0 {
-			ss.MeanWait = seconds(st.waitSum / float64(st.arrivals))
+			ss.MeanWait = spec.Seconds(st.waitSum / float64(st.arrivals))
 		}
 		if st.capInt > 0 {
 			ss.Utilization = st.busyInt / st.capInt
@@ -254,16 +253,14 @@ func (m *sim) finish(planned time.Duration) {
 }
 
 func (m *sim) sample() {
-	at := seconds(m.now)
-	for _, name := range sortedKeys(m.stages) {
+	at := spec.Seconds(m.now)
+	for _, name := range spec.SortedKeys(m.stages) {
 		st := m.stages[name]
 		st.advance(m.now)
 		m.run.Stages = append(m.run.Stages, results.StageSample{At: at, Stage: name, Workers: float64(st.limit),
 			InFlight: float64(st.busy), Queue: float64(st.live), Served: float64(st.served), Shed: float64(st.shed), Busy: st.busyInt, Capacity: st.capInt})
 	}
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * 1e9) }
 
 // Check makes sure the scenario can run against the profile (see check).
 func Check(s *scenarios.Scenario, p *capacity.Profile) error { return check(s, p) }
@@ -290,7 +287,7 @@ func check(s *scenarios.Scenario, p *capacity.Profile) error {
 			return s.Errorf(fmt.Sprintf("faults[%d].stage", i), "profile %s has no stage %q (stages: %v)", p.Name, f.Stage, p.StageNames())
 		}
 	}
-	for _, name := range sortedKeys(s.Journeys) {
+	for _, name := range spec.SortedKeys(s.Journeys) {
 		for i, st := range s.Journeys[name] {
 			if st.Request == "" {
 				continue
@@ -318,4 +315,3 @@ func check(s *scenarios.Scenario, p *capacity.Profile) error {
 }
 
 // sortedKeys lists a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // GET /admin/faults -> 200 {"faults": [...]}
 func (s *Server) listFaults(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"faults": s.faults.list(), "stages": sortedKeys(s.stages)})
+	writeJSON(w, http.StatusOK, map[string]any{"faults": s.faults.list(), "stages": spec.SortedKeys(s.stages)})
 }
 
 // POST /admin/faults FaultSpec -> 201 Fault

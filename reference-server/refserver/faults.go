@@ -3,7 +3,6 @@ package refserver
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -46,7 +45,7 @@ func validateFault(f *FaultSpec, stages map[string]*stage) (time.Duration, error
 		return 0, bad("stage", "stage is required (a stage name or \"*\")")
 	}
 	if _, ok := stages[f.Stage]; !ok && f.Stage != "*" {
-		return 0, bad("stage", "unknown stage %q (stages: %s)", f.Stage, spec.Some(sortedKeys(stages)))
+		return 0, bad("stage", "unknown stage %q (stages: %s)", f.Stage, spec.Some(spec.SortedKeys(stages)))
 	}
 	var d time.Duration
 	if f.For != "" {
@@ -190,6 +189,3 @@ func (fs *faultSet) apply() {
 		s.m.workers.Set(float64(limit))
 	}
 }
-
-// sortedKeys lists a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // metrics is the server's Prometheus registry and its collectors; one per
@@ -129,7 +130,7 @@ func (m *metrics) describeProfile(p *capacity.Profile) {
 		info("surge_stage_info", "A stage of the capacity profile (always 1).", prometheus.Labels{"stage": name, "when_full": when,
 			"queue_timeout_seconds": secs(st.QueueTimeout), "retry_after_seconds": secs(st.RetryAfter)})
 	}
-	for _, route := range sortedKeys(p.Routes) {
+	for _, route := range spec.SortedKeys(p.Routes) {
 		capacity.Walk(p.Routes[route], "", func(s capacity.Step, path string, _ []string) {
 			info("surge_route_step", "A stage visit of a route (always 1): path is its place, \"0.1\" the second call of the first step.",
 				prometheus.Labels{"route": route, "path": routePath(path), "stage": s.Stage, "async": strconv.FormatBool(s.Async)})

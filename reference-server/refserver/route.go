@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // work is the real operation bound to a step's work name.
@@ -49,7 +50,7 @@ func checkRules(p *capacity.Profile) error {
 		}
 		want, ok := ruleAnswers[key]
 		if !ok {
-			return p.Errorf(fmt.Sprintf("rules[%d]", i), "the reference server has no rule %q (it has: %v)", key, sortedKeys(ruleAnswers))
+			return p.Errorf(fmt.Sprintf("rules[%d]", i), "the reference server has no rule %q (it has: %v)", key, spec.SortedKeys(ruleAnswers))
 		}
 		if r.Answer != want {
 			return p.Errorf(fmt.Sprintf("rules[%d].answer", i), "the reference server answers %d %s, not %d %s", want.Status, want.Code, r.Answer.Status, r.Answer.Code)
@@ -62,7 +63,7 @@ func checkRoutes(p *capacity.Profile) error {
 	if err := checkRules(p); err != nil {
 		return err
 	}
-	for _, route := range sortedKeys(requiredWork) {
+	for _, route := range spec.SortedKeys(requiredWork) {
 		if _, ok := p.Routes[route]; !ok && route != "qr.fetch" && route != "qr.wallet" {
 			return p.Errorf("routes", "no route for endpoint %q", route)
 		}
@@ -73,7 +74,7 @@ func checkRoutes(p *capacity.Profile) error {
 			return p.Errorf("platforms."+pl, "platform %s needs a route qr.%s", pl, p.Platforms[pl].Proof)
 		}
 	}
-	for _, route := range sortedKeys(p.Routes) {
+	for _, route := range spec.SortedKeys(p.Routes) {
 		steps := p.Routes[route]
 		need, known := requiredWork[route]
 		if !known {
@@ -90,7 +91,7 @@ func checkRoutes(p *capacity.Profile) error {
 				return
 			}
 			if !allowed[s.Work] {
-				err = p.Errorf(path+".work", "route %s cannot do work %q (it can: %v)", route, s.Work, sortedKeys(allowed))
+				err = p.Errorf(path+".work", "route %s cannot do work %q (it can: %v)", route, s.Work, spec.SortedKeys(allowed))
 			}
 			done[s.Work]++
 			if done[s.Work] > 1 {

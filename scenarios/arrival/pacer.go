@@ -2,6 +2,8 @@ package arrival
 
 import (
 	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // Pacer paces one stream of a plan for vegeta's attacker (it satisfies
@@ -20,7 +22,7 @@ func (pc Pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	if !ok {
 		return 0, true
 	}
-	wait := seconds(due) - elapsed
+	wait := spec.Seconds(due) - elapsed
 	if wait < 0 {
 		return 0, false
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // Plan is a scenario's arrival curves on the played timeline.
@@ -118,12 +119,10 @@ func (p *Plan) build() {
 		p.segments = append(p.segments, seg)
 		play = seg.play1
 	}
-	p.played = seconds(play)
+	p.played = spec.Seconds(play)
 }
 
 func clk(c scenarios.Clock) float64 { return time.Duration(c).Seconds() }
-
-func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
 
 // Played is the length of the played timeline.
 func (p *Plan) Played() time.Duration { return p.played }
@@ -140,7 +139,7 @@ func (p *Plan) Streams() []string {
 // Clock is the scenario-clock time at played time t.
 func (p *Plan) Clock(t time.Duration) scenarios.Clock {
 	seg := p.segmentAt(t.Seconds())
-	return scenarios.Clock(seconds(seg.clk0 + (t.Seconds()-seg.play0)*seg.factor))
+	return scenarios.Clock(spec.Seconds(seg.clk0 + (t.Seconds()-seg.play0)*seg.factor))
 }
 
 // Rate is a stream's arrival rate in people per second at played time t.
@@ -235,11 +234,11 @@ func (p *Plan) PlayedAt(c scenarios.Clock) time.Duration {
 	for _, seg := range p.segments {
 		end := seg.clk0 + (seg.play1-seg.play0)*seg.factor
 		if x < end {
-			return seconds(seg.play0 + max(0, x-seg.clk0)/seg.factor)
+			return spec.Seconds(seg.play0 + max(0, x-seg.clk0)/seg.factor)
 		}
 	}
 	last := p.segments[len(p.segments)-1]
-	return seconds(last.play1 + x - (last.clk0 + (last.play1-last.play0)*last.factor))
+	return spec.Seconds(last.play1 + x - (last.clk0 + (last.play1-last.play0)*last.factor))
 }
 
 // SurgeEnd is the played time at which the surge ends: after the peak of
@@ -266,7 +265,7 @@ func (p *Plan) SurgeEnd() (time.Duration, bool) {
 	}
 	for i := peak + 1; i < len(rates); i++ {
 		if rates[i] < rates[peak]/2 {
-			return seconds(starts[i]), true
+			return spec.Seconds(starts[i]), true
 		}
 	}
 	return 0, false
@@ -285,14 +284,14 @@ type ClockBreak struct {
 func (p *Plan) ClockBreaks() []ClockBreak {
 	var out []ClockBreak
 	for _, seg := range p.segments {
-		if n := len(out); n > 0 && out[n-1].Played == seconds(seg.play0) {
+		if n := len(out); n > 0 && out[n-1].Played == spec.Seconds(seg.play0) {
 			continue
 		}
-		out = append(out, ClockBreak{seconds(seg.play0), scenarios.Clock(seconds(seg.clk0))})
+		out = append(out, ClockBreak{spec.Seconds(seg.play0), scenarios.Clock(spec.Seconds(seg.clk0))})
 	}
 	if n := len(p.segments); n > 0 {
 		last := p.segments[n-1]
-		out = append(out, ClockBreak{seconds(last.play1), scenarios.Clock(seconds(last.clk0 + (last.play1-last.play0)*last.factor))})
+		out = append(out, ClockBreak{spec.Seconds(last.play1), scenarios.Clock(spec.Seconds(last.clk0 + (last.play1-last.play0)*last.factor))})
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // Arrival is one party arriving.
@@ -101,7 +102,7 @@ func (sc *Schedule) Next() (Arrival, bool) {
 // arrival draws who arrives at a cursor's time.
 func (p *Plan) arrival(c *cursor) Arrival {
 	st := p.streams[c.k]
-	at := seconds(c.next)
+	at := spec.Seconds(c.next)
 	a := Arrival{At: at, Clock: p.Clock(at), Stream: c.k, Party: 1}
 	platforms := st.platforms
 	if st.journey != "" {

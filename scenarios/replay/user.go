@@ -118,7 +118,7 @@ func (u *user) run(ctx context.Context, start time.Time) {
 func (u *user) count() {
 	c := u.walk.Counts
 	u.out.Completed, u.out.Abandoned, u.out.Manual, u.out.Impatient = int64(c.Completed), int64(c.Abandoned), int64(c.Manual), int64(c.Impatient)
-	u.out.Switched, u.out.Reinstall, u.out.KeptAt = int64(c.Switched), int64(c.Reinstall), int64(c.KeptTrying)
+	u.out.Switched, u.out.Reinstall, u.out.KeptTrying = int64(c.Switched), int64(c.Reinstall), int64(c.KeptTrying)
 }
 
 // attempt sends one request of a step and records it; it returns the error

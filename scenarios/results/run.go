@@ -117,14 +117,14 @@ type Endpoint struct {
 
 // Users counts users (not requests). Goodput is Completed / Arrived.
 type Users struct {
-	Arrived   int64 `json:"arrived"`
-	Completed int64 `json:"completed"`
-	Abandoned int64 `json:"abandoned"`
-	Manual    int64 `json:"manual"`   // fell back to a manual check (no server load)
-	Switched  int64 `json:"switched"` // platform switches
-	Reinstall int64 `json:"reinstalled"`
-	KeptAt    int64 `json:"kept_trying"`
-	Impatient int64 `json:"out_of_patience"`
+	Arrived    int64 `json:"arrived"`
+	Completed  int64 `json:"completed"`
+	Abandoned  int64 `json:"abandoned"`
+	Manual     int64 `json:"manual"`   // fell back to a manual check (no server load)
+	Switched   int64 `json:"switched"` // platform switches
+	Reinstall  int64 `json:"reinstalled"`
+	KeptTrying int64 `json:"kept_trying"`
+	Impatient  int64 `json:"out_of_patience"`
 	// Unfinished users were still in their journey when the run ended
 	// (after its drain): they count as not completed.
 	Unfinished int64 `json:"unfinished"`
@@ -137,7 +137,7 @@ func (u *Users) add(o Users) {
 	u.Manual += o.Manual
 	u.Switched += o.Switched
 	u.Reinstall += o.Reinstall
-	u.KeptAt += o.KeptAt
+	u.KeptTrying += o.KeptTrying
 	u.Impatient += o.Impatient
 	u.Unfinished += o.Unfinished
 }

@@ -3,8 +3,10 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,11 +181,11 @@ func (d Dist) Sample(r *rand.Rand) time.Duration {
 	case distLognormal:
 		s = math.Exp(d.a + d.b*r.NormFloat64())
 	}
-	return seconds(s)
+	return Seconds(s)
 }
 
 // Mean is the distribution's expected value.
-func (d Dist) Mean() time.Duration { return seconds(d.meanSeconds()) }
+func (d Dist) Mean() time.Duration { return Seconds(d.meanSeconds()) }
 
 func (d Dist) meanSeconds() float64 {
 	switch d.kind {
@@ -221,13 +223,13 @@ func (d Dist) SCV() float64 {
 func (d Dist) Quantile(p float64) time.Duration {
 	switch d.kind {
 	case distExp:
-		return seconds(-d.a * math.Log1p(-p))
+		return Seconds(-d.a * math.Log1p(-p))
 	case distUniform:
-		return seconds(d.a + (d.b-d.a)*p)
+		return Seconds(d.a + (d.b-d.a)*p)
 	case distLognormal:
-		return seconds(math.Exp(d.a + d.b*math.Sqrt2*math.Erfinv(2*p-1)))
+		return Seconds(math.Exp(d.a + d.b*math.Sqrt2*math.Erfinv(2*p-1)))
 	}
-	return seconds(d.a)
+	return Seconds(d.a)
 }
 
 // CDF is the share of draws at or below t.
@@ -266,16 +268,21 @@ func (d Dist) IsZero() bool { return d.kind == distConst && d.a == 0 }
 func (d Dist) String() string {
 	switch d.kind {
 	case distExp:
-		return fmt.Sprintf("exp(%v)", seconds(d.a))
+		return fmt.Sprintf("exp(%v)", Seconds(d.a))
 	case distUniform:
-		return fmt.Sprintf("uniform(%v, %v)", seconds(d.a), seconds(d.b))
+		return fmt.Sprintf("uniform(%v, %v)", Seconds(d.a), Seconds(d.b))
 	case distLognormal:
-		return fmt.Sprintf("lognormal(median=%v, p90=%v)", seconds(math.Exp(d.a)), seconds(math.Exp(d.a+d.b*z90)))
+		return fmt.Sprintf("lognormal(median=%v, p90=%v)", Seconds(math.Exp(d.a)), Seconds(math.Exp(d.a+d.b*z90)))
 	}
-	return seconds(d.a).String()
+	return Seconds(d.a).String()
 }
 
-func seconds(s float64) time.Duration { return time.Duration(round(s * 1e9)) }
+// Seconds is s seconds as a Duration, rounded to the nanosecond: the one
+// conversion from float seconds every package uses.
+func Seconds(s float64) time.Duration { return time.Duration(round(s * 1e9)) }
+
+// SortedKeys lists a map's keys in order.
+func SortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // round is math.Round, exactly, in fewer steps: math.Trunc is one
 // instruction where math.Round is a dozen, and every draw of a national

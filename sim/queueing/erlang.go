@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // ErrUnstable is returned when a steady state is asked of a system whose
@@ -76,7 +78,7 @@ func (q MMc) MeanWait() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	return seconds(pw / q.theta()), nil
+	return spec.Seconds(pw / q.theta()), nil
 }
 
 // MeanResponse is W = Wq + S.
@@ -104,7 +106,7 @@ func (q MMc) WaitQuantile(p float64) (time.Duration, error) {
 	if p <= 1-pw {
 		return 0, nil
 	}
-	return seconds(math.Log(pw/(1-p)) / q.theta()), nil
+	return spec.Seconds(math.Log(pw/(1-p)) / q.theta()), nil
 }
 
 // ResponseCDF is P(T <= t) for T = Wq + S, exactly: with theta = c*mu - lambda,
@@ -154,7 +156,7 @@ func (q MMc) ResponseQuantile(p float64) (time.Duration, error) {
 			hi = mid
 		}
 	}
-	return seconds(hi), nil
+	return spec.Seconds(hi), nil
 }
 
 // MeanQueue is Lq = lambda * Wq (Little's law).
@@ -180,7 +182,5 @@ func MG1MeanWait(lambda float64, s time.Duration, scv float64) (time.Duration, e
 	if rho >= 1 {
 		return 0, fmt.Errorf("%w: rho = %.3f", ErrUnstable, rho)
 	}
-	return seconds(rho * s.Seconds() * (1 + scv) / (2 * (1 - rho))), nil
+	return spec.Seconds(rho * s.Seconds() * (1 + scv) / (2 * (1 - rho))), nil
 }
-
-func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }

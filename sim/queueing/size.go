@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // SLO is one sizing objective, parsed from forms such as
@@ -55,7 +57,7 @@ func ParseSLO(s string) (SLO, error) {
 		o.Metric = "service_level"
 		var w float64
 		if w, err = durSeconds(m[1]); err == nil {
-			o.Within = seconds(w)
+			o.Within = spec.Seconds(w)
 			o.Limit, err = pct(m[2])
 		}
 	case strings.HasPrefix(t, "P(wait)<="):
@@ -162,7 +164,7 @@ func infeasible(o SLO, s time.Duration, noQueue bool) string {
 	case "response.p":
 		if own := -s.Seconds() * math.Log(1-o.Quantile); own >= o.Limit {
 			return fmt.Sprintf("%s: no number of servers gets the response time's p%g below the service time's own p%g (%v)",
-				o.Text, o.Quantile*100, o.Quantile*100, seconds(own))
+				o.Text, o.Quantile*100, o.Quantile*100, spec.Seconds(own))
 		}
 	case "response.mean":
 		if s.Seconds() >= o.Limit {
