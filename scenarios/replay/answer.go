@@ -36,9 +36,8 @@ type response struct {
 // close-delimited body, informational (1xx) answers skipped, bodyless
 // answers to HEAD and 204/304, keep-alive unless the server says close.
 func readAnswer(r *bufio.Reader, isHead bool, body, head []byte) (response, error) {
-	var length int64
-	var chunked, closes bool
 	resp := response{head: head[:0]}
+	var f framing
 	for {
 		line, err := readLine(r, 0)
 		if err != nil {
@@ -47,56 +46,13 @@ func readAnswer(r *bufio.Reader, isHead bool, body, head []byte) (response, erro
 		resp.answered = true
 		resp.head = resp.head[:0] // only the final answer's head
 		resp.head = keepHead(resp.head, line)
-		// HTTP/1.x SSS [reason]
-		if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] != '0' && line[7] != '1' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-			return resp, malformed("status line", line, 40)
+		if resp.status, err = statusLine(line); err != nil {
+			return resp, err
 		}
-		status, err := strconv.Atoi(string(line[9:12]))
-		if err != nil || status < 100 {
-			return resp, malformed("status", line[9:12], 3)
+		if f, err = readHeaders(r, line, &resp); err != nil {
+			return resp, err
 		}
-		resp.status = status
-		http10 := line[7] == '0'
-		length, chunked, closes = -1, false, http10
-		encodings := 0
-		total := len(line)
-		for {
-			line, err := readLine(r, total)
-			if err != nil {
-				return resp, err
-			}
-			total += len(line) + 2
-			if len(line) == 0 {
-				break
-			}
-			resp.head = keepHead(resp.head, line)
-			name, value, err := headerLine(line)
-			if err != nil {
-				return resp, err
-			}
-			switch {
-			case equalFold(name, "content-length"):
-				n, ok := parseLength(value)
-				if !ok || (length >= 0 && n != length) {
-					return resp, malformed("Content-Length", value, 40)
-				}
-				length = n
-			case equalFold(name, "transfer-encoding"):
-				// Only one, and only chunked, as net/http and nginx take it
-				// (the rest is how requests are smuggled); HTTP/1.0 has none.
-				if encodings++; encodings > 1 || !equalFold(value, "chunked") {
-					return resp, malformed("Transfer-Encoding", value, 40)
-				}
-				chunked = !http10
-			case equalFold(name, "connection"):
-				if hasToken(value, "close") {
-					closes = true
-				} else if http10 && hasToken(value, "keep-alive") {
-					closes = false
-				}
-			}
-		}
-		if status >= 200 || status == 101 {
+		if resp.status >= 200 || resp.status == 101 {
 			break
 		}
 		// 1xx: the final answer follows
@@ -104,17 +60,81 @@ func readAnswer(r *bufio.Reader, isHead bool, body, head []byte) (response, erro
 	var err error
 	switch st := resp.status; {
 	case isHead || st == 204 || st == 304 || st == 101:
-		resp.body, resp.keep = body[:0], !closes && st != 101
-	case chunked:
+		resp.body, resp.keep = body[:0], !f.closes && st != 101
+	case f.chunked:
 		resp.body, err = readChunked(r, body[:0])
-		resp.keep = !closes && err == nil
-	case length >= 0:
-		resp.body, err = readLength(r, body[:0], length)
-		resp.keep = !closes && err == nil
+		resp.keep = !f.closes && err == nil
+	case f.length >= 0:
+		resp.body, err = readLength(r, body[:0], f.length)
+		resp.keep = !f.closes && err == nil
 	default: // until the server closes
 		resp.body, err = readToClose(r, body[:0])
 	}
 	return resp, err
+}
+
+// framing is how an answer's body is delimited, from its headers.
+type framing struct {
+	length  int64 // Content-Length, -1 without
+	chunked bool
+	closes  bool // the connection closes after the answer
+}
+
+// statusLine reads "HTTP/1.x SSS [reason]".
+func statusLine(line []byte) (int, error) {
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] != '0' && line[7] != '1' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return 0, malformed("status line", line, 40)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || status < 100 {
+		return 0, malformed("status", line[9:12], 3)
+	}
+	return status, nil
+}
+
+// readHeaders reads the header lines after the status line, keeping them
+// in resp.head, and says how the body is framed.
+func readHeaders(r *bufio.Reader, status []byte, resp *response) (framing, error) {
+	http10 := status[7] == '0'
+	f := framing{length: -1, closes: http10}
+	encodings := 0
+	total := len(status)
+	for {
+		line, err := readLine(r, total)
+		if err != nil {
+			return f, err
+		}
+		total += len(line) + 2
+		if len(line) == 0 {
+			return f, nil
+		}
+		resp.head = keepHead(resp.head, line)
+		name, value, err := headerLine(line)
+		if err != nil {
+			return f, err
+		}
+		switch {
+		case equalFold(name, "content-length"):
+			n, ok := parseLength(value)
+			if !ok || (f.length >= 0 && n != f.length) {
+				return f, malformed("Content-Length", value, 40)
+			}
+			f.length = n
+		case equalFold(name, "transfer-encoding"):
+			// Only one, and only chunked, as net/http and nginx take it
+			// (the rest is how requests are smuggled); HTTP/1.0 has none.
+			if encodings++; encodings > 1 || !equalFold(value, "chunked") {
+				return f, malformed("Transfer-Encoding", value, 40)
+			}
+			f.chunked = !http10
+		case equalFold(name, "connection"):
+			if hasToken(value, "close") {
+				f.closes = true
+			} else if http10 && hasToken(value, "keep-alive") {
+				f.closes = false
+			}
+		}
+	}
 }
 
 // headerLine splits a header line into its name and value, refusing what
