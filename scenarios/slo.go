@@ -75,7 +75,14 @@ func ParseClause(s string) (Clause, error) {
 	default:
 		return c, fmt.Errorf("clause %q: the operator must be <=, <, >= or >, have %q", s, c.Op)
 	}
-	v := f[len(f)-1]
+	if err := c.parseValue(f[len(f)-1]); err != nil {
+		return c, fmt.Errorf("clause %q: %w", s, err)
+	}
+	return c, nil
+}
+
+// parseValue reads the clause's limit v as its metric takes it.
+func (c *Clause) parseValue(v string) error {
 	var err error
 	switch {
 	case latencyMetrics[c.Metric] != 0:
@@ -103,33 +110,31 @@ func ParseClause(s string) (Clause, error) {
 		case c.Endpoint != "":
 			err = fmt.Errorf("recovery is measured over the whole scenario")
 		}
-	case c.Metric == "headroom":
-		c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
-		switch {
-		case err != nil:
-		case math.IsNaN(c.Value) || math.IsInf(c.Value, 0) || c.Value <= 0:
-			err = fmt.Errorf("headroom is knee / forecast peak, a positive ratio such as 1.5; have %v", v)
-		case c.Endpoint != "":
-			err = fmt.Errorf("headroom is measured over the whole scenario")
-		case c.Op == "<" || c.Op == "<=":
-			err = fmt.Errorf("headroom is a floor: write headroom >= %v", v)
-		}
-	case c.Metric == "retry_amplification":
-		c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
-		switch {
-		case err != nil:
-		case math.IsNaN(c.Value) || math.IsInf(c.Value, 0) || c.Value < 1:
-			err = fmt.Errorf("retry amplification is attempted / offered, at least 1; have %v", v)
-		case c.Endpoint != "":
-			err = fmt.Errorf("retry_amplification is measured over the whole scenario")
-		}
+	case c.Metric == "headroom", c.Metric == "retry_amplification":
+		err = c.parseRatio(v)
 	default:
-		return c, fmt.Errorf("clause %q: unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean, of the successful answers, or with _all or _failed: p99_all; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification; recovery; headroom)", s, c.Metric)
+		return fmt.Errorf("unknown metric %q (latency: p50 p90 p95 p99 p99.9 max mean, of the successful answers, or with _all or _failed: p99_all; shares: errors timeouts expired_qr shed goodput abandonment; retry_amplification; recovery; headroom)", c.Metric)
 	}
-	if err != nil {
-		return c, fmt.Errorf("clause %q: %w", s, err)
+	return err
+}
+
+// parseRatio reads the limit of a ratio clause (headroom, retry
+// amplification), written "1.5" or "1.5x", both over the whole scenario.
+func (c *Clause) parseRatio(v string) error {
+	var err error
+	c.Value, err = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
+	bad := err != nil || math.IsNaN(c.Value) || math.IsInf(c.Value, 0)
+	switch {
+	case c.Metric == "headroom" && (bad || c.Value <= 0):
+		return fmt.Errorf("headroom is knee / forecast peak, a positive ratio such as 1.5; have %v", v)
+	case c.Metric == "retry_amplification" && (bad || c.Value < 1):
+		return fmt.Errorf("retry amplification is attempted / offered, at least 1; have %v", v)
+	case c.Endpoint != "":
+		return fmt.Errorf("%s is measured over the whole scenario", c.Metric)
+	case c.Metric == "headroom" && (c.Op == "<" || c.Op == "<="):
+		return fmt.Errorf("headroom is a floor: write headroom >= %v", v)
 	}
-	return c, nil
+	return nil
 }
 
 // Percentile is the latency percentile the clause reads (100 for max), or
