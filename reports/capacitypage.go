@@ -210,85 +210,106 @@ func contains(list []string, s string) bool {
 func capacityCharts(c *Capacity, s *scenarios.Scenario, names []string) []chart {
 	steps := append([]CapacityStep(nil), c.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Offered < steps[j].Offered })
-	var out []chart
-	xmax := 0.0
+	sw := stepCharts{steps: steps, knee: map[string]float64{}}
 	for _, st := range steps {
-		xmax = math.Max(xmax, st.Offered)
+		sw.xmax = math.Max(sw.xmax, st.Offered)
 	}
-	knee := map[string]float64{}
 	if c.Knee.ArrivalsPerS > 0 {
-		knee["knee"] = c.Knee.ArrivalsPerS
+		sw.knee["knee"] = c.Knee.ArrivalsPerS
 	}
-	rateAxis := func(id, title, yName string, ylog bool) *charts.Line {
-		y := opts.YAxis{Type: "value", Name: yName}
-		if ylog {
-			y.Type = "log"
-		}
-		return lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: "offered arrivals/s", NameLocation: "middle", NameGap: 28, Min: 0, Max: round(xmax * 1.05)}, y)
-	}
-	pts := func(f func(CapacityStep) float64) []point {
-		var out []point
-		for _, st := range steps {
-			out = append(out, point{st.Offered, f(st)})
-		}
-		return out
-	}
-	symbols := func() charts.SeriesOpts {
-		return charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 6})
-	}
-	tp := rateAxis(chartID("capacity_throughput"), "Throughput against offered load", "per s", false)
-	pal := newPalette()
-	tp.AddSeries("arrived users/s", lineData(pts(func(st CapacityStep) float64 { return st.Achieved }), 1), symbols(), pal.next(), verticals(knee))
-	tp.AddSeries("requests/s offered", lineData(pts(func(st CapacityStep) float64 { return st.Requests }), 1), symbols(), pal.next())
-	tp.AddSeries("answers/s", lineData(pts(func(st CapacityStep) float64 { return st.Answered }), 1), symbols(), pal.next())
-	tp.AddSeries("successes/s", lineData(pts(func(st CapacityStep) float64 { return st.Goodput }), 1), symbols(), pal.next())
-	out = append(out, renderLine(tp))
+	out := []chart{sw.throughput()}
 	for i, name := range names {
-		lc := rateAxis(chartID("capacity_latency", fmt.Sprint(i), name), name+": latency of the successful answers against offered load (ms)", "ms", false)
-		slo := sloLines(s, name)
-		fitLimits(lc, "ms", slo)
-		pal := newPalette()
-		get := func(f func(CapacityEndpoint) float64) []point {
-			var out []point
-			for _, st := range steps {
-				if e, ok := st.Endpoints[name]; ok && e.Goodput > 0 {
-					out = append(out, point{st.Offered, f(e)})
-				} else {
-					out = append(out, point{st.Offered, math.NaN()})
-				}
-			}
-			return out
-		}
-		lc.AddSeries("p50", lineData(get(func(e CapacityEndpoint) float64 { return e.P50 }), 1000), symbols(), pal.next(), horizontals(slo))
-		lc.AddSeries("p95", lineData(get(func(e CapacityEndpoint) float64 { return e.P95 }), 1000), symbols(), pal.next(), verticals(knee))
-		lc.AddSeries("p99", lineData(get(func(e CapacityEndpoint) float64 { return e.P99 }), 1000), symbols(), pal.next())
-		out = append(out, renderLine(lc))
+		out = append(out, sw.latency(i, name, sloLines(s, name)))
 	}
 	if u := c.USL; u != nil && len(u.Points) > 0 {
-		nmax := 0.0
-		for _, p := range u.Points {
-			nmax = math.Max(nmax, p.Load)
-		}
-		uc := lineChart(chartID("capacity_usl"), "Throughput at fixed concurrency (closed loop) and the USL fit", "340px",
-			opts.XAxis{Type: "value", Name: "users in flight", NameLocation: "middle", NameGap: 28, Min: 0, Max: round(nmax * 1.05)},
-			opts.YAxis{Type: "value", Name: "successes/s"})
-		pal := newPalette()
-		var measured, fit []point
-		for _, p := range u.Points {
-			measured = append(measured, point{p.Load, p.Throughput})
-		}
-		model := queueing.USL{Sigma: u.Sigma, Kappa: u.Kappa, Lambda: u.Lambda}
-		for i := 0; i <= 50 && u.Lambda > 0; i++ {
-			n := math.Max(1, nmax*float64(i)/50)
-			fit = append(fit, point{n, model.Throughput(n)})
-		}
-		uc.AddSeries("measured X(N)", lineData(measured, 1), symbols(), pal.next())
-		if len(fit) > 0 {
-			uc.AddSeries("USL fit", lineData(fit, 1), noSymbols(), pal.next(), lineStyle("dashed"))
-		}
-		out = append(out, renderLine(uc))
+		out = append(out, uslChart(u))
 	}
 	return out
+}
+
+// stepCharts draws the steps of a capacity search against offered load.
+type stepCharts struct {
+	steps []CapacityStep // by offered load
+	xmax  float64
+	knee  map[string]float64
+}
+
+func (sw stepCharts) axis(id, title, yName string) *charts.Line {
+	return lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: "offered arrivals/s", NameLocation: "middle", NameGap: 28, Min: 0, Max: round(sw.xmax * 1.05)},
+		opts.YAxis{Type: "value", Name: yName})
+}
+
+func symbols() charts.SeriesOpts {
+	return charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(true), SymbolSize: 6})
+}
+
+// throughput is users, requests, answers and successes per second against
+// offered load, with the knee.
+func (sw stepCharts) throughput() chart {
+	pts := func(f func(CapacityStep) float64) []opts.LineData {
+		var out []point
+		for _, st := range sw.steps {
+			out = append(out, point{st.Offered, f(st)})
+		}
+		return lineData(out, 1)
+	}
+	tp := sw.axis(chartID("capacity_throughput"), "Throughput against offered load", "per s")
+	pal := newPalette()
+	tp.AddSeries("arrived users/s", pts(func(st CapacityStep) float64 { return st.Achieved }), symbols(), pal.next(), verticals(sw.knee))
+	tp.AddSeries("requests/s offered", pts(func(st CapacityStep) float64 { return st.Requests }), symbols(), pal.next())
+	tp.AddSeries("answers/s", pts(func(st CapacityStep) float64 { return st.Answered }), symbols(), pal.next())
+	tp.AddSeries("successes/s", pts(func(st CapacityStep) float64 { return st.Goodput }), symbols(), pal.next())
+	return renderLine(tp)
+}
+
+// latency is one request's percentiles of the successful answers against
+// offered load, with its SLO lines and the knee (a step without successes
+// is a gap).
+func (sw stepCharts) latency(i int, name string, slo map[string]float64) chart {
+	lc := sw.axis(chartID("capacity_latency", fmt.Sprint(i), name), name+": latency of the successful answers against offered load (ms)", "ms")
+	fitLimits(lc, "ms", slo)
+	pal := newPalette()
+	get := func(f func(CapacityEndpoint) float64) []opts.LineData {
+		var out []point
+		for _, st := range sw.steps {
+			if e, ok := st.Endpoints[name]; ok && e.Goodput > 0 {
+				out = append(out, point{st.Offered, f(e)})
+			} else {
+				out = append(out, point{st.Offered, math.NaN()})
+			}
+		}
+		return lineData(out, 1000)
+	}
+	lc.AddSeries("p50", get(func(e CapacityEndpoint) float64 { return e.P50 }), symbols(), pal.next(), horizontals(slo))
+	lc.AddSeries("p95", get(func(e CapacityEndpoint) float64 { return e.P95 }), symbols(), pal.next(), verticals(sw.knee))
+	lc.AddSeries("p99", get(func(e CapacityEndpoint) float64 { return e.P99 }), symbols(), pal.next())
+	return renderLine(lc)
+}
+
+// uslChart is the closed-loop throughput at each concurrency and the USL fit.
+func uslChart(u *USLFit) chart {
+	nmax := 0.0
+	for _, p := range u.Points {
+		nmax = math.Max(nmax, p.Load)
+	}
+	uc := lineChart(chartID("capacity_usl"), "Throughput at fixed concurrency (closed loop) and the USL fit", "340px",
+		opts.XAxis{Type: "value", Name: "users in flight", NameLocation: "middle", NameGap: 28, Min: 0, Max: round(nmax * 1.05)},
+		opts.YAxis{Type: "value", Name: "successes/s"})
+	pal := newPalette()
+	var measured, fit []point
+	for _, p := range u.Points {
+		measured = append(measured, point{p.Load, p.Throughput})
+	}
+	model := queueing.USL{Sigma: u.Sigma, Kappa: u.Kappa, Lambda: u.Lambda}
+	for i := 0; i <= 50 && u.Lambda > 0; i++ {
+		n := math.Max(1, nmax*float64(i)/50)
+		fit = append(fit, point{n, model.Throughput(n)})
+	}
+	uc.AddSeries("measured X(N)", lineData(measured, 1), symbols(), pal.next())
+	if len(fit) > 0 {
+		uc.AddSeries("USL fit", lineData(fit, 1), noSymbols(), pal.next(), lineStyle("dashed"))
+	}
+	return renderLine(uc)
 }
 
 var capacityPage = template.Must(template.New("capacity").Funcs(template.FuncMap{
