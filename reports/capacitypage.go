@@ -66,20 +66,7 @@ func CapacityText(w io.Writer, c *Capacity) {
 		fmt.Fprintf(w, "bottleneck: %s (%s)\n", c.Bottleneck, c.BottleneckWhy)
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "OFFERED/s\tARRIVED/s\tREQUESTS/s\tOK/s\tIN FLIGHT\tP95 (worst)\tERRORS\tVERDICT\t")
-	for _, st := range c.Steps {
-		verdict := "PASS"
-		if !st.Pass {
-			verdict = "FAIL: " + st.Broke
-		}
-		if st.Behind {
-			verdict += " (generator behind)"
-		}
-		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.3g\t%s\t%s\t%s\t\n", st.Offered, st.Achieved, st.Requests, st.Goodput, st.Concurrency,
-			worstP95(st), errorKinds(st), verdict)
-	}
-	tw.Flush()
+	capacityStepsText(w, c.Steps)
 	if u := c.USL; u != nil {
 		fmt.Fprintf(w, "\nUSL over %d concurrency levels: sigma %.4g, kappa %.4g, lambda %.4g/s", len(u.Points), u.Sigma, u.Kappa, u.Lambda)
 		if u.NoPeak {
@@ -92,6 +79,29 @@ func CapacityText(w io.Writer, c *Capacity) {
 		}
 		fmt.Fprintln(w)
 	}
+	capacityCalibrationText(w, c)
+}
+
+// capacityStepsText is the table of the search's steps.
+func capacityStepsText(w io.Writer, steps []CapacityStep) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OFFERED/s\tARRIVED/s\tREQUESTS/s\tOK/s\tIN FLIGHT\tP95 (worst)\tERRORS\tVERDICT\t")
+	for _, st := range steps {
+		verdict := "PASS"
+		if !st.Pass {
+			verdict = "FAIL: " + st.Broke
+		}
+		if st.Behind {
+			verdict += " (generator behind)"
+		}
+		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.3g\t%s\t%s\t%s\t\n", st.Offered, st.Achieved, st.Requests, st.Goodput, st.Concurrency,
+			worstP95(st), errorKinds(st), verdict)
+	}
+	tw.Flush()
+}
+
+// capacityCalibrationText is the calibrated profile, its checks, and the gate.
+func capacityCalibrationText(w io.Writer, c *Capacity) {
 	if c.Profile != "" {
 		fmt.Fprintf(w, "\ncalibrated profile: %s (from %s)\n", c.Profile, c.ProfileFrom)
 		for _, n := range c.ProfileNotes {
