@@ -154,22 +154,9 @@ func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request) (int, 
 	if err := decodeBody(w, r, &in); err != nil {
 		return 0, err
 	}
-	if in.IdentityToken == "" {
-		return 0, missing("identity_token")
-	}
-	if err := s.checkPlatform("platform", in.Platform); err != nil {
+	id, err := s.identityFor(in.IdentityToken, in.Platform)
+	if err != nil {
 		return 0, err
-	}
-	var id identityClaims
-	if !s.keys.open(kindIDToken, in.IdentityToken, &id) {
-		return 0, &apiError{Status: http.StatusUnauthorized, Code: "unknown_identity_token", Field: "identity_token", Message: "identity token not issued by this system, or altered"}
-	}
-	if expired(id.Expires, s.now()) {
-		return 0, &apiError{Status: http.StatusUnauthorized, Code: "identity_token_expired", Field: "identity_token", Message: "identity token has expired; verify identity again"}
-	}
-	if id.Platform != in.Platform {
-		return 0, &apiError{Status: http.StatusForbidden, Code: "platform_mismatch", Field: "platform",
-			Message: "the identity token was issued to platform " + id.Platform + ", not " + in.Platform}
 	}
 	var (
 		doses    int
@@ -178,7 +165,7 @@ func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request) (int, 
 		stored   bool
 	)
 	pub := s.keys.issuer.Public().(ed25519.PublicKey)
-	err := s.run(r.Context(), s.route("certificate.issue", in.Platform), in.Platform, works{
+	err = s.run(r.Context(), s.route("certificate.issue", in.Platform), in.Platform, works{
 		"registry-lookup": func(context.Context) error { doses = registryDoses(id.User); return nil },
 		"sign": func(context.Context) error {
 			sc = s.keys.sign(Credential{ID: randomID(), Holder: s.keys.holder(id.User), Vaccine: "COVID-19",
@@ -219,6 +206,29 @@ func (s *Server) issueCertificate(w http.ResponseWriter, r *http.Request) (int, 
 	return http.StatusCreated, nil
 }
 
+// identityFor opens an identity token presented for a certificate on
+// platform: issued by this system, unexpired, and issued to that platform.
+func (s *Server) identityFor(token, platform string) (identityClaims, error) {
+	var id identityClaims
+	if token == "" {
+		return id, missing("identity_token")
+	}
+	if err := s.checkPlatform("platform", platform); err != nil {
+		return id, err
+	}
+	if !s.keys.open(kindIDToken, token, &id) {
+		return id, &apiError{Status: http.StatusUnauthorized, Code: "unknown_identity_token", Field: "identity_token", Message: "identity token not issued by this system, or altered"}
+	}
+	if expired(id.Expires, s.now()) {
+		return id, &apiError{Status: http.StatusUnauthorized, Code: "identity_token_expired", Field: "identity_token", Message: "identity token has expired; verify identity again"}
+	}
+	if id.Platform != platform {
+		return id, &apiError{Status: http.StatusForbidden, Code: "platform_mismatch", Field: "platform",
+			Message: "the identity token was issued to platform " + id.Platform + ", not " + platform}
+	}
+	return id, nil
+}
+
 // registryDoses stands in for the vaccination registry: a fixed record per user.
 func registryDoses(user string) int {
 	h := fnv.New32a()
@@ -231,40 +241,13 @@ func registryDoses(user string) int {
 // QR; wallet platforms present the cached signed credential. Either way the
 // holder's session must be for that credential.
 func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
-	var in struct {
-		Platform     string            `json:"platform"`
-		Session      string            `json:"session"`
-		CredentialID string            `json:"credential_id"`
-		Wallet       *SignedCredential `json:"wallet"`
-	}
+	var in qrRequest
 	if err := decodeBody(w, r, &in); err != nil {
 		return 0, err
 	}
-	if err := s.checkPlatform("platform", in.Platform); err != nil {
+	fetch, err := s.checkQRRequest(&in)
+	if err != nil {
 		return 0, err
-	}
-	fetch := s.profile.Platforms[in.Platform].Proof == capacity.ProofFetch
-	switch {
-	case fetch && in.CredentialID == "" && in.Wallet != nil:
-		in.CredentialID = in.Wallet.Credential.ID
-	case fetch && in.CredentialID == "":
-		return 0, missing("credential_id")
-	case !fetch && in.Wallet == nil:
-		return 0, badField(http.StatusUnprocessableEntity, "missing_field", "wallet", "platform %s uses the wallet credential: field \"wallet\" is required", in.Platform)
-	}
-	if err := checkID("credential_id", firstNonEmpty(in.CredentialID, "-")); err != nil {
-		return 0, err
-	}
-	if in.Session == "" {
-		return 0, missing("session")
-	}
-	var sess sessionClaims
-	if !s.keys.open(kindSession, in.Session, &sess) {
-		return 0, &apiError{Status: http.StatusUnauthorized, Code: "unknown_session", Field: "session", Message: "session not issued by this system, or altered"}
-	}
-	if id := firstNonEmpty(in.CredentialID, walletID(in.Wallet)); id != sess.Credential {
-		return 0, &apiError{Status: http.StatusForbidden, Code: "not_the_holder", Field: "session",
-			Message: "the session is not the holder's of this credential: a QR is minted for one's own credential only"}
 	}
 	var (
 		cred SignedCredential
@@ -273,7 +256,7 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 			ExpiresAt time.Time `json:"expires_at"`
 		}
 	)
-	err := s.run(r.Context(), s.route("qr", in.Platform), in.Platform, works{
+	err = s.run(r.Context(), s.route("qr", in.Platform), in.Platform, works{
 		"fetch-proof": func(ctx context.Context) error {
 			var err error
 			cred, err = s.credential(ctx, in.CredentialID, "credential_id")
@@ -297,6 +280,48 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 	}
 	writeJSON(w, http.StatusCreated, out)
 	return http.StatusCreated, nil
+}
+
+// qrRequest is the body of POST /v1/qr: the platform, the holder's
+// session, and the credential (its ID on a fetch-proof platform, the
+// wallet copy on the others).
+type qrRequest struct {
+	Platform     string            `json:"platform"`
+	Session      string            `json:"session"`
+	CredentialID string            `json:"credential_id"`
+	Wallet       *SignedCredential `json:"wallet"`
+}
+
+// checkQRRequest checks a QR request's fields and that its session is the
+// credential's holder's; fetch says the platform fetches the proof.
+func (s *Server) checkQRRequest(in *qrRequest) (fetch bool, err error) {
+	if err := s.checkPlatform("platform", in.Platform); err != nil {
+		return false, err
+	}
+	fetch = s.profile.Platforms[in.Platform].Proof == capacity.ProofFetch
+	switch {
+	case fetch && in.CredentialID == "" && in.Wallet != nil:
+		in.CredentialID = in.Wallet.Credential.ID
+	case fetch && in.CredentialID == "":
+		return fetch, missing("credential_id")
+	case !fetch && in.Wallet == nil:
+		return fetch, badField(http.StatusUnprocessableEntity, "missing_field", "wallet", "platform %s uses the wallet credential: field \"wallet\" is required", in.Platform)
+	}
+	if err := checkID("credential_id", firstNonEmpty(in.CredentialID, "-")); err != nil {
+		return fetch, err
+	}
+	if in.Session == "" {
+		return fetch, missing("session")
+	}
+	var sess sessionClaims
+	if !s.keys.open(kindSession, in.Session, &sess) {
+		return fetch, &apiError{Status: http.StatusUnauthorized, Code: "unknown_session", Field: "session", Message: "session not issued by this system, or altered"}
+	}
+	if id := firstNonEmpty(in.CredentialID, walletID(in.Wallet)); id != sess.Credential {
+		return fetch, &apiError{Status: http.StatusForbidden, Code: "not_the_holder", Field: "session",
+			Message: "the session is not the holder's of this credential: a QR is minted for one's own credential only"}
+	}
+	return fetch, nil
 }
 
 func walletID(w *SignedCredential) string {
