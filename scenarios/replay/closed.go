@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -44,28 +45,7 @@ func RunClosed(ctx context.Context, cfg Config, users int, d time.Duration) (*re
 	defer stopPlay()
 	cut, cutUsers := context.WithCancel(context.Background())
 	defer cutUsers()
-	sched := plan.Schedule(e.cfg.Seed)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range users {
-		wg.Go(func() {
-			for play.Err() == nil {
-				mu.Lock()
-				a, ok := sched.Next()
-				mu.Unlock()
-				if !ok {
-					return
-				}
-				now := time.Now()
-				a.At, a.Party = now.Sub(e.start), 1
-				e.arrived()
-				e.serve(cut, a, 0, now)
-				e.active.Add(-1)
-			}
-		})
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
+	finished := e.closedLoop(play, cut, plan.Schedule(e.cfg.Seed), users)
 	<-play.Done()
 	e.draining.Store(true)
 	select {
@@ -87,4 +67,32 @@ func RunClosed(ctx context.Context, cfg Config, users int, d time.Duration) (*re
 		e.run.Meta.Ended = "interrupted"
 	}
 	return e.run, nil
+}
+
+// closedLoop runs users loops, each starting the schedule's next journey as
+// soon as its last one ends, until play ends; the channel closes when every
+// loop has returned.
+func (e *engine) closedLoop(play, cut context.Context, sched *arrival.Schedule, users int) <-chan struct{} {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range users {
+		wg.Go(func() {
+			for play.Err() == nil {
+				mu.Lock()
+				a, ok := sched.Next()
+				mu.Unlock()
+				if !ok {
+					return
+				}
+				now := time.Now()
+				a.At, a.Party = now.Sub(e.start), 1
+				e.arrived()
+				e.serve(cut, a, 0, now)
+				e.active.Add(-1)
+			}
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	return finished
 }
