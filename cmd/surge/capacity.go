@@ -103,13 +103,7 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 		dir = filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+"-capacity")
 	}
 	if !o.quiet {
-		cfg.Progress = func(st knee.Step) {
-			verdict := "holds"
-			if !st.Pass {
-				verdict = "breaks: " + st.Broke
-			}
-			fmt.Fprintf(stderr, "step %.4g arrivals/s: %.4g requests/s, %.4g ok/s, %s\n", st.Offered, st.Requests, st.Goodput, verdict)
-		}
+		cfg.Progress = stepProgress(stderr)
 	}
 	var stepDirs []string // each step's run directory, written as it ends (Ctrl-C leaves them)
 	cfg.Steps = func(i int, st knee.Step, run *results.Run) error {
@@ -137,6 +131,23 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 		reports.CapacityText(stdout, &res.Capacity)
 		fmt.Fprintf(stdout, "\ncapacity directory: %s (report: %s)\n", dir, filepath.Join(dir, knee.PageFile))
 	}
+	return capacityVerdict(res, searchErr, dir)
+}
+
+// stepProgress prints a line per step of the search.
+func stepProgress(stderr io.Writer) func(knee.Step) {
+	return func(st knee.Step) {
+		verdict := "holds"
+		if !st.Pass {
+			verdict = "breaks: " + st.Broke
+		}
+		fmt.Fprintf(stderr, "step %.4g arrivals/s: %.4g requests/s, %.4g ok/s, %s\n", st.Offered, st.Requests, st.Goodput, verdict)
+	}
+}
+
+// capacityVerdict is surge capacity's exit: the search's error, an
+// interruption, or the capacity gate.
+func capacityVerdict(res *knee.Result, searchErr error, dir string) error {
 	switch {
 	case searchErr != nil:
 		return searchErr

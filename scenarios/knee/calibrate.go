@@ -149,21 +149,28 @@ func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Dur
 		note += fmt.Sprintf("; no step saturated it: %d workers from its latencies' rise (Erlang C), at least %.4g/s x the mean",
 			st.Workers, most)
 	}
+	note += fitQueue(&st, topRun.Endpoints[name], top, name, mean, saturated, timeout)
+	return st, delay, note
+}
+
+// fitQueue sets the stage's queue from the highest step: a stage that shed
+// (more than it timed out) gets the queue its successes waited in; one that
+// did not, a queue as long as the clients wait. It says which.
+func fitQueue(st *capacity.Stage, e *results.Endpoint, top Step, name string, mean float64, saturated bool, timeout time.Duration) string {
 	var shed, timeouts, answered int64
-	if e := topRun.Endpoints[name]; e != nil {
+	if e != nil {
 		shed, timeouts, answered = e.Total.Errors["shed"], e.Total.Errors["timeout"], e.Total.Answered()
 	}
 	if saturated && shed > timeouts && float64(shed) > 0.01*float64(answered) {
+		te := top.Endpoints[name]
 		st.Queue = int(math.Max(0, math.Round((te.Mean-mean)/mean*float64(st.Workers))))
-		note += fmt.Sprintf("; sheds when full (%d shed at %.3g/s), queue %d from what its successes waited", shed, top.Offered, st.Queue)
-	} else {
-		st.Queue = 100_000
-		note += "; nothing shed: latency grows (a queue as long as the clients wait)"
-		if timeout > 0 {
-			st.QueueTimeout = timeout
-		}
+		return fmt.Sprintf("; sheds when full (%d shed at %.3g/s), queue %d from what its successes waited", shed, top.Offered, st.Queue)
 	}
-	return st, delay, note
+	st.Queue = 100_000
+	if timeout > 0 {
+		st.QueueTimeout = timeout
+	}
+	return "; nothing shed: latency grows (a queue as long as the clients wait)"
 }
 
 // erlangWorkers is the fewest workers with which an M/M/c queue of the

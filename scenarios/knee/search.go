@@ -246,39 +246,59 @@ func (q *search) bracket(ctx context.Context) error {
 		} else {
 			hi = r
 		}
-		switch {
-		case !st.Pass && lo == 0 && (st.AllFailed || downs >= 3):
-			q.res.Ended, k.Limit = "no capacity", "service"
-			q.res.Note = "every clause must hold, and " + st.Broke
-			if st.AllFailed {
-				q.res.Note = "not one answer succeeded"
-			}
+		var how turn
+		if r, downs, how = q.next(st, lo, hi, r, downs); how == noCapacity {
 			return nil
-		case !st.Pass && lo == 0:
-			downs++
-			r /= 2
-			continue
-		case math.IsInf(hi, 1) && q.cfg.Max > 0 && r >= q.cfg.Max:
-			q.res.Ended, k.Limit = "max", "max"
-		case math.IsInf(hi, 1):
-			r = 2 * r
-			if q.cfg.Max > 0 {
-				r = math.Min(r, q.cfg.Max)
-			}
-			continue
-		case (hi-lo)/lo <= q.cfg.Precision:
-			q.res.Ended, k.Limit, k.Found = "found", "service", true
-		default:
-			r = (lo + hi) / 2
-			continue
+		} else if how == stop {
+			break
 		}
-		break
 	}
 	k.ArrivalsPerS = lo
 	if !math.IsInf(hi, 1) {
 		k.Below = hi
 	}
 	return nil
+}
+
+// turn is what the search does after a step.
+type turn int
+
+const (
+	again      turn = iota // step again at the next rate
+	stop                   // the knee is bracketed (or the search may go no higher)
+	noCapacity             // it failed at every rate down to a few halvings
+)
+
+// next is the rate after a step at r that passed or failed (lo, the highest
+// that passed; hi, the lowest that failed): halve below the first failure
+// (up to three times), double to the first failure, then bisect to the
+// precision; it records why the search ends when it does.
+func (q *search) next(st Step, lo, hi, r float64, downs int) (float64, int, turn) {
+	k := &q.res.Knee
+	switch {
+	case !st.Pass && lo == 0 && (st.AllFailed || downs >= 3):
+		q.res.Ended, k.Limit = "no capacity", "service"
+		q.res.Note = "every clause must hold, and " + st.Broke
+		if st.AllFailed {
+			q.res.Note = "not one answer succeeded"
+		}
+		return r, downs, noCapacity
+	case !st.Pass && lo == 0:
+		return r / 2, downs + 1, again
+	case math.IsInf(hi, 1) && q.cfg.Max > 0 && r >= q.cfg.Max:
+		q.res.Ended, k.Limit = "max", "max"
+	case math.IsInf(hi, 1):
+		r = 2 * r
+		if q.cfg.Max > 0 {
+			r = math.Min(r, q.cfg.Max)
+		}
+		return r, downs, again
+	case (hi-lo)/lo <= q.cfg.Precision:
+		q.res.Ended, k.Limit, k.Found = "found", "service", true
+	default:
+		return (lo + hi) / 2, downs, again
+	}
+	return r, downs, stop
 }
 
 // overload plays one step at twice the knee, if none ran past 1.5x it, so

@@ -126,27 +126,34 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 				return
 			case <-time.After(time.Until(e.start.Add(tg.at))):
 			}
-			f := faults[tg.index]
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if tg.on {
-				id, err := sw.On(ctx, f, lasts[tg.index])
-				if err != nil {
-					e.event("fault-error", fmt.Sprintf("%s: switching on: %v", f.Name, err))
-				} else {
-					ids[tg.index] = id
-					e.event("fault-on", fmt.Sprintf("%s: %s on %s for %v (played %v)", f.Name, f.Kind, f.Stage, f.For, lasts[tg.index]))
-				}
-			} else if id, ok := ids[tg.index]; ok {
-				if err := sw.Off(ctx, id); err != nil {
-					e.event("fault-error", fmt.Sprintf("%s: switching off: %v", f.Name, err))
-				} else {
-					e.event("fault-off", f.Name)
-				}
-				delete(ids, tg.index)
-			}
-			cancel()
+			e.toggle(sw, faults[tg.index], tg, lasts[tg.index], ids)
 		}
 	}()
+}
+
+// toggle switches one fault on (for lasts, played) or off, recording it as
+// an event; ids holds the switch's id of each fault that is on.
+func (e *engine) toggle(sw FaultSwitch, f scenarios.Fault, tg toggle, lasts time.Duration, ids map[int]string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if tg.on {
+		id, err := sw.On(ctx, f, lasts)
+		if err != nil {
+			e.event("fault-error", fmt.Sprintf("%s: switching on: %v", f.Name, err))
+			return
+		}
+		ids[tg.index] = id
+		e.event("fault-on", fmt.Sprintf("%s: %s on %s for %v (played %v)", f.Name, f.Kind, f.Stage, f.For, lasts))
+		return
+	}
+	if id, ok := ids[tg.index]; ok {
+		if err := sw.Off(ctx, id); err != nil {
+			e.event("fault-error", fmt.Sprintf("%s: switching off: %v", f.Name, err))
+		} else {
+			e.event("fault-off", f.Name)
+		}
+		delete(ids, tg.index)
+	}
 }
 
 // clientSide switches client-side faults in the engine itself and passes
