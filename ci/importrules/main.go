@@ -22,7 +22,7 @@ import (
 
 // Third-party modules by the names the rules use.
 var modules = map[string]string{
-	"yaml":       "gopkg.in/yaml.v3",
+	"yaml":       "go.yaml.in/yaml/v3",
 	"gonum":      "gonum.org/v1/gonum",
 	"hdr":        "github.com/HdrHistogram/hdrhistogram-go",
 	"vegeta":     "github.com/tsenart/vegeta",

@@ -31,7 +31,7 @@ func TestCheck(t *testing.T) {
 		pkg  pkg
 		want string // "" = no violation
 	}{
-		{"leaf to yaml", p("scenarios/spec", []string{"gopkg.in/yaml.v3", "fmt"}, nil), ""},
+		{"leaf to yaml", p("scenarios/spec", []string{"go.yaml.in/yaml/v3", "fmt"}, nil), ""},
 		{"refserver to sqlite and profile", p("reference-server/refserver", []string{"modernc.org/sqlite", "scenarios/capacity", "net/http"}, nil), ""},
 		{"refserver to sim", p("reference-server/refserver", []string{"sim"}, []string{"sim"}), "reference-server/refserver imports sim"},
 		{"reports to replay, indirectly", p("reports", []string{"scenarios/results"}, []string{"scenarios/replay"}), "reports depends (transitively) on scenarios/replay"},
