@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"slices"
 
 	"github.com/surgekit/surge/scenarios/replay"
 )
@@ -22,7 +23,9 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 			o.scenario, o.seed, o.json = args[0], g.seed, g.json
 			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), drainCheck(&o.drain),
 				positiveInt("max-conns", &o.maxConns), positiveInt("max-users", &o.maxUsers),
-				flagCheck{"send-slack", func() bool { return o.sendSlack >= 0 }, "a duration of 0 or more (0: every send paced on its own)"}); err != nil {
+				flagCheck{"send-slack", func() bool { return o.sendSlack >= 0 }, "a duration of 0 or more (0: every send paced on its own)"},
+				flagCheck{"raw-format", func() bool { return o.rawFormat == "" || slices.Contains(replay.RawFormats, o.rawFormat) }, "gob, json or csv"},
+				flagCheck{"raw-max", func() bool { return o.rawMax > 0 }, "a positive number of bytes"}); err != nil {
 				return err
 			}
 			return runScenario(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -39,6 +42,9 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000, about 8 KB live each); past it arrivals wait and go out late")
 	f.DurationVar(&o.sendSlack, "send-slack", replay.DefaultSendSlack, "how late a send may go out so that sends due together share one wake-up of the generator (0: pace every send on its own)")
 	f.BoolVar(&o.metrics, "metrics", false, "sample the target's /metrics each second (always on for the embedded server)")
+	f.StringVar(&o.raw, "raw", "", "also write every answer to FILE as vegeta results (its gob, json or csv: vegeta report and plot read it); latency is surge's corrected one")
+	f.StringVar(&o.rawFormat, "raw-format", "", "gob, json or csv (default: from the --raw file's extension, .json or .csv, else gob)")
+	f.Int64Var(&o.rawMax, "raw-max", 1<<30, "bytes the --raw file may hold at most; past it answers are in results.json only")
 	adminTokenFlag(f, &o.adminToken)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	return cmd

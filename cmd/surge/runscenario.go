@@ -27,6 +27,8 @@ import (
 
 type runOptions struct {
 	scenario, out, target, profile, junit string
+	raw, rawFormat                        string // --raw: vegeta results of every answer
+	rawMax                                int64
 	adminToken                            string // the target's admin token (faults, credentials); never recorded
 	compression                           float64
 	drain                                 time.Duration
@@ -73,6 +75,14 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	}
 	if profile != nil {
 		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
+	}
+	if o.raw != "" {
+		raw, closeRaw, err := openRaw(o)
+		if err != nil {
+			return err
+		}
+		defer closeRaw()
+		cfg.Raw = raw
 	}
 	if s.Target.Via == scenarios.ViaProxy && o.target == "" {
 		proxyURL, faults, stopProxy, err := startProxy(target, o.seed)
@@ -223,4 +233,18 @@ func writeJUnit(path string, run *results.Run, v reports.Verdict) error {
 		return err
 	}
 	return errors.Join(reports.JUnit(f, run, v), f.Close())
+}
+
+// openRaw creates the --raw file and its vegeta encoder.
+func openRaw(o runOptions) (*replay.RawLog, func(), error) {
+	f, err := os.Create(o.raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--raw: %w", err)
+	}
+	l, err := replay.NewRawLog(f, firstNonEmpty(o.rawFormat, replay.RawFormatFor(o.raw)), o.rawMax)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("--raw-format: %w", err)
+	}
+	return l, func() { f.Close() }, nil
 }

@@ -83,6 +83,9 @@ type Config struct {
 	// reference server's faults and seeded credentials); it is sent to the
 	// admin paths only and never recorded.
 	AdminToken string
+	// Raw, if set, gets every answer as a vegeta Result (RawLog); the run
+	// flushes it when it ends.
+	Raw *RawLog
 	// StageCalls is the target's call graph between stages, when known
 	// (the embedded reference server's profile), for the report's
 	// bottleneck: it is copied into the results.
@@ -138,6 +141,7 @@ type engine struct {
 	draining       atomic.Bool
 	behindNote     bool            // the generator-behind event was recorded
 	queueNote      bool            // the client-queue event was recorded
+	rawNote        bool            // the raw-full event was recorded
 	transportNoted map[string]bool // the error kinds whose first transport failure is an event
 
 	clientMu  sync.Mutex
@@ -244,6 +248,12 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	meta.Started = e.start.UTC()
 	e.run = results.New(meta)
 	e.run.StageCalls = cfg.StageCalls
+	if cfg.Raw != nil {
+		cfg.Raw.methods = map[string]string{}
+		for name, t := range e.requests {
+			cfg.Raw.methods[name] = t.Method + " " + t.Path
+		}
+	}
 	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
 		e.sample()
 	}
@@ -427,6 +437,11 @@ func (e *engine) cutBy(why string) string {
 
 // finish sets the run's ending and drops the events past what it reached.
 func (e *engine) finish(ended string) {
+	if e.cfg.Raw != nil {
+		if err := e.cfg.Raw.Flush(); err != nil {
+			e.run.Event(time.Since(e.start), "raw-error", "writing the raw results file: "+err.Error())
+		}
+	}
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Generator.MaxInFlight = e.mostActive.Load()
 	e.run.Meta.Ended = ended
@@ -472,6 +487,10 @@ func (e *engine) record(endpoint string, o results.Outcome, late time.Duration, 
 		e.run.Event(o.At, "transport-error", transportNote(endpoint, o.Err, ans.err))
 	}
 	e.run.Generator.Late.Record(late)
+	if e.cfg.Raw != nil && !e.cfg.Raw.add(endpoint, o, e.start, ans) && !e.rawNote {
+		e.rawNote = true
+		e.run.Event(o.At, "raw-full", fmt.Sprintf("the raw results file reached its limit (%d bytes): later answers are in results.json only", e.cfg.Raw.limit))
+	}
 	w := &e.window
 	w.answered++
 	if o.Err != "" {
