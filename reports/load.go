@@ -71,6 +71,9 @@ func (l *Loaded) noteGaps() {
 	if len(r.Endpoints) == 0 {
 		l.Missing = append(l.Missing, "no requests were recorded")
 	}
+	if r.Meta.Source == results.SourceVegeta {
+		l.Missing = append(l.Missing, "coordinated-omission correction: imported from vegeta, whose latency runs from each request's actual send (a stalled service hides the queueing behind it)")
+	}
 	perBucket := false
 	for _, e := range r.Endpoints {
 		perBucket = perBucket || len(e.Buckets) > 0

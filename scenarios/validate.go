@@ -531,3 +531,16 @@ func CheckPlayed(total, scale float64) error {
 	}
 	return nil
 }
+
+// UsedRequests lists the requests the scenario's journeys send, in order.
+func (s *Scenario) UsedRequests() []string {
+	seen := map[string]bool{}
+	for _, steps := range s.Journeys {
+		for _, st := range steps {
+			if st.Request != "" {
+				seen[st.Request] = true
+			}
+		}
+	}
+	return spec.SortedKeys(seen)
+}

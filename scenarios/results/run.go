@@ -99,7 +99,14 @@ type Meta struct {
 	// the run directory's scenario.yaml): runs with the same hash played
 	// the same scenario.
 	ScenarioSHA256 string `json:"scenario_sha256,omitempty"`
+	// Source is where the figures came from when surge did not measure
+	// them itself: "vegeta" for an imported vegeta attack (its latency is
+	// from each actual send, not corrected for coordinated omission).
+	Source string `json:"source,omitempty"`
 }
+
+// SourceVegeta is Meta.Source of a run imported from vegeta's results.
+const SourceVegeta = "vegeta"
 
 // Abort is what the safety clause measured when it stopped the run.
 type Abort struct {
