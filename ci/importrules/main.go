@@ -67,6 +67,7 @@ var rules = []rule{
 	{pkg: "scenarios/spec", allow: []string{"yaml"}},
 	{pkg: "scenarios/capacity", allow: []string{"scenarios/spec", "yaml"}},
 	{pkg: "scenarios/fault", allow: []string{"scenarios/spec"}},
+	{pkg: "scenarios/promexport", allow: append([]string{"scenarios/results", "prometheus"}, leaves...), forbid: []string{"scenarios/replay"}},
 }
 
 // pkg is the part of `go list -json` output the rules read.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/surgekit/surge/scenarios/promexport"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,7 +33,9 @@ type runOptions struct {
 	scenario, out, target, profile, junit string
 	raw, rawFormat                        string // --raw: vegeta results of every answer
 	rawMax                                int64
-	adminToken                            string // the target's admin token (faults, credentials); never recorded
+	metricsListen                         string        // --metrics-listen: a Prometheus scrape endpoint
+	metricsLinger                         time.Duration // how long it serves the final figures
+	adminToken                            string        // the target's admin token (faults, credentials); never recorded
 	compression                           float64
 	drain                                 time.Duration
 	maxConns, maxUsers                    int
@@ -75,6 +81,15 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	}
 	if profile != nil {
 		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
+	}
+	if o.metricsListen != "" {
+		live := &replay.Live{}
+		stopMetrics, err := serveMetrics(ctx, o, s.Name, live, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		cfg.Live = live
 	}
 	if o.raw != "" {
 		raw, closeRaw, err := openRaw(o)
@@ -247,4 +262,32 @@ func openRaw(o runOptions) (*replay.RawLog, func(), error) {
 		return nil, nil, fmt.Errorf("--raw-format: %w", err)
 	}
 	return l, func() { f.Close() }, nil
+}
+
+// serveMetrics serves the run's figures for Prometheus on --metrics-listen
+// (GET /metrics); stop keeps serving the final figures for --metrics-linger,
+// so the last scrape sees them, unless the run was interrupted.
+func serveMetrics(ctx context.Context, o runOptions, scenario string, live *replay.Live, stderr io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", o.metricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promexport.New(live.View, prometheus.Labels{"scenario": scenario,
+		"run": firstNonEmpty(filepath.Base(o.out), time.Now().Format("20060102-150405")), "shard": "0"}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", ln.Addr())
+	return func() {
+		if o.metricsLinger > 0 && ctx.Err() == nil {
+			fmt.Fprintf(stderr, "metrics: serving the final figures for %v\n", o.metricsLinger)
+			select {
+			case <-time.After(o.metricsLinger):
+			case <-ctx.Done():
+			}
+		}
+		srv.Close()
+	}, nil
 }

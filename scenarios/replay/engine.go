@@ -83,6 +83,9 @@ type Config struct {
 	// reference server's faults and seeded credentials); it is sent to the
 	// admin paths only and never recorded.
 	AdminToken string
+	// Live, if set, is given the run as it starts, for a caller to look at
+	// it while it runs (the Prometheus exporter).
+	Live *Live
 	// Raw, if set, gets every answer as a vegeta Result (RawLog); the run
 	// flushes it when it ends.
 	Raw *RawLog
@@ -248,16 +251,27 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	meta.Started = e.start.UTC()
 	e.run = results.New(meta)
 	e.run.StageCalls = cfg.StageCalls
-	if cfg.Raw != nil {
-		cfg.Raw.methods = map[string]string{}
-		for name, t := range e.requests {
-			cfg.Raw.methods[name] = t.Method + " " + t.Path
-		}
-	}
+	e.attach()
 	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
 		e.sample()
 	}
 	return e, plan, done, nil
+}
+
+// attach gives the engine to the caller's Live view and the requests'
+// methods and paths to the raw log.
+func (e *engine) attach() {
+	if l := e.cfg.Live; l != nil {
+		l.mu.Lock()
+		l.e = e
+		l.mu.Unlock()
+	}
+	if r := e.cfg.Raw; r != nil {
+		r.methods = map[string]string{}
+		for name, t := range e.requests {
+			r.methods[name] = t.Method + " " + t.Path
+		}
+	}
 }
 
 // serve plays one person of an arrival from start, and counts what became
@@ -532,4 +546,25 @@ func reachable(ctx context.Context, target string) error {
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, target, err)
 	}
 	return c.Close()
+}
+
+// Live lets a caller look at a run while it runs (and after): the
+// Prometheus exporter's view. Give it in Config.Live.
+type Live struct {
+	mu sync.Mutex
+	e  *engine
+}
+
+// View calls f with the run as it stands and the users in their journey,
+// under the engine's lock; it does nothing before the run has started.
+func (l *Live) View(f func(run *results.Run, active int64)) {
+	l.mu.Lock()
+	e := l.e
+	l.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f(e.run, e.active.Load())
 }

@@ -76,6 +76,22 @@ func (h *Histogram) Mean() time.Duration {
 	return time.Duration(h.h.Mean() * float64(time.Microsecond))
 }
 
+// Cumulative counts the values at or below each bound (bounds ascending),
+// as a Prometheus histogram's buckets do, and sums them (at the
+// histogram's precision: each bucket counts at its lowest value).
+func (h *Histogram) Cumulative(bounds []time.Duration) (counts []uint64, sum time.Duration) {
+	counts = make([]uint64, len(bounds))
+	h.h.ForEachBucket(func(us, n int64) bool {
+		d := time.Duration(us) * time.Microsecond
+		sum += time.Duration(n) * d
+		for i := len(bounds) - 1; i >= 0 && d <= bounds[i]; i-- {
+			counts[i] += uint64(n)
+		}
+		return true
+	})
+	return counts, sum
+}
+
 // Equal reports whether both hold the same values at the same precision.
 func (h *Histogram) Equal(o *Histogram) bool {
 	if h.Digits() != o.Digits() || h.Count() != o.Count() {

@@ -1,0 +1,85 @@
+// Package promexport shows a run's figures as Prometheus metrics while it
+// runs: what was offered, attempted and succeeded, the errors by kind, the
+// users in their journey, the generator's lateness, and the latency of the
+// successful answers, per request, labelled by scenario, run and shard.
+// It reads the run through a view the live engine gives it (under the
+// engine's lock), so a scrape sees the same figures results.json will.
+//
+// The metrics hold no secrets: request names, counts and durations only.
+package promexport
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// View calls f with the run as it stands and the users in their journey;
+// it does nothing before the run has started.
+type View func(f func(run *results.Run, active int64))
+
+// Buckets are the latency histograms' bounds: 1 ms to 60 s, a 1-2.5-5 series.
+var Buckets = []time.Duration{
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond,
+	50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 25 * time.Second, 60 * time.Second,
+}
+
+// Collector is a prometheus.Collector of a run's figures.
+type Collector struct {
+	view                                      View
+	offered, attempted, succeeded, errs, late *prometheus.Desc
+	active, latency                           *prometheus.Desc
+}
+
+// New makes a collector over view; labels (scenario, run, shard) go on every series.
+func New(view View, labels prometheus.Labels) *Collector {
+	d := func(name, help string, vars ...string) *prometheus.Desc {
+		return prometheus.NewDesc("surge_"+name, help, vars, labels)
+	}
+	return &Collector{view: view,
+		offered:   d("offered_total", "Requests users wanted to send (first attempts).", "request"),
+		attempted: d("attempted_total", "Requests sent, retries and resends included.", "request"),
+		succeeded: d("succeeded_total", "Successful answers.", "request"),
+		errs:      d("errors_total", "Failed answers by surge's error kind.", "request", "kind"),
+		active:    d("users_in_journey", "Users in their journey now."),
+		late:      d("generator_late_seconds", "How late the generator sent past each intended time."),
+		latency:   d("latency_seconds", "Latency of the successful answers, from each request's intended send (coordinated-omission corrected).", "request"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.offered, c.attempted, c.succeeded, c.errs, c.active, c.late, c.latency} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.view(func(run *results.Run, active int64) {
+		for name, e := range run.Endpoints {
+			t := e.Total
+			ch <- prometheus.MustNewConstMetric(c.offered, prometheus.CounterValue, float64(t.Offered), name)
+			ch <- prometheus.MustNewConstMetric(c.attempted, prometheus.CounterValue, float64(t.Attempted), name)
+			ch <- prometheus.MustNewConstMetric(c.succeeded, prometheus.CounterValue, float64(t.Succeeded), name)
+			for kind, n := range t.Errors {
+				ch <- prometheus.MustNewConstMetric(c.errs, prometheus.CounterValue, float64(n), name, kind)
+			}
+			ch <- histogram(c.latency, t.Latency, name)
+		}
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(active))
+		ch <- histogram(c.late, run.Generator.Late)
+	})
+}
+
+func histogram(d *prometheus.Desc, h *results.Histogram, labels ...string) prometheus.Metric {
+	counts, sum := h.Cumulative(Buckets)
+	b := make(map[float64]uint64, len(Buckets))
+	for i, bound := range Buckets {
+		b[bound.Seconds()] = counts[i]
+	}
+	return prometheus.MustNewConstHistogram(d, uint64(h.Count()), sum.Seconds(), b, labels...)
+}
