@@ -327,3 +327,17 @@ func TestResultsFilePastTheLimitIsRefusedUnread(t *testing.T) {
 		t.Errorf("a results file past the limit: %v", err)
 	}
 }
+
+func TestCumulativeIsWhatABucketHolds(t *testing.T) {
+	h := NewHistogram(TotalDigits)
+	for _, d := range []time.Duration{500 * time.Microsecond, 3 * time.Millisecond, 3 * time.Millisecond, 40 * time.Millisecond, 2 * time.Second} {
+		h.Record(d)
+	}
+	counts, sum := h.Cumulative([]time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Minute})
+	if !slices.Equal(counts, []uint64{1, 3, 4, 5}) {
+		t.Errorf("cumulative counts %v, want [1 3 4 5]", counts)
+	}
+	if want := 2046500 * time.Microsecond; sum < want-want/500 || sum > want+want/500 {
+		t.Errorf("sum %v, want about %v", sum, want)
+	}
+}
