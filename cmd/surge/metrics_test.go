@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,11 +63,26 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Prometheus hands new targets to its scrape loops up to 5 s after it
+	// starts: wait until it scrapes surge's address (down, until the run).
+	for len(promQuery(t, api, `up{job="surge"}`, time.Now())) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Prometheus did not scrape surge's address in 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	out := filepath.Join(dir, "run")
-	code, stdout, errs := runSurge("run", writeScenario(t, "checkin p99 <= 5s"), "--out", out, "--quiet", "--metrics-listen", surgeAddr, "--metrics-linger", "3s")
+	// A client-side fault fails some requests, so that the error series exist.
+	scenario := filepath.Join(dir, "quick.yaml")
+	os.WriteFile(scenario, []byte(writeScenarioText("checkin p99 <= 5s")+
+		"faults: [{name: flaky, at: \"12:00:00\", for: 2s, kind: error, platform: naver, probability: 50%}]\n"), 0o644)
+	code, stdout, errs := runSurge("run", scenario, "--out", out, "--quiet", "--metrics-listen", surgeAddr, "--metrics-linger", "4s")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
 	}
+	// Queries are evaluated inside the linger, when the final figures were
+	// scraped: once surge is gone, Prometheus marks its series stale.
+	at := time.Now().Add(-1500 * time.Millisecond)
 	run, err := results.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -76,26 +92,54 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 		want  float64
 	}{
 		{`surge_succeeded_total{request="checkin",run="run"}`, float64(run.Endpoints["checkin"].Total.Succeeded)},
+		{`sum(surge_errors_total{scenario="quick"})`, float64(run.Endpoints["qr"].Total.Failed() + run.Endpoints["checkin"].Total.Failed())},
 		{`surge_offered_total{request="qr",scenario="quick"}`, float64(run.Endpoints["qr"].Total.Offered)},
 		{`surge_latency_seconds_count{request="checkin"}`, float64(run.Endpoints["checkin"].Total.Latency.Count())},
 		{`surge_latency_seconds_bucket{request="qr",le="+Inf"}`, float64(run.Endpoints["qr"].Total.Latency.Count())},
 	} {
-		if got := promQuery(t, api, q.query); got != q.want || q.want == 0 {
+		if got := promQuery(t, api, q.query, at); len(got) != 1 || got[0] != q.want || q.want == 0 {
 			t.Errorf("%s = %v in Prometheus, results.json has %v", q.query, got, q.want)
+		}
+	}
+	// The shipped Grafana dashboard's every query selects series of this run.
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "ci", "examples", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil || len(dash.Panels) == 0 {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			expr := strings.NewReplacer("$scenario", "quick", "$run", "run").Replace(tg.Expr)
+			if got := promQuery(t, api, expr, at); len(got) == 0 {
+				t.Errorf("dashboard panel %q: %s selects nothing", p.Title, expr)
+			}
 		}
 	}
 }
 
-// promQuery is the value of an instant query that selects one series.
-func promQuery(t *testing.T, api, query string) float64 {
+// promQuery is the values of an instant query at a time.
+func promQuery(t *testing.T, api, query string, at time.Time) []float64 {
 	t.Helper()
-	resp, err := http.Get(api + "/api/v1/query?query=" + url.QueryEscape(query))
+	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	resp, err := http.Get(api + "/api/v1/query?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Data struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
 			Result []struct {
 				Value [2]any `json:"value"`
 			} `json:"result"`
@@ -104,11 +148,14 @@ func promQuery(t *testing.T, api, query string) float64 {
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Data.Result) != 1 {
-		t.Errorf("%s: %d series, want 1", query, len(out.Data.Result))
-		return -1
+	if out.Status != "success" {
+		t.Errorf("%s: %s", query, out.Error)
 	}
-	s, _ := out.Data.Result[0].Value[1].(string)
-	v, _ := strconv.ParseFloat(s, 64)
-	return v
+	var vs []float64
+	for _, r := range out.Data.Result {
+		s, _ := r.Value[1].(string)
+		v, _ := strconv.ParseFloat(s, 64)
+		vs = append(vs, v)
+	}
+	return vs
 }
