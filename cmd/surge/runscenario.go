@@ -272,9 +272,12 @@ func serveMetrics(ctx context.Context, o runOptions, scenario string, live *repl
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
+	run := time.Now().Format("20060102-150405") + "-" + scenario // as the default run directory is named
+	if o.out != "" {
+		run = filepath.Base(o.out)
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(promexport.New(live.View, prometheus.Labels{"scenario": scenario,
-		"run": firstNonEmpty(filepath.Base(o.out), time.Now().Format("20060102-150405")), "shard": "0"}))
+	reg.MustRegister(promexport.New(live.View, prometheus.Labels{"scenario": scenario, "run": run, "shard": "0"}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -59,10 +60,9 @@ func ImportVegeta(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*r
 		Planned: span, Elapsed: span, Complete: true, Ended: "done", Shards: 1, Source: results.SourceVegeta})
 	for _, r := range all {
 		o := results.Outcome{At: r.Timestamp.Sub(first), First: true, Corrected: r.Latency, Service: r.Latency}
-		switch {
-		case r.Code == 0 || r.Error != "" && r.Code < 200:
-			o.Err = "refused"
-		default:
+		if r.Code == 0 || r.Error != "" && r.Code < 200 {
+			o.Err = vegetaErrorKind(r.Error)
+		} else {
 			o.Err = classify(&t, int(r.Code), nil)
 		}
 		run.Record(request, o)
@@ -73,4 +73,19 @@ func ImportVegeta(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*r
 		run.Count(o.At, u)
 	}
 	return run, nil
+}
+
+// vegetaErrorKind is surge's error kind for a vegeta result without an
+// answer, from vegeta's error text (Go's net errors), named as
+// transportKind names the live engine's.
+func vegetaErrorKind(msg string) string {
+	switch m := strings.ToLower(msg); {
+	case strings.Contains(m, "timeout"), strings.Contains(m, "deadline exceeded"):
+		return "timeout"
+	case strings.Contains(m, "connection refused"):
+		return "refused"
+	case strings.Contains(m, "tls"), strings.Contains(m, "certificate"):
+		return "tls"
+	}
+	return "reset" // as transportKind names any other failed exchange
 }
