@@ -103,7 +103,7 @@ details{margin:1em 0}
 <script>{{.Script}}</script>
 </head><body><main>
 <div id="verdict" class="banner {{.Class}}">{{.Word}}: {{.Run.Meta.Scenario}}
-<small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small></div>
+<small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}}{{with .Run.Meta.Sharding}} · {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small></div>
 <nav><a href="#gate">Gate</a><a href="#scenario">Scenario</a><a href="#traffic">Traffic</a><a href="#latency">Latency</a><a href="#stages">Stages</a><a href="#prediction">Prediction</a><a href="#recovery">Recovery</a><a href="#baseline">Baseline</a><a href="#errors">Errors &amp; events</a></nav>
 {{range .S.Warnings}}<div class="warning">Warning: {{.}}</div>
 {{end}}{{range .Missing}}<div class="note">Missing: {{.}}</div>

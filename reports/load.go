@@ -68,6 +68,13 @@ func (l *Loaded) noteGaps() {
 	} else if !r.Meta.Complete {
 		l.Missing = append(l.Missing, "the run did not complete (no end was recorded)")
 	}
+	if len(r.Meta.Missing) > 0 {
+		l.Missing = append(l.Missing, fmt.Sprintf("shards (a partial merge, %s): the figures, and the gate judged on them, cover about %d/%d of the arrivals",
+			r.Meta.Sharding(), len(r.Meta.Parts), r.Meta.Shards))
+	} else if r.Meta.Shards > 1 && len(r.Meta.Parts) == 0 {
+		l.Missing = append(l.Missing, fmt.Sprintf("the other %d shards: this is shard %d of %d, about 1/%d of the arrivals (surge merge judges the whole run)",
+			r.Meta.Shards-1, r.Meta.Shard, r.Meta.Shards, r.Meta.Shards))
+	}
 	if len(r.Endpoints) == 0 {
 		l.Missing = append(l.Missing, "no requests were recorded")
 	}

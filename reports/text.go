@@ -46,6 +46,9 @@ func textHead(w io.Writer, s *Summary) {
 	if m.Profile != "" {
 		fmt.Fprintf(w, ", profile %s", m.Profile)
 	}
+	if sh := m.Sharding(); sh != "" {
+		fmt.Fprintf(w, ", %s", sh)
+	}
 	fmt.Fprintf(w, "): %s\n", s.Verdict.Word())
 	fmt.Fprintf(w, "played %s of %s; ended: %s\n\n", fmtDuration(m.Elapsed.Round(time.Millisecond).Seconds()),
 		fmtDuration(m.Planned.Round(time.Millisecond).Seconds()), m.Ended)

@@ -29,6 +29,9 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 				flagCheck{"raw-max", func() bool { return o.rawMax > 0 }, "a positive number of bytes"}); err != nil {
 				return err
 			}
+			if err := o.shard.resolve(time.Now()); err != nil {
+				return err
+			}
 			return runScenario(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -49,6 +52,7 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve the run's figures for Prometheus at ADDR/metrics (such as 127.0.0.1:9464) while it runs")
 	f.DurationVar(&o.metricsLinger, "metrics-linger", 15*time.Second, "with --metrics-listen: how long the final figures stay served after the run, for the last scrape")
 	adminTokenFlag(f, &o.adminToken)
+	shardFlags(f, &o.shard)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
 	return cmd
 }

@@ -27,8 +27,20 @@ type Config struct {
 	Target string
 	// Seed seeds arrivals and every user decision.
 	Seed uint64
-	// Shard of Shards plays that share of the arrivals (default 0 of 1).
+	// Shard of Shards plays that share of the arrivals (default 0 of 1):
+	// the arrivals whose sequence number is Shard modulo Shards, each user
+	// seeded and named by its sequence number as in the unsharded run, so
+	// the shards together play exactly the unsharded run's users. The shards
+	// share one target: shard 0 alone switches the target's faults (through
+	// the default switch) and samples its metrics; every shard applies the
+	// client-side faults and its own safety abort.
 	Shard, Shards int
+	// StartAt, if set, is the wall-clock instant the schedule starts at
+	// (the shards of one run share it, so their curves add up in time).
+	// The run waits for it once the target is reached; started past it, it
+	// records by how much, and the sends it is behind go out late, counted
+	// as the generator's lateness.
+	StartAt time.Time
 	// MaxConns bounds connections to the target (default DefaultMaxConns);
 	// requests beyond it wait for a connection, and the wait is charged to
 	// their corrected latency.
@@ -188,6 +200,12 @@ func (c *Config) fill() error {
 	if c.Shards == 0 {
 		c.Shards = 1
 	}
+	if c.Shards < 0 || c.Shard < 0 || c.Shard >= c.Shards {
+		return fmt.Errorf("replay: shard %d of %d: want 0 <= shard < shards", c.Shard, c.Shards)
+	}
+	if c.Shard != 0 { // the shards share the target: one samples it
+		c.SampleMetrics = false
+	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
 	}
@@ -247,15 +265,42 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 		meta.Scenario = cfg.Scenario.Name
 	}
 	meta.Target = cfg.Target
-	e.start = time.Now()
+	late, err := waitStart(ctx, cfg.StartAt)
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	e.start = time.Now().Add(-late)
 	meta.Started = e.start.UTC()
 	e.run = results.New(meta)
 	e.run.StageCalls = cfg.StageCalls
+	if late > behind {
+		e.run.Event(0, "late-start", fmt.Sprintf("shard %d of %d started %v after the common start: the sends due meanwhile went out late, counted as the generator's lateness",
+			cfg.Shard, cfg.Shards, late.Round(time.Millisecond)))
+	}
 	e.attach()
 	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
 		e.sample()
 	}
 	return e, plan, done, nil
+}
+
+// waitStart waits for at (none when zero) and says how late past it the
+// run starts.
+func waitStart(ctx context.Context, at time.Time) (late time.Duration, err error) {
+	if at.IsZero() {
+		return 0, nil
+	}
+	if d := time.Until(at); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("replay: interrupted while waiting for the start at %s", at.Format(time.RFC3339))
+		}
+	}
+	return max(0, time.Since(at)), nil
 }
 
 // attach gives the engine to the caller's Live view and the requests'

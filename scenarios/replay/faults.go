@@ -94,7 +94,11 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 		return
 	}
 	sw := e.cfg.Faults
-	if sw == nil {
+	switch {
+	case sw != nil: // the caller's own switch (a proxy in front of this shard): every shard switches its own
+	case e.cfg.Shard != 0:
+		sw = ownedElsewhere{} // the shards share the target: shard 0 switches its faults
+	default:
 		sw = AdminFaults{Target: e.cfg.Target, Client: e.ctl, Token: e.cfg.AdminToken}
 	}
 	sw = clientSide{e: e, next: sw}
@@ -115,7 +119,7 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 				if err := sw.Off(ctx, id); err != nil {
 					e.event("fault-error", fmt.Sprintf("%s: switching off: %v", faults[i].Name, err))
 				} else {
-					e.event("fault-off", faults[i].Name+" (run ended)")
+					e.faultEvent("fault-off", faults[i].Name+" (run ended)")
 				}
 				cancel()
 			}
@@ -143,18 +147,36 @@ func (e *engine) toggle(sw FaultSwitch, f scenarios.Fault, tg toggle, lasts time
 			return
 		}
 		ids[tg.index] = id
-		e.event("fault-on", fmt.Sprintf("%s: %s on %s for %v (played %v)", f.Name, f.Kind, f.Stage, f.For, lasts))
+		e.faultEvent("fault-on", fmt.Sprintf("%s: %s on %s for %v (played %v)", f.Name, f.Kind, f.Stage, f.For, lasts))
 		return
 	}
 	if id, ok := ids[tg.index]; ok {
 		if err := sw.Off(ctx, id); err != nil {
 			e.event("fault-error", fmt.Sprintf("%s: switching off: %v", f.Name, err))
 		} else {
-			e.event("fault-off", f.Name)
+			e.faultEvent("fault-off", f.Name)
 		}
 		delete(ids, tg.index)
 	}
 }
+
+// faultEvent records a fault switching, in shard 0 only: every shard
+// switches on the same timeline, and a merged run shows each switch once.
+func (e *engine) faultEvent(kind, detail string) {
+	if e.cfg.Shard == 0 {
+		e.event(kind, detail)
+	}
+}
+
+// ownedElsewhere is the target's fault switch in a shard other than 0:
+// shard 0 switches the faults of the target the shards share.
+type ownedElsewhere struct{}
+
+func (ownedElsewhere) On(context.Context, scenarios.Fault, time.Duration) (string, error) {
+	return "shard 0", nil
+}
+
+func (ownedElsewhere) Off(context.Context, string) error { return nil }
 
 // clientSide switches client-side faults in the engine itself and passes
 // the service's faults on.

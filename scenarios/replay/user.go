@@ -47,9 +47,7 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 	clear(u.vars)
 	// The id and venue reuse the last user's bytes: nothing keeps a
 	// user's variables once it is counted (extract and set copy).
-	id := append(u.id[:0], "\"u"...)
-	id = strconv.AppendInt(id, int64(e.cfg.Shard), 10)
-	id = append(id, '-')
+	id := append(u.id[:0], "\"u"...) // u<seq>-<person>: the same user in whichever shard plays it
 	id = strconv.AppendUint(id, a.Seq, 10)
 	id = append(id, '-')
 	id = append(strconv.AppendInt(id, int64(person), 10), '"')

@@ -92,9 +92,15 @@ type Meta struct {
 	Complete bool          `json:"complete"` // false: interrupted or aborted
 	Ended    string        `json:"ended"`    // why it ended: "done", "interrupted", "aborted: ..."
 	// Abort is the safety clause that stopped the run, when one did.
-	Abort  *Abort `json:"abort,omitempty"`
-	Shard  int    `json:"shard"`
-	Shards int    `json:"shards"`
+	Abort *Abort `json:"abort,omitempty"`
+	// Shard of Shards is the part of the run's arrivals this run played
+	// (0 of 1: all of them).
+	Shard  int `json:"shard"`
+	Shards int `json:"shards"`
+	// Parts are the shards a merged run was merged from (MergeShards),
+	// and Missing the ones it lacks (a partial merge).
+	Parts   []int `json:"parts,omitempty"`
+	Missing []int `json:"missing,omitempty"`
 	// ScenarioSHA256 is the hash of the scenario file as run (the bytes of
 	// the run directory's scenario.yaml): runs with the same hash played
 	// the same scenario.

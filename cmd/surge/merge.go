@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+func newMergeCmd(g *globals) *cobra.Command {
+	o := mergeOptions{}
+	cmd := &cobra.Command{
+		Use:   "merge DIR... --out DIR",
+		Short: "Merge the shards of one run exactly and gate on the whole (exit 0 GO, 2 NO-GO, 1 could not merge)",
+		Long: `Merges the run directories of the shards of one run (surge run --shard I/N, or
+--shards N in a Kubernetes Indexed Job) into one run directory: latency histograms and
+counters add exactly, events interleave by time, stage samples come from shard 0 (the
+one that sampled the target). Each DIR is a shard's run directory, or a directory whose
+subdirectories are (the layout surge k8s writes). The shards must be of one run: the
+same scenario file, seed, shard count and target, each index once; a missing shard is
+an error naming it, unless --partial (then the report says the run is partial).
+
+The gate is evaluated once, on the merged run: the exit code is its verdict.
+--wait waits for the shards still running to write their results (the merge step of
+surge k8s runs beside the shards).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.out == "" {
+				return errors.New("--out: give the merged run directory")
+			}
+			if o.wait < 0 {
+				return fmt.Errorf("--wait %v: want a duration of 0 or more", o.wait)
+			}
+			o.dirs, o.json = args, g.json
+			return merge(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "the merged run directory (required)")
+	f.BoolVar(&o.partial, "partial", false, "merge the shards there are when some are missing (the report says which)")
+	f.DurationVar(&o.wait, "wait", 0, "wait this long at most for every shard to have written its results")
+	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause) to this file")
+	return cmd
+}
+
+type mergeOptions struct {
+	dirs          []string
+	out, junit    string
+	partial, json bool
+	wait          time.Duration
+}
+
+// merge is surge merge: read the shards (waiting for them with --wait),
+// merge them, write the run directory and return the verdict.
+func merge(ctx context.Context, o mergeOptions, stdout, stderr io.Writer) error {
+	deadline := time.Now().Add(o.wait)
+	for {
+		parts, err := readShards(o.dirs, o.out)
+		if err != nil {
+			return err
+		}
+		run, err := results.MergeShards(parts, o.partial && !time.Now().Before(deadline))
+		if errors.Is(err, results.ErrMissingShards) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("interrupted while waiting for shards: %w", err)
+			case <-time.After(2 * time.Second):
+				continue
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return concludeMerge(o, parts, run, stdout, stderr)
+	}
+}
+
+// concludeMerge writes the merged run directory from the lowest shard's
+// scenario file (every shard's has the same hash) and judges it.
+func concludeMerge(o mergeOptions, parts []results.Part, run *results.Run, stdout, stderr io.Writer) error {
+	first := parts[0]
+	for _, p := range parts[1:] {
+		if p.Run.Meta.Shard < first.Run.Meta.Shard {
+			first = p
+		}
+	}
+	path := filepath.Join(first.Name, reports.ScenarioFile)
+	raw, err := spec.ReadFile(path, spec.MaxDocument)
+	if err != nil {
+		return err
+	}
+	s, err := scenarios.Parse(path, raw)
+	if err != nil {
+		return err
+	}
+	if len(run.Meta.Missing) > 0 {
+		fmt.Fprintf(stderr, "WARNING: a partial merge (%s)\n", run.Meta.Sharding())
+	}
+	return conclude(runOptions{scenario: path, out: o.out, junit: o.junit, json: o.json}, raw, s, run, "", stdout)
+}
+
+// readShards reads the shards' results: each dir is a run directory or a
+// directory of them (but out, the merge's own).
+func readShards(dirs []string, out string) ([]results.Part, error) {
+	var parts []results.Part
+	for _, d := range dirs {
+		runDirs, err := runDirsIn(d, out)
+		if err != nil {
+			return nil, err
+		}
+		for _, rd := range runDirs {
+			r, err := results.ReadFile(rd)
+			if err != nil {
+				return nil, err
+			}
+			if r.Meta.ScenarioSHA256 == "" {
+				return nil, fmt.Errorf("%s: the results carry no scenario hash: not a run directory surge run wrote", rd)
+			}
+			parts = append(parts, results.Part{Name: rd, Run: r})
+		}
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%v: no run directories (none holds %s)", dirs, results.FileName)
+	}
+	return parts, nil
+}
+
+// runDirsIn is d when it is a run directory, else its subdirectories that
+// are (none is an error only when d does not exist).
+func runDirsIn(d, out string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(d, results.FileName)); err == nil {
+		return []string{d}, nil
+	}
+	entries, err := os.ReadDir(d)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, e := range entries {
+		sub := filepath.Join(d, e.Name())
+		if !e.IsDir() || filepath.Clean(sub) == filepath.Clean(out) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(sub, results.FileName)); err == nil {
+			found = append(found, sub)
+		}
+	}
+	sort.Strings(found)
+	return found, nil
+}
