@@ -2,6 +2,7 @@ package arrival
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -103,25 +104,40 @@ func TestSameSeedSameSchedule(t *testing.T) {
 	}
 }
 
+// Shards partition: for random shard counts, seeds and scenarios (Poisson
+// and uniform, parties, several buckets), the union of the n shards'
+// schedules is the unsharded schedule, arrival by arrival, each in one shard.
 func TestShardsPartitionTheSchedule(t *testing.T) {
-	s := scenario(t, `arrivals: {start: "11:00", bucket: 1m, total: 1000, profile: [100%]}`)
-	p := New(s)
-	whole := all(p.Schedule(3))
-	seen := map[uint64]Arrival{}
-	for i := range 3 {
-		for _, a := range all(p.Shard(3, i, 3)) {
-			if _, dup := seen[a.Seq]; dup {
-				t.Fatalf("arrival %d in two shards", a.Seq)
+	curves := []string{
+		`arrivals: {start: "11:00", bucket: 1m, total: 1000, profile: [100%]}`,
+		`arrivals: {start: "11:30", bucket: 10s, total: 600, profile: [10%, 50%, 40%], process: uniform}`,
+		`arrivals: {start: "17:00", bucket: 30s, total: 2k, profile: [20%, 80%], party: {mean: 2.6, max: 20}}`,
+	}
+	r := rand.New(rand.NewPCG(22, 22))
+	for trial := range 30 {
+		s := scenario(t, curves[trial%len(curves)])
+		seed, n := r.Uint64(), 1+r.IntN(16)
+		p := New(s)
+		whole := all(p.Schedule(seed))
+		seen := map[uint64]Arrival{}
+		for i := range n {
+			for _, a := range all(p.Shard(seed, i, n)) {
+				if _, dup := seen[a.Seq]; dup {
+					t.Fatalf("seed %d, %d shards: arrival %d in two shards", seed, n, a.Seq)
+				}
+				if a.Seq%uint64(n) != uint64(i) {
+					t.Fatalf("seed %d, %d shards: arrival %d in shard %d", seed, n, a.Seq, i)
+				}
+				seen[a.Seq] = a
 			}
-			seen[a.Seq] = a
 		}
-	}
-	if len(seen) != len(whole) {
-		t.Fatalf("shards hold %d arrivals, the whole %d", len(seen), len(whole))
-	}
-	for _, a := range whole {
-		if seen[a.Seq] != a {
-			t.Fatalf("shard arrival %d differs from the whole schedule's", a.Seq)
+		if len(seen) != len(whole) {
+			t.Fatalf("seed %d, %d shards: the shards hold %d arrivals, the whole schedule %d", seed, n, len(seen), len(whole))
+		}
+		for _, a := range whole {
+			if seen[a.Seq] != a {
+				t.Fatalf("seed %d, %d shards: arrival %d differs from the whole schedule's", seed, n, a.Seq)
+			}
 		}
 	}
 }

@@ -127,14 +127,17 @@ func (r *Run) hasEvent(kind string) bool {
 
 // sameRun checks that sorted parts are distinct shards of one run.
 func sameRun(parts []Part) error {
+	for _, p := range parts {
+		m := p.Run.Meta
+		if m.Shards < 1 || m.Shard < 0 || m.Shard >= m.Shards {
+			return fmt.Errorf("%s: shard %d of %d is not a shard", p.Name, m.Shard, m.Shards)
+		}
+		if len(m.Parts) > 0 {
+			return fmt.Errorf("%s: already a merged run (of shards %s)", p.Name, joinInts(m.Parts))
+		}
+	}
 	a := parts[0]
 	am := a.Run.Meta
-	if am.Shards < 1 || am.Shard < 0 || am.Shard >= am.Shards {
-		return fmt.Errorf("%s: shard %d of %d is not a shard", a.Name, am.Shard, am.Shards)
-	}
-	if len(am.Parts) > 0 {
-		return fmt.Errorf("%s: already a merged run", a.Name)
-	}
 	for _, b := range parts[1:] {
 		bm := b.Run.Meta
 		for _, c := range []struct {
@@ -144,7 +147,7 @@ func sameRun(parts []Part) error {
 			{"kind", am.Kind, bm.Kind}, {"scenario", am.Scenario, bm.Scenario}, {"scenario file (sha256)", am.ScenarioSHA256, bm.ScenarioSHA256},
 			{"seed", am.Seed, bm.Seed}, {"shard count", am.Shards, bm.Shards}, {"played timeline", am.Planned, bm.Planned},
 			{"bucket", am.Bucket, bm.Bucket}, {"target", am.Target, bm.Target}, {"results version", a.Run.Version, b.Run.Version},
-			{"source", am.Source, bm.Source}, {"merged parts", len(am.Parts), len(bm.Parts)},
+			{"source", am.Source, bm.Source},
 		} {
 			if c.this != c.that {
 				return fmt.Errorf("%s and %s are not shards of one run: their %s differs (%v vs %v)", a.Name, b.Name, c.what, c.this, c.that)
