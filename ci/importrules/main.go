@@ -32,6 +32,9 @@ var modules = map[string]string{
 	"expfmt":     "github.com/prometheus/common",       // the exposition format's parser
 	"promdto":    "github.com/prometheus/client_model", // its data model
 	"cobra":      "github.com/spf13/cobra",
+	"k8s-api":    "k8s.io/api", // the Kubernetes API's types
+	"k8s-meta":   "k8s.io/apimachinery",
+	"k8s-yaml":   "sigs.k8s.io/yaml",
 }
 
 // leaves are imported by both worlds: the YAML notation, the capacity profile and the faults.
@@ -67,6 +70,7 @@ var rules = []rule{
 	{pkg: "scenarios/spec", allow: []string{"yaml"}},
 	{pkg: "scenarios/capacity", allow: []string{"scenarios/spec", "yaml"}},
 	{pkg: "scenarios/fault", allow: []string{"scenarios/spec"}},
+	{pkg: "scenarios/k8s", allow: []string{"k8s-api", "k8s-meta", "k8s-yaml"}, forbid: []string{"scenarios/replay", "sim"}},
 	{pkg: "scenarios/promexport", allow: append([]string{"scenarios/results", "prometheus"}, leaves...), forbid: []string{"scenarios/replay"}},
 }
 
