@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -66,12 +67,15 @@ type mergeOptions struct {
 func merge(ctx context.Context, o mergeOptions, stdout, stderr io.Writer) error {
 	deadline := time.Now().Add(o.wait)
 	for {
+		waiting := time.Now().Before(deadline)
 		parts, err := readShards(o.dirs, o.out)
-		if err != nil {
-			return err
+		var run *results.Run
+		if err == nil {
+			run, err = results.MergeShards(parts, o.partial && !waiting)
 		}
-		run, err := results.MergeShards(parts, o.partial && !time.Now().Before(deadline))
-		if errors.Is(err, results.ErrMissingShards) && time.Now().Before(deadline) {
+		// Waiting, a directory not made yet or a shard not written yet is
+		// one still to come.
+		if waiting && (errors.Is(err, results.ErrMissingShards) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoRunDirs)) {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("interrupted while waiting for shards: %w", err)
@@ -110,6 +114,8 @@ func concludeMerge(o mergeOptions, parts []results.Part, run *results.Run, stdou
 	return conclude(runOptions{scenario: path, out: o.out, junit: o.junit, json: o.json}, raw, s, run, "", stdout)
 }
 
+var errNoRunDirs = errors.New("no run directories")
+
 // readShards reads the shards' results: each dir is a run directory or a
 // directory of them (but out, the merge's own).
 func readShards(dirs []string, out string) ([]results.Part, error) {
@@ -131,7 +137,7 @@ func readShards(dirs []string, out string) ([]results.Part, error) {
 		}
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("%v: no run directories (none holds %s)", dirs, results.FileName)
+		return nil, fmt.Errorf("%v: %w (none holds %s)", dirs, errNoRunDirs, results.FileName)
 	}
 	return parts, nil
 }
