@@ -264,4 +264,3 @@ func playJobs(t *testing.T, ctx context.Context, nets *netns, jobs []*batchv1.Jo
 	wg.Wait()
 	return mergeCode
 }
-
