@@ -35,6 +35,7 @@ var modules = map[string]string{
 	"k8s-api":    "k8s.io/api", // the Kubernetes API's types
 	"k8s-meta":   "k8s.io/apimachinery",
 	"k8s-yaml":   "sigs.k8s.io/yaml",
+	"ggcr":       "github.com/google/go-containerregistry", // images without an engine
 }
 
 // leaves are imported by both worlds: the YAML notation, the capacity profile and the faults.
@@ -53,6 +54,7 @@ var rules = []rule{
 	{pkg: "cmd/surge", any: true},
 	{pkg: "reference-server", any: true},
 	{pkg: "ci", allow: nil},
+	{pkg: "ci/image", allow: []string{"ggcr"}},
 	{pkg: "reference-server/profiles", allow: leaves},
 	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus"}, leaves...),
 		forbid: []string{"sim", "scenarios/replay"}},
