@@ -109,15 +109,17 @@ func extract(img v1.Image, root string) error {
 
 func checkRootfs(t *testing.T, root string) {
 	t.Helper()
-	f, err := elf.Open(filepath.Join(root, "surge"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Error("/surge is dynamically linked: it needs a loader the image does not have")
+	for _, bin := range []string{"surge", "reference-server"} {
+		f, err := elf.Open(filepath.Join(root, bin))
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("/%s is dynamically linked: it needs a loader the image does not have", bin)
+			}
+		}
+		f.Close()
 	}
 	pem, err := os.ReadFile(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt"))
 	if err != nil || !x509.NewCertPool().AppendCertsFromPEM(pem) {

@@ -1,7 +1,9 @@
 // Command image builds the container image of surge's shards (surge k8s)
-// with no network and no container engine: a static surge binary (built
-// here, CGO off), the CA roots of this machine, and a non-root user, on an
-// empty base, written as an image tarball that podman load and docker
+// with no network and no container engine: static surge and
+// reference-server binaries (built here, CGO off; the reference server is
+// there to try a distributed run on the reference system, as
+// ci/k8s-e2e.sh does), the CA roots of this machine, and a non-root user,
+// on an empty base, written as an image tarball that podman load and docker
 // load read (and crane push sends to a registry).
 //
 //	go run ./ci/image -o surge-image.tar [-tag surge:dev] [-arch amd64]
@@ -59,24 +61,27 @@ func build(root, out, tag, arch string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "surge")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/surge")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", dir+"/", "./cmd/surge", "./reference-server")
 	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/surge: %w", err)
+		return fmt.Errorf("go build ./cmd/surge ./reference-server: %w", err)
 	}
-	img, err := Image(bin, arch)
+	img, err := Image(dir, arch)
 	if err != nil {
 		return err
 	}
 	return tarball.WriteToFile(out, ref, img)
 }
 
-// Image is the image of the binary at bin: /surge as its entrypoint, the
-// CA roots, /etc/passwd naming the user.
+// Image is the image of the binaries in bin: /surge as its entrypoint,
+// /reference-server, the CA roots, /etc/passwd naming the user.
 func Image(bin, arch string) (v1.Image, error) {
-	surge, err := os.ReadFile(bin)
+	surge, err := os.ReadFile(filepath.Join(bin, "surge"))
+	if err != nil {
+		return nil, err
+	}
+	ref, err := os.ReadFile(filepath.Join(bin, "reference-server"))
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +95,7 @@ func Image(bin, arch string) (v1.Image, error) {
 		return nil, errors.New("no CA roots on this machine (install ca-certificates): an image without them cannot reach an https target")
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(files(surge, roots))), nil
+		return io.NopCloser(bytes.NewReader(files(surge, ref, roots))), nil
 	})
 	if err != nil {
 		return nil, err
@@ -120,9 +125,9 @@ func Image(bin, arch string) (v1.Image, error) {
 // epoch is every file's and the config's time: the image is reproducible.
 var epoch = time.Unix(0, 0).UTC()
 
-// files is the layer: the binary, the CA roots, the user, and the
+// files is the layer: the binaries, the CA roots, the user, and the
 // directories the pods mount over.
-func files(surge, roots []byte) []byte {
+func files(surge, ref, roots []byte) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	dir := func(path string, mode int64) {
@@ -140,6 +145,7 @@ func files(surge, roots []byte) []byte {
 	file("etc/group", 0o644, []byte("root:x:0:\nnonroot:x:65532:\n"))
 	file("etc/ssl/certs/ca-certificates.crt", 0o644, roots)
 	file("surge", 0o755, surge)
+	file("reference-server", 0o755, ref)
 	tw.Close()
 	return b.Bytes()
 }

@@ -264,3 +264,21 @@ func playJobs(t *testing.T, ctx context.Context, nets *netns, jobs []*batchv1.Jo
 	wg.Wait()
 	return mergeCode
 }
+
+// ci/k8s-e2e.sh runs the manifests on a real cluster; without one it says
+// it skipped and exits 0 (CI has none).
+func TestK8sScriptSkipsWithoutACluster(t *testing.T) {
+	if out, err := exec.Command("bash", "-n", "../../ci/k8s-e2e.sh").CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+	cmd := exec.Command("bash", "../../ci/k8s-e2e.sh")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KUBECONFIG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "k8s-e2e: skipped: KUBECONFIG is not set") {
+		t.Errorf("without KUBECONFIG: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs a distributed run on a real Kubernetes cluster, as surge k8s prints
+# it, when KUBECONFIG points at one; says it skipped otherwise (exit 0).
+#
+#   SURGE_IMAGE=registry.example/surge:e2e KUBECONFIG=~/.kube/config bash ci/k8s-e2e.sh
+#
+# In a namespace of its own (deleted at the end) it starts the reference
+# server from the same image as the target, applies the manifests of
+# scenarios/smoke.yaml in SURGE_SHARDS shards (default 4), waits for the
+# merge Job and prints its log: the exit code is the merged run's verdict
+# (0 GO, 2 NO-GO, 1 the run could not be done).
+#
+# The image: SURGE_IMAGE, a reference the cluster pulls. Without it, on a
+# kind cluster, the script builds the image (go run ./ci/image) and loads it
+# with kind load image-archive. To push one to a registry yourself:
+#   go run ./ci/image -o surge.tar -tag registry.example/surge:e2e && crane push surge.tar registry.example/surge:e2e
+# The results claim: SURGE_ACCESS_MODE (default ReadWriteOnce, which a
+# one-node cluster such as kind serves; use ReadWriteMany where the shards
+# land on many nodes) and SURGE_STORAGE_CLASS (default: the cluster's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${KUBECONFIG:-}" ]; then
+	echo "k8s-e2e: skipped: KUBECONFIG is not set (point it at a cluster to run the distributed run there)"
+	exit 0
+fi
+if ! kubectl cluster-info >/dev/null 2>&1; then
+	echo "k8s-e2e: skipped: KUBECONFIG=$KUBECONFIG does not reach a cluster (kubectl cluster-info failed)"
+	exit 0
+fi
+
+shards="${SURGE_SHARDS:-4}"
+ns="surge-e2e-$(date +%s)"
+image="${SURGE_IMAGE:-}"
+if [ -z "$image" ]; then
+	if ! command -v kind >/dev/null; then
+		echo "k8s-e2e: give SURGE_IMAGE, an image of go run ./ci/image the cluster pulls (or use a kind cluster)" >&2
+		exit 1
+	fi
+	image="surge:e2e"
+	tar="$(mktemp -d)/surge.tar"
+	go run ./ci/image -o "$tar" -tag "$image"
+	kind load image-archive "$tar" --name "${KIND_CLUSTER_NAME:-kind}"
+fi
+
+token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+cleanup() { kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+kubectl create namespace "$ns" >/dev/null
+kubectl -n "$ns" create secret generic pass-admin --from-literal=token="$token" >/dev/null
+kubectl -n "$ns" apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reference, labels: {app: reference}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: reference}}
+  template:
+    metadata: {labels: {app: reference}}
+    spec:
+      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: reference
+          image: $image
+          command: [/reference-server, --addr, "0.0.0.0:8080", --profile, as-built]
+          env: [{name: SURGE_ADMIN_TOKEN, valueFrom: {secretKeyRef: {name: pass-admin, key: token}}}]
+          ports: [{containerPort: 8080}]
+          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+          volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes: [{name: tmp, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reference}
+spec:
+  selector: {app: reference}
+  ports: [{port: 8080, targetPort: 8080}]
+YAML
+kubectl -n "$ns" rollout status deployment/reference --timeout=5m
+
+name="e2e"
+go run ./cmd/surge k8s scenarios/smoke.yaml --shards "$shards" --image "$image" --namespace "$ns" --name "$name" \
+	--target "http://reference.$ns.svc:8080" --admin-token-secret pass-admin --metrics --start-in 90s \
+	--access-mode "${SURGE_ACCESS_MODE:-ReadWriteOnce}" ${SURGE_STORAGE_CLASS:+--storage-class "$SURGE_STORAGE_CLASS"} |
+	kubectl apply -f -
+
+# The merge Job ends complete (GO) or failed (NO-GO, or the merge could
+# not be done): wait for either, then say which.
+for _ in $(seq 1 600); do
+	done=$(kubectl -n "$ns" get job "$name-merge" -o jsonpath='{.status.succeeded}{.status.failed}')
+	[ -n "$done" ] && break
+	sleep 2
+done
+kubectl -n "$ns" get jobs
+kubectl -n "$ns" logs "job/$name-merge" || true
+code=$(kubectl -n "$ns" get pods -l "batch.kubernetes.io/job-name=$name-merge" \
+	-o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}')
+echo "k8s-e2e: the merge Job exited $code (0 GO, 2 NO-GO, 1 could not merge)"
+exit "${code:-1}"
