@@ -12,6 +12,10 @@
 #   stall    coordinated omission: a 500 ms global stall every 5 s, 1,000 req/s, 20 s
 #   report   render a 600k-request run (surge report vs vegeta report)
 #   sim      the simulator's Go benchmarks (event loop, national scale 30x)
+#   shards   the open-loop ceiling of N surge processes sharing this machine,
+#            each a shard (--shard i/N, one --start-in), merged with surge
+#            merge and judged as one run (SHARDS="2 4"): the total should
+#            stay near one process's ceiling, not fall
 #   soak     the 1-hour, 18M-request run at 5,000 req/s (its scenario, so its
 #            bucket widths), interrupted after SOAK seconds (default 300), RSS
 #            sampled every 10 s: the memory slope, extrapolated to the hour
@@ -84,31 +88,56 @@ cost() { tail -1 "$OUT/$1.time" | awk '{printf "{\"wall_s\":%s,\"cpu_s\":%s,\"rs
 row() { jq -c -n --arg sec "$1" --arg tool "$2" --argjson rate "$3" --argjson m "$4" --argjson c "$5" \
 	'$m + $c + {sec:$sec, tool:$tool, rate:$rate} | . + {cpu_per_100k: (if (.reqs // 0) > 0 then .cpu_s / .reqs * 1e5 else null end)}' | tee -a "$ROWS" >&2; }
 
+# surge_yaml FILE RATE SECONDS PATH: the one-request scenario at RATE.
+surge_yaml() {
+	cat >"$1" <<YAML
+name: bench
+target: {url: "http://127.0.0.1:$PORT"}
+scale: 1
+arrivals: {start: "00:00", bucket: ${3}s, total: $(($2 * $3)), profile: [100%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: all, share: 100%, journey: hit}]
+journeys: {hit: [{request: hit}]}
+requests: {hit: {method: GET, path: $4}}
+behaviour: {timeout: 30s}
+slo: [errors <= 0%]
+YAML
+}
+
+# surge_row DIR: a run directory's figures for its row.
+surge_row() {
+	jq -c '{reqs: .endpoints.hit.attempted, ok: .endpoints.hit.succeeded, elapsed_s: (.meta.elapsed_ns/1e9),
+		p50: (.endpoints.hit.p50_s*1e3), p90: (.endpoints.hit.p90_s*1e3), p99: (.endpoints.hit.p99_s*1e3), max: (.endpoints.hit.max_s*1e3),
+		late_p99_ms: (.generator.late_p99_s*1e3), late_max_ms: (.generator.late_max_s*1e3), dir: "'"$1"'"}' "$1/summary.json" 2>/dev/null || echo '{"reqs":0}'
+}
+
 # surge_run SEC RATE SECONDS PATH [flags]: one surge run at RATE; prints its row.
 surge_run() {
 	local sec=$1 rate=$2 secs=$3 path=$4; shift 4
 	local id="$sec-surge-$rate-$RUN" dir="$OUT/runs/$sec-$rate-$RUN"
-	cat >"$OUT/$id.yaml" <<YAML
-name: bench
-target: {url: "http://127.0.0.1:$PORT"}
-scale: 1
-arrivals: {start: "00:00", bucket: ${secs}s, total: $((rate * secs)), profile: [100%], process: uniform}
-platforms: {web: 100%}
-cohorts: [{name: all, share: 100%, journey: hit}]
-journeys: {hit: [{request: hit}]}
-requests: {hit: {method: GET, path: $path}}
-behaviour: {timeout: 30s}
-slo: [errors <= 0%]
-YAML
+	surge_yaml "$OUT/$id.yaml" "$rate" "$secs" "$path"
 	start_target
 	timed "$id" "$BIN/surge" run "$OUT/$id.yaml" --out "$dir" --quiet --drain 10s "$@" # (SIGINT at LIMIT: a partial run, still written)
 	stop_target
-	local m
-	m=$(jq -c '{reqs: .endpoints.hit.attempted, ok: .endpoints.hit.succeeded, elapsed_s: (.meta.elapsed_ns/1e9),
-		p50: (.endpoints.hit.p50_s*1e3), p90: (.endpoints.hit.p90_s*1e3), p99: (.endpoints.hit.p99_s*1e3), max: (.endpoints.hit.max_s*1e3),
-		late_p99_ms: (.generator.late_p99_s*1e3), late_max_ms: (.generator.late_max_s*1e3), dir: "'"$dir"'"}' "$dir/summary.json" 2>/dev/null || echo '{"reqs":0}')
-	row "$sec" "surge${LABEL:+ $LABEL}" "$rate" "$m" "$(cost "$id")"
+	row "$sec" "surge${LABEL:+ $LABEL}" "$rate" "$(surge_row "$dir")" "$(cost "$id")"
 }
+
+# shards_run SEC RATE SECONDS PATH N: N surge shards of one run at RATE in
+# all, started together, merged; prints the merged run's row (CPU summed
+# over the shards, RSS the largest shard's).
+shards_run() {
+	local sec=$1 rate=$2 secs=$3 path=$4 n=$5
+	local id="$sec-shards$n-$rate-$RUN" dir="$OUT/runs/$sec-shards$n-$rate-$RUN"
+	surge_yaml "$OUT/$id.yaml" "$rate" "$secs" "$path"
+	start_target
+	timed "$id" sh -c 'for i in $(seq 0 $(('"$n"' - 1))); do "$0" run "$1" --out "$2/shard-$i" --quiet --drain 10s --shard "$i/'"$n"'" --start-in 2s >/dev/null & done; wait' \
+		"$BIN/surge" "$OUT/$id.yaml" "$dir"
+	stop_target
+	"$BIN/surge" merge "$dir" --out "$dir/merged" >/dev/null 2>&1
+	row "$sec" "surge x$n shards" "$rate" "$(surge_row "$dir/merged")" "$(cost "$id")"
+}
+shards2_run() { shards_run "$1" "$2" "$3" "$4" 2; }
+shards4_run() { shards_run "$1" "$2" "$3" "$4" 4; }
 
 # vegeta_run SEC RATE SECONDS PATH [flags]
 vegeta_run() {
@@ -190,6 +219,12 @@ for rep in $(seq "$REPS"); do
 			--scale 1 --compression 1 --out "$OUT/runs/sim-national" >/dev/null 2>"$OUT/sim-national.err"
 		l=$(grep -o 'simulated .* in [0-9.]*s ([0-9]* events' "$OUT/sim-national.err")
 		row sim-national surge 0 "$(jq -c -n --arg l "$l" '{line: $l, sim_s: ($l | capture("in (?<s>[0-9.]+)s").s | tonumber), events: ($l | capture("\\((?<n>[0-9]+) events").n | tonumber)}')" "$(cost sim-national)"
+	fi
+	if has shards; then
+		c=$(bisect surge); row ceiling surge "$c" '{"ceiling": true}' '{}'
+		for n in ${SHARDS:-2 4}; do
+			c=$(bisect "shards$n"); row ceiling "surge x$n shards" "$c" '{"ceiling": true}' '{}'
+		done
 	fi
 	if has soak; then
 		# surge_run in the background, its RSS read from /proc every 10 s

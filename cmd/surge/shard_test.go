@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +22,8 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reference-server/refserver"
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -227,4 +232,66 @@ func TestShardFlagsBadInput(t *testing.T) {
 	if code, _, errs := runSurge("run", "../../scenarios/smoke.yaml", "--shards", "4"); code != 1 || !strings.Contains(errs, `$JOB_COMPLETION_INDEX="9": want an index from 0 to 3`) {
 		t.Errorf("an index past the shards: exit %d, %s", code, errs)
 	}
+}
+
+// shardDirs writes n shard run directories of a 1-hour lunch run: every
+// request of the scenario over the hour's time buckets, latencies spread
+// over four decades (what makes histograms large, more than counts).
+func shardDirs(b *testing.B, n, perShard int) string {
+	raw, err := os.ReadFile("../../scenarios/lunch.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := scenarios.Parse("lunch.yaml", raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	parent := b.TempDir()
+	r := rand.New(rand.NewPCG(16, 1))
+	names := []string{"qr", "checkin", "identity.request", "identity.confirm", "certificate.issue", "reverify"}
+	for i := range n {
+		run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Seed: 1, Bucket: results.BucketFor(time.Hour), Planned: time.Hour,
+			Elapsed: time.Hour, Complete: true, Ended: "done", Shard: i, Shards: n, Target: "http://127.0.0.1:8080"})
+		for range perShard {
+			at := time.Duration(r.Int64N(int64(time.Hour)))
+			lat := time.Duration(math.Exp(r.NormFloat64()*1.5) * float64(50*time.Millisecond))
+			o := results.Outcome{At: at, Corrected: lat, Service: lat, First: true}
+			if r.IntN(50) == 0 {
+				o.Err = "timeout"
+			}
+			run.Record(names[r.IntN(len(names))], o)
+			run.Count(at, results.Users{Arrived: 1, Completed: 1})
+			run.Generator.Late.Record(time.Duration(r.Int64N(int64(time.Millisecond))))
+		}
+		if err := reports.WriteDir(filepath.Join(parent, fmt.Sprintf("shard-%d", i)), raw, reports.New(s, run)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return parent
+}
+
+// BenchmarkMerge16Shards: surge merge of 16 shard directories of a 1-hour
+// run, reading and merging only, and the whole command (with the merged
+// run directory's report and summaries written).
+func BenchmarkMerge16Shards(b *testing.B) {
+	parent := shardDirs(b, 16, 100_000)
+	b.Run("read+merge", func(b *testing.B) {
+		for b.Loop() {
+			parts, err := readShards([]string{parent}, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := results.MergeShards(parts, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("command", func(b *testing.B) {
+		out := filepath.Join(b.TempDir(), "merged")
+		for b.Loop() {
+			if err := merge(context.Background(), mergeOptions{dirs: []string{parent}, out: out}, io.Discard, io.Discard); err != nil && exitCode(err) != exitNoGo {
+				b.Fatal(err)
+			}
+		}
+	})
 }
