@@ -4,29 +4,129 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/surgekit/surge/scenarios/spec"
 )
 
-// Request is an HTTP request template. ${name} in the path, a header or a
-// JSON string is replaced by the user's variable of that name; a JSON
+// Request is an HTTP request template. ${name} in the path, a header, a
+// form field, a raw body, a multipart value or a JSON string is replaced by the user's variable of that name; a JSON
 // string that is exactly "${name}" takes the variable's JSON value whole
 // (an object stays an object).
 type Request struct {
 	Method  string            `yaml:"method"`
 	Path    string            `yaml:"path"`
 	Headers map[string]string `yaml:"headers"`
-	JSON    map[string]any    `yaml:"json"`
+	// The body, one of: JSON (a JSON document, variables inside), Form
+	// (application/x-www-form-urlencoded fields), Body (raw text, of
+	// ContentType, default text/plain) or Multipart (multipart/form-data
+	// parts: values or files).
+	JSON        map[string]any    `yaml:"json"`
+	Form        map[string]string `yaml:"form"`
+	Body        string            `yaml:"body"`
+	ContentType string            `yaml:"content_type"`
+	Multipart   []Part            `yaml:"multipart"`
 	// Expect lists the statuses that count as success (default: any 2xx).
 	Expect []int `yaml:"expect"`
-	// Extract sets variables from the JSON answer: name -> dotted path
-	// ("credential.id"; "." is the whole body).
-	Extract map[string]string `yaml:"extract"`
+	// Extract sets variables from the answer: name -> a dotted JSON path
+	// ("credential.id"; "." is the whole body), or {header: Name},
+	// {cookie: name} or {regex: "token=(\\w+)"} (the first group).
+	Extract map[string]Extraction `yaml:"extract"`
+	// Check lists what a successful answer must also hold; one that does
+	// not fails with the check's kind (check_<n>, or its own).
+	Check []Check `yaml:"check"`
 	// Kinds maps an error code in the answer ({"error": {"code": ...}}) to
 	// an error kind of the results (e.g. qr_expired -> expired_qr).
 	Kinds map[string]string `yaml:"kinds"`
 	// Endpoint is the capacity-profile endpoint it exercises (for sim and
 	// plan); default: the request's name.
 	Endpoint string `yaml:"endpoint"`
+}
+
+// Part is one part of a multipart body: a field's value, or a file's
+// content (read when the run starts, relative to the scenario file).
+type Part struct {
+	Name        string `yaml:"name"`
+	Value       string `yaml:"value"`
+	File        string `yaml:"file"`
+	Filename    string `yaml:"filename"` // default: the file's base name
+	ContentType string `yaml:"content_type"`
+}
+
+// Extraction says where in an answer a variable's value is: exactly one
+// of a JSON path, a header, a cookie (from Set-Cookie) or a regular
+// expression over the body (its first group, else the whole match).
+type Extraction struct {
+	JSON   string `yaml:"json"`
+	Header string `yaml:"header"`
+	Cookie string `yaml:"cookie"`
+	Regex  string `yaml:"regex"`
+	re     *regexp.Regexp
+}
+
+// UnmarshalYAML reads a JSON path ("session") or a mapping.
+func (e *Extraction) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*e = Extraction{JSON: n.Value}
+		return nil
+	}
+	type plain Extraction
+	if err := n.Decode((*plain)(e)); err != nil {
+		return err
+	}
+	if e.Regex != "" {
+		re, err := regexp.Compile(e.Regex)
+		if err != nil {
+			return spec.NodeError(n, "regex: %v", err)
+		}
+		e.re = re
+	}
+	return nil
+}
+
+// Match is the extraction's regular expression (nil unless Regex).
+func (e Extraction) Match() *regexp.Regexp { return e.re }
+
+// Check is one condition on a successful answer: a JSON path's value
+// equals a value or matches a regular expression, or the body contains a
+// text. Kind names its failure (default check_<n>, n from 1).
+type Check struct {
+	Kind         string `yaml:"kind"`
+	JSON         string `yaml:"json"`
+	Equals       any    `yaml:"equals"`
+	Matches      string `yaml:"matches"`
+	BodyContains string `yaml:"body_contains"`
+	re           *regexp.Regexp
+}
+
+// UnmarshalYAML reads the check and compiles its expression.
+func (c *Check) UnmarshalYAML(n *yaml.Node) error {
+	type plain Check
+	if err := n.Decode((*plain)(c)); err != nil {
+		return err
+	}
+	if c.Matches != "" {
+		re, err := regexp.Compile(c.Matches)
+		if err != nil {
+			return spec.NodeError(n, "matches: %v", err)
+		}
+		c.re = re
+	}
+	return nil
+}
+
+// Pattern is the check's regular expression (nil unless Matches).
+func (c Check) Pattern() *regexp.Regexp { return c.re }
+
+// CheckKind is the error kind of the i-th check's failure.
+func (r Request) CheckKind(i int) string {
+	if k := r.Check[i].Kind; k != "" {
+		return k
+	}
+	return "check_" + strconv.Itoa(i+1)
 }
 
 // SetsHeader reports whether the template sets the header name (in any
@@ -67,34 +167,48 @@ const KindExtractFailed = "extract_failed"
 var PassRequests = map[string]Request{
 	"identity.request": {Method: "POST", Path: "/v1/identity/requests", Expect: []int{201},
 		JSON:    map[string]any{"user_id": "${user}", "platform": "${platform}"},
-		Extract: map[string]string{"request_id": "request_id", "sms_code": "sms_code"}},
+		Extract: map[string]Extraction{"request_id": {JSON: "request_id"}, "sms_code": {JSON: "sms_code"}}},
 	"identity.confirm": {Method: "POST", Path: "/v1/identity/requests/${request_id}/confirm", Expect: []int{200},
 		JSON:    map[string]any{"code": "${sms_code}"},
-		Extract: map[string]string{"identity_token": "identity_token"}},
+		Extract: map[string]Extraction{"identity_token": {JSON: "identity_token"}}},
 	"certificate.issue": {Method: "POST", Path: "/v1/certificates", Expect: []int{201},
 		JSON:    map[string]any{"identity_token": "${identity_token}", "platform": "${platform}"},
-		Extract: map[string]string{"credential": "wallet", "session": "session"}},
+		Extract: map[string]Extraction{"credential": {JSON: "wallet"}, "session": {JSON: "session"}}},
 	"qr": {Method: "POST", Path: "/v1/qr", Expect: []int{201},
 		JSON:    map[string]any{"platform": "${platform}", "wallet": "${credential}", "session": "${session}"},
-		Extract: map[string]string{"token": "token"}},
+		Extract: map[string]Extraction{"token": {JSON: "token"}}},
 	"checkin": {Method: "POST", Path: "/v1/checkins", Expect: []int{201},
 		JSON:  map[string]any{"token": "${token}", "venue_id": "${venue}"},
 		Kinds: map[string]string{"qr_expired": "expired_qr", "qr_reused": "wrong_status", "qr_invalid": "wrong_status"}},
 }
 
-var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// VarRE matches a variable in a template: ${name}, ${env.NAME} (an
+// environment variable, read when the run starts) or ${feeder.column} (the
+// user's row of a data file).
+var VarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)?)\}`)
+
+// EnvPrefix starts the name of a variable read from the environment.
+const EnvPrefix = "env."
+
 
 // Uses lists the variables a request reads, sorted.
 func (r Request) Uses() []string {
 	seen := map[string]bool{}
 	add := func(s string) {
-		for _, m := range varRE.FindAllStringSubmatch(s, -1) {
+		for _, m := range VarRE.FindAllStringSubmatch(s, -1) {
 			seen[m[1]] = true
 		}
 	}
 	add(r.Path)
+	add(r.Body)
 	for _, v := range r.Headers {
 		add(v)
+	}
+	for _, v := range r.Form {
+		add(v)
+	}
+	for _, part := range r.Multipart {
+		add(part.Value)
 	}
 	var walk func(any)
 	walk = func(v any) {

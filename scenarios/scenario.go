@@ -29,8 +29,11 @@ type Scenario struct {
 	Journeys  map[string][]Step  `yaml:"journeys"`
 	// Requests are HTTP request templates by name, added to (or replacing
 	// entries of) the reference server's built-in ones (PassRequests).
-	Requests  map[string]Request `yaml:"requests"`
-	Behaviour Behaviour          `yaml:"behaviour"`
+	Requests map[string]Request `yaml:"requests"`
+	// Data are files of rows (CSV with a header, or JSON lines) bound to
+	// users: ${name.column} in a template is the user's row's column.
+	Data      map[string]Feeder `yaml:"data"`
+	Behaviour Behaviour         `yaml:"behaviour"`
 	// Faults switch on and off on the scenario's clock.
 	Faults []Fault  `yaml:"faults"`
 	SLO    []Clause `yaml:"slo"`
@@ -54,7 +57,37 @@ type Target struct {
 	// injects the scenario's service faults there (stage "*" only: a proxy
 	// sees requests, not stages), for a service with no fault API of its own.
 	Via string `yaml:"via"`
+	// TLS is the client's certificate (mutual TLS) and the CA that signed
+	// the service's, files relative to the scenario file.
+	TLS *TLS `yaml:"tls"`
 }
+
+// TLS names the files of a client certificate and a CA, in PEM.
+type TLS struct {
+	Cert string `yaml:"cert"` // the client's certificate chain
+	Key  string `yaml:"key"`  // its private key (the file is read at run time, never copied)
+	CA   string `yaml:"ca"`   // the CA of the service's certificate (default: the system's roots)
+}
+
+// Feeder is a data file bound to users, with the policy that gives each
+// user its row.
+type Feeder struct {
+	File string `yaml:"file"` // relative to the scenario file
+	// Format is csv (a header row naming the columns) or jsonl (one JSON
+	// object a line); default: from the file's extension.
+	Format string `yaml:"format"`
+	// Policy is once (each row to one user: the run needs a row per user,
+	// across every shard), cycle (row n modulo the rows) or random (a row
+	// drawn with the run's seed).
+	Policy string `yaml:"policy"`
+}
+
+// Feeder policies.
+const (
+	PolicyOnce   = "once"
+	PolicyCycle  = "cycle"
+	PolicyRandom = "random"
+)
 
 // ViaProxy is the Target.Via that puts the chaos proxy in front of the service.
 const ViaProxy = "proxy"
@@ -179,6 +212,9 @@ type Behaviour struct {
 	// ReinstallJourney is the journey a user runs after a reinstall (the
 	// first-time one); required when give_up has reinstall.
 	ReinstallJourney string `yaml:"reinstall_journey"`
+	// Cookies keeps a cookie jar per user: the cookies answers set are sent
+	// back with the user's later requests.
+	Cookies bool `yaml:"cookies"`
 }
 
 // Give-up decisions.

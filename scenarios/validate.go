@@ -45,6 +45,7 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	for _, name := range spec.SortedKeys(s.Requests) {
 		validateRequest(p, spec.Join("requests", name), s.Requests[name])
 	}
+	s.validateData(p)
 	s.validateJourneys(p)
 	s.validateBehaviour(p)
 	s.validateFaults(p)
@@ -277,6 +278,8 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 			p.Addf(spec.Join(path, "kinds", k), "name the error kind")
 		}
 	}
+	validateBody(p, path, r)
+	validateAnswer(p, path, r)
 }
 
 // ValidHeaderName reports whether k is an HTTP token (RFC 9110 5.1).
@@ -333,7 +336,9 @@ func (s *Scenario) validateStep(p *spec.Problems, path string, st Step, have map
 		return
 	}
 	for _, v := range r.Uses() {
-		if !have[v] {
+		if f, _, dotted := strings.Cut(v, "."); dotted && !s.known(v, have) {
+			p.Addf(spec.Join(path, "request"), "request %s uses ${%s}, but the scenario has no data named %s (data: %s)", st.Request, v, f, spec.Some(spec.SortedKeys(s.Data)))
+		} else if !s.known(v, have) {
 			p.Addf(spec.Join(path, "request"), "request %s uses ${%s}, which no earlier step of the journey extracts", st.Request, v)
 		}
 	}
@@ -437,6 +442,9 @@ func (s *Scenario) kinds() []string {
 		r, _ := s.Request(name)
 		for _, k := range r.Kinds {
 			seen[k] = true
+		}
+		for i := range r.Check {
+			seen[r.CheckKind(i)] = true
 		}
 	}
 	return spec.SortedKeys(seen)

@@ -247,6 +247,10 @@ func (o *capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, fu
 	if profile != nil {
 		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
 	}
+	if err := clientSetup(s, o.scenario, &cfg); err != nil {
+		stop()
+		return nil, "", nil, err
+	}
 	return &knee.Live{Config: cfg}, target, stop, nil
 }
 

@@ -88,6 +88,9 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if profile != nil {
 		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
 	}
+	if err := clientSetup(s, o.scenario, &cfg); err != nil {
+		return err
+	}
 	if o.metricsListen != "" {
 		live := &replay.Live{}
 		stopMetrics, err := serveMetrics(ctx, o, s.Name, live, stderr)

@@ -22,6 +22,10 @@ type Arrival struct {
 	Platform string
 	Party    int // people arriving together; 1 without parties
 	Seq      uint64
+	// People are the people who arrived before this arrival in the whole
+	// schedule (every shard's): the arrival's people are numbered People,
+	// People+1 ... across the run, whichever shard plays them.
+	People uint64
 }
 
 // Schedule yields a plan's arrivals in time order. It is not safe for
@@ -30,6 +34,7 @@ type Schedule struct {
 	p      *Plan
 	queue  cursorHeap
 	seq    uint64
+	people uint64
 	shard  uint64
 	shards uint64
 }
@@ -80,13 +85,23 @@ func (p *Plan) advance(c *cursor) bool {
 	return ok
 }
 
+// People counts the people of the whole schedule drawn with seed (every
+// shard's).
+func (p *Plan) People(seed uint64) uint64 {
+	sc := p.Schedule(seed)
+	for _, ok := sc.Next(); ok; _, ok = sc.Next() {
+	}
+	return sc.people
+}
+
 // Next returns the next arrival; false when the schedule is over.
 func (sc *Schedule) Next() (Arrival, bool) {
 	for sc.queue.Len() > 0 {
 		c := sc.queue[0]
 		a := sc.p.arrival(c)
-		a.Seq = sc.seq
+		a.Seq, a.People = sc.seq, sc.people
 		sc.seq++
+		sc.people += uint64(a.Party)
 		if sc.p.advance(c) {
 			heap.Fix(&sc.queue, 0)
 		} else {

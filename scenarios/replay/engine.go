@@ -101,6 +101,13 @@ type Config struct {
 	// Raw, if set, gets every answer as a vegeta Result (RawLog); the run
 	// flushes it when it ends.
 	Raw *RawLog
+	// Data are the scenario's data tables and multipart files
+	// (scenarios.LoadData); required when the scenario has data.
+	Data *scenarios.Data
+	// Env looks up the environment variables the templates read
+	// (${env.NAME}); default os.LookupEnv. Their values are sent to the
+	// target only, never recorded.
+	Env func(string) (string, bool)
 	// StageCalls is the target's call graph between stages, when known
 	// (the embedded reference server's profile), for the report's
 	// bottleneck: it is copied into the results.
@@ -146,6 +153,9 @@ type engine struct {
 	ctl         *http.Client               // the control plane (faults, metrics): never queued behind the load
 	start       time.Time
 	credentials []held
+	env         map[string]json.RawMessage // ${env.NAME} values, by "env.NAME"
+	secrets     []secret                   // their values, to redact from what is recorded
+	tables      []bound                    // the data tables, bound to users
 
 	mu     sync.Mutex
 	run    *results.Run
@@ -252,6 +262,9 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 				e.requests[st.Request] = &t
 			}
 		}
+	}
+	if err := e.setupData(plan); err != nil {
+		return nil, nil, nil, err
 	}
 	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
 	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
@@ -501,6 +514,7 @@ func (e *engine) finish(ended string) {
 			e.run.Event(time.Since(e.start), "raw-error", "writing the raw results file: "+err.Error())
 		}
 	}
+	e.redactRecorded()
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Generator.MaxInFlight = e.mostActive.Load()
 	e.run.Meta.Ended = ended

@@ -28,7 +28,7 @@ func h1Do(t *testing.T, h *h1, method, path string, timeout time.Duration) answe
 	t.Helper()
 	var sent time.Time
 	var s scratch
-	ans := send(context.Background(), h, &scenarios.Request{Method: method, Path: path}, vars{}, timeout, &sent, &s)
+	ans := sendVia(context.Background(), h, &scenarios.Request{Method: method, Path: path}, vars{}, timeout, &sent, &s)
 	if ans.kind == "" && sent.IsZero() {
 		t.Errorf("%s %s: answered with no send time", method, path)
 	}
@@ -280,7 +280,7 @@ func TestH1ConnectionCap(t *testing.T) {
 			var sent time.Time
 			var s scratch
 			began := time.Now()
-			ans := send(context.Background(), h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, 10*time.Second, &sent, &s)
+			ans := sendVia(context.Background(), h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, 10*time.Second, &sent, &s)
 			if ans.kind != "" {
 				t.Errorf("kind %q", ans.kind)
 			}
@@ -325,7 +325,7 @@ func TestH1TimeoutAndCut(t *testing.T) {
 		go func() {
 			var sent time.Time
 			var s scratch
-			kinds <- send(ctx, h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, time.Minute, &sent, &s).kind
+			kinds <- sendVia(ctx, h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, time.Minute, &sent, &s).kind
 		}()
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -563,4 +563,19 @@ func TestMayResend(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// sendVia sends a template through h as a user of a bare engine would.
+func sendVia(ctx context.Context, h *h1, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
+	e := &engine{load: h}
+	u := &user{e: e, vars: v, scratch: *s}
+	ans := e.send(ctx, t, u, timeout, sent)
+	*s = u.scratch
+	return ans
+}
+
+// renderVia renders a template for a user of a bare engine.
+func renderVia(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
+	e := &engine{load: h}
+	return e.render(w, t, &user{e: e, vars: v}, hdr)
 }

@@ -290,7 +290,7 @@ func TestTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := render(h, nil, &scenarios.Request{Method: "POST", Path: "/u/${user}", Headers: map[string]string{"X-Who": "${user}"},
+	raw, _, err := renderVia(h, nil, &scenarios.Request{Method: "POST", Path: "/u/${user}", Headers: map[string]string{"X-Who": "${user}"},
 		JSON: map[string]any{"wallet": "${credential}", "note": "hi ${user}", "n": 3}}, v, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -306,20 +306,20 @@ func TestTemplates(t *testing.T) {
 		body["note"] != "hi a b" || body["wallet"].(map[string]any)["id"] != "c1" || body["n"] != 3.0 {
 		t.Errorf("path %q host %q header %v length %d body %v", req.URL.EscapedPath(), req.Host, req.Header, req.ContentLength, body)
 	}
-	raw, _, _ = render(h, nil, &scenarios.Request{Method: "GET", Path: "/검사 #1", Headers: map[string]string{"User-Agent": "kakao/9"}}, v, nil)
+	raw, _, _ = renderVia(h, nil, &scenarios.Request{Method: "GET", Path: "/검사 #1", Headers: map[string]string{"User-Agent": "kakao/9"}}, v, nil)
 	if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw))); err != nil || req.URL.Path != "/api/검사 #1" || req.UserAgent() != "kakao/9" {
 		t.Errorf("a path in plain UTF-8: %v %q", err, raw)
 	}
 	v.set("user", "a\r\nX-Evil: 1")
-	if _, _, err := render(h, nil, &scenarios.Request{Method: "GET", Path: "/u", Headers: map[string]string{"X-Who": "${user}"}}, v, nil); err == nil {
+	if _, _, err := renderVia(h, nil, &scenarios.Request{Method: "GET", Path: "/u", Headers: map[string]string{"X-Who": "${user}"}}, v, nil); err == nil {
 		t.Error("a variable with a line break made a header")
 	}
 	out := vars{}
-	if !extract(&scenarios.Request{Extract: map[string]string{"id": "items.1.id", "all": "."}}, []byte(`{"items": [{"id": 1}, {"id": "x"}]}`), out) ||
+	if !extract(&scenarios.Request{Extract: map[string]scenarios.Extraction{"id": {JSON: "items.1.id"}, "all": {JSON: "."}}}, &answer{body: []byte(`{"items": [{"id": 1}, {"id": "x"}]}`)}, out) ||
 		out.text("id") != "x" || !strings.Contains(string(out["all"]), "items") {
 		t.Errorf("extract: %v", out)
 	}
-	if extract(&scenarios.Request{Extract: map[string]string{"id": "missing"}}, []byte(`{}`), out) {
+	if extract(&scenarios.Request{Extract: map[string]scenarios.Extraction{"id": {JSON: "missing"}}}, &answer{body: []byte(`{}`)}, out) {
 		t.Error("extract of a missing path succeeded")
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,7 +18,7 @@ import (
 // vars are a user's variables as JSON values.
 type vars map[string]json.RawMessage
 
-var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var varRE = scenarios.VarRE
 
 // text is a variable as it reads inside a string: a JSON string unquoted,
 // anything else as its JSON text.
@@ -69,17 +69,14 @@ func (v vars) body(t any) any {
 }
 
 // render writes the HTTP request of a template for a user into w.
-func render(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
-	var body []byte
-	if t.JSON != nil {
-		b, err := json.Marshal(v.body(t.JSON))
-		if err != nil {
-			return w, hdr, err
-		}
-		body = b
-		if !t.SetsHeader("Content-Type") {
-			hdr = append(hdr, "Content-Type", "application/json")
-		}
+func (e *engine) render(w []byte, t *scenarios.Request, u *user, hdr []string) ([]byte, []string, error) {
+	v := u.vars
+	body, ctype, err := e.bodyOf(t, v)
+	if err != nil {
+		return w, hdr, err
+	}
+	if ctype != "" && !t.SetsHeader("Content-Type") {
+		hdr = append(hdr, "Content-Type", ctype)
 	}
 	if !t.SetsHeader("User-Agent") {
 		hdr = append(hdr, "User-Agent", "surge")
@@ -87,7 +84,10 @@ func render(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte
 	for k, x := range t.Headers {
 		hdr = append(hdr, k, v.expand(x, func(s string) string { return s }))
 	}
-	w, err := h.request(w, t.Method, v.expand(t.Path, url.PathEscape), hdr, body)
+	if len(u.jar) > 0 && !t.SetsHeader("Cookie") {
+		hdr = append(hdr, "Cookie", cookieHeader(u.jar))
+	}
+	w, err = e.load.request(w, t.Method, v.expand(t.Path, url.PathEscape), hdr, body)
 	return w, hdr, err
 }
 
@@ -146,8 +146,9 @@ const keepAnswer = 64 << 10
 // a connection and the exchange. *sent is set to when the request got its
 // connection (the actual send; until then it queued in the client for one
 // of the bounded connections).
-func send(runCtx context.Context, h *h1, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
-	req, hdr, err := render(h, s.req[:0], t, v, s.hdr[:0])
+func (e *engine) send(runCtx context.Context, t *scenarios.Request, u *user, timeout time.Duration, sent *time.Time) answer {
+	h, s := e.load, &u.scratch
+	req, hdr, err := e.render(s.req[:0], t, u, s.hdr[:0])
 	s.req, s.hdr = req[:0], hdr[:0]
 	if err != nil { // the user's variables make no valid request: the client's own error
 		return answer{kind: "4xx"}
@@ -181,28 +182,49 @@ func idempotent(method string) bool {
 	return false
 }
 
-// extract sets the template's variables from a JSON answer; false if the
+// extract sets the template's variables from an answer; false if the
 // answer lacks one (the service answered, but not what the journey needs:
 // the attempt fails as extract_failed).
-func extract(t *scenarios.Request, body []byte, v vars) bool {
-	if len(t.Extract) == 0 {
-		return true
-	}
+func extract(t *scenarios.Request, ans *answer, v vars) bool {
 	var doc any
-	if json.Unmarshal(body, &doc) != nil {
-		return false
-	}
-	for name, path := range t.Extract {
-		if path == "." {
-			v[name] = json.RawMessage(bytes.Clone(body))
-			continue
+	parsed := false
+	for name, x := range t.Extract {
+		switch {
+		case x.Header != "":
+			found := false
+			headerValues(ans.head, x.Header, func(val string) bool { v.set(name, val); found = true; return false })
+			if !found {
+				return false
+			}
+		case x.Cookie != "":
+			jar := setCookies(nil, ans.head)
+			i := slices.IndexFunc(jar, func(c cookie) bool { return c.name == x.Cookie })
+			if i < 0 {
+				return false
+			}
+			v.set(name, jar[i].value)
+		case x.Regex != "":
+			m := x.Match().FindSubmatch(ans.body)
+			if m == nil {
+				return false
+			}
+			v.set(name, string(m[min(1, len(m)-1)]))
+		case x.JSON == ".":
+			v[name] = json.RawMessage(bytes.Clone(ans.body))
+		default:
+			if !parsed {
+				parsed = true
+				if json.Unmarshal(ans.body, &doc) != nil {
+					return false
+				}
+			}
+			val, ok := lookup(doc, x.JSON)
+			if !ok {
+				return false
+			}
+			raw, _ := json.Marshal(val)
+			v[name] = raw
 		}
-		val, ok := lookup(doc, path)
-		if !ok {
-			return false
-		}
-		raw, _ := json.Marshal(val)
-		v[name] = raw
 	}
 	return true
 }

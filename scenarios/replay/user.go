@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
@@ -26,6 +27,7 @@ type user struct {
 	id       []byte // the bytes of vars' user and venue
 	venue    []byte
 	out      results.Users
+	jar      []cookie // its cookies, when the scenario keeps them
 	// its pauses (waker.go)
 	timer *time.Timer
 	woken chan uint64
@@ -55,6 +57,10 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 	venue := append(u.venue[:0], "\"venue-"...)
 	u.venue = append(strconv.AppendInt(venue, int64(u.rng.IntN(10_000)), 10), '"')
 	u.vars["venue"] = u.venue
+	u.jar = u.jar[:0]
+	if len(e.env) > 0 || len(e.tables) > 0 {
+		u.bind(a, person)
+	}
 	if len(e.credentials) > 0 {
 		h := e.credentials[u.rng.IntN(len(e.credentials))]
 		u.vars["credential"] = h.credential
@@ -87,13 +93,13 @@ func (u *user) run(ctx context.Context, start time.Time) {
 		if a.Step == nil {
 			return
 		}
-		if a.Reset { // a reinstall forgets everything but who and where
+		if a.Reset { // a reinstall forgets everything but who and where (and its data rows and the environment)
 			for k := range u.vars {
-				if k != "user" && k != "venue" {
+				if k != "user" && k != "venue" && !strings.Contains(k, ".") {
 					delete(u.vars, k)
 				}
 			}
-			u.platform = ""
+			u.platform, u.jar = "", u.jar[:0]
 		}
 		if u.platform != u.walk.Platform {
 			if raw, ok := u.e.platforms[u.walk.Platform]; ok { // shared, never written
@@ -133,13 +139,19 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 	if kind := e.clientFaults(ctx, u, st.Request); kind != "" {
 		ans.kind = kind
 	} else {
-		ans = send(ctx, e.load, t, u.vars, e.cfg.Scenario.TimeoutFor(*st), &sent, &u.scratch)
+		ans = e.send(ctx, t, u, e.cfg.Scenario.TimeoutFor(*st), &sent)
 	}
 	done := time.Now()
 	if ctx.Err() != nil { // cut by the run ending, not answered by the service: not counted
 		return "cancelled", done
 	}
-	if ans.kind == "" && !extract(t, ans.body, u.vars) {
+	if e.cfg.Scenario.Behaviour.Cookies && len(ans.head) > 0 {
+		u.jar = setCookies(u.jar, ans.head)
+	}
+	if ans.kind == "" && len(t.Check) > 0 {
+		ans.kind = checkAnswer(t, ans.body)
+	}
+	if ans.kind == "" && !extract(t, &ans, u.vars) {
 		ans.kind = scenarios.KindExtractFailed
 	}
 	e.record(st.Request, results.Outcome{

@@ -322,7 +322,9 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Error
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || reflect.PointerTo(t).Implements(unmarshalerType) {
+	// A type that reads itself is checked only where it reads a mapping into
+	// its own fields (a scalar-or-mapping value such as an extraction).
+	if t == nil || reflect.PointerTo(t).Implements(unmarshalerType) && (n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct) {
 		return
 	}
 	switch t.Kind() {

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"path/filepath"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// clientSetup reads what a replay of s needs besides the scenario: its
+// data files and multipart files, and its client certificate and CA
+// (target.tls), all relative to the scenario file; it sets them in cfg.
+func clientSetup(s *scenarios.Scenario, scenarioPath string, cfg *replay.Config) error {
+	dir := filepath.Dir(scenarioPath)
+	data, err := s.LoadData(dir)
+	if err != nil {
+		return err
+	}
+	cfg.Data = data
+	t := s.Target.TLS
+	if t == nil {
+		return nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, t.Cert), filepath.Join(dir, t.Key))
+		if err != nil {
+			return fmt.Errorf("%s: target.tls: the client certificate: %w", scenarioPath, err)
+		}
+		conf.Certificates = []tls.Certificate{pair}
+	}
+	if t.CA != "" {
+		pem, err := spec.ReadFile(filepath.Join(dir, t.CA), 16<<20)
+		if err != nil {
+			return fmt.Errorf("%s: target.tls.ca: %w", scenarioPath, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: target.tls.ca: %s holds no PEM certificate", scenarioPath, t.CA)
+		}
+		conf.RootCAs = pool
+	}
+	cfg.TLS = conf
+	return nil
+}

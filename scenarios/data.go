@@ -1,0 +1,203 @@
+package scenarios
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// MaxDataFile is the largest data or multipart file a run reads.
+const MaxDataFile = 256 << 20
+
+// Data is what a run reads besides the scenario: the data files' rows (the
+// columns the templates use, each value as JSON text) and the multipart
+// parts' files.
+type Data struct {
+	Tables map[string]*Table
+	Files  map[string][]byte // by the path the scenario names
+}
+
+// Table is one data file's rows, reduced to the columns used.
+type Table struct {
+	Name    string
+	File    string // as the scenario names it
+	Policy  string
+	Columns []string            // used columns, sorted
+	Rows    [][]json.RawMessage // Rows[i][j]: row i's value of Columns[j]
+}
+
+// uses maps each variable the journeys' requests read to those requests.
+func (s *Scenario) uses() map[string][]string {
+	out := map[string][]string{} // variable -> requests using it
+	for _, name := range s.requestNames() {
+		r, _ := s.Request(name)
+		if !s.requestUsed(name) {
+			continue
+		}
+		for _, v := range r.Uses() {
+			out[v] = append(out[v], name)
+		}
+	}
+	return out
+}
+
+func (s *Scenario) requestUsed(name string) bool {
+	for _, steps := range s.Journeys {
+		for _, st := range steps {
+			if st.Request == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EnvUses lists the environment variables the scenario's requests read
+// (${env.NAME}), sorted, each with a request that reads it.
+func (s *Scenario) EnvUses() [][2]string {
+	var out [][2]string
+	for v, reqs := range s.uses() {
+		if name, ok := strings.CutPrefix(v, EnvPrefix); ok {
+			out = append(out, [2]string{name, reqs[0]})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// LoadData reads the scenario's data files and multipart files, relative
+// to dir (the scenario file's directory): every column a template uses
+// must be in its file (in each row of a JSON-lines file). Errors name the
+// file and line.
+func (s *Scenario) LoadData(dir string) (*Data, error) {
+	d := &Data{Tables: map[string]*Table{}, Files: map[string][]byte{}}
+	used := map[string]map[string]bool{}
+	for v := range s.uses() {
+		if f, col, ok := strings.Cut(v, "."); ok && f+"." != EnvPrefix {
+			if used[f] == nil {
+				used[f] = map[string]bool{}
+			}
+			used[f][col] = true
+		}
+	}
+	for _, name := range spec.SortedKeys(s.Data) {
+		f := s.Data[name]
+		t, err := loadTable(filepath.Join(dir, f.File), name, f, spec.SortedKeys(used[name]))
+		if err != nil {
+			return nil, fmt.Errorf("%s: data.%s: %w", s.source(), name, err)
+		}
+		t.File = f.File
+		d.Tables[name] = t
+	}
+	for _, name := range s.requestNames() {
+		r, _ := s.Request(name)
+		for i, part := range r.Multipart {
+			if part.File == "" || d.Files[part.File] != nil {
+				continue
+			}
+			b, err := spec.ReadFile(filepath.Join(dir, part.File), MaxDataFile)
+			if err != nil {
+				return nil, fmt.Errorf("%s: requests.%s.multipart.%d.file: %w", s.source(), name, i, err)
+			}
+			d.Files[part.File] = b
+		}
+	}
+	return d, nil
+}
+
+// source is the scenario's file name for errors.
+func (s *Scenario) source() string {
+	if s.doc != nil && s.doc.File != "" {
+		return s.doc.File
+	}
+	return s.Name
+}
+
+func loadTable(path, name string, f Feeder, cols []string) (*Table, error) {
+	raw, err := spec.ReadFile(path, MaxDataFile)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{Name: name, Policy: f.Policy, Columns: cols}
+	if f.Format == "jsonl" || f.Format == "" && (strings.HasSuffix(path, ".jsonl") || strings.HasSuffix(path, ".ndjson")) {
+		err = t.readJSONL(path, raw)
+	} else {
+		err = t.readCSV(path, raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Rows) == 0 {
+		return nil, fmt.Errorf("%s: no rows", path)
+	}
+	return t, nil
+}
+
+func (t *Table) readCSV(path string, raw []byte) error {
+	r := csv.NewReader(bytes.NewReader(raw))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("%s:1: the header row: %v", path, err)
+	}
+	index := make([]int, len(t.Columns))
+	for j, c := range t.Columns {
+		index[j] = -1
+		for k, h := range header {
+			if strings.TrimSpace(h) == c {
+				index[j] = k
+			}
+		}
+		if index[j] < 0 {
+			return fmt.Errorf("%s:1: no column %q (columns: %s)", path, c, spec.Some(header))
+		}
+	}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		row := make([]json.RawMessage, len(index))
+		for j, k := range index {
+			row[j], _ = json.Marshal(rec[k])
+		}
+		t.Rows = append(t.Rows, row)
+	}
+}
+
+func (t *Table) readJSONL(path string, raw []byte) error {
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(nil, MaxDataFile)
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(text, &obj); err != nil {
+			return fmt.Errorf("%s:%d: want one JSON object a line: %v", path, line, err)
+		}
+		row := make([]json.RawMessage, len(t.Columns))
+		for j, c := range t.Columns {
+			v, ok := obj[c]
+			if !ok {
+				return fmt.Errorf("%s:%d: no %q in the object (the scenario reads ${%s.%s})", path, line, c, t.Name, c)
+			}
+			row[j] = bytes.Clone(v)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return sc.Err()
+}
