@@ -93,7 +93,7 @@ func (s *Scenario) LoadData(dir string) (*Data, error) {
 		f := s.Data[name]
 		t, err := loadTable(filepath.Join(dir, f.File), name, f, spec.SortedKeys(used[name]))
 		if err != nil {
-			return nil, fmt.Errorf("%s: data.%s: %w", s.source(), name, err)
+			return nil, s.doc.Errorf(spec.Join("data", name, "file"), "%v", err)
 		}
 		t.File = f.File
 		d.Tables[name] = t
@@ -106,20 +106,12 @@ func (s *Scenario) LoadData(dir string) (*Data, error) {
 			}
 			b, err := spec.ReadFile(filepath.Join(dir, part.File), MaxDataFile)
 			if err != nil {
-				return nil, fmt.Errorf("%s: requests.%s.multipart.%d.file: %w", s.source(), name, i, err)
+				return nil, s.doc.Errorf(spec.Join("requests", name, "multipart", i, "file"), "%v", err)
 			}
 			d.Files[part.File] = b
 		}
 	}
 	return d, nil
-}
-
-// source is the scenario's file name for errors.
-func (s *Scenario) source() string {
-	if s.doc != nil && s.doc.File != "" {
-		return s.doc.File
-	}
-	return s.Name
 }
 
 func loadTable(path, name string, f Feeder, cols []string) (*Table, error) {
@@ -158,7 +150,7 @@ func (t *Table) readCSV(path string, raw []byte) error {
 			}
 		}
 		if index[j] < 0 {
-			return fmt.Errorf("%s:1: no column %q (columns: %s)", path, c, spec.Some(header))
+			return fmt.Errorf("%s:1: no column %q (columns: %s)", path, c, strings.Join(header, ", "))
 		}
 	}
 	for {

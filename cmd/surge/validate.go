@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -83,6 +84,9 @@ sim do, so every route and every fault's stage exists.`,
 func validateOne(file, profile string) error {
 	s, err := scenarios.Load(file)
 	if err != nil {
+		return err
+	}
+	if _, err := s.LoadData(filepath.Dir(file)); err != nil { // the data files' columns, the multipart files
 		return err
 	}
 	if s.Target.URL != "" && profile == "" {
