@@ -190,7 +190,6 @@ var VarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z
 // EnvPrefix starts the name of a variable read from the environment.
 const EnvPrefix = "env."
 
-
 // Uses lists the variables a request reads, sorted.
 func (r Request) Uses() []string {
 	seen := map[string]bool{}
