@@ -193,11 +193,18 @@ func firstOf(a, b string) string {
 }
 
 // headerValues calls f with each value of the answer's header name (the
-// head is the status line and the header lines).
+// head is the status line and the header lines), until f returns false.
+// It allocates only the values it hands over.
 func headerValues(head []byte, name string, f func(string) bool) {
-	for _, line := range bytes.Split(head, []byte("\n")) {
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
 		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+		if ok && len(bytes.TrimSpace(k)) == len(name) && bytes.EqualFold(bytes.TrimSpace(k), []byte(name)) {
 			if !f(string(bytes.TrimSpace(v))) {
 				return
 			}
