@@ -2,65 +2,46 @@ package scenarios
 
 import (
 	"reflect"
-	"strings"
-	"time"
 
+	"github.com/surgekit/surge/scenarios/fault"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // Schema is a JSON Schema (draft 2020-12) of the scenario format, built
 // from the same types the strict decoder fills, so editors can complete and
-// check scenario files. Values the decoder checks beyond their shape
-// (shares adding up, journeys that exist) are left to `surge validate`.
+// check scenario files (the shipped ones name surge.schema.json in their
+// first line, as YAML language servers read). Values the decoder checks
+// beyond their shape (shares adding up, journeys that exist) are left to
+// `surge validate`.
 func Schema() map[string]any {
-	s := schemaOf(reflect.TypeOf(Scenario{}))
-	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-	s["title"] = "surge scenario"
+	kinds := Enum{Values: ErrorKinds, Open: true} // requests add their own kinds
+	var faults []string
+	for _, k := range fault.Kinds(0) {
+		faults = append(faults, string(k))
+	}
+	s := spec.Schema(Scenario{}, "surge scenario", map[reflect.Type]map[string]any{
+		reflect.TypeOf(Clause{}): {"type": "string", "description": "[request] metric op value, such as \"qr p99 <= 2s\" or \"goodput >= 99%\""},
+		reflect.TypeOf(Extraction{}): {"anyOf": []any{
+			map[string]any{"type": "string", "description": "a JSON path of the answer, such as session or items.0.id"},
+			map[string]any{"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "properties": map[string]any{
+				"json": map[string]any{"type": "string"}, "header": map[string]any{"type": "string"},
+				"cookie": map[string]any{"type": "string"}, "regex": map[string]any{"type": "string"}}},
+		}},
+	}, spec.Enums{
+		"Arrivals.process":  {Values: []string{ProcessPoisson, ProcessUniform}},
+		"Stream.process":    {Values: []string{ProcessPoisson, ProcessUniform}},
+		"Target.via":        {Values: []string{ViaProxy}},
+		"Feeder.policy":     {Values: []string{PolicyOnce, PolicyCycle, PolicyRandom}},
+		"Feeder.format":     {Values: []string{"csv", "jsonl"}},
+		"Request.method":    {Values: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}},
+		"Retry.on":          kinds,
+		"Step.restart_from": kinds,
+		"Params.kind":       {Values: faults},
+		"Behaviour.give_up": {Values: []string{GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon}},
+	})
 	s["required"] = []string{"name", "scale", "arrivals", "platforms", "cohorts", "journeys"}
 	return s
 }
 
-var notations = map[reflect.Type]map[string]any{
-	reflect.TypeOf(time.Duration(0)): {"type": "string", "pattern": `^-?([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$`, "description": "a Go duration such as 250ms or 1m30s"},
-	reflect.TypeOf(Percent(0)):       {"type": "string", "pattern": `^-?[0-9]+(\.[0-9]+)?%$`, "description": "a percentage with its sign, such as 35%"},
-	reflect.TypeOf(Rate(0)):          {"type": "string", "pattern": `^[0-9.]+[kM]?/(s|min|m|h)$`, "description": "a rate with its period, such as 50/s or 3000/min"},
-	reflect.TypeOf(Count(0)):         {"type": []string{"string", "number"}, "pattern": `^[0-9._]+[kM]?$`, "description": "a count such as 1500, 12k or 4.2M"},
-	reflect.TypeOf(Fraction(0)):      {"type": []string{"string", "number"}, "description": "a scale such as 1/50"},
-	reflect.TypeOf(Clock(0)):         {"type": "string", "pattern": `^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$`, "description": "a time of day such as 11:45"},
-	reflect.TypeOf(spec.Dist{}):      {"type": "string", "description": "a distribution: 20ms, exp(20ms), uniform(2s, 8s), lognormal(median=5m, p90=15m)"},
-	reflect.TypeOf(Clause{}):         {"type": "string", "description": "[request] metric op value, such as \"qr p99 <= 2s\" or \"goodput >= 99%\""},
-}
-
-func schemaOf(t reflect.Type) map[string]any {
-	if n, ok := notations[t]; ok {
-		return n
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		return schemaOf(t.Elem())
-	case reflect.Struct:
-		props := map[string]any{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if !f.IsExported() || name == "" || name == "-" {
-				continue
-			}
-			props[name] = schemaOf(f.Type)
-		}
-		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem())}
-	case reflect.Slice, reflect.Array:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem())}
-	case reflect.String:
-		return map[string]any{"type": "string"}
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}
-	case reflect.Int, reflect.Int64, reflect.Uint64:
-		return map[string]any{"type": "integer"}
-	case reflect.Float64:
-		return map[string]any{"type": "number"}
-	}
-	return map[string]any{} // any JSON (request bodies)
-}
+// Enum is spec.Enum, for the enums above.
+type Enum = spec.Enum

@@ -283,3 +283,13 @@ func (p *Profile) platformsOrNone() []string {
 	}
 	return p.PlatformNames()
 }
+
+// Schema is a JSON Schema (draft 2020-12) of the capacity profile format,
+// for editors (the shipped profiles name scenarios/capacity.schema.json in
+// their first line).
+func Schema() map[string]any {
+	return spec.Schema(Profile{}, "surge capacity profile", nil, spec.Enums{
+		"Stage.when_full": {Values: []string{WhenFullShed, WhenFullWait}},
+		"Platform.proof":  {Values: []string{ProofFetch, ProofWallet}},
+	})
+}
