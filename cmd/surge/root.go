@@ -46,6 +46,6 @@ Exit codes: 0 pass (GO), 2 the gate failed (NO-GO), 1 the command could not be d
 		}
 		return nil // execute stops it, whatever the command returns
 	}
-	root.AddCommand(newVersionCmd(g), newProfilesCmd(g), newValidateCmd(g), newRunCmd(g), newSchemaCmd(), newReportCmd(), newSizeCmd(g), newUSLCmd(g), newSimCmd(g), newPlanCmd(g), newChaosCmd(g), newCapacityCmd(g), newImportCmd(g), newMergeCmd(g), newK8sCmd(g))
+	root.AddCommand(newVersionCmd(g), newProfilesCmd(g), newValidateCmd(g), newRunCmd(g), newSchemaCmd(), newReportCmd(), newSizeCmd(g), newUSLCmd(g), newSimCmd(g), newPlanCmd(g), newChaosCmd(g), newCapacityCmd(g), newImportCmd(g), newMergeCmd(g), newK8sCmd(g), newInitCmd())
 	return root
 }

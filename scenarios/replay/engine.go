@@ -248,7 +248,31 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	e = &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
+	e = newEngine(cfg, load)
+	if err := e.setupData(plan); err != nil {
+		return nil, nil, nil, err
+	}
+	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
+	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
+	if err := e.loadCredentials(ctx); err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	if err := e.begin(ctx, plan); err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	e.attach()
+	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
+		e.sample()
+	}
+	return e, plan, done, nil
+}
+
+// newEngine is an engine of cfg over its load connections, with the
+// templates its journeys send.
+func newEngine(cfg Config, load *h1) *engine {
+	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
 		transportNoted: map[string]bool{}}
 	e.platforms = map[string]json.RawMessage{}
 	for name := range cfg.Scenario.Platforms {
@@ -263,15 +287,12 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 			}
 		}
 	}
-	if err := e.setupData(plan); err != nil {
-		return nil, nil, nil, err
-	}
-	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
-	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
-	if err := e.loadCredentials(ctx); err != nil {
-		done()
-		return nil, nil, nil, err
-	}
+	return e
+}
+
+// begin waits for the start and starts the run's results.
+func (e *engine) begin(ctx context.Context, plan *arrival.Plan) error {
+	cfg := e.cfg
 	meta := cfg.Meta
 	meta.Kind, meta.Seed, meta.Bucket, meta.Planned, meta.Shard, meta.Shards = "run", cfg.Seed, cfg.Bucket, plan.Played(), cfg.Shard, cfg.Shards
 	if meta.Scenario == "" {
@@ -280,8 +301,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	meta.Target = cfg.Target
 	late, err := waitStart(ctx, cfg.StartAt)
 	if err != nil {
-		done()
-		return nil, nil, nil, err
+		return err
 	}
 	e.start = time.Now().Add(-late)
 	meta.Started = e.start.UTC()
@@ -291,11 +311,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 		e.run.Event(0, "late-start", fmt.Sprintf("shard %d of %d started %v after the common start: the sends due meanwhile went out late, counted as the generator's lateness",
 			cfg.Shard, cfg.Shards, late.Round(time.Millisecond)))
 	}
-	e.attach()
-	if cfg.SampleMetrics { // the counters' values at the start: the run's own are differences from these
-		e.sample()
-	}
-	return e, plan, done, nil
+	return nil
 }
 
 // waitStart waits for at (none when zero) and says how late past it the
