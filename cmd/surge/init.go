@@ -75,6 +75,9 @@ func initScenario(o initOptions, stdout io.Writer) error {
 		_, err := stdout.Write(b.Bytes())
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
 	if len(sc.Params) > 0 {
 		var c bytes.Buffer
 		w := csv.NewWriter(&c)

@@ -74,7 +74,7 @@ func TestShippedFilesValidateAgainstTheSchemas(t *testing.T) {
 	examples, _ := filepath.Glob("../../scenarios/examples/*.yaml")
 	profiles, _ := filepath.Glob("../../reference-server/profiles/*.yaml")
 	for _, f := range append(append(files, examples...), profiles...) {
-		if filepath.Base(f) == "faults.yaml" {
+		if b := filepath.Base(f); b == "faults.yaml" || b == "petstore.yaml" { // not scenarios
 			continue
 		}
 		src, _ := os.ReadFile(f)
