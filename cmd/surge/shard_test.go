@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -20,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/surgekit/surge/reference-server/profiles"
-	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/results"
@@ -31,16 +28,7 @@ import (
 // proxy that counts the fault switches it is sent; the shards share it.
 func sharedTarget(t *testing.T, token string) (target string, faultPosts *atomic.Int64) {
 	t.Helper()
-	p, err := profiles.Load("as-built")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := refserver.Start(refserver.Config{Profile: p, Seed: 1, AdminToken: token, Logger: slog.New(slog.DiscardHandler)}, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	u, _ := url.Parse(srv.URL)
+	u, _ := url.Parse("http://" + startReferenceServer(t, nil, token))
 	rp := httputil.NewSingleHostReverseProxy(u)
 	faultPosts = &atomic.Int64{}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
