@@ -28,9 +28,10 @@ var modules = map[string]string{
 	"vegeta":     "github.com/tsenart/vegeta",
 	"echarts":    "github.com/go-echarts/go-echarts",
 	"sqlite":     "modernc.org/sqlite",
-	"prometheus": "github.com/prometheus/client_golang",
-	"expfmt":     "github.com/prometheus/common",       // the exposition format's parser
-	"promdto":    "github.com/prometheus/client_model", // its data model
+	"prometheus": "github.com/prometheus/client_golang",     // with exp/api/remote, the remote-write client
+	"prompb":     "github.com/prometheus/prometheus/prompb", // the remote-write 1.0 messages
+	"expfmt":     "github.com/prometheus/common",            // the exposition format's parser
+	"promdto":    "github.com/prometheus/client_model",      // its data model
 	"cobra":      "github.com/spf13/cobra",
 	"k8s-api":    "k8s.io/api", // the Kubernetes API's types
 	"k8s-meta":   "k8s.io/apimachinery",
@@ -75,7 +76,7 @@ var rules = []rule{
 	{pkg: "scenarios/fault", allow: []string{"scenarios/spec"}},
 	{pkg: "scenarios/scaffold", allow: []string{"openapi", "yaml", "scenarios/spec"}, forbid: []string{"scenarios/replay"}}, // kin-openapi reaches net/http (it can fetch $refs; surge init leaves external refs off: one file is read)
 	{pkg: "scenarios/k8s", allow: []string{"k8s-api", "k8s-meta", "k8s-yaml"}, forbid: []string{"scenarios/replay", "sim"}},
-	{pkg: "scenarios/promexport", allow: append([]string{"scenarios/results", "prometheus"}, leaves...), forbid: []string{"scenarios/replay"}},
+	{pkg: "scenarios/promexport", allow: append([]string{"scenarios/results", "prometheus", "promdto", "prompb"}, leaves...), forbid: []string{"scenarios/replay"}},
 }
 
 // pkg is the part of `go list -json` output the rules read.

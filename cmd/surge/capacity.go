@@ -58,6 +58,9 @@ still writes the directory with the steps so far.`,
 				flagCheck{"sweep-step", func() bool { return o.sweepStep >= time.Second }, "a duration of at least 1s"}); err != nil {
 				return err
 			}
+			if err := checkMetricsFlags(cmd.Flags(), &o.runOptions); err != nil {
+				return err
+			}
 			return capacitySearch(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -76,6 +79,7 @@ still writes the directory with the steps so far.`,
 	f.DurationVar(&o.sweepStep, "sweep-step", 20*time.Second, "how long each concurrency level measures")
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
+	metricsFlags(f, &o.runOptions)
 	adminTokenFlag(f, &o.adminToken)
 	f.BoolVar(&o.quiet, "quiet", false, "no line per step")
 	return cmd
@@ -92,7 +96,7 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	runner, target, stop, err := o.runner(s)
+	runner, target, stop, err := o.runner(ctx, s, stderr)
 	if err != nil {
 		return err
 	}
@@ -223,7 +227,7 @@ func rateFlag(flag, v string) (float64, error) {
 
 // runner is the search's runner: the simulator on a profile, or live
 // against the target (the embedded reference server when none is given).
-func (o *capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, func(), error) {
+func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, stderr io.Writer) (knee.Runner, string, func(), error) {
 	if o.sim {
 		name := firstNonEmpty(o.profile, s.Target.Profile)
 		if name == "" {
@@ -250,6 +254,18 @@ func (o *capacityOptions) runner(s *scenarios.Scenario) (knee.Runner, string, fu
 	if err := clientSetup(s, o.scenario, &cfg); err != nil {
 		stop()
 		return nil, "", nil, err
+	}
+	if o.metricsListen != "" || o.prometheusRW != "" {
+		// Each step is a run of its own: its counters start again at zero,
+		// which Prometheus's rate() reads as a reset.
+		cfg.Live = &replay.Live{}
+		stopMetrics, err := exportMetrics(ctx, o.runOptions, s.Name, cfg.Live, stderr)
+		if err != nil {
+			stop()
+			return nil, "", nil, err
+		}
+		stopTarget := stop
+		stop = func() { stopMetrics(); stopTarget() }
 	}
 	return &knee.Live{Config: cfg}, target, stop, nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/surgekit/surge/scenarios/promexport"
 )
 
 // flagCheck is a rule on one flag's value, checked only when the flag was
@@ -58,4 +60,24 @@ func adminToken(flag string) string {
 		return flag
 	}
 	return os.Getenv("SURGE_ADMIN_TOKEN")
+}
+
+// metricsFlags are the Prometheus flags of run and capacity.
+func metricsFlags(f *pflag.FlagSet, o *runOptions) {
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve the run's figures for Prometheus at ADDR/metrics (such as 127.0.0.1:9464) while it runs")
+	f.DurationVar(&o.metricsLinger, "metrics-linger", 15*time.Second, "with --metrics-listen: how long the final figures stay served after the run, for the last scrape")
+	f.StringVar(&o.prometheusRW, "prometheus-rw", "", "push the run's figures to this Prometheus remote-write URL (such as http://127.0.0.1:9090/api/v1/write) while it runs and once at its end")
+	f.DurationVar(&o.prometheusRWEvery, "prometheus-rw-interval", 5*time.Second, "with --prometheus-rw: how often the figures are pushed")
+}
+
+// checkMetricsFlags checks the Prometheus flags before anything runs; the
+// remote-write URL is shown without its password.
+func checkMetricsFlags(fs *pflag.FlagSet, o *runOptions) error {
+	if o.prometheusRW != "" {
+		if _, err := promexport.ParseURL(o.prometheusRW); err != nil {
+			return fmt.Errorf("--prometheus-rw: %w", err)
+		}
+	}
+	return checkFlags(fs, flagCheck{"prometheus-rw-interval", func() bool { return o.prometheusRWEvery >= 100*time.Millisecond }, "a duration of at least 100ms"},
+		flagCheck{"metrics-linger", func() bool { return o.metricsLinger >= 0 }, "a duration of 0 or more"})
 }

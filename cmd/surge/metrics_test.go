@@ -28,9 +28,10 @@ func freePort(t *testing.T) string {
 }
 
 // TestRunMetricsInPrometheus: a real Prometheus on loopback scrapes surge
-// run --metrics-listen each second; after the run its HTTP API returns
-// surge's series with the run's counts (the final figures stay served for
-// --metrics-linger, so the last scrape sees them).
+// run --metrics-listen each second and receives its --prometheus-rw pushes;
+// after the run its HTTP API returns surge's series with the run's counts
+// both ways (the final figures stay served for --metrics-linger, so the last
+// scrape sees them; the last push is made at the end of the run).
 func TestRunMetricsInPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the embedded server and Prometheus for seconds")
@@ -46,7 +47,8 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: surge\n    static_configs: [{targets: [%q]}]\n", surgeAddr)), 0o644)
-	prom := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+promAddr, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"))
+	prom := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+promAddr, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.enable-remote-write-receiver")
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +78,17 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 	scenario := filepath.Join(dir, "quick.yaml")
 	os.WriteFile(scenario, []byte(writeScenarioText("checkin p99 <= 5s")+
 		"faults: [{name: flaky, at: \"12:00:00\", for: 2s, kind: error, platform: naver, probability: 50%}]\n"), 0o644)
-	code, stdout, errs := runSurge("run", scenario, "--out", out, "--quiet", "--metrics-listen", surgeAddr, "--metrics-linger", "4s")
+	code, stdout, errs := runSurge("run", scenario, "--out", out, "--quiet", "--metrics-listen", surgeAddr, "--metrics-linger", "4s",
+		"--prometheus-rw", api+"/api/v1/write", "--prometheus-rw-interval", "1s")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
 	}
 	// Queries are evaluated inside the linger, when the final figures were
 	// scraped: once surge is gone, Prometheus marks its series stale.
-	at := time.Now().Add(-1500 * time.Millisecond)
+	at, pushed := time.Now().Add(-1500*time.Millisecond), time.Now()
+	if !strings.Contains(errs, "remote write to "+api+"/api/v1/write each 1s") || strings.Contains(errs, "remote write fail") {
+		t.Errorf("stderr does not show clean pushes:\n%s", errs)
+	}
 	run, err := results.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +103,11 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 		{`surge_latency_seconds_count{request="checkin"}`, float64(run.Endpoints["checkin"].Total.Latency.Count())},
 		{`surge_latency_seconds_bucket{request="qr",le="+Inf"}`, float64(run.Endpoints["qr"].Total.Latency.Count())},
 	} {
-		if got := promQuery(t, api, q.query, at); len(got) != 1 || got[0] != q.want || q.want == 0 {
-			t.Errorf("%s = %v in Prometheus, results.json has %v", q.query, got, q.want)
+		if got := promQuery(t, api, byJob(q.query, `job="surge"`), at); len(got) != 1 || got[0] != q.want || q.want == 0 {
+			t.Errorf("scraped: %s = %v in Prometheus, results.json has %v", q.query, got, q.want)
+		}
+		if got := promQuery(t, api, byJob(q.query, `job=""`), pushed); len(got) != 1 || got[0] != q.want {
+			t.Errorf("remote write: %s = %v in Prometheus, results.json has %v", q.query, got, q.want)
 		}
 	}
 	// The shipped Grafana dashboard's every query selects series of this run.
@@ -125,6 +134,12 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 			}
 		}
 	}
+}
+
+// byJob adds a matcher to a query's first selector: the scraped series
+// have job="surge", the pushed ones no job.
+func byJob(query, matcher string) string {
+	return strings.Replace(query, "}", ","+matcher+"}", 1)
 }
 
 // promQuery is the values of an instant query at a time.

@@ -29,6 +29,9 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 				flagCheck{"raw-max", func() bool { return o.rawMax > 0 }, "a positive number of bytes"}); err != nil {
 				return err
 			}
+			if err := checkMetricsFlags(cmd.Flags(), &o); err != nil {
+				return err
+			}
 			if err := o.shard.resolve(time.Now()); err != nil {
 				return err
 			}
@@ -49,8 +52,7 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	f.StringVar(&o.raw, "raw", "", "also write every answer to FILE as vegeta results (its gob, json or csv: vegeta report and plot read it); latency is surge's corrected one")
 	f.StringVar(&o.rawFormat, "raw-format", "", "gob, json or csv (default: from the --raw file's extension, .json or .csv, else gob)")
 	f.Int64Var(&o.rawMax, "raw-max", 1<<30, "bytes the --raw file may hold at most; past it answers are in results.json only")
-	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve the run's figures for Prometheus at ADDR/metrics (such as 127.0.0.1:9464) while it runs")
-	f.DurationVar(&o.metricsLinger, "metrics-linger", 15*time.Second, "with --metrics-listen: how long the final figures stay served after the run, for the last scrape")
+	metricsFlags(f, &o)
 	adminTokenFlag(f, &o.adminToken)
 	shardFlags(f, &o.shard)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")

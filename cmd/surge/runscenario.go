@@ -36,6 +36,8 @@ type runOptions struct {
 	rawMax                                int64
 	metricsListen                         string        // --metrics-listen: a Prometheus scrape endpoint
 	metricsLinger                         time.Duration // how long it serves the final figures
+	prometheusRW                          string        // --prometheus-rw: a remote-write receiver's URL
+	prometheusRWEvery                     time.Duration // how often the figures are pushed there
 	adminToken                            string        // the target's admin token (faults, credentials); never recorded
 	compression                           float64
 	drain                                 time.Duration
@@ -91,9 +93,9 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if err := clientSetup(s, o.scenario, &cfg); err != nil {
 		return err
 	}
-	if o.metricsListen != "" {
+	if o.metricsListen != "" || o.prometheusRW != "" {
 		live := &replay.Live{}
-		stopMetrics, err := serveMetrics(ctx, o, s.Name, live, stderr)
+		stopMetrics, err := exportMetrics(ctx, o, s.Name, live, stderr)
 		if err != nil {
 			return err
 		}
@@ -277,20 +279,46 @@ func openRaw(o runOptions) (*replay.RawLog, func(), error) {
 	return l, func() { f.Close() }, nil
 }
 
-// serveMetrics serves the run's figures for Prometheus on --metrics-listen
-// (GET /metrics); stop keeps serving the final figures for --metrics-linger,
-// so the last scrape sees them, unless the run was interrupted.
-func serveMetrics(ctx context.Context, o runOptions, scenario string, live *replay.Live, stderr io.Writer) (stop func(), err error) {
-	ln, err := net.Listen("tcp", o.metricsListen)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-listen: %w", err)
-	}
+// exportMetrics shows the run's figures to Prometheus both ways a team
+// uses it: served on --metrics-listen (GET /metrics) and pushed to
+// --prometheus-rw. stop pushes the final figures once more and keeps
+// serving them for --metrics-linger, so the last scrape sees them, unless
+// the run was interrupted.
+func exportMetrics(ctx context.Context, o runOptions, scenario string, live *replay.Live, stderr io.Writer) (stop func(), err error) {
 	run := time.Now().Format("20060102-150405") + "-" + scenario // as the default run directory is named
 	if o.out != "" {
 		run = filepath.Base(o.out)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(promexport.New(live.View, prometheus.Labels{"scenario": scenario, "run": run, "shard": strconv.Itoa(o.shard.index)}))
+	var stops []func()
+	if o.prometheusRW != "" {
+		stopPush, err := pushMetrics(ctx, o, reg, stderr)
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, stopPush)
+	}
+	if o.metricsListen != "" {
+		stopServe, err := serveMetrics(ctx, o, reg, stderr)
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, stopServe)
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}, nil
+}
+
+// serveMetrics serves reg on --metrics-listen until stop, which lingers.
+func serveMetrics(ctx context.Context, o runOptions, reg *prometheus.Registry, stderr io.Writer) (stop func(), err error) {
+	ln, err := net.Listen("tcp", o.metricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -305,5 +333,36 @@ func serveMetrics(ctx context.Context, o runOptions, scenario string, live *repl
 			}
 		}
 		srv.Close()
+	}, nil
+}
+
+// pushMetrics writes reg to --prometheus-rw each --prometheus-rw-interval;
+// stop writes the final figures (within 10 s) and reports a failure.
+func pushMetrics(ctx context.Context, o runOptions, reg *prometheus.Registry, stderr io.Writer) (stop func(), err error) {
+	rw, err := promexport.NewRemote(o.prometheusRW, reg, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--prometheus-rw: %w", err)
+	}
+	fmt.Fprintf(stderr, "metrics: remote write to %s each %v\n", rw.Redacted(), o.prometheusRWEvery)
+	pushCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rw.Every(pushCtx, o.prometheusRWEvery, func(err error) {
+			if err != nil {
+				fmt.Fprintf(stderr, "metrics: remote write failing: %v\n", err)
+			} else {
+				fmt.Fprintf(stderr, "metrics: remote write recovered\n")
+			}
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+		final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancelFinal()
+		if err := rw.Push(final); err != nil {
+			fmt.Fprintf(stderr, "metrics: the final remote write failed: %v\n", err)
+		}
 	}, nil
 }

@@ -5,7 +5,12 @@
 // It reads the run through a view the live engine gives it (under the
 // engine's lock), so a scrape sees the same figures results.json will.
 //
+// Collector is scraped (surge run --metrics-listen); Remote pushes the same
+// series by remote write (--prometheus-rw) for runs shorter than a scrape.
+//
 // The metrics hold no secrets: request names, counts and durations only.
+// A remote-write URL may hold a password: it is sent as basic
+// authentication to that URL only and shown redacted.
 package promexport
 
 import (
