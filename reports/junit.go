@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/surgekit/surge/scenarios/results"
 )
@@ -32,11 +33,11 @@ func JUnit(w io.Writer, r *results.Run, v Verdict) error {
 		Failures int        `xml:"failures,attr"`
 		Errors   int        `xml:"errors,attr"`
 		Skipped  int        `xml:"skipped,attr"`
-		Time     float64    `xml:"time,attr"`
+		Time     string     `xml:"time,attr"` // decimal seconds: the viewers' schema has no exponents
 		Cases    []testcase `xml:"testcase"`
 	}
 	class := "surge.gate." + r.Meta.Scenario
-	s := suite{Name: "surge " + r.Meta.Scenario, Time: r.Meta.Elapsed.Seconds()}
+	s := suite{Name: "surge " + r.Meta.Scenario, Time: strconv.FormatFloat(r.Meta.Elapsed.Seconds(), 'f', 3, 64)}
 	for _, c := range v.Clauses {
 		tc := testcase{Name: c.Clause, Classname: class}
 		msg := fmt.Sprintf("measured %s, limit %s, margin %s", format(c.Unit, c.Measured), format(c.Unit, c.Limit), format(c.Unit, c.Margin))
