@@ -161,16 +161,14 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 	checkKnown(&root, reflect.TypeOf(v), "", doc, &errs)
 	parkedAt := map[*yaml.Node][]*yaml.Node{}
 	park(&root, idx, &errs, parkedAt)
-	if err := root.Decode(v); err != nil {
-		errs = append(errs, idx.typeErrors(err)...)
-	}
+	decodeErr := root.Decode(v)
+	var later []string
 	if len(parkedAt) > 0 {
-		var later []string
 		fill(&root, reflect.ValueOf(v), parkedAt, &later)
-		if len(later) > 0 {
-			errs = append(errs, idx.typeErrors(&yaml.TypeError{Errors: later})...)
-		}
 		restore(parkedAt)
+	}
+	if decodeErr != nil || len(later) > 0 {
+		errs = append(errs, idx.decodeErrors(&root, reflect.TypeOf(v), parkedAt, decodeErr, later)...)
 	}
 	if len(errs) == 0 {
 		if val, ok := v.(Validator); ok {
@@ -240,6 +238,24 @@ func (x *index) add(v *yaml.Node, p string) {
 	x.byPos[[2]int{v.Line, v.Column}] = p
 	x.vals[v.Line] = append(x.vals[v.Line], located{p, v.Value, v.Kind})
 	x.walk(v, p)
+}
+
+// decodeErrors locates what failed to decode from the node tree; where
+// that finds nothing, from yaml.v3's messages (decodeErr and later).
+func (x *index) decodeErrors(root *yaml.Node, t reflect.Type, parkedAt map[*yaml.Node][]*yaml.Node, decodeErr error, later []string) Errors {
+	big := map[*yaml.Node]bool{}
+	bigAncestors(root, parkedAt, big)
+	if located := x.locate(root, t, "", big); len(located) > 0 {
+		return located
+	}
+	var out Errors
+	if decodeErr != nil {
+		out = x.typeErrors(decodeErr)
+	}
+	if len(later) > 0 {
+		out = append(out, x.typeErrors(&yaml.TypeError{Errors: later})...)
+	}
+	return out
 }
 
 var quotedRE = regexp.MustCompile("`([^`]*)`")

@@ -60,6 +60,14 @@ func TestDecodeErrorsNameFileLineAndPath(t *testing.T) {
 		{"empty", "", []string{" empty document"}},
 		{"two documents", "name: a\n---\nname: b\n", []string{"2: more than one YAML document"}},
 		{"duplicate key", "name: a\nname: b\n", []string{`2: name: mapping key "name" already defined at line 1`}},
+		// yaml.v3's messages name a line only: two bad values alike on one
+		// line are told apart by the node tree alone.
+		{"alike on one line", "steps: [{stage: [a]}, {stage: [a]}]\n",
+			[]string{"1: steps[0].stage: cannot decode !!seq into string", "1: steps[1].stage: cannot decode !!seq into string"}},
+		{"nested duplicate in a flow mapping", "stages: {a: {workers: 1, workers: 2}}\n",
+			[]string{`1: stages.a.workers: mapping key "workers" already defined at line 1`}},
+		{"a map key of the wrong type", "name: x\nsteps:\n  - stage: a\n  -\n    stage: {b: 1}\n",
+			[]string{"5: steps[1].stage: cannot decode !!map into string"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -194,17 +202,26 @@ func TestBigMappingsKeepTheirErrors(t *testing.T) {
 // BenchmarkDecodeBigMapping shows the cost per key stays flat as mappings
 // grow (yaml.v3 alone is quadratic: 100,000 journeys took 26 s).
 func BenchmarkDecodeBigMapping(b *testing.B) {
+	// "bad" has one value that fails to decode in its middle: locating it
+	// from the node tree must not make the error path quadratic either.
 	for _, n := range []int{1_000, 10_000, 100_000} {
-		in := []byte(bigYAML(n, func(int) string { return "" }))
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			for b.Loop() {
-				var d bigDoc
-				if _, err := Decode("big.yaml", in, &d); err != nil {
-					b.Fatal(err)
+		for _, bad := range []bool{false, true} {
+			in := []byte(bigYAML(n, func(i int) string {
+				if bad && i == n/2 {
+					return "  bad: {workers: many}\n"
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(3*n), "ns/key")
-		})
+				return ""
+			}))
+			b.Run(fmt.Sprintf("%d/bad=%v", n, bad), func(b *testing.B) {
+				for b.Loop() {
+					var d bigDoc
+					if _, err := Decode("big.yaml", in, &d); (err != nil) != bad {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(3*n), "ns/key")
+			})
+		}
 	}
 }
 
