@@ -43,36 +43,16 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 		}
 		t.Skip("no Prometheus on this machine: bash ci/install-prometheus.sh installs it (the CI does)")
 	}
-	surgeAddr, promAddr := freePort(t), freePort(t)
+	surgeAddr := freePort(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: surge\n    static_configs: [{targets: [%q]}]\n", surgeAddr)), 0o644)
-	prom := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+promAddr, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.enable-remote-write-receiver")
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { prom.Process.Kill(); prom.Wait() }()
-	api := "http://" + promAddr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(api + "/-/ready"); err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Prometheus did not become ready in 30 s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	// Prometheus hands new targets to its scrape loops up to 5 s after it
-	// starts: wait until it scrapes surge's address (down, until the run).
-	for len(promQuery(t, api, `up{job="surge"}`, time.Now())) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("Prometheus did not scrape surge's address in 30 s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	// One Prometheus reads the classic histograms (and receives the pushes);
+	// another, with native histograms on, scrapes surge's native buckets.
+	api := startPrometheus(t, bin, cfg, filepath.Join(dir, "tsdb"), "--web.enable-remote-write-receiver")
+	nativeAPI := startPrometheus(t, bin, cfg, filepath.Join(dir, "tsdb-native"), "--enable-feature=native-histograms")
+	waitPrometheus(t, api)
+	waitPrometheus(t, nativeAPI)
 	out := filepath.Join(dir, "run")
 	// A client-side fault fails some requests, so that the error series exist.
 	scenario := filepath.Join(dir, "quick.yaml")
@@ -110,6 +90,20 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 			t.Errorf("remote write: %s = %v in Prometheus, results.json has %v", q.query, got, q.want)
 		}
 	}
+	// The native histograms hold the run's latencies: every count, and the
+	// median within the schema's 9% bucket of results.json's.
+	for _, name := range []string{"qr", "checkin"} {
+		h := run.Endpoints[name].Total.Latency
+		q := fmt.Sprintf(`histogram_count(surge_latency_seconds{request=%q})`, name)
+		if got := promQuery(t, nativeAPI, q, at); len(got) != 1 || got[0] != float64(h.Count()) {
+			t.Errorf("native: %s = %v, results.json has %d", q, got, h.Count())
+		}
+		q = fmt.Sprintf(`histogram_quantile(0.5, surge_latency_seconds{request=%q})`, name)
+		want := h.Quantile(50).Seconds()
+		if got := promQuery(t, nativeAPI, q, at); len(got) != 1 || got[0] < want/1.1 || got[0] > want*1.1 {
+			t.Errorf("native: %s = %v, results.json has %v", q, got, want)
+		}
+	}
 	// The shipped Grafana dashboard's every query selects series of this run.
 	var dash struct {
 		Panels []struct {
@@ -133,6 +127,41 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 				t.Errorf("dashboard panel %q: %s selects nothing", p.Title, expr)
 			}
 		}
+	}
+}
+
+// startPrometheus starts Prometheus on a free loopback port with cfg; it is
+// killed when the test ends. It returns the HTTP API's base URL.
+func startPrometheus(t *testing.T, bin, cfg, tsdb string, flags ...string) string {
+	addr := freePort(t)
+	prom := exec.Command(bin, append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--storage.tsdb.path=" + tsdb}, flags...)...)
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+	return "http://" + addr
+}
+
+// waitPrometheus waits until Prometheus is ready and scrapes surge's
+// address (it hands new targets to its scrape loops up to 5 s after it
+// starts).
+func waitPrometheus(t *testing.T, api string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(api + "/-/ready"); err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Prometheus did not become ready in 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for len(promQuery(t, api, `up{job="surge"}`, time.Now())) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Prometheus did not scrape surge's address in 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

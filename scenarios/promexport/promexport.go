@@ -14,9 +14,11 @@
 package promexport
 
 import (
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/surgekit/surge/scenarios/results"
 )
@@ -86,5 +88,77 @@ func histogram(d *prometheus.Desc, h *results.Histogram, labels ...string) prome
 	for i, bound := range Buckets {
 		b[bound.Seconds()] = counts[i]
 	}
-	return prometheus.MustNewConstHistogram(d, uint64(h.Count()), sum.Seconds(), b, labels...)
+	return withNative{prometheus.MustNewConstHistogram(d, uint64(h.Count()), sum.Seconds(), b, labels...), h}
+}
+
+// NativeSchema is the native histograms' resolution: schema 3, each bucket
+// 2^(1/8) (9%) wider than the one below, finer than the classic buckets and
+// coarser than the HDR series (3 significant digits) they are counted from.
+const NativeSchema = 3
+
+// withNative is a classic histogram that also carries its native buckets,
+// as client_golang's own histograms do with both kinds configured: a
+// Prometheus that scrapes native histograms (protobuf) reads those, a text
+// scrape and remote write read the classic buckets.
+type withNative struct {
+	prometheus.Metric
+	h *results.Histogram
+}
+
+// Write implements prometheus.Metric.
+func (m withNative) Write(out *dto.Metric) error {
+	if err := m.Metric.Write(out); err != nil {
+		return err
+	}
+	Native(out.Histogram, m.h)
+	return nil
+}
+
+// Native fills the native (sparse) buckets of out from h: a value v falls
+// in the bucket of index i with 2^((i-1)/8) < v <= 2^(i/8) seconds, a zero
+// in the zero bucket; the buckets are written as spans of consecutive
+// indexes and deltas of their counts, the protocol's encoding.
+func Native(out *dto.Histogram, h *results.Histogram) {
+	schema, zero := int32(NativeSchema), 0.0
+	var zeros uint64
+	var spans []*dto.BucketSpan
+	var deltas []int64
+	last, prev, next := int32(0), int64(0), int32(0)
+	h.Each(func(d time.Duration, n int64) {
+		if d <= 0 {
+			zeros += uint64(n)
+			return
+		}
+		i := nativeIndex(d.Seconds())
+		switch {
+		case len(spans) > 0 && i == last: // another HDR bucket in the same native one
+			deltas[len(deltas)-1] += n
+			prev += n
+			return
+		case len(spans) > 0 && i == next:
+			*spans[len(spans)-1].Length++
+		default:
+			offset := i
+			if len(spans) > 0 {
+				offset = i - next
+			}
+			spans = append(spans, &dto.BucketSpan{Offset: &offset, Length: new(uint32(1))})
+		}
+		deltas = append(deltas, n-prev)
+		last, prev, next = i, n, i+1
+	})
+	out.Schema, out.ZeroThreshold, out.ZeroCount = &schema, &zero, &zeros
+	out.PositiveSpan, out.PositiveDelta = spans, deltas
+}
+
+// nativeIndex is the index of the schema-3 bucket holding v > 0 seconds.
+func nativeIndex(v float64) int32 {
+	i := int32(math.Ceil(math.Log2(v) * (1 << NativeSchema)))
+	// Correct the logarithm's rounding at a bucket's edge.
+	if math.Exp2(float64(i-1)/(1<<NativeSchema)) >= v {
+		i--
+	} else if math.Exp2(float64(i)/(1<<NativeSchema)) < v {
+		i++
+	}
+	return i
 }

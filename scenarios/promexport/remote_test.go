@@ -1,12 +1,14 @@
 package promexport
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/surgekit/surge/scenarios/results"
@@ -65,5 +67,57 @@ func TestWriteRequestHoldsWhatAScrapeWould(t *testing.T) {
 	}
 	if len(req.Metadata) != len(mfs) {
 		t.Errorf("%d metadata for %d families", len(req.Metadata), len(mfs))
+	}
+}
+
+// TestNativeBucketsHoldTheValues: the native buckets written from an HDR
+// series hold every value in the bucket whose bounds contain it, and add
+// up to the count (zeros in the zero bucket).
+func TestNativeBucketsHoldTheValues(t *testing.T) {
+	h := results.NewHistogram(3)
+	want := map[int32]int64{}
+	values := []time.Duration{0, time.Microsecond, 1500 * time.Microsecond, 20 * time.Millisecond, 21 * time.Millisecond, 22 * time.Millisecond, 900 * time.Millisecond, time.Second, 30 * time.Second}
+	for i, v := range values {
+		h.RecordN(v, int64(i+1))
+	}
+	h.Each(func(d time.Duration, n int64) {
+		if d > 0 {
+			i := nativeIndex(d.Seconds())
+			lo, hi := math.Exp2(float64(i-1)/8), math.Exp2(float64(i)/8)
+			if s := d.Seconds(); s <= lo || s > hi {
+				t.Errorf("%v in bucket %d = (%g, %g]", d, i, lo, hi)
+			}
+			want[i] += n
+		}
+	})
+	if nativeIndex(1) != 0 || nativeIndex(math.Exp2(1.0/8)) != 1 || nativeIndex(math.Nextafter(1, 2)) != 1 {
+		t.Errorf("bucket edges: 1 s in %d, 2^(1/8) in %d, just above 1 s in %d; want 0, 1, 1", nativeIndex(1), nativeIndex(math.Exp2(1.0/8)), nativeIndex(math.Nextafter(1, 2)))
+	}
+	var out dto.Histogram
+	Native(&out, h)
+	got := map[int32]int64{}
+	idx, count, total := int32(0), int64(0), int64(out.GetZeroCount())
+	di := 0
+	for si, s := range out.GetPositiveSpan() {
+		if si == 0 {
+			idx = s.GetOffset()
+		} else {
+			idx += s.GetOffset()
+		}
+		for range s.GetLength() {
+			count += out.GetPositiveDelta()[di]
+			di++
+			got[idx] = count
+			total += count
+			idx++
+		}
+	}
+	for i, n := range got {
+		if n != want[i] {
+			t.Errorf("bucket %d holds %d, want %d", i, n, want[i])
+		}
+	}
+	if len(got) != len(want) || total != h.Count() || out.GetSchema() != NativeSchema {
+		t.Errorf("%d buckets (want %d), %d values (want %d), %d zeros", len(got), len(want), total, h.Count(), out.GetZeroCount())
 	}
 }

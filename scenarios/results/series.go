@@ -76,18 +76,25 @@ func (h *Histogram) Mean() time.Duration {
 	return time.Duration(h.h.Mean() * float64(time.Microsecond))
 }
 
+// Each calls f with every recorded value (at the histogram's precision:
+// its bucket's lowest value) and how many times it was recorded, ascending.
+func (h *Histogram) Each(f func(d time.Duration, n int64)) {
+	h.h.ForEachBucket(func(us, n int64) bool {
+		f(time.Duration(us)*time.Microsecond, n)
+		return true
+	})
+}
+
 // Cumulative counts the values at or below each bound (bounds ascending),
 // as a Prometheus histogram's buckets do, and sums them (at the
 // histogram's precision: each bucket counts at its lowest value).
 func (h *Histogram) Cumulative(bounds []time.Duration) (counts []uint64, sum time.Duration) {
 	counts = make([]uint64, len(bounds))
-	h.h.ForEachBucket(func(us, n int64) bool {
-		d := time.Duration(us) * time.Microsecond
+	h.Each(func(d time.Duration, n int64) {
 		sum += time.Duration(n) * d
 		for i := len(bounds) - 1; i >= 0 && d <= bounds[i]; i-- {
 			counts[i] += uint64(n)
 		}
-		return true
 	})
 	return counts, sum
 }
