@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -80,7 +81,7 @@ func Evaluate(s *scenarios.Scenario, r *results.Run) Verdict {
 		case "headroom":
 			v.add(headroomNotHere(c.Text, c.Value))
 		default:
-			v.add(measure(c, r))
+			v.add(measureAt(c, s, r))
 		}
 	}
 	if strings.HasPrefix(r.Meta.Ended, "aborted") {
@@ -177,6 +178,18 @@ func Measure(c scenarios.Clause, r *results.Run) ClauseResult {
 	if out.Status == "" {
 		out.Status = map[bool]string{true: StatusPass, false: StatusFail}[out.Pass]
 	}
+	return out
+}
+
+// measureAt measures c over the whole run, or, for a clause with at, over
+// the played stretch of its period.
+func measureAt(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) ClauseResult {
+	if c.Span == nil {
+		return measure(c, r)
+	}
+	plan := arrival.New(s)
+	out := measure(c, r.Between(plan.PlayedAt(c.Span.From), plan.PlayedAt(c.Span.To)))
+	out.Clause = c.Label()
 	return out
 }
 

@@ -73,8 +73,12 @@ func describe(l *Loaded, f *Forecast) string {
 		a.Process, s.Scale)
 	if s.Compression != nil && s.Compression.Factor > 1 {
 		fmt.Fprintf(&b, ", compressed %gx", s.Compression.Factor)
-		if s.Compression.Realtime != nil {
-			fmt.Fprintf(&b, " outside %s-%s", s.Compression.Realtime.From, s.Compression.Realtime.To)
+		var rt []string
+		for _, sp := range s.Compression.Realtime {
+			rt = append(rt, fmt.Sprintf("%s-%s", sp.From, sp.To))
+		}
+		if len(rt) > 0 {
+			fmt.Fprintf(&b, " outside %s", strings.Join(rt, " and "))
 		}
 	}
 	b.WriteString(".")

@@ -20,6 +20,9 @@ type Scenario struct {
 	Scale Fraction `yaml:"scale"`
 	// Compression plays the window faster outside its peak (rates kept, counts shrink).
 	Compression *Compression `yaml:"compression"`
+	// Periods name stretches of the clock (lunch, dinner), for come_back
+	// and for clauses judged at one.
+	Periods map[string]Span `yaml:"periods"`
 	Arrivals    Arrivals     `yaml:"arrivals"`
 	// Extra are arrival streams beside the main one (e.g. issuance from office desks).
 	Extra []Stream `yaml:"extra_arrivals"`
@@ -97,8 +100,9 @@ const ViaProxy = "proxy"
 // rates are kept and only counts shrink, so queueing and retry dynamics
 // stay comparable (scenarios/SOURCES.md §3.0, "Laptop scale").
 type Compression struct {
-	Factor   float64 `yaml:"factor"`
-	Realtime *Span   `yaml:"realtime"`
+	Factor float64 `yaml:"factor"`
+	// Realtime is the span played at 1:1, or several (the peaks of a day).
+	Realtime Spans `yaml:"realtime"`
 }
 
 // Span is a stretch of the scenario's clock, [From, To).
@@ -212,6 +216,8 @@ type Behaviour struct {
 	// ReinstallJourney is the journey a user runs after a reinstall (the
 	// first-time one); required when give_up has reinstall.
 	ReinstallJourney string `yaml:"reinstall_journey"`
+	// ComeBack is when a user who gives up with come_back returns (day.go).
+	ComeBack *ComeBack `yaml:"come_back"`
 	// Cookies keeps a cookie jar per user: the cookies answers set are sent
 	// back with the user's later requests.
 	Cookies bool `yaml:"cookies"`
@@ -224,6 +230,7 @@ const (
 	GiveUpKeepTrying = "keep_trying"
 	GiveUpReinstall  = "reinstall"
 	GiveUpAbandon    = "abandon"
+	GiveUpComeBack   = "come_back" // leaves, and comes back later in the run (Behaviour.ComeBack)
 )
 
 // Retry is the per-step retry policy.

@@ -19,8 +19,16 @@ func Schema() map[string]any {
 	for _, k := range fault.Kinds(0) {
 		faults = append(faults, string(k))
 	}
+	span := spec.Schema(Span{}, "", nil, nil)
+	delete(span, "$schema")
+	delete(span, "title")
 	s := spec.Schema(Scenario{}, "surge scenario", map[reflect.Type]map[string]any{
-		reflect.TypeOf(Clause{}): {"type": "string", "description": "[request] metric op value, such as \"qr p99 <= 2s\" or \"goodput >= 99%\""},
+		reflect.TypeOf(Clause{}): {"anyOf": []any{
+			map[string]any{"type": "string", "description": "[request] metric op value, such as \"qr p99 <= 2s\" or \"goodput >= 99%\""},
+			map[string]any{"type": "object", "additionalProperties": false, "required": []string{"clause"}, "properties": map[string]any{
+				"clause": map[string]any{"type": "string"}, "at": map[string]any{"type": "string", "description": "a period, or a span such as 17:00-21:00"}}},
+		}},
+		reflect.TypeOf(Spans{}): {"anyOf": []any{span, map[string]any{"type": "array", "items": span}}},
 		reflect.TypeOf(Extraction{}): {"anyOf": []any{
 			map[string]any{"type": "string", "description": "a JSON path of the answer, such as session or items.0.id"},
 			map[string]any{"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "properties": map[string]any{
@@ -37,7 +45,7 @@ func Schema() map[string]any {
 		"Retry.on":          kinds,
 		"Step.restart_from": kinds,
 		"Params.kind":       {Values: faults},
-		"Behaviour.give_up": {Values: []string{GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon}},
+		"Behaviour.give_up": {Values: giveUpOrder},
 	})
 	s["required"] = []string{"name", "scale", "arrivals", "platforms", "cohorts", "journeys"}
 	return s

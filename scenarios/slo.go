@@ -28,16 +28,29 @@ import (
 //	recovery <= 5m             after each fault ends, until every other clause holds again per
 //	                           bucket for the scenario's recovery hold (gate.recovery_hold)
 type Clause struct {
-	Text     string
-	Endpoint string // "" = all requests
-	Metric   string
+	Text     string `yaml:"clause"`
+	Endpoint string `yaml:"-"` // "" = all requests
+	Metric   string `yaml:"-"`
 	// Answers is which answers a latency clause reads: AnswersOK (the
 	// default: successful ones; failures are judged by the error clauses),
 	// AnswersAll or AnswersFailed.
-	Answers  string
-	Op       string // <= < >= >
-	Duration time.Duration
-	Value    float64 // a fraction for shares, a ratio for retry_amplification
+	Answers  string        `yaml:"-"`
+	Op       string        `yaml:"-"` // <= < >= >
+	Duration time.Duration `yaml:"-"`
+	Value    float64       `yaml:"-"` // a fraction for shares, a ratio for retry_amplification
+	// At judges the clause over a period only (a name from periods, or a
+	// span such as 17:00-21:00), written {clause: "checkin p99 <= 2s", at: dinner};
+	// Span is it resolved, by Parse.
+	At   string `yaml:"at"`
+	Span *Span  `yaml:"-"`
+}
+
+// Label is the clause as a verdict names it: its text, and where it is judged.
+func (c Clause) Label() string {
+	if c.At != "" {
+		return c.Text + " at " + c.At
+	}
+	return c.Text
 }
 
 // Which answers a latency clause reads.
@@ -167,7 +180,31 @@ func (c Clause) Limit() float64 {
 func (c Clause) String() string { return c.Text }
 
 // UnmarshalYAML reads the notation.
-func (c *Clause) UnmarshalYAML(n *yaml.Node) error { return spec.Scalar(n, ParseClause, c) }
+// A mapping is {clause: ..., at: ...}.
+func (c *Clause) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return spec.Scalar(n, ParseClause, c)
+	}
+	var m struct {
+		Text string `yaml:"clause"`
+		At   string `yaml:"at"`
+	}
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	parsed, err := ParseClause(m.Text)
+	if err != nil {
+		return spec.NodeError(n, "%v", err)
+	}
+	*c = parsed
+	c.At = m.At
+	return nil
+}
 
 // MarshalYAML writes the notation.
-func (c Clause) MarshalYAML() (any, error) { return c.Text, nil }
+func (c Clause) MarshalYAML() (any, error) {
+	if c.At != "" {
+		return map[string]string{"clause": c.Text, "at": c.At}, nil
+	}
+	return c.Text, nil
+}

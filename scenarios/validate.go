@@ -49,8 +49,10 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	s.validateJourneys(p)
 	s.validateBehaviour(p)
 	s.validateFaults(p)
-	for i, c := range s.SLO {
-		s.validateClause(p, spec.Join("slo", i), c)
+	s.validateDay(p)
+	for i := range s.SLO {
+		s.validateClause(p, spec.Join("slo", i), s.SLO[i])
+		s.validateAt(p, spec.Join("slo", i), &s.SLO[i])
 	}
 	if s.Gate.Headroom < 0 {
 		p.Addf("gate.headroom", "must not be negative")
@@ -127,8 +129,15 @@ func (s *Scenario) validateCompression(p *spec.Problems) {
 	if c.Factor < 1 {
 		p.Addf("compression.factor", "must be at least 1, have %v", c.Factor)
 	}
-	if c.Realtime != nil {
-		s.validateSpan(p, "compression.realtime", *c.Realtime)
+	for i, sp := range c.Realtime {
+		path := "compression.realtime"
+		if len(c.Realtime) > 1 {
+			path = spec.Join(path, i)
+		}
+		s.validateSpan(p, path, sp)
+		if i > 0 && sp.From < c.Realtime[i-1].To {
+			p.Addf(path, "%v-%v overlaps or comes before %v-%v: list the spans in order", sp.From, sp.To, c.Realtime[i-1].From, c.Realtime[i-1].To)
+		}
 	}
 }
 
@@ -355,8 +364,8 @@ func (s *Scenario) validateStep(p *spec.Problems, path string, st Step, have map
 		if !slices.Contains(before, st.RestartFrom[kind]) {
 			p.Addf(spec.Join(path, "restart_from", kind), "%q is not an earlier request of this journey", st.RestartFrom[kind])
 		}
-		if !s.knownKind(kind) {
-			p.Addf(spec.Join(path, "restart_from", kind), "unknown error kind %q (kinds: %s)", kind, spec.Some(s.kinds()))
+		if !s.knownKind(kind) && kind != GiveUpComeBack { // come_back: where a user who comes back later resumes
+			p.Addf(spec.Join(path, "restart_from", kind), "unknown error kind %q (kinds: %s, or come_back)", kind, spec.Some(s.kinds()))
 		}
 	}
 }
@@ -386,9 +395,9 @@ func (s *Scenario) validateBehaviour(p *spec.Problems) {
 		var sum float64
 		for _, d := range spec.SortedKeys(b.GiveUp) {
 			switch d {
-			case GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon:
+			case GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon, GiveUpComeBack:
 			default:
-				p.Addf(spec.Join("behaviour.give_up", d), "unknown decision %q (%s, %s, %s, %s, %s)", d, GiveUpSwitch, GiveUpManual, GiveUpKeepTrying, GiveUpReinstall, GiveUpAbandon)
+				p.Addf(spec.Join("behaviour.give_up", d), "unknown decision %q (%s)", d, strings.Join(giveUpOrder, ", "))
 			}
 			sum += float64(b.GiveUp[d])
 		}

@@ -30,8 +30,21 @@ type Walker struct {
 	// more, those with none, by name.
 	wanted uint64
 	Counts UserCounts
+	back   uint8 // whether the user came back later (BackNone, ...)
 	more   *[]string
 }
+
+// Whether a user came back later (the come_back decision), in order.
+const (
+	BackNone      uint8 = iota
+	BackAway            // it left, to come back
+	BackGone            // it left, and the day ended before it would come back
+	BackReturned        // it came back
+	BackCompleted       // it came back and completed its journey
+)
+
+// Back says whether the user came back (BackNone, BackAway, ...).
+func (w *Walker) Back() uint8 { return w.back }
 
 // UserCounts are what became of a user (see results.Users).
 type UserCounts struct {
@@ -47,6 +60,9 @@ type Action struct {
 	// Reset says the user reinstalled: every variable but the user and the
 	// venue is gone, and Journey changed.
 	Reset bool
+	// Away says the user left at At to come back later: the engine asks
+	// arrival.Plan.Back for its next action.
+	Away bool
 }
 
 // NewWalker starts a user on a journey; its patience is drawn now.
@@ -117,11 +133,45 @@ func (w *Walker) After(kind string, now time.Duration) Action {
 	case GiveUpManual:
 		w.Counts.Manual++
 		return Action{At: w.at}
+	case GiveUpComeBack:
+		if w.back != BackNone { // a user comes back once: the second time it leaves for good
+			w.Counts.Abandoned++
+			return Action{At: w.at}
+		}
+		w.back = BackAway
+		return Action{At: w.at, Away: true}
 	default:
 		w.Counts.Abandoned++
 		return Action{At: w.at}
 	}
 	return w.next(false)
+}
+
+// ComeBackAt is the clock at which the user, who left at clock left, comes
+// back (Scenario.ComeBackAt, drawn from the walker's source); false: not
+// within the day.
+func (w *Walker) ComeBackAt(left Clock) (Clock, bool) { return w.s.ComeBackAt(left, &w.rng) }
+
+// Return is the first action of the user coming back at offset at: the
+// step that failed (or the one its restart_from names for come_back), with
+// fresh attempts and fresh patience.
+func (w *Walker) Return(at time.Duration) Action {
+	w.back, w.at, w.attempt = BackReturned, at, 0
+	if int(w.i) < len(w.steps) {
+		if i, ok := w.restart(&w.steps[w.i], GiveUpComeBack); ok { // restart_from: {come_back: ...}
+			w.i = i
+		}
+	}
+	if p := w.s.Behaviour.Patience; p != nil {
+		w.deadline = at + max(p.Sample(&w.rng), time.Nanosecond)
+	}
+	return w.next(false)
+}
+
+// Gone ends the journey of a user who left and will not come back today.
+func (w *Walker) Gone() Action {
+	w.back = BackGone
+	return Action{At: w.at}
 }
 
 // next walks think steps to the next request, or ends the journey; a
@@ -132,11 +182,19 @@ func (w *Walker) next(reset bool) Action {
 		w.i++
 	}
 	if w.deadline > 0 && w.at > w.deadline {
+		// Running out of patience is giving up too: as many come back later.
+		if share := w.s.Behaviour.GiveUp[GiveUpComeBack]; share > 0 && w.back == BackNone && w.rng.Float64() < float64(share) {
+			w.back = BackAway
+			return Action{At: w.deadline, Away: true}
+		}
 		w.Counts.Impatient++
 		return Action{At: w.deadline}
 	}
 	if int(w.i) == len(w.steps) {
 		w.Counts.Completed++
+		if w.back == BackReturned {
+			w.back = BackCompleted
+		}
 		return Action{At: w.at}
 	}
 	st := &w.steps[w.i]
@@ -229,7 +287,7 @@ func (w *Walker) giveUp() string {
 }
 
 // giveUpOrder is every give-up decision, in sorted order.
-var giveUpOrder = []string{GiveUpAbandon, GiveUpKeepTrying, GiveUpManual, GiveUpReinstall, GiveUpSwitch}
+var giveUpOrder = []string{GiveUpAbandon, GiveUpComeBack, GiveUpKeepTrying, GiveUpManual, GiveUpReinstall, GiveUpSwitch}
 
 // switchTo is the platform a switching user moves to.
 func (w *Walker) switchTo() string {

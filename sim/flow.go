@@ -198,11 +198,16 @@ type visit struct {
 // act carries out a user's next action: a request, or the end of its journey.
 func (m *sim) act(u *user) {
 	a := u.next
+	if a.Away {
+		m.away(u, a)
+		return
+	}
 	if a.Step == nil {
 		m.live--
 		c := u.walk.Counts
 		m.run.Count(u.arrived, results.Users{Arrived: 1, Completed: int64(c.Completed), Abandoned: int64(c.Abandoned), Manual: int64(c.Manual),
-			Impatient: int64(c.Impatient), Switched: int64(c.Switched), Reinstall: int64(c.Reinstall), KeptTrying: int64(c.KeptTrying)})
+			Impatient: int64(c.Impatient), Switched: int64(c.Switched), Reinstall: int64(c.Reinstall), KeptTrying: int64(c.KeptTrying),
+			ReturnedCompleted: b2i(u.walk.Back() == scenarios.BackCompleted)})
 		m.endRules(u)
 		m.freeUsers = append(m.freeUsers, u)
 		return
@@ -235,6 +240,25 @@ func (m *sim) act(u *user) {
 	}
 	m.timeout(si.lane, &r.deadline, requestEvent(evDeadline, r))
 	m.runCalls(m.newVisit(r, hops, nil))
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// away schedules the return of a user who left to come back later (or ends
+// its journey when it will not come back today), as the live engine does.
+func (m *sim) away(u *user, a scenarios.Action) {
+	m.run.Count(u.arrived+a.At, results.Users{Left: 1})
+	next, back := m.plan.Back(&u.walk, u.arrived, a.At)
+	if back {
+		m.run.Count(u.arrived+next.At, results.Users{Returned: 1})
+	}
+	u.next = next
+	m.at(u.arrived.Seconds()+next.At.Seconds(), userEvent(u))
 }
 
 // startRoute sends a request to the service: its pre-route checks, then its route.

@@ -67,6 +67,7 @@ type sim struct {
 	now    float64
 	stages map[string]*stage
 	sched  *arrival.Schedule
+	plan   *arrival.Plan
 	end    float64 // no event after this
 	stats  Stats
 	live   int // users in their journey
@@ -125,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, Stats, error) {
 		meta.Profile = cfg.Profile.Name
 	}
 	m := &sim{ctx: ctx, cfg: cfg, s: cfg.Scenario, p: cfg.Profile, run: results.New(meta), stages: map[string]*stage{},
-		sched: plan.Schedule(cfg.Seed), end: (plan.Played() + cfg.Drain).Seconds(), values: map[*user][]float64{},
+		sched: plan.Schedule(cfg.Seed), plan: plan, end: (plan.Played() + cfg.Drain).Seconds(), values: map[*user][]float64{},
 		steps: map[*scenarios.Step]*stepInfo{}, reqs: map[string]*reqInfo{}, faults: map[int]*onFault{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0xfa17))}
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)

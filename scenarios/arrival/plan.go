@@ -70,12 +70,12 @@ func (p *Plan) build() {
 	for i := range a.Profile {
 		cuts[clk(a.Start)+float64(i)*a.Bucket.Seconds()] = true
 	}
-	var rt *scenarios.Span
+	var rt scenarios.Spans
 	factor := 1.0
 	if c := s.Compression; c != nil {
 		factor, rt = c.Factor, c.Realtime
-		if rt != nil {
-			cuts[clk(rt.From)], cuts[clk(rt.To)] = true, true
+		for _, sp := range rt {
+			cuts[clk(sp.From)], cuts[clk(sp.To)] = true, true
 		}
 	}
 	for _, x := range s.Extra {
@@ -94,7 +94,7 @@ func (p *Plan) build() {
 	for i := 0; i+1 < len(edges); i++ {
 		c0, c1 := edges[i], edges[i+1]
 		f := factor
-		if rt != nil && c0 >= clk(rt.From) && c1 <= clk(rt.To) {
+		if rt.Contains(scenarios.Clock(spec.Seconds(c0)), scenarios.Clock(spec.Seconds(c1))) {
 			f = 1
 		}
 		seg := segment{play0: play, play1: play + (c1-c0)/f, clk0: c0, factor: f,
@@ -294,4 +294,19 @@ func (p *Plan) ClockBreaks() []ClockBreak {
 		out = append(out, ClockBreak{spec.Seconds(last.play1), scenarios.Clock(spec.Seconds(last.clk0 + (last.play1-last.play0)*last.factor))})
 	}
 	return out
+}
+
+// Back is the next action of a user who just left to come back later
+// (scenarios.Action.Away) at offset left from its arrival at played time
+// arrived: its return, when it comes back within the day, at the played
+// time of the clock it comes back at (a return into a compressed stretch
+// lands where that stretch is played). The live engine and the simulator
+// both ask here, so a return is the same in run and sim.
+func (p *Plan) Back(w *scenarios.Walker, arrived, left time.Duration) (next scenarios.Action, returned bool) {
+	back, ok := w.ComeBackAt(p.Clock(arrived + left))
+	if !ok {
+		return w.Gone(), false
+	}
+	at := max(p.PlayedAt(back)-arrived, left)
+	return w.Return(at), true
 }

@@ -156,6 +156,11 @@ type engine struct {
 	env         map[string]json.RawMessage // ${env.NAME} values, by "env.NAME"
 	secrets     []secret                   // their values, to redact from what is recorded
 	tables      []bound                    // the data tables, bound to users
+	// What users coming back later need (return.go), set by play.
+	plan     *arrival.Plan
+	pool     *userPool
+	userWG   *sync.WaitGroup
+	usersCtx context.Context
 
 	mu     sync.Mutex
 	run    *results.Run
@@ -352,7 +357,15 @@ func (e *engine) attach() {
 // of it.
 func (e *engine) serve(ctx context.Context, a arrival.Arrival, person int, start time.Time) {
 	u := e.newUser(a, person)
-	u.run(ctx, start)
+	e.settle(u, u.run(ctx, start, u.walk.Start()))
+}
+
+// settle counts a user whose journey is over, or sends it away to come
+// back later (return.go).
+func (e *engine) settle(u *user, last scenarios.Action) {
+	if last.Away && e.away(u, last) {
+		return
+	}
 	e.mu.Lock()
 	e.run.Count(u.arrived, u.out)
 	e.mu.Unlock()
@@ -382,9 +395,14 @@ func (e *engine) play(ctx context.Context, plan *arrival.Plan) {
 	pool := newUserPool(e.cfg.MaxUsers, func(j userJob) { // the user is made on its own goroutine: the dispatcher only paces
 		defer wg.Done()
 		defer e.active.Add(-1)
+		if j.back != nil {
+			e.resume(users, j.back, j.next)
+			return
+		}
 		e.serve(users, j.a, j.person, e.start.Add(j.a.At))
 	})
 	defer pool.close()
+	e.plan, e.pool, e.userWG, e.usersCtx = plan, pool, &wg, users
 	ended := e.dispatch(arrivals, plan, pool, &wg, abort)
 	ended = e.drain(ctx, ended, &wg, cutUsers)
 	close(stopMonitor)
@@ -423,7 +441,7 @@ func (e *engine) dispatch(arrivals context.Context, plan *arrival.Plan, pool *us
 		for p := range a.Party {
 			wg.Add(1)
 			e.arrived()
-			job := userJob{a, p}
+			job := userJob{a: a, person: p}
 			if !pool.tryRun(job) {
 				e.noteClientQueue(a.At)
 				if !pool.wait(arrivals, job) {

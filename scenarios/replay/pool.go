@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 )
 
@@ -19,10 +20,13 @@ type userPool struct {
 	run   func(userJob)
 }
 
-// userJob is one person of an arrival.
+// userJob is one person of an arrival, or a user coming back (back, at
+// its action next).
 type userJob struct {
 	a      arrival.Arrival
 	person int
+	back   *user
+	next   scenarios.Action
 }
 
 const poolIdle = 5 * time.Second

@@ -82,16 +82,18 @@ func (v vars) set(name, s string) {
 	v[name] = append(append(append(make([]byte, 0, len(s)+2), '"'), s...), '"')
 }
 
-// run plays the journey from its intended start until it ends or ctx is cut.
-func (u *user) run(ctx context.Context, start time.Time) {
+// run plays the journey from action a (the first, or a return's) until it
+// ends, the user leaves to come back later, or ctx is cut; it returns the
+// last action.
+func (u *user) run(ctx context.Context, start time.Time, a scenarios.Action) scenarios.Action {
 	defer u.count()
-	for a := u.walk.Start(); ; {
+	for {
 		if !u.pause(ctx, start.Add(a.At)) {
 			u.out.Unfinished++
-			return
+			return scenarios.Action{}
 		}
 		if a.Step == nil {
-			return
+			return a
 		}
 		if a.Reset { // a reinstall forgets everything but who and where (and its data rows and the environment)
 			for k := range u.vars {
@@ -112,7 +114,7 @@ func (u *user) run(ctx context.Context, start time.Time) {
 		kind, done := u.attempt(ctx, a.Step, start.Add(a.At), a.First)
 		if ctx.Err() != nil {
 			u.out.Unfinished++
-			return
+			return scenarios.Action{}
 		}
 		a = u.walk.After(kind, done.Sub(start))
 	}
@@ -123,6 +125,10 @@ func (u *user) count() {
 	c := u.walk.Counts
 	u.out.Completed, u.out.Abandoned, u.out.Manual, u.out.Impatient = int64(c.Completed), int64(c.Abandoned), int64(c.Manual), int64(c.Impatient)
 	u.out.Switched, u.out.Reinstall, u.out.KeptTrying = int64(c.Switched), int64(c.Reinstall), int64(c.KeptTrying)
+	u.out.ReturnedCompleted = 0
+	if u.walk.Back() == scenarios.BackCompleted {
+		u.out.ReturnedCompleted = 1
+	}
 }
 
 // attempt sends one request of a step and records it; it returns the error

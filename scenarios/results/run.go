@@ -141,9 +141,19 @@ type Users struct {
 	// Unfinished users were still in their journey when the run ended
 	// (after its drain): they count as not completed.
 	Unfinished int64 `json:"unfinished"`
+	// Users who gave up with come_back: counted in the bucket they left
+	// in; Returned in the bucket they came back in; ReturnedCompleted with
+	// the user (its arrival's bucket). Left - Returned never came back
+	// within the day.
+	Left              int64 `json:"left_to_come_back,omitempty"`
+	Returned          int64 `json:"returned,omitempty"`
+	ReturnedCompleted int64 `json:"returned_completed,omitempty"`
 }
 
 func (u *Users) add(o Users) {
+	u.Left += o.Left
+	u.Returned += o.Returned
+	u.ReturnedCompleted += o.ReturnedCompleted
 	u.Arrived += o.Arrived
 	u.Completed += o.Completed
 	u.Abandoned += o.Abandoned
