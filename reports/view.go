@@ -71,16 +71,7 @@ func describe(l *Loaded, f *Forecast) string {
 	end := scenarios.Clock(time.Duration(a.Start) + time.Duration(len(a.Profile))*a.Bucket)
 	fmt.Fprintf(&b, " Window %s-%s (%d buckets of %v), %s arrivals at scale %s", a.Start, end, len(a.Profile), a.Bucket,
 		a.Process, s.Scale)
-	if s.Compression != nil && s.Compression.Factor > 1 {
-		fmt.Fprintf(&b, ", compressed %gx", s.Compression.Factor)
-		var rt []string
-		for _, sp := range s.Compression.Realtime {
-			rt = append(rt, fmt.Sprintf("%s-%s", sp.From, sp.To))
-		}
-		if len(rt) > 0 {
-			fmt.Fprintf(&b, " outside %s", strings.Join(rt, " and "))
-		}
-	}
+	b.WriteString(compressionText(s.Compression))
 	b.WriteString(".")
 	if len(s.Cohorts) > 0 {
 		var cs []string
@@ -105,6 +96,21 @@ func describe(l *Loaded, f *Forecast) string {
 			fmtDuration(f.AtPlayed.Seconds()))
 	}
 	return b.String()
+}
+
+// compressionText is ", compressed 10x" (outside its realtime spans), or "".
+func compressionText(c *scenarios.Compression) string {
+	if c == nil || c.Factor <= 1 {
+		return ""
+	}
+	var rt []string
+	for _, sp := range c.Realtime {
+		rt = append(rt, fmt.Sprintf("%s-%s", sp.From, sp.To))
+	}
+	if len(rt) > 0 {
+		return fmt.Sprintf(", compressed %gx outside %s", c.Factor, strings.Join(rt, " and "))
+	}
+	return fmt.Sprintf(", compressed %gx", c.Factor)
 }
 
 func (f *StageFigures) utilCurve() []point {

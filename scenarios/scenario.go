@@ -22,8 +22,8 @@ type Scenario struct {
 	Compression *Compression `yaml:"compression"`
 	// Periods name stretches of the clock (lunch, dinner), for come_back
 	// and for clauses judged at one.
-	Periods map[string]Span `yaml:"periods"`
-	Arrivals    Arrivals     `yaml:"arrivals"`
+	Periods  map[string]Span `yaml:"periods"`
+	Arrivals Arrivals        `yaml:"arrivals"`
 	// Extra are arrival streams beside the main one (e.g. issuance from office desks).
 	Extra []Stream `yaml:"extra_arrivals"`
 	// Platforms are the shares of users per client platform.
