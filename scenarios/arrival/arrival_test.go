@@ -176,6 +176,37 @@ compression: {factor: 10, realtime: {from: "11:15", to: "11:30"}}`)
 	}
 }
 
+// TestADayOfTwoPeaks: with two realtime spans (the lunch and dinner peaks,
+// as DOMAIN.md's compression rule has one peak played at 1:1), the
+// shoulders compress and both peaks play at 1:1, with all their arrivals.
+func TestADayOfTwoPeaks(t *testing.T) {
+	s := scenario(t, `arrivals: {start: "11:00", bucket: 1h, total: 10000, profile: [10%, 20%, 10%, 5%, 5%, 5%, 10%, 20%, 10%, 5%], process: uniform}
+compression: {factor: 30, realtime: [{from: "12:00", to: "13:00"}, {from: "18:00", to: "19:00"}]}`)
+	p := New(s)
+	if want := 2*time.Hour + 8*time.Hour/30; p.Played() != want {
+		t.Errorf("played %v, want %v (two 1:1 hours and eight at 30x)", p.Played(), want)
+	}
+	at := func(c string) time.Duration {
+		clock, _ := scenarios.ParseClock(c)
+		return p.PlayedAt(clock)
+	}
+	for _, peak := range [][2]string{{"12:00", "13:00"}, {"18:00", "19:00"}} {
+		if d := at(peak[1]) - at(peak[0]); d != time.Hour {
+			t.Errorf("peak %s-%s plays for %v, want 1h", peak[0], peak[1], d)
+		}
+	}
+	if d := at("18:00") - at("13:00"); d != 5*time.Hour/30 {
+		t.Errorf("the afternoon plays for %v, want 10m (5 h at 30x)", d)
+	}
+	as := all(p.Schedule(1))
+	if got := countIn(as, at("18:00"), at("19:00")); got != 2000 {
+		t.Errorf("the dinner peak: %d arrivals, want all 2000", got)
+	}
+	if got := countIn(as, at("13:00"), at("18:00")); got != 3500/30 && got != 3500/30+1 {
+		t.Errorf("the afternoon: %d arrivals, want 1/30 of 3500", got)
+	}
+}
+
 func TestBurstModulatesAndKeepsTheMean(t *testing.T) {
 	s := scenario(t, `arrivals: {start: "11:00", bucket: 20m, total: 12000, profile: [100%], process: uniform, burst: {factor: 1.2, period: 10m}}`)
 	p := New(s)
