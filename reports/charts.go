@@ -160,7 +160,10 @@ func noSymbols() charts.SeriesOpts {
 }
 
 // shade marks the fault windows on a chart's first series.
-func shade(spans []span) charts.SeriesOpts {
+func shade(spans []span) charts.SeriesOpts { return shadeIn(spans, "rgba(198,40,40,0.10)", "#c62828") }
+
+// shadeIn marks spans in a fill and label colour.
+func shadeIn(spans []span, fill, text string) charts.SeriesOpts {
 	var areas [][]opts.MarkAreaData
 	for _, s := range spans {
 		areas = append(areas, []opts.MarkAreaData{{Name: s.name, XAxis: s.from}, {XAxis: s.to}})
@@ -170,8 +173,8 @@ func shade(spans []span) charts.SeriesOpts {
 			return
 		}
 		charts.WithMarkAreaData(areas...)(s)
-		charts.WithMarkAreaStyleOpts(opts.MarkAreaStyle{ItemStyle: &opts.ItemStyle{Color: "rgba(198,40,40,0.10)"},
-			Label: &opts.Label{Show: opts.Bool(true), Position: "insideTop", Color: "#c62828"}})(s)
+		charts.WithMarkAreaStyleOpts(opts.MarkAreaStyle{ItemStyle: &opts.ItemStyle{Color: fill},
+			Label: &opts.Label{Show: opts.Bool(true), Position: "insideTop", Color: text}})(s)
 	}
 }
 

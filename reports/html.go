@@ -127,6 +127,14 @@ details{margin:1em 0}
 <table><tr><th>users</th><th>arrived</th><th>completed</th><th>goodput</th><th>abandoned</th><th>out of patience</th><th>manual check</th><th>unfinished</th><th>switched platform</th><th>retry amplification</th></tr>
 <tr><td></td><td>{{.Run.Users.Arrived}}</td><td>{{.Run.Users.Completed}}</td><td>{{pct .S.Goodput}}</td><td>{{.Run.Users.Abandoned}}</td><td>{{.Run.Users.Impatient}}</td><td>{{.Run.Users.Manual}}</td><td>{{.Run.Users.Unfinished}}</td><td>{{.Run.Users.Switched}}</td><td>{{sprintf "%.2fx" .S.RetryAmp}}</td></tr></table>
 <p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>
+{{with .Charts.Returns}}<h3>Coming back later</h3>{{.Element}}{{.Script}}
+<p>{{$.Run.Users.Left}} users gave up to come back later; {{$.Run.Users.Returned}} came back within the day and {{$.Run.Users.ReturnedCompleted}} of them completed their journey{{with $.S.Gone}}; {{.}} would have come back after the day's end{{end}}. A user who comes back resumes where it failed, keeping its credential; its requests count as attempts, not new demand. Shaded: the scenario's periods.</p>{{end}}
+{{with .S.Periods}}<h3>By period</h3>
+<table><tr><th>period</th><th>arrived</th><th>completed</th><th>goodput</th><th>left to come back</th><th>came back</th><th>the day's clauses here</th></tr>
+{{range .}}<tr><td>{{.Name}} {{.From}}-{{.To}}</td><td>{{.Users.Arrived}}</td><td>{{.Users.Completed}}</td><td>{{pct .Goodput}}</td><td>{{.Users.Left}}</td><td>{{.Users.Returned}}</td>
+<td>{{range .Clauses}}<span class="{{if not .Evaluated}}unjudged{{else if .Pass}}pass{{else}}fail{{end}}">{{.Clause}}: {{if .Samples}}{{val .Unit .Measured}}{{else}}-{{end}}</span><br>{{end}}</td></tr>
+{{end}}</table>
+<p class="muted">Users by arrival, departures and returns by when they happened; the clauses without at: measured in each period (the gate judges them over the whole run, and the clauses with at: in theirs).</p>{{end}}
 
 <h2 id="latency">4. Latency</h2>
 <table><tr><th>request</th><th>offered</th><th>attempted</th><th>ok</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>p99 uncorrected</th><th>failed: p50</th><th>failed: p99</th></tr>

@@ -19,6 +19,7 @@ type endpointView struct {
 // chartSet holds every chart of the report, in reading order.
 type chartSet struct {
 	Traffic, Errors     *chart
+	Returns             *chart // users coming back later (day.go)
 	Endpoints           []endpointView
 	Utilization, Queues *chart
 	Shed                *chart
@@ -61,6 +62,7 @@ func buildCharts(rep *Report, sum *Summary) chartSet {
 	}
 	var cs chartSet
 	c.traffic(&cs)
+	c.returns(&cs)
 	c.latency(&cs)
 	c.stages(&cs)
 	c.prediction(&cs)

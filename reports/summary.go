@@ -33,6 +33,10 @@ type Summary struct {
 	Baseline     *Against                `json:"baseline,omitempty"`
 	Prediction   *Against                `json:"prediction,omitempty"`
 	Missing      []string                `json:"missing,omitempty"`
+	// Periods are the scenario's periods (lunch, dinner) measured (day.go).
+	Periods []PeriodFigures `json:"periods,omitempty"`
+	// Gone left to come back and did not, within the day.
+	Gone int64 `json:"gone,omitempty"`
 	// Warnings are what a reader must not miss: a comparison with a run of
 	// another scenario, say.
 	Warnings []string `json:"warnings,omitempty"`
@@ -122,6 +126,7 @@ func Summarize(rep *Report) Summary {
 		s.Endpoints[name] = endpointSummary(e.Total)
 	}
 	s.Bottleneck = bottleneck(s.Stages, r.StageCalls)
+	s.Periods, s.Gone = periodFigures(rep.Scenario, r), gone(r.Users)
 	g := r.Generator
 	s.Generator = GeneratorSummary{LateP50: g.Late.Quantile(50).Seconds(), LateP99: g.Late.Quantile(99).Seconds(),
 		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight}

@@ -83,6 +83,13 @@ func textUsers(w io.Writer, s *Summary) {
 	u := s.Users
 	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %s), %d abandoned, %d out of patience, %d manual fallback, %d unfinished at the end; %d platform switches, %d reinstalls, %d kept trying\n",
 		u.Arrived, u.Completed, fmtShare(s.Goodput), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptTrying)
+	if u.Left > 0 {
+		fmt.Fprintf(w, "came back later: %d gave up to come back, %d came back within the day, %d of them completed\n", u.Left, u.Returned, u.ReturnedCompleted)
+	}
+	for _, p := range s.Periods {
+		fmt.Fprintf(w, "  %-10s %s-%s: %d arrived, goodput %s, %d left to come back, %d came back\n", p.Name, p.From, p.To,
+			p.Users.Arrived, fmtShare(p.Goodput), p.Users.Left, p.Users.Returned)
+	}
 	fmt.Fprintf(w, "retry amplification %.2fx", s.RetryAmp)
 	if s.Meta.Kind != "sim" {
 		g := s.Generator

@@ -73,6 +73,8 @@ func (w windows) users(i int) results.Users {
 		u.Completed += x.Completed
 		u.Abandoned += x.Abandoned
 		u.Impatient += x.Impatient
+		u.Left += x.Left
+		u.Returned += x.Returned
 	}
 	return u
 }
@@ -121,10 +123,14 @@ func firstBreaches(s *scenarios.Scenario, r *results.Run) []FirstBreach {
 	w := windowsOf(r)
 	var out []FirstBreach
 	found := map[int]bool{}
+	within := periodsPlayed(s) // a clause with at: breaks only within its period
 	for i := 0; i < w.count && len(found) < len(s.SLO); i++ {
 		all, per := w.all(i)
 		for ci, c := range s.SLO {
 			if found[ci] {
+				continue
+			}
+			if sp, ok := within[ci]; ok && (w.start(i) < sp[0] || w.start(i) >= sp[1]) {
 				continue
 			}
 			if v, ok := stretchValue(c, all, per); ok && !c.Holds(v) {
@@ -133,7 +139,7 @@ func firstBreaches(s *scenarios.Scenario, r *results.Run) []FirstBreach {
 				if c.Percentile() != 0 {
 					unit = "s"
 				}
-				out = append(out, FirstBreach{Clause: c.Text, At: time.Duration(i) * w.width(), Measured: v, Unit: unit})
+				out = append(out, FirstBreach{Clause: c.Label(), At: time.Duration(i) * w.width(), Measured: v, Unit: unit})
 			}
 		}
 	}

@@ -311,6 +311,33 @@ func TestPredictionReportRendersOffline(t *testing.T) {
 	checkRendered(t, html.Bytes(), "naver-degraded-sim", "NO-GO", max(run.Meta.Planned, run.Meta.Elapsed).Seconds())
 }
 
+// TestDayReportRendersOffline renders what `surge sim` writes for 13-dec.yaml
+// (both meals, the users coming back, clauses per period) and checks it in
+// the browser the same way, the coming-back chart among the others.
+func TestDayReportRendersOffline(t *testing.T) {
+	chromium(t)
+	s, err := scenarios.Load("../../scenarios/13-dec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profiles.Load("as-built")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := sim.Run(context.Background(), sim.Config{Scenario: s, Profile: p, Seed: 1, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var html bytes.Buffer
+	if err := reports.HTML(&html, reports.New(s, run)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), `id="surge_returns"`) {
+		t.Fatal("the page has no coming-back chart")
+	}
+	checkRendered(t, html.Bytes(), "13-dec-sim", "NO-GO", max(run.Meta.Planned, run.Meta.Elapsed).Seconds())
+}
+
 // TestCapacityPageRendersOffline renders surge capacity's page for lunch's
 // search on as-built in the simulator, and checks it in the browser the
 // same way: every chart drew, within its axis, in distinct colours.

@@ -54,6 +54,27 @@ func TestThirteenDecemberInSim(t *testing.T) {
 		t.Errorf("as-built: %d left to come back, %d returned, %d of them completed; want every one of over 1000 back, most completing", u.Left, u.Returned, u.ReturnedCompleted)
 	}
 	asBuiltLeft := u.Left
+	// The page and the summary show the day: the returns chart, and by period
+	// the lunch's departures and the dinner's returns.
+	dir := filepath.Join(t.TempDir(), "as-built")
+	runSurge("sim", filepath.Join("..", "..", "scenarios", "13-dec.yaml"), "--out", dir)
+	var sum struct {
+		Periods []reports.PeriodFigures `json:"periods"`
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if json.Unmarshal(b, &sum); len(sum.Periods) != 2 || sum.Periods[0].Name != "lunch" || sum.Periods[1].Name != "dinner" {
+		t.Fatalf("summary periods: %+v", sum.Periods)
+	}
+	if l, d := sum.Periods[0].Users, sum.Periods[1].Users; l.Left < u.Left*9/10 || d.Returned != u.Returned || l.Returned != 0 {
+		t.Errorf("by period: lunch %d left, %d back; dinner %d back (of %d left, %d back in all): want the lunch's leavers back at dinner",
+			l.Left, l.Returned, d.Returned, u.Left, u.Returned)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, want := range []string{`id="surge_returns"`, "Coming back later", "By period", "lunch 11:00-14:00", "qr p99 &lt;= 2s at dinner"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
 	code, c, u = day("fixed")
 	if code != 0 {
 		t.Errorf("fixed: exit %d, want 0 (GO)", code)
