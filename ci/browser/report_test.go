@@ -292,11 +292,18 @@ func TestReportRendersOffline(t *testing.T) {
 // samples) and checks it in the browser the same way.
 func TestPredictionReportRendersOffline(t *testing.T) {
 	chromium(t)
-	s, err := scenarios.Load("../../scenarios/naver-degraded.yaml")
+	html, span := simPage(t, "naver-degraded.yaml", "fixed")
+	checkRendered(t, html, "naver-degraded-sim", "NO-GO", span)
+}
+
+// simPage is the page `surge sim` writes for a shipped scenario on a
+// profile, and the span its charts cover (seconds).
+func simPage(t *testing.T, scenario, profile string) ([]byte, float64) {
+	s, err := scenarios.Load("../../scenarios/" + scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := profiles.Load("fixed")
+	p, err := profiles.Load(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +315,7 @@ func TestPredictionReportRendersOffline(t *testing.T) {
 	if err := reports.HTML(&html, reports.New(s, run)); err != nil {
 		t.Fatal(err)
 	}
-	checkRendered(t, html.Bytes(), "naver-degraded-sim", "NO-GO", max(run.Meta.Planned, run.Meta.Elapsed).Seconds())
+	return html.Bytes(), max(run.Meta.Planned, run.Meta.Elapsed).Seconds()
 }
 
 // TestDayReportRendersOffline renders what `surge sim` writes for 13-dec.yaml
@@ -316,26 +323,11 @@ func TestPredictionReportRendersOffline(t *testing.T) {
 // the browser the same way, the coming-back chart among the others.
 func TestDayReportRendersOffline(t *testing.T) {
 	chromium(t)
-	s, err := scenarios.Load("../../scenarios/13-dec.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := profiles.Load("as-built")
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, _, err := sim.Run(context.Background(), sim.Config{Scenario: s, Profile: p, Seed: 1, Meta: results.Meta{Scenario: s.Name, Profile: p.Name}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var html bytes.Buffer
-	if err := reports.HTML(&html, reports.New(s, run)); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(html.String(), `id="surge_returns"`) {
+	html, span := simPage(t, "13-dec.yaml", "as-built")
+	if !strings.Contains(string(html), `id="surge_returns"`) {
 		t.Fatal("the page has no coming-back chart")
 	}
-	checkRendered(t, html.Bytes(), "13-dec-sim", "NO-GO", max(run.Meta.Planned, run.Meta.Elapsed).Seconds())
+	checkRendered(t, html, "13-dec-sim", "NO-GO", span)
 }
 
 // TestCapacityPageRendersOffline renders surge capacity's page for lunch's
