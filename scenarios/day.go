@@ -59,7 +59,7 @@ func (s Spans) Contains(from, to Clock) bool {
 // do again), with fresh attempts and fresh patience.
 // A user comes back once: a second come_back decision is to abandon. One
 // whose return would fall past the day's end (or the period's) does not
-// come back (counted as gone).
+// come back: it has abandoned (results count it in left, not returned).
 type ComeBack struct {
 	After  *spec.Dist `yaml:"after"`
 	Within string     `yaml:"within"`

@@ -168,9 +168,11 @@ func (w *Walker) Return(at time.Duration) Action {
 	return w.next(false)
 }
 
-// Gone ends the journey of a user who left and will not come back today.
+// Gone ends the journey of a user who left and will not come back today:
+// it has abandoned.
 func (w *Walker) Gone() Action {
 	w.back = BackGone
+	w.Counts.Abandoned++
 	return Action{At: w.at}
 }
 
