@@ -85,6 +85,28 @@ func (c *charting) returns(cs *chartSet) {
 	cs.Returns = cs.add(renderLine(ch))
 }
 
+// LeftFrom is how many users left to come back from one place: the
+// request that failed them, or running out of patience.
+type LeftFrom struct {
+	From  string `json:"from"`
+	Users int64  `json:"users"`
+}
+
+// leftFrom is the run's LeftFrom, the most first.
+func leftFrom(r *results.Run) []LeftFrom {
+	var out []LeftFrom
+	for from, n := range r.LeftFrom {
+		out = append(out, LeftFrom{from, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Users != out[j].Users {
+			return out[i].Users > out[j].Users
+		}
+		return out[i].From < out[j].From
+	})
+	return out
+}
+
 // gone is how many left to come back and never did within the day.
 func gone(u results.Users) int64 { return max(0, u.Left-u.Returned) }
 

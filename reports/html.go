@@ -128,7 +128,10 @@ details{margin:1em 0}
 <tr><td></td><td>{{.Run.Users.Arrived}}</td><td>{{.Run.Users.Completed}}</td><td>{{pct .S.Goodput}}</td><td>{{.Run.Users.Abandoned}}</td><td>{{.Run.Users.Impatient}}</td><td>{{.Run.Users.Manual}}</td><td>{{.Run.Users.Unfinished}}</td><td>{{.Run.Users.Switched}}</td><td>{{sprintf "%.2fx" .S.RetryAmp}}</td></tr></table>
 <p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>{{with .Charts.Returns}}
 <h3>Coming back later</h3>{{.Element}}{{.Script}}
-<p>{{$.Run.Users.Left}} users gave up to come back later; {{$.Run.Users.Returned}} came back within the day and {{$.Run.Users.ReturnedCompleted}} of them completed their journey{{with $.S.Gone}}; {{.}} would have come back after the day's end{{end}}. A user who comes back resumes where it failed, keeping its credential; its requests count as attempts, not new demand. Shaded: the scenario's periods.</p>{{end}}{{with .S.Periods}}
+<p>{{$.Run.Users.Left}} users gave up to come back later; {{$.Run.Users.Returned}} came back within the day and {{$.Run.Users.ReturnedCompleted}} of them completed their journey{{with $.S.Gone}}; {{.}} would have come back after the day's end{{end}}. A user who comes back resumes where it failed, keeping its credential; its requests count as attempts, not new demand. Shaded: the scenario's periods.</p>
+{{with $.S.LeftFrom}}<table><tr><th>where they gave up</th><th>users</th></tr>
+{{range .}}<tr><td>{{.From}}</td><td>{{.Users}}</td></tr>
+{{end}}</table>{{end}}{{end}}{{with .S.Periods}}
 <h3>By period</h3>
 <table><tr><th>period</th><th>arrived</th><th>completed</th><th>goodput</th><th>left to come back</th><th>came back</th><th>the day's clauses here</th></tr>
 {{range .}}<tr><td>{{.Name}} {{.From}}-{{.To}}</td><td>{{.Users.Arrived}}</td><td>{{.Users.Completed}}</td><td>{{pct .Goodput}}</td><td>{{.Users.Left}}</td><td>{{.Users.Returned}}</td>

@@ -37,6 +37,8 @@ type Summary struct {
 	Periods []PeriodFigures `json:"periods,omitempty"`
 	// Gone left to come back and did not, within the day.
 	Gone int64 `json:"gone,omitempty"`
+	// LeftFrom is where the users who left to come back gave up.
+	LeftFrom []LeftFrom `json:"left_from,omitempty"`
 	// Warnings are what a reader must not miss: a comparison with a run of
 	// another scenario, say.
 	Warnings []string `json:"warnings,omitempty"`
@@ -126,7 +128,7 @@ func Summarize(rep *Report) Summary {
 		s.Endpoints[name] = endpointSummary(e.Total)
 	}
 	s.Bottleneck = bottleneck(s.Stages, r.StageCalls)
-	s.Periods, s.Gone = periodFigures(rep.Scenario, r), gone(r.Users)
+	s.Periods, s.Gone, s.LeftFrom = periodFigures(rep.Scenario, r), gone(r.Users), leftFrom(r)
 	g := r.Generator
 	s.Generator = GeneratorSummary{LateP50: g.Late.Quantile(50).Seconds(), LateP99: g.Late.Quantile(99).Seconds(),
 		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight}

@@ -84,7 +84,11 @@ func textUsers(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "\nusers: %d arrived, %d completed (goodput %s), %d abandoned, %d out of patience, %d manual fallback, %d unfinished at the end; %d platform switches, %d reinstalls, %d kept trying\n",
 		u.Arrived, u.Completed, fmtShare(s.Goodput), u.Abandoned, u.Impatient, u.Manual, u.Unfinished, u.Switched, u.Reinstall, u.KeptTrying)
 	if u.Left > 0 {
-		fmt.Fprintf(w, "came back later: %d gave up to come back, %d came back within the day, %d of them completed\n", u.Left, u.Returned, u.ReturnedCompleted)
+		fmt.Fprintf(w, "came back later: %d gave up to come back, %d came back within the day, %d of them completed; they gave up at", u.Left, u.Returned, u.ReturnedCompleted)
+		for i, f := range s.LeftFrom {
+			fmt.Fprintf(w, "%s %s %d", map[bool]string{true: "", false: ","}[i == 0], f.From, f.Users)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, p := range s.Periods {
 		fmt.Fprintf(w, "  %-10s %s-%s: %d arrived, goodput %s, %d left to come back, %d came back\n", p.Name, p.From, p.To,

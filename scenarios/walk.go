@@ -31,6 +31,8 @@ type Walker struct {
 	wanted uint64
 	Counts UserCounts
 	back   uint8 // whether the user came back later (BackNone, ...)
+	// leftImpatient: it left to come back because its patience ran out
+	leftImpatient bool
 	more   *[]string
 }
 
@@ -42,6 +44,18 @@ const (
 	BackReturned        // it came back
 	BackCompleted       // it came back and completed its journey
 )
+
+// LeftFrom is the request a user who just left (Action.Away) gave up on,
+// or OutOfPatience.
+func (w *Walker) LeftFrom() string {
+	if w.leftImpatient || int(w.i) >= len(w.steps) {
+		return OutOfPatience
+	}
+	return w.steps[w.i].Request
+}
+
+// OutOfPatience is LeftFrom for a user whose patience ran out.
+const OutOfPatience = "out of patience"
 
 // Back says whether the user came back (BackNone, BackAway, ...).
 func (w *Walker) Back() uint8 { return w.back }
@@ -186,7 +200,7 @@ func (w *Walker) next(reset bool) Action {
 	if w.deadline > 0 && w.at > w.deadline {
 		// Running out of patience is giving up too: as many come back later.
 		if share := w.s.Behaviour.GiveUp[GiveUpComeBack]; share > 0 && w.back == BackNone && w.rng.Float64() < float64(share) {
-			w.back = BackAway
+			w.back, w.leftImpatient = BackAway, true
 			return Action{At: w.deadline, Away: true}
 		}
 		w.Counts.Impatient++

@@ -252,7 +252,7 @@ func b2i(b bool) int64 {
 // away schedules the return of a user who left to come back later (or ends
 // its journey when it will not come back today), as the live engine does.
 func (m *sim) away(u *user, a scenarios.Action) {
-	m.run.Count(u.arrived+a.At, results.Users{Left: 1})
+	m.run.Leave(u.arrived+a.At, u.walk.LeftFrom())
 	next, back := m.plan.Back(&u.walk, u.arrived, a.At)
 	if back {
 		m.run.Count(u.arrived+next.At, results.Users{Returned: 1})

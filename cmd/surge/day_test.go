@@ -36,6 +36,13 @@ func TestThirteenDecemberInSim(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var from int64
+		for _, n := range run.LeftFrom {
+			from += n
+		}
+		if from != run.Users.Left {
+			t.Errorf("%s: %d left by where they gave up (%v), %d in all", profile, from, run.LeftFrom, run.Users.Left)
+		}
 		return code, clauses, run.Users
 	}
 	code, c, u := day("as-built")
@@ -131,6 +138,9 @@ slo: [{clause: "errors <= 1%", at: lunch}, {clause: "errors <= 1%", at: dinner},
 		}
 		if u := run.Users; u.Arrived != 100 || u.Left != 50 || u.Returned != 50 || u.ReturnedCompleted != 50 || u.Completed != 100 {
 			t.Errorf("%s: users %+v; want the 50 lunch users to leave, come back and complete", cmd, u)
+		}
+		if len(run.LeftFrom) != 1 || run.LeftFrom["qr"] != 50 {
+			t.Errorf("%s: left from %v, want all 50 from qr", cmd, run.LeftFrom)
 		}
 		for b, u := range run.UserBuckets {
 			at := time.Duration(b) * run.Meta.Bucket

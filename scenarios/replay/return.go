@@ -18,7 +18,7 @@ import (
 func (e *engine) away(u *user, last scenarios.Action) bool {
 	next, back := e.plan.Back(&u.walk, u.arrived, last.At)
 	e.mu.Lock()
-	e.run.Count(u.arrived+last.At, results.Users{Left: 1})
+	e.run.Leave(u.arrived+last.At, u.walk.LeftFrom())
 	e.mu.Unlock()
 	if !back {
 		u.count()

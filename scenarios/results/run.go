@@ -34,6 +34,18 @@ type Run struct {
 	// the run directory: at most MaxFailureSamples per request and kind.
 	Failures  []FailureSample `json:"failures,omitempty"`
 	Generator Generator       `json:"generator"`
+	// LeftFrom counts the users who left to come back later by where they
+	// gave up: the request that failed them, or "out of patience".
+	LeftFrom map[string]int64 `json:"left_from,omitempty"`
+}
+
+// Leave counts a user who left at at to come back later, from where.
+func (r *Run) Leave(at time.Duration, from string) {
+	r.Count(at, Users{Left: 1})
+	if r.LeftFrom == nil {
+		r.LeftFrom = map[string]int64{}
+	}
+	r.LeftFrom[from]++
 }
 
 // MaxFailureSamples is how many failed answers a run keeps per request and
@@ -287,6 +299,12 @@ func (r *Run) Merge(o *Run) {
 		}
 	}
 	r.Users.add(o.Users)
+	for from, n := range o.LeftFrom {
+		if r.LeftFrom == nil {
+			r.LeftFrom = map[string]int64{}
+		}
+		r.LeftFrom[from] += n
+	}
 	for len(r.UserBuckets) < len(o.UserBuckets) {
 		r.UserBuckets = append(r.UserBuckets, Users{})
 	}
