@@ -33,7 +33,7 @@ type Walker struct {
 	back   uint8 // whether the user came back later (BackNone, ...)
 	// leftImpatient: it left to come back because its patience ran out
 	leftImpatient bool
-	more   *[]string
+	more          *[]string
 }
 
 // Whether a user came back later (the come_back decision), in order.
