@@ -88,7 +88,9 @@ func histogram(d *prometheus.Desc, h *results.Histogram, labels ...string) prome
 	for i, bound := range Buckets {
 		b[bound.Seconds()] = counts[i]
 	}
-	return withNative{prometheus.MustNewConstHistogram(d, uint64(h.Count()), sum.Seconds(), b, labels...), h}
+	m := &withNative{Metric: prometheus.MustNewConstHistogram(d, uint64(h.Count()), sum.Seconds(), b, labels...)}
+	Native(&m.native, h) // now, under the view's lock: Write runs after Collect, when the run has moved on
+	return m
 }
 
 // NativeSchema is the native histograms' resolution: schema 3, each bucket
@@ -102,15 +104,16 @@ const NativeSchema = 3
 // scrape and remote write read the classic buckets.
 type withNative struct {
 	prometheus.Metric
-	h *results.Histogram
+	native dto.Histogram // its native fields
 }
 
 // Write implements prometheus.Metric.
-func (m withNative) Write(out *dto.Metric) error {
+func (m *withNative) Write(out *dto.Metric) error {
 	if err := m.Metric.Write(out); err != nil {
 		return err
 	}
-	Native(out.Histogram, m.h)
+	h, n := out.Histogram, &m.native
+	h.Schema, h.ZeroThreshold, h.ZeroCount, h.PositiveSpan, h.PositiveDelta = n.Schema, n.ZeroThreshold, n.ZeroCount, n.PositiveSpan, n.PositiveDelta
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +121,34 @@ func TestNativeBucketsHoldTheValues(t *testing.T) {
 	if len(got) != len(want) || total != h.Count() || out.GetSchema() != NativeSchema {
 		t.Errorf("%d buckets (want %d), %d values (want %d), %d zeros", len(got), len(want), total, h.Count(), out.GetZeroCount())
 	}
+}
+
+// TestGatherReadsTheRunUnderTheViewsLock: the metrics are made from the
+// run inside the view (the engine's lock); nothing reads it afterwards,
+// when the engine records on (go test -race catches a read outside).
+func TestGatherReadsTheRunUnderTheViewsLock(t *testing.T) {
+	var mu sync.Mutex
+	run := results.New(results.Meta{Scenario: "quick"})
+	view := func(f func(*results.Run, int64)) {
+		mu.Lock()
+		defer mu.Unlock()
+		f(run, 1)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(New(view, prometheus.Labels{"scenario": "quick", "run": "r", "shard": "0"}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20000 {
+			mu.Lock()
+			run.Record("qr", results.Outcome{Corrected: time.Duration(i%5000+1) * time.Millisecond, First: true})
+			mu.Unlock()
+		}
+	}()
+	for range 50 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
 }
