@@ -166,6 +166,9 @@ details{margin:1em 0}
 <table><tr><th>metric</th><th>measured</th><th>predicted</th><th>prediction error</th></tr>
 {{range .Metrics}}<tr><td>{{.Metric}}</td><td>{{val .Unit .This}}</td><td>{{val .Unit .Other}}</td><td>{{chg .}}</td></tr>
 {{end}}</table>
+{{with .Clauses}}<table><tr><th>gate clause</th><th>measured</th><th></th><th>predicted</th><th></th></tr>
+{{range .}}<tr><td>{{.Clause}}</td><td>{{val .Unit .This}}</td><td class="{{if .ThisPass}}pass{{else}}fail{{end}}">{{if .ThisPass}}PASS{{else}}FAIL{{end}}</td><td>{{val .Unit .Other}}</td><td class="{{if .OtherPass}}pass{{else}}fail{{end}}">{{if .OtherPass}}PASS{{else}}FAIL{{end}}</td></tr>
+{{end}}</table>{{end}}
 {{with .Curves}}<table><tr><th>curve</th><th>windows</th><th>median error</th><th>max error</th></tr>
 {{range .}}<tr><td>{{.Curve}}</td><td>{{.Windows}}</td><td>{{pct .Median}}</td><td>{{pct .Max}}</td></tr>
 {{end}}</table>{{end}}

@@ -94,18 +94,47 @@ type Against struct {
 	Metrics     []Comparison `json:"metrics"`
 	Regressions int          `json:"regressions"`
 	Curves      []CurveError `json:"curves,omitempty"`
+	// Clauses are the gate's clauses judged in both (per period where they
+	// say at:), paired by name.
+	Clauses []ClauseAgainst `json:"clauses,omitempty"`
 	// Unrelated says why the other run may not describe the same
 	// scenario ("" when it does).
 	Unrelated string `json:"unrelated,omitempty"`
 }
 
-func against(this *results.Run, other *Loaded, baseline bool) *Against {
+// ClauseAgainst is one gate clause as this run and the other judged it.
+type ClauseAgainst struct {
+	Clause    string  `json:"clause"`
+	Unit      string  `json:"unit"`
+	This      float64 `json:"this"`
+	Other     float64 `json:"other"`
+	ThisPass  bool    `json:"this_pass"`
+	OtherPass bool    `json:"other_pass"`
+}
+
+// clausesAgainst pairs the clauses both verdicts judged.
+func clausesAgainst(this, other Verdict) []ClauseAgainst {
+	theirs := map[string]ClauseResult{}
+	for _, c := range other.Clauses {
+		theirs[c.Clause] = c
+	}
+	var out []ClauseAgainst
+	for _, c := range this.Clauses {
+		o, ok := theirs[c.Clause]
+		if ok && c.Evaluated() && o.Evaluated() {
+			out = append(out, ClauseAgainst{c.Clause, c.Unit, c.Measured, o.Measured, c.Pass, o.Pass})
+		}
+	}
+	return out
+}
+
+func against(this *results.Run, v Verdict, other *Loaded, baseline bool) *Against {
 	if other == nil {
 		return nil
 	}
 	m := other.Run.Meta
 	a := &Against{Dir: other.Dir, Kind: m.Kind, Seed: m.Seed, Profile: m.Profile, Verdict: other.Verdict.Go,
-		Metrics: compare(this, other.Run, baseline), Unrelated: unrelated(this.Meta, m)}
+		Metrics: compare(this, other.Run, baseline), Unrelated: unrelated(this.Meta, m), Clauses: clausesAgainst(v, other.Verdict)}
 	for _, c := range a.Metrics {
 		if c.Regression {
 			a.Regressions++
@@ -137,8 +166,8 @@ func Summarize(rep *Report) Summary {
 			s.Generator.BehindAt = append(s.Generator.BehindAt, ev.At)
 		}
 	}
-	s.Baseline = against(r, rep.Baseline, true)
-	s.Prediction = against(r, rep.Prediction, false)
+	s.Baseline = against(r, v, rep.Baseline, true)
+	s.Prediction = against(r, v, rep.Prediction, false)
 	for _, a := range []*Against{s.Baseline, s.Prediction} {
 		if a != nil && a.Unrelated != "" {
 			what := map[bool]string{true: "baseline", false: "prediction"}[a == s.Baseline]
