@@ -36,7 +36,7 @@ func (s *Spans) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Contains says whether clock c is in one of the spans.
+// Contains says whether [from, to] lies within one of the spans.
 func (s Spans) Contains(from, to Clock) bool {
 	for _, sp := range s {
 		if from >= sp.From && to <= sp.To {

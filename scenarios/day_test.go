@@ -138,21 +138,23 @@ func TestWalkerComesBack(t *testing.T) {
 	if a.Away || a.Step != nil || w.Counts.Abandoned != 1 {
 		t.Errorf("a second come_back: %+v, counts %+v; want it to abandon", a, w.Counts)
 	}
-	w = NewWalker(s, "j", "kakao", rand.New(rand.NewPCG(3, 4)))
-	w.Start()
-	w.After("", time.Second)
-	w.After("", 1500*time.Millisecond)
-	w.After("5xx", 2*time.Second)
-	w.After("5xx", 3*time.Second)
+	// awayAtIssue is a user whose issuance failed twice, so that it left.
+	awayAtIssue := func() *Walker {
+		w := NewWalker(s, "j", "kakao", rand.New(rand.NewPCG(3, 4)))
+		w.Start()
+		w.After("", time.Second)
+		w.After("", 1500*time.Millisecond)
+		w.After("5xx", 2*time.Second)
+		if a := w.After("5xx", 3*time.Second); !a.Away {
+			t.Fatalf("two failed issuances: %+v, want it away", a)
+		}
+		return w
+	}
+	w = awayAtIssue()
 	if a := w.Gone(); a.Step != nil || w.Back() != BackGone || w.Counts.Abandoned != 1 {
 		t.Errorf("a user the day ends before it comes back: %+v, back %d, counts %+v; want it abandoned", a, w.Back(), w.Counts)
 	}
-	w = NewWalker(s, "j", "kakao", rand.New(rand.NewPCG(3, 4)))
-	w.Start()
-	w.After("", time.Second)
-	w.After("", 1500*time.Millisecond)
-	w.After("5xx", 2*time.Second)
-	w.After("5xx", 3*time.Second)
+	w = awayAtIssue()
 	w.Return(time.Hour)
 	for i := range 3 {
 		w.After("", time.Hour+time.Duration(i)*time.Second)
