@@ -1,15 +1,9 @@
 package refserver
 
 import (
-	"bytes"
-	"fmt"
-	"net"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -34,111 +28,10 @@ const (
 )
 
 // HTTPServer is an http.Server for a handler with the reference server's
-// limits.
+// limits, which refuses what its Edge listener found (see guarded).
 func HTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
+	return &http.Server{Handler: guarded(h), ConnContext: connContext, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
 		IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
-}
-
-// Listen listens on addr with the edge's listener: connections capped (see
-// Capped) and net/http's own error answers rewritten as JSON.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return Capped(JSONErrors(ln), MaxConns()), nil
-}
-
-// MaxConns is how many connections the server takes at once: the process's
-// open-file limit less a margin for its database, logs and listeners, so
-// that a flood of idle or trickling connections never leaves it without a
-// descriptor to answer with (past the cap, new connections wait in the
-// kernel's backlog).
-func MaxConns() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
-		return 1000
-	}
-	return int(min(max(int64(rl.Cur)-128, 16), 100_000))
-}
-
-// Capped accepts at most n connections open at once.
-func Capped(ln net.Listener, n int) net.Listener {
-	return &cappedListener{Listener: ln, slots: make(chan struct{}, n)}
-}
-
-type cappedListener struct {
-	net.Listener
-	slots chan struct{}
-}
-
-func (l *cappedListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &cappedConn{Conn: c, release: func() { <-l.slots }}, nil
-}
-
-type cappedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *cappedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
-}
-
-// JSONErrors rewrites the plain-text answers net/http's server writes
-// itself on a connection (400 for a malformed request, 431, 501) into the
-// API's JSON error shape, same status. net/http writes each such answer in
-// one Write straight to the connection, with these headers and no handler
-// involved; a handler's answer never has them.
-func JSONErrors(ln net.Listener) net.Listener { return jsonErrorListener{ln} }
-
-type jsonErrorListener struct{ net.Listener }
-
-func (l jsonErrorListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &jsonErrorConn{Conn: c}, nil
-}
-
-type jsonErrorConn struct{ net.Conn }
-
-// netHTTPError is how net/http's server ends the head of its own answers.
-const netHTTPError = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
-
-func (c *jsonErrorConn) Write(b []byte) (int, error) {
-	i := bytes.Index(b, []byte(netHTTPError))
-	if !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) || i < 0 {
-		return c.Conn.Write(b)
-	}
-	line := string(b[len("HTTP/1.1 "):i]) // "400 Bad Request: missing required Host header"
-	code, text, _ := strings.Cut(line, " ")
-	status, err := strconv.Atoi(code)
-	if err != nil {
-		return c.Conn.Write(b)
-	}
-	msg := strings.TrimSpace(string(b[i+len(netHTTPError):]))
-	if msg == "" {
-		msg = text
-	}
-	body := fmt.Sprintf(`{"error": {"code": %q, "message": %q}}`+"\n", errorCode(status), msg)
-	out := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		status, http.StatusText(status), len(body), body)
-	if _, err := c.Conn.Write([]byte(out)); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }
 
 // errorCode names a status net/http answers with.

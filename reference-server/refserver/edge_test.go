@@ -87,7 +87,7 @@ func TestTricklingBodiesTimeOutAndHealthzAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	const limit, tricklers = 20, 60
-	ln := Capped(JSONErrors(raw), limit)
+	ln := Edge(raw, limit)
 	hs := HTTPServer(srv.Handler())
 	hs.ReadTimeout = time.Second
 	go hs.Serve(ln)

@@ -111,20 +111,22 @@ func (s *Server) identityConfirm(w http.ResponseWriter, r *http.Request) (int, e
 	if !s.keys.open(kindIDReq, r.PathValue("id"), &req) {
 		return 0, &apiError{Status: http.StatusNotFound, Code: "unknown_identity_request", Field: "id", Message: "no such identity request"}
 	}
-	if err := s.guesses.check(req); err != nil {
+	guess, err := s.guesses.reserve(req) // taken before the identity stage, settled after the code is checked
+	if err != nil {
 		return 0, err
 	}
+	defer guess.release()
 	var out struct {
 		IdentityToken string    `json:"identity_token"`
 		ExpiresAt     time.Time `json:"expires_at"`
 	}
-	err := s.run(r.Context(), s.route("identity.confirm", req.Platform), req.Platform, works{
+	err = s.run(r.Context(), s.route("identity.confirm", req.Platform), req.Platform, works{
 		"identity-confirm": func(ctx context.Context) error {
 			if expired(req.Expires, s.now()) {
 				return &apiError{Status: http.StatusGone, Code: "identity_request_expired", Field: "id", Message: "the identity request has expired; start again"}
 			}
 			if subtle.ConstantTimeCompare([]byte(in.Code), []byte(s.keys.smsCode(req.Nonce))) != 1 {
-				return s.guesses.wrong(ctx, s.store, req)
+				return guess.wrong(ctx, s.store)
 			}
 			// one confirmation per request: a second would mint a second token
 			if err := s.store.useTokenAlone(ctx, usedToken{nonce: kindIDReq + ":" + req.Nonce, expires: req.Expires}); errors.Is(err, errDuplicate) {
@@ -238,14 +240,15 @@ func registryDoses(user string) int {
 
 // POST /v1/qr {platform, session, credential_id | wallet: {credential, signature}} -> 201 {token, expires_at}
 // Fetch-proof platforms load the credential from the backend by id on every
-// QR; wallet platforms present the cached signed credential. Either way the
-// holder's session must be for that credential.
+// QR; wallet platforms present the cached signed credential. The QR is
+// minted for one credential, named in one place (qrRequest.credential), and
+// only for the holder of the session.
 func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 	var in qrRequest
 	if err := decodeBody(w, r, &in); err != nil {
 		return 0, err
 	}
-	fetch, err := s.checkQRRequest(&in)
+	fetch, holder, err := s.checkQRRequest(&in)
 	if err != nil {
 		return 0, err
 	}
@@ -259,7 +262,7 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 	err = s.run(r.Context(), s.route("qr", in.Platform), in.Platform, works{
 		"fetch-proof": func(ctx context.Context) error {
 			var err error
-			cred, err = s.credential(ctx, in.CredentialID, "credential_id")
+			cred, err = s.credential(ctx, holder, "credential_id")
 			return err
 		},
 		"mint-qr": func(context.Context) error {
@@ -269,8 +272,11 @@ func (s *Server) mintQR(w http.ResponseWriter, r *http.Request) (int, error) {
 				}
 				cred = *in.Wallet
 			}
+			if cred.Credential.ID != holder { // what is minted is what the session holds, whatever the route did
+				return notTheHolder("wallet")
+			}
 			exp := s.now().Add(s.ttl("qr", 15*time.Second))
-			out.Token = s.keys.seal(kindQR, qrClaims{ID: randomID(), Credential: cred.Credential.ID, Platform: in.Platform, Expires: exp.UnixMilli()})
+			out.Token = s.keys.seal(kindQR, qrClaims{ID: randomID(), Credential: holder, Platform: in.Platform, Expires: exp.UnixMilli()})
 			out.ExpiresAt = exp.UTC()
 			return nil
 		},
@@ -292,36 +298,60 @@ type qrRequest struct {
 	Wallet       *SignedCredential `json:"wallet"`
 }
 
+// credential is the id of the credential the request asks a QR for, from
+// the one field its platform reads it from: the wallet's on a wallet
+// platform, credential_id on a fetch-proof one (or the wallet's, when a
+// fetch-proof app sends only its wallet). A second field that names another
+// credential is refused, not ignored: a QR is minted from what was checked.
+func (in *qrRequest) credential(fetch bool) (string, error) {
+	switch {
+	case !fetch && in.Wallet == nil:
+		return "", badField(http.StatusUnprocessableEntity, "missing_field", "wallet", "platform %s uses the wallet credential: field \"wallet\" is required", in.Platform)
+	case fetch && in.CredentialID == "" && in.Wallet == nil:
+		return "", missing("credential_id")
+	}
+	id, other, field := in.CredentialID, walletID(in.Wallet), "wallet"
+	if !fetch || id == "" {
+		id, other, field = other, in.CredentialID, "credential_id"
+	}
+	if other != "" && other != id {
+		return "", badField(http.StatusUnprocessableEntity, "conflicting_fields", field,
+			"credential_id and wallet name different credentials (%q, %q): a QR is for one credential", in.CredentialID, walletID(in.Wallet))
+	}
+	if fetch && in.CredentialID != "" {
+		return id, checkID("credential_id", id)
+	}
+	return id, checkID("wallet.credential.id", id)
+}
+
 // checkQRRequest checks a QR request's fields and that its session is the
-// credential's holder's; fetch says the platform fetches the proof.
-func (s *Server) checkQRRequest(in *qrRequest) (fetch bool, err error) {
+// holder's of the credential it names; fetch says the platform fetches
+// the proof, holder is that credential's id.
+func (s *Server) checkQRRequest(in *qrRequest) (fetch bool, holder string, err error) {
 	if err := s.checkPlatform("platform", in.Platform); err != nil {
-		return false, err
+		return false, "", err
 	}
 	fetch = s.profile.Platforms[in.Platform].Proof == capacity.ProofFetch
-	switch {
-	case fetch && in.CredentialID == "" && in.Wallet != nil:
-		in.CredentialID = in.Wallet.Credential.ID
-	case fetch && in.CredentialID == "":
-		return fetch, missing("credential_id")
-	case !fetch && in.Wallet == nil:
-		return fetch, badField(http.StatusUnprocessableEntity, "missing_field", "wallet", "platform %s uses the wallet credential: field \"wallet\" is required", in.Platform)
-	}
-	if err := checkID("credential_id", firstNonEmpty(in.CredentialID, "-")); err != nil {
-		return fetch, err
+	id, err := in.credential(fetch)
+	if err != nil {
+		return fetch, "", err
 	}
 	if in.Session == "" {
-		return fetch, missing("session")
+		return fetch, "", missing("session")
 	}
 	var sess sessionClaims
 	if !s.keys.open(kindSession, in.Session, &sess) {
-		return fetch, &apiError{Status: http.StatusUnauthorized, Code: "unknown_session", Field: "session", Message: "session not issued by this system, or altered"}
+		return fetch, "", &apiError{Status: http.StatusUnauthorized, Code: "unknown_session", Field: "session", Message: "session not issued by this system, or altered"}
 	}
-	if id := firstNonEmpty(in.CredentialID, walletID(in.Wallet)); id != sess.Credential {
-		return fetch, &apiError{Status: http.StatusForbidden, Code: "not_the_holder", Field: "session",
-			Message: "the session is not the holder's of this credential: a QR is minted for one's own credential only"}
+	if id != sess.Credential {
+		return fetch, "", notTheHolder("session")
 	}
-	return fetch, nil
+	return fetch, id, nil
+}
+
+func notTheHolder(field string) *apiError {
+	return &apiError{Status: http.StatusForbidden, Code: "not_the_holder", Field: field,
+		Message: "the session is not the holder's of this credential: a QR is minted for one's own credential only"}
 }
 
 func walletID(w *SignedCredential) string {

@@ -51,23 +51,38 @@ func TestSecurityRejectionsAdmitNobody(t *testing.T) {
 	expiring := ts.qr("kakao", cred)
 	fresh := ts.qr("kakao", cred)
 
+	naverCred := ts.issue("honest-naver", "naver")
 	qrCases := []struct {
-		name    string
-		wallet  map[string]any
-		session string
-		status  int
-		code    string
+		name     string
+		platform string
+		wallet   map[string]any
+		credID   string
+		session  string
+		status   int
+		code     string
 	}{
-		{"forged signature", forged, ts.session(cred), 403, "forged_credential"},
-		{"tampered payload", tampered, ts.session(cred), 403, "forged_credential"},
-		{"signature not base64", noSig, ts.session(cred), 422, "bad_signature"},
-		{"credential from another system", foreign, other.session(foreign), 401, "unknown_session"},
-		{"another's credential with one's own session", foreign, ts.session(cred), 403, "not_the_holder"},
-		{"one's credential with a session from another system", cred, other.session(foreign), 401, "unknown_session"},
+		{"another's wallet with one's own session and credential id", "kakao", foreign, credID(cred), ts.session(cred), 422, "conflicting_fields"},
+		{"another's wallet from this system with one's own session and credential id", "kakao", naverCred, credID(cred), ts.session(cred), 422, "conflicting_fields"},
+		{"fetch: one's credential id with another's wallet", "naver", cred, credID(naverCred), ts.session(naverCred), 422, "conflicting_fields"},
+		{"fetch: another's credential id with one's own session", "naver", nil, credID(cred), ts.session(naverCred), 403, "not_the_holder"},
+		{"a wallet without its id", "kakao", map[string]any{"credential": map[string]any{}}, "", ts.session(cred), 422, "missing_field"},
+		{"forged signature", "kakao", forged, "", ts.session(cred), 403, "forged_credential"},
+		{"tampered payload", "kakao", tampered, "", ts.session(cred), 403, "forged_credential"},
+		{"signature not base64", "kakao", noSig, "", ts.session(cred), 422, "bad_signature"},
+		{"credential from another system", "kakao", foreign, "", other.session(foreign), 401, "unknown_session"},
+		{"another's credential with one's own session", "kakao", foreign, "", ts.session(cred), 403, "not_the_holder"},
+		{"one's credential with a session from another system", "kakao", cred, "", other.session(foreign), 401, "unknown_session"},
 	}
 	for _, c := range qrCases {
 		t.Run("qr/"+c.name, func(t *testing.T) {
-			status, out := ts.call("POST", "/v1/qr", map[string]any{"platform": "kakao", "wallet": c.wallet, "session": c.session})
+			body := map[string]any{"platform": c.platform, "session": c.session}
+			if c.wallet != nil {
+				body["wallet"] = c.wallet
+			}
+			if c.credID != "" {
+				body["credential_id"] = c.credID
+			}
+			status, out := ts.call("POST", "/v1/qr", body)
 			if status != c.status || errCode(out) != c.code {
 				t.Errorf("status %d code %q, want %d %q (%v)", status, errCode(out), c.status, c.code, out)
 			}

@@ -283,41 +283,65 @@ func (s *Server) adminOnly(h http.HandlerFunc) http.Handler {
 }
 
 // userLimiter allows n requests per user in any window of length per.
+// A slow request may reserve its place first and settle it after, so
+// that requests checked at once cannot together pass the limit.
 type userLimiter struct {
-	mu    sync.Mutex
-	n     int
-	per   time.Duration
-	now   func() time.Time
-	seen  map[string][]time.Time
-	sweep time.Time
+	mu      sync.Mutex
+	n       int
+	per     time.Duration
+	now     func() time.Time
+	seen    map[string][]time.Time // counted requests in the window, oldest first
+	pending map[string]int         // reserved, not yet settled
+	sweep   time.Time
 }
 
 func newUserLimiter(n int, per time.Duration, now func() time.Time) *userLimiter {
-	return &userLimiter{n: n, per: per, now: now, seen: map[string][]time.Time{}}
-}
-
-// full says how long until user may make a request again, 0 if now,
-// without recording one.
-func (l *userLimiter) full(user string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	ts := l.seen[user]
-	for len(ts) > 0 && now.Sub(ts[0]) >= l.per {
-		ts = ts[1:]
-	}
-	if len(ts) < l.n {
-		return 0
-	}
-	return l.per - now.Sub(ts[0])
+	return &userLimiter{n: n, per: per, now: now, seen: map[string][]time.Time{}, pending: map[string]int{}}
 }
 
 // allow records a request by user; if refused it says when to retry.
 func (l *userLimiter) allow(user string) (bool, time.Duration) {
+	if wait := l.reserve(user); wait > 0 {
+		return false, wait
+	}
+	l.settle(user, true)
+	return true, 0
+}
+
+// reserve takes a place for user, or says how long until one is free
+// (a second, when only reserved places fill the window).
+func (l *userLimiter) reserve(user string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	ts := l.window(user)
+	if len(ts)+l.pending[user] < l.n {
+		l.pending[user]++
+		return 0
+	}
+	if len(ts) < l.n {
+		return time.Second
+	}
+	return l.per - l.now().Sub(ts[0])
+}
+
+// settle ends a reservation: counted, or given back.
+func (l *userLimiter) settle(user string, counted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending[user]--; l.pending[user] <= 0 {
+		delete(l.pending, user)
+	}
+	if counted {
+		l.seen[user] = append(l.window(user), l.now())
+	}
+}
+
+// window is user's counted requests still in the window (l.mu held); now
+// and then it forgets users idle for a whole window, so memory stays
+// bounded.
+func (l *userLimiter) window(user string) []time.Time {
 	now := l.now()
-	if now.Sub(l.sweep) > l.per { // forget users idle for a whole window: memory stays bounded
+	if now.Sub(l.sweep) > l.per {
 		for u, ts := range l.seen {
 			if now.Sub(ts[len(ts)-1]) >= l.per {
 				delete(l.seen, u)
@@ -329,10 +353,10 @@ func (l *userLimiter) allow(user string) (bool, time.Duration) {
 	for len(ts) > 0 && now.Sub(ts[0]) >= l.per {
 		ts = ts[1:]
 	}
-	if len(ts) >= l.n {
-		l.seen[user] = ts
-		return false, l.per - now.Sub(ts[0])
+	if len(ts) == 0 {
+		delete(l.seen, user)
+		return nil
 	}
-	l.seen[user] = append(ts, now)
-	return true, 0
+	l.seen[user] = ts
+	return ts
 }

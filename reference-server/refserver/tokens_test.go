@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // identityRequest opens an identity request and returns its id and code.
@@ -115,4 +118,66 @@ func TestQRIsMintedForTheHoldersOwnCredentialOnly(t *testing.T) {
 		t.Errorf("altered session: %d %v, want 401 unknown_session", status, out)
 	}
 	ts.mustCall("POST", "/v1/checkins", map[string]any{"token": ts.qr("naver", mine), "venue_id": "v"}, 201)
+}
+
+// TestSMSGuessBudgetHoldsUnderConcurrency: an attacker sends 1,500 wrong
+// codes, 100 at a time, over 30 identity requests for one user, while the
+// identity stage takes its time: no more codes are checked than the
+// budget (guessesPerUser wrong codes an hour, guessesPerRequest a request),
+// counted both from the answers that say a code was checked and from the
+// identity stage's own count of visits.
+func TestSMSGuessBudgetHoldsUnderConcurrency(t *testing.T) {
+	p := parseProfile(t, strings.Replace(readTestdata(t, "testdata/fast.yaml"),
+		"identity: {workers: 32, queue: 256, service: 0s}", "identity: {workers: 16, queue: 4096, service: 20ms}", 1))
+	ts := startServer(t, p)
+	type req struct{ id, code string }
+	var reqs []req
+	for range 30 {
+		id, code := ts.identityRequest("victim", "kakao")
+		reqs = append(reqs, req{id, code})
+	}
+	visits := func() float64 { return testutil.ToFloat64(ts.met.served.WithLabelValues("identity")) }
+	before := visits()
+	const guesses, parallel = 1500, 100
+	answers := make(chan string, guesses)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := reqs[i%len(reqs)]
+			_, out := ts.call("POST", "/v1/identity/requests/"+r.id+"/confirm", map[string]string{"code": wrongCode(r.code, i)})
+			answers <- errCode(out)
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	kinds := map[string]int{}
+	for a := range answers {
+		kinds[a]++
+	}
+	checked := kinds["wrong_code"] + kinds["identity_request_locked"]
+	if checked > guessesPerUser || checked == 0 {
+		t.Errorf("%d codes checked and found wrong (answers %v), want at most %d and some", checked, kinds, guessesPerUser)
+	}
+	if n := visits() - before; n > guessesPerUser {
+		t.Errorf("the identity stage checked %v codes, want at most %d (answers %v)", n, guessesPerUser, kinds)
+	}
+	// the budget is spent: even the right code waits for the hour
+	r := reqs[len(reqs)-1]
+	if status, out := ts.call("POST", "/v1/identity/requests/"+r.id+"/confirm", map[string]string{"code": r.code}); status != 429 {
+		t.Errorf("the right code after the budget is spent: %d %v, want 429", status, out)
+	}
+}
+
+func readTestdata(t *testing.T, path string) string {
+	t.Helper()
+	s, err := readFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
