@@ -56,3 +56,43 @@ func TestAPIScenarioMistakesNameTheirLine(t *testing.T) {
 		t.Errorf("rows %+v, %v", d, err)
 	}
 }
+
+// TestDataFilesStayInTheScenariosTree: a relative data file that leaves
+// the scenario's folder (by .. or a symbolic link) is refused without
+// reading it; an absolute path is read where it says (not joined to the
+// folder); and a file that is not a data file is never quoted back in the
+// error, only counted.
+func TestDataFilesStayInTheScenariosTree(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "scenarios", "mine")
+	os.MkdirAll(dir, 0o755)
+	secret := filepath.Join(root, "shadow")
+	os.WriteFile(secret, []byte("root:$y$j9T$SECRETHASH:19000:0:99999:7:::\n"), 0o600)
+	os.Symlink(secret, filepath.Join(dir, "link.csv"))
+	table := filepath.Join(root, "elsewhere.csv")
+	os.WriteFile(table, []byte("id,name\n1,a\n"), 0o644)
+	load := func(file string) error {
+		s, err := Parse("t.yaml", []byte(apiBase+"requests: {r: {method: GET, path: '/${users.id}'}}\ndata: {users: {file: '"+file+"', policy: cycle}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.LoadData(dir)
+		return err
+	}
+	for _, file := range []string{"../../shadow", "link.csv", "../mine/../../shadow"} {
+		err := load(file)
+		if err == nil || !strings.Contains(err.Error(), "outside the document's folder") || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%s: %v, want refused as outside the folder, quoting nothing", file, err)
+		}
+	}
+	if err := load(secret); err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "does not read as a header") {
+		t.Errorf("an absolute path to a file that is not a data file: %v, want its header counted, not quoted", err)
+	}
+	if err := load(table); err != nil {
+		t.Errorf("an absolute path to a data file outside the folder: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "wide.csv"), []byte(strings.Repeat("c,", MaxColumns)+"id\n"), 0o644)
+	if err := load("wide.csv"); err == nil || !strings.Contains(err.Error(), "more than the 1000 a data file may have") {
+		t.Errorf("a header of %d columns: %v", MaxColumns+1, err)
+	}
+}

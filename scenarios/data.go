@@ -8,15 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
-// MaxDataFile is the largest data or multipart file a run reads.
-const MaxDataFile = 256 << 20
+// MaxDataFile is the largest data or multipart file a run reads, and
+// MaxColumns the most columns a data file's header may have.
+const (
+	MaxDataFile = 256 << 20
+	MaxColumns  = 1000
+)
 
 // Data is what a run reads besides the scenario: the data files' rows (the
 // columns the templates use, each value as JSON text) and the multipart
@@ -74,10 +78,11 @@ func (s *Scenario) EnvUses() [][2]string {
 	return out
 }
 
-// LoadData reads the scenario's data files and multipart files, relative
-// to dir (the scenario file's directory): every column a template uses
-// must be in its file (in each row of a JSON-lines file). Errors name the
-// file and line.
+// LoadData reads the scenario's data files and multipart files: absolute
+// paths as they are, relative ones within dir (the scenario file's
+// directory) only (spec.ReadFileIn). Every column a template uses must be
+// in its file (in each row of a JSON-lines file). Errors name the file and
+// line, and quote of the file's content at most its header's column names.
 func (s *Scenario) LoadData(dir string) (*Data, error) {
 	d := &Data{Tables: map[string]*Table{}, Files: map[string][]byte{}}
 	used := map[string]map[string]bool{}
@@ -91,7 +96,7 @@ func (s *Scenario) LoadData(dir string) (*Data, error) {
 	}
 	for _, name := range spec.SortedKeys(s.Data) {
 		f := s.Data[name]
-		t, err := loadTable(filepath.Join(dir, f.File), name, f, spec.SortedKeys(used[name]))
+		t, err := loadTable(dir, name, f, spec.SortedKeys(used[name]))
 		if err != nil {
 			return nil, s.doc.Errorf(spec.Join("data", name, "file"), "%v", err)
 		}
@@ -104,7 +109,7 @@ func (s *Scenario) LoadData(dir string) (*Data, error) {
 			if part.File == "" || d.Files[part.File] != nil {
 				continue
 			}
-			b, err := spec.ReadFile(filepath.Join(dir, part.File), MaxDataFile)
+			b, err := spec.ReadFileIn(dir, part.File, MaxDataFile)
 			if err != nil {
 				return nil, s.doc.Errorf(spec.Join("requests", name, "multipart", i, "file"), "%v", err)
 			}
@@ -114,8 +119,9 @@ func (s *Scenario) LoadData(dir string) (*Data, error) {
 	return d, nil
 }
 
-func loadTable(path, name string, f Feeder, cols []string) (*Table, error) {
-	raw, err := spec.ReadFile(path, MaxDataFile)
+func loadTable(dir, name string, f Feeder, cols []string) (*Table, error) {
+	path := spec.PathIn(dir, f.File)
+	raw, err := spec.ReadFileIn(dir, f.File, MaxDataFile)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +147,9 @@ func (t *Table) readCSV(path string, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s:1: the header row: %v", path, err)
 	}
+	if len(header) > MaxColumns {
+		return fmt.Errorf("%s:1: the header row has %d columns, more than the %d a data file may have", path, len(header), MaxColumns)
+	}
 	index := make([]int, len(t.Columns))
 	for j, c := range t.Columns {
 		index[j] = -1
@@ -150,7 +159,7 @@ func (t *Table) readCSV(path string, raw []byte) error {
 			}
 		}
 		if index[j] < 0 {
-			return fmt.Errorf("%s:1: no column %q (columns: %s)", path, c, strings.Join(header, ", "))
+			return fmt.Errorf("%s:1: no column %q (%s)", path, c, headerText(header))
 		}
 	}
 	for {
@@ -179,7 +188,7 @@ func (t *Table) readJSONL(path string, raw []byte) error {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(text, &obj); err != nil {
-			return fmt.Errorf("%s:%d: want one JSON object a line: %v", path, line, err)
+			return fmt.Errorf("%s:%d: want one JSON object a line%s", path, line, jsonErrorAt(err))
 		}
 		row := make([]json.RawMessage, len(t.Columns))
 		for j, c := range t.Columns {
@@ -192,4 +201,36 @@ func (t *Table) readJSONL(path string, raw []byte) error {
 		t.Rows = append(t.Rows, row)
 	}
 	return sc.Err()
+}
+
+// headerText names a header's columns for a message, when they read as
+// column names (at most 50 of them, each short and plain); otherwise only
+// how many there are: a file that is not a data file (a key, a password
+// file) is not quoted back.
+func headerText(header []string) string {
+	if len(header) > 50 {
+		return fmt.Sprintf("the header has %d columns", len(header))
+	}
+	for _, h := range header {
+		if !columnName.MatchString(strings.TrimSpace(h)) {
+			return fmt.Sprintf("the first line has %d fields, and does not read as a header of column names", len(header))
+		}
+	}
+	return "columns: " + strings.Join(header, ", ")
+}
+
+var columnName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_ .-]{0,63}$`)
+
+// jsonErrorAt says where a line failed to decode as JSON, without quoting
+// it (a JSON syntax error names the character it stopped at).
+func jsonErrorAt(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf(" (not JSON at byte %d)", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf(" (a JSON %s, not an object)", te.Value)
+	}
+	return ""
 }

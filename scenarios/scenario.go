@@ -22,24 +22,24 @@ type Scenario struct {
 	Compression *Compression `yaml:"compression"`
 	// Periods name stretches of the clock (lunch, dinner), for come_back
 	// and for clauses judged at one.
-	Periods  map[string]Span `yaml:"periods"`
+	Periods  map[string]Span `yaml:"periods" max:"1000"`
 	Arrivals Arrivals        `yaml:"arrivals"`
 	// Extra are arrival streams beside the main one (e.g. issuance from office desks).
-	Extra []Stream `yaml:"extra_arrivals"`
+	Extra []Stream `yaml:"extra_arrivals" max:"1000"`
 	// Platforms are the shares of users per client platform.
-	Platforms map[string]Percent `yaml:"platforms"`
-	Cohorts   []Cohort           `yaml:"cohorts"`
-	Journeys  map[string][]Step  `yaml:"journeys"`
+	Platforms map[string]Percent `yaml:"platforms" max:"1000"`
+	Cohorts   []Cohort           `yaml:"cohorts" max:"1000"`
+	Journeys  map[string][]Step  `yaml:"journeys" max:"100000" maxeach:"1000"`
 	// Requests are HTTP request templates by name, added to (or replacing
 	// entries of) the reference server's built-in ones (PassRequests).
-	Requests map[string]Request `yaml:"requests"`
+	Requests map[string]Request `yaml:"requests" max:"100000"`
 	// Data are files of rows (CSV with a header, or JSON lines) bound to
 	// users: ${name.column} in a template is the user's row's column.
-	Data      map[string]Feeder `yaml:"data"`
+	Data      map[string]Feeder `yaml:"data" max:"1000"`
 	Behaviour Behaviour         `yaml:"behaviour"`
 	// Faults switch on and off on the scenario's clock.
-	Faults []Fault  `yaml:"faults"`
-	SLO    []Clause `yaml:"slo"`
+	Faults []Fault  `yaml:"faults" max:"10000"`
+	SLO    []Clause `yaml:"slo" max:"1000"`
 	Gate   Gate     `yaml:"gate"`
 	Safety *Safety  `yaml:"safety"`
 
@@ -123,7 +123,7 @@ type Arrivals struct {
 	Start   Clock         `yaml:"start"`
 	Bucket  time.Duration `yaml:"bucket"`
 	Total   Count         `yaml:"total"`
-	Profile []Percent     `yaml:"profile"`
+	Profile []Percent     `yaml:"profile" max:"100000"` // a day in 1 s buckets is 86,400
 	Process string        `yaml:"process"`
 	Burst   *Burst        `yaml:"burst"`
 	Party   *Party        `yaml:"party"`
@@ -151,7 +151,7 @@ type Stream struct {
 	Rate      Rate               `yaml:"rate"`
 	Span      Span               `yaml:"during"`
 	Journey   string             `yaml:"journey"`
-	Platforms map[string]Percent `yaml:"platforms"`
+	Platforms map[string]Percent `yaml:"platforms" max:"1000"`
 }
 
 // Cohort is a kind of user with its share of arrivals and its journey.
@@ -160,9 +160,9 @@ type Stream struct {
 type Cohort struct {
 	Name      string             `yaml:"name"`
 	Share     *Percent           `yaml:"share"`
-	Shares    []TimedShare       `yaml:"shares"`
+	Shares    []TimedShare       `yaml:"shares" max:"100000"`
 	Journey   string             `yaml:"journey"`
-	Platforms map[string]Percent `yaml:"platforms"`
+	Platforms map[string]Percent `yaml:"platforms" max:"1000"`
 }
 
 // TimedShare is a cohort's share from a time on.

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -41,13 +44,20 @@ func (e *Error) Error() string {
 // Errors is every problem found in one document, in line order.
 type Errors []*Error
 
+// Error lists the first MaxShown problems, then how many more there are.
 func (es Errors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
+	msgs := make([]string, 0, min(len(es), MaxShown)+1)
+	for _, e := range es[:min(len(es), MaxShown)] {
+		msgs = append(msgs, e.Error())
+	}
+	if len(es) > MaxShown {
+		msgs = append(msgs, fmt.Sprintf("... and %d more problems", len(es)-MaxShown))
 	}
 	return strings.Join(msgs, "\n")
 }
+
+// MaxShown is how many problems a message lists: the rest are counted.
+const MaxShown = 100
 
 // Validator is implemented by documents that check their own values after
 // decoding; each problem is reported against a key path.
@@ -143,6 +153,9 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 	if len(data) > MaxDocument {
 		return doc, Errors{{File: file, Msg: fmt.Sprintf("larger than %s, the most a YAML document here may hold", sizeText(MaxDocument))}}
 	}
+	if n := valueBound(data); n > 2*MaxValues {
+		return doc, Errors{{File: file, Msg: fmt.Sprintf("more than %d YAML values, or characters that could each start one (: - , [ { ?), the most a document here may hold", 2*MaxValues)}}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -154,6 +167,12 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return doc, Errors{{File: file, Line: extra.Line, Msg: "more than one YAML document in the file"}}
+	}
+	if n := countNodes(&root, MaxValues+1); n > MaxValues {
+		return doc, Errors{{File: file, Msg: fmt.Sprintf("more than %d YAML values (keys, items and scalars), the most a document here may hold", MaxValues)}}
+	}
+	if errs := checkLengths(&root, reflect.TypeOf(v), "", file); len(errs) > 0 {
+		return doc, errs // nothing past a list too long is decoded: each entry would cost memory and time
 	}
 	idx := newIndex(doc)
 	idx.walk(&root, "")
@@ -324,7 +343,10 @@ func NodeError(n *yaml.Node, format string, args ...any) error {
 	}}
 }
 
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	durationType    = reflect.TypeOf(time.Duration(0))
+)
 
 // checkKnown reports mapping keys that name no field of the Go type they
 // decode into, with the valid keys, walking the node tree and the type together.
@@ -338,6 +360,10 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Error
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == durationType && n.Kind == yaml.ScalarNode && strings.HasPrefix(strings.TrimSpace(n.Value), "-") {
+		*errs = append(*errs, &Error{File: doc.File, Line: n.Line, Path: path, Msg: fmt.Sprintf("%q: a duration must not be negative", n.Value)})
+		return
+	}
 	// A type that reads itself is checked only where it reads a mapping into
 	// its own fields (a scalar-or-mapping value such as an extraction).
 	if t == nil || reflect.PointerTo(t).Implements(unmarshalerType) && (n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct) {
@@ -349,16 +375,23 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Error
 			return // the decoder reports the type mismatch
 		}
 		fields := yamlFields(t)
+		unknown, lastUnknown := 0, 0
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := Join(path, k.Value)
 			ft, ok := fields[k.Value]
 			if !ok {
-				*errs = append(*errs, &Error{File: doc.File, Line: k.Line, Path: p,
-					Msg: fmt.Sprintf("unknown key %q (known: %s)", k.Value, knownKeys(fields))})
+				lastUnknown = k.Line
+				if unknown++; unknown <= MaxShown {
+					*errs = append(*errs, &Error{File: doc.File, Line: k.Line, Path: p,
+						Msg: fmt.Sprintf("unknown key %q (known: %s)", k.Value, knownKeys(fields))})
+				}
 				continue
 			}
 			checkKnown(v, ft, p, doc, errs)
+		}
+		if unknown > MaxShown { // a mapping of 300,000 unknown keys is one mistake, not 300,000 messages
+			*errs = append(*errs, &Error{File: doc.File, Line: lastUnknown, Path: path, Msg: fmt.Sprintf("and %d more unknown keys", unknown-MaxShown)})
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -381,6 +414,16 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Error
 // flattened) to the field's type.
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
+	for k, f := range yamlFieldsOf(t) {
+		out[k] = f.Type
+	}
+	return out
+}
+
+// yamlFieldsOf maps the YAML key of each field of struct t (inline fields
+// flattened) to the field.
+func yamlFieldsOf(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -397,7 +440,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range yamlFields(ft) {
+				for k, v := range yamlFieldsOf(ft) {
 					out[k] = v
 				}
 			}
@@ -406,7 +449,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		out[name] = f.Type
+		out[name] = f
 	}
 	return out
 }
@@ -446,6 +489,49 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readAll(f, path, limit)
+}
+
+// ErrOutside is wrapped by ReadFileIn's error for a relative name that
+// leaves its folder.
+var ErrOutside = errors.New("outside the document's folder")
+
+// ReadFileIn reads a file a document names (at most limit bytes): an
+// absolute name as it is, a relative one within dir, the document's
+// folder, only. A relative name that leaves dir, by .. or through a
+// symbolic link, is refused (os.Root): a document checked in CI cannot
+// make surge open, or quote a line of, a file outside its tree unless it
+// names that file by its absolute path.
+func ReadFileIn(dir, name string, limit int64) ([]byte, error) {
+	if filepath.IsAbs(name) {
+		return ReadFile(name, limit)
+	}
+	shown := filepath.Join(dir, name)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("%s: %w (%s; name it by its absolute path to read it)", shown, ErrOutside, dir)
+		}
+		return nil, fmt.Errorf("%s: %w", shown, errors.Unwrap(err))
+	}
+	return readAll(f, shown, limit)
+}
+
+// PathIn is how ReadFileIn shows a name: as it is if absolute, else
+// joined to dir.
+func PathIn(dir, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
+}
+
+func readAll(f *os.File, path string, limit int64) ([]byte, error) {
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Size() > limit {
 		return nil, fmt.Errorf("%s: %w (larger than %s, the most it may hold)", path, ErrTooLarge, sizeText(limit))

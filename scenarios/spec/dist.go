@@ -67,6 +67,9 @@ func ParseDist(s string) (Dist, error) {
 		if err != nil {
 			return Dist{}, fmt.Errorf("distribution %q: want a duration or one of const(D), exp(MEAN), uniform(LO, HI), lognormal(median=D, p90=D)", s)
 		}
+		if d < 0 {
+			return Dist{}, fmt.Errorf("distribution %q: a negative duration", s)
+		}
 		return Const(d), nil
 	}
 	d, err := buildDist(name, args)
