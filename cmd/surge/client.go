@@ -27,14 +27,14 @@ func clientSetup(s *scenarios.Scenario, scenarioPath string, cfg *replay.Config)
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.Cert != "" {
-		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, t.Cert), filepath.Join(dir, t.Key))
+		pair, err := keyPair(dir, t.Cert, t.Key)
 		if err != nil {
 			return fmt.Errorf("%s: target.tls: the client certificate: %w", scenarioPath, err)
 		}
 		conf.Certificates = []tls.Certificate{pair}
 	}
 	if t.CA != "" {
-		pem, err := spec.ReadFile(filepath.Join(dir, t.CA), 16<<20)
+		pem, err := spec.ReadFileIn(dir, t.CA, 16<<20)
 		if err != nil {
 			return fmt.Errorf("%s: target.tls.ca: %w", scenarioPath, err)
 		}
@@ -46,4 +46,18 @@ func clientSetup(s *scenarios.Scenario, scenarioPath string, cfg *replay.Config)
 	}
 	cfg.TLS = conf
 	return nil
+}
+
+// keyPair reads a certificate and its key as the scenario names them
+// (spec.ReadFileIn: absolute, or within the scenario's folder).
+func keyPair(dir, cert, key string) (tls.Certificate, error) {
+	c, err := spec.ReadFileIn(dir, cert, 16<<20)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	k, err := spec.ReadFileIn(dir, key, 16<<20)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(c, k)
 }

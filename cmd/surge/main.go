@@ -17,11 +17,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 )
 
-// Exit codes, the same for every command.
+// Exit codes, the same for every command. A crash (a panic anywhere, the
+// runtime out of memory) is none of these: Go's runtime would exit with 2,
+// which a CI job reads as NO-GO, so main sets the traceback level to
+// "crash" and the runtime aborts instead (SIGABRT: status 134 in a shell,
+// after the stack traces; a core file only where the core size limit
+// allows one).
 const (
 	exitPass   = 0 // pass / GO
 	exitError  = 1 // the command could not be done: bad input, unreachable target
@@ -29,11 +35,14 @@ const (
 	exitSignal = 130
 )
 
-func main() {
+func main() { os.Exit(surge()) }
+
+// surge is the process: the command line run, its outcome an exit code.
+func surge() int {
+	debug.SetTraceback("crash")
 	ctx, stop := interrupts(context.Background())
-	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // interrupts: the first Ctrl-C (or SIGTERM) cancels ctx, which stops a run's

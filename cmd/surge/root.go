@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals are the flags every command shares.
@@ -32,7 +35,10 @@ Exit codes: 0 pass (GO), 2 the gate failed (NO-GO), 1 the command could not be d
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print figures as one JSON object")
 	root.PersistentFlags().StringVar(&g.cpuprofile, "cpuprofile", "", "write a CPU profile of the command to this file (for go tool pprof)")
 	root.PersistentFlags().MarkHidden("cpuprofile")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := noNegativeDurations(cmd); err != nil {
+			return err
+		}
 		if g.cpuprofile == "" {
 			return nil
 		}
@@ -48,4 +54,16 @@ Exit codes: 0 pass (GO), 2 the gate failed (NO-GO), 1 the command could not be d
 	}
 	root.AddCommand(newVersionCmd(g), newProfilesCmd(g), newValidateCmd(g), newRunCmd(g), newSchemaCmd(), newReportCmd(), newSizeCmd(g), newUSLCmd(g), newSimCmd(g), newPlanCmd(g), newChaosCmd(g), newCapacityCmd(g), newImportCmd(g), newMergeCmd(g), newK8sCmd(g), newInitCmd())
 	return root
+}
+
+// noNegativeDurations refuses a negative value of any duration flag: no
+// wait, timeout, interval or budget of surge's means anything below zero.
+func noNegativeDurations(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Value.Type() == "duration" && strings.HasPrefix(f.Value.String(), "-") && err == nil {
+			err = fmt.Errorf("--%s %s: a duration must not be negative", f.Name, f.Value)
+		}
+	})
+	return err
 }

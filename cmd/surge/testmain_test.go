@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -15,10 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("SURGE_TEST_AS") {
 	case "surge":
-		ctx, stop := interrupts(context.Background())
-		code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
+		os.Exit(surge())
 	case "reference-server":
 		os.Exit(serveReference(os.Args[1], os.Getenv("SURGE_ADMIN_TOKEN")))
 	}

@@ -35,7 +35,8 @@ sim do, so every route and every fault's stage exists.`,
 			type result struct {
 				File     string   `json:"file"`
 				Valid    bool     `json:"valid"`
-				Problems []string `json:"problems,omitempty"`
+				Problems []string `json:"problems,omitempty"` // the first spec.MaxShown
+				More     int      `json:"more_problems,omitempty"`
 			}
 			var results []result
 			bad := problemsError{}
@@ -45,14 +46,15 @@ sim do, so every route and every fault's stage exists.`,
 					r.Valid = false
 					var es spec.Errors
 					if errors.As(err, &es) {
-						for _, e := range es {
+						for _, e := range es[:min(len(es), spec.MaxShown)] {
 							r.Problems = append(r.Problems, e.Error())
 						}
+						r.More = len(es) - len(r.Problems)
 					} else {
 						r.Problems = []string{err.Error()}
 					}
 					bad.files++
-					bad.problems += len(r.Problems)
+					bad.problems += len(r.Problems) + r.More
 				}
 				results = append(results, r)
 			}
@@ -66,6 +68,9 @@ sim do, so every route and every fault's stage exists.`,
 					}
 					for _, p := range r.Problems {
 						fmt.Fprintln(out, p)
+					}
+					if r.More > 0 {
+						fmt.Fprintf(out, "%s: ... and %d more problems\n", r.File, r.More)
 					}
 				}
 			}
