@@ -24,6 +24,7 @@
 //   - The admin API (faults, seeded credentials) takes the bearer token of
 //     Config.AdminToken from anyone, compared in constant time; without a
 //     token configured it is off. The token is never logged or answered.
+//
 //   - An identity request is bound to its user and platform, its SMS code
 //     is checked in constant time, and it is confirmed once; five wrong
 //     codes lock it and twenty in an hour lock the user, so a six-digit
@@ -31,16 +32,20 @@
 //     from both budgets before it waits for the identity stage and gives
 //     it back only if the code was right, so guesses sent at once cannot
 //     pass a budget none of them has been counted in yet.
+//
 //   - An identity token is bound to its user and the platform it was
 //     checked on, expires, and issues one certificate only.
+//
 //   - A certificate is answered with the holder's session, sealed (HMAC) to
 //     the credential and its holder; a QR is minted only for the session's
 //     own credential, named in one field (the wallet on a wallet platform,
 //     credential_id on a fetch-proof one; a second field naming another
 //     credential is refused), so neither a leaked credential id nor
 //     another's wallet mints anybody's QR.
+//
 //   - A QR token is sealed to its credential and platform, expires after
 //     its TTL and admits once (its id is recorded durably).
+//
 //   - A 2xx means the write is committed: a certificate, the token it used
 //     and its place in the key-anchor chain commit in one transaction, or
 //     the certificate is recorded pending and anchored on restart and by
