@@ -78,14 +78,15 @@ type reqInfo struct {
 type platformRoute struct {
 	bytes    *byte // platform's bytes: of one string the route was asked for by (the same bytes and length are the same name)
 	platform string
-	hops     []hop
+	root     *hop // no stage: its calls are the route's steps
 }
 
 // hop is a step of a route with its stage resolved.
 type hop struct {
-	st    *stage
-	calls []hop
-	async bool
+	st      *stage
+	calls   []hop
+	async   bool
+	service *spec.Dist // this step's own service time at its stage (nil: the stage's)
 }
 
 // route is the request's route for a platform. A few platforms, and a
@@ -93,19 +94,19 @@ type hop struct {
 // scenario's lists): a scan by the address of the name's bytes beats
 // hashing, and comparing names, whose lengths are often the same (kakao,
 // naver).
-func (m *sim) route(ri *reqInfo, platform string) []hop {
+func (m *sim) route(ri *reqInfo, platform string) *hop {
 	p := unsafe.StringData(platform)
 	for i := range ri.routes {
 		if r := &ri.routes[i]; r.bytes == p && len(r.platform) == len(platform) {
-			return ri.routes[i].hops
+			return ri.routes[i].root
 		}
 	}
-	var h []hop
+	var h *hop
 	if i := slices.IndexFunc(ri.routes, func(r platformRoute) bool { return r.platform == platform }); i >= 0 {
-		h = ri.routes[i].hops // another string with the same name
+		h = ri.routes[i].root // another string with the same name
 	} else {
 		steps, _ := m.p.Route(ri.endpoint, platform)
-		h = m.resolve(steps, platform)
+		h = &hop{calls: m.resolve(steps, platform)}
 	}
 	ri.routes = append(ri.routes, platformRoute{p, platform, h})
 	return h
@@ -114,7 +115,7 @@ func (m *sim) route(ri *reqInfo, platform string) []hop {
 func (m *sim) resolve(steps []capacity.Step, platform string) []hop {
 	out := make([]hop, len(steps))
 	for i, s := range steps {
-		out[i] = hop{st: m.stages[capacity.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async}
+		out[i] = hop{st: m.stages[capacity.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async, service: s.Service}
 	}
 	return out
 }
@@ -180,8 +181,8 @@ type request struct {
 // the queue timeout and queueing time are on the second, touched only if
 // it waits.
 type visit struct {
-	r      *request // nil for an async step
-	calls  []hop
+	r      *request // nil for an async step, and for orphaned work (abandoned: finish)
+	h      *hop     // the step it plays: its calls, its service time
 	st     *stage
 	parent *visit
 	next   int32
@@ -189,7 +190,7 @@ type visit struct {
 	held   bool
 	queued bool // waiting in its stage's queue, its expiry pending if the stage has a queue timeout
 	dead   bool
-	_      [64 - 61]byte // (61: the fields above) the first line ends here
+	_      [64 - 43]byte // (43: the fields above) the first line ends here
 
 	queuedAt float64
 	expiry   timer // its queue timeout, pending while it waits
@@ -229,7 +230,7 @@ func (m *sim) act(u *user) {
 			return
 		}
 	}
-	kind, hops := m.atOnce(r)
+	kind, root := m.atOnce(r)
 	if kind != "" {
 		// Answered before it could time out: what setting its timeout and
 		// stopping it again would leave, at a fraction of the cost (a third
@@ -239,7 +240,7 @@ func (m *sim) act(u *user) {
 		return
 	}
 	m.timeout(si.lane, &r.deadline, requestEvent(evDeadline, r))
-	m.runCalls(m.newVisit(r, hops, nil))
+	m.runCalls(m.newVisit(r, root, nil))
 }
 
 func b2i(b bool) int64 {
@@ -263,30 +264,30 @@ func (m *sim) away(u *user, a scenarios.Action) {
 
 // startRoute sends a request to the service: its pre-route checks, then its route.
 func (m *sim) startRoute(r *request) {
-	kind, hops := m.atOnce(r)
+	kind, root := m.atOnce(r)
 	if kind != "" {
 		m.complete(r, kind)
 		return
 	}
-	m.runCalls(m.newVisit(r, hops, nil))
+	m.runCalls(m.newVisit(r, root, nil))
 }
 
 // atOnce is the answer a request gets before any stage holds it, if it
 // gets one: refused (refused), or shed by its first stage, full (as enter
 // sheds it, without making its visits to unwind). Otherwise it is the
 // request's route.
-func (m *sim) atOnce(r *request) (string, []hop) {
+func (m *sim) atOnce(r *request) (string, *hop) {
 	if kind := m.refused(r); kind != "" {
 		return kind, nil
 	}
-	hops := m.route(r.ri, r.u.walk.Platform)
-	if len(hops) == 0 {
-		return "", hops
+	root := m.route(r.ri, r.u.walk.Platform)
+	if len(root.calls) == 0 {
+		return "", root
 	}
-	h := &hops[0]
+	h := &root.calls[0]
 	st := h.st
 	if h.async || len(st.faults) > 0 || st.idle() || !st.full() {
-		return "", hops
+		return "", root
 	}
 	st.arrived(m.now) // what arriveAt and enter count for a visit they shed
 	st.arrivals++
@@ -305,10 +306,10 @@ func (m *sim) refused(r *request) string {
 
 // runCalls starts v's next call, or finishes v when none is left.
 func (m *sim) runCalls(v *visit) {
-	for int(v.next) < len(v.calls) {
-		c := v.calls[v.next]
+	for int(v.next) < len(v.h.calls) {
+		c := &v.h.calls[v.next]
 		v.next++
-		child := m.newVisit(v.r, c.calls, v)
+		child := m.newVisit(v.r, c, v)
 		if c.async {
 			child.r, child.parent = nil, nil
 			m.arriveAt(child, c.st)
@@ -366,7 +367,11 @@ func (m *sim) acquire(v *visit) {
 		v.expiry.stop()
 	}
 	v.held, v.queued = true, false
-	d := st.cfg.Service.Sample(st.rng).Seconds()
+	svc := &st.cfg.Service
+	if v.h.service != nil {
+		svc = v.h.service
+	}
+	d := svc.Sample(st.rng).Seconds()
 	if len(st.faults) > 0 {
 		d += m.faultLatency(st, d)
 	}
@@ -380,8 +385,10 @@ func (m *sim) serviceDone(v *visit) {
 }
 
 func (m *sim) finishVisit(v *visit) {
-	if v.st == nil { // the route is done: the request succeeded
-		m.complete(v.r, "")
+	if v.st == nil { // the route is done: the request succeeded (unless its client had gone)
+		if v.r != nil {
+			m.complete(v.r, "")
+		}
 		m.freeVisit(v)
 		return
 	}
@@ -455,12 +462,22 @@ func (m *sim) unwind(v *visit) {
 }
 
 // deadline: the client (or the server's request timeout) gives up; the
-// server's work for the request is cancelled, as a disconnect cancels it.
+// server's work for the request is cancelled, as a disconnect cancels it,
+// unless the service finishes what its clients abandon (abandoned:
+// finish): then the work goes on without its request, holding its
+// workers (or its place in a queue) to the end.
 func (m *sim) deadline(r *request) {
 	if r.done {
 		return
 	}
 	chain := r.active
+	if m.orphans && chain != nil && r.si.deadlineKind == "timeout" {
+		for x := chain; x != nil; x = x.parent {
+			x.r = nil
+		}
+		m.complete(r, r.si.deadlineKind)
+		return
+	}
 	if chain != nil {
 		m.unwind(chain)
 	}

@@ -27,14 +27,14 @@ func (x requestRef) live() bool { return x.r.gen == x.gen }
 // newVisit is a visit of r's route (nil for an async step) making calls,
 // for parent. Only its first line is written: the second is the queue's,
 // and its timer is stopped whenever it leaves the queue.
-func (m *sim) newVisit(r *request, calls []hop, parent *visit) *visit {
+func (m *sim) newVisit(r *request, h *hop, parent *visit) *visit {
 	var v *visit
 	if n := len(m.freeVisits); n > 0 {
 		v, m.freeVisits = m.freeVisits[n-1], m.freeVisits[:n-1]
 	} else {
 		v = slab(&m.visitSlab)
 	}
-	v.r, v.calls, v.st, v.parent, v.next = r, calls, nil, parent, 0
+	v.r, v.h, v.st, v.parent, v.next = r, h, nil, parent, 0
 	v.held, v.queued, v.dead = false, false, false
 	return v
 }
@@ -44,7 +44,7 @@ func (m *sim) freeVisit(v *visit) {
 		v.expiry.stop()
 	}
 	v.gen++
-	v.r, v.parent, v.st, v.calls = nil, nil, nil, nil
+	v.r, v.parent, v.st, v.h = nil, nil, nil, nil
 	m.freeVisits = append(m.freeVisits, v)
 }
 

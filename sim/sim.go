@@ -96,6 +96,9 @@ type sim struct {
 	client []*onFault // client-side faults on now
 	rng    *rand.Rand
 	err    error // the simulation cannot go on (errTooLarge)
+	// orphans: the service finishes the work of clients that gave up
+	// (the profile's server.abandoned: finish).
+	orphans bool
 	// due is a user's action due now, when no other event is (flow.go):
 	// the clock's next event, kept out of the queue.
 	due event
@@ -131,6 +134,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, Stats, error) {
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
+	m.orphans = cfg.Profile.Server.Abandoned == capacity.AbandonedFinish
 	m.run.StageCalls = cfg.Profile.Calls()
 	m.setupRules()
 	m.nextArrival()

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +22,52 @@ func (e problemsError) Error() string {
 	return fmt.Sprintf("%d problem(s) in %d file(s)", e.problems, e.files)
 }
 
+// validation is one file's verdict: its first spec.MaxShown problems, and
+// how many more it has.
+type validation struct {
+	File     string   `json:"file"`
+	Valid    bool     `json:"valid"`
+	Problems []string `json:"problems,omitempty"`
+	More     int      `json:"more_problems,omitempty"`
+}
+
+func validateFile(f, profile string) validation {
+	r := validation{File: f, Valid: true}
+	err := validateOne(f, profile)
+	if err == nil {
+		return r
+	}
+	r.Valid = false
+	var es spec.Errors
+	if !errors.As(err, &es) {
+		r.Problems = []string{err.Error()}
+		return r
+	}
+	for _, e := range es[:min(len(es), spec.MaxShown)] {
+		r.Problems = append(r.Problems, e.Error())
+	}
+	r.More = len(es) - len(r.Problems)
+	return r
+}
+
+func printValidations(out io.Writer, asJSON bool, results []validation) {
+	if asJSON {
+		writeJSON(out, map[string]any{"files": results, "valid": !slices.ContainsFunc(results, func(r validation) bool { return !r.Valid })})
+		return
+	}
+	for _, r := range results {
+		if r.Valid {
+			fmt.Fprintf(out, "%s: ok\n", r.File)
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintln(out, p)
+		}
+		if r.More > 0 {
+			fmt.Fprintf(out, "%s: ... and %d more problems\n", r.File, r.More)
+		}
+	}
+}
+
 func newValidateCmd(g *globals) *cobra.Command {
 	var profile string
 	cmd := &cobra.Command{
@@ -32,48 +80,17 @@ target.profile, else as-built): validate checks it against that profile as run a
 sim do, so every route and every fault's stage exists.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			type result struct {
-				File     string   `json:"file"`
-				Valid    bool     `json:"valid"`
-				Problems []string `json:"problems,omitempty"` // the first spec.MaxShown
-				More     int      `json:"more_problems,omitempty"`
-			}
-			var results []result
+			var results []validation
 			bad := problemsError{}
 			for _, f := range args {
-				r := result{File: f, Valid: true}
-				if err := validateOne(f, profile); err != nil {
-					r.Valid = false
-					var es spec.Errors
-					if errors.As(err, &es) {
-						for _, e := range es[:min(len(es), spec.MaxShown)] {
-							r.Problems = append(r.Problems, e.Error())
-						}
-						r.More = len(es) - len(r.Problems)
-					} else {
-						r.Problems = []string{err.Error()}
-					}
+				r := validateFile(f, profile)
+				if !r.Valid {
 					bad.files++
 					bad.problems += len(r.Problems) + r.More
 				}
 				results = append(results, r)
 			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				writeJSON(out, map[string]any{"files": results, "valid": bad.files == 0})
-			} else {
-				for _, r := range results {
-					if r.Valid {
-						fmt.Fprintf(out, "%s: ok\n", r.File)
-					}
-					for _, p := range r.Problems {
-						fmt.Fprintln(out, p)
-					}
-					if r.More > 0 {
-						fmt.Fprintf(out, "%s: ... and %d more problems\n", r.File, r.More)
-					}
-				}
-			}
+			printValidations(cmd.OutOrStdout(), g.json, results)
 			if bad.files > 0 {
 				return bad
 			}

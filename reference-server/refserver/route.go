@@ -129,7 +129,11 @@ func (s *Server) visit(ctx context.Context, st capacity.Step, platform string, w
 	if !ok {
 		return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: fmt.Sprintf("no stage %q for platform %q", st.Stage, platform)}
 	}
-	return stg.serve(ctx, func(ctx context.Context) (time.Duration, error) {
+	svc := stg.service
+	if st.Service != nil {
+		svc = *st.Service
+	}
+	return stg.serve(ctx, svc, func(ctx context.Context) (time.Duration, error) {
 		began := time.Now()
 		if err := s.run(ctx, st.Calls, platform, w); err != nil {
 			return time.Since(began), err

@@ -239,6 +239,9 @@ func (s *Server) instrument(endpoint string, h func(http.ResponseWriter, *http.R
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx := r.Context()
+		if s.profile.Server.Abandoned == capacity.AbandonedFinish {
+			ctx = context.WithoutCancel(ctx) // a client that has gone is not noticed: its work runs to the end
+		}
 		if t := s.profile.Server.RequestTimeout; t > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeoutCause(ctx, t, errDeadline)

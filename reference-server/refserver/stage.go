@@ -74,10 +74,11 @@ func (s *stage) uniform() float64 {
 	return s.rng.Float64()
 }
 
-// serve runs fn while holding one of the stage's workers, after the
-// stage's service time and any active fault's effect. fn says how long of
-// its time went to nested calls (the rest is the stage's own).
-func (s *stage) serve(ctx context.Context, fn func(context.Context) (time.Duration, error)) error {
+// serve runs fn while holding one of the stage's workers, after a service
+// time drawn from svc (the stage's, or the visiting step's own) and any
+// active fault's effect. fn says how long of its time went to nested calls
+// (the rest is the stage's own).
+func (s *stage) serve(ctx context.Context, svc spec.Dist, fn func(context.Context) (time.Duration, error)) error {
 	s.arrived()
 	faults := *s.faults.Load()
 	for _, f := range faults {
@@ -99,7 +100,7 @@ func (s *stage) serve(ctx context.Context, fn func(context.Context) (time.Durati
 		s.m.own.Observe((held - called).Seconds())
 		s.pool.release()
 	}()
-	d := s.draw(s.service)
+	d := s.draw(svc)
 	base := d
 	for _, f := range faults {
 		d += f.extra(s, base)

@@ -135,14 +135,34 @@ type Step struct {
 	Work  string `yaml:"work,omitempty"`
 	Async bool   `yaml:"async,omitempty"`
 	Calls []Step `yaml:"calls,omitempty"`
+	// Service is this visit's own service time at the stage, for a stage
+	// several requests share whose work there differs (a web pool where
+	// one request renders a page and another only reads a cache); nil:
+	// the stage's.
+	Service *spec.Dist `yaml:"service,omitempty"`
 }
 
 // ServerSettings are how the service bounds a request of its own accord.
 type ServerSettings struct {
 	// RequestTimeout is how long the service works on a request before it
-	// answers 504 itself (0: no limit but the client's).
+	// answers 504 itself and abandons the work (0: no limit but the
+	// client's).
 	RequestTimeout time.Duration `yaml:"request_timeout,omitempty"`
+	// Abandoned is what the service does with the work of a request whose
+	// client has gone (timed out, disconnected): cancel (the default) frees
+	// the workers and queue places it holds; finish carries it out to the
+	// end for nobody, as a service that never looks at its client's
+	// connection does. Finished orphaned work is what keeps a service
+	// collapsed after a surge has passed (a metastable failure): the
+	// clients' retries arrive behind work for clients long gone.
+	Abandoned string `yaml:"abandoned,omitempty"`
 }
+
+// What a service does with abandoned work (ServerSettings.Abandoned).
+const (
+	AbandonedCancel = "cancel"
+	AbandonedFinish = "finish"
+)
 
 // Load reads and validates a profile from a YAML file.
 func Load(path string) (*Profile, error) {

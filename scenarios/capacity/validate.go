@@ -105,6 +105,11 @@ func (s ServerSettings) validate(pr *spec.Problems) {
 	if s.RequestTimeout < 0 {
 		pr.Addf("server.request_timeout", "must not be negative")
 	}
+	switch s.Abandoned {
+	case "", AbandonedCancel, AbandonedFinish:
+	default:
+		pr.Addf("server.abandoned", "want %q (work for a client that has gone is stopped) or %q (it is carried out anyway), have %q", AbandonedCancel, AbandonedFinish, s.Abandoned)
+	}
 }
 
 // validateRules checks each rule is one kind, on an endpoint the profile

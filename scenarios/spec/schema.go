@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"time"
@@ -112,8 +113,33 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
 		if e, ok := g.enums[t.Name()+"."+name]; ok {
 			s = withEnum(s, e)
 		}
-		props[name] = s
+		props[name] = withMax(s, f)
 	}
+}
+
+// withMax puts a field's max and maxeach tags (checkLengths) on its schema.
+func withMax(s map[string]any, f reflect.StructField) map[string]any {
+	bound := func(s map[string]any, n int) map[string]any {
+		out := maps.Clone(s)
+		if s["type"] == "array" {
+			out["maxItems"] = n
+		} else if s["type"] == "object" {
+			out["maxProperties"] = n
+		}
+		return out
+	}
+	if n, ok := maxEntries(f, "max"); ok {
+		s = bound(s, n)
+	}
+	if n, ok := maxEntries(f, "maxeach"); ok {
+		for _, k := range []string{"items", "additionalProperties"} {
+			if inner, ok := s[k].(map[string]any); ok {
+				s = maps.Clone(s)
+				s[k] = bound(inner, n)
+			}
+		}
+	}
+	return s
 }
 
 // withEnum puts e on a string schema, a map's keys or a list's items.
