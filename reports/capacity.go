@@ -36,6 +36,36 @@ type Capacity struct {
 	ProfileNotes []string `json:"profile_notes,omitempty"`
 	// Calibration is how the calibrated profile reproduces the steps.
 	Calibration []CalibrationCheck `json:"calibration,omitempty"`
+	// Candidates are the structures the calibration fitted and simulated
+	// against every step, best (the one chosen) first.
+	Candidates []Candidate `json:"candidates,omitempty"`
+}
+
+// Candidate is one structure a calibration fitted, and how well its
+// simulation reproduced each measured step.
+type Candidate struct {
+	Name      string `json:"name"`
+	Structure string `json:"structure"` // in words
+	// Score is the mean over steps and requests of |ln(predicted p95 /
+	// measured p95)| + 3 |predicted - measured error share|: 0 is exact.
+	Score float64         `json:"score"`
+	Steps []CandidateStep `json:"steps"`
+}
+
+// CandidateStep is a candidate's simulation of one measured step.
+type CandidateStep struct {
+	Offered   float64                      `json:"offered_arrivals_per_s"`
+	Mix       string                       `json:"mix,omitempty"`
+	Endpoints map[string]CandidateEndpoint `json:"endpoints"`
+}
+
+// CandidateEndpoint is one request's p95 (seconds) and error share,
+// measured and predicted.
+type CandidateEndpoint struct {
+	MeasuredP95     float64 `json:"measured_p95_s"`
+	PredictedP95    float64 `json:"predicted_p95_s"`
+	MeasuredErrors  float64 `json:"measured_error_share"`
+	PredictedErrors float64 `json:"predicted_error_share"`
 }
 
 // CapacityStep is one steady rate of a capacity search as measured, over its steady part (its warm-up
@@ -68,6 +98,10 @@ type CapacityStep struct {
 	Length  time.Duration `json:"measured_ns"`
 	// Dir is the step's run directory, relative to the search's.
 	Dir string `json:"dir,omitempty"`
+	// Mix is what the step played when not the forecast peak's mix: an
+	// identification step ("only cohort b") that shows how the requests
+	// share the service. Such steps judge no knee.
+	Mix string `json:"mix,omitempty"`
 }
 
 // CapacityEndpoint is one request's figures in a step (latencies in seconds,

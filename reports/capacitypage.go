@@ -94,6 +94,9 @@ func capacityStepsText(w io.Writer, steps []CapacityStep) {
 		if st.Behind {
 			verdict += " (generator behind)"
 		}
+		if st.Mix != "" {
+			verdict += " (identification: " + st.Mix + ")"
+		}
 		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.3g\t%s\t%s\t%s\t\n", st.Offered, st.Achieved, st.Requests, st.Goodput, st.Concurrency,
 			worstP95(st), errorKinds(st), verdict)
 	}
@@ -110,6 +113,14 @@ func capacityCalibrationText(w io.Writer, c *Capacity) {
 	}
 	for _, ch := range c.Calibration {
 		fmt.Fprintf(w, "  simulated at %.4g/s: p95 within %.1f%% of the measured on every request\n", ch.Offered, 100*ch.MaxError)
+	}
+	for i, cand := range c.Candidates {
+		chosen := ""
+		if i == 0 {
+			chosen = " (chosen)"
+		}
+		fmt.Fprintf(w, "  structure %s%s: score %.3f, worst p95 error %+.0f%%, worst error-share gap %+.1f points: %s\n",
+			cand.Name, chosen, cand.Score, 100*worstP95Error(cand), 100*worstShareGap(cand), cand.Structure)
 	}
 	if len(c.Gate) > 0 {
 		fmt.Fprintf(w, "\ngate: %s\n", CapacityWord(c))
@@ -218,7 +229,12 @@ func contains(list []string, s string) bool {
 
 // capacityCharts are the page's charts, x being the offered arrivals/s.
 func capacityCharts(c *Capacity, s *scenarios.Scenario, names []string) []chart {
-	steps := append([]CapacityStep(nil), c.Steps...)
+	var steps []CapacityStep // the peak's mix: an identification step is another mix, off these axes
+	for _, st := range c.Steps {
+		if st.Mix == "" {
+			steps = append(steps, st)
+		}
+	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Offered < steps[j].Offered })
 	sw := stepCharts{steps: steps, knee: map[string]float64{}}
 	for _, st := range steps {
@@ -329,7 +345,43 @@ var capacityPage = template.Must(template.New("capacity").Funcs(template.FuncMap
 	"step": func(st CapacityStep, name string) CapacityEndpoint { return st.Endpoints[name] },
 	"errs": errorKinds,
 	"ns":   func(d time.Duration) string { return fmtDuration(d.Seconds()) },
+	"signed": func(x float64) string {
+		return fmt.Sprintf("%+.0f%%", 100*x)
+	},
+	"points":        func(x float64) string { return fmt.Sprintf("%+.1f points", 100*x) },
+	"worstP95Error": worstP95Error,
+	"worstShareGap": worstShareGap,
 }).Parse(capacityTemplate))
+
+// worstP95Error is a candidate's largest p95 error over the steps, signed
+// ((predicted - measured) / measured: below 0, the model predicts too low).
+func worstP95Error(c Candidate) float64 {
+	worst := 0.0
+	for _, st := range c.Steps {
+		for _, e := range st.Endpoints {
+			if e.MeasuredP95 > 0 && e.PredictedP95 > 0 {
+				if x := (e.PredictedP95 - e.MeasuredP95) / e.MeasuredP95; math.Abs(x) > math.Abs(worst) {
+					worst = x
+				}
+			}
+		}
+	}
+	return worst
+}
+
+// worstShareGap is a candidate's largest error-share gap over the steps,
+// signed (predicted - measured).
+func worstShareGap(c Candidate) float64 {
+	worst := 0.0
+	for _, st := range c.Steps {
+		for _, e := range st.Endpoints {
+			if x := e.PredictedErrors - e.MeasuredErrors; math.Abs(x) > math.Abs(worst) {
+				worst = x
+			}
+		}
+	}
+	return worst
+}
 
 const capacityTemplate = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -374,7 +426,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 <table><tr><th>offered/s</th><th>arrived/s</th><th>requests/s</th><th>successes/s</th><th>in flight</th>{{range .Table}}<th>{{.}} p95</th><th>{{.}} p99</th>{{end}}<th class="l">errors</th><th class="l">verdict</th></tr>
 {{range $st := .C.Steps}}<tr><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{num .Concurrency}}</td>
 {{range $.Table}}{{with step $st .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st}}</td>
-<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL: {{.Broke}}{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>
+<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL: {{.Broke}}{{end}}{{if .Behind}} (generator behind){{end}}{{with .Mix}}<br><span class="muted">identification: {{.}}</span>{{end}}</td></tr>
 {{end}}</table>
 <h2 id="charts">3. Against offered load</h2>
 {{range .Charts}}{{.Element}}{{.Script}}
@@ -390,6 +442,11 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 {{range $ch := .}}<tr><td>{{num .Offered}}</td>{{range $.Table}}{{with index $ch.Endpoints .}}<td>{{dur .Measured}}</td><td>{{dur .Predicted}}</td>{{else}}<td>-</td><td>-</td>{{end}}{{end}}<td>{{pct .MaxError}}</td></tr>
 {{end}}</table>{{end}}
 {{else}}<p class="muted">No profile was calibrated ({{if eq .C.Mode "sim"}}the search ran on a profile already{{else}}too few steps{{end}}).</p>{{end}}
+{{with .C.Candidates}}<h3 id="candidates">Structures fitted</h3>
+<p>With no stage metrics to read its shape from, the calibration fitted these structures and simulated each against every measured step (its mix, rate, length and seed); the one whose answers came closest was kept. Score: the mean over steps and requests of |ln(predicted p95 / measured p95)| + 3 |predicted − measured error share| (0 is exact).</p>
+<table id="candidates-table"><tr><th class="l">structure</th><th>score</th><th>worst p95 error</th><th>worst error-share gap</th><th class="l">in words</th></tr>
+{{range $i, $c := .}}<tr><td class="l">{{if eq $i 0}}<b>{{.Name}}</b> (chosen){{else}}{{.Name}}{{end}}</td><td>{{printf "%.3f" .Score}}</td><td>{{signed (worstP95Error .)}}</td><td>{{points (worstShareGap .)}}</td><td class="l">{{.Structure}}</td></tr>
+{{end}}</table>{{end}}
 <details><summary>Text summary</summary><pre>{{.Text}}</pre></details>
 <p class="muted">surge capacity · charts by ECharts ` + EChartsVersion + ` (Apache-2.0), embedded.</p>
 </main></body></html>

@@ -169,7 +169,7 @@ func calibrate(ctx context.Context, res *knee.Result, s *scenarios.Scenario, run
 	if !ok || len(res.Steps) == 0 {
 		return nil
 	}
-	p, err := knee.Calibrate(res, s, live.Snapshots, target)
+	p, err := knee.Calibrate(ctx, res, s, live.Snapshots, target, seed)
 	if err != nil {
 		fmt.Fprintf(stderr, "note: no calibrated profile: %v\n", err)
 		return nil

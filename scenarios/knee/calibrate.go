@@ -37,7 +37,11 @@ import (
 // the policy when full from the overload step (503s and 429s: it sheds,
 // and its queue is what the successes waited; else nothing was shed and
 // latency grew).
-func Calibrate(res *Result, s *scenarios.Scenario, snaps []Snapshot, target string) (*capacity.Profile, error) {
+//
+// Without stage metrics it then fits other structures beside the one
+// stage per request and keeps the one that best reproduces every step it
+// measured (candidates.go); res.Candidates lists each with its errors.
+func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []Snapshot, target string, seed uint64) (*capacity.Profile, error) {
 	if len(res.Steps) == 0 {
 		return nil, fmt.Errorf("knee: no step to calibrate from")
 	}
@@ -54,6 +58,7 @@ func Calibrate(res *Result, s *scenarios.Scenario, snaps []Snapshot, target stri
 		p.Description = "Fitted by surge capacity from the latencies and throughputs of " + target + " while it played " + s.Name +
 			" (it exports no stage metrics): one stage per request."
 		fromRequests(p, res, s)
+		p = chooseStructure(ctx, res, s, p, seed)
 	}
 	var pr spec.Problems
 	p.Validate(&pr)
@@ -61,6 +66,24 @@ func Calibrate(res *Result, s *scenarios.Scenario, snaps []Snapshot, target stri
 		return nil, fmt.Errorf("knee: the calibrated profile does not validate (%d problems)", pr.Len())
 	}
 	return p, nil
+}
+
+// chooseStructure fits the candidate structures from p (one stage per
+// request), simulates each against every step, records them in res and
+// returns the best.
+func chooseStructure(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.Profile, seed uint64) *capacity.Profile {
+	cands := candidates(p)
+	var profiles map[string]*capacity.Profile
+	res.Candidates, profiles = choose(ctx, res, s, cands, seed)
+	best := res.Candidates[0]
+	chosen := profiles[best.Name]
+	note := fmt.Sprintf("structure: %s (%s), chosen of %d fitted structures: its simulation of the %d steps scored %.3g", best.Name, best.Structure, len(cands), len(res.Steps), best.Score)
+	if len(res.Candidates) > 1 {
+		next := res.Candidates[1]
+		note += fmt.Sprintf(" against %.3g for %s, the next best", next.Score, next.Name)
+	}
+	chosen.Calibrated.Notes = append(chosen.Calibrated.Notes, note)
+	return chosen
 }
 
 // lowestSnapshot is the snapshot pair of the lowest step.
@@ -84,7 +107,7 @@ func shaped(f map[string]*dto.MetricFamily) bool {
 
 // fromRequests fits one stage per request.
 func fromRequests(p *capacity.Profile, res *Result, s *scenarios.Scenario) {
-	steps, runs := sortedSteps(res.Steps, res.runs)
+	steps, runs := sortedSteps(peakMixSteps(res))
 	for _, name := range journeyRequests(s) {
 		t, _ := s.Request(name)
 		ep := t.EndpointName(name)
@@ -95,12 +118,15 @@ func fromRequests(p *capacity.Profile, res *Result, s *scenarios.Scenario) {
 		p.Stages[ep] = st
 		p.Routes[ep] = []capacity.Step{{Stage: ep}}
 		if delay > 0 { // the time of an answer no worker holds: the network, the server's handling before its pool
-			p.Stages[ep+".transit"] = capacity.Stage{Workers: 100_000, Service: spec.Const(delay)}
+			p.Stages[ep+".transit"] = capacity.Stage{Workers: transitWorkers, Service: spec.Const(delay)}
 			p.Routes[ep] = []capacity.Step{{Stage: ep + ".transit"}, {Stage: ep}}
 		}
 		p.Calibrated.Notes = append(p.Calibrated.Notes, ep+": "+note)
 	}
 }
+
+// transitWorkers is the size of a transit stage: no limit.
+const transitWorkers = 100_000
 
 // fitRequest fits a request's stage from the steps (sorted by rate), and
 // the transit delay of its answers that no worker holds (0: none seen).
@@ -389,12 +415,11 @@ func labelOr(m *dto.Metric, name, def string) string {
 // same mix, length and seed) and compares each request's p95.
 func Check(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.Profile, seed uint64) []CalibrationCheck {
 	var out []CalibrationCheck
-	m := res.mix
 	for i, st := range res.Steps {
 		if ctx.Err() != nil {
 			break
 		}
-		sc, err := Steady(s, m, st.Offered, st.Warmup+st.Length)
+		sc, err := Steady(s, res.mixes[i], st.Offered, st.Warmup+st.Length)
 		if err != nil {
 			continue
 		}
@@ -419,4 +444,17 @@ func Check(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.
 		out = append(out, c)
 	}
 	return out
+}
+
+// peakMixSteps are the steps of the peak's mix (not identification steps)
+// with their runs.
+func peakMixSteps(res *Result) ([]Step, []*results.Run) {
+	var steps []Step
+	var runs []*results.Run
+	for i, st := range res.Steps {
+		if st.Mix == "" {
+			steps, runs = append(steps, st), append(runs, res.runs[i])
+		}
+	}
+	return steps, runs
 }

@@ -148,7 +148,7 @@ func TestLiveKneeAndCalibration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Calibrate(res, s, live.Snapshots, srv.URL)
+	p, err := Calibrate(context.Background(), res, s, live.Snapshots, srv.URL, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 	if math.Abs(liveKnee-simKnee)/simKnee > 0.15 {
 		t.Errorf("the live knee %.2f/s and the simulated %.2f/s differ by more than 15%%", liveKnee, simKnee)
 	}
-	cal, err := Calibrate(res, s, live.Snapshots, target)
+	cal, err := Calibrate(context.Background(), res, s, live.Snapshots, target, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	// calibration to see the service saturated (default on; set NoOverload
 	// to skip it).
 	NoOverload bool
+	// NoIdentify skips the identification steps (identify.go): each cohort
+	// alone, past its share of the knee, so that the calibration can tell
+	// whether the requests share what limits them.
+	NoIdentify bool
 	// Now is the wall clock for the budget (default time.Now).
 	Now func() time.Time
 	// Progress, if set, is told each step as it ends.
@@ -68,8 +72,9 @@ type Config struct {
 type Result struct {
 	reports.Capacity
 
-	mix  Mix
-	runs []*results.Run // each step's steady part, as Steps
+	mix   Mix
+	runs  []*results.Run // each step's steady part, as Steps
+	mixes []Mix          // each step's mix, as Steps
 }
 
 // The document's types, by the names the search uses.
@@ -126,6 +131,7 @@ func Search(ctx context.Context, cfg Config) (*Result, error) {
 		return q.res, err
 	}
 	q.overload(ctx)
+	q.identify(ctx)
 	q.sweep(ctx)
 	q.conclude()
 	if q.res.Ended == "no capacity" {
@@ -182,9 +188,15 @@ func (q *search) fits(d time.Duration) bool {
 	return q.cfg.Budget <= 0 || q.cfg.Now().Sub(q.began)+q.warm+d <= q.cfg.Budget
 }
 
-// step plays and measures one steady rate.
+// step plays and measures one steady rate of the peak's mix.
 func (q *search) step(ctx context.Context, rate float64, length time.Duration) (Step, *results.Run, error) {
-	sc, err := Steady(q.s, q.mix, rate, q.warm+length)
+	return q.play(ctx, q.mix, "", rate, length)
+}
+
+// play plays and measures one steady rate of mix m (label: how it
+// differs from the peak's; "" for none).
+func (q *search) play(ctx context.Context, m Mix, label string, rate float64, length time.Duration) (Step, *results.Run, error) {
+	sc, err := Steady(q.s, m, rate, q.warm+length)
 	if err != nil {
 		return Step{}, nil, err
 	}
@@ -193,8 +205,10 @@ func (q *search) step(ctx context.Context, rate float64, length time.Duration) (
 		return Step{}, nil, err
 	}
 	st, steady := measure(q.s, rate, run, q.warm, length, q.clauses)
+	st.Mix = label
 	q.res.Steps = append(q.res.Steps, st)
 	q.res.runs = append(q.res.runs, steady)
+	q.res.mixes = append(q.res.mixes, m)
 	if q.cfg.Steps != nil {
 		if err := q.cfg.Steps(len(q.res.Steps)-1, st, run); err != nil {
 			return st, run, err
@@ -338,6 +352,9 @@ func (q *search) conclude() {
 	var failRun *results.Run
 	for i := range res.Steps {
 		st := &res.Steps[i]
+		if st.Mix != "" {
+			continue // an identification step: another mix, no knee
+		}
 		if st.Pass && st.Offered == k.ArrivalsPerS {
 			pass = st
 		}

@@ -187,6 +187,18 @@ func (d Dist) Sample(r *rand.Rand) time.Duration {
 	return Seconds(s)
 }
 
+// Scaled is d with every duration multiplied by f > 0 (its mean, and
+// each percentile, f times d's).
+func (d Dist) Scaled(f float64) Dist {
+	switch d.kind {
+	case distLognormal:
+		d.a += math.Log(f)
+	default:
+		d.a, d.b = d.a*f, d.b*f
+	}
+	return d
+}
+
 // Mean is the distribution's expected value.
 func (d Dist) Mean() time.Duration { return Seconds(d.meanSeconds()) }
 

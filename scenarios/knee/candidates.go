@@ -1,0 +1,322 @@
+package knee
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
+)
+
+// A service that exports no stage metrics is fitted from its answers
+// alone, and the answers at the peak's mix do not tell apart the
+// structures that could give them. The calibration fits several, simulates
+// each against every measured step (the peak's mix below and past the
+// knee, the overload step, each cohort alone) with the scenario's own
+// clients, and keeps the one whose answers come closest:
+//
+//   - independent: a pool per request, sized from that request's own
+//     saturation (what fromRequests fits);
+//   - shared: one pool every request shares, each with its own service
+//     time there, as many workers as the independent pools together (work
+//     is conserved at saturation);
+//   - each as above with the service finishing the work of clients who
+//     have gone (server.abandoned: finish), which only an overload with
+//     client timeouts tells apart.
+//
+// The closeness (Candidate.Score) is, over every step and request with
+// answers enough, |ln(predicted p95 / measured p95)| + 3 |predicted -
+// measured error share|: a p95 twice too high costs 0.69, ten points of
+// error share 0.3.
+
+// candidate is one structure fitted.
+type candidate struct {
+	name, words string
+	p           *capacity.Profile
+}
+
+// minCandidateAnswers is how many answers a request needs in a step for
+// that step to judge it.
+const minCandidateAnswers = 20
+
+// candidates are the structures fitted from the independent profile p.
+func candidates(p *capacity.Profile) []candidate {
+	shared := sharedProfile(p)
+	out := []candidate{
+		{"independent", independentWords(p), p},
+		{"shared", sharedWords(shared), shared},
+	}
+	for _, c := range out[:2] {
+		f := cloneProfile(c.p)
+		f.Server.Abandoned = capacity.AbandonedFinish
+		out = append(out, candidate{c.name + "+finish", c.words + "; the work of clients who have gone is finished anyway", f})
+	}
+	return out
+}
+
+// requestStages are the pools of an independent profile, one per route:
+// route name -> its pool (the route's last step; a transit stage, if any,
+// comes before it).
+func requestStages(p *capacity.Profile) map[string]string {
+	out := map[string]string{}
+	for name, steps := range p.Routes {
+		out[name] = steps[len(steps)-1].Stage
+	}
+	return out
+}
+
+// sharedProfile is p's pools merged into one that every request shares,
+// each request with its own service time there.
+func sharedProfile(p *capacity.Profile) *capacity.Profile {
+	out := cloneProfile(p)
+	pools := requestStages(p)
+	var pool capacity.Stage
+	for _, route := range slices.Sorted(maps.Keys(pools)) {
+		st := p.Stages[pools[route]]
+		pool.Workers += st.Workers
+		pool.Queue = min(pool.Queue+st.Queue, 100_000)
+		pool.QueueTimeout = max(pool.QueueTimeout, st.QueueTimeout)
+		if st.WhenFull != "" {
+			pool.WhenFull = st.WhenFull
+		}
+		pool.Service = st.Service
+		svc := st.Service
+		steps := slices.Clone(p.Routes[route])
+		steps[len(steps)-1] = capacity.Step{Stage: "shared", Service: &svc}
+		out.Routes[route] = steps
+		delete(out.Stages, pools[route])
+	}
+	out.Stages["shared"] = pool
+	return out
+}
+
+func cloneProfile(p *capacity.Profile) *capacity.Profile {
+	c := *p
+	c.Stages = maps.Clone(p.Stages)
+	c.Routes = map[string][]capacity.Step{}
+	for k, v := range p.Routes {
+		c.Routes[k] = slices.Clone(v)
+	}
+	if p.Calibrated != nil {
+		cal := *p.Calibrated
+		cal.Notes = slices.Clone(p.Calibrated.Notes)
+		c.Calibrated = &cal
+	}
+	return &c
+}
+
+func independentWords(p *capacity.Profile) string {
+	var parts []string
+	pools := requestStages(p)
+	for _, route := range slices.Sorted(maps.Keys(pools)) {
+		st := p.Stages[pools[route]]
+		parts = append(parts, fmt.Sprintf("%s a pool of its own of ~%d (%v each)", route, st.Workers, st.Service.Mean().Round(time.Microsecond)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sharedWords(p *capacity.Profile) string {
+	var each []string
+	routes := slices.Sorted(maps.Keys(p.Routes))
+	for _, route := range routes {
+		steps := p.Routes[route]
+		each = append(each, fmt.Sprintf("%s %v", route, steps[len(steps)-1].Service.Mean().Round(time.Microsecond)))
+	}
+	return fmt.Sprintf("%s share a pool of ~%d (%s each)", strings.Join(routes, " and "), p.Stages["shared"].Workers, strings.Join(each, ", "))
+}
+
+// choose simulates every candidate against every step, refines each
+// one's pool sizes (refine), and returns them best first, with their
+// refined profiles by name.
+func choose(ctx context.Context, res *Result, s *scenarios.Scenario, cands []candidate, seed uint64) ([]reports.Candidate, map[string]*capacity.Profile) {
+	out := make([]reports.Candidate, 0, len(cands))
+	profiles := map[string]*capacity.Profile{}
+	byName := map[string]candidate{}
+	for _, c := range cands {
+		out = append(out, score(ctx, res, s, c, seed))
+		profiles[c.name], byName[c.name] = c.p, c
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score < out[j].Score })
+	// Refining costs a few dozen simulations of every step: only the two
+	// best are refined, which the refining may reorder.
+	for i := range min(refined, len(out)) {
+		c, scored := refine(ctx, res, s, byName[out[i].Name], seed)
+		out[i], profiles[c.name] = scored, c.p
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score < out[j].Score })
+	return out, profiles
+}
+
+// refined is how many of the best candidates refine adjusts.
+const refined = 2
+
+// refine moves each pool of c by a worker up or down while that brings its
+// simulation closer to the steps (a pool sized from saturation alone is
+// often one off: the saturation a step shows is rounded, and a pool that
+// never saturated was sized from its latencies), at most refineRounds
+// times over.
+func refine(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate, seed uint64) (candidate, reports.Candidate) {
+	best := score(ctx, res, s, c, seed) // (scored twice: a simulation costs less than keeping the score beside the candidate)
+	for range refineRounds {
+		improved := false
+		for _, try := range serviceMoves(c.p) {
+			if sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed); sc.Score < best.Score {
+				c.p, best, improved = try, sc, true
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(c.p.Stages)) {
+			st := c.p.Stages[name]
+			if st.Workers >= transitWorkers {
+				continue
+			}
+			for _, d := range []int{-1, 1} {
+				if st.Workers+d < 1 {
+					continue
+				}
+				try := cloneProfile(c.p)
+				moved := st
+				moved.Workers += d
+				try.Stages[name] = moved
+				if sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed); sc.Score < best.Score {
+					c.p, best, improved = try, sc, true
+					break
+				}
+			}
+		}
+		if !improved || ctx.Err() != nil {
+			break
+		}
+	}
+	c.words = structureWords(c)
+	best.Structure = c.words
+	return c, best
+}
+
+const refineRounds = 4
+
+// serviceStep is how far refine moves a service time: the lowest step's
+// mean, from which it was fitted, is a few hundred answers and has some
+// queueing in it.
+const serviceStep = 0.05
+
+// serviceMoves are p with one request's service time at its pool moved
+// serviceStep up or down.
+func serviceMoves(p *capacity.Profile) []*capacity.Profile {
+	var out []*capacity.Profile
+	for _, route := range slices.Sorted(maps.Keys(p.Routes)) {
+		for _, f := range []float64{1 - serviceStep, 1 + serviceStep} {
+			try := cloneProfile(p)
+			steps := try.Routes[route]
+			last := &steps[len(steps)-1]
+			if last.Service != nil {
+				svc := last.Service.Scaled(f)
+				last.Service = &svc
+			} else {
+				st := try.Stages[last.Stage]
+				st.Service = st.Service.Scaled(f)
+				try.Stages[last.Stage] = st
+			}
+			out = append(out, try)
+		}
+	}
+	return out
+}
+
+// structureWords says c's structure with its pools as refined.
+func structureWords(c candidate) string {
+	words := independentWords(c.p)
+	if _, ok := c.p.Stages["shared"]; ok {
+		words = sharedWords(c.p)
+	}
+	if c.p.Server.Abandoned == capacity.AbandonedFinish {
+		words += "; the work of clients who have gone is finished anyway"
+	}
+	return words
+}
+
+// score simulates candidate c at each measured step (its mix, rate, length
+// and seed) and compares each request's p95 and error share.
+func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate, seed uint64) reports.Candidate {
+	out := reports.Candidate{Name: c.name, Structure: c.words}
+	var sum float64
+	var n int
+	for i, st := range res.Steps {
+		if ctx.Err() != nil {
+			break
+		}
+		pred := simulateStep(ctx, s, res.mixes[i], st, c.p, seed)
+		cs := reports.CandidateStep{Offered: st.Offered, Mix: st.Mix, Endpoints: map[string]reports.CandidateEndpoint{}}
+		for _, name := range res.runs[i].EndpointNames() {
+			me := res.runs[i].Endpoints[name].Total
+			if me.Answered() < minCandidateAnswers || pred == nil {
+				continue
+			}
+			ce := reports.CandidateEndpoint{MeasuredP95: p95(me), MeasuredErrors: errorShare(me)}
+			if pe := pred.Endpoints[name]; pe != nil {
+				ce.PredictedP95, ce.PredictedErrors = p95(pe.Total), errorShare(pe.Total)
+			} else {
+				ce.PredictedErrors = 1 // never answered: as bad as every answer failing
+			}
+			cs.Endpoints[name] = ce
+			sum += distance(ce)
+			n++
+		}
+		out.Steps = append(out.Steps, cs)
+	}
+	out.Score = math.Inf(1)
+	if n > 0 {
+		out.Score = sum / float64(n)
+	}
+	return out
+}
+
+// distance is how far one request's prediction is from its measurement.
+func distance(ce reports.CandidateEndpoint) float64 {
+	d := 3 * math.Abs(ce.PredictedErrors-ce.MeasuredErrors)
+	switch {
+	case ce.MeasuredP95 > 0 && ce.PredictedP95 > 0:
+		d += math.Min(math.Abs(math.Log(ce.PredictedP95/ce.MeasuredP95)), math.Log(10))
+	case ce.MeasuredP95 > 0 || ce.PredictedP95 > 0: // successes on one side only
+		d += math.Log(10)
+	}
+	return d
+}
+
+// simulateStep is candidate profile p's run of step st, over its steady part.
+func simulateStep(ctx context.Context, s *scenarios.Scenario, m Mix, st Step, p *capacity.Profile, seed uint64) *results.Run {
+	sc, err := Steady(s, m, st.Offered, st.Warmup+st.Length)
+	if err != nil {
+		return nil
+	}
+	run, _, err := sim.Run(ctx, sim.Config{Scenario: sc, Profile: p, Seed: seed, Bucket: time.Second, Drain: 2 * time.Minute})
+	if err != nil {
+		return nil
+	}
+	return run.Slice(st.Warmup, st.Warmup+st.Length)
+}
+
+// p95 of the successful answers, in seconds (0: none).
+func p95(se *results.Series) float64 {
+	if se.Succeeded == 0 {
+		return 0
+	}
+	return se.Latency.Quantile(95).Seconds()
+}
+
+// errorShare is the failed share of the answers.
+func errorShare(se *results.Series) float64 {
+	a := se.Answered()
+	if a == 0 {
+		return 0
+	}
+	return float64(a-se.Succeeded) / float64(a)
+}

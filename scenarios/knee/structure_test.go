@@ -1,0 +1,206 @@
+package knee
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
+)
+
+// twoRequests is a scenario of two cohorts, each sending one request (a
+// or b), at shareA / 1-shareA of the arrivals, its SLO on both p95s.
+func twoRequests(t testing.TB, shareA float64, peak float64, slo time.Duration) *scenarios.Scenario {
+	t.Helper()
+	s, err := scenarios.Parse("two.yaml", []byte(fmt.Sprintf(`name: two
+scale: 1
+arrivals: {start: "12:00", bucket: 10m, total: %v, profile: [100%%], process: poisson}
+platforms: {web: 100%%}
+cohorts: [{name: a-users, share: %v%%, journey: a}, {name: b-users, share: %v%%, journey: b}]
+requests: {a: {method: GET, path: /a}, b: {method: GET, path: /b}}
+journeys: {a: [{request: a}], b: [{request: b}]}
+behaviour: {timeout: 2s}
+slo: [a p95 <= %v, b p95 <= %v]
+`, peak*600, 100*shareA, 100*(1-shareA), slo, slo)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func parseProfile(t testing.TB, text string) *capacity.Profile {
+	t.Helper()
+	p, err := capacity.Parse("truth.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCalibrationTellsSharedFromIndependentPools: the search on a service
+// (here simulated, so the truth is known) of two requests either sharing
+// one pool or each with its own, for several sizes, service times and
+// mixes: the calibration, which sees only the answers, chooses the
+// structure the service has, and says so in the profile's notes.
+func TestCalibrationTellsSharedFromIndependentPools(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		shareA float64
+		slo    time.Duration
+		truth  string
+		want   string
+	}{
+		{"shared 8, a 10ms b 40ms, 70% a", 0.7, 150 * time.Millisecond, `name: t
+stages: {pool: {workers: 8, queue: 100000, service: 1s}}
+routes: {a: [{stage: pool, service: "exp(10ms)"}], b: [{stage: pool, service: "exp(40ms)"}]}
+`, "shared"},
+		{"shared 3, a 50ms b 5ms, 40% a", 0.4, 400 * time.Millisecond, `name: t
+stages: {pool: {workers: 3, queue: 100000, service: 1s}}
+routes: {a: [{stage: pool, service: "exp(50ms)"}], b: [{stage: pool, service: "exp(5ms)"}]}
+`, "shared"},
+		{"independent 4x10ms and 2x40ms, 60% a", 0.6, 200 * time.Millisecond, `name: t
+stages: {pa: {workers: 4, queue: 100000, service: "exp(10ms)"}, pb: {workers: 2, queue: 100000, service: "exp(40ms)"}}
+routes: {a: [{stage: pa}], b: [{stage: pb}]}
+`, "independent"},
+		{"independent 2x30ms and 6x10ms, 30% a", 0.3, 200 * time.Millisecond, `name: t
+stages: {pa: {workers: 2, queue: 100000, service: "exp(30ms)"}, pb: {workers: 6, queue: 100000, service: "exp(10ms)"}}
+routes: {a: [{stage: pa}], b: [{stage: pb}]}
+`, "independent"},
+		{"shared 4 finishing abandoned work, a 20ms b 30ms, 50% a", 0.5, 300 * time.Millisecond, `name: t
+stages: {pool: {workers: 4, queue: 100000, service: 1s}}
+routes: {a: [{stage: pool, service: "exp(20ms)"}], b: [{stage: pool, service: "exp(30ms)"}]}
+server: {abandoned: finish}
+`, "shared+finish"},
+		{"independent 3x20ms and 3x20ms finishing abandoned work, 50% a", 0.5, 300 * time.Millisecond, `name: t
+stages: {pa: {workers: 3, queue: 100000, service: "exp(20ms)"}, pb: {workers: 3, queue: 100000, service: "exp(20ms)"}}
+routes: {a: [{stage: pa}], b: [{stage: pb}]}
+server: {abandoned: finish}
+`, "independent+finish"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := twoRequests(t, c.shareA, 100, c.slo)
+			truth := parseProfile(t, c.truth)
+			ctx := context.Background()
+			res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Calibrate(ctx, res, s, nil, "simulated", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cand := range res.Candidates {
+				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
+			}
+			if got := res.Candidates[0].Name; got != c.want {
+				t.Errorf("chose %s, want %s (knee %.1f/s, %d steps)", got, c.want, res.Knee.ArrivalsPerS, len(res.Steps))
+			}
+			identified := 0
+			for _, st := range res.Steps {
+				if st.Mix != "" {
+					identified++
+				}
+			}
+			if identified != 2 {
+				t.Errorf("%d identification steps, want one for each cohort", identified)
+			}
+			if notes := p.Calibrated.Notes; len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "structure: "+c.want) {
+				t.Errorf("the profile's notes do not say the structure: %v", notes)
+			}
+			if c.want == "shared" {
+				var page strings.Builder
+				if err := reports.CapacityHTML(&page, &res.Capacity, s); err != nil {
+					t.Fatal(err)
+				}
+				for _, want := range []string{"<b>shared</b> (chosen)", "identification: only a-users, at 1.5x its share of the knee", "share a pool of ~"} {
+					if !strings.Contains(page.String(), want) {
+						t.Errorf("the capacity page does not say %q", want)
+					}
+				}
+			}
+			misses := comparePrediction(t, surgeOf(t, s, res.Knee.ArrivalsPerS), truth, p)
+			if truth.Server.Abandoned == capacity.AbandonedFinish {
+				// A service that finishes abandoned work collapses past its
+				// knee and stays down while the clients' retries keep its
+				// backlog full: for how long is decided by a few percent of
+				// capacity, more than these steps pin down. Logged, not
+				// judged (the resolve note says by how much it misses).
+				for _, m := range misses {
+					t.Logf("not judged: %s", m)
+				}
+				return
+			}
+			for _, m := range misses {
+				t.Error(m)
+			}
+		})
+	}
+}
+
+// surgeOf is s as a surge: a minute at half the knee, a minute at 1.4
+// times it, a minute at half again; clients retry timeouts and sheds
+// twice, and give up after that.
+func surgeOf(t testing.TB, s *scenarios.Scenario, knee float64) *scenarios.Scenario {
+	t.Helper()
+	total := 60 * knee * (0.5 + 1.4 + 0.5)
+	c := *s
+	c.Arrivals.Bucket, c.Arrivals.Total = time.Minute, scenarios.Count(total)
+	c.Arrivals.Profile = []scenarios.Percent{scenarios.Percent(0.5 / 2.4), scenarios.Percent(1.4 / 2.4), scenarios.Percent(0.5 / 2.4)}
+	b, err := scenarios.Parse("b.yaml", []byte(`name: b
+scale: 1
+arrivals: {start: "12:00", bucket: 1m, total: 10, profile: [100%]}
+platforms: {web: 100%}
+cohorts: [{name: x, share: 100%, journey: j}]
+requests: {r: {method: GET, path: /}}
+journeys: {j: [{request: r}]}
+behaviour:
+  timeout: 2s
+  retry: {attempts: 3, backoff: "uniform(200ms, 1s)", on: [timeout, shed, 5xx]}
+  give_up: {abandon: 100%}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Behaviour = b.Behaviour
+	return &c
+}
+
+// comparePrediction simulates the surge on the service's true profile and
+// on the calibrated one, and says where they differ by more than a review
+// can take: each request's error share (3 points) and p95 (15%), and the
+// users who gave up (20%, or 1% of the arrivals when few do).
+func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *capacity.Profile) []string {
+	t.Helper()
+	run := func(p *capacity.Profile) *results.Run {
+		r, _, err := sim.Run(context.Background(), sim.Config{Scenario: surge, Profile: p, Seed: 2, Bucket: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want, got := run(truth), run(fitted)
+	var misses []string
+	for _, name := range want.EndpointNames() {
+		w, g := want.Endpoints[name].Total, got.Endpoints[name].Total
+		t.Logf("%s: errors %.1f%% (true %.1f%%), p95 %v (true %v)", name, 100*errorShare(g), 100*errorShare(w), g.Latency.Quantile(95), w.Latency.Quantile(95))
+		if d := math.Abs(errorShare(g) - errorShare(w)); d > 0.03 {
+			misses = append(misses, fmt.Sprintf("%s: predicted error share %.1f%%, true %.1f%%", name, 100*errorShare(g), 100*errorShare(w)))
+		}
+		if wp, gp := p95(w), p95(g); wp > 0 && math.Abs(gp-wp)/wp > 0.15 {
+			misses = append(misses, fmt.Sprintf("%s: predicted p95 %.0fms, true %.0fms", name, 1000*gp, 1000*wp))
+		}
+	}
+	wu, gu := want.Users, got.Users
+	t.Logf("abandoned %d of %d (true %d of %d)", gu.Abandoned, gu.Arrived, wu.Abandoned, wu.Arrived)
+	if d := math.Abs(float64(gu.Abandoned - wu.Abandoned)); d > math.Max(0.2*float64(wu.Abandoned), 0.01*float64(wu.Arrived)) {
+		misses = append(misses, fmt.Sprintf("predicted %d users abandoning, true %d", gu.Abandoned, wu.Abandoned))
+	}
+	return misses
+}
