@@ -47,7 +47,8 @@ type Candidate struct {
 	Name      string `json:"name"`
 	Structure string `json:"structure"` // in words
 	// Score is the mean over steps and requests of |ln(predicted p95 /
-	// measured p95)| + 3 |predicted - measured error share|: 0 is exact.
+	// measured p95)| + 3 |predicted - measured error share| + 3 |ln(predicted
+	// successes / measured successes)|: 0 is exact.
 	Score float64         `json:"score"`
 	Steps []CandidateStep `json:"steps"`
 }
@@ -66,6 +67,9 @@ type CandidateEndpoint struct {
 	PredictedP95    float64 `json:"predicted_p95_s"`
 	MeasuredErrors  float64 `json:"measured_error_share"`
 	PredictedErrors float64 `json:"predicted_error_share"`
+	// Successes are the successful answers over the step's steady part.
+	MeasuredSuccesses  int64 `json:"measured_successes"`
+	PredictedSuccesses int64 `json:"predicted_successes"`
 }
 
 // CapacityStep is one steady rate of a capacity search as measured, over its steady part (its warm-up

@@ -72,7 +72,7 @@ func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []
 // request), simulates each against every step, records them in res and
 // returns the best.
 func chooseStructure(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.Profile, seed uint64) *capacity.Profile {
-	cands := candidates(p)
+	cands := candidates(p, res)
 	var profiles map[string]*capacity.Profile
 	res.Candidates, profiles = choose(ctx, res, s, cands, seed)
 	best := res.Candidates[0]

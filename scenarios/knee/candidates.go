@@ -35,8 +35,9 @@ import (
 //
 // The closeness (Candidate.Score) is, over every step and request with
 // answers enough, |ln(predicted p95 / measured p95)| + 3 |predicted -
-// measured error share|: a p95 twice too high costs 0.69, ten points of
-// error share 0.3.
+// measured error share| + 3 |ln(predicted successes / measured
+// successes)|: a p95 twice too high costs 0.69, ten points of error share
+// 0.3, 10% too many successes 0.29.
 
 // candidate is one structure fitted.
 type candidate struct {
@@ -48,9 +49,15 @@ type candidate struct {
 // that step to judge it.
 const minCandidateAnswers = 20
 
-// candidates are the structures fitted from the independent profile p.
-func candidates(p *capacity.Profile) []candidate {
+// candidates are the structures fitted from the independent profile p
+// and the steps.
+func candidates(p *capacity.Profile, res *Result) []candidate {
 	shared := sharedProfile(p)
+	if c := busyAtSaturation(shared, res); c > 0 {
+		pool := shared.Stages["shared"]
+		pool.Workers = c
+		shared.Stages["shared"] = pool
+	}
 	out := []candidate{
 		{"independent", independentWords(p), p},
 		{"shared", sharedWords(shared), shared},
@@ -97,6 +104,28 @@ func sharedProfile(p *capacity.Profile) *capacity.Profile {
 	}
 	out.Stages["shared"] = pool
 	return out
+}
+
+// busyAtSaturation is the workers a shared pool keeps busy in the busiest
+// step of the peak's mix that failed, rounded up: each request's
+// successes a second times its service time there, summed (a saturated
+// pool is busy all the time, and its work is its successes'); 0 when no
+// step failed.
+func busyAtSaturation(shared *capacity.Profile, res *Result) int {
+	busiest := 0.0
+	for _, st := range res.Steps {
+		if st.Mix != "" || st.Pass || st.Length <= 0 {
+			continue
+		}
+		busy := 0.0
+		for name, e := range st.Endpoints {
+			if steps := shared.Routes[name]; len(steps) > 0 && steps[len(steps)-1].Service != nil {
+				busy += e.Goodput * steps[len(steps)-1].Service.Mean().Seconds()
+			}
+		}
+		busiest = math.Max(busiest, busy)
+	}
+	return int(math.Ceil(busiest - 0.05))
 }
 
 func cloneProfile(p *capacity.Profile) *capacity.Profile {
@@ -209,11 +238,12 @@ const refineRounds = 4
 const serviceStep = 0.05
 
 // serviceMoves are p with one request's service time at its pool moved
-// serviceStep up or down.
+// serviceStep up or down, or 2% (a surge past the knee turns on a few
+// percent of capacity).
 func serviceMoves(p *capacity.Profile) []*capacity.Profile {
 	var out []*capacity.Profile
 	for _, route := range slices.Sorted(maps.Keys(p.Routes)) {
-		for _, f := range []float64{1 - serviceStep, 1 + serviceStep} {
+		for _, f := range []float64{1 - serviceStep, 1 + serviceStep, 1 - serviceStep/2.5, 1 + serviceStep/2.5} {
 			try := cloneProfile(p)
 			steps := try.Routes[route]
 			last := &steps[len(steps)-1]
@@ -260,9 +290,9 @@ func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate,
 			if me.Answered() < minCandidateAnswers || pred == nil {
 				continue
 			}
-			ce := reports.CandidateEndpoint{MeasuredP95: p95(me), MeasuredErrors: errorShare(me)}
+			ce := reports.CandidateEndpoint{MeasuredP95: p95(me), MeasuredErrors: errorShare(me), MeasuredSuccesses: me.Succeeded}
 			if pe := pred.Endpoints[name]; pe != nil {
-				ce.PredictedP95, ce.PredictedErrors = p95(pe.Total), errorShare(pe.Total)
+				ce.PredictedP95, ce.PredictedErrors, ce.PredictedSuccesses = p95(pe.Total), errorShare(pe.Total), pe.Total.Succeeded
 			} else {
 				ce.PredictedErrors = 1 // never answered: as bad as every answer failing
 			}
@@ -280,8 +310,15 @@ func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate,
 }
 
 // distance is how far one request's prediction is from its measurement.
+// The successes weigh most past the knee: there they are the capacity,
+// which the latencies (all near the clients' timeout) no longer show.
 func distance(ce reports.CandidateEndpoint) float64 {
 	d := 3 * math.Abs(ce.PredictedErrors-ce.MeasuredErrors)
+	if ce.MeasuredSuccesses > 0 && ce.PredictedSuccesses > 0 {
+		d += 3 * math.Min(math.Abs(math.Log(float64(ce.PredictedSuccesses)/float64(ce.MeasuredSuccesses))), math.Log(10))
+	} else if ce.MeasuredSuccesses > 0 || ce.PredictedSuccesses > 0 {
+		d += math.Log(10)
+	}
 	switch {
 	case ce.MeasuredP95 > 0 && ce.PredictedP95 > 0:
 		d += math.Min(math.Abs(math.Log(ce.PredictedP95/ce.MeasuredP95)), math.Log(10))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,6 +108,10 @@ func Join(parts ...any) string {
 type Doc struct {
 	File  string
 	lines map[string]int // key path -> line of the key (or sequence item)
+	// negative are the negative durations found while decoding: they
+	// decode, so the document's own Validate still runs and may say more
+	// of the same key; Decode reports those it does not.
+	negative Errors
 }
 
 // Errorf returns an *Error located at path in d.
@@ -196,6 +201,11 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 			for _, pr := range p.list {
 				errs = append(errs, doc.Errorf(pr.path, "%s", pr.msg))
 			}
+		}
+	}
+	for _, neg := range doc.negative {
+		if !slices.ContainsFunc(errs, func(e *Error) bool { return e.Path == neg.Path }) {
+			errs = append(errs, neg)
 		}
 	}
 	if len(errs) == 0 {
@@ -361,7 +371,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Error
 		t = t.Elem()
 	}
 	if t == durationType && n.Kind == yaml.ScalarNode && strings.HasPrefix(strings.TrimSpace(n.Value), "-") {
-		*errs = append(*errs, &Error{File: doc.File, Line: n.Line, Path: path, Msg: fmt.Sprintf("%q: a duration must not be negative", n.Value)})
+		doc.negative = append(doc.negative, &Error{File: doc.File, Line: n.Line, Path: path, Msg: fmt.Sprintf("%q: a duration must not be negative", n.Value)})
 		return
 	}
 	// A type that reads itself is checked only where it reads a mapping into
