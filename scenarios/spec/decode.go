@@ -194,6 +194,17 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 	if decodeErr != nil || len(later) > 0 {
 		errs = append(errs, idx.decodeErrors(&root, reflect.TypeOf(v), parkedAt, decodeErr, later)...)
 	}
+	errs = validate(v, doc, errs)
+	if len(errs) == 0 {
+		return doc, nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return doc, errs
+}
+
+// validate adds v's own problems when it decoded cleanly (errs empty),
+// then the negative durations its checks did not already name.
+func validate(v any, doc *Doc, errs Errors) Errors {
 	if len(errs) == 0 {
 		if val, ok := v.(Validator); ok {
 			var p Problems
@@ -208,11 +219,7 @@ func Decode(file string, data []byte, v any) (*Doc, error) {
 			errs = append(errs, neg)
 		}
 	}
-	if len(errs) == 0 {
-		return doc, nil
-	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
-	return doc, errs
+	return errs
 }
 
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+)(?: column (\d+))?: (.*)$`)
