@@ -49,8 +49,11 @@ type Candidate struct {
 	// Score is the mean over steps and requests of |ln(predicted p95 /
 	// measured p95)| + 3 |predicted - measured error share| + 3 |ln(predicted
 	// successes / measured successes)|: 0 is exact.
-	Score float64         `json:"score"`
-	Steps []CandidateStep `json:"steps"`
+	Score float64 `json:"score"`
+	// Compared is how many (step, request) pairs the score is over (0: no
+	// step had answers enough to compare, and the score says nothing).
+	Compared int             `json:"compared"`
+	Steps    []CandidateStep `json:"steps"`
 }
 
 // CandidateStep is a candidate's simulation of one measured step.

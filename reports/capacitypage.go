@@ -445,7 +445,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 {{with .C.Candidates}}<h3 id="candidates">Structures fitted</h3>
 <p>With no stage metrics to read its shape from, the calibration fitted these structures and simulated each against every measured step (its mix, rate, length and seed); the one whose answers came closest was kept. Score: the mean over steps and requests of |ln(predicted p95 / measured p95)| + 3 |predicted − measured error share| + 3 |ln(predicted successes / measured successes)| (0 is exact).</p>
 <table id="candidates-table"><tr><th class="l">structure</th><th>score</th><th>worst p95 error</th><th>worst error-share gap</th><th class="l">in words</th></tr>
-{{range $i, $c := .}}<tr><td class="l">{{if eq $i 0}}<b>{{.Name}}</b> (chosen){{else}}{{.Name}}{{end}}</td><td>{{printf "%.3f" .Score}}</td><td>{{signed (worstP95Error .)}}</td><td>{{points (worstShareGap .)}}</td><td class="l">{{.Structure}}</td></tr>
+{{range $i, $c := .}}<tr><td class="l">{{if eq $i 0}}<b>{{.Name}}</b> (chosen){{else}}{{.Name}}{{end}}</td><td>{{if .Compared}}{{printf "%.3f" .Score}}{{else}}not compared{{end}}</td><td>{{signed (worstP95Error .)}}</td><td>{{points (worstShareGap .)}}</td><td class="l">{{.Structure}}</td></tr>
 {{end}}</table>{{end}}
 <details><summary>Text summary</summary><pre>{{.Text}}</pre></details>
 <p class="muted">surge capacity · charts by ECharts ` + EChartsVersion + ` (Apache-2.0), embedded.</p>

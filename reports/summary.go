@@ -178,6 +178,9 @@ func Summarize(rep *Report) Summary {
 	if s.MixedLatency {
 		s.Warnings = append(s.Warnings, "results of version 1: the latency percentiles include failed answers")
 	}
+	for _, m := range r.Meta.Model {
+		s.Warnings = append(s.Warnings, "outside the model's evidence: "+m)
+	}
 	return s
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/knee"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -43,10 +44,14 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			check := reports.Evaluate(s, run)
+			outside := p.Calibrated.Outside(s.Name, knee.PeakMix(s).Peak)
 			if g.json {
-				writeJSON(cmd.OutOrStdout(), map[string]any{"plan": plan, "recommended_checked_by_sim": check})
+				writeJSON(cmd.OutOrStdout(), map[string]any{"plan": plan, "recommended_checked_by_sim": check, "outside_the_evidence": outside})
 			} else {
 				printPlan(cmd.OutOrStdout(), p.Name, plan, check)
+				for _, o := range outside {
+					fmt.Fprintf(cmd.OutOrStdout(), "WARNING: outside the model's evidence: %s\n", o)
+				}
 			}
 			if !plan.Go {
 				return &planError{plan}

@@ -94,6 +94,41 @@ type Calibration struct {
 	From string `yaml:"from,omitempty"`
 	// Notes say, per stage, how each figure was found.
 	Notes []string `yaml:"notes,omitempty"`
+	// Knee is the knee the search found and MeasuredUpTo the highest rate
+	// of the scenario's peak mix it played (arrivals/s): the range the
+	// profile was fitted in (0: not recorded).
+	Knee         float64 `yaml:"knee_arrivals_per_s,omitempty"`
+	MeasuredUpTo float64 `yaml:"measured_up_to_arrivals_per_s,omitempty"`
+	// PastKneeP95Error and PastKneeErrorGap are the profile's worst errors
+	// simulating the steps past the knee: (predicted - measured) /
+	// measured p95, and predicted - measured error share.
+	PastKneeP95Error float64 `yaml:"past_knee_p95_error,omitempty"`
+	PastKneeErrorGap float64 `yaml:"past_knee_error_share_gap,omitempty"`
+}
+
+// Outside says where a prediction at peak arrivals/s (of the scenario the
+// profile was calibrated with) leaves the evidence it was fitted from:
+// past the knee, and past the highest rate measured. None for a profile
+// written by hand, or within its range.
+func (c *Calibration) Outside(scenario string, peak float64) []string {
+	if c == nil || c.Knee <= 0 || peak <= 0 {
+		return nil
+	}
+	var out []string
+	if scenario != c.Scenario {
+		out = append(out, fmt.Sprintf("the profile was calibrated with scenario %s, not %s: its range is that mix's", c.Scenario, scenario))
+	}
+	if peak > c.Knee {
+		note := fmt.Sprintf("the peak, %.3g arrivals/s, is %.2fx the knee the calibration measured (%.3g/s)", peak, peak/c.Knee, c.Knee)
+		if c.PastKneeP95Error != 0 || c.PastKneeErrorGap != 0 {
+			note += fmt.Sprintf("; past the knee the model's p95 was off by up to %+.0f%% and its error share by %+.1f points", 100*c.PastKneeP95Error, 100*c.PastKneeErrorGap)
+		}
+		out = append(out, note)
+	}
+	if c.MeasuredUpTo > 0 && peak > c.MeasuredUpTo {
+		out = append(out, fmt.Sprintf("the peak is past the highest rate measured (%.3g/s): no step saw the service there, the prediction is the model's alone", c.MeasuredUpTo))
+	}
+	return out
 }
 
 // Proof modes of a platform.

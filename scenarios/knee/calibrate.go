@@ -12,6 +12,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/replay"
@@ -59,6 +60,10 @@ func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []
 			" (it exports no stage metrics): one stage per request."
 		fromRequests(p, res, s)
 		p = chooseStructure(ctx, res, s, p, seed)
+	}
+	p.Calibrated.Knee, p.Calibrated.MeasuredUpTo = res.Knee.ArrivalsPerS, measuredUpTo(res)
+	if len(res.Candidates) > 0 {
+		p.Calibrated.PastKneeP95Error, p.Calibrated.PastKneeErrorGap = pastKnee(res.Candidates[0], res.Knee.ArrivalsPerS)
 	}
 	var pr spec.Problems
 	p.Validate(&pr)
@@ -457,4 +462,36 @@ func peakMixSteps(res *Result) ([]Step, []*results.Run) {
 		}
 	}
 	return steps, runs
+}
+
+// measuredUpTo is the highest rate of the peak's mix the search played.
+func measuredUpTo(res *Result) float64 {
+	most := 0.0
+	for _, st := range res.Steps {
+		if st.Mix == "" {
+			most = math.Max(most, st.Offered)
+		}
+	}
+	return most
+}
+
+// pastKnee is a candidate's worst p95 error and error-share gap over the
+// steps of the peak's mix past the knee, signed.
+func pastKnee(c reports.Candidate, knee float64) (p95Err, gap float64) {
+	for _, st := range c.Steps {
+		if st.Mix != "" || st.Offered <= knee {
+			continue
+		}
+		for _, e := range st.Endpoints {
+			if e.MeasuredP95 > 0 && e.PredictedP95 > 0 {
+				if x := (e.PredictedP95 - e.MeasuredP95) / e.MeasuredP95; math.Abs(x) > math.Abs(p95Err) {
+					p95Err = x
+				}
+			}
+			if x := e.PredictedErrors - e.MeasuredErrors; math.Abs(x) > math.Abs(gap) {
+				gap = x
+			}
+		}
+	}
+	return p95Err, gap
 }

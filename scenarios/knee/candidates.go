@@ -174,15 +174,25 @@ func choose(ctx context.Context, res *Result, s *scenarios.Scenario, cands []can
 		out = append(out, score(ctx, res, s, c, seed))
 		profiles[c.name], byName[c.name] = c.p, c
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score < out[j].Score })
+	sort.SliceStable(out, better(out))
 	// Refining costs a few dozen simulations of every step: only the two
 	// best are refined, which the refining may reorder.
 	for i := range min(refined, len(out)) {
 		c, scored := refine(ctx, res, s, byName[out[i].Name], seed)
 		out[i], profiles[c.name] = scored, c.p
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score < out[j].Score })
+	sort.SliceStable(out, better(out))
 	return out, profiles
+}
+
+// better orders candidates by score, those compared on nothing last.
+func better(cs []reports.Candidate) func(i, j int) bool {
+	return func(i, j int) bool {
+		if (cs[i].Compared == 0) != (cs[j].Compared == 0) {
+			return cs[j].Compared == 0
+		}
+		return cs[i].Score < cs[j].Score
+	}
 }
 
 // refined is how many of the best candidates refine adjusts.
@@ -198,7 +208,7 @@ func refine(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate
 	for range refineRounds {
 		improved := false
 		for _, try := range serviceMoves(c.p) {
-			if sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed); sc.Score < best.Score {
+			if sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed); sc.Compared > 0 && sc.Score < best.Score {
 				c.p, best, improved = try, sc, true
 			}
 		}
@@ -215,7 +225,7 @@ func refine(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate
 				moved := st
 				moved.Workers += d
 				try.Stages[name] = moved
-				if sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed); sc.Score < best.Score {
+				if sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed); sc.Compared > 0 && sc.Score < best.Score {
 					c.p, best, improved = try, sc, true
 					break
 				}
@@ -302,8 +312,7 @@ func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate,
 		}
 		out.Steps = append(out.Steps, cs)
 	}
-	out.Score = math.Inf(1)
-	if n > 0 {
+	if out.Compared = n; n > 0 {
 		out.Score = sum / float64(n)
 	}
 	return out

@@ -121,6 +121,9 @@ type Meta struct {
 	// them itself: "vegeta" for an imported vegeta attack (its latency is
 	// from each actual send, not corrected for coordinated omission).
 	Source string `json:"source,omitempty"`
+	// Model says, of a prediction, where it leaves the evidence its
+	// calibrated profile was fitted from (capacity.Calibration.Outside).
+	Model []string `json:"model,omitempty"`
 }
 
 // SourceVegeta is Meta.Source of a run imported from vegeta's results.
