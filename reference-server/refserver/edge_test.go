@@ -77,27 +77,14 @@ func TestTricklingBodiesTimeOutAndHealthzAnswers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds trickling connections for seconds")
 	}
-	srv, err := New(Config{Profile: loadProfile(t, "testdata/fast.yaml"), DBPath: t.TempDir() + "/pass.db"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const limit, tricklers = 20, 60
-	ln := Edge(raw, limit)
-	hs := HTTPServer(srv.Handler())
-	hs.ReadTimeout = time.Second
-	go hs.Serve(ln)
-	defer hs.Close()
+	addr := edgeServer(t, limit, time.Second)
 
 	closed := make(chan time.Duration, tricklers)
 	for range tricklers {
 		go func() {
 			start := time.Now()
-			c, err := net.Dial("tcp", raw.Addr().String())
+			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				closed <- -1
 				return
@@ -116,7 +103,7 @@ func TestTricklingBodiesTimeOutAndHealthzAnswers(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the tricklers hold every slot
 	client := &http.Client{Timeout: 15 * time.Second}
-	resp, err := client.Get("http://" + raw.Addr().String() + "/healthz")
+	resp, err := client.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatalf("/healthz while %d connections trickle bodies: %v", tricklers, err)
 	}
@@ -129,4 +116,28 @@ func TestTricklingBodiesTimeOutAndHealthzAnswers(t *testing.T) {
 			t.Fatal("a trickling connection was still held after 20 s: the read timeout does not cover the body")
 		}
 	}
+}
+
+// edgeServer serves a reference server of the fast profile on loopback
+// through the edge's listener, capped at limit connections, with a read
+// timeout of readTimeout (the shipped 30 s would make a test wait); it
+// returns the address.
+func edgeServer(t *testing.T, limit int, readTimeout time.Duration) string {
+	t.Helper()
+	srv, err := New(Config{Profile: loadProfile(t, "testdata/fast.yaml"), DBPath: t.TempDir() + "/pass.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := HTTPServer(srv.Handler())
+	hs.ReadTimeout = readTimeout
+	go hs.Serve(Edge(raw, limit))
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return raw.Addr().String()
 }

@@ -195,22 +195,8 @@ func TestHealthzAnswersPastTheConnectionCap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds 1,500 slow connections for seconds")
 	}
-	srv, err := New(Config{Profile: loadProfile(t, "testdata/fast.yaml"), DBPath: t.TempDir() + "/pass.db"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const limit, slowBodies, slowHeads = 900, 1300, 200
-	ln := Edge(raw, limit)
-	hs := HTTPServer(srv.Handler())
-	hs.ReadTimeout = 20 * time.Second // the slow clients hold their slots for the whole test
-	go hs.Serve(ln)
-	defer hs.Close()
-	addr := raw.Addr().String()
+	addr := edgeServer(t, limit, 20*time.Second) // the slow clients hold their slots for the whole test
 
 	stop := make(chan struct{})
 	var open atomic.Int64
