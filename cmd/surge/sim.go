@@ -70,8 +70,9 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	// The simulation allocates many short-lived objects; a higher GC target
 	// trades memory (plentiful) for ~20% of the time (measured at national scale).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	start := time.Now()                                                                                                       // only to tell the user how long the prediction took
-	meta := results.Meta{Scenario: s.Name, Profile: p.Name, Model: p.Calibrated.Outside(s.Name, knee.PeakMix(s).Peak/factor)} // at the profile's own scale
+	// The peak at the profile's own scale, for where a calibrated profile's evidence ends.
+	meta := results.Meta{Scenario: s.Name, Profile: p.Name, Model: p.Calibrated.Outside(s.Name, knee.PeakMix(s).Peak/factor)}
+	start := time.Now() // only to tell the user how long the prediction took
 	run, stats, err := sim.Run(ctx, sim.Config{Scenario: s, Profile: p, Seed: o.seed, Capacity: factor, Meta: meta})
 	if err != nil {
 		return err
