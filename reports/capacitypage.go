@@ -95,7 +95,7 @@ func capacityStepsText(w io.Writer, steps []CapacityStep) {
 			verdict += " (generator behind)"
 		}
 		if st.Mix != "" {
-			verdict += " (identification: " + st.Mix + ")"
+			verdict = "identification, not judged: " + st.Mix
 		}
 		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.3g\t%s\t%s\t%s\t\n", st.Offered, st.Achieved, st.Requests, st.Goodput, st.Concurrency,
 			worstP95(st), errorKinds(st), verdict)
@@ -426,7 +426,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 <table><tr><th>offered/s</th><th>arrived/s</th><th>requests/s</th><th>successes/s</th><th>in flight</th>{{range .Table}}<th>{{.}} p95</th><th>{{.}} p99</th>{{end}}<th class="l">errors</th><th class="l">verdict</th></tr>
 {{range $st := .C.Steps}}<tr><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{num .Concurrency}}</td>
 {{range $.Table}}{{with step $st .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st}}</td>
-<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL: {{.Broke}}{{end}}{{if .Behind}} (generator behind){{end}}{{with .Mix}}<br><span class="muted">identification: {{.}}</span>{{end}}</td></tr>
+{{if .Mix}}<td class="l muted">identification, not judged: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL: {{.Broke}}{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>{{end}}
 {{end}}</table>
 <h2 id="charts">3. Against offered load</h2>
 {{range .Charts}}{{.Element}}{{.Script}}
