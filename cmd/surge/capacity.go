@@ -181,7 +181,8 @@ func calibrate(ctx context.Context, res *knee.Result, s *scenarios.Scenario, run
 
 // config turns the flags into the search's configuration.
 func (o capacityOptions) config(s *scenarios.Scenario) (knee.Config, error) {
-	cfg := knee.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep}
+	// In the simulator the structure is the profile's, known: no steps to identify it.
+	cfg := knee.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep, NoIdentify: o.sim}
 	var err error
 	if cfg.Start, err = rateFlag("--start", o.start); err != nil {
 		return cfg, err
