@@ -41,3 +41,9 @@ fi
 # package's tests do not take the cores they measure with.
 go test "${flags[@]}" $(go list ./... | grep -v '/scenarios/knee$')
 go test "${flags[@]}" ./scenarios/knee
+# The live accuracy test of the knee skips under the race detector, which
+# slows the load generator itself (see TestLiveKneeAndCalibration): here it
+# runs without it.
+if [ -z "${SHORT:-}" ]; then
+  go test -timeout 10m -run 'TestLiveKneeAndCalibration' ./scenarios/knee
+fi

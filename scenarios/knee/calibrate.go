@@ -149,7 +149,10 @@ func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Dur
 			"no step had successful answers to fit: a placeholder (1 worker, 1ms)"
 	}
 	svc, fitErr := fitDist(low.Service.Mean(), hdrPoints(low.Service))
-	mean := svc.Mean().Seconds()
+	// Little's law wants the mean the answers had, not the fitted shape's:
+	// a lognormal fitted to a tail that scheduling noise lengthens has a
+	// mean 10% or more above the sample's, one worker too many.
+	mean := low.Service.Mean().Seconds()
 	st := capacity.Stage{Service: svc, WhenFull: capacity.WhenFullShed}
 	note := fmt.Sprintf("service %s fitted to %d answers at %.3g/s (CDF error %.3f)", svc, low.Succeeded, lowRate, fitErr)
 	top, topRun := steps[len(steps)-1], runs[len(runs)-1]
@@ -162,7 +165,7 @@ func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Dur
 	var delay time.Duration
 	if saturated {
 		st.Workers = max(1, int(math.Round(most*mean)))
-		note += fmt.Sprintf("; %d workers from the saturation throughput %.4g/s x the %s mean", st.Workers, most, svc.Mean().Round(time.Microsecond))
+		note += fmt.Sprintf("; %d workers from the saturation throughput %.4g/s x the %s mean", st.Workers, most, secs(mean).Round(time.Microsecond))
 		// The workers were busy c / X a second each: what the answers took
 		// beyond that, no worker held (it is not capacity, only latency).
 		if held := float64(st.Workers) / most; held < mean && held > 0.5*mean {
