@@ -155,8 +155,23 @@ var BuiltinVars = []string{"user", "platform", "venue", "credential", "session"}
 // Error kinds the results count; request templates may add their own via
 // Kinds. tls is a failed TLS handshake (an untrusted certificate, say);
 // extract_failed an answer with the expected status that lacks what the
-// journey extracts from it.
-var ErrorKinds = []string{"timeout", "refused", "reset", "tls", "shed", "5xx", "4xx", "expired_qr", "wrong_status", KindExtractFailed}
+// journey extracts from it; refused_stream an HTTP/2 stream the server
+// refused (REFUSED_STREAM), goaway one its GOAWAY left unprocessed even
+// after a resend on another connection, stream_reset one it reset with
+// another code.
+var ErrorKinds = []string{"timeout", "refused", "reset", "tls", "shed", "5xx", "4xx", "expired_qr", "wrong_status", KindExtractFailed,
+	"refused_stream", "goaway", "stream_reset"}
+
+// ShedLike are the error kinds that, like a shed, say the service declined
+// the work before doing any: HTTP/2's REFUSED_STREAM. A retry policy that
+// retries shed retries them too.
+var ShedLike = []string{"refused_stream"}
+
+// Retries says whether a retry policy's on: list (empty: every kind)
+// retries a failure of kind: listed, or shed-like when shed is listed.
+func Retries(on []string, kind string) bool {
+	return len(on) == 0 || slices.Contains(on, kind) || slices.Contains(ShedLike, kind) && slices.Contains(on, "shed")
+}
 
 // KindExtractFailed is the error kind of an answer that lacks a value the
 // request's extract names.

@@ -63,6 +63,10 @@ type Target struct {
 	// TLS is the client's certificate (mutual TLS) and the CA that signed
 	// the service's, files relative to the scenario file.
 	TLS *TLS `yaml:"tls"`
+	// Protocol pins an https:// target to h2 or http/1.1; empty: the one
+	// the server picks by ALPN, h2 preferred. (An h2c:// URL is HTTP/2
+	// with prior knowledge; an http:// one HTTP/1.1.)
+	Protocol string `yaml:"protocol"`
 }
 
 // TLS names the files of a client certificate and a CA, in PEM.

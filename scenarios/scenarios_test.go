@@ -150,6 +150,11 @@ func TestInvalidScenarios(t *testing.T) {
 		{"name: smoke\n", "name: smoke\nrequests: {hit: {method: GET, path: /x, headers: {host: a}}}\n", `:5: requests.hit.headers.host: set by surge from the target and the body`},
 		{"name: smoke\n", "name: smoke\nrequests: {hit: {method: GET, path: /x, headers: {\"X Y\": a}}}\n", `:5: requests.hit.headers.X Y: not a valid header name`},
 		{"name: smoke\n", "name: smoke\nrequests: {hit: {method: GET, path: /x, headers: {X-Y: \"a\\nb\"}}}\n", `:5: requests.hit.headers.X-Y: a header value may not hold a line break`},
+		{"  profile: as-built\n", "  profile: as-built\n  url: \"h2c://127.0.0.1:8080\"\n  tls: {ca: ca.pem}\n", `:10: target.tls: the target h2c://127.0.0.1:8080 is not https (an h2c:// target is HTTP/2 without TLS)`},
+		{"  profile: as-built\n", "  profile: as-built\n  url: \"http://127.0.0.1:8080\"\n  protocol: h2\n", `:10: target.protocol: HTTP/2 without TLS is an h2c:// URL: write target.url as h2c://127.0.0.1:8080`},
+		{"  profile: as-built\n", "  profile: as-built\n  url: \"h2c://127.0.0.1:8080\"\n  protocol: http/1.1\n", `:10: target.protocol: an h2c:// target speaks HTTP/2`},
+		{"  profile: as-built\n", "  profile: as-built\n  url: \"https://127.0.0.1:8080\"\n  protocol: h3\n", `:10: target.protocol: want h2 or http/1.1`},
+		{"  profile: as-built\n", "  profile: as-built\n  url: \"ftp://127.0.0.1:8080\"\n", `:9: target.url: want an http://, https:// or h2c:// URL`},
 	}
 	for _, c := range cases {
 		src := strings.Replace(string(base), c.from, c.to, 1)

@@ -39,6 +39,7 @@ func Schema() map[string]any {
 		"Arrivals.process":  {Values: []string{ProcessPoisson, ProcessUniform}},
 		"Stream.process":    {Values: []string{ProcessPoisson, ProcessUniform}},
 		"Target.via":        {Values: []string{ViaProxy}},
+		"Target.protocol":   {Values: []string{"h2", "http/1.1"}},
 		"Feeder.policy":     {Values: []string{PolicyOnce, PolicyCycle, PolicyRandom}},
 		"Feeder.format":     {Values: []string{"csv", "jsonl"}},
 		"Request.method":    {Values: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}},

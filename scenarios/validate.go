@@ -21,10 +21,11 @@ func (s *Scenario) Validate(p *spec.Problems) {
 		p.Addf("name", "required")
 	}
 	if s.Target.URL != "" {
-		if u, err := url.Parse(s.Target.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.Addf("target.url", "want an http(s) URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
+		if u, err := url.Parse(s.Target.URL); err != nil || !TargetSchemes[u.Scheme] || u.Host == "" {
+			p.Addf("target.url", "want an http://, https:// or h2c:// URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
 		}
 	}
+	s.Target.validateProtocol(p)
 	switch s.Target.Via {
 	case "":
 	case ViaProxy:
@@ -560,4 +561,22 @@ func (s *Scenario) UsedRequests() []string {
 		}
 	}
 	return spec.SortedKeys(seen)
+}
+
+// TargetSchemes are the schemes of a target URL: HTTP/1.1 (http), TLS with
+// the protocol ALPN picks (https), HTTP/2 with prior knowledge (h2c).
+var TargetSchemes = map[string]bool{"http": true, "https": true, "h2c": true}
+
+// validateProtocol checks the protocol pin against the URL: a pin is for an
+// https:// target (h2c:// is HTTP/2 already, http:// HTTP/1.1).
+func (t Target) validateProtocol(p *spec.Problems) {
+	scheme, _, _ := strings.Cut(t.URL, "://")
+	switch {
+	case t.Protocol != "" && t.Protocol != "h2" && t.Protocol != "http/1.1":
+		p.Addf("target.protocol", "want h2 or http/1.1 (or nothing: the server's choice by ALPN), have %q", t.Protocol)
+	case t.Protocol == "h2" && scheme == "http":
+		p.Addf("target.protocol", "HTTP/2 without TLS is an h2c:// URL: write target.url as h2c://%s", strings.TrimPrefix(t.URL, "http://"))
+	case t.Protocol == "http/1.1" && scheme == "h2c":
+		p.Addf("target.protocol", "an h2c:// target speaks HTTP/2; for HTTP/1.1 write target.url as http://%s", strings.TrimPrefix(t.URL, "h2c://"))
+	}
 }

@@ -116,7 +116,7 @@ func (s *Scenario) validateData(p *spec.Problems) {
 			p.Addf("target.tls", "a client certificate needs both cert and key")
 		}
 		if s.Target.URL != "" && !strings.HasPrefix(s.Target.URL, "https://") {
-			p.Addf("target.tls", "the target %s is not https", s.Target.URL)
+			p.Addf("target.tls", "the target %s is not https (an h2c:// target is HTTP/2 without TLS)", s.Target.URL)
 		}
 	}
 }

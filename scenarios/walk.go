@@ -252,8 +252,7 @@ func (w *Walker) attempts(st *Step) int {
 }
 
 func (w *Walker) retried(kind string) bool {
-	on := w.s.Behaviour.Retry.On
-	return len(on) == 0 || slices.Contains(on, kind)
+	return Retries(w.s.Behaviour.Retry.On, kind)
 }
 
 // restart is the step a failure of kind at st sends the user back to, if any.

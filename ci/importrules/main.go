@@ -38,6 +38,7 @@ var modules = map[string]string{
 	"k8s-yaml":   "sigs.k8s.io/yaml",
 	"ggcr":       "github.com/google/go-containerregistry", // images without an engine
 	"openapi":    "github.com/getkin/kin-openapi",
+	"http2":      "golang.org/x/net/http2", // HTTP/2's framing, HPACK and client connections
 }
 
 // leaves are imported by both worlds: the YAML notation, the capacity profile and the faults.
@@ -60,7 +61,7 @@ var rules = []rule{
 	{pkg: "reference-server/profiles", allow: leaves},
 	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus"}, leaves...),
 		forbid: []string{"sim", "scenarios/replay"}},
-	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "vegeta", "hdr", "expfmt", "promdto"}, leaves...)},
+	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "vegeta", "hdr", "expfmt", "promdto", "http2"}, leaves...)},
 	{pkg: "reports", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim", "sim/queueing", "echarts"}, leaves...),
 		forbid: []string{"scenarios/replay", "net/http"}},
 	{pkg: "sim", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "gonum", "hdr"}, leaves...),

@@ -21,6 +21,7 @@ func clientSetup(s *scenarios.Scenario, scenarioPath string, cfg *replay.Config)
 		return err
 	}
 	cfg.Data = data
+	cfg.Protocol = s.Target.Protocol
 	t := s.Target.TLS
 	if t == nil {
 		return nil

@@ -88,6 +88,10 @@ type Config struct {
 	// TLS configures connections to an https:// target (default: the
 	// system's roots).
 	TLS *tls.Config
+	// Protocol pins an https:// target's protocol (ProtocolH2 or
+	// ProtocolHTTP1); empty: the one the server picks by ALPN, h2 preferred.
+	// An h2c:// target is HTTP/2 with prior knowledge.
+	Protocol string
 	// Faults switches the scenario's faults (default: the reference
 	// server's admin API at Target).
 	Faults FaultSwitch
@@ -146,7 +150,7 @@ var ErrUnreachable = errors.New("replay: target unreachable")
 type engine struct {
 	users       sync.Pool // *user, reused once counted
 	cfg         Config
-	load        *h1 // the load: bounded connections
+	load        load // the load: bounded connections
 	waker       *waker
 	requests    map[string]*scenarios.Request
 	platforms   map[string]json.RawMessage // the scenario's platforms as JSON strings
@@ -249,7 +253,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	if cfg.Bucket <= 0 {
 		cfg.Bucket = results.BucketFor(plan.Played())
 	}
-	load, err := newH1(cfg.Target, cfg.MaxConns, cfg.TLS)
+	load, err := newLoad(ctx, cfg.Target, cfg.Protocol, cfg.MaxConns, cfg.TLS)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -276,7 +280,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 
 // newEngine is an engine of cfg over its load connections, with the
 // templates its journeys send.
-func newEngine(cfg Config, load *h1) *engine {
+func newEngine(cfg Config, load load) *engine {
 	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
 		transportNoted: map[string]bool{}}
 	e.platforms = map[string]json.RawMessage{}

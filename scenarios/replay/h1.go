@@ -37,9 +37,8 @@ import (
 // when, and counts it). https targets get TLS over the same path, HTTP/1.1
 // by ALPN; a failed handshake is a tlsError.
 type h1 struct {
+	wire
 	addr     string // host:port to dial
-	host     string // the Host header
-	prefix   string // the target URL's path, before each request's
 	tls      *tls.Config
 	keepIdle time.Duration // idle connections older than this are not reused
 
@@ -100,10 +99,7 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &h1{host: u.Host, addr: addr, prefix: u.EscapedPath(), slots: make(chan struct{}, maxConns), keepIdle: 90 * time.Second}
-	if len(h.prefix) > 0 && h.prefix[len(h.prefix)-1] == '/' {
-		h.prefix = h.prefix[:len(h.prefix)-1]
-	}
+	h := &h1{wire: newWire(u), addr: addr, slots: make(chan struct{}, maxConns), keepIdle: 90 * time.Second}
 	if u.Scheme == "https" {
 		h.tls = &tls.Config{}
 		if tlsConfig != nil {
@@ -117,16 +113,16 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 	return h, nil
 }
 
-// parseTarget reads a target's base URL (http:// or https://, with a
-// host); addr is its host:port, the port the scheme's unless given.
+// parseTarget reads a target's base URL (http://, https:// or h2c://,
+// with a host); addr is its host:port, the port the scheme's unless given.
 func parseTarget(target string) (u *url.URL, addr string, err error) {
 	u, err = url.Parse(target)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, "", fmt.Errorf("replay: target %q is not an http:// or https:// URL", target)
+	if err != nil || u.Host == "" || !scenarios.TargetSchemes[u.Scheme] {
+		return nil, "", fmt.Errorf("replay: target %q is not an http://, https:// or h2c:// URL", target)
 	}
 	port := u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		port = map[string]string{"http": "80", "https": "443", "h2c": "80"}[u.Scheme]
 	}
 	return u, net.JoinHostPort(u.Hostname(), port), nil
 }
@@ -407,11 +403,21 @@ func (h *h1) closeIdle() {
 	h.idle = h.idle[:0]
 }
 
+// wire renders requests to a target in their HTTP/1.1 form.
+type wire struct {
+	host   string // the Host header
+	prefix string // the target URL's path, before each request's
+}
+
+func newWire(u *url.URL) wire {
+	return wire{host: u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
+}
+
 // request renders a request to the target: method, the target's path
 // prefix and path (bytes a request target cannot hold are percent-encoded),
 // headers as name and value pairs, and body (nil for none). It fails on a
 // header that would break the request's framing.
-func (h *h1) request(w []byte, method, path string, headers []string, body []byte) ([]byte, error) {
+func (h wire) request(w []byte, method, path string, headers []string, body []byte) ([]byte, error) {
 	if !validTarget(path) {
 		path = escapeTarget(path)
 	}

@@ -566,7 +566,7 @@ func TestMayResend(t *testing.T) {
 }
 
 // sendVia sends a template through h as a user of a bare engine would.
-func sendVia(ctx context.Context, h *h1, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
+func sendVia(ctx context.Context, h load, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
 	e := &engine{load: h}
 	u := &user{e: e, vars: v, scratch: *s}
 	ans := e.send(ctx, t, u, timeout, sent)
@@ -575,7 +575,7 @@ func sendVia(ctx context.Context, h *h1, t *scenarios.Request, v vars, timeout t
 }
 
 // renderVia renders a template for a user of a bare engine.
-func renderVia(h *h1, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
+func renderVia(h load, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
 	e := &engine{load: h}
 	return e.render(w, t, &user{e: e, vars: v}, hdr)
 }

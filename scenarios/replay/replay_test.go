@@ -83,10 +83,14 @@ journeys: {j: [{request: hit}]}`)
 // stallServer answers at once, except that from stallAt after the first
 // request, for stallFor, every request waits for the stall to end.
 func stallServer(stallAt, stallFor time.Duration) *httptest.Server {
+	return httptest.NewServer(stallHandler(stallAt, stallFor))
+}
+
+func stallHandler(stallAt, stallFor time.Duration) http.Handler {
 	var once sync.Once
 	var begin time.Time
 	var mu sync.Mutex
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		once.Do(func() { begin = time.Now() })
 		mu.Unlock()
@@ -94,7 +98,7 @@ func stallServer(stallAt, stallFor time.Duration) *httptest.Server {
 		if since >= stallAt && since < stallAt+stallFor {
 			time.Sleep(stallAt + stallFor - since)
 		}
-	}))
+	})
 }
 
 // A 500 ms stall at 500 req/s holds 12.5% of 4 s of requests; the true p99

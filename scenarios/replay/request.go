@@ -128,6 +128,9 @@ func transportKind(err error, runCtx context.Context) string {
 	case errors.As(err, &te):
 		return "tls"
 	}
+	if k := h2Kind(err); k != "" {
+		return k
+	}
 	return "reset"
 }
 

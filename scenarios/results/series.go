@@ -180,9 +180,10 @@ type Outcome struct {
 	// Err is "" for a success, else the error kind (timeout, 5xx, ...).
 	Err string
 	// Resent is how many times the client sent the request again on a new
-	// connection, without the user knowing, because the connection it first
-	// went out on had been closed by the server while idle. Each is a
-	// request on the wire.
+	// connection, without the user knowing, because the server had not
+	// taken it: it closed the connection while idle (HTTP/1.1), or its
+	// GOAWAY left the stream unprocessed (HTTP/2). Each is a request on the
+	// wire.
 	Resent int
 }
 
