@@ -46,6 +46,9 @@ func textHead(w io.Writer, s *Summary) {
 	if m.Profile != "" {
 		fmt.Fprintf(w, ", profile %s", m.Profile)
 	}
+	if m.Protocol == "h2" {
+		fmt.Fprint(w, ", HTTP/2")
+	}
 	if sh := m.Sharding(); sh != "" {
 		fmt.Fprintf(w, ", %s", sh)
 	}

@@ -55,6 +55,9 @@ func describe(l *Loaded, f *Forecast) string {
 	} else if m.Target != "" {
 		fmt.Fprintf(&b, ", against %s", m.Target)
 	}
+	if m.Protocol == "h2" {
+		b.WriteString(", over HTTP/2")
+	}
 	fmt.Fprintf(&b, "; played %s of %s", fmtDuration(m.Elapsed.Seconds()), fmtDuration(m.Planned.Seconds()))
 	if !m.Started.IsZero() {
 		fmt.Fprintf(&b, ", started %s", m.Started.UTC().Format("2006-01-02 15:04 UTC"))

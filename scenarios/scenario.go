@@ -65,7 +65,8 @@ type Target struct {
 	TLS *TLS `yaml:"tls"`
 	// Protocol pins an https:// target to h2 or http/1.1; empty: the one
 	// the server picks by ALPN, h2 preferred. (An h2c:// URL is HTTP/2
-	// with prior knowledge; an http:// one HTTP/1.1.)
+	// with prior knowledge; an http:// one HTTP/1.1.) With no URL, h2
+	// speaks h2c to the embedded reference server.
 	Protocol string `yaml:"protocol"`
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/surgekit/surge/reference-server/refserver"
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/chaos"
 )
 
@@ -34,6 +35,8 @@ func newChaosProxyCmd(g *globals) *cobra.Command {
     - {name: slow, after: 30s, for: 2m, kind: latency, latency: "exp(200ms)", probability: 50%}
     - {name: flaky, after: 1m, kind: error, status: 503, probability: 30%, path: /v1/qr}
 Windows count from the proxy's start. An unreachable upstream is answered 502, never a crash.
+It listens for HTTP/1.1 and HTTP/2 with prior knowledge (h2c) alike, and speaks HTTP/2 to an
+h2c:// upstream, or to an https:// one that offers it by ALPN.
 It runs until interrupted, or for --duration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -41,8 +44,8 @@ It runs until interrupted, or for --duration.`,
 				return errors.New("--to: the proxy needs a target URL")
 			}
 			target, err := url.Parse(to)
-			if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-				return fmt.Errorf("--to: want an http(s) URL such as http://127.0.0.1:8080, have %q", to)
+			if err != nil || !scenarios.TargetSchemes[target.Scheme] || target.Host == "" {
+				return fmt.Errorf("--to: want an http://, https:// or h2c:// URL such as http://127.0.0.1:8080, have %q", to)
 			}
 			f, err := chaos.LoadFile(file)
 			if err != nil {

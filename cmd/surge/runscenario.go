@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,7 +112,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 		cfg.Raw = raw
 	}
 	if s.Target.Via == scenarios.ViaProxy && o.target == "" {
-		proxyURL, faults, stopProxy, err := startProxy(target, o.seed)
+		proxyURL, faults, stopProxy, err := startProxy(ctx, target, cfg.Protocol, cfg.TLS, o.seed)
 		if err != nil {
 			return err
 		}
@@ -186,11 +187,18 @@ func startTarget(s *scenarios.Scenario, o *runOptions) (url string, profile *cap
 	if err != nil {
 		return "", nil, nil, err
 	}
-	return srv.URL, p, func() { srv.Close() }, nil
+	url = srv.URL
+	if s.Target.Protocol == replay.ProtocolH2 { // the embedded server speaks h2c on its port too
+		url = "h2c://" + strings.TrimPrefix(url, "http://")
+	}
+	return url, p, func() { srv.Close() }, nil
 }
 
-// startProxy puts surge's chaos proxy on loopback in front of target.
-func startProxy(target string, seed uint64) (string, replay.FaultSwitch, func(), error) {
+// startProxy puts surge's chaos proxy on loopback in front of target. The
+// load speaks to it what it would speak to the target: a target that speaks
+// HTTP/2 (h2c://, or https:// by ALPN or pinned) is reached through an
+// h2c:// proxy URL.
+func startProxy(ctx context.Context, target, protocol string, conf *tls.Config, seed uint64) (string, replay.FaultSwitch, func(), error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return "", nil, nil, err
@@ -202,6 +210,9 @@ func startProxy(target string, seed uint64) (string, replay.FaultSwitch, func(),
 	proxyURL, stop, err := serveLoopback(p)
 	if err != nil {
 		return "", nil, nil, err
+	}
+	if replay.SpeaksH2(ctx, target, protocol, conf) {
+		proxyURL = "h2c://" + strings.TrimPrefix(proxyURL, "http://")
 	}
 	return proxyURL, replay.ProxyFaults{Proxy: p}, stop, nil
 }

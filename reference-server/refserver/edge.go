@@ -29,9 +29,16 @@ const (
 
 // HTTPServer is an http.Server for a handler with the reference server's
 // limits, which refuses what its Edge listener found (see guarded).
+//
+// It speaks HTTP/1.1 and, on the same port, HTTP/2 with prior knowledge
+// (h2c), as a relay's HTTP/2 edge does toward it; HTTP/2's framing is net/http's
+// own and strict, so the framing checks are HTTP/1.1's alone.
 func HTTPServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: guarded(h), ConnContext: connContext, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
-		IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
+	hs := &http.Server{Handler: guarded(h), ConnContext: connContext, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
+		IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, Protocols: new(http.Protocols)}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	return hs
 }
 
 // errorCode names a status net/http answers with.

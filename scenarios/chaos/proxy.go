@@ -121,13 +121,21 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 		now = time.Now
 	}
 	p := &Proxy{rules: rules, start: now(), now: now, src: &source{rng: rand.New(rand.NewPCG(seed, 0xc4a05))}, counts: map[string]int64{}, dynamic: map[string]Rule{}}
-	p.rp = httputil.NewSingleHostReverseProxy(target)
 	// Keep connections to the upstream (the default keeps two, so at a
 	// concurrency of 50 most requests dialled anew), and bound the wait
 	// for its answer: a hanging upstream is a 504, not a client left
-	// waiting for ever.
-	p.rp.Transport = &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: 90 * time.Second,
-		ResponseHeaderTimeout: UpstreamTimeout, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+	// waiting for ever. An https upstream is spoken to in HTTP/2 when its
+	// ALPN offers it; an h2c:// one in HTTP/2 with prior knowledge.
+	tr := &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: 90 * time.Second,
+		ResponseHeaderTimeout: UpstreamTimeout, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, ForceAttemptHTTP2: true}
+	if target.Scheme == "h2c" {
+		up := *target
+		up.Scheme, target = "http", &up
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	p.rp = httputil.NewSingleHostReverseProxy(target)
+	p.rp.Transport = tr
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		status, code := http.StatusBadGateway, "upstream_unreachable"
 		var ne net.Error

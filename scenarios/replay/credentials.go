@@ -75,7 +75,7 @@ func holding(item json.RawMessage) held {
 // adminCredentials asks a reference server for seeded credentials.
 func (e *engine) adminCredentials(ctx context.Context, n int) ([]json.RawMessage, error) {
 	body, _ := json.Marshal(map[string]int{"count": n})
-	req, err := http.NewRequestWithContext(ctx, "POST", e.cfg.Target+"/admin/credentials", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", e.ctlBase+"/admin/credentials", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

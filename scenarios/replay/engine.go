@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,6 +156,7 @@ type engine struct {
 	requests    map[string]*scenarios.Request
 	platforms   map[string]json.RawMessage // the scenario's platforms as JSON strings
 	ctl         *http.Client               // the control plane (faults, metrics): never queued behind the load
+	ctlBase     string                     // the target's URL as ctl reaches it (control)
 	start       time.Time
 	credentials []held
 	env         map[string]json.RawMessage // ${env.NAME} values, by "env.NAME"
@@ -261,7 +263,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	if err := e.setupData(plan); err != nil {
 		return nil, nil, nil, err
 	}
-	e.ctl = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: cfg.TLS}}
+	e.ctl, e.ctlBase = control(cfg.Target, cfg.TLS)
 	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
 	if err := e.loadCredentials(ctx); err != nil {
 		done()
@@ -307,7 +309,7 @@ func (e *engine) begin(ctx context.Context, plan *arrival.Plan) error {
 	if meta.Scenario == "" {
 		meta.Scenario = cfg.Scenario.Name
 	}
-	meta.Target = cfg.Target
+	meta.Target, meta.Protocol = cfg.Target, e.load.protocol()
 	late, err := waitStart(ctx, cfg.StartAt)
 	if err != nil {
 		return err
@@ -629,6 +631,21 @@ func (e *engine) event(kind, detail string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.run.Event(time.Since(e.start), kind, detail)
+}
+
+// control is the client of the target's control plane (its faults, admin
+// API and /metrics), apart from the load's connections, and the target's
+// base URL as that client reaches it: an h2c:// target is an http:// URL
+// spoken as HTTP/2 with prior knowledge; an https:// one negotiates h2 or
+// HTTP/1.1 by ALPN.
+func control(target string, conf *tls.Config) (*http.Client, string) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: conf, ForceAttemptHTTP2: true}
+	if rest, ok := strings.CutPrefix(target, "h2c://"); ok {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		target = "http://" + rest
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: tr}, target
 }
 
 // reachable dials the target once, so an unreachable one fails in seconds.

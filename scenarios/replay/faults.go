@@ -99,7 +99,7 @@ func (e *engine) runFaults(plan *arrival.Plan, stop <-chan struct{}, wg *sync.Wa
 	case e.cfg.Shard != 0:
 		sw = ownedElsewhere{} // the shards share the target: shard 0 switches its faults
 	default:
-		sw = AdminFaults{Target: e.cfg.Target, Client: e.ctl, Token: e.cfg.AdminToken}
+		sw = AdminFaults{Target: e.ctlBase, Client: e.ctl, Token: e.cfg.AdminToken}
 	}
 	sw = clientSide{e: e, next: sw}
 	var plan2 []toggle

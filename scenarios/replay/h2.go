@@ -367,7 +367,11 @@ type load interface {
 	exchange(ctx context.Context, deadline time.Time, c *call) (response, error)
 	cut()
 	closeIdle()
+	protocol() string // ProtocolHTTP1 or ProtocolH2
 }
+
+func (h *h2) protocol() string { return ProtocolH2 }
+func (h *h1) protocol() string { return ProtocolHTTP1 }
 
 // Protocols a target may be pinned to (Config.Protocol): the ALPN names.
 const (
@@ -404,6 +408,19 @@ func newLoad(ctx context.Context, target, protocol string, maxConns int, tlsConf
 		return newH2(u, addr, maxConns, tlsConfig), nil
 	}
 	return newH1(target, maxConns, tlsConfig)
+}
+
+// SpeaksH2 says whether the load speaks HTTP/2 to target: an h2c:// one,
+// or an https:// one pinned to h2 or whose ALPN picks it.
+func SpeaksH2(ctx context.Context, target, protocol string, tlsConfig *tls.Config) bool {
+	u, addr, err := parseTarget(target)
+	switch {
+	case err != nil || u.Scheme == "http" || protocol == ProtocolHTTP1:
+		return false
+	case u.Scheme == "h2c" || protocol == ProtocolH2:
+		return true
+	}
+	return negotiate(ctx, u, addr, tlsConfig) == ProtocolH2
 }
 
 // negotiate asks an https:// target which protocol it speaks, by ALPN on

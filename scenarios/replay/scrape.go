@@ -24,7 +24,7 @@ const maxMetrics = 8 << 20
 func (e *engine) sample() {
 	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.cfg.Target+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.ctlBase+"/metrics", nil)
 	resp, err := e.ctl.Do(req)
 	if err != nil {
 		return
@@ -58,11 +58,13 @@ func Stages(ctx context.Context, target string) ([]results.StageSample, error) {
 func Scrape(ctx context.Context, target string) (map[string]*dto.MetricFamily, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", target+"/metrics", nil)
+	client, base := control(target, nil)
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

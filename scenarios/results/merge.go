@@ -146,7 +146,7 @@ func sameRun(parts []Part) error {
 		}{
 			{"kind", am.Kind, bm.Kind}, {"scenario", am.Scenario, bm.Scenario}, {"scenario file (sha256)", am.ScenarioSHA256, bm.ScenarioSHA256},
 			{"seed", am.Seed, bm.Seed}, {"shard count", am.Shards, bm.Shards}, {"played timeline", am.Planned, bm.Planned},
-			{"bucket", am.Bucket, bm.Bucket}, {"target", am.Target, bm.Target}, {"results version", a.Run.Version, b.Run.Version},
+			{"bucket", am.Bucket, bm.Bucket}, {"target", am.Target, bm.Target}, {"protocol", am.Protocol, bm.Protocol}, {"results version", a.Run.Version, b.Run.Version},
 			{"source", am.Source, bm.Source},
 		} {
 			if c.this != c.that {

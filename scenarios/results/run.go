@@ -92,11 +92,14 @@ func (r *Run) WantsSample(endpoint, kind string) bool {
 
 // Meta says what was run, and how it ended.
 type Meta struct {
-	Scenario string        `json:"scenario"`
-	Kind     string        `json:"kind"` // "run" (measured) or "sim" (predicted)
-	Seed     uint64        `json:"seed"`
-	Profile  string        `json:"profile,omitempty"`
-	Target   string        `json:"target,omitempty"`
+	Scenario string `json:"scenario"`
+	Kind     string `json:"kind"` // "run" (measured) or "sim" (predicted)
+	Seed     uint64 `json:"seed"`
+	Profile  string `json:"profile,omitempty"`
+	Target   string `json:"target,omitempty"`
+	// Protocol is what the load spoke to the target: "http/1.1" or "h2"
+	// (a run's; empty in a prediction).
+	Protocol string        `json:"protocol,omitempty"`
 	Started  time.Time     `json:"started"`
 	Bucket   time.Duration `json:"bucket_ns"`
 	Planned  time.Duration `json:"planned_ns"` // the played timeline's length
