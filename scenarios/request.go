@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -29,8 +30,9 @@ type Request struct {
 	Body        string            `yaml:"body"`
 	ContentType string            `yaml:"content_type"`
 	Multipart   []Part            `yaml:"multipart"`
-	// Expect lists the statuses that count as success (default: any 2xx).
-	Expect []int `yaml:"expect"`
+	// Expect lists the statuses that count as success (default: any 2xx;
+	// for a call, OK): HTTP statuses, or gRPC codes by name.
+	Expect []Status `yaml:"expect"`
 	// Extract sets variables from the answer: name -> a dotted JSON path
 	// ("credential.id"; "." is the whole body), or {header: Name},
 	// {cookie: name} or {regex: "token=(\\w+)"} (the first group).
@@ -44,6 +46,15 @@ type Request struct {
 	// Endpoint is the capacity-profile endpoint it exercises (for sim and
 	// plan); default: the request's name.
 	Endpoint string `yaml:"endpoint"`
+	// GRPC makes the request a unary gRPC call of this method
+	// ("package.Service/Method") in place of Method and Path; Message is
+	// its request as JSON (protobuf's JSON mapping, variables as in json:),
+	// Metadata its metadata (variables inside), Deadline the deadline it
+	// sends (grpc-timeout) and keeps (default: the step's timeout).
+	GRPC     string            `yaml:"grpc"`
+	Message  map[string]any    `yaml:"message"`
+	Metadata map[string]string `yaml:"metadata"`
+	Deadline time.Duration     `yaml:"deadline"`
 }
 
 // Part is one part of a multipart body: a field's value, or a file's
@@ -159,13 +170,14 @@ var BuiltinVars = []string{"user", "platform", "venue", "credential", "session"}
 // refused (REFUSED_STREAM), goaway one its GOAWAY left unprocessed even
 // after a resend on another connection, stream_reset one it reset with
 // another code.
-var ErrorKinds = []string{"timeout", "refused", "reset", "tls", "shed", "5xx", "4xx", "expired_qr", "wrong_status", KindExtractFailed,
-	"refused_stream", "goaway", "stream_reset"}
+var ErrorKinds = append([]string{"timeout", "refused", "reset", "tls", "shed", "5xx", "4xx", "expired_qr", "wrong_status", KindExtractFailed,
+	"refused_stream", "goaway", "stream_reset"}, GRPCKinds...)
 
 // ShedLike are the error kinds that, like a shed, say the service declined
-// the work before doing any: HTTP/2's REFUSED_STREAM. A retry policy that
-// retries shed retries them too.
-var ShedLike = []string{"refused_stream"}
+// the work for want of capacity: HTTP/2's REFUSED_STREAM, gRPC's
+// RESOURCE_EXHAUSTED and UNAVAILABLE. A retry policy that retries shed
+// retries them too.
+var ShedLike = []string{"refused_stream", "resource_exhausted", "unavailable"}
 
 // Retries says whether a retry policy's on: list (empty: every kind)
 // retries a failure of kind: listed, or shed-like when shed is listed.
@@ -180,19 +192,19 @@ const KindExtractFailed = "extract_failed"
 // PassRequests are the reference server's API as templates (see the README
 // of the reference server); a scenario's own requests of the same name win.
 var PassRequests = map[string]Request{
-	"identity.request": {Method: "POST", Path: "/v1/identity/requests", Expect: []int{201},
+	"identity.request": {Method: "POST", Path: "/v1/identity/requests", Expect: []Status{201},
 		JSON:    map[string]any{"user_id": "${user}", "platform": "${platform}"},
 		Extract: map[string]Extraction{"request_id": {JSON: "request_id"}, "sms_code": {JSON: "sms_code"}}},
-	"identity.confirm": {Method: "POST", Path: "/v1/identity/requests/${request_id}/confirm", Expect: []int{200},
+	"identity.confirm": {Method: "POST", Path: "/v1/identity/requests/${request_id}/confirm", Expect: []Status{200},
 		JSON:    map[string]any{"code": "${sms_code}"},
 		Extract: map[string]Extraction{"identity_token": {JSON: "identity_token"}}},
-	"certificate.issue": {Method: "POST", Path: "/v1/certificates", Expect: []int{201},
+	"certificate.issue": {Method: "POST", Path: "/v1/certificates", Expect: []Status{201},
 		JSON:    map[string]any{"identity_token": "${identity_token}", "platform": "${platform}"},
 		Extract: map[string]Extraction{"credential": {JSON: "wallet"}, "session": {JSON: "session"}}},
-	"qr": {Method: "POST", Path: "/v1/qr", Expect: []int{201},
+	"qr": {Method: "POST", Path: "/v1/qr", Expect: []Status{201},
 		JSON:    map[string]any{"platform": "${platform}", "wallet": "${credential}", "session": "${session}"},
 		Extract: map[string]Extraction{"token": {JSON: "token"}}},
-	"checkin": {Method: "POST", Path: "/v1/checkins", Expect: []int{201},
+	"checkin": {Method: "POST", Path: "/v1/checkins", Expect: []Status{201},
 		JSON:  map[string]any{"token": "${token}", "venue_id": "${venue}"},
 		Kinds: map[string]string{"qr_expired": "expired_qr", "qr_reused": "wrong_status", "qr_invalid": "wrong_status"}},
 }
@@ -218,6 +230,9 @@ func (r Request) Uses() []string {
 	for _, v := range r.Headers {
 		add(v)
 	}
+	for _, v := range r.Metadata {
+		add(v)
+	}
 	for _, v := range r.Form {
 		add(v)
 	}
@@ -240,6 +255,7 @@ func (r Request) Uses() []string {
 		}
 	}
 	walk(r.JSON)
+	walk(r.Message)
 	out := make([]string, 0, len(seen))
 	for v := range seen {
 		out = append(out, v)
@@ -255,8 +271,11 @@ func (r Request) Uses() []string {
 // gives the answer's error code ({"error": {"code": ...}}); it is asked
 // for a 4xx only. The live engine and the simulator both classify so.
 func (r Request) Classify(status int, code func() string) string {
+	if r.IsGRPC() {
+		return r.classifyGRPC(status)
+	}
 	if len(r.Expect) > 0 {
-		if slices.Contains(r.Expect, status) {
+		if slices.Contains(r.Expect, Status(status)) {
 			return ""
 		}
 	} else if status/100 == 2 {

@@ -68,6 +68,10 @@ type Target struct {
 	// with prior knowledge; an http:// one HTTP/1.1.) With no URL, h2
 	// speaks h2c to the embedded reference server.
 	Protocol string `yaml:"protocol"`
+	// Protos are the .proto files that define the gRPC methods the
+	// scenario calls (relative to the scenario file); none: the server's
+	// reflection service describes them when the run starts.
+	Protos []string `yaml:"protos" max:"1000"`
 }
 
 // TLS names the files of a client certificate and a CA, in PEM.

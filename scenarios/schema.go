@@ -28,6 +28,10 @@ func Schema() map[string]any {
 			map[string]any{"type": "object", "additionalProperties": false, "required": []string{"clause"}, "properties": map[string]any{
 				"clause": map[string]any{"type": "string"}, "at": map[string]any{"type": "string", "description": "a period, or a span such as 17:00-21:00"}}},
 		}},
+		reflect.TypeOf(Status(0)): {"anyOf": []any{
+			map[string]any{"type": "integer", "minimum": 100, "maximum": 599, "description": "an HTTP status"},
+			map[string]any{"enum": GRPCCodes, "description": "a gRPC code, for a grpc: call"},
+		}},
 		reflect.TypeOf(Spans{}): {"anyOf": []any{span, map[string]any{"type": "array", "items": span}}},
 		reflect.TypeOf(Extraction{}): {"anyOf": []any{
 			map[string]any{"type": "string", "description": "a JSON path of the answer, such as session or items.0.id"},

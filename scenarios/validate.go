@@ -22,9 +22,10 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	}
 	if s.Target.URL != "" {
 		if u, err := url.Parse(s.Target.URL); err != nil || !TargetSchemes[u.Scheme] || u.Host == "" {
-			p.Addf("target.url", "want an http://, https:// or h2c:// URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
+			p.Addf("target.url", "want an http://, https://, h2c://, grpc:// or grpcs:// URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
 		}
 	}
+	s.validateCalls(p)
 	s.Target.validateProtocol(p)
 	switch s.Target.Via {
 	case "":
@@ -257,6 +258,18 @@ func checkShares(p *spec.Problems, path string, shares, known map[string]Percent
 }
 
 func validateRequest(p *spec.Problems, path string, r Request) {
+	if r.IsGRPC() {
+		validateCall(p, path, r)
+		return
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"message", r.Message != nil}, {"metadata", r.Metadata != nil}, {"deadline", r.Deadline != 0}} {
+		if k.set {
+			p.Addf(spec.Join(path, k.key), "%s is a gRPC call's: name its method with grpc:", k.key)
+		}
+	}
 	switch r.Method {
 	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD":
 	default:
@@ -280,7 +293,7 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 	}
 	for i, st := range r.Expect {
 		if st < 100 || st > 599 {
-			p.Addf(spec.Join(path, "expect", i), "not an HTTP status: %d", st)
+			p.Addf(spec.Join(path, "expect", i), "not an HTTP status: %v", st)
 		}
 	}
 	for _, k := range spec.SortedKeys(r.Kinds) {
@@ -565,7 +578,12 @@ func (s *Scenario) UsedRequests() []string {
 
 // TargetSchemes are the schemes of a target URL: HTTP/1.1 (http), TLS with
 // the protocol ALPN picks (https), HTTP/2 with prior knowledge (h2c).
-var TargetSchemes = map[string]bool{"http": true, "https": true, "h2c": true}
+var TargetSchemes = map[string]bool{"http": true, "https": true, "h2c": true, "grpc": true, "grpcs": true}
+
+// H2Schemes are the target schemes over which HTTP/2 can be spoken (gRPC
+// needs it): grpc (h2c), grpcs (TLS, h2), h2c, and https when the server
+// offers h2.
+var H2Schemes = map[string]bool{"https": true, "h2c": true, "grpc": true, "grpcs": true}
 
 // validateProtocol checks the protocol pin against the URL: a pin is for an
 // https:// target (h2c:// is HTTP/2 already, http:// HTTP/1.1).
@@ -578,5 +596,61 @@ func (t Target) validateProtocol(p *spec.Problems) {
 		p.Addf("target.protocol", "HTTP/2 without TLS is an h2c:// URL: write target.url as h2c://%s", strings.TrimPrefix(t.URL, "http://"))
 	case t.Protocol == "http/1.1" && scheme == "h2c":
 		p.Addf("target.protocol", "an h2c:// target speaks HTTP/2; for HTTP/1.1 write target.url as http://%s", strings.TrimPrefix(t.URL, "h2c://"))
+	case t.Protocol == "http/1.1" && (scheme == "grpc" || scheme == "grpcs"):
+		p.Addf("target.protocol", "gRPC is spoken over HTTP/2 only")
+	}
+}
+
+// validateCall checks a gRPC call's template.
+func validateCall(p *spec.Problems, path string, r Request) {
+	svc, method, ok := strings.Cut(r.GRPC, "/")
+	if !ok || svc == "" || method == "" || strings.Contains(method, "/") || strings.ContainsAny(r.GRPC, " \t") {
+		p.Addf(spec.Join(path, "grpc"), "want a method's full name, package.Service/Method, have %q", r.GRPC)
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"method", r.Method != ""}, {"path", r.Path != ""}, {"json", r.JSON != nil}, {"form", r.Form != nil}, {"body", r.Body != ""},
+		{"multipart", r.Multipart != nil}, {"content_type", r.ContentType != ""}, {"headers", r.Headers != nil}, {"kinds", r.Kinds != nil}} {
+		if k.set {
+			p.Addf(spec.Join(path, k.key), "a gRPC call has no %s: grpc: names the method, message: is the request, metadata: its headers, and each failed code is its own kind", k.key)
+		}
+	}
+	for _, k := range spec.SortedKeys(r.Metadata) {
+		at := spec.Join(path, "metadata", k)
+		switch {
+		case !ValidHeaderName(k) || strings.ToLower(k) != k:
+			p.Addf(at, "a metadata key is a lower-case header name")
+		case strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "te":
+			p.Addf(at, "set by surge for the call; remove it (the deadline is deadline:)")
+		case strings.ContainsAny(r.Metadata[k], "\r\n\x00"):
+			p.Addf(at, "a metadata value may not hold a line break or NUL")
+		}
+	}
+	for i, st := range r.Expect {
+		if st < GRPCStatus {
+			p.Addf(spec.Join(path, "expect", i), "a call expects gRPC codes (%s), have %v", strings.Join(GRPCCodes[:6], ", ")+", ...", st)
+		}
+	}
+	validateAnswer(p, path, r)
+}
+
+// validateCalls: a scenario with calls has a target that speaks HTTP/2.
+func (s *Scenario) validateCalls(p *spec.Problems) {
+	for _, name := range spec.SortedKeys(s.Requests) {
+		if !s.Requests[name].IsGRPC() {
+			continue
+		}
+		scheme, _, _ := strings.Cut(s.Target.URL, "://")
+		switch {
+		case s.Target.URL == "":
+			p.Addf(spec.Join("requests", name, "grpc"), "a gRPC call needs target.url: a grpc:// (or grpcs://) service; the embedded reference server has no gRPC face")
+		case !H2Schemes[scheme] || s.Target.Protocol == "http/1.1":
+			p.Addf(spec.Join("requests", name, "grpc"), "a gRPC call needs HTTP/2: target.url as grpc://host:port (h2c) or grpcs://host:port (TLS), have %s", s.Target.URL)
+		}
+		return
+	}
+	if len(s.Target.Protos) > 0 {
+		p.Addf("target.protos", "no request is a gRPC call (grpc:)")
 	}
 }

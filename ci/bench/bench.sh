@@ -16,6 +16,10 @@
 #            each a shard (--shard i/N, one --start-in), merged with surge
 #            merge and judged as one run (SHARDS="2 4"): the total should
 #            stay near one process's ceiling, not fall
+#   h2       HTTP/2 with prior knowledge (h2c) to the same target: surge's and
+#            vegeta -h2c's open-loop ceilings, and CPU per 100k at 5,000 req/s
+#            beside h2load's (closed loop: 10 connections x 10 streams, as many
+#            requests as the others send; it has no open-loop mode)
 #   soak     the 1-hour, 18M-request run at 5,000 req/s (its scenario, so its
 #            bucket widths), interrupted after SOAK seconds (default 300), RSS
 #            sampled every 10 s: the memory slope, extrapolated to the hour
@@ -46,6 +50,9 @@ has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # ------------------------------------------------------------ install, build
 command -v vegeta >/dev/null || { log "installing vegeta v12.13.0"; GOFLAGS= go install github.com/tsenart/vegeta/v12@v12.13.0 || exit 1; }
+if has h2 && ! command -v h2load >/dev/null; then
+	log "installing h2load (Debian's nghttp2-client)"; bash "$ROOT/ci/install-deb.sh" h2load nghttp2-client >/dev/null 2>&1 || log "h2load not installed (optional)"
+fi
 if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
 	log "installing wrk (Debian)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || log "wrk not installed (optional)"
 fi
@@ -92,7 +99,7 @@ row() { jq -c -n --arg sec "$1" --arg tool "$2" --argjson rate "$3" --argjson m 
 surge_yaml() {
 	cat >"$1" <<YAML
 name: bench
-target: {url: "http://127.0.0.1:$PORT"}
+target: {url: "${SCHEME:-http}://127.0.0.1:$PORT"}
 scale: 1
 arrivals: {start: "00:00", bucket: ${3}s, total: $(($2 * $3)), profile: [100%], process: uniform}
 platforms: {web: 100%}
@@ -153,6 +160,19 @@ vegeta_run() {
 	row "$sec" "vegeta${LABEL:+ $LABEL}" "$rate" "$m" "$(cost "$id")"
 }
 
+# h2load_run SEC N PATH: h2load's N requests over h2c, closed loop (10
+# connections x 10 streams); its rate is what it reached.
+h2load_run() {
+	local sec=$1 n=$2 path=$3 id="$1-h2load-$RUN"
+	start_target
+	timed "$id" h2load -n "$n" -c 10 -m 10 "http://127.0.0.1:$PORT$path"
+	stop_target
+	local m
+	m=$(awk '/^finished in/ {gsub(/[s,]/, "", $3); el=$3; rps=$4} /^requests:/ {reqs=$2; ok=$8}
+		/^time for request:/ {p50=$6} END {printf "{\"reqs\":%d,\"ok\":%d,\"elapsed_s\":%s,\"reached_rps\":%s}", reqs, ok, el, rps}' "$OUT/$id.out")
+	row "$sec" "h2load (closed loop)" 0 "$m" "$(cost "$id")"
+}
+
 # passes ROW RATE SECONDS [late]: 0 errors, >= 99% of the requests sent and
 # answered, and sent on schedule: vegeta's attack lasted at most 1% longer
 # than asked; surge's sends went out within 10 ms of schedule at p99 (with
@@ -197,6 +217,13 @@ for rep in $(seq "$REPS"); do
 		LABEL="-max-workers 200" vegeta_run over $((c * 2)) "$DUR" /hello -max-workers=200
 	fi
 	if has stall; then surge_run stall 1000 20 /stall; LABEL="--max-conns 10" surge_run stall 1000 20 /stall --max-conns 10; vegeta_run stall 1000 20 /stall; LABEL="-max-workers 10" vegeta_run stall 1000 20 /stall -max-workers=10; fi
+	if has h2; then
+		c=$(SCHEME=h2c LABEL=h2c bisect surge); row ceiling-h2 surge "$c" '{"ceiling": true}' '{}'
+		c=$(LABEL=-h2c bisect vegeta "" -h2c); row ceiling-h2 "vegeta -h2c" "$c" '{"ceiling": true}' '{}'
+		SCHEME=h2c LABEL=h2c surge_run cost-h2 5000 "$DUR" /hello
+		LABEL=-h2c vegeta_run cost-h2 5000 "$DUR" /hello -h2c
+		command -v h2load >/dev/null && h2load_run cost-h2 $((5000 * DUR)) /hello
+	fi
 	if has report; then
 		surge_run report 20000 30 /hello
 		dir=$(tail -1 "$ROWS" | jq -r .dir)

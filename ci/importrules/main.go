@@ -22,23 +22,26 @@ import (
 
 // Third-party modules by the names the rules use.
 var modules = map[string]string{
-	"yaml":       "go.yaml.in/yaml/v3",
-	"gonum":      "gonum.org/v1/gonum",
-	"hdr":        "github.com/HdrHistogram/hdrhistogram-go",
-	"vegeta":     "github.com/tsenart/vegeta",
-	"echarts":    "github.com/go-echarts/go-echarts",
-	"sqlite":     "modernc.org/sqlite",
-	"prometheus": "github.com/prometheus/client_golang",     // with exp/api/remote, the remote-write client
-	"prompb":     "github.com/prometheus/prometheus/prompb", // the remote-write 1.0 messages
-	"expfmt":     "github.com/prometheus/common",            // the exposition format's parser
-	"promdto":    "github.com/prometheus/client_model",      // its data model
-	"cobra":      "github.com/spf13/cobra",
-	"k8s-api":    "k8s.io/api", // the Kubernetes API's types
-	"k8s-meta":   "k8s.io/apimachinery",
-	"k8s-yaml":   "sigs.k8s.io/yaml",
-	"ggcr":       "github.com/google/go-containerregistry", // images without an engine
-	"openapi":    "github.com/getkin/kin-openapi",
-	"http2":      "golang.org/x/net/http2", // HTTP/2's framing, HPACK and client connections
+	"yaml":         "go.yaml.in/yaml/v3",
+	"gonum":        "gonum.org/v1/gonum",
+	"hdr":          "github.com/HdrHistogram/hdrhistogram-go",
+	"vegeta":       "github.com/tsenart/vegeta",
+	"echarts":      "github.com/go-echarts/go-echarts",
+	"sqlite":       "modernc.org/sqlite",
+	"prometheus":   "github.com/prometheus/client_golang",     // with exp/api/remote, the remote-write client
+	"prompb":       "github.com/prometheus/prometheus/prompb", // the remote-write 1.0 messages
+	"expfmt":       "github.com/prometheus/common",            // the exposition format's parser
+	"promdto":      "github.com/prometheus/client_model",      // its data model
+	"cobra":        "github.com/spf13/cobra",
+	"k8s-api":      "k8s.io/api", // the Kubernetes API's types
+	"k8s-meta":     "k8s.io/apimachinery",
+	"k8s-yaml":     "sigs.k8s.io/yaml",
+	"ggcr":         "github.com/google/go-containerregistry", // images without an engine
+	"openapi":      "github.com/getkin/kin-openapi",
+	"http2":        "golang.org/x/net/http2", // HTTP/2's framing, HPACK and client connections
+	"grpc":         "google.golang.org/grpc", // a reflection client (scenarios/rpc), the servers of tests
+	"protobuf":     "google.golang.org/protobuf",
+	"protocompile": "github.com/bufbuild/protocompile", // .proto files compiled at run start
 }
 
 // leaves are imported by both worlds: the YAML notation, the capacity profile and the faults.
@@ -61,7 +64,8 @@ var rules = []rule{
 	{pkg: "reference-server/profiles", allow: leaves},
 	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus"}, leaves...),
 		forbid: []string{"sim", "scenarios/replay"}},
-	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "vegeta", "hdr", "expfmt", "promdto", "http2"}, leaves...)},
+	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "scenarios/rpc", "vegeta", "hdr", "expfmt", "promdto", "http2"}, leaves...)},
+	{pkg: "scenarios/rpc", allow: append([]string{"scenarios", "grpc", "protobuf", "protocompile"}, leaves...), forbid: []string{"scenarios/replay", "sim"}},
 	{pkg: "reports", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim", "sim/queueing", "echarts"}, leaves...),
 		forbid: []string{"scenarios/replay", "net/http"}},
 	{pkg: "sim", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "gonum", "hdr"}, leaves...),

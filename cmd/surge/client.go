@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/rpc"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -22,6 +24,9 @@ func clientSetup(s *scenarios.Scenario, scenarioPath string, cfg *replay.Config)
 	}
 	cfg.Data = data
 	cfg.Protocol = s.Target.Protocol
+	if cfg.Methods, err = protoMethods(s, scenarioPath); err != nil {
+		return err
+	}
 	t := s.Target.TLS
 	if t == nil {
 		return nil
@@ -61,4 +66,22 @@ func keyPair(dir, cert, key string) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(c, k)
+}
+
+// protoMethods compiles the scenario's .proto files (target.protos) and
+// binds its gRPC calls to their methods, so a method the files lack or a
+// message field that does not exist is an error at its line before any
+// load. With no .proto files, nil: the run asks the server's reflection.
+func protoMethods(s *scenarios.Scenario, scenarioPath string) (*rpc.Methods, error) {
+	if len(s.Target.Protos) == 0 {
+		return nil, nil
+	}
+	m, err := rpc.Compile(context.Background(), filepath.Dir(scenarioPath), s.Target.Protos)
+	if err != nil {
+		return nil, fmt.Errorf("%s: target.protos: %w", scenarioPath, err)
+	}
+	if _, err := rpc.Bind(s, m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -111,6 +111,9 @@ func validateOne(file, profile string) error {
 	if _, err := s.LoadData(filepath.Dir(file)); err != nil { // the data files' columns, the multipart files
 		return err
 	}
+	if _, err := protoMethods(s, file); err != nil { // the calls' methods and messages, when .proto files say them
+		return err
+	}
 	if s.Target.URL != "" && profile == "" {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/rpc"
 )
 
 // Config is one run. Zero optional fields take the documented defaults.
@@ -89,6 +90,10 @@ type Config struct {
 	// TLS configures connections to an https:// target (default: the
 	// system's roots).
 	TLS *tls.Config
+	// Methods are the gRPC methods the scenario's calls may bind to
+	// (compiled from its .proto files); nil: the server's reflection
+	// service is asked when the run starts.
+	Methods *rpc.Methods
 	// Protocol pins an https:// target's protocol (ProtocolH2 or
 	// ProtocolHTTP1); empty: the one the server picks by ALPN, h2 preferred.
 	// An h2c:// target is HTTP/2 with prior knowledge.
@@ -151,7 +156,8 @@ var ErrUnreachable = errors.New("replay: target unreachable")
 type engine struct {
 	users       sync.Pool // *user, reused once counted
 	cfg         Config
-	load        load // the load: bounded connections
+	load        load                   // the load: bounded connections
+	calls       map[string]*rpc.Method // the gRPC calls' methods, by full name
 	waker       *waker
 	requests    map[string]*scenarios.Request
 	platforms   map[string]json.RawMessage // the scenario's platforms as JSON strings
@@ -259,7 +265,12 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	calls, err := bindCalls(ctx, cfg, load)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	e = newEngine(cfg, load)
+	e.calls = calls
 	if err := e.setupData(plan); err != nil {
 		return nil, nil, nil, err
 	}
@@ -640,10 +651,12 @@ func (e *engine) event(kind, detail string) {
 // HTTP/1.1 by ALPN.
 func control(target string, conf *tls.Config) (*http.Client, string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: conf, ForceAttemptHTTP2: true}
-	if rest, ok := strings.CutPrefix(target, "h2c://"); ok {
+	if scheme, rest, _ := strings.Cut(target, "://"); scheme == "h2c" || scheme == "grpc" {
 		tr.Protocols = new(http.Protocols)
 		tr.Protocols.SetUnencryptedHTTP2(true)
 		target = "http://" + rest
+	} else if scheme == "grpcs" {
+		target = "https://" + rest
 	}
 	return &http.Client{Timeout: 5 * time.Second, Transport: tr}, target
 }

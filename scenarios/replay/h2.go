@@ -66,7 +66,7 @@ const (
 func newH2(u *url.URL, addr string, maxConns int, tlsConfig *tls.Config) *h2 {
 	h := &h2{wire: newWire(u), addr: addr, scheme: "http", maxConns: maxConns, freed: make(chan struct{}, 4096)}
 	h.tr = &http2.Transport{AllowHTTP: true, DisableCompression: true, MaxHeaderListSize: h1MaxHeaders, ReadIdleTimeout: 30 * time.Second}
-	if u.Scheme == "https" {
+	if u.Scheme == "https" || u.Scheme == "grpcs" {
 		h.scheme = "https"
 		h.tls = &tls.Config{}
 		if tlsConfig != nil {
@@ -132,6 +132,11 @@ func (h *h2) roundTrip(cc *http2.ClientConn, req *http.Request, c *call) (respon
 		return resp, nil
 	}
 	resp.body, err = readAll(res.Body, c.body[:0])
+	for name, values := range res.Trailer { // (a call's grpc-status)
+		for _, v := range values {
+			resp.head = keepHead(resp.head, []byte(name+": "+v))
+		}
+	}
 	return resp, err
 }
 
@@ -390,7 +395,7 @@ func newLoad(ctx context.Context, target, protocol string, maxConns int, tlsConf
 	switch {
 	case protocol != "" && protocol != ProtocolHTTP1 && protocol != ProtocolH2:
 		return nil, fmt.Errorf("replay: protocol %q: want %s or %s", protocol, ProtocolH2, ProtocolHTTP1)
-	case u.Scheme == "h2c":
+	case u.Scheme == "h2c" || u.Scheme == "grpc":
 		if protocol == ProtocolHTTP1 {
 			return nil, fmt.Errorf("replay: target %s is h2c (HTTP/2 without TLS) but its protocol is pinned to %s", target, protocol)
 		}
@@ -400,6 +405,9 @@ func newLoad(ctx context.Context, target, protocol string, maxConns int, tlsConf
 			return nil, fmt.Errorf("replay: target %s: HTTP/2 without TLS is an h2c:// URL", target)
 		}
 		return newH1(target, maxConns, tlsConfig)
+	}
+	if u.Scheme == "grpcs" {
+		protocol = ProtocolH2
 	}
 	if protocol == "" {
 		protocol = negotiate(ctx, u, addr, tlsConfig)
@@ -417,7 +425,7 @@ func SpeaksH2(ctx context.Context, target, protocol string, tlsConfig *tls.Confi
 	switch {
 	case err != nil || u.Scheme == "http" || protocol == ProtocolHTTP1:
 		return false
-	case u.Scheme == "h2c" || protocol == ProtocolH2:
+	case u.Scheme == "h2c" || u.Scheme == "grpc" || u.Scheme == "grpcs" || protocol == ProtocolH2:
 		return true
 	}
 	return negotiate(ctx, u, addr, tlsConfig) == ProtocolH2

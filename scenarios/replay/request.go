@@ -70,6 +70,9 @@ func (v vars) body(t any) any {
 
 // render writes the HTTP request of a template for a user into w.
 func (e *engine) render(w []byte, t *scenarios.Request, u *user, hdr []string) ([]byte, []string, error) {
+	if t.IsGRPC() {
+		return e.renderCall(w, t, u, hdr)
+	}
 	v := u.vars
 	body, ctype, err := e.bodyOf(t, v)
 	if err != nil {
@@ -154,11 +157,18 @@ func (e *engine) send(runCtx context.Context, t *scenarios.Request, u *user, tim
 	req, hdr, err := e.render(s.req[:0], t, u, s.hdr[:0])
 	s.req, s.hdr = req[:0], hdr[:0]
 	if err != nil { // the user's variables make no valid request: the client's own error
+		if t.IsGRPC() {
+			return answer{kind: "invalid_argument", err: err} // (as a gRPC client says of a message it cannot encode)
+		}
 		return answer{kind: "4xx"}
 	}
 	c := &s.call
 	*c = call{req: req, isHead: t.Method == "HEAD", idempotent: idempotent(t.Method), body: s.ans[:0], head: s.head[:0]}
-	resp, err := h.exchange(runCtx, time.Now().Add(timeout), c)
+	if t.Deadline > 0 && t.Deadline < timeout { // a call waits for its deadline, no longer
+		timeout = t.Deadline
+	}
+	deadline := time.Now().Add(timeout)
+	resp, err := h.exchange(runCtx, deadline, c)
 	if !c.sent.IsZero() {
 		*sent = c.sent
 	}
@@ -169,7 +179,16 @@ func (e *engine) send(runCtx context.Context, t *scenarios.Request, u *user, tim
 		s.head = resp.head[:0]
 	}
 	if err != nil {
-		return answer{kind: transportKind(err, runCtx), err: err, resent: c.resent}
+		kind := transportKind(err, runCtx)
+		if t.IsGRPC() && kind != "" {
+			kind = callKind(kind, err, !time.Now().Before(deadline))
+		}
+		return answer{kind: kind, err: err, resent: c.resent}
+	}
+	if t.IsGRPC() {
+		a := e.callAnswer(t, resp)
+		a.resent = c.resent
+		return a
 	}
 	return answer{kind: classify(t, resp.status, resp.body), status: resp.status, body: resp.body, head: resp.head, resent: c.resent}
 }

@@ -1,5 +1,6 @@
 // Command benchtarget is the tiny HTTP target of surge's benchmark harness
-// (ci/bench/bench.sh). It binds only to loopback.
+// (ci/bench/bench.sh). It binds only to loopback, and speaks HTTP/1.1 and
+// HTTP/2 with prior knowledge (h2c) on its one port.
 //
 //	/hello   200 with a 13-byte body
 //	/stall   200 at once, except while a global stall is on: from -stall-first
@@ -44,5 +45,8 @@ func main() {
 		stall.Unlock() //nolint:staticcheck // waiting for the stall is the point
 		w.Write(hello)
 	})
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	srv := &http.Server{Addr: *addr, Handler: mux, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, on the same port
+	log.Fatal(srv.ListenAndServe())
 }

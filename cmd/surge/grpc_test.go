@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/rpc/rpctest"
+)
+
+const grpcScenario = `name: scanners
+target: {url: "grpc://ADDR", protos: [venue.proto]}
+scale: 1
+arrivals: {start: "12:00", bucket: 1s, total: 60, profile: [50%, 50%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: a, share: 100%, journey: j}]
+requests:
+  checkin:
+    grpc: pass.v1.Venue/CheckIn
+    message: {token: "${user}", venue_id: cafe-1, party: 2, kind: DINE_IN}
+    metadata: {authorization: Bearer secret}
+    extract: {visit: visit_id}
+journeys: {j: [{request: checkin}]}
+slo: [checkin p99 <= 1s, errors <= 1%]
+`
+
+// TestGRPCRunAndValidate: a scenario of gRPC calls runs against a real
+// grpc-go server (its methods from the .proto file, then from the server's
+// reflection) to a GO; a method the service lacks, a field its message
+// lacks and a value of the wrong type are each an error at its line, from
+// surge validate before any call, and from surge run (exit 1) with
+// reflection.
+func TestGRPCRunAndValidate(t *testing.T) {
+	srv, err := rpctest.Start(t.Cleanup, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "venue.proto"), []byte(rpctest.Proto), 0o644)
+	good := strings.ReplaceAll(grpcScenario, "ADDR", srv.Addr)
+	reflected := strings.Replace(good, ", protos: [venue.proto]", "", 1)
+	for name, src := range map[string]string{"protos": good, "reflection": reflected} {
+		path := filepath.Join(dir, name+".yaml")
+		os.WriteFile(path, []byte(src), 0o644)
+		runDir := filepath.Join(dir, "run-"+name)
+		code, out, errs := runSurge("run", path, "--out", runDir, "--quiet")
+		r, err := results.ReadFile(runDir)
+		if code != 0 || err != nil {
+			t.Fatalf("%s: exit %d %v\n%s\n%s", name, code, err, out, errs)
+		}
+		if e := r.Endpoints["checkin"].Total; e.Succeeded != 60 || r.Meta.Protocol != "h2" {
+			t.Errorf("%s: %d of 60 calls ok (%v), protocol %q", name, e.Succeeded, e.Errors, r.Meta.Protocol)
+		}
+	}
+	bad := strings.NewReplacer("pass.v1.Venue/CheckIn", "pass.v1.Venue/CheckOut").Replace(good)
+	bad2 := strings.NewReplacer("venue_id: cafe-1", "venue: cafe-1", "party: 2", "party: two").Replace(good)
+	for _, c := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"method", bad, []string{"method.yaml:9: requests.checkin.grpc: no method pass.v1.Venue/CheckOut in venue.proto (there are pass.v1.Venue/CheckIn, pass.v1.Venue/Watch)"}},
+		{"fields", bad2, []string{
+			`fields.yaml:10: requests.checkin.message.party: field party is int32: want an integer, have the string "two"`,
+			`fields.yaml:10: requests.checkin.message.venue: pass.v1.CheckInRequest has no field "venue" (it has token, venue_id, party, kind, tags)`}},
+		{"streaming", strings.Replace(good, "Venue/CheckIn", "Venue/Watch", 1), []string{"requests.checkin.grpc: pass.v1.Venue/Watch streams; surge calls unary methods"}},
+		{"no such file", strings.Replace(good, "[venue.proto]", "[nowhere.proto]", 1), []string{"target.protos", "nowhere.proto"}},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
+		os.WriteFile(path, []byte(c.src), 0o644)
+		code, out, _ := runSurge("validate", path)
+		for _, w := range c.want {
+			if code != 1 || !strings.Contains(out, w) {
+				t.Errorf("validate %s: exit %d, output %q; want 1 and %q", c.name, code, out, w)
+			}
+		}
+	}
+	calls := srv.Calls.Load()
+	path := filepath.Join(dir, "reflected-bad.yaml")
+	os.WriteFile(path, []byte(strings.Replace(strings.Replace(bad2, ", protos: [venue.proto]", "", 1), "name: scanners", "name: reflected", 1)), 0o644)
+	code, out, errs := runSurge("run", path, "--out", filepath.Join(dir, "never"), "--quiet")
+	if code != 1 || !strings.Contains(errs, "requests.checkin.message.venue") || srv.Calls.Load() != calls {
+		t.Errorf("run with reflection and a bad field: exit %d, %d calls made\n%s\n%s", code, srv.Calls.Load()-calls, out, errs)
+	}
+}

@@ -1,0 +1,134 @@
+package replay
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/rpc"
+)
+
+// bindCalls binds the scenario's gRPC calls to their methods, before any
+// load: from cfg.Methods, else from the target's reflection service. A
+// call needs HTTP/2: a target that negotiated HTTP/1.1 is an error here.
+func bindCalls(ctx context.Context, cfg Config, l load) (map[string]*rpc.Method, error) {
+	names := rpc.Names(cfg.Scenario)
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if l.protocol() != ProtocolH2 {
+		return nil, fmt.Errorf("replay: the scenario's gRPC calls need HTTP/2, and %s speaks %s", cfg.Target, l.protocol())
+	}
+	m := cfg.Methods
+	if m == nil {
+		u, addr, err := parseTarget(cfg.Target)
+		if err != nil {
+			return nil, err
+		}
+		var conf *tls.Config
+		if u.Scheme == "https" || u.Scheme == "grpcs" {
+			conf = &tls.Config{ServerName: u.Hostname()}
+			if cfg.TLS != nil {
+				conf = cfg.TLS.Clone()
+				if conf.ServerName == "" {
+					conf.ServerName = u.Hostname()
+				}
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if m, err = rpc.Reflect(rctx, addr, conf, names); err != nil {
+			return nil, fmt.Errorf("replay: the methods of the scenario's gRPC calls (give target.protos to read them from .proto files): %w", err)
+		}
+	}
+	return rpc.Bind(cfg.Scenario, m)
+}
+
+// renderCall writes a gRPC call: a POST to /package.Service/Method with its
+// message, length-prefixed, its metadata, and its deadline.
+func (e *engine) renderCall(w []byte, t *scenarios.Request, u *user, hdr []string) ([]byte, []string, error) {
+	m := e.calls[t.GRPC]
+	if m == nil {
+		return w, hdr, fmt.Errorf("no method bound for %s", t.GRPC)
+	}
+	msg := []byte("{}")
+	if t.Message != nil {
+		var err error
+		if msg, err = json.Marshal(u.vars.body(t.Message)); err != nil {
+			return w, hdr, err
+		}
+	}
+	body, err := m.Encode(msg)
+	if err != nil {
+		return w, hdr, err
+	}
+	hdr = append(hdr, "Content-Type", "application/grpc", "Te", "trailers", "User-Agent", "surge")
+	if t.Deadline > 0 {
+		hdr = append(hdr, "Grpc-Timeout", strconv.FormatInt(max(1, t.Deadline.Milliseconds()), 10)+"m")
+	}
+	for k, x := range t.Metadata {
+		hdr = append(hdr, k, u.vars.expand(x, func(s string) string { return s }))
+	}
+	w, err = e.load.request(w, "POST", "/"+t.GRPC, hdr, body)
+	return w, hdr, err
+}
+
+// callAnswer classifies a call's answer by its grpc-status (in the
+// trailers, or the headers of a trailers-only answer; a bare HTTP status
+// when there is none) and turns its message into JSON for extraction and
+// checks. An answer that is not a message of the method's is internal, as
+// gRPC's clients say.
+func (e *engine) callAnswer(t *scenarios.Request, resp response) answer {
+	status := resp.status
+	headerValues(resp.head, "Grpc-Status", func(v string) bool {
+		if c, err := strconv.Atoi(v); err == nil && c >= 0 && c < len(scenarios.GRPCCodes) {
+			status = scenarios.GRPCStatus + c
+		}
+		return false
+	})
+	a := answer{kind: t.Classify(status, nil), status: resp.status, head: resp.head, body: resp.body}
+	if a.kind == "" && len(resp.body) > 0 {
+		js, err := e.calls[t.GRPC].Decode(resp.body)
+		if err != nil {
+			a.kind, a.err = "internal", err
+			return a
+		}
+		a.body = js
+	} else if a.kind != "" {
+		a.body = resp.body[:0] // (binary; the trailers' grpc-message says what failed)
+	}
+	return a
+}
+
+// callKind names a call that failed below gRPC as gRPC's clients do: past
+// its deadline, whatever broke, it is a timeout (a server that ends the
+// stream when its deadline fires resets it); a stream the server reset
+// with REFUSED_STREAM is unavailable, with CANCEL cancelled, with
+// ENHANCE_YOUR_CALM resource_exhausted, with another code internal.
+// Failures before a stream (refused, tls, reset connections) keep their
+// kinds.
+func callKind(kind string, err error, pastDeadline bool) string {
+	if pastDeadline {
+		return "timeout"
+	}
+	var se http2.StreamError
+	if !errors.As(err, &se) {
+		return kind
+	}
+	switch se.Code {
+	case http2.ErrCodeRefusedStream:
+		return "unavailable"
+	case http2.ErrCodeCancel:
+		return "cancelled"
+	case http2.ErrCodeEnhanceYourCalm:
+		return "resource_exhausted"
+	}
+	return "internal"
+}

@@ -1,0 +1,320 @@
+// Package rpc knows the gRPC methods a scenario calls: their descriptors,
+// compiled from the .proto files the scenario names (with protocompile) or
+// asked of the server by its reflection service, and the messages on the
+// wire, built from a request's JSON template (protobuf's JSON mapping, by
+// dynamicpb and protojson) and read back into JSON for extraction.
+//
+// A unary call on the wire is an HTTP/2 POST to /package.Service/Method
+// with content-type application/grpc and a body of one length-prefixed
+// message; the answer is one such message and trailers holding grpc-status.
+// The load generator (scenarios/replay) sends it over its own HTTP/2
+// streams, so a call gets every figure a request has; this package only
+// frames and names.
+//
+// Trust: .proto files are read from the scenario's directory (or an
+// absolute path the scenario names), bounded in size; a server's
+// reflection answers are bounded in count and size, and only describe
+// messages: nothing in them is run.
+package rpc
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	reflection "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/surgekit/surge/scenarios/spec"
+)
+
+// Methods are the methods a scenario may call, by full name
+// ("package.Service/Method").
+type Methods struct {
+	byName map[string]protoreflect.MethodDescriptor
+	// From says where they came from: the .proto files, or the server's
+	// reflection.
+	From string
+}
+
+// MaxProtoFile bounds a .proto file's size.
+const MaxProtoFile = 16 << 20
+
+// Compile compiles .proto files (relative to dir, or absolute) and
+// returns every method of their services. google/protobuf's well-known
+// files are built in.
+func Compile(ctx context.Context, dir string, files []string) (*Methods, error) {
+	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
+		Accessor: func(path string) (io.ReadCloser, error) {
+			b, err := spec.ReadFileIn(dir, path, MaxProtoFile)
+			if err != nil {
+				return nil, err
+			}
+			return io.NopCloser(strings.NewReader(string(b))), nil
+		},
+	})}
+	fds, err := c.Compile(ctx, files...)
+	if err != nil {
+		return nil, err
+	}
+	m := &Methods{byName: map[string]protoreflect.MethodDescriptor{}, From: strings.Join(files, ", ")}
+	for _, fd := range fds {
+		m.add(fd)
+	}
+	return m, nil
+}
+
+func (m *Methods) add(fd protoreflect.FileDescriptor) {
+	for i := range fd.Services().Len() {
+		s := fd.Services().Get(i)
+		for j := range s.Methods().Len() {
+			md := s.Methods().Get(j)
+			m.byName[string(s.FullName())+"/"+string(md.Name())] = md
+		}
+	}
+}
+
+// Method is the descriptor of a method by its full name. An unknown one is
+// an error that lists the methods there are (up to ten).
+func (m *Methods) Method(name string) (protoreflect.MethodDescriptor, error) {
+	if md, ok := m.byName[name]; ok {
+		return md, nil
+	}
+	known := m.Names()
+	if len(known) > 10 {
+		known = append(known[:10], "...")
+	}
+	if len(known) == 0 {
+		return nil, fmt.Errorf("no method %s: %s define no service", name, m.From)
+	}
+	return nil, fmt.Errorf("no method %s in %s (there are %s)", name, m.From, strings.Join(known, ", "))
+}
+
+// Names lists the methods, sorted.
+func (m *Methods) Names() []string {
+	out := make([]string, 0, len(m.byName))
+	for n := range m.byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Reflection's bounds: how many files one answer may describe, and how
+// many services a server may list.
+const (
+	maxReflectedFiles    = 10_000
+	maxReflectedServices = 10_000
+)
+
+// Reflect asks a server's reflection service (grpc.reflection.v1) for the
+// services that hold the named methods (all its services when none is
+// named). addr is host:port; conf nil means no TLS.
+func Reflect(ctx context.Context, addr string, conf *tls.Config, names []string) (*Methods, error) {
+	creds := insecure.NewCredentials()
+	if conf != nil {
+		creds = credentials.NewTLS(conf)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stream, err := reflection.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server reflection at %s: %w", addr, err)
+	}
+	defer stream.CloseSend()
+	services := serviceNames(names)
+	if len(services) == 0 {
+		if services, err = listServices(stream); err != nil {
+			return nil, fmt.Errorf("server reflection at %s: %w", addr, err)
+		}
+	}
+	protos := map[string]*descriptorpb.FileDescriptorProto{}
+	for _, s := range services {
+		if err := fileContaining(stream, s, protos); err != nil {
+			return nil, fmt.Errorf("server reflection at %s: service %s: %w", addr, s, err)
+		}
+	}
+	m := &Methods{byName: map[string]protoreflect.MethodDescriptor{}, From: "the server's reflection"}
+	files, err := link(protos)
+	if err != nil {
+		return nil, fmt.Errorf("server reflection at %s: %w", addr, err)
+	}
+	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool { m.add(fd); return true })
+	return m, nil
+}
+
+// serviceNames are the services of method names, once each.
+func serviceNames(methods []string) []string {
+	var out []string
+	for _, n := range methods {
+		s, _, _ := strings.Cut(n, "/")
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+type reflectStream = reflection.ServerReflection_ServerReflectionInfoClient
+
+func ask(stream reflectStream, req *reflection.ServerReflectionRequest) (*reflection.ServerReflectionResponse, error) {
+	if err := stream.Send(req); err != nil {
+		return nil, err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.GetErrorResponse(); e != nil {
+		return nil, fmt.Errorf("%s (code %d)", e.GetErrorMessage(), e.GetErrorCode())
+	}
+	return resp, nil
+}
+
+func listServices(stream reflectStream) ([]string, error) {
+	resp, err := ask(stream, &reflection.ServerReflectionRequest{MessageRequest: &reflection.ServerReflectionRequest_ListServices{}})
+	if err != nil {
+		return nil, err
+	}
+	list := resp.GetListServicesResponse().GetService()
+	if len(list) > maxReflectedServices {
+		return nil, fmt.Errorf("%d services, more than %d", len(list), maxReflectedServices)
+	}
+	var out []string
+	for _, s := range list {
+		if !strings.HasPrefix(s.GetName(), "grpc.reflection.") {
+			out = append(out, s.GetName())
+		}
+	}
+	return out, nil
+}
+
+// fileContaining adds the file that defines symbol, and the files it
+// imports, to protos: those the answer left out (a server may send a file
+// once per stream) from the well-known ones built in, else asked by name.
+func fileContaining(stream reflectStream, symbol string, protos map[string]*descriptorpb.FileDescriptorProto) error {
+	resp, err := ask(stream, &reflection.ServerReflectionRequest{MessageRequest: &reflection.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: symbol}})
+	if err != nil {
+		return err
+	}
+	if err := addFiles(protos, resp); err != nil {
+		return err
+	}
+	for missing := missingImports(protos); len(missing) > 0; missing = missingImports(protos) {
+		for _, dep := range missing {
+			if fd, err := protoregistry.GlobalFiles.FindFileByPath(dep); err == nil {
+				protos[dep] = protodesc.ToFileDescriptorProto(fd)
+				continue
+			}
+			resp, err := ask(stream, &reflection.ServerReflectionRequest{MessageRequest: &reflection.ServerReflectionRequest_FileByFilename{FileByFilename: dep}})
+			if err != nil {
+				return fmt.Errorf("import %s: %w", dep, err)
+			}
+			if err := addFiles(protos, resp); err != nil {
+				return err
+			}
+			if _, ok := protos[dep]; !ok {
+				return fmt.Errorf("import %s: the server does not describe it", dep)
+			}
+		}
+	}
+	return nil
+}
+
+func addFiles(protos map[string]*descriptorpb.FileDescriptorProto, resp *reflection.ServerReflectionResponse) error {
+	raw := resp.GetFileDescriptorResponse().GetFileDescriptorProto()
+	if len(raw)+len(protos) > maxReflectedFiles {
+		return fmt.Errorf("more than %d files", maxReflectedFiles)
+	}
+	for _, b := range raw {
+		fdp := &descriptorpb.FileDescriptorProto{}
+		if err := proto.Unmarshal(b, fdp); err != nil {
+			return fmt.Errorf("a file descriptor: %w", err)
+		}
+		protos[fdp.GetName()] = fdp
+	}
+	return nil
+}
+
+// missingImports are the files protos import but do not hold, sorted.
+func missingImports(protos map[string]*descriptorpb.FileDescriptorProto) []string {
+	var out []string
+	for _, fdp := range protos {
+		for _, dep := range fdp.GetDependency() {
+			if _, ok := protos[dep]; !ok && !slices.Contains(out, dep) {
+				out = append(out, dep)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func link(protos map[string]*descriptorpb.FileDescriptorProto) (*protoregistry.Files, error) {
+	set := &descriptorpb.FileDescriptorSet{}
+	for _, fdp := range protos {
+		set.File = append(set.File, fdp)
+	}
+	return protodesc.NewFiles(set)
+}
+
+// Encode builds a call's body from its message as JSON: the message in
+// protobuf's binary form, length-prefixed (uncompressed).
+func Encode(md protoreflect.MethodDescriptor, jsonMsg []byte) ([]byte, error) {
+	msg := dynamicpb.NewMessage(md.Input())
+	if err := protojson.Unmarshal(jsonMsg, msg); err != nil {
+		return nil, err
+	}
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 5, 5+len(b))
+	binary.BigEndian.PutUint32(out[1:], uint32(len(b)))
+	return append(out, b...), nil
+}
+
+// ErrFraming is an answer body that is not length-prefixed messages.
+var ErrFraming = errors.New("grpc: an answer that is not length-prefixed messages")
+
+// Decode reads an answer's body (one length-prefixed message; a body with
+// none, as with a status and no message, is nil) into JSON.
+func Decode(md protoreflect.MethodDescriptor, body []byte) ([]byte, error) {
+	if len(body) == 0 {
+		return nil, nil
+	}
+	if len(body) < 5 || body[0] > 1 {
+		return nil, ErrFraming
+	}
+	if body[0] == 1 {
+		return nil, errors.New("grpc: a compressed answer (surge asks for none)")
+	}
+	n := binary.BigEndian.Uint32(body[1:5])
+	if uint64(n) > uint64(len(body)-5) {
+		return nil, ErrFraming
+	}
+	msg := dynamicpb.NewMessage(md.Output())
+	if err := proto.Unmarshal(body[5:5+n], msg); err != nil {
+		return nil, err
+	}
+	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+}
