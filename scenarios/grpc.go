@@ -112,3 +112,19 @@ func (r Request) classifyGRPC(status int) string {
 
 // IsGRPC says the request is a gRPC call.
 func (r Request) IsGRPC() bool { return r.GRPC != "" }
+
+// CallKind is what an error kind of an HTTP answer (as the simulator
+// names a stage's answers) is for this call: a shed is unavailable (as a
+// 503 is to gRPC's clients), a 5xx unknown, a 4xx internal; a kind that
+// is not an HTTP answer's (a timeout, a refused connection) stays.
+func (r Request) CallKind(kind string) string {
+	switch kind {
+	case "shed":
+		return r.classifyGRPC(503)
+	case "5xx":
+		return r.classifyGRPC(500)
+	case "4xx":
+		return r.classifyGRPC(400)
+	}
+	return kind
+}

@@ -61,6 +61,7 @@ type reqInfo struct {
 	name     string
 	tmpl     scenarios.Request
 	endpoint string
+	call     bool // a gRPC call: its answers' kinds are its codes' (CallKind)
 	// The profile's rules (rules.go): the expiry rule of a value it uses
 	// and the kind its refusal is, the expiry rule of the values its answer
 	// carries, its endpoint's limit rule and that refusal's kind; -1: none.
@@ -153,7 +154,7 @@ func (m *sim) info(name string) *reqInfo {
 		return ri
 	}
 	t, _ := m.s.Request(name)
-	ri := &reqInfo{name: name, tmpl: t, endpoint: t.EndpointName(name)}
+	ri := &reqInfo{name: name, tmpl: t, endpoint: t.EndpointName(name), call: t.IsGRPC()}
 	m.ruleInfo(ri)
 	m.reqs[name] = ri
 	return ri
@@ -493,6 +494,9 @@ func (m *sim) complete(r *request, kind string) {
 	prefetchUser(uintptr(unsafe.Pointer(u))) // rarely in cache; recording the answer first overlaps the wait
 	r.done = true
 	r.deadline.stop()
+	if r.ri.call && kind != "" {
+		kind = r.ri.tmpl.CallKind(kind)
+	}
 	lat := spec.Seconds(m.now - r.sent)
 	m.record(r.ri, spec.Seconds(r.sent), lat, r.first, kind)
 	if m.cfg.Observe != nil {

@@ -366,6 +366,9 @@ func (e *engine) attach() {
 		r.methods = map[string]string{}
 		for name, t := range e.requests {
 			r.methods[name] = t.Method + " " + t.Path
+			if t.IsGRPC() { // a call is a POST to its method's path; its code is in Error (the HTTP status is 200)
+				r.methods[name] = "POST /" + t.GRPC
+			}
 		}
 	}
 }
