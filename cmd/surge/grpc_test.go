@@ -84,3 +84,46 @@ func TestGRPCRunAndValidate(t *testing.T) {
 		t.Errorf("run with reflection and a bad field: exit %d, %d calls made\n%s\n%s", code, srv.Calls.Load()-calls, out, errs)
 	}
 }
+
+// TestInitFromGRPC: surge init writes a call per unary method (the
+// streaming one left out) from a .proto file and from the service's
+// reflection; each validates as written, and the reflected one runs.
+func TestInitFromGRPC(t *testing.T) {
+	srv, err := rpctest.Start(t.Cleanup, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	proto := filepath.Join(dir, "venue.proto")
+	os.WriteFile(proto, []byte(rpctest.Proto), 0o644)
+	for name, args := range map[string][]string{
+		"proto":      {"--proto", proto, "--target", "grpc://" + srv.Addr},
+		"reflection": {"--grpc", "grpc://" + srv.Addr},
+	} {
+		out := filepath.Join(dir, name+".yaml")
+		code, stdout, errs := runSurge(append([]string{"init", "-o", out}, args...)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", name, code, stdout, errs)
+		}
+		src := string(must(os.ReadFile(out)))
+		if !strings.Contains(src, "grpc: pass.v1.Venue/CheckIn") || strings.Contains(src, "Watch") || !strings.Contains(src, "expect: [OK]") {
+			t.Errorf("%s: the scaffold:\n%s", name, src)
+		}
+		if code, stdout, _ := runSurge("validate", out); code != 0 {
+			t.Errorf("%s: the scaffold does not validate: %s", name, stdout)
+		}
+	}
+	calls := srv.Calls.Load()
+	path := filepath.Join(dir, "reflection.yaml")
+	short := strings.Replace(string(must(os.ReadFile(path))), "total: 1000", "total: 30", 1)
+	short = strings.Replace(short, "bucket: 15m", "bucket: 1s", 1)
+	os.WriteFile(path, []byte(short), 0o644)
+	code, out, errs := runSurge("run", path, "--out", filepath.Join(dir, "run"), "--quiet")
+	r, err := results.ReadFile(filepath.Join(dir, "run"))
+	if code != 0 || err != nil {
+		t.Fatalf("the reflected scaffold's run: exit %d %v\n%s%s", code, err, out, errs)
+	}
+	if e := r.Endpoints["check_in"].Total; e.Succeeded == 0 || e.Succeeded != srv.Calls.Load()-calls {
+		t.Errorf("the reflected scaffold's run: %d calls ok, the server saw %d", e.Succeeded, srv.Calls.Load()-calls)
+	}
+}

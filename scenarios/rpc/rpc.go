@@ -318,3 +318,69 @@ func Decode(md protoreflect.MethodDescriptor, body []byte) ([]byte, error) {
 	}
 	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
 }
+
+// Unary are the unary methods, sorted by name, each with an example
+// message as a JSON template would hold it (what surge init writes).
+func (m *Methods) Unary() []Example {
+	var out []Example
+	for _, name := range m.Names() {
+		md := m.byName[name]
+		if md.IsStreamingClient() || md.IsStreamingServer() {
+			continue
+		}
+		out = append(out, Example{Method: name, Message: example(md.Input(), 0)})
+	}
+	return out
+}
+
+// Example is a method and an example of its request message.
+type Example struct {
+	Method  string
+	Message map[string]any
+}
+
+// example is a message's example: each field an example of its kind (a
+// nested message to depth 3, a repeated field one item).
+func example(md protoreflect.MessageDescriptor, depth int) map[string]any {
+	out := map[string]any{}
+	if strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
+		return out
+	}
+	for i := range md.Fields().Len() {
+		fd := md.Fields().Get(i)
+		if fd.IsMap() || fd.Kind() == protoreflect.MessageKind && depth >= 3 {
+			continue
+		}
+		v := exampleValue(fd, depth)
+		if v == nil {
+			continue
+		}
+		if fd.IsList() {
+			v = []any{v}
+		}
+		out[string(fd.Name())] = v
+	}
+	return out
+}
+
+func exampleValue(fd protoreflect.FieldDescriptor, depth int) any {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.") {
+			return nil // a well-known type: its JSON form is its own
+		}
+		return example(fd.Message(), depth+1)
+	case protoreflect.BoolKind:
+		return false
+	case protoreflect.StringKind:
+		return string(fd.Name())
+	case protoreflect.BytesKind:
+		return ""
+	case protoreflect.EnumKind:
+		vals := fd.Enum().Values()
+		return string(vals.Get(min(1, vals.Len()-1)).Name())
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return 0.5
+	}
+	return 1
+}

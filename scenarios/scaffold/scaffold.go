@@ -1,8 +1,10 @@
 // Package scaffold starts a scenario from what a team already has: an
 // OpenAPI 3 document (one request template per operation, its path
 // parameters read from a data file of example values, example bodies, a
-// single-step journey per operation) or a HAR recording (the requests in
-// the order recorded, one journey, the recorded pauses as think times).
+// single-step journey per operation), a HAR recording (the requests in
+// the order recorded, one journey, the recorded pauses as think times), or
+// a gRPC service's methods (FromCalls: a call per unary method, with an
+// example message, and a single-step journey each).
 // The scenario it writes validates as written; its comments say what to
 // fill in: the forecast, the SLOs, the cohorts' shares.
 //
@@ -25,6 +27,8 @@ import (
 type Scaffold struct {
 	Name, Description, Target, Source string
 	Requests                          []Request
+	// Protos are the .proto files of the calls' methods (target.protos).
+	Protos []string
 	// Journeys are the journeys in order, each a list of request names
 	// with the think time before each (0: none).
 	Journeys []Journey
@@ -41,6 +45,10 @@ type Request struct {
 	Body, ContentType  string
 	Expect             int
 	Comment            string
+	// GRPC makes it a call of this method (package.Service/Method), with
+	// Message its example request; Method, Path, bodies and Expect unused.
+	GRPC    string
+	Message map[string]any
 }
 
 // Journey is a named journey.
@@ -99,9 +107,7 @@ func (sc *Scaffold) Write(w io.Writer, dataFile string) error {
 	doc := mapping()
 	add(doc, "name", scalar(sc.Name), "")
 	add(doc, "description", scalar(sc.Description), "")
-	target := mapping()
-	add(target, "url", scalar(sc.Target), "the service's base URL (check it)")
-	add(doc, "target", target, "")
+	add(doc, "target", sc.target(), "")
 	add(doc, "scale", scalar("1"), "your own figures, not national ones")
 	arrivals := mapping()
 	add(arrivals, "start", quoted("09:00"), "")
@@ -155,6 +161,19 @@ func (sc *Scaffold) Write(w io.Writer, dataFile string) error {
 	return enc.Close()
 }
 
+func (sc *Scaffold) target() *yaml.Node {
+	target := mapping()
+	add(target, "url", scalar(sc.Target), "the service's base URL (check it)")
+	if len(sc.Protos) > 0 {
+		var files []*yaml.Node
+		for _, f := range sc.Protos {
+			files = append(files, scalar(f))
+		}
+		add(target, "protos", flow(files...), "the calls' methods, relative to this file")
+	}
+	return target
+}
+
 // writeCohorts gives each journey a cohort, in shares adding up to 100%.
 func (sc *Scaffold) writeCohorts(doc *yaml.Node) {
 	cohorts := sequence()
@@ -175,6 +194,15 @@ func (sc *Scaffold) writeRequests(doc *yaml.Node) {
 	reqs := mapping()
 	for _, r := range sc.Requests {
 		m := mapping()
+		if r.GRPC != "" {
+			add(m, "grpc", scalar(r.GRPC), "")
+			var n yaml.Node
+			n.Encode(r.Message)
+			add(m, "message", &n, "an example message: vary it with ${variables}")
+			add(m, "expect", flow(scalar("OK")), "")
+			add(reqs, r.Name, m, r.Comment)
+			continue
+		}
 		add(m, "method", scalar(r.Method), "")
 		add(m, "path", quoted(r.Path), "")
 		if len(r.Headers) > 0 {
@@ -252,4 +280,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// FromCalls is a scaffold of calls: one per method (name and example
+// message), each its own single-step journey.
+func FromCalls(source, target string, protos []string, methods []Call) *Scaffold {
+	sc := &Scaffold{Name: "calls", Target: target, Source: source, Protos: protos,
+		Description: "TODO: what this load is: the calls of " + source}
+	seen := map[string]bool{}
+	for _, m := range methods {
+		_, method, _ := strings.Cut(m.Method, "/")
+		name := unique(requestName(method), seen)
+		sc.Requests = append(sc.Requests, Request{Name: name, GRPC: m.Method, Message: m.Message})
+		sc.Journeys = append(sc.Journeys, Journey{Name: name, Steps: []Step{{Request: name}}})
+	}
+	return sc
+}
+
+// Call is a gRPC method and an example of its request message.
+type Call struct {
+	Method  string
+	Message map[string]any
 }
