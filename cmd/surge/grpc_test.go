@@ -127,3 +127,43 @@ func TestInitFromGRPC(t *testing.T) {
 		t.Errorf("the reflected scaffold's run: %d calls ok, the server saw %d", e.Succeeded, srv.Calls.Load()-calls)
 	}
 }
+
+// TestGRPCViaProxy: calls through the chaos proxy (methods by reflection,
+// through it) reach the gRPC service over HTTP/2; in the fault's window
+// the proxy answers them UNAVAILABLE as a gRPC status, which the results
+// name unavailable, not shed or 5xx.
+func TestGRPCViaProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3 s run")
+	}
+	srv, err := rpctest.Start(t.Cleanup, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "via.yaml")
+	os.WriteFile(path, []byte(`name: via
+target: {url: "grpc://`+srv.Addr+`", via: proxy}
+scale: 1
+arrivals: {start: "12:00", bucket: 1s, total: 90, profile: [33.3%, 33.4%, 33.3%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: a, share: 100%, journey: j}]
+requests: {hit: {grpc: pass.v1.Venue/CheckIn, message: {token: "${user}"}}}
+journeys: {j: [{request: hit}]}
+faults: [{name: busy, at: "12:00:01", for: 1s, kind: error, status: 503, stage: "*"}]
+slo: [errors <= 50%]
+`), 0o644)
+	runDir := filepath.Join(dir, "run")
+	code, out, errs := runSurge("run", path, "--out", runDir, "--quiet")
+	r, err := results.ReadFile(runDir)
+	if code != 0 || err != nil {
+		t.Fatalf("exit %d %v\n%s\n%s", code, err, out, errs)
+	}
+	b := r.Endpoints["hit"].Buckets
+	if b[0].Failed() != 0 || b[2].Failed() != 0 || b[1].Errors["unavailable"] != b[1].Attempted || b[1].Attempted == 0 {
+		t.Errorf("errors per second %v %v %v: want unavailable in second 1 only", b[0].Errors, b[1].Errors, b[2].Errors)
+	}
+	if ok := r.Endpoints["hit"].Total.Succeeded; srv.Calls.Load() != ok {
+		t.Errorf("the service saw %d calls, %d succeeded: the proxy should have kept the failed ones from it", srv.Calls.Load(), ok)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,7 +66,10 @@ func (f Latency) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// Error answers a share of requests with Status instead of passing them on.
+// Error answers a share of requests with Status instead of passing them on;
+// a gRPC call (content-type application/grpc) gets the gRPC status a
+// service answering so would send (grpcCodeFor), trailers-only, as
+// gRPC's clients read it.
 type Error struct {
 	Status int
 	Share  float64
@@ -82,6 +86,10 @@ func (f Error) Wrap(next http.Handler) http.Handler {
 		st := f.Status
 		if st == 0 {
 			st = http.StatusServiceUnavailable
+		}
+		if isGRPC(r) {
+			writeGRPCStatus(w, grpcCodeFor(st), "surge chaos proxy: injected "+strconv.Itoa(st))
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if st == http.StatusServiceUnavailable {
@@ -190,4 +198,50 @@ func waitThen(d time.Duration, next http.Handler, w http.ResponseWriter, r *http
 		next.ServeHTTP(w, r)
 	case <-r.Context().Done():
 	}
+}
+
+// isGRPC says a request is a gRPC call.
+func isGRPC(r *http.Request) bool {
+	return r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
+}
+
+// grpcCodeFor is the gRPC code a service that would answer an HTTP status
+// sends instead: 503 UNAVAILABLE, 429 RESOURCE_EXHAUSTED, 504
+// DEADLINE_EXCEEDED, 501 UNIMPLEMENTED, 401 UNAUTHENTICATED, 403
+// PERMISSION_DENIED, 404 NOT_FOUND, 400 INVALID_ARGUMENT, 409 ABORTED, any
+// other 4xx FAILED_PRECONDITION, any other 5xx INTERNAL.
+func grpcCodeFor(status int) int {
+	switch status {
+	case 503:
+		return 14
+	case 429:
+		return 8
+	case 504:
+		return 4
+	case 501:
+		return 12
+	case 401:
+		return 16
+	case 403:
+		return 7
+	case 404:
+		return 5
+	case 400:
+		return 3
+	case 409:
+		return 10
+	}
+	if status < 500 {
+		return 9
+	}
+	return 13
+}
+
+// writeGRPCStatus answers a call with a status and no message: HTTP 200,
+// grpc-status and grpc-message in the headers (a trailers-only answer).
+func writeGRPCStatus(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/grpc")
+	w.Header().Set("Grpc-Status", strconv.Itoa(code))
+	w.Header().Set("Grpc-Message", msg)
+	w.WriteHeader(http.StatusOK)
 }

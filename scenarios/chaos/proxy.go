@@ -128,7 +128,11 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 	// ALPN offers it; an h2c:// one in HTTP/2 with prior knowledge.
 	tr := &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: 90 * time.Second,
 		ResponseHeaderTimeout: UpstreamTimeout, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, ForceAttemptHTTP2: true}
-	if target.Scheme == "h2c" {
+	if target.Scheme == "grpcs" {
+		up := *target
+		up.Scheme, target = "https", &up
+	}
+	if target.Scheme == "h2c" || target.Scheme == "grpc" {
 		up := *target
 		up.Scheme, target = "http", &up
 		tr.Protocols = new(http.Protocols)
@@ -142,7 +146,7 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 			status, code = http.StatusGatewayTimeout, "upstream_timeout"
 		}
-		writeProxyError(w, status, code, err.Error())
+		writeProxyError(w, r, status, code, err.Error())
 	}
 	return p, nil
 }
@@ -157,7 +161,11 @@ func (p *Proxy) SetUpstreamTimeout(d time.Duration) {
 	p.rp.Transport.(*http.Transport).ResponseHeaderTimeout = d
 }
 
-func writeProxyError(w http.ResponseWriter, status int, code, msg string) {
+func writeProxyError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if isGRPC(r) { // a call hears a gRPC status, as from a gRPC proxy
+		writeGRPCStatus(w, grpcCodeFor(status), "surge chaos proxy: "+code+": "+msg)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error": {"code": %q, "message": %q}}`+"\n", code, "surge chaos proxy: "+msg)
@@ -166,7 +174,7 @@ func writeProxyError(w http.ResponseWriter, status int, code, msg string) {
 // ServeHTTP applies the active faults, then proxies.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.ForwardAdmin && (r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(path.Clean("/"+r.URL.Path), "/admin")) {
-		writeProxyError(w, http.StatusForbidden, "admin_not_forwarded", "the service's admin API is not forwarded (surge chaos proxy --forward-admin to allow it)")
+		writeProxyError(w, r, http.StatusForbidden, "admin_not_forwarded", "the service's admin API is not forwarded (surge chaos proxy --forward-admin to allow it)")
 		return
 	}
 	var h http.Handler = p.rp
