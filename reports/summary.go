@@ -80,6 +80,7 @@ type GeneratorSummary struct {
 	LateP99     float64         `json:"late_p99_s"`
 	LateMax     float64         `json:"late_max_s"`
 	MaxInFlight int64           `json:"max_in_flight"`
+	MaxHeld     int64           `json:"max_held,omitempty"` // connections users held open at once (WebSocket, event streams)
 	BehindAt    []time.Duration `json:"behind_at_ns,omitempty"`
 }
 
@@ -160,7 +161,7 @@ func Summarize(rep *Report) Summary {
 	s.Periods, s.Gone, s.LeftFrom = periodFigures(rep.Scenario, r), gone(r.Users), leftFrom(r)
 	g := r.Generator
 	s.Generator = GeneratorSummary{LateP50: g.Late.Quantile(50).Seconds(), LateP99: g.Late.Quantile(99).Seconds(),
-		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight}
+		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight, MaxHeld: g.MaxHeld}
 	for _, ev := range r.Events {
 		if ev.Kind == "generator-behind" {
 			s.Generator.BehindAt = append(s.Generator.BehindAt, ev.At)

@@ -102,6 +102,9 @@ func textUsers(w io.Writer, s *Summary) {
 		g := s.Generator
 		fmt.Fprintf(w, "; generator: sends late by p99 %s, max %s; at most %d users in their journey at once",
 			fmtDuration(g.LateP99), fmtDuration(g.LateMax), g.MaxInFlight)
+		if g.MaxHeld > 0 {
+			fmt.Fprintf(w, ", %d connections held open at once", g.MaxHeld)
+		}
 	}
 	fmt.Fprintln(w)
 }

@@ -55,7 +55,25 @@ type Request struct {
 	Message  map[string]any    `yaml:"message"`
 	Metadata map[string]string `yaml:"metadata"`
 	Deadline time.Duration     `yaml:"deadline"`
+	// WS opens a WebSocket at this path of the target (or a ws:// or
+	// wss:// URL), SSE an event stream (a GET of text/event-stream): a
+	// connection the user holds, in place of Method and Path. Send are the
+	// messages a WebSocket sends once open (JSON templates). Until is the
+	// message the user waits for (a check on each message), for at most
+	// Within; its JSON is the answer extract: reads. Hold keeps the
+	// connection open so long after that (or after the open, with no
+	// Until), then closes it. The step's latency is the wait for Until
+	// (or the open); the connection counts as held throughout.
+	WS     string        `yaml:"ws"`
+	SSE    string        `yaml:"sse"`
+	Send   []any         `yaml:"send" max:"1000"`
+	Until  *Check        `yaml:"until"`
+	Within time.Duration `yaml:"within"`
+	Hold   time.Duration `yaml:"hold"`
 }
+
+// IsHeld says the request opens a connection the user holds (WS or SSE).
+func (r Request) IsHeld() bool { return r.WS != "" || r.SSE != "" }
 
 // Part is one part of a multipart body: a field's value, or a file's
 // content (read when the run starts, relative to the scenario file).
@@ -171,7 +189,11 @@ var BuiltinVars = []string{"user", "platform", "venue", "credential", "session"}
 // after a resend on another connection, stream_reset one it reset with
 // another code.
 var ErrorKinds = append([]string{"timeout", "refused", "reset", "tls", "shed", "5xx", "4xx", "expired_qr", "wrong_status", KindExtractFailed,
-	"refused_stream", "goaway", "stream_reset"}, GRPCKinds...)
+	"refused_stream", "goaway", "stream_reset", KindClosed}, GRPCKinds...)
+
+// KindClosed is a held connection the server closed (or that broke)
+// before the message the user waited for.
+const KindClosed = "closed"
 
 // ShedLike are the error kinds that, like a shed, say the service declined
 // the work for want of capacity: HTTP/2's REFUSED_STREAM, gRPC's
@@ -226,6 +248,8 @@ func (r Request) Uses() []string {
 		}
 	}
 	add(r.Path)
+	add(r.WS)
+	add(r.SSE)
 	add(r.Body)
 	for _, v := range r.Headers {
 		add(v)
@@ -256,6 +280,9 @@ func (r Request) Uses() []string {
 	}
 	walk(r.JSON)
 	walk(r.Message)
+	for _, m := range r.Send {
+		walk(m)
+	}
 	out := make([]string, 0, len(seen))
 	for v := range seen {
 		out = append(out, v)

@@ -154,7 +154,7 @@ func TestInvalidScenarios(t *testing.T) {
 		{"  profile: as-built\n", "  profile: as-built\n  url: \"http://127.0.0.1:8080\"\n  protocol: h2\n", `:10: target.protocol: HTTP/2 without TLS is an h2c:// URL: write target.url as h2c://127.0.0.1:8080`},
 		{"  profile: as-built\n", "  profile: as-built\n  url: \"h2c://127.0.0.1:8080\"\n  protocol: http/1.1\n", `:10: target.protocol: an h2c:// target speaks HTTP/2`},
 		{"  profile: as-built\n", "  profile: as-built\n  url: \"https://127.0.0.1:8080\"\n  protocol: h3\n", `:10: target.protocol: want h2 or http/1.1`},
-		{"  profile: as-built\n", "  profile: as-built\n  url: \"ftp://127.0.0.1:8080\"\n", `:9: target.url: want an http://, https://, h2c://, grpc:// or grpcs:// URL`},
+		{"  profile: as-built\n", "  profile: as-built\n  url: \"ftp://127.0.0.1:8080\"\n", `:9: target.url: want an http://, https://, h2c://, grpc://, grpcs://, ws:// or wss:// URL`},
 	}
 	for _, c := range cases {
 		src := strings.Replace(string(base), c.from, c.to, 1)

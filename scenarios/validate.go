@@ -22,7 +22,7 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	}
 	if s.Target.URL != "" {
 		if u, err := url.Parse(s.Target.URL); err != nil || !TargetSchemes[u.Scheme] || u.Host == "" {
-			p.Addf("target.url", "want an http://, https://, h2c://, grpc:// or grpcs:// URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
+			p.Addf("target.url", "want an http://, https://, h2c://, grpc://, grpcs://, ws:// or wss:// URL such as http://127.0.0.1:8080, have %q", s.Target.URL)
 		}
 	}
 	s.validateCalls(p)
@@ -261,6 +261,18 @@ func validateRequest(p *spec.Problems, path string, r Request) {
 	if r.IsGRPC() {
 		validateCall(p, path, r)
 		return
+	}
+	if r.IsHeld() {
+		validateHeld(p, path, r)
+		return
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"send", r.Send != nil}, {"until", r.Until != nil}, {"within", r.Within != 0}, {"hold", r.Hold != 0}} {
+		if k.set {
+			p.Addf(spec.Join(path, k.key), "%s is a held connection's: open one with ws: or sse:", k.key)
+		}
 	}
 	for _, k := range []struct {
 		key string
@@ -578,7 +590,7 @@ func (s *Scenario) UsedRequests() []string {
 
 // TargetSchemes are the schemes of a target URL: HTTP/1.1 (http), TLS with
 // the protocol ALPN picks (https), HTTP/2 with prior knowledge (h2c).
-var TargetSchemes = map[string]bool{"http": true, "https": true, "h2c": true, "grpc": true, "grpcs": true}
+var TargetSchemes = map[string]bool{"http": true, "https": true, "h2c": true, "grpc": true, "grpcs": true, "ws": true, "wss": true}
 
 // H2Schemes are the target schemes over which HTTP/2 can be spoken (gRPC
 // needs it): grpc (h2c), grpcs (TLS, h2), h2c, and https when the server
@@ -653,4 +665,42 @@ func (s *Scenario) validateCalls(p *spec.Problems) {
 	if len(s.Target.Protos) > 0 {
 		p.Addf("target.protos", "no request is a gRPC call (grpc:)")
 	}
+}
+
+// validateHeld checks a held connection's template: a WebSocket or an
+// event stream, what it waits for and for how long.
+func validateHeld(p *spec.Problems, path string, r Request) {
+	if r.WS != "" && r.SSE != "" {
+		p.Addf(spec.Join(path, "sse"), "a request opens one connection: ws: or sse:")
+	}
+	if r.WS != "" && !strings.HasPrefix(r.WS, "/") && !strings.HasPrefix(r.WS, "ws://") && !strings.HasPrefix(r.WS, "wss://") {
+		p.Addf(spec.Join(path, "ws"), "want a path (/live) or a ws:// or wss:// URL, have %q", r.WS)
+	}
+	if r.SSE != "" && !strings.HasPrefix(r.SSE, "/") {
+		p.Addf(spec.Join(path, "sse"), "want a path of the target, such as /events, have %q", r.SSE)
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"method", r.Method != ""}, {"path", r.Path != ""}, {"json", r.JSON != nil}, {"form", r.Form != nil}, {"body", r.Body != ""},
+		{"multipart", r.Multipart != nil}, {"grpc", r.GRPC != ""}, {"check", r.Check != nil}} {
+		if k.set {
+			p.Addf(spec.Join(path, k.key), "a held connection has no %s: ws: or sse: opens it, send: says what it sends, until: what it waits for", k.key)
+		}
+	}
+	if r.SSE != "" && r.Send != nil {
+		p.Addf(spec.Join(path, "send"), "an event stream only listens: send: is a WebSocket's")
+	}
+	switch {
+	case r.Until != nil && r.Within <= 0:
+		p.Addf(spec.Join(path, "within"), "a held connection waits for its until: message within a time: set within: (such as 10m)")
+	case r.Until == nil && r.Within != 0:
+		p.Addf(spec.Join(path, "within"), "within: bounds the wait for until:, which is not set")
+	case r.Until == nil && r.Hold <= 0:
+		p.Addf(path, "a held connection waits for a message (until: and within:) or holds for a time (hold:); set one")
+	}
+	if r.Until != nil && r.Until.JSON == "" && r.Until.BodyContains == "" {
+		p.Addf(spec.Join(path, "until"), "say what the message holds: json: with equals: or matches:, or body_contains:")
+	}
+	validateAnswer(p, path, r)
 }

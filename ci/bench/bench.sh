@@ -20,6 +20,10 @@
 #            vegeta -h2c's open-loop ceilings, and CPU per 100k at 5,000 req/s
 #            beside h2load's (closed loop: 10 connections x 10 streams, as many
 #            requests as the others send; it has no open-loop mode)
+#   grpc     unary gRPC calls to a grpc-go service (ci/bench/grpctarget, h2c):
+#            surge's open-loop ceiling, and CPU per 100k at 5,000 calls/s beside
+#            ghz's (--rps 5000, 50 workers; installed with go install when it
+#            builds) and ghz's own maximum
 #   soak     the 1-hour, 18M-request run at 5,000 req/s (its scenario, so its
 #            bucket widths), interrupted after SOAK seconds (default 300), RSS
 #            sampled every 10 s: the memory slope, extrapolated to the hour
@@ -50,6 +54,9 @@ has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 # ------------------------------------------------------------ install, build
 command -v vegeta >/dev/null || { log "installing vegeta v12.13.0"; GOFLAGS= go install github.com/tsenart/vegeta/v12@v12.13.0 || exit 1; }
+if has grpc && ! command -v ghz >/dev/null; then
+	log "installing ghz"; GOFLAGS= go install github.com/bojand/ghz/cmd/ghz@v0.93.0 >/dev/null 2>&1 || log "ghz not installed (optional)"
+fi
 if has h2 && ! command -v h2load >/dev/null; then
 	log "installing h2load (Debian's nghttp2-client)"; bash "$ROOT/ci/install-deb.sh" h2load nghttp2-client >/dev/null 2>&1 || log "h2load not installed (optional)"
 fi
@@ -58,7 +65,7 @@ if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
 fi
 for t in jq /usr/bin/time timeout curl; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done
 log "building surge and the target"
-(cd "$ROOT" && go build -o "$BIN/surge" ./cmd/surge && go build -o "$BIN/benchtarget" ./ci/bench/target) || exit 1
+(cd "$ROOT" && go build -o "$BIN/surge" ./cmd/surge && go build -o "$BIN/benchtarget" ./ci/bench/target && go build -o "$BIN/grpctarget" ./ci/bench/grpctarget) || exit 1
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ------------------------------------------------------ namespace + target
@@ -73,6 +80,12 @@ start_target() {
 	else
 		local i=0 # shared namespace: let earlier runs' TIME_WAIT drain
 		while (($(ss -Htan state time-wait 2>/dev/null | wc -l) > 2000 && i < 70)); do sleep 1; i=$((i + 1)); done
+	fi
+	if [ -n "${GRPC:-}" ]; then
+		"${NSX[@]}" "$BIN/grpctarget" -addr "127.0.0.1:$PORT" -proto "$OUT/venue.proto" >>"$OUT/target.log" 2>&1 &
+		TPID=$!
+		for _ in $(seq 100); do "${NSX[@]}" bash -c "echo >/dev/tcp/127.0.0.1/$PORT" 2>/dev/null && return 0; sleep 0.05; done
+		echo "grpc target did not come up" >&2; exit 1
 	fi
 	"${NSX[@]}" "$BIN/benchtarget" -addr "127.0.0.1:$PORT" >>"$OUT/target.log" 2>&1 &
 	TPID=$!
@@ -111,6 +124,22 @@ slo: [errors <= 0%]
 YAML
 }
 
+# surge_grpc_yaml FILE RATE SECONDS: the one-call scenario at RATE.
+surge_grpc_yaml() {
+	cat >"$1" <<YAML
+name: bench-grpc
+target: {url: "grpc://127.0.0.1:$PORT"}
+scale: 1
+arrivals: {start: "00:00", bucket: ${3}s, total: $(($2 * $3)), profile: [100%], process: uniform}
+platforms: {web: 100%}
+cohorts: [{name: all, share: 100%, journey: hit}]
+journeys: {hit: [{request: hit}]}
+requests: {hit: {grpc: pass.v1.Venue/CheckIn, message: {token: t, venue_id: v}}}
+behaviour: {timeout: 30s}
+slo: [errors <= 0%]
+YAML
+}
+
 # surge_row DIR: a run directory's figures for its row.
 surge_row() {
 	jq -c '{reqs: .endpoints.hit.attempted, ok: .endpoints.hit.succeeded, elapsed_s: (.meta.elapsed_ns/1e9),
@@ -122,7 +151,7 @@ surge_row() {
 surge_run() {
 	local sec=$1 rate=$2 secs=$3 path=$4; shift 4
 	local id="$sec-surge-$rate-$RUN" dir="$OUT/runs/$sec-$rate-$RUN"
-	surge_yaml "$OUT/$id.yaml" "$rate" "$secs" "$path"
+	if [ -n "${GRPC:-}" ]; then surge_grpc_yaml "$OUT/$id.yaml" "$rate" "$secs"; else surge_yaml "$OUT/$id.yaml" "$rate" "$secs" "$path"; fi
 	start_target
 	timed "$id" "$BIN/surge" run "$OUT/$id.yaml" --out "$dir" --quiet --drain 10s "$@" # (SIGINT at LIMIT: a partial run, still written)
 	stop_target
@@ -171,6 +200,21 @@ h2load_run() {
 	m=$(awk '/^finished in/ {gsub(/[s,]/, "", $3); el=$3; rps=$4} /^requests:/ {reqs=$2; ok=$8}
 		/^time for request:/ {p50=$6} END {printf "{\"reqs\":%d,\"ok\":%d,\"elapsed_s\":%s,\"reached_rps\":%s}", reqs, ok, el, rps}' "$OUT/$id.out")
 	row "$sec" "h2load (closed loop)" 0 "$m" "$(cost "$id")"
+}
+
+# ghz_run SEC RATE SECONDS: ghz's calls at RATE (0: as fast as it can) for
+# SECONDS, 50 workers.
+ghz_run() {
+	local sec=$1 rate=$2 secs=$3 id="$1-ghz-$2-$RUN"
+	GRPC=1 start_target
+	timed "$id" ghz --insecure --proto "$OUT/venue.proto" --call pass.v1.Venue/CheckIn -d '{"token":"t","venue_id":"v"}' \
+		-c 50 --rps "$rate" -z "${secs}s" --format json "127.0.0.1:$PORT"
+	stop_target
+	local m
+	m=$(jq -c '{reqs: .count, ok: (.statusCodeDistribution.OK // 0), elapsed_s: (.total/1e9), reached_rps: .rps,
+		p50: ((.latencyDistribution // [] | map(select(.percentage == 50)) | .[0].latency // 0)/1e6),
+		p99: ((.latencyDistribution // [] | map(select(.percentage == 99)) | .[0].latency // 0)/1e6)}' "$OUT/$id.out" 2>/dev/null || echo '{"reqs":0}')
+	row "$sec" "ghz${LABEL:+ $LABEL}" "$rate" "$m" "$(cost "$id")"
 }
 
 # passes ROW RATE SECONDS [late]: 0 errors, >= 99% of the requests sent and
@@ -223,6 +267,14 @@ for rep in $(seq "$REPS"); do
 		SCHEME=h2c LABEL=h2c surge_run cost-h2 5000 "$DUR" /hello
 		LABEL=-h2c vegeta_run cost-h2 5000 "$DUR" /hello -h2c
 		command -v h2load >/dev/null && h2load_run cost-h2 $((5000 * DUR)) /hello
+	fi
+	if has grpc; then
+		c=$(GRPC=1 LABEL=grpc bisect surge); row ceiling-grpc surge "$c" '{"ceiling": true}' '{}'
+		GRPC=1 LABEL=grpc surge_run cost-grpc 5000 "$DUR" /
+		if command -v ghz >/dev/null; then
+			LABEL="--rps 5000" ghz_run cost-grpc 5000 "$DUR"
+			LABEL="unbounded (closed loop)" ghz_run ceiling-grpc 0 "$DUR"
+		fi
 	fi
 	if has report; then
 		surge_run report 20000 30 /hello

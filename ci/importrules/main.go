@@ -42,6 +42,7 @@ var modules = map[string]string{
 	"grpc":         "google.golang.org/grpc", // a reflection client (scenarios/rpc), the servers of tests
 	"protobuf":     "google.golang.org/protobuf",
 	"protocompile": "github.com/bufbuild/protocompile", // .proto files compiled at run start
+	"websocket":    "github.com/coder/websocket",       // held connections
 }
 
 // leaves are imported by both worlds: the YAML notation, the capacity profile and the faults.
@@ -61,10 +62,11 @@ var rules = []rule{
 	{pkg: "reference-server", any: true},
 	{pkg: "ci", allow: nil},
 	{pkg: "ci/image", allow: []string{"ggcr"}},
+	{pkg: "ci/bench/grpctarget", allow: []string{"scenarios/rpc/rpctest"}},
 	{pkg: "reference-server/profiles", allow: leaves},
 	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus"}, leaves...),
 		forbid: []string{"sim", "scenarios/replay"}},
-	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "scenarios/rpc", "vegeta", "hdr", "expfmt", "promdto", "http2"}, leaves...)},
+	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "scenarios/rpc", "vegeta", "hdr", "expfmt", "promdto", "http2", "websocket"}, leaves...)},
 	{pkg: "scenarios/rpc", allow: append([]string{"scenarios", "grpc", "protobuf", "protocompile"}, leaves...), forbid: []string{"scenarios/replay", "sim"}},
 	{pkg: "reports", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/results", "sim", "sim/queueing", "echarts"}, leaves...),
 		forbid: []string{"scenarios/replay", "net/http"}},

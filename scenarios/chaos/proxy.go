@@ -128,9 +128,13 @@ func NewProxy(target *url.URL, rules []Rule, seed uint64, now func() time.Time) 
 	// ALPN offers it; an h2c:// one in HTTP/2 with prior knowledge.
 	tr := &http.Transport{Proxy: nil, MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, IdleConnTimeout: 90 * time.Second,
 		ResponseHeaderTimeout: UpstreamTimeout, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, ForceAttemptHTTP2: true}
-	if target.Scheme == "grpcs" {
+	if target.Scheme == "grpcs" || target.Scheme == "wss" {
 		up := *target
 		up.Scheme, target = "https", &up
+	}
+	if target.Scheme == "ws" {
+		up := *target
+		up.Scheme, target = "http", &up // (WebSocket upgrades pass through as HTTP/1.1 upgrades do)
 	}
 	if target.Scheme == "h2c" || target.Scheme == "grpc" {
 		up := *target

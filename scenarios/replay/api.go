@@ -270,25 +270,40 @@ func checkAnswer(t *scenarios.Request, body []byte) string {
 	var doc any
 	parsed := false
 	for i, c := range t.Check {
-		if c.BodyContains != "" {
-			if !bytes.Contains(body, []byte(c.BodyContains)) {
-				return t.CheckKind(i)
-			}
-			continue
-		}
-		if !parsed {
-			parsed = true
-			if json.Unmarshal(body, &doc) != nil {
-				return t.CheckKind(i)
-			}
-		}
-		val, ok := lookup(doc, c.JSON)
-		if !ok || !checkValue(c, val) {
+		if !holds(c, body, &doc, &parsed) {
 			return t.CheckKind(i)
 		}
 	}
 	return ""
 }
+
+// passes says a body (a held connection's message) passes one check.
+func passes(c scenarios.Check, body []byte) bool {
+	var doc any
+	parsed := false
+	return holds(c, body, &doc, &parsed)
+}
+
+// holds applies a check to a body, parsing its JSON once into *doc.
+func holds(c scenarios.Check, body []byte, doc *any, parsed *bool) bool {
+	if c.BodyContains != "" {
+		return bytes.Contains(body, []byte(c.BodyContains))
+	}
+	if !*parsed {
+		*parsed = true
+		if json.Unmarshal(body, doc) != nil {
+			*doc = errNotJSON{}
+		}
+	}
+	if _, bad := (*doc).(errNotJSON); bad {
+		return false
+	}
+	val, ok := lookup(*doc, c.JSON)
+	return ok && checkValue(c, val)
+}
+
+// errNotJSON marks a body that did not parse.
+type errNotJSON struct{}
 
 // checkValue: equals compares the JSON values (the YAML value as JSON);
 // matches applies the expression to a string, or to a value's JSON text.

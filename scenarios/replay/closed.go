@@ -62,6 +62,7 @@ func RunClosed(ctx context.Context, cfg Config, users int, d time.Duration) (*re
 	<-monitorDone
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Generator.MaxInFlight = e.mostActive.Load()
+	e.run.Generator.MaxHeld = e.mostHeld.Load()
 	e.run.Meta.Ended, e.run.Meta.Complete = "done", ctx.Err() == nil
 	if ctx.Err() != nil {
 		e.run.Meta.Ended = "interrupted"

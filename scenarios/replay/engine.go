@@ -180,6 +180,8 @@ type engine struct {
 
 	active         atomic.Int64
 	mostActive     atomic.Int64 // the most users in their journey at once
+	held, mostHeld atomic.Int64 // connections users hold open (held.go), now and at most
+	heldHTTP       *http.Client // opens them
 	draining       atomic.Bool
 	behindNote     bool            // the generator-behind event was recorded
 	queueNote      bool            // the client-queue event was recorded
@@ -275,6 +277,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 		return nil, nil, nil, err
 	}
 	e.ctl, e.ctlBase = control(cfg.Target, cfg.TLS)
+	e.heldHTTP = heldClient(cfg.TLS)
 	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
 	if err := e.loadCredentials(ctx); err != nil {
 		done()
@@ -571,6 +574,7 @@ func (e *engine) finish(ended string) {
 	e.redactRecorded()
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Generator.MaxInFlight = e.mostActive.Load()
+	e.run.Generator.MaxHeld = e.mostHeld.Load()
 	e.run.Meta.Ended = ended
 	e.run.Meta.Complete = ended == "done"
 	reached := e.run.Meta.Elapsed // a run cut short never reached what was planned after it (the surge's end)
@@ -654,6 +658,7 @@ func (e *engine) event(kind, detail string) {
 // HTTP/1.1 by ALPN.
 func control(target string, conf *tls.Config) (*http.Client, string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: conf, ForceAttemptHTTP2: true}
+	target = httpOfWS(target)
 	if scheme, rest, _ := strings.Cut(target, "://"); scheme == "h2c" || scheme == "grpc" {
 		tr.Protocols = new(http.Protocols)
 		tr.Protocols.SetUnencryptedHTTP2(true)

@@ -118,11 +118,11 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 func parseTarget(target string) (u *url.URL, addr string, err error) {
 	u, err = url.Parse(target)
 	if err != nil || u.Host == "" || !scenarios.TargetSchemes[u.Scheme] {
-		return nil, "", fmt.Errorf("replay: target %q is not an http://, https://, h2c://, grpc:// or grpcs:// URL", target)
+		return nil, "", fmt.Errorf("replay: target %q is not an http://, https://, h2c://, grpc://, grpcs://, ws:// or wss:// URL", target)
 	}
 	port := u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443", "h2c": "80", "grpc": "80", "grpcs": "443"}[u.Scheme]
+		port = map[string]string{"http": "80", "https": "443", "h2c": "80", "grpc": "80", "grpcs": "443", "ws": "80", "wss": "443"}[u.Scheme]
 	}
 	return u, net.JoinHostPort(u.Hostname(), port), nil
 }

@@ -388,6 +388,7 @@ const (
 // for https:// the protocol pinned, else the one the server's ALPN picks
 // (h2 preferred, http/1.1 otherwise), asked on one connection now.
 func newLoad(ctx context.Context, target, protocol string, maxConns int, tlsConfig *tls.Config) (load, error) {
+	target = httpOfWS(target) // a ws:// or wss:// target's requests go over HTTP(S); its ws: steps open WebSockets
 	u, addr, err := parseTarget(target)
 	if err != nil {
 		return nil, err
@@ -456,4 +457,15 @@ func negotiate(ctx context.Context, u *url.URL, addr string, tlsConfig *tls.Conf
 		return ProtocolH2
 	}
 	return ProtocolHTTP1
+}
+
+// httpOfWS is a ws:// or wss:// URL as http:// or https://; others as they are.
+func httpOfWS(target string) string {
+	if rest, ok := strings.CutPrefix(target, "ws://"); ok {
+		return "http://" + rest
+	}
+	if rest, ok := strings.CutPrefix(target, "wss://"); ok {
+		return "https://" + rest
+	}
+	return target
 }

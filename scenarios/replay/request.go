@@ -102,6 +102,9 @@ type answer struct {
 	head   []byte // the answer's status line and headers (for a failure sample)
 	err    error  // the transport's error, when there was no answer
 	resent int    // times sent again on a new connection (exchange)
+	// answered is when the answer came, if not when the attempt ended (a
+	// held connection's awaited message, before the user's hold).
+	answered time.Time
 }
 
 // classify turns an HTTP answer into an error kind (scenarios.Request.Classify),

@@ -144,10 +144,16 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 	var ans answer
 	if kind := e.clientFaults(ctx, u, st.Request); kind != "" {
 		ans.kind = kind
+	} else if t.IsHeld() {
+		ans = e.hold(ctx, t, u, e.cfg.Scenario.TimeoutFor(*st), &sent)
 	} else {
 		ans = e.send(ctx, t, u, e.cfg.Scenario.TimeoutFor(*st), &sent)
 	}
 	done := time.Now()
+	answered := done
+	if !ans.answered.IsZero() {
+		answered = ans.answered
+	}
 	if ctx.Err() != nil { // cut by the run ending, not answered by the service: not counted
 		return "cancelled", done
 	}
@@ -162,8 +168,8 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 	}
 	e.record(st.Request, results.Outcome{
 		At:        intended.Sub(e.start),
-		Corrected: done.Sub(intended),
-		Service:   done.Sub(sent),
+		Corrected: answered.Sub(intended),
+		Service:   answered.Sub(sent),
 		First:     first,
 		Err:       ans.kind,
 		Resent:    ans.resent,

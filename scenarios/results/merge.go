@@ -102,11 +102,13 @@ func (r *Run) mergeShard(o *Run) {
 		}
 		c.Events = append(c.Events, ev)
 	}
-	inFlight := r.Generator.MaxInFlight
+	inFlight, held := r.Generator.MaxInFlight, r.Generator.MaxHeld
 	r.Merge(&c)
 	// The shards' peaks come at about the same time (one curve): their sum
-	// bounds the users in their journey at once across the machines.
+	// bounds the users in their journey (and their held connections) at
+	// once across the machines.
 	r.Generator.MaxInFlight = inFlight + o.Generator.MaxInFlight
+	r.Generator.MaxHeld = held + o.Generator.MaxHeld
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -221,6 +221,9 @@ type Generator struct {
 	// Late holds, for every send, how long after its intended time it went out.
 	Late        *Histogram `json:"late"`
 	MaxInFlight int64      `json:"max_in_flight"`
+	// MaxHeld is the most connections users held open at once (WebSocket,
+	// event streams): a service's capacity for them is its own dimension.
+	MaxHeld int64 `json:"max_held,omitempty"`
 }
 
 // New starts an empty run with the given bucket width.
@@ -325,6 +328,7 @@ func (r *Run) Merge(o *Run) {
 	}
 	r.Generator.Late.Merge(o.Generator.Late)
 	r.Generator.MaxInFlight = max(r.Generator.MaxInFlight, o.Generator.MaxInFlight)
+	r.Generator.MaxHeld = max(r.Generator.MaxHeld, o.Generator.MaxHeld)
 }
 
 // EndpointNames lists the endpoints, sorted.

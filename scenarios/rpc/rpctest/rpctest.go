@@ -73,6 +73,11 @@ type Server struct {
 // "down" UNAVAILABLE, "slow" waits for the call's deadline, "sleep-<ms>"
 // sleeps that long first; any other is admitted as visit "v-<token>".
 func Start(cleanup func(func()), token string) (*Server, error) {
+	return StartOn("127.0.0.1:0", cleanup, token)
+}
+
+// StartOn is Start on addr (a loopback address).
+func StartOn(addr string, cleanup func(func()), token string) (*Server, error) {
 	files, err := (&protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"pass/v1/venue.proto": Proto}),
 	})}).Compile(context.Background(), "pass/v1/venue.proto")
@@ -84,7 +89,7 @@ func Start(cleanup func(func()), token string) (*Server, error) {
 	registry.RegisterFile(timestamppb.File_google_protobuf_timestamp_proto)
 	registry.RegisterFile(fd)
 	svc := fd.Services().ByName("Venue")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
