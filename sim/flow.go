@@ -506,7 +506,11 @@ func (m *sim) complete(r *request, kind string) {
 		m.setValue(u, r.ri.sets, m.now)
 	}
 	start := u.arrived.Seconds()
-	u.next = u.walk.After(kind, spec.Seconds(m.now-start))
+	held := 0.0
+	if kind == "" { // a held connection's user stays on it for its hold before going on
+		held = r.ri.tmpl.Hold.Seconds()
+	}
+	u.next = u.walk.After(kind, spec.Seconds(m.now+held-start))
 	if t := start + u.next.At.Seconds(); t > m.now || !m.nextIsLater() {
 		m.at(t, userEvent(u))
 	} else {

@@ -47,6 +47,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError writes err as the API's error body; errors that are not
 // apiErrors are 500s, or 504 when the request ran out of time.
 func writeError(w http.ResponseWriter, err error) int {
+	ae := toAPIError(err)
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
+	}
+	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+	return ae.Status
+}
+
+// toAPIError is err as the API says it.
+func toAPIError(err error) *apiError {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		switch {
@@ -59,11 +69,7 @@ func writeError(w http.ResponseWriter, err error) int {
 			ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
 		}
 	}
-	if ae.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
-	}
-	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
-	return ae.Status
+	return ae
 }
 
 var errDeadline = errors.New("refserver: request deadline exceeded")

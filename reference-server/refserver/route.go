@@ -24,6 +24,7 @@ var requiredWork = map[string][]string{
 	"qr.fetch":          {"fetch-proof", "mint-qr"},
 	"qr.wallet":         {"mint-qr"},
 	"checkin":           {"verify-credential", "write-visit"},
+	"waiting-room":      {}, // optional: GET /v1/waiting-room, in a profile that routes it
 }
 
 var optionalWork = map[string][]string{"certificate.issue": {"anchor"}}
@@ -64,7 +65,7 @@ func checkRoutes(p *capacity.Profile) error {
 		return err
 	}
 	for _, route := range spec.SortedKeys(requiredWork) {
-		if _, ok := p.Routes[route]; !ok && route != "qr.fetch" && route != "qr.wallet" {
+		if _, ok := p.Routes[route]; !ok && route != "qr.fetch" && route != "qr.wallet" && route != "waiting-room" {
 			return p.Errorf("routes", "no route for endpoint %q", route)
 		}
 	}
@@ -78,7 +79,7 @@ func checkRoutes(p *capacity.Profile) error {
 		steps := p.Routes[route]
 		need, known := requiredWork[route]
 		if !known {
-			return p.Errorf("routes."+route, "the reference server has no endpoint %q (endpoints: identity.request, identity.confirm, certificate.issue, qr.fetch, qr.wallet, checkin)", route)
+			return p.Errorf("routes."+route, "the reference server has no endpoint %q (endpoints: identity.request, identity.confirm, certificate.issue, qr.fetch, qr.wallet, checkin, waiting-room)", route)
 		}
 		allowed := map[string]bool{}
 		for _, w := range append(need, optionalWork[route]...) {

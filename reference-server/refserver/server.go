@@ -213,6 +213,9 @@ func (s *Server) routes() http.Handler {
 	api("POST /v1/certificates", "certificate.issue", s.issueCertificate)
 	api("POST /v1/qr", "qr", s.mintQR)
 	api("POST /v1/checkins", "checkin", s.checkin)
+	if _, ok := s.profile.Routes["waiting-room"]; ok {
+		api("GET /v1/waiting-room", "waiting-room", s.waitingRoom)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if why := s.store.Unwritable(); why != "" { // a load balancer stops sending writes here
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "degraded", "profile": s.profile.Name, "store": "cannot write: " + why})
