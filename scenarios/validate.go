@@ -655,8 +655,9 @@ func (s *Scenario) validateCalls(p *spec.Problems) {
 		}
 		scheme, _, _ := strings.Cut(s.Target.URL, "://")
 		switch {
+		case s.Target.URL == "" && s.Target.Protocol != "h2":
+			p.Addf(spec.Join("requests", name, "grpc"), "a gRPC call needs HTTP/2: target.url as a grpc:// (or grpcs://) service, or target.protocol: h2 for the embedded reference server's gRPC face")
 		case s.Target.URL == "":
-			p.Addf(spec.Join("requests", name, "grpc"), "a gRPC call needs target.url: a grpc:// (or grpcs://) service; the embedded reference server has no gRPC face")
 		case !H2Schemes[scheme] || s.Target.Protocol == "http/1.1":
 			p.Addf(spec.Join("requests", name, "grpc"), "a gRPC call needs HTTP/2: target.url as grpc://host:port (h2c) or grpcs://host:port (TLS), have %s", s.Target.URL)
 		}

@@ -64,7 +64,7 @@ var rules = []rule{
 	{pkg: "ci/image", allow: []string{"ggcr"}},
 	{pkg: "ci/bench/grpctarget", allow: []string{"scenarios/rpc/rpctest"}},
 	{pkg: "reference-server/profiles", allow: leaves},
-	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus", "websocket"}, leaves...),
+	{pkg: "reference-server/refserver", allow: append([]string{"scenarios/chaos", "sqlite", "prometheus", "websocket", "grpc", "protobuf", "protocompile"}, leaves...),
 		forbid: []string{"sim", "scenarios/replay"}},
 	{pkg: "scenarios/replay", allow: append([]string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "scenarios/rpc", "vegeta", "hdr", "expfmt", "promdto", "http2", "websocket"}, leaves...)},
 	{pkg: "scenarios/rpc", allow: append([]string{"scenarios", "grpc", "protobuf", "protocompile"}, leaves...), forbid: []string{"scenarios/replay", "sim"}},

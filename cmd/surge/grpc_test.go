@@ -167,3 +167,33 @@ slo: [errors <= 50%]
 		t.Errorf("the service saw %d calls, %d succeeded: the proxy should have kept the failed ones from it", srv.Calls.Load(), ok)
 	}
 }
+
+// TestScannersOverGRPC: the shipped scanners scenario checks QR codes in
+// through the embedded reference server's gRPC face (methods by its
+// reflection) to a GO, and its figures agree with the prediction's; a
+// forged token is INVALID_ARGUMENT, its own kind, and the gate says NO-GO.
+func TestScannersOverGRPC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two 5 s runs")
+	}
+	dir := t.TempDir()
+	code, out, errs := runSurge("run", "../../scenarios/scanners.yaml", "--out", filepath.Join(dir, "run"), "--compression", "4", "--quiet")
+	r, err := results.ReadFile(filepath.Join(dir, "run"))
+	if code != 0 || err != nil {
+		t.Fatalf("exit %d %v\n%s\n%s", code, err, out, errs)
+	}
+	if c := r.Endpoints["checkin.grpc"].Total; c.Succeeded == 0 || c.Succeeded != c.Offered || r.Meta.Protocol != "h2" {
+		t.Errorf("checkin.grpc: %d of %d ok (%v), protocol %q", c.Succeeded, c.Offered, c.Errors, r.Meta.Protocol)
+	}
+	forged := strings.Replace(string(must(os.ReadFile("../../scenarios/scanners.yaml"))), `token: "${token}"`, `token: forged`, 1)
+	path := filepath.Join(dir, "forged.yaml")
+	os.WriteFile(path, []byte(forged), 0o644)
+	code, out, _ = runSurge("run", path, "--out", filepath.Join(dir, "forged"), "--compression", "4", "--quiet")
+	r, err = results.ReadFile(filepath.Join(dir, "forged"))
+	if code != 2 || err != nil {
+		t.Fatalf("forged tokens: exit %d %v, want 2 (NO-GO)\n%s", code, err, out)
+	}
+	if c := r.Endpoints["checkin.grpc"].Total; c.Errors["invalid_argument"] == 0 || c.Errors["invalid_argument"] != c.Attempted {
+		t.Errorf("forged tokens: %v of %d attempts, want all invalid_argument", c.Errors, c.Attempted)
+	}
+}

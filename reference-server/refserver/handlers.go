@@ -383,39 +383,51 @@ func (s *Server) checkin(w http.ResponseWriter, r *http.Request) (int, error) {
 	if err := decodeBody(w, r, &in); err != nil {
 		return 0, err
 	}
-	if in.Token == "" {
-		return 0, missing(qrTokenField)
-	}
-	if err := checkID("venue_id", in.VenueID); err != nil {
+	out, err := s.checkIn(r.Context(), in.Token, in.VenueID)
+	if err != nil {
 		return 0, err
 	}
+	writeJSON(w, http.StatusCreated, out)
+	return http.StatusCreated, nil
+}
+
+// checkinResult is what a check-in admits.
+type checkinResult struct {
+	Admitted bool   `json:"admitted"`
+	VisitID  int64  `json:"visit_id"`
+	VenueID  string `json:"venue_id"`
+	Holder   string `json:"holder"`
+	Doses    int    `json:"doses"`
+}
+
+// checkIn is a venue's scan of a QR token, over HTTP or gRPC: the token
+// opened and checked, the credential verified, the visit written once.
+func (s *Server) checkIn(ctx context.Context, token, venueID string) (checkinResult, error) {
+	var out checkinResult
+	if token == "" {
+		return out, missing(qrTokenField)
+	}
+	if err := checkID("venue_id", venueID); err != nil {
+		return out, err
+	}
 	var qr qrClaims
-	if !s.keys.open(kindQR, in.Token, &qr) {
-		return 0, &apiError{Status: http.StatusForbidden, Code: "qr_invalid", Field: qrTokenField, Message: "QR token not issued by this system, or altered"}
+	if !s.keys.open(kindQR, token, &qr) {
+		return out, &apiError{Status: http.StatusForbidden, Code: "qr_invalid", Field: qrTokenField, Message: "QR token not issued by this system, or altered"}
 	}
 	scanned := s.now()
 	if expired(qr.Expires, scanned) {
-		return 0, &apiError{Status: http.StatusForbidden, Code: "qr_expired", Field: qrTokenField,
+		return out, &apiError{Status: http.StatusForbidden, Code: "qr_expired", Field: qrTokenField,
 			Message: "QR token expired " + scanned.Sub(time.UnixMilli(qr.Expires)).Round(time.Millisecond).String() + " ago; show a new one"}
 	}
-	var (
-		cred SignedCredential
-		out  struct {
-			Admitted bool   `json:"admitted"`
-			VisitID  int64  `json:"visit_id"`
-			VenueID  string `json:"venue_id"`
-			Holder   string `json:"holder"`
-			Doses    int    `json:"doses"`
-		}
-	)
-	err := s.run(r.Context(), s.route("checkin", qr.Platform), qr.Platform, works{
+	var cred SignedCredential
+	err := s.run(ctx, s.route("checkin", qr.Platform), qr.Platform, works{
 		"verify-credential": func(ctx context.Context) error {
 			var err error
 			cred, err = s.credential(ctx, qr.Credential, qrTokenField)
 			return err
 		},
 		"write-visit": func(ctx context.Context) error {
-			id, err := s.store.putVisit(ctx, qr.ID, qr.Credential, in.VenueID, qr.Platform, scanned.UnixMilli())
+			id, err := s.store.putVisit(ctx, qr.ID, qr.Credential, venueID, qr.Platform, scanned.UnixMilli())
 			if errors.Is(err, errDuplicate) {
 				return &apiError{Status: http.StatusConflict, Code: "qr_reused", Field: qrTokenField, Message: "QR token already used for a check-in; show a new one"}
 			}
@@ -424,11 +436,10 @@ func (s *Server) checkin(w http.ResponseWriter, r *http.Request) (int, error) {
 		},
 	})
 	if err != nil {
-		return 0, err
+		return out, err
 	}
-	out.Admitted, out.VenueID, out.Holder, out.Doses = true, in.VenueID, cred.Credential.Holder, cred.Credential.Doses
-	writeJSON(w, http.StatusCreated, out)
-	return http.StatusCreated, nil
+	out.Admitted, out.VenueID, out.Holder, out.Doses = true, venueID, cred.Credential.Holder, cred.Credential.Doses
+	return out, nil
 }
 
 func firstAPIError(err error) error {

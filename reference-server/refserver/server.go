@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
 
 	"github.com/surgekit/surge/scenarios/capacity"
 )
@@ -45,6 +46,7 @@ type Config struct {
 
 // Server is the reference pass system.
 type Server struct {
+	grpc    *grpc.Server // the gRPC face (grpcface.go)
 	cfg     Config
 	profile *capacity.Profile
 	stages  map[string]*stage
@@ -125,6 +127,16 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// mustGRPCFace is the gRPC face; its service is embedded, so it fails only
+// by a bug.
+func (s *Server) mustGRPCFace() *grpc.Server {
+	g, err := s.grpcFace()
+	if err != nil {
+		panic("refserver: the embedded venue.proto: " + err.Error())
+	}
+	return g
+}
+
 // upkeepEvery is how often the server repairs anchors whose background
 // step failed and forgets used tokens past their expiry.
 const upkeepEvery = 30 * time.Second
@@ -180,6 +192,7 @@ func (s *Server) Profile() *capacity.Profile { return s.profile }
 // Close waits up to 5 s for background steps, then closes the database (and
 // removes a temporary one).
 func (s *Server) Close() error {
+	s.grpc.Stop()
 	s.stopUp()
 	s.upkeep.Wait()
 	done := make(chan struct{})
@@ -233,7 +246,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: r.Method + " " + r.URL.Path + ": no such endpoint"})
 	})
-	return edge(mux)
+	s.grpc = s.mustGRPCFace()
+	return withGRPC(s.grpc, edge(mux))
 }
 
 // instrument wraps an API handler: request timeout, panic safety, the error
