@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,7 +108,7 @@ func TestTheTourRunsAsWritten(t *testing.T) {
 	}
 	work := t.TempDir()
 	repo, _ := filepath.Abs("../..")
-	addr := map[string]string{"127.0.0.1:9000": freeAddr(t)}
+	addr := map[string]string{"127.0.0.1:9000": freePort(t)}
 	// The replays go on in the background, all at once (five, at 1/50 scale: a few hundred requests a second in all); the other
 	// lines run in order meanwhile, but a report waits for the replays.
 	var runs sync.WaitGroup
@@ -290,14 +289,4 @@ func tail(s string) string {
 		return "..." + s[len(s)-3000:]
 	}
 	return s
-}
-
-// freeAddr is a loopback address no one listens on.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
