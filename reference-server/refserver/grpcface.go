@@ -136,4 +136,3 @@ func withGRPC(g *grpc.Server, h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
-
