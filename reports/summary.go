@@ -64,14 +64,24 @@ type EndpointSummary struct {
 	P99Uncorr float64          `json:"p99_uncorrected_s"`
 	FailedP50 float64          `json:"failed_p50_s"`
 	FailedP99 float64          `json:"failed_p99_s"`
+	// A streaming call's time to its first message (P50 and the rest are
+	// to its last) and its messages per successful call.
+	FirstP50        float64 `json:"first_message_p50_s,omitempty"`
+	FirstP99        float64 `json:"first_message_p99_s,omitempty"`
+	MessagesPerCall float64 `json:"messages_per_call,omitempty"`
 }
 
 func endpointSummary(t *results.Series) EndpointSummary {
 	l := t.Latency
-	return EndpointSummary{Offered: t.Offered, Attempted: t.Attempted, Resent: t.Resent, Succeeded: t.Succeeded, Failed: t.Failed(),
+	e := EndpointSummary{Offered: t.Offered, Attempted: t.Attempted, Resent: t.Resent, Succeeded: t.Succeeded, Failed: t.Failed(),
 		ErrorRate: t.ErrorRate(), Errors: t.Errors, P50: l.Quantile(50).Seconds(), P90: l.Quantile(90).Seconds(), P95: l.Quantile(95).Seconds(),
 		P99: l.Quantile(99).Seconds(), P999: l.Quantile(99.9).Seconds(), Max: l.Max().Seconds(), P99Uncorr: t.Service.Quantile(99).Seconds(),
 		FailedP50: t.FailedLatency.Quantile(50).Seconds(), FailedP99: t.FailedLatency.Quantile(99).Seconds()}
+	if f := t.FirstMessage; f != nil && t.Succeeded > 0 {
+		e.FirstP50, e.FirstP99 = f.Quantile(50).Seconds(), f.Quantile(99).Seconds()
+		e.MessagesPerCall = float64(t.Messages) / float64(t.Succeeded)
+	}
+	return e
 }
 
 // GeneratorSummary is the load generator's own health (seconds).

@@ -73,6 +73,12 @@ func textRequests(w io.Writer, s *Summary) {
 	if s.Overall.Resent > 0 {
 		fmt.Fprintf(w, "attempted includes %d transparent resends (a request sent again on a new connection after the server closed an idle one)\n", s.Overall.Resent)
 	}
+	for _, name := range s.Names {
+		if e := s.Endpoints[name]; e.MessagesPerCall > 0 {
+			fmt.Fprintf(w, "%s streams: first message p50 %s, p99 %s; last message p50 %s, p99 %s; %.1f messages a call\n",
+				name, fmtDuration(e.FirstP50), fmtDuration(e.FirstP99), fmtDuration(e.P50), fmtDuration(e.P99), e.MessagesPerCall)
+		}
+	}
 }
 
 func failedP99(e EndpointSummary) string {

@@ -60,11 +60,11 @@ func TestGRPCRunAndValidate(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"method", bad, []string{"method.yaml:9: requests.checkin.grpc: no method pass.v1.Venue/CheckOut in venue.proto (there are pass.v1.Venue/CheckIn, pass.v1.Venue/Watch)"}},
+		{"method", bad, []string{"method.yaml:9: requests.checkin.grpc: no method pass.v1.Venue/CheckOut in venue.proto (there are pass.v1.Venue/Batch, pass.v1.Venue/CheckIn, pass.v1.Venue/Watch)"}},
 		{"fields", bad2, []string{
 			`fields.yaml:10: requests.checkin.message.party: field party is int32: want an integer, have the string "two"`,
 			`fields.yaml:10: requests.checkin.message.venue: pass.v1.CheckInRequest has no field "venue" (it has token, venue_id, party, kind, tags)`}},
-		{"streaming", strings.Replace(good, "Venue/CheckIn", "Venue/Watch", 1), []string{"requests.checkin.grpc: pass.v1.Venue/Watch streams; surge calls unary methods"}},
+		{"streaming", strings.Replace(good, "Venue/CheckIn", "Venue/Batch", 1), []string{"requests.checkin.grpc: pass.v1.Venue/Batch takes a stream; surge calls unary and server-streaming methods"}},
 		{"no such file", strings.Replace(good, "[venue.proto]", "[nowhere.proto]", 1), []string{"target.protos", "nowhere.proto"}},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
@@ -85,8 +85,8 @@ func TestGRPCRunAndValidate(t *testing.T) {
 	}
 }
 
-// TestInitFromGRPC: surge init writes a call per unary method (the
-// streaming one left out) from a .proto file and from the service's
+// TestInitFromGRPC: surge init writes a call per unary and server-streaming
+// method (the client-streaming one left out) from a .proto file and from the service's
 // reflection; each validates as written, and the reflected one runs.
 func TestInitFromGRPC(t *testing.T) {
 	srv, err := rpctest.Start(t.Cleanup, "")
@@ -106,7 +106,7 @@ func TestInitFromGRPC(t *testing.T) {
 			t.Fatalf("%s: exit %d\n%s%s", name, code, stdout, errs)
 		}
 		src := string(must(os.ReadFile(out)))
-		if !strings.Contains(src, "grpc: pass.v1.Venue/CheckIn") || strings.Contains(src, "Watch") || !strings.Contains(src, "expect: [OK]") {
+		if !strings.Contains(src, "grpc: pass.v1.Venue/CheckIn") || !strings.Contains(src, "grpc: pass.v1.Venue/Watch") || strings.Contains(src, "Batch") || !strings.Contains(src, "expect: [OK]") {
 			t.Errorf("%s: the scaffold:\n%s", name, src)
 		}
 		if code, stdout, _ := runSurge("validate", out); code != 0 {
@@ -125,6 +125,9 @@ func TestInitFromGRPC(t *testing.T) {
 	}
 	if e := r.Endpoints["check_in"].Total; e.Succeeded == 0 || e.Succeeded != srv.Calls.Load()-calls {
 		t.Errorf("the reflected scaffold's run: %d calls ok, the server saw %d", e.Succeeded, srv.Calls.Load()-calls)
+	}
+	if w := r.Endpoints["watch"].Total; w.Succeeded == 0 || w.Messages != w.Succeeded || !strings.Contains(out, "watch streams: first message p50") {
+		t.Errorf("the stream: %d ok, %d messages; the summary:\n%s", w.Succeeded, w.Messages, out)
 	}
 }
 

@@ -32,7 +32,8 @@ first 2xx status documented) and a single-step journey per operation; from a HAR
 the requests to its first host in the order recorded as one journey, the recorded pauses as
 think times (an Authorization header is read from $API_TOKEN, never copied); from a gRPC
 service's .proto files (--proto, with --target its grpc:// URL) or its reflection service
-(--grpc URL), a call per unary method with an example message, each its own journey. A placeholder
+(--grpc URL), a call per unary or server-streaming method with an example message, each its
+own journey. A placeholder
 arrival curve and SLOs carry TODO comments saying what to fill in. The scenario validates as
 written. With path parameters, -o is needed: their examples go to SCENARIO-params.csv beside it.`,
 		Args: cobra.NoArgs,
@@ -153,11 +154,11 @@ func callsScaffold(o initOptions) (*scaffold.Scaffold, error) {
 		target = firstNonEmpty(target, "grpc://127.0.0.1:50051")
 	}
 	var calls []scaffold.Call
-	for _, e := range m.Unary() {
+	for _, e := range m.Callable() {
 		calls = append(calls, scaffold.Call{Method: e.Method, Message: e.Message})
 	}
 	if len(calls) == 0 {
-		return nil, fmt.Errorf("%s: no unary method to call", source)
+		return nil, fmt.Errorf("%s: no method surge can call (unary or server-streaming)", source)
 	}
 	return scaffold.FromCalls(source, target, protos, calls), nil
 }

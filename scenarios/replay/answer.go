@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/surgekit/surge/scenarios/results"
 )
@@ -28,6 +29,9 @@ type response struct {
 	keep bool
 	// answered says a byte of the answer came: the server took the request.
 	answered bool
+	// firstAt is when the body's first length-prefixed message was all in
+	// (a gRPC call over HTTP/2; zero otherwise).
+	firstAt time.Time
 }
 
 // readAnswer reads one answer: the status line, the headers and the body

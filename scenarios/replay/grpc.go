@@ -83,7 +83,8 @@ func (e *engine) renderCall(w []byte, t *scenarios.Request, u *user, hdr []strin
 // callAnswer classifies a call's answer by its grpc-status (in the
 // trailers, or the headers of a trailers-only answer; a bare HTTP status
 // when there is none) and turns its message into JSON for extraction and
-// checks. An answer that is not a message of the method's is internal, as
+// checks (a server stream's messages into a JSON array: extract reads
+// 0.field, 1.field ...), with the time its first message came. An answer that is not a message of the method's is internal, as
 // gRPC's clients say.
 func (e *engine) callAnswer(t *scenarios.Request, resp response) answer {
 	status := resp.status
@@ -94,13 +95,17 @@ func (e *engine) callAnswer(t *scenarios.Request, resp response) answer {
 		return false
 	})
 	a := answer{kind: t.Classify(status, nil), status: resp.status, head: resp.head, body: resp.body}
-	if a.kind == "" && len(resp.body) > 0 {
-		js, err := e.calls[t.GRPC].Decode(resp.body)
+	m := e.calls[t.GRPC]
+	if a.kind == "" && (len(resp.body) > 0 || m.ServerStreams()) {
+		js, n, err := m.Decode(resp.body)
 		if err != nil {
 			a.kind, a.err = "internal", err
 			return a
 		}
 		a.body = js
+		if m.ServerStreams() {
+			a.firstAt, a.messages = resp.firstAt, n
+		}
 	} else if a.kind != "" {
 		a.body = resp.body[:0] // (binary; the trailers' grpc-message says what failed)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/surgekit/surge/scenarios/rpc"
 	"github.com/surgekit/surge/scenarios/rpc/rpctest"
@@ -105,5 +106,30 @@ behaviour: {retry: {attempts: 2, backoff: 1ms, on: [shed]}, give_up: {abandon: 1
 	}
 	if !found {
 		t.Errorf("the busy call's failure samples %+v do not carry its grpc-message", run.Failures)
+	}
+}
+
+// A server-streaming call: its latency runs to the last message, the time
+// to the first is its own figure, the messages are counted, and extract
+// reads any of them by index.
+func TestGRPCServerStream(t *testing.T) {
+	srv, err := rpctest.Start(t.Cleanup, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 20, profile: [100%], process: uniform}
+target: {url: "grpc://`+srv.Addr+`"}
+requests:
+  watch: {grpc: pass.v1.Venue/Watch, message: {token: "${user}", party: 4}, extract: {last: 3.visit_id}}
+  use: {grpc: pass.v1.Venue/CheckIn, message: {token: "${last}"}}
+journeys: {j: [{request: watch}, {request: use}]}`)
+	run := play(t, s, "grpc://"+srv.Addr)
+	w := run.Endpoints["watch"].Total
+	if w.Succeeded != 20 || run.Endpoints["use"].Total.Succeeded != 20 || w.Messages != 80 || w.FirstMessage == nil {
+		t.Fatalf("watch %d ok %v, %d messages; use %d ok %v", w.Succeeded, w.Errors, w.Messages, run.Endpoints["use"].Total.Succeeded, run.Endpoints["use"].Total.Errors)
+	}
+	first, last := w.FirstMessage.Quantile(50), w.Latency.Quantile(50)
+	if first > 60*time.Millisecond || last < 150*time.Millisecond || last > 300*time.Millisecond {
+		t.Errorf("first message p50 %v, last p50 %v: want the first at once and the last after 3 x 50 ms", first, last)
 	}
 }

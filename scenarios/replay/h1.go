@@ -138,6 +138,7 @@ type call struct {
 	body, head []byte
 	sent       time.Time
 	resent     int
+	framed     bool // a gRPC call: note when the answer's first message is in (response.firstAt)
 }
 
 // inlineWrite is the largest request written before its answer is read.

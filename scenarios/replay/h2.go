@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/surgekit/surge/scenarios/rpc"
 )
 
 // h2 is the load's HTTP/2 client: streams multiplexed over at most
@@ -131,7 +133,11 @@ func (h *h2) roundTrip(cc *http2.ClientConn, req *http.Request, c *call) (respon
 		resp.body = c.body[:0]
 		return resp, nil
 	}
-	resp.body, err = readAll(res.Body, c.body[:0])
+	var first *time.Time
+	if c.framed {
+		first = &resp.firstAt
+	}
+	resp.body, err = readAll(res.Body, c.body[:0], first)
 	for name, values := range res.Trailer { // (a call's grpc-status)
 		for _, v := range values {
 			resp.head = keepHead(resp.head, []byte(name+": "+v))
@@ -333,14 +339,20 @@ func h2Head(w []byte, res *http.Response) []byte {
 	return w
 }
 
-// readAll reads a body to its end, keeping its first maxAnswer bytes.
-func readAll(r io.Reader, out []byte) ([]byte, error) {
+// readAll reads a body to its end, keeping its first maxAnswer bytes;
+// with firstAt, it notes when the first length-prefixed message was all in.
+func readAll(r io.Reader, out []byte, firstAt *time.Time) ([]byte, error) {
 	for len(out) < maxAnswer {
 		if len(out) == cap(out) {
 			out = grow(out, len(out)+1)[:len(out)]
 		}
 		n, err := r.Read(out[len(out):min(cap(out), maxAnswer)])
 		out = out[:len(out)+n]
+		if firstAt != nil && firstAt.IsZero() {
+			if _, ok := rpc.FrameSize(out); ok {
+				*firstAt = time.Now()
+			}
+		}
 		if err == io.EOF {
 			return out, nil
 		}

@@ -105,6 +105,10 @@ type answer struct {
 	// answered is when the answer came, if not when the attempt ended (a
 	// held connection's awaited message, before the user's hold).
 	answered time.Time
+	// firstAt is when a server stream's first message came, and messages
+	// how many came (a streaming call; zero otherwise).
+	firstAt  time.Time
+	messages int
 }
 
 // classify turns an HTTP answer into an error kind (scenarios.Request.Classify),
@@ -166,7 +170,7 @@ func (e *engine) send(runCtx context.Context, t *scenarios.Request, u *user, tim
 		return answer{kind: "4xx"}
 	}
 	c := &s.call
-	*c = call{req: req, isHead: t.Method == "HEAD", idempotent: idempotent(t.Method), body: s.ans[:0], head: s.head[:0]}
+	*c = call{req: req, isHead: t.Method == "HEAD", idempotent: idempotent(t.Method), body: s.ans[:0], head: s.head[:0], framed: t.IsGRPC()}
 	if t.Deadline > 0 && t.Deadline < timeout { // a call waits for its deadline, no longer
 		timeout = t.Deadline
 	}

@@ -166,13 +166,17 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 	if ans.kind == "" && !extract(t, &ans, u.vars) {
 		ans.kind = scenarios.KindExtractFailed
 	}
-	e.record(st.Request, results.Outcome{
+	o := results.Outcome{
 		At:        intended.Sub(e.start),
 		Corrected: answered.Sub(intended),
 		Service:   answered.Sub(sent),
 		First:     first,
 		Err:       ans.kind,
 		Resent:    ans.resent,
-	}, began.Sub(intended), &ans)
+	}
+	if !ans.firstAt.IsZero() { // a server stream: its first message, and how many
+		o.FirstMessage, o.Messages = max(ans.firstAt.Sub(intended), 1), ans.messages
+	}
+	e.record(st.Request, o, began.Sub(intended), &ans)
 	return ans.kind, done
 }

@@ -185,6 +185,10 @@ type Outcome struct {
 	// GOAWAY left the stream unprocessed (HTTP/2). Each is a request on the
 	// wire.
 	Resent int
+	// FirstMessage is, for a streaming call, the corrected time to its
+	// first message (Corrected is to its last); Messages how many came.
+	FirstMessage time.Duration
+	Messages     int
 }
 
 // Series is what one request name did over a stretch of time.
@@ -209,6 +213,11 @@ type Series struct {
 	// FailedLatency is the failed answers' corrected latency (version 2;
 	// in a version-1 file Latency holds every answer and this is empty).
 	FailedLatency *Histogram `json:"failed_latency"`
+	// FirstMessage is the successful streaming calls' corrected time to
+	// their first message (Latency is to their last), and Messages how
+	// many messages they got; nil and 0 for requests that do not stream.
+	FirstMessage *Histogram `json:"first_message,omitempty"`
+	Messages     int64      `json:"messages,omitempty"`
 }
 
 // NewSeries makes an empty series with histograms of the given digits.
@@ -229,6 +238,13 @@ func (s *Series) Record(o Outcome) {
 		s.Succeeded++
 		s.Latency.Record(o.Corrected)
 		s.Service.Record(o.Service)
+		if o.FirstMessage > 0 {
+			if s.FirstMessage == nil {
+				s.FirstMessage = NewHistogram(s.Latency.Digits())
+			}
+			s.FirstMessage.Record(o.FirstMessage)
+			s.Messages += int64(o.Messages)
+		}
 		return
 	}
 	if s.Errors == nil {
@@ -253,6 +269,13 @@ func (s *Series) Merge(o *Series) {
 	s.Latency.Merge(o.Latency)
 	s.Service.Merge(o.Service)
 	s.FailedLatency.Merge(o.FailedLatency)
+	if o.FirstMessage != nil {
+		if s.FirstMessage == nil {
+			s.FirstMessage = NewHistogram(o.FirstMessage.Digits())
+		}
+		s.FirstMessage.Merge(o.FirstMessage)
+	}
+	s.Messages += o.Messages
 }
 
 // Answered is the number of attempts that got an answer (a success or a
@@ -286,5 +309,6 @@ func ratio(a, b int64) float64 {
 
 func (s *Series) equal(o *Series) bool {
 	return s.Offered == o.Offered && s.Attempted == o.Attempted && s.Succeeded == o.Succeeded && s.Resent == o.Resent &&
-		maps.Equal(s.Errors, o.Errors) && s.Latency.Equal(o.Latency) && s.Service.Equal(o.Service) && s.FailedLatency.Equal(o.FailedLatency)
+		maps.Equal(s.Errors, o.Errors) && s.Latency.Equal(o.Latency) && s.Service.Equal(o.Service) && s.FailedLatency.Equal(o.FailedLatency) &&
+		s.Messages == o.Messages && (s.FirstMessage == nil) == (o.FirstMessage == nil) && (s.FirstMessage == nil || s.FirstMessage.Equal(o.FirstMessage))
 }

@@ -15,8 +15,18 @@ type Method struct{ md protoreflect.MethodDescriptor }
 // Encode builds the call's body from its message as JSON.
 func (m *Method) Encode(jsonMsg []byte) ([]byte, error) { return Encode(m.md, jsonMsg) }
 
-// Decode reads the answer's body into JSON.
-func (m *Method) Decode(body []byte) ([]byte, error) { return Decode(m.md, body) }
+// Decode reads the answer's body into JSON: a unary call's one message;
+// a server-streaming call's messages as a JSON array, and how many.
+func (m *Method) Decode(body []byte) ([]byte, int, error) {
+	if !m.md.IsStreamingServer() {
+		b, err := Decode(m.md, body)
+		return b, 1, err
+	}
+	return DecodeAll(m.md, body)
+}
+
+// ServerStreams says the method answers with a stream of messages.
+func (m *Method) ServerStreams() bool { return m.md.IsStreamingServer() }
 
 // Names are the methods s's calls name, once each, sorted.
 func Names(s *scenarios.Scenario) []string {
@@ -47,8 +57,8 @@ func Bind(s *scenarios.Scenario, m *Methods) (map[string]*Method, error) {
 			errs = append(errs, located(s.Errorf(spec.Join("requests", name, "grpc"), "%v", err)))
 			continue
 		}
-		if md.IsStreamingClient() || md.IsStreamingServer() {
-			errs = append(errs, located(s.Errorf(spec.Join("requests", name, "grpc"), "%s streams; surge calls unary methods", r.GRPC)))
+		if md.IsStreamingClient() {
+			errs = append(errs, located(s.Errorf(spec.Join("requests", name, "grpc"), "%s takes a stream; surge calls unary and server-streaming methods", r.GRPC)))
 			continue
 		}
 		Check(md.Input(), r.Message, spec.Join("requests", name, "message"), func(path, msg string) {

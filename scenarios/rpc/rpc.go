@@ -296,6 +296,41 @@ func Encode(md protoreflect.MethodDescriptor, jsonMsg []byte) ([]byte, error) {
 // ErrFraming is an answer body that is not length-prefixed messages.
 var ErrFraming = errors.New("grpc: an answer that is not length-prefixed messages")
 
+// DecodeAll reads a server stream's body (length-prefixed messages, one
+// after another) into a JSON array, and says how many there were.
+func DecodeAll(md protoreflect.MethodDescriptor, body []byte) ([]byte, int, error) {
+	out := []byte{'['}
+	n := 0
+	for len(body) > 0 {
+		size, ok := FrameSize(body)
+		if !ok {
+			return nil, n, ErrFraming
+		}
+		js, err := Decode(md, body[:size])
+		if err != nil {
+			return nil, n, err
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out, body, n = append(out, js...), body[size:], n+1
+	}
+	return append(out, ']'), n, nil
+}
+
+// FrameSize is the size of the first length-prefixed message of body,
+// prefix included, once body holds all of it.
+func FrameSize(body []byte) (int, bool) {
+	if len(body) < 5 {
+		return 0, false
+	}
+	n := uint64(binary.BigEndian.Uint32(body[1:5]))
+	if n > uint64(len(body)-5) {
+		return 0, false
+	}
+	return 5 + int(n), true
+}
+
 // Decode reads an answer's body (one length-prefixed message; a body with
 // none, as with a status and no message, is nil) into JSON.
 func Decode(md protoreflect.MethodDescriptor, body []byte) ([]byte, error) {
@@ -319,13 +354,14 @@ func Decode(md protoreflect.MethodDescriptor, body []byte) ([]byte, error) {
 	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
 }
 
-// Unary are the unary methods, sorted by name, each with an example
-// message as a JSON template would hold it (what surge init writes).
-func (m *Methods) Unary() []Example {
+// Callable are the methods surge calls (unary and server-streaming),
+// sorted by name, each with an example message as a JSON template would
+// hold it (what surge init writes).
+func (m *Methods) Callable() []Example {
 	var out []Example
 	for _, name := range m.Names() {
 		md := m.byName[name]
-		if md.IsStreamingClient() || md.IsStreamingServer() {
+		if md.IsStreamingClient() {
 			continue
 		}
 		out = append(out, Example{Method: name, Message: example(md.Input(), 0)})

@@ -34,6 +34,7 @@ import "google/protobuf/timestamp.proto";
 service Venue {
   rpc CheckIn(CheckInRequest) returns (CheckInReply);
   rpc Watch(CheckInRequest) returns (stream CheckInReply);
+  rpc Batch(stream CheckInRequest) returns (CheckInReply);
 }
 
 enum Kind {
@@ -69,6 +70,7 @@ type Server struct {
 }
 
 // Start serves the service on a free loopback port (h2c) until t's end.
+// Watch streams party replies (default 1), 50 ms apart, the first at once.
 // A CheckIn's token steers its answer: "busy" is RESOURCE_EXHAUSTED,
 // "down" UNAVAILABLE, "slow" waits for the call's deadline, "sleep-<ms>"
 // sleeps that long first; any other is admitted as visit "v-<token>".
@@ -124,7 +126,13 @@ func (s *Server) desc(svc protoreflect.ServiceDescriptor) *grpc.ServiceDesc {
 			}
 			return s.checkIn(ctx, in, checkIn.Output())
 		}}},
-		Streams: []grpc.StreamDesc{{StreamName: "Watch", ServerStreams: true, Handler: func(any, grpc.ServerStream) error {
+		Streams: []grpc.StreamDesc{{StreamName: "Watch", ServerStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
+			in := dynamicpb.NewMessage(checkIn.Input())
+			if err := ss.RecvMsg(in); err != nil {
+				return err
+			}
+			return s.watch(ss, in, checkIn.Output())
+		}}, {StreamName: "Batch", ClientStreams: true, Handler: func(any, grpc.ServerStream) error {
 			return status.Error(codes.Unimplemented, "not in this test server")
 		}}},
 	}
@@ -164,4 +172,27 @@ func (s *Server) checkIn(ctx context.Context, in *dynamicpb.Message, out protore
 	reply.Set(of.ByName("party"), in.Get(f.ByName("party")))
 	reply.Set(of.ByName("at"), protoreflect.ValueOfMessage(timestamppb.New(time.Unix(1639368000, 0)).ProtoReflect()))
 	return reply, nil
+}
+
+// watch streams in.party replies, 50 ms apart, the first at once.
+func (s *Server) watch(ss grpc.ServerStream, in *dynamicpb.Message, out protoreflect.MessageDescriptor) error {
+	f := in.Descriptor().Fields()
+	n := max(1, int(in.Get(f.ByName("party")).Int()))
+	for i := range n {
+		if i > 0 {
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ss.Context().Done():
+				return status.FromContextError(ss.Context().Err()).Err()
+			}
+		}
+		reply := dynamicpb.NewMessage(out)
+		of := out.Fields()
+		reply.Set(of.ByName("visit_id"), protoreflect.ValueOfString(fmt.Sprintf("v-%s-%d", in.Get(f.ByName("token")).String(), i)))
+		reply.Set(of.ByName("party"), protoreflect.ValueOfInt32(int32(i)))
+		if err := ss.SendMsg(reply); err != nil {
+			return err
+		}
+	}
+	return nil
 }
