@@ -4,12 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +27,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/reference-server/refserver"
+	"github.com/surgekit/surge/scenarios/rpc"
 )
 
 // TestMain lets the test binary act as the reference server in a child
@@ -216,4 +227,81 @@ func TestKill9LosesNoAcknowledgedWrite(t *testing.T) {
 	if lost > 0 {
 		t.Errorf("%d acknowledged writes missing after kill -9", lost)
 	}
+}
+
+// TestServesHTTP2OverTLS: with -tls-addr the API is also served over TLS,
+// HTTP/2 only: a whole issuance and check-in over h2, and the venue's gRPC
+// face's reflection over TLS; a client that offers only HTTP/1.1 is not
+// served (no protocol in common: Go's TLS lets the handshake finish without
+// ALPN, and the server, HTTP/2 only, closes the connection).
+func TestServesHTTP2OverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	os.WriteFile(dir+"/cert.pem", certPEM, 0o644)
+	os.WriteFile(dir+"/key.pem", keyPEM, 0o600)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "REFSERVER_CHILD=1",
+		"REFSERVER_ARGS=--profile refserver/testdata/fast.yaml --addr 127.0.0.1:0 --tls-addr 127.0.0.1:0 --tls-cert "+dir+"/cert.pem --tls-key "+dir+"/key.pem --db "+dir+"/pass.db")
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	i := strings.Index(line, "https://")
+	if err != nil || i < 0 {
+		t.Fatalf("the server said %q (%v)", line, err)
+	}
+	base, _, _ := strings.Cut(line[i:], " ")
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(certPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	h2 := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	resp, err := h2.Get(base + "/healthz")
+	if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("GET /healthz over TLS: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	saved := client
+	client = h2
+	h, err := issue(base, "tls-user")
+	if err == nil {
+		_, err = checkin(base, h)
+	}
+	client = saved
+	if err != nil {
+		t.Fatalf("issuance and check-in over h2: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := rpc.Reflect(ctx, strings.TrimPrefix(base, "https://"), &tls.Config{RootCAs: roots}, nil)
+	if err != nil || !slices.Contains(m.Names(), "pass.v1.Venue/CheckIn") {
+		t.Errorf("the gRPC face's reflection over TLS: %v %v", m, err)
+	}
+	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}}}, Timeout: 5 * time.Second}
+	if resp, err := h1.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("an HTTP/1.1-only client over TLS was served (%s), want it refused", resp.Proto)
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 and its key, in PEM.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }

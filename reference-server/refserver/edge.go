@@ -34,8 +34,22 @@ const (
 // (h2c), as a relay's HTTP/2 edge does toward it; HTTP/2's framing is net/http's
 // own and strict, so the framing checks are HTTP/1.1's alone.
 func HTTPServer(h http.Handler) *http.Server {
+	return httpServer(h, false)
+}
+
+// HTTPSServer is HTTPServer for TLS: HTTP/2 only (ALPN h2), on a listener
+// from EdgeTLS; give it to ServeTLS with the certificate and key.
+func HTTPSServer(h http.Handler) *http.Server {
+	return httpServer(h, true)
+}
+
+func httpServer(h http.Handler, tlsOnly bool) *http.Server {
 	hs := &http.Server{Handler: guarded(h), ConnContext: connContext, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
 		IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, Protocols: new(http.Protocols)}
+	if tlsOnly {
+		hs.Protocols.SetHTTP2(true)
+		return hs
+	}
 	hs.Protocols.SetHTTP1(true)
 	hs.Protocols.SetUnencryptedHTTP2(true)
 	return hs

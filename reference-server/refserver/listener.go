@@ -44,6 +44,22 @@ func Listen(addr string) (net.Listener, error) {
 	return Edge(ln, MaxConns()), nil
 }
 
+// ListenPair listens on addr with Edge and on tlsAddr with EdgeTLS, the
+// process's connections split between them (MaxConns each half).
+func ListenPair(addr, tlsAddr string) (plain, secure net.Listener, err error) {
+	p, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := net.Listen("tcp", tlsAddr)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	half := max(MaxConns()/2, 16)
+	return Edge(p, half), EdgeTLS(t, half), nil
+}
+
 // MaxConns is how many connections the server serves at once: the
 // process's open-file limit less a margin for its database, logs and
 // listeners and for the connections past the cap that Edge reads a
@@ -72,8 +88,21 @@ func MaxConns() int {
 //   - the plain-text answers net/http writes itself (400 for a malformed
 //     request, 431, 501) are rewritten in the API's JSON error shape.
 func Edge(ln net.Listener, maxConns int) net.Listener {
+	return newEdge(ln, maxConns, false)
+}
+
+// EdgeTLS is Edge for a listener whose connections will be TLS (wrap it
+// with tls.NewListener, or give it to http.Server.ServeTLS) and speak
+// HTTP/2 only: their bytes are opaque here, so a connection past the cap
+// is closed at once (no request line to triage), and there is no HTTP/1.1
+// framing to follow (HTTP/2's own is strict, and net/http checks it).
+func EdgeTLS(ln net.Listener, maxConns int) net.Listener {
+	return newEdge(ln, maxConns, true)
+}
+
+func newEdge(ln net.Listener, maxConns int, opaque bool) net.Listener {
 	l := &edgeListener{Listener: ln, slots: make(chan struct{}, maxConns), ops: make(chan struct{}, opsReserve),
-		triage: make(chan struct{}, triageSlots), ready: make(chan accepted), closed: make(chan struct{})}
+		triage: make(chan struct{}, triageSlots), ready: make(chan accepted), closed: make(chan struct{}), opaque: opaque}
 	l.triaged.list = map[net.Conn]time.Time{}
 	go l.loop()
 	return l
@@ -81,6 +110,7 @@ func Edge(ln net.Listener, maxConns int) net.Listener {
 
 type edgeListener struct {
 	net.Listener
+	opaque             bool // TLS bytes (EdgeTLS): no triage, no framing
 	slots, ops, triage chan struct{}
 	ready              chan accepted
 	closed             chan struct{}
@@ -123,9 +153,15 @@ func (l *edgeListener) loop() {
 		}
 		select {
 		case l.slots <- struct{}{}:
-			l.deliver(accepted{c: newEdgeConn(c, l.slots, false)})
+			ec := newEdgeConn(c, l.slots, false)
+			ec.opaque = l.opaque
+			l.deliver(accepted{c: ec})
 			continue
 		default:
+		}
+		if l.opaque { // past the cap, and nothing to triage by: refused
+			c.Close()
+			continue
 		}
 		select {
 		case l.triage <- struct{}{}:
@@ -258,6 +294,7 @@ func (c *prefixedConn) Read(b []byte) (int, error) {
 type edgeConn struct {
 	net.Conn
 	ops     bool // served from the reserve: one /healthz or /metrics
+	opaque  bool // TLS bytes: not followed
 	release func()
 	once    sync.Once
 
@@ -271,7 +308,7 @@ func newEdgeConn(c net.Conn, slots chan struct{}, ops bool) *edgeConn {
 
 func (c *edgeConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	if n > 0 && !c.opaque {
 		c.mu.Lock()
 		c.framing.feed(b[:n])
 		c.mu.Unlock()

@@ -47,8 +47,17 @@ func (r *Running) Close() error {
 // Serve serves h on ln until ctx is done, then shuts down, letting the
 // requests in flight finish within grace.
 func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
+	return serve(ctx, hs, func() error { return hs.Serve(ln) }, grace)
+}
+
+// ServeTLS is Serve over TLS, with the certificate and key files (PEM).
+func ServeTLS(ctx context.Context, hs *http.Server, ln net.Listener, certFile, keyFile string, grace time.Duration) error {
+	return serve(ctx, hs, func() error { return hs.ServeTLS(ln, certFile, keyFile) }, grace)
+}
+
+func serve(ctx context.Context, hs *http.Server, run func() error, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- run() }()
 	select {
 	case err := <-errc:
 		return err
