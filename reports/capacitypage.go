@@ -68,18 +68,24 @@ func CapacityText(w io.Writer, c *Capacity) {
 	fmt.Fprintln(w)
 	capacityStepsText(w, c.Steps)
 	if u := c.USL; u != nil {
-		fmt.Fprintf(w, "\nUSL over %d concurrency levels: sigma %.4g, kappa %.4g, lambda %.4g/s", len(u.Points), u.Sigma, u.Kappa, u.Lambda)
-		if u.NoPeak {
-			fmt.Fprintf(w, "; no finite peak (kappa 0)")
-		} else if u.PeakLoad > 0 {
-			fmt.Fprintf(w, "; peak %.4g/s at %.3g users in flight", u.PeakThroughput, u.PeakLoad)
-		}
-		if u.Note != "" {
-			fmt.Fprintf(w, " (%s)", u.Note)
-		}
 		fmt.Fprintln(w)
+		USLText(w, u)
 	}
 	capacityCalibrationText(w, c)
+}
+
+// USLText is a closed-loop sweep's fit in a line.
+func USLText(w io.Writer, u *USLFit) {
+	fmt.Fprintf(w, "USL over %d concurrency levels: sigma %.4g, kappa %.4g, lambda %.4g/s", len(u.Points), u.Sigma, u.Kappa, u.Lambda)
+	if u.NoPeak {
+		fmt.Fprintf(w, "; no finite peak (kappa 0)")
+	} else if u.PeakLoad > 0 {
+		fmt.Fprintf(w, "; peak %.4g/s at %.3g users in flight", u.PeakThroughput, u.PeakLoad)
+	}
+	if u.Note != "" {
+		fmt.Fprintf(w, " (%s)", u.Note)
+	}
+	fmt.Fprintln(w)
 }
 
 // capacityStepsText is the table of the search's steps.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +30,7 @@ type capacityOptions struct {
 	budget, minStep       time.Duration
 	sweepStep, warmup     time.Duration
 	concurrency           string
+	sweepOnly             bool
 	sim                   bool
 }
 
@@ -77,6 +80,7 @@ still writes the directory with the steps so far.`,
 	f.DurationVar(&o.warmup, "warmup", 0, "cut this off each step's start (default about a journey's length, 5s to 1m)")
 	f.StringVar(&o.concurrency, "concurrency", "", "closed-loop sweep for the USL: users in flight, such as 1,2,4,8,16,32")
 	f.DurationVar(&o.sweepStep, "sweep-step", 20*time.Second, "how long each concurrency level measures")
+	f.BoolVar(&o.sweepOnly, "sweep-only", false, "with --concurrency: run the closed-loop sweep and its USL fit alone, without the knee search")
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
 	metricsFlags(f, &o.runOptions)
@@ -105,6 +109,9 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	dir := o.out
 	if dir == "" {
 		dir = filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+"-capacity")
+	}
+	if o.sweepOnly {
+		return sweepOnly(ctx, cfg, dir, o.json, stdout)
 	}
 	if !o.quiet {
 		cfg.Progress = stepProgress(stderr)
@@ -208,6 +215,9 @@ func (o capacityOptions) config(s *scenarios.Scenario) (knee.Config, error) {
 	if o.sim && len(cfg.Concurrency) > 0 {
 		return cfg, errors.New("--concurrency: the closed-loop sweep runs against a live target, not with --sim")
 	}
+	if o.sweepOnly && len(cfg.Concurrency) == 0 {
+		return cfg, errors.New("--sweep-only: give the sweep's levels with --concurrency, such as 1,2,4,8,16,32")
+	}
 	return cfg, nil
 }
 
@@ -285,3 +295,33 @@ func (e *capacityGate) Error() string {
 }
 
 func (e *capacityGate) GateFailed() bool { return true }
+
+// sweepOnly is surge capacity --sweep-only: the closed-loop sweep and its
+// USL fit, without the knee search; usl.json in dir. A sweep that measured
+// too few levels to fit exits 1 (the fit could not be made), saying why.
+func sweepOnly(ctx context.Context, cfg knee.Config, dir string, asJSON bool, stdout io.Writer) error {
+	u, err := knee.Sweep(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(u, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "usl.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if asJSON {
+		stdout.Write(append(b, '\n'))
+	} else {
+		reports.USLText(stdout, u)
+		for _, p := range u.Points {
+			fmt.Fprintf(stdout, "  %6.0f users in flight: %.4g ok/s\n", p.Load, p.Throughput)
+		}
+		fmt.Fprintf(stdout, "\nsweep directory: %s\n", dir)
+	}
+	if u.Lambda == 0 {
+		return fmt.Errorf("no USL fit: %s", u.Note)
+	}
+	return nil
+}

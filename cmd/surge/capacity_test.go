@@ -58,6 +58,7 @@ func TestCapacityBadInput(t *testing.T) {
 		{"bad max", []string{"capacity", oneRequest(t, ok.URL, "hit p99 <= 1s"), "--max", "-3"}, 1, "--max -3"},
 		{"bad precision", []string{"capacity", oneRequest(t, ok.URL, "hit p99 <= 1s"), "--precision", "0%"}, 1, "--precision"},
 		{"sweep in sim", []string{"capacity", "../../scenarios/lunch.yaml", "--sim", "--concurrency", "1,2"}, 1, "--concurrency"},
+		{"sweep with no levels", []string{"capacity", oneRequest(t, ok.URL, "hit p99 <= 1s"), "--sweep-only"}, 1, "--sweep-only: give the sweep's levels with --concurrency"},
 		{"fails everything", append([]string{"capacity", oneRequest(t, failing.URL, "hit p99 <= 1s"), "--out", t.TempDir()}, fast...), 2, "no capacity at 10 arrivals/s"},
 	} {
 		start := time.Now()
@@ -126,5 +127,42 @@ func TestCapacityInterruptedKeepsItsSteps(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, doc.Steps[0].Dir, "results.json")); err != nil {
 		t.Errorf("the first step's run directory: %v", err)
+	}
+}
+
+// TestCapacitySweepOnly: --sweep-only runs the closed-loop sweep alone (no
+// knee search, no steps) against a server of 4 workers of 10 ms: the
+// throughput climbs to its 400/s and stays, and the USL fit says so.
+func TestCapacitySweepOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a sweep of seconds")
+	}
+	workers := make(chan struct{}, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		workers <- struct{}{}
+		time.Sleep(10 * time.Millisecond)
+		<-workers
+	}))
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "sweep")
+	code, out, errs := runSurge("capacity", oneRequest(t, srv.URL, "hit p99 <= 1s"), "--sweep-only", "--concurrency", "1,2,4,8,16", "--sweep-step", "2s", "--json", "--out", dir)
+	var u struct {
+		Points []struct{ Load, Throughput float64 }
+		Lambda float64
+	}
+	if err := json.Unmarshal([]byte(out), &u); err != nil || code != 0 {
+		t.Fatalf("exit %d %v\n%s\n%s", code, err, out, errs)
+	}
+	if len(u.Points) != 5 || u.Points[0].Throughput < 60 || u.Points[0].Throughput > 105 || u.Points[4].Throughput < 250 || u.Points[4].Throughput > 420 {
+		t.Errorf("points %+v: want about 95/s at 1 user, about 380/s at 16", u.Points)
+	}
+	if u.Lambda < 60 || u.Lambda > 110 {
+		t.Errorf("lambda %v/s, want about one worker's 95/s", u.Lambda)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "usl.json")); err != nil {
+		t.Error("no usl.json in the sweep's directory")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "capacity.json")); err == nil {
+		t.Error("the sweep alone wrote a knee search's capacity.json")
 	}
 }
