@@ -56,5 +56,8 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	adminTokenFlag(f, &o.adminToken)
 	shardFlags(f, &o.shard)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	f.BoolVar(&o.ui, "ui", false, "serve a live page of the run (its report, redrawn each second) on a free loopback port, printed")
+	f.StringVar(&o.uiListen, "ui-listen", "", "serve the live page on ADDR (off loopback it needs $SURGE_UI_TOKEN); implies --ui")
+	f.DurationVar(&o.uiLinger, "ui-linger", 15*time.Second, "with --ui: how long the final report stays served after the run")
 	return cmd
 }

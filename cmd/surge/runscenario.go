@@ -46,7 +46,10 @@ type runOptions struct {
 	sendSlack                             time.Duration
 	metrics, quiet, json                  bool
 	seed                                  uint64
-	shard                                 shardOptions // --shard, --shards, --start-at, --start-in
+	shard                                 shardOptions  // --shard, --shards, --start-at, --start-in
+	ui                                    bool          // --ui: the live page
+	uiListen                              string        // --ui-listen: its address
+	uiLinger                              time.Duration // how long the final report stays served
 }
 
 // loadScenario reads the scenario file and applies --compression.
@@ -119,11 +122,28 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 		defer stopProxy()
 		cfg.Target, cfg.Faults = proxyURL, faults
 	}
+	var ui *liveUI
+	if o.ui || o.uiListen != "" {
+		if o.out == "" { // the page becomes this directory's report.html
+			o.out = defaultRunDir(s, o.shard.suffix())
+		}
+		if cfg.Live == nil {
+			cfg.Live = &replay.Live{}
+		}
+		if ui, err = startUI(o.uiListen, s, cfg.Live, stderr); err != nil {
+			return err
+		}
+	}
 	run, err := replay.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	return conclude(o, raw, s, run, o.shard.suffix(), stdout)
+	err = conclude(o, raw, s, run, o.shard.suffix(), stdout)
+	if ui != nil {
+		ui.finish(filepath.Join(o.out, reports.ReportHTML))
+		ui.stop(ctx, o.uiLinger, stderr)
+	}
+	return err
 }
 
 // conclude writes the run directory (and JUnit), prints the summary and
@@ -131,7 +151,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run, suffix string, stdout io.Writer) error {
 	dir := o.out
 	if dir == "" {
-		dir = filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+suffix)
+		dir = defaultRunDir(s, suffix)
 	}
 	rep := reports.New(s, run)
 	v := rep.Verdict
@@ -165,6 +185,12 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 
 // runsDir is where a run directory goes when --out is not given.
 var runsDir = "runs"
+
+// defaultRunDir is a run's directory when --out is not given:
+// runs/<time>-<scenario>[-shard-i].
+func defaultRunDir(s *scenarios.Scenario, suffix string) string {
+	return filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+suffix)
+}
 
 // startTarget returns the target URL: the scenario's (or --target), else an
 // embedded reference server on loopback (with its profile, and a random

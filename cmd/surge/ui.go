@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// The live page (--ui): the run's report, drawn by the report's own
+// renderer from the running engine's figures, redrawn at most once a
+// second however many browsers watch, and, once the run is written, the
+// run's report.html itself, so what was watched is what is kept.
+//
+// Threat model: the page shows what the report shows (no secrets: the
+// report never holds them) and changes nothing (GET only). On loopback it
+// is open to whoever can reach loopback; on any other address it needs
+// the token of $SURGE_UI_TOKEN on every request (?token=), compared in
+// constant time, and surge prints the page's address with it once, to the
+// terminal only. A browser reads the page through an outer page that swaps
+// two frames, so a redraw never blanks the screen.
+
+// uiRedraw is how often the page is redrawn at most.
+const uiRedraw = time.Second
+
+type liveUI struct {
+	s     *scenarios.Scenario
+	live  *replay.Live
+	token string
+	srv   *http.Server
+	url   string
+
+	mu    sync.Mutex
+	page  []byte    // the last drawing
+	drawn time.Time // when
+	final string    // report.html, once the run is written
+}
+
+// startUI listens on addr (loopback: 127.0.0.1:0 by default) before any
+// load: a busy port or a non-loopback address without $SURGE_UI_TOKEN is
+// an error, exit 1.
+func startUI(addr string, s *scenarios.Scenario, live *replay.Live, stderr io.Writer) (*liveUI, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--ui-listen %s: want HOST:PORT", addr)
+	}
+	u := &liveUI{s: s, live: live}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		if u.token = os.Getenv("SURGE_UI_TOKEN"); len(u.token) < 16 {
+			return nil, fmt.Errorf("--ui-listen %s: a page off loopback needs a token of at least 16 characters in $SURGE_UI_TOKEN (such as $(openssl rand -hex 16))", addr)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--ui-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", u.shell)
+	mux.HandleFunc("GET /report", u.report)
+	u.srv = &http.Server{Handler: u.guard(mux), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
+	go u.srv.Serve(ln)
+	u.url = "http://" + ln.Addr().String() + "/"
+	if u.token != "" {
+		u.url += "?token=" + u.token
+	}
+	fmt.Fprintf(stderr, "live page: %s\n", u.url)
+	return u, nil
+}
+
+// guard admits GETs, with the token when there is one.
+func (u *liveUI) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u.token != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(u.token)) != 1 {
+			http.Error(w, "the live page needs its token (?token=)", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// shell is the outer page: two frames of /report, the hidden one loaded
+// while the other shows, then swapped (at the same scroll), each second
+// until the report is the final one.
+func (u *liveUI) shell(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>surge: `+html.EscapeString(u.s.Name)+` (live)</title>
+<style>html,body{margin:0;height:100%}iframe{position:fixed;inset:0;width:100%;height:100%;border:0;background:#fff}</style></head>
+<body><iframe id="a"></iframe><iframe id="b" style="visibility:hidden"></iframe>
+<script>
+let front = document.getElementById("a"), back = document.getElementById("b");
+const q = new URLSearchParams(location.search);
+function load() {
+  q.set("t", Date.now());
+  back.onload = () => {
+    const y = front.contentWindow ? front.contentWindow.scrollY : 0;
+    back.contentWindow.scrollTo(0, y);
+    back.style.visibility = "visible"; front.style.visibility = "hidden";
+    [front, back] = [back, front];
+    document.title = front.contentDocument.title;
+    if (front.contentDocument.querySelector('meta[name="surge-live"]')) setTimeout(load, 1000);
+  };
+  back.src = "/report?" + q.toString();
+}
+load();
+</script></body></html>`)
+}
+
+// report is the run's page: its drawing as it runs, report.html once
+// written.
+func (u *liveUI) report(w http.ResponseWriter, r *http.Request) {
+	page, final := u.drawing()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if final != "" {
+		http.ServeFile(w, r, final)
+		return
+	}
+	w.Write(page)
+}
+
+// drawing is the page as the run stands, redrawn at most once a second.
+func (u *liveUI) drawing() ([]byte, string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.final != "" || (u.page != nil && time.Since(u.drawn) < uiRedraw) {
+		return u.page, u.final
+	}
+	var snap *results.Run
+	u.live.View(func(run *results.Run, _ int64) { snap = snapshot(run) })
+	var b bytes.Buffer
+	if snap == nil {
+		fmt.Fprintf(&b, `<!doctype html><html><head><meta charset="utf-8"><meta name="surge-live"><title>surge: %s (starting)</title></head><body><p>The run is starting.</p></body></html>`, html.EscapeString(u.s.Name))
+	} else if err := reports.HTML(&b, reports.New(u.s, snap)); err != nil {
+		b.Reset()
+		fmt.Fprintf(&b, `<!doctype html><html><head><meta name="surge-live"></head><body><p>%s</p></body></html>`, html.EscapeString(err.Error()))
+	}
+	u.page, u.drawn = live(b.Bytes(), snap), time.Now()
+	return u.page, ""
+}
+
+// snapshot copies the run as it stands (under the engine's lock: the
+// drawing is made from the copy, outside it), its clock at now.
+func snapshot(run *results.Run) *results.Run {
+	out := results.New(run.Meta)
+	out.Version, out.StageCalls = run.Version, run.StageCalls
+	out.Merge(run)
+	out.Meta.Elapsed = min(time.Since(run.Meta.Started), run.Meta.Planned+time.Minute)
+	out.Meta.Ended = "running"
+	return out
+}
+
+// live marks a drawing as the running one: the shell keeps redrawing it,
+// and a banner says it is not the final report.
+func live(page []byte, snap *results.Run) []byte {
+	banner := `<meta name="surge-live"><div style="position:sticky;top:0;z-index:10;background:#fff3cd;padding:6px 12px;border-bottom:1px solid #e0c36a">` +
+		`Live: the run is in progress`
+	if snap != nil {
+		banner += fmt.Sprintf(" (%s of %s played); the figures so far, redrawn each second. The final report replaces this page when the run is written.",
+			snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second))
+	}
+	banner += `</div>`
+	if i, j := bytes.Index(page, []byte("<title>")), bytes.Index(page, []byte("</title>")); i >= 0 && j > i && snap != nil {
+		// the verdict so far is not the run's: the title says the run is live
+		title := fmt.Sprintf("<title>surge (live, %s of %s): %s", snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second), html.EscapeString(snap.Meta.Scenario))
+		page = append(append(append([]byte{}, page[:i]...), title...), page[j:]...)
+	}
+	if i := bytes.Index(page, []byte("<body")); i >= 0 {
+		if j := bytes.IndexByte(page[i:], '>'); j >= 0 {
+			at := i + j + 1
+			return append(append(append([]byte{}, page[:at]...), banner...), page[at:]...)
+		}
+	}
+	return append([]byte(banner), page...)
+}
+
+// finish makes the page the written report.
+func (u *liveUI) finish(reportHTML string) {
+	u.mu.Lock()
+	u.final = reportHTML
+	u.mu.Unlock()
+}
+
+// stop keeps the page up for linger (a browser's next redraw finds the
+// final report), then closes it.
+func (u *liveUI) stop(ctx context.Context, linger time.Duration, stderr io.Writer) {
+	if linger > 0 && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "live page: the final report stays served for %v\n", linger)
+		select {
+		case <-time.After(linger):
+		case <-ctx.Done():
+		}
+	}
+	u.srv.Close()
+}

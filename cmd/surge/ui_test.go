@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLivePage: surge run --ui-listen serves the run's report as it runs,
+// redrawn from the engine: marked live, its title not a verdict, its
+// figures growing from one look to the next; once the run is written the
+// same address serves report.html byte for byte.
+func TestLivePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 10 s run")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runSurge("run", "../../scenarios/smoke.yaml", "--out", filepath.Join(dir, "run"), "--compression", "1.5",
+			"--ui-listen", addr, "--ui-linger", "5s", "--quiet")
+		done <- code
+	}()
+	offered := regexp.MustCompile(`<tr><td>qr</td><td>(\d+)</td>`)
+	look := func() (string, int) {
+		resp, err := http.Get("http://" + addr + "/report")
+		if err != nil {
+			return "", -1
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		n := -1
+		if m := offered.FindSubmatch(b); m != nil {
+			n, _ = strconv.Atoi(string(m[1]))
+		}
+		return string(b), n
+	}
+	var first, second int
+	deadline := time.Now().Add(20 * time.Second)
+	for first <= 0 && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		page, n := look()
+		if strings.Contains(page, `name="surge-live"`) {
+			first = n
+			if !strings.Contains(page, "<title>surge (live, ") || !strings.Contains(page, "Live: the run is in progress") {
+				t.Errorf("a live drawing without its live title and banner:\n%.600s", page)
+			}
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
+	page, second := look()
+	if first <= 0 || !strings.Contains(page, `name="surge-live"`) || second <= first {
+		t.Errorf("the live page's qr offered went %d then %d; want a live page whose figures grow", first, second)
+	}
+	shell, _ := http.Get("http://" + addr + "/")
+	if shell == nil || shell.StatusCode != 200 {
+		t.Error("no outer page at /")
+	}
+	final := page
+	for deadline := time.Now().Add(40 * time.Second); strings.Contains(final, `name="surge-live"`) && time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond) // the run ends, is written, and the page becomes its report (served for --ui-linger)
+		final, _ = look()
+	}
+	kept, err := os.ReadFile(filepath.Join(dir, "run", "report.html"))
+	if err != nil || !bytes.Equal([]byte(final), kept) {
+		t.Errorf("after the run the page is not report.html (%d vs %d bytes, %v)", len(final), len(kept), err)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("the run: exit %d", code)
+	}
+}
+
+// TestLivePageBadInput: a busy port, or an address off loopback without a
+// token, is an error before any load; off loopback with one, a request
+// without it is refused.
+func TestLivePageBadInput(t *testing.T) {
+	busy := freePort(t)
+	ln, err := net.Listen("tcp", busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ui-listen", busy}, "--ui-listen"},
+		{[]string{"--ui-listen", "0.0.0.0:0"}, "needs a token of at least 16 characters in $SURGE_UI_TOKEN"},
+	} {
+		os.Unsetenv("SURGE_UI_TOKEN")
+		start := time.Now()
+		code, out, errs := runSurge(append([]string{"run", "../../scenarios/smoke.yaml", "--out", t.TempDir()}, c.args...)...)
+		if code != 1 || !strings.Contains(errs, c.want) || time.Since(start) > 5*time.Second {
+			t.Errorf("%v: exit %d after %v, want 1 with %q at once\n%s%s", c.args, code, time.Since(start), c.want, out, errs)
+		}
+	}
+	u, err := startUI("0.0.0.0:0", nil, nil, io.Discard)
+	if err == nil {
+		u.srv.Close()
+		t.Fatal("off loopback without a token: started")
+	}
+	t.Setenv("SURGE_UI_TOKEN", "0123456789abcdef0123")
+	var sink bytes.Buffer
+	u, err = startUI("0.0.0.0:0", nil, nil, &sink) // (reached on loopback below)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.srv.Close()
+	base := strings.Replace(strings.TrimSuffix(u.url, "?token=0123456789abcdef0123"), "0.0.0.0", "127.0.0.1", 1)
+	if resp, err := http.Get(base + "report"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a request without the token: %v %v, want 401", resp, err)
+	}
+	if !strings.Contains(sink.String(), "?token=0123456789abcdef0123") {
+		t.Errorf("the page's address with its token is printed once to the terminal: %q", sink.String())
+	}
+}
