@@ -97,42 +97,14 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if err := clientSetup(s, o.scenario, &cfg); err != nil {
 		return err
 	}
-	if o.metricsListen != "" || o.prometheusRW != "" {
-		live := &replay.Live{}
-		stopMetrics, err := exportMetrics(ctx, o, s.Name, live, stderr)
-		if err != nil {
-			return err
-		}
-		defer stopMetrics()
-		cfg.Live = live
+	done, err := attach(ctx, o, s, target, &cfg, stderr)
+	if err != nil {
+		return err
 	}
-	if o.raw != "" {
-		raw, closeRaw, err := openRaw(o)
-		if err != nil {
-			return err
-		}
-		defer closeRaw()
-		cfg.Raw = raw
-	}
-	if s.Target.Via == scenarios.ViaProxy && o.target == "" {
-		proxyURL, faults, stopProxy, err := startProxy(ctx, target, cfg.Protocol, cfg.TLS, o.seed)
-		if err != nil {
-			return err
-		}
-		defer stopProxy()
-		cfg.Target, cfg.Faults = proxyURL, faults
-	}
-	var ui *liveUI
-	if o.ui || o.uiListen != "" {
-		if o.out == "" { // the page becomes this directory's report.html
-			o.out = defaultRunDir(s, o.shard.suffix())
-		}
-		if cfg.Live == nil {
-			cfg.Live = &replay.Live{}
-		}
-		if ui, err = startUI(o.uiListen, s, cfg.Live, stderr); err != nil {
-			return err
-		}
+	defer done()
+	ui, err := startUIFor(&o, s, &cfg, stderr)
+	if err != nil {
+		return err
 	}
 	run, err := replay.Run(ctx, cfg)
 	if err != nil {
@@ -144,6 +116,62 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 		ui.stop(ctx, o.uiLinger, stderr)
 	}
 	return err
+}
+
+// attach gives the run what its flags ask besides the load: Prometheus
+// (--metrics-listen, --prometheus-rw), the raw results (--raw), the chaos
+// proxy (target.via); done closes them.
+func attach(ctx context.Context, o runOptions, s *scenarios.Scenario, target string, cfg *replay.Config, stderr io.Writer) (done func(), err error) {
+	var closers []func()
+	done = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if o.metricsListen != "" || o.prometheusRW != "" {
+		live := &replay.Live{}
+		stopMetrics, err := exportMetrics(ctx, o, s.Name, live, stderr)
+		if err != nil {
+			return done, err
+		}
+		closers = append(closers, stopMetrics)
+		cfg.Live = live
+	}
+	if o.raw != "" {
+		raw, closeRaw, err := openRaw(o)
+		if err != nil {
+			done()
+			return func() {}, err
+		}
+		closers = append(closers, closeRaw)
+		cfg.Raw = raw
+	}
+	if s.Target.Via == scenarios.ViaProxy && o.target == "" {
+		proxyURL, faults, stopProxy, err := startProxy(ctx, target, cfg.Protocol, cfg.TLS, o.seed)
+		if err != nil {
+			done()
+			return func() {}, err
+		}
+		closers = append(closers, stopProxy)
+		cfg.Target, cfg.Faults = proxyURL, faults
+	}
+	return done, nil
+}
+
+// startUIFor starts the live page when --ui or --ui-listen asks for it
+// (nil otherwise); the run's directory is settled now, since the page
+// becomes its report.html.
+func startUIFor(o *runOptions, s *scenarios.Scenario, cfg *replay.Config, stderr io.Writer) (*liveUI, error) {
+	if !o.ui && o.uiListen == "" {
+		return nil, nil
+	}
+	if o.out == "" {
+		o.out = defaultRunDir(s, o.shard.suffix())
+	}
+	if cfg.Live == nil {
+		cfg.Live = &replay.Live{}
+	}
+	return startUI(o.uiListen, s, cfg.Live, stderr)
 }
 
 // conclude writes the run directory (and JUnit), prints the summary and
