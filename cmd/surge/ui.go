@@ -179,11 +179,19 @@ func live(page []byte, snap *results.Run) []byte {
 		title := fmt.Sprintf("<title>surge (live, %s of %s): %s", snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second), html.EscapeString(snap.Meta.Scenario))
 		page = append(append(append([]byte{}, page[:i]...), title...), page[j:]...)
 	}
-	if i := bytes.Index(page, []byte("<body")); i >= 0 {
+	// the verdict banner says the verdict is so far (the clauses below are
+	// their running values)
+	if i := bytes.Index(page, []byte(`<div id="verdict" class="banner `)); i >= 0 {
 		if j := bytes.IndexByte(page[i:], '>'); j >= 0 {
 			at := i + j + 1
-			return append(append(append([]byte{}, page[:at]...), banner...), page[at:]...)
+			page = append(append(append([]byte{}, page[:at]...), "So far "...), page[at:]...)
 		}
+	}
+	// after the report's own body tag (its embedded ECharts script has
+	// "<body" in a string of its own, before it)
+	if i := bytes.Index(page, []byte("</head><body>")); i >= 0 {
+		at := i + len("</head><body>")
+		return append(append(append([]byte{}, page[:at]...), banner...), page[at:]...)
 	}
 	return append([]byte(banner), page...)
 }

@@ -51,7 +51,7 @@ func TestLivePage(t *testing.T) {
 		page, n := look()
 		if strings.Contains(page, `name="surge-live"`) {
 			first = n
-			if !strings.Contains(page, "<title>surge (live, ") || !strings.Contains(page, "Live: the run is in progress") {
+			if !strings.Contains(page, "<title>surge (live, ") || !strings.Contains(page, "Live: the run is in progress") || !strings.Contains(page, `class="banner `) || !strings.Contains(page, ">So far ") {
 				t.Errorf("a live drawing without its live title and banner:\n%.600s", page)
 			}
 		}
