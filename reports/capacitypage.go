@@ -20,8 +20,12 @@ import (
 )
 
 // CapacityWord is the capacity verdict in one word: GO, NO-GO (a headroom
-// clause failed, or no rate held), or SEARCHED when no gate was stated.
+// clause failed, or no rate held), SEARCHED when no gate was stated, or
+// SEARCHING while the search goes on (its live page).
 func CapacityWord(c *Capacity) string {
+	if c.Ended == Searching {
+		return "SEARCHING"
+	}
 	if c.Ended == "no capacity" {
 		return "NO-GO"
 	}
@@ -35,6 +39,9 @@ func CapacityWord(c *Capacity) string {
 	}
 	return "GO"
 }
+
+// Searching is a capacity search's Ended while it goes on.
+const Searching = "searching"
 
 // CapacityJSON writes the capacity document as one JSON object.
 func CapacityJSON(w io.Writer, c *Capacity) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,8 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,6 +87,7 @@ still writes the directory with the steps so far.`,
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
 	metricsFlags(f, &o.runOptions)
+	uiFlags(f, &o.runOptions)
 	adminTokenFlag(f, &o.adminToken)
 	f.BoolVar(&o.quiet, "quiet", false, "no line per step")
 	return cmd
@@ -117,10 +121,18 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 		cfg.Progress = stepProgress(stderr)
 	}
 	var stepDirs []string // each step's run directory, written as it ends (Ctrl-C leaves them)
+	watch := &watchedSearch{s: s, mode: runner.Mode(), target: target, peak: knee.PeakMix(s).Peak}
 	cfg.Steps = func(i int, st knee.Step, run *results.Run) error {
 		rel, err := knee.WriteStep(dir, i, st, run, raw)
 		stepDirs = append(stepDirs, rel)
+		watch.add(st)
 		return err
+	}
+	var ui *liveUI
+	if o.ui || o.uiListen != "" {
+		if ui, err = startUI(o.uiListen, s.Name, watch.draw, stderr); err != nil {
+			return err
+		}
 	}
 	res, searchErr := knee.Search(ctx, cfg)
 	if res == nil {
@@ -136,13 +148,22 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	if err := knee.WriteDir(dir, raw, s, res, profile); err != nil {
 		return err
 	}
-	if o.json {
-		reports.CapacityJSON(stdout, &res.Capacity)
-	} else {
-		reports.CapacityText(stdout, &res.Capacity)
-		fmt.Fprintf(stdout, "\ncapacity directory: %s (report: %s)\n", dir, filepath.Join(dir, knee.PageFile))
+	if ui != nil {
+		ui.finish(filepath.Join(dir, knee.PageFile))
+		defer ui.stop(ctx, o.uiLinger, stderr)
 	}
+	printCapacity(o.json, res, dir, stdout)
 	return capacityVerdict(res, searchErr, dir)
+}
+
+// printCapacity prints the search's result as JSON or as text.
+func printCapacity(asJSON bool, res *knee.Result, dir string, stdout io.Writer) {
+	if asJSON {
+		reports.CapacityJSON(stdout, &res.Capacity)
+		return
+	}
+	reports.CapacityText(stdout, &res.Capacity)
+	fmt.Fprintf(stdout, "\ncapacity directory: %s (report: %s)\n", dir, filepath.Join(dir, knee.PageFile))
 }
 
 // stepProgress prints a line per step of the search.
@@ -324,4 +345,32 @@ func sweepOnly(ctx context.Context, cfg knee.Config, dir string, asJSON bool, st
 		return fmt.Errorf("no USL fit: %s", u.Note)
 	}
 	return nil
+}
+
+// watchedSearch is a capacity search as its live page draws it: the steps
+// played so far on the capacity page, the knee not yet known.
+type watchedSearch struct {
+	s            *scenarios.Scenario
+	mode, target string
+	peak         float64
+
+	mu    sync.Mutex
+	steps []knee.Step
+}
+
+func (w *watchedSearch) add(st knee.Step) {
+	w.mu.Lock()
+	w.steps = append(w.steps, st)
+	w.mu.Unlock()
+}
+
+func (w *watchedSearch) draw() ([]byte, string) {
+	w.mu.Lock()
+	c := reports.Capacity{Scenario: w.s.Name, Mode: w.mode, Target: w.target, Peak: w.peak, Steps: slices.Clone(w.steps), Ended: reports.Searching}
+	w.mu.Unlock()
+	var b bytes.Buffer
+	if err := reports.CapacityHTML(&b, &c, w.s); err != nil {
+		return []byte(err.Error()), ""
+	}
+	return b.Bytes(), fmt.Sprintf("steps played: %d", len(c.Steps))
 }

@@ -144,7 +144,9 @@ func TestInitBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"init"}, "--openapi or --har: give one"},
+		{[]string{"init"}, "--openapi, --har, --proto or --grpc: give one"},
+		{[]string{"init", "--grpc", "http://127.0.0.1:1"}, `--grpc: want grpc://HOST:PORT or grpcs://HOST:PORT, have "http://127.0.0.1:1"`},
+		{[]string{"init", "--proto", write("f.proto", "syntax = \"proto3\";\nmessage A { strin x = 1; }\n")}, "f.proto:2:13: field A.x: unknown type strin"},
 		{[]string{"init", "--openapi", write("a.yaml", "openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths:\n  /a:\n    get:\n      responses: 12\n")}, "a.yaml"},
 		{[]string{"init", "--openapi", write("b.yaml", "openapi: 3.0.3\ninfo: {version: '1'}\npaths: {/a: {get: {responses: {'200': {description: ok}}}}}\n")}, "b.yaml: not a valid OpenAPI 3 document"},
 		{[]string{"init", "--openapi", filepath.Join(dir, "none.yaml")}, "none.yaml"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"slices"
 	"time"
 
@@ -56,8 +57,13 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	adminTokenFlag(f, &o.adminToken)
 	shardFlags(f, &o.shard)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
-	f.BoolVar(&o.ui, "ui", false, "serve a live page of the run (its report, redrawn each second) on a free loopback port, printed")
-	f.StringVar(&o.uiListen, "ui-listen", "", "serve the live page on ADDR (off loopback it needs $SURGE_UI_TOKEN); implies --ui")
-	f.DurationVar(&o.uiLinger, "ui-linger", 15*time.Second, "with --ui: how long the final report stays served after the run")
+	uiFlags(f, &o)
 	return cmd
+}
+
+// uiFlags are the live page's flags of run and capacity.
+func uiFlags(f *pflag.FlagSet, o *runOptions) {
+	f.BoolVar(&o.ui, "ui", false, "serve a live page (the report, redrawn each second) on a free loopback port, printed")
+	f.StringVar(&o.uiListen, "ui-listen", "", "serve the live page on ADDR (off loopback it needs $SURGE_UI_TOKEN); implies --ui")
+	f.DurationVar(&o.uiLinger, "ui-linger", 15*time.Second, "with --ui: how long the final report stays served at the end")
 }

@@ -171,7 +171,7 @@ func startUIFor(o *runOptions, s *scenarios.Scenario, cfg *replay.Config, stderr
 	if cfg.Live == nil {
 		cfg.Live = &replay.Live{}
 	}
-	return startUI(o.uiListen, s, cfg.Live, stderr)
+	return startUI(o.uiListen, s.Name, runDrawing(s, cfg.Live), stderr)
 }
 
 // conclude writes the run directory (and JUnit), prints the summary and

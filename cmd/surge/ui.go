@@ -36,8 +36,10 @@ import (
 const uiRedraw = time.Second
 
 type liveUI struct {
-	s     *scenarios.Scenario
-	live  *replay.Live
+	name string // the scenario's
+	// draw is the page as things stand, and how far they are ("6s of 15s
+	// played"); nil page: nothing to show yet.
+	draw  func() ([]byte, string)
 	token string
 	srv   *http.Server
 	url   string
@@ -51,7 +53,7 @@ type liveUI struct {
 // startUI listens on addr (loopback: 127.0.0.1:0 by default) before any
 // load: a busy port or a non-loopback address without $SURGE_UI_TOKEN is
 // an error, exit 1.
-func startUI(addr string, s *scenarios.Scenario, live *replay.Live, stderr io.Writer) (*liveUI, error) {
+func startUI(addr, name string, draw func() ([]byte, string), stderr io.Writer) (*liveUI, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -59,7 +61,7 @@ func startUI(addr string, s *scenarios.Scenario, live *replay.Live, stderr io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("--ui-listen %s: want HOST:PORT", addr)
 	}
-	u := &liveUI{s: s, live: live}
+	u := &liveUI{name: name, draw: draw}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		if u.token = os.Getenv("SURGE_UI_TOKEN"); len(u.token) < 16 {
 			return nil, fmt.Errorf("--ui-listen %s: a page off loopback needs a token of at least 16 characters in $SURGE_UI_TOKEN (such as $(openssl rand -hex 16))", addr)
@@ -98,7 +100,7 @@ func (u *liveUI) guard(h http.Handler) http.Handler {
 // until the report is the final one.
 func (u *liveUI) shell(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>surge: `+html.EscapeString(u.s.Name)+` (live)</title>
+	io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>surge: `+html.EscapeString(u.name)+` (live)</title>
 <style>html,body{margin:0;height:100%}iframe{position:fixed;inset:0;width:100%;height:100%;border:0;background:#fff}</style></head>
 <body><iframe id="a"></iframe><iframe id="b" style="visibility:hidden"></iframe>
 <script>
@@ -133,28 +135,39 @@ func (u *liveUI) report(w http.ResponseWriter, r *http.Request) {
 	w.Write(page)
 }
 
-// drawing is the page as the run stands, redrawn at most once a second.
+// drawing is the page as things stand, redrawn at most once a second.
 func (u *liveUI) drawing() ([]byte, string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.final != "" || (u.page != nil && time.Since(u.drawn) < uiRedraw) {
 		return u.page, u.final
 	}
-	var snap *results.Run
-	u.live.View(func(run *results.Run, _ int64) { snap = snapshot(run) })
-	var b bytes.Buffer
-	if snap == nil {
-		fmt.Fprintf(&b, `<!doctype html><html><head><meta charset="utf-8"><meta name="surge-live"><title>surge: %s (starting)</title></head><body><p>The run is starting.</p></body></html>`, html.EscapeString(u.s.Name))
-	} else if err := reports.HTML(&b, reports.New(u.s, snap)); err != nil {
-		b.Reset()
-		fmt.Fprintf(&b, `<!doctype html><html><head><meta name="surge-live"></head><body><p>%s</p></body></html>`, html.EscapeString(err.Error()))
+	page, where := u.draw()
+	if page == nil {
+		page = []byte(`<!doctype html><html><head><meta charset="utf-8"><title>surge: ` + html.EscapeString(u.name) + ` (starting)</title></head><body><p>Starting.</p></body></html>`)
 	}
-	u.page, u.drawn = live(b.Bytes(), snap), time.Now()
+	u.page, u.drawn = live(page, u.name, where), time.Now()
 	return u.page, ""
 }
 
-// snapshot copies the run as it stands (under the engine's lock: the
-// drawing is made from the copy, outside it), its clock at now.
+// runDrawing draws a run's report from the running engine's figures: a
+// copy made under the engine's lock, drawn outside it.
+func runDrawing(s *scenarios.Scenario, l *replay.Live) func() ([]byte, string) {
+	return func() ([]byte, string) {
+		var snap *results.Run
+		l.View(func(run *results.Run, _ int64) { snap = snapshot(run) })
+		if snap == nil {
+			return nil, ""
+		}
+		var b bytes.Buffer
+		if err := reports.HTML(&b, reports.New(s, snap)); err != nil {
+			return []byte(html.EscapeString(err.Error())), ""
+		}
+		return b.Bytes(), fmt.Sprintf("%s of %s played", snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second))
+	}
+}
+
+// snapshot copies the run as it stands, its clock at now.
 func snapshot(run *results.Run) *results.Run {
 	out := results.New(run.Meta)
 	out.Version, out.StageCalls = run.Version, run.StageCalls
@@ -165,26 +178,29 @@ func snapshot(run *results.Run) *results.Run {
 }
 
 // live marks a drawing as the running one: the shell keeps redrawing it,
-// and a banner says it is not the final report.
-func live(page []byte, snap *results.Run) []byte {
+// its title and a banner say it is not the final page, and its verdict is
+// so far.
+func live(page []byte, name, where string) []byte {
 	banner := `<meta name="surge-live"><div style="position:sticky;top:0;z-index:10;background:#fff3cd;padding:6px 12px;border-bottom:1px solid #e0c36a">` +
-		`Live: the run is in progress`
-	if snap != nil {
-		banner += fmt.Sprintf(" (%s of %s played); the figures so far, redrawn each second. The final report replaces this page when the run is written.",
-			snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second))
+		`Live: in progress`
+	if where != "" {
+		banner += " (" + html.EscapeString(where) + ")"
 	}
-	banner += `</div>`
-	if i, j := bytes.Index(page, []byte("<title>")), bytes.Index(page, []byte("</title>")); i >= 0 && j > i && snap != nil {
-		// the verdict so far is not the run's: the title says the run is live
-		title := fmt.Sprintf("<title>surge (live, %s of %s): %s", snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second), html.EscapeString(snap.Meta.Scenario))
+	banner += `; the figures so far, redrawn each second. The final report replaces this page when it is written.</div>`
+	if i, j := bytes.Index(page, []byte("<title>")), bytes.Index(page, []byte("</title>")); i >= 0 && j > i {
+		title := "<title>surge (live"
+		if where != "" {
+			title += ", " + html.EscapeString(where)
+		}
+		title += "): " + html.EscapeString(name)
 		page = append(append(append([]byte{}, page[:i]...), title...), page[j:]...)
 	}
-	// the verdict banner says the verdict is so far (the clauses below are
-	// their running values)
 	if i := bytes.Index(page, []byte(`<div id="verdict" class="banner `)); i >= 0 {
 		if j := bytes.IndexByte(page[i:], '>'); j >= 0 {
 			at := i + j + 1
-			page = append(append(append([]byte{}, page[:at]...), "So far "...), page[at:]...)
+			if !bytes.HasPrefix(page[at:], []byte("SEARCHING")) {
+				page = append(append(append([]byte{}, page[:at]...), "So far "...), page[at:]...)
+			}
 		}
 	}
 	// after the report's own body tag (its embedded ECharts script has

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,7 +52,7 @@ func TestLivePage(t *testing.T) {
 		page, n := look()
 		if strings.Contains(page, `name="surge-live"`) {
 			first = n
-			if !strings.Contains(page, "<title>surge (live, ") || !strings.Contains(page, "Live: the run is in progress") || !strings.Contains(page, `class="banner `) || !strings.Contains(page, ">So far ") {
+			if !strings.Contains(page, "<title>surge (live, ") || !strings.Contains(page, "Live: in progress (") || !strings.Contains(page, `class="banner `) || !strings.Contains(page, ">So far ") {
 				t.Errorf("a live drawing without its live title and banner:\n%.600s", page)
 			}
 		}
@@ -103,14 +104,14 @@ func TestLivePageBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d after %v, want 1 with %q at once\n%s%s", c.args, code, time.Since(start), c.want, out, errs)
 		}
 	}
-	u, err := startUI("0.0.0.0:0", nil, nil, io.Discard)
+	u, err := startUI("0.0.0.0:0", "t", nil, io.Discard)
 	if err == nil {
 		u.srv.Close()
 		t.Fatal("off loopback without a token: started")
 	}
 	t.Setenv("SURGE_UI_TOKEN", "0123456789abcdef0123")
 	var sink bytes.Buffer
-	u, err = startUI("0.0.0.0:0", nil, nil, &sink) // (reached on loopback below)
+	u, err = startUI("0.0.0.0:0", "t", nil, &sink) // (reached on loopback below)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +122,60 @@ func TestLivePageBadInput(t *testing.T) {
 	}
 	if !strings.Contains(sink.String(), "?token=0123456789abcdef0123") {
 		t.Errorf("the page's address with its token is printed once to the terminal: %q", sink.String())
+	}
+}
+
+// TestCapacityLivePage: surge capacity --ui-listen shows the search as it
+// goes, step by step on the capacity page (SEARCHING, no verdict yet),
+// and then serves the capacity directory's report.html.
+func TestCapacityLivePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a search of seconds")
+	}
+	workers := make(chan struct{}, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		workers <- struct{}{}
+		time.Sleep(10 * time.Millisecond)
+		<-workers
+	}))
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "cap")
+	addr := freePort(t)
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runSurge("capacity", oneRequest(t, srv.URL, "hit p99 <= 100ms"), "--min-step", "2s", "--warmup", "1s", "--budget", "20s", "--max", "200",
+			"--out", dir, "--ui-listen", addr, "--ui-linger", "5s", "--quiet")
+		done <- code
+	}()
+	played := regexp.MustCompile(`steps played: (\d+)`)
+	most, page := 0, ""
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/report")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page = string(b)
+		if !strings.Contains(page, `name="surge-live"`) {
+			break // the final page
+		}
+		if m := played.FindStringSubmatch(page); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			most = max(most, n)
+			if !strings.Contains(page, ">SEARCHING: capacity of mine") {
+				t.Errorf("a live capacity page without SEARCHING in its banner")
+			}
+		}
+	}
+	if most < 2 {
+		t.Errorf("the live page showed at most %d steps played, want the steps as they came", most)
+	}
+	kept, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || page != string(kept) {
+		t.Errorf("after the search the page is not the capacity report.html (%d vs %d bytes, %v)", len(page), len(kept), err)
+	}
+	if code := <-done; code != 0 {
+		t.Errorf("the search: exit %d", code)
 	}
 }

@@ -101,7 +101,10 @@ func (h *h2) exchange(ctx context.Context, deadline time.Time, c *call) (respons
 		}
 		c.sent = time.Now()
 		if at < len(c.req) {
-			req.Body = io.NopCloser(bytes.NewReader(c.req[at:]))
+			// x/net's stream may read the body after RoundTrip returns (a
+			// server that answers before it reads it all): it gets a copy
+			// of its own, not the user's buffer the next request reuses.
+			req.Body = io.NopCloser(bytes.NewReader(bytes.Clone(c.req[at:])))
 		}
 		resp, err := h.roundTrip(cc, req, c)
 		if err == nil || try > 0 || !unprocessed(err) || time.Now().After(deadline) {
@@ -289,7 +292,8 @@ func (h *h2) parse(c *call) (req *http.Request, at int, err error) {
 		}
 	}
 	if req.ContentLength > 0 {
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c.req[at:])), nil }
+		body := bytes.Clone(c.req[at:])
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	return req, at, nil
 }

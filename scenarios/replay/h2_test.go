@@ -315,8 +315,12 @@ journeys: {j: [{request: hit}]}`)
 		if e.Succeeded != 2000 {
 			t.Errorf("conns %d: %d of 2000 succeeded: %v", conns, e.Succeeded, e.Errors)
 		}
-		if p99 < 400*time.Millisecond || p99 > 520*time.Millisecond {
-			t.Errorf("conns %d: p99 %v, want ~460ms", conns, p99)
+		// The stall is in p99 (an uncorrected view would show the few ms of
+		// the unstalled answers), and p99 is at most the stall's 500 ms plus
+		// the answering of the burst queued behind it, which the race
+		// detector on two busy cores stretches to tens of ms.
+		if p99 < 400*time.Millisecond || p99 > 600*time.Millisecond {
+			t.Errorf("conns %d: p99 %v, want the 500 ms stall (~460ms)", conns, p99)
 		}
 		if p50 > 50*time.Millisecond {
 			t.Errorf("conns %d: p50 %v, want the unstalled majority's few ms", conns, p50)
