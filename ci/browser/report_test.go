@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,23 +24,6 @@ import (
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
-
-// chromium finds the browser: $SURGE_CHROMIUM, else Debian's names.
-func chromium(t *testing.T) string {
-	if p := os.Getenv("SURGE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("SURGE_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("SURGE_REQUIRE_CHROMIUM is set and no Chromium was found (bash ci/install-chromium.sh)")
-	}
-	t.Skip("no Chromium on this machine: bash ci/install-chromium.sh installs it (the CI does)")
-	return ""
-}
 
 // page is what the browser saw.
 type page struct {
@@ -104,7 +86,7 @@ const inspect = `(() => [...document.querySelectorAll('div.item')].map(el => {
 func open(t *testing.T, file string) (*page, []chartState, string, []byte) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
+		chromedp.ExecPath(Chromium(t)),
 		chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
@@ -145,7 +127,7 @@ func open(t *testing.T, file string) (*page, []chartState, string, []byte) {
 		}
 	})
 	if err != nil {
-		t.Fatalf("starting %s: %v", chromium(t), err)
+		t.Fatalf("starting %s: %v", Chromium(t), err)
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -264,7 +246,7 @@ func checkRendered(t *testing.T, page []byte, name, want string, span float64) {
 // real embedded ECharts, opens it in Chromium with no network, and checks
 // that every chart drew data, nothing was fetched and nothing failed.
 func TestReportRendersOffline(t *testing.T) {
-	chromium(t)
+	Chromium(t)
 	dir := "../../reports/testdata/golden"
 	rep := &reports.Report{}
 	var err error
@@ -291,7 +273,7 @@ func TestReportRendersOffline(t *testing.T) {
 // naver-degraded scenario (a fault, recovery, the simulator's stage
 // samples) and checks it in the browser the same way.
 func TestPredictionReportRendersOffline(t *testing.T) {
-	chromium(t)
+	Chromium(t)
 	html, span := simPage(t, "naver-degraded.yaml", "fixed")
 	checkRendered(t, html, "naver-degraded-sim", "NO-GO", span)
 }
@@ -322,7 +304,7 @@ func simPage(t *testing.T, scenario, profile string) ([]byte, float64) {
 // (both meals, the users coming back, clauses per period) and checks it in
 // the browser the same way, the coming-back chart among the others.
 func TestDayReportRendersOffline(t *testing.T) {
-	chromium(t)
+	Chromium(t)
 	html, span := simPage(t, "13-dec.yaml", "as-built")
 	if !strings.Contains(string(html), `id="surge_returns"`) {
 		t.Fatal("the page has no coming-back chart")
@@ -334,7 +316,7 @@ func TestDayReportRendersOffline(t *testing.T) {
 // search on as-built in the simulator, and checks it in the browser the
 // same way: every chart drew, within its axis, in distinct colours.
 func TestCapacityPageRendersOffline(t *testing.T) {
-	chromium(t)
+	Chromium(t)
 	s, err := scenarios.Load("../../scenarios/lunch.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -137,13 +137,7 @@ func TestCapacitySweepOnly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a sweep of seconds")
 	}
-	workers := make(chan struct{}, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		workers <- struct{}{}
-		time.Sleep(10 * time.Millisecond)
-		<-workers
-	}))
-	defer srv.Close()
+	srv := fourWorkers(t)
 	dir := filepath.Join(t.TempDir(), "sweep")
 	code, out, errs := runSurge("capacity", oneRequest(t, srv.URL, "hit p99 <= 1s"), "--sweep-only", "--concurrency", "1,2,4,8,16", "--sweep-step", "2s", "--json", "--out", dir)
 	var u struct {
@@ -165,4 +159,17 @@ func TestCapacitySweepOnly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "capacity.json")); err == nil {
 		t.Error("the sweep alone wrote a knee search's capacity.json")
 	}
+}
+
+// fourWorkers is a server of 4 workers that take 10 ms each (400/s at
+// most), closed at the test's end.
+func fourWorkers(t *testing.T) *httptest.Server {
+	workers := make(chan struct{}, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		workers <- struct{}{}
+		time.Sleep(10 * time.Millisecond)
+		<-workers
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/surgekit/surge/ci/browser"
 )
 
 // frontChart is, in the live page's visible frame, the first chart's
@@ -42,7 +43,7 @@ func TestLivePageInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 15 s run in a browser")
 	}
-	bin := chromiumPath(t)
+	bin := browser.Chromium(t)
 	dir := t.TempDir()
 	addr := freePort(t)
 	done := make(chan int, 1)
@@ -114,22 +115,4 @@ func TestLivePageInChromium(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("the run: exit %d", code)
 	}
-}
-
-// chromiumPath finds the browser as ci/browser does: $SURGE_CHROMIUM, else
-// Debian's names.
-func chromiumPath(t *testing.T) string {
-	if p := os.Getenv("SURGE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("SURGE_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("SURGE_REQUIRE_CHROMIUM is set and no Chromium was found (bash ci/install-chromium.sh)")
-	}
-	t.Skip("no Chromium on this machine: bash ci/install-chromium.sh installs it (the CI does)")
-	return ""
 }

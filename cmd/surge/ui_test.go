@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -132,13 +131,7 @@ func TestCapacityLivePage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a search of seconds")
 	}
-	workers := make(chan struct{}, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		workers <- struct{}{}
-		time.Sleep(10 * time.Millisecond)
-		<-workers
-	}))
-	defer srv.Close()
+	srv := fourWorkers(t)
 	dir := filepath.Join(t.TempDir(), "cap")
 	addr := freePort(t)
 	done := make(chan int, 1)
