@@ -34,13 +34,7 @@ func bindCalls(ctx context.Context, cfg Config, l load) (map[string]*rpc.Method,
 		}
 		var conf *tls.Config
 		if u.Scheme == "https" || u.Scheme == "grpcs" {
-			conf = &tls.Config{ServerName: u.Hostname()}
-			if cfg.TLS != nil {
-				conf = cfg.TLS.Clone()
-				if conf.ServerName == "" {
-					conf.ServerName = u.Hostname()
-				}
-			}
+			conf = clientTLS(cfg.TLS, u) // (grpc-go offers h2 by ALPN itself)
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()

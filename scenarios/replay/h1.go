@@ -101,16 +101,24 @@ func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
 	}
 	h := &h1{wire: newWire(u), addr: addr, slots: make(chan struct{}, maxConns), keepIdle: 90 * time.Second}
 	if u.Scheme == "https" {
-		h.tls = &tls.Config{}
-		if tlsConfig != nil {
-			h.tls = tlsConfig.Clone()
-		}
-		if h.tls.ServerName == "" {
-			h.tls.ServerName = u.Hostname()
-		}
-		h.tls.NextProtos = []string{"http/1.1"}
+		h.tls = clientTLS(tlsConfig, u, "http/1.1")
 	}
 	return h, nil
+}
+
+// clientTLS is the TLS configuration of connections to u: a copy of
+// conf (nil: the system's roots), the server's name the URL's host unless
+// conf names it, offering protos by ALPN (none: ALPN off).
+func clientTLS(conf *tls.Config, u *url.URL, protos ...string) *tls.Config {
+	c := &tls.Config{}
+	if conf != nil {
+		c = conf.Clone()
+	}
+	if c.ServerName == "" {
+		c.ServerName = u.Hostname()
+	}
+	c.NextProtos = protos
+	return c
 }
 
 // parseTarget reads a target's base URL (http://, https:// or h2c://,

@@ -70,14 +70,7 @@ func newH2(u *url.URL, addr string, maxConns int, tlsConfig *tls.Config) *h2 {
 	h.tr = &http2.Transport{AllowHTTP: true, DisableCompression: true, MaxHeaderListSize: h1MaxHeaders, ReadIdleTimeout: 30 * time.Second}
 	if u.Scheme == "https" || u.Scheme == "grpcs" {
 		h.scheme = "https"
-		h.tls = &tls.Config{}
-		if tlsConfig != nil {
-			h.tls = tlsConfig.Clone()
-		}
-		if h.tls.ServerName == "" {
-			h.tls.ServerName = u.Hostname()
-		}
-		h.tls.NextProtos = []string{"h2"}
+		h.tls = clientTLS(tlsConfig, u, ProtocolH2)
 	}
 	h.cutCtx, h.cancel = context.WithCancel(context.Background())
 	return h
@@ -453,14 +446,7 @@ func SpeaksH2(ctx context.Context, target, protocol string, tlsConfig *tls.Confi
 // says nothing, or whose handshake fails: the run's requests then fail as
 // tls, and its events say why).
 func negotiate(ctx context.Context, u *url.URL, addr string, tlsConfig *tls.Config) string {
-	conf := &tls.Config{}
-	if tlsConfig != nil {
-		conf = tlsConfig.Clone()
-	}
-	if conf.ServerName == "" {
-		conf.ServerName = u.Hostname()
-	}
-	conf.NextProtos = []string{ProtocolH2, ProtocolHTTP1}
+	conf := clientTLS(tlsConfig, u, ProtocolH2, ProtocolHTTP1)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	d := tls.Dialer{Config: conf}
