@@ -10,9 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"modernc.org/sqlite" // the pure-Go SQLite driver, as "sqlite"
 )
@@ -31,11 +31,13 @@ type Store struct {
 	anchorMu   sync.Mutex
 	anchorHead []byte
 
-	unwritable atomic.Pointer[string] // why the last write could not be stored; nil once one is
+	refusedMu sync.Mutex
+	refused   map[string]string // what kind of write the storage refused, and why; gone once one of that kind is stored
 }
 
 type writeReq struct {
 	ctx  context.Context
+	what string // the kind of write (certificate, visit, anchor, ...): what Unwritable names
 	fn   func(*sql.Tx) error
 	errc chan error
 }
@@ -69,7 +71,7 @@ func openStore(path, pragmas string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	s := &Store{db: db, writes: make(chan *writeReq, 1024), done: make(chan struct{})}
+	s := &Store{db: db, writes: make(chan *writeReq, 1024), done: make(chan struct{}), refused: map[string]string{}}
 	if err := db.QueryRow(`SELECT hash FROM anchors ORDER BY seq DESC LIMIT 1`).Scan(&s.anchorHead); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
@@ -89,8 +91,8 @@ var errStoreClosed = errors.New("refserver: store closed")
 
 // write runs fn in a transaction (grouped with others) and returns once it
 // is durable, or with fn's error (its changes rolled back alone).
-func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	req := &writeReq{ctx: ctx, fn: fn, errc: make(chan error, 1)}
+func (s *Store) write(ctx context.Context, what string, fn func(*sql.Tx) error) (err error) {
+	req := &writeReq{ctx: ctx, what: what, fn: fn, errc: make(chan error, 1)}
 	defer func() {
 		if recover() != nil { // send on a closed channel: the server is shutting down
 			err = errStoreClosed
@@ -153,13 +155,24 @@ func (s *Store) commit(group []*writeReq) {
 		if noRoom != nil && (err != nil || cannotStore(errs[i])) {
 			errs[i] = &storeError{errs[i]}
 		}
+		s.noteRoom(r.what, errs[i])
 		r.errc <- errs[i]
 	}
-	if noRoom != nil {
-		msg := noRoom.Error()
-		s.unwritable.Store(&msg)
-	} else if err == nil {
-		s.unwritable.Store(nil)
+}
+
+// noteRoom keeps what the storage refuses, by kind of write: a kind stays
+// refused until a write of that kind is stored. A smaller write that fits
+// (a token expiry's delete, an anchor in the pages a delete freed) says
+// nothing about a certificate's room.
+func (s *Store) noteRoom(what string, err error) {
+	var se *storeError
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	switch {
+	case errors.As(err, &se):
+		s.refused[what] = se.err.Error()
+	case err == nil:
+		delete(s.refused, what)
 	}
 }
 
@@ -196,7 +209,7 @@ func (s *Store) loadKeys(ctx context.Context) (*keys, error) {
 func (s *Store) secret(ctx context.Context, name string, n int) ([]byte, error) {
 	fresh := make([]byte, n)
 	rand.Read(fresh)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, "key", func(tx *sql.Tx) error {
 		_, err := tx.Exec(`INSERT OR IGNORE INTO keys(name, value) VALUES (?, ?)`, name, fresh)
 		return err
 	})
@@ -219,7 +232,7 @@ func (s *Store) secret(ctx context.Context, name string, n int) ([]byte, error) 
 // an anchor never names a certificate that was not stored.
 func (s *Store) putCertificate(ctx context.Context, sc SignedCredential, platform string, used usedToken, anchored []byte, pending bool) error {
 	body, _ := json.Marshal(sc.Credential)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, "certificate", func(tx *sql.Tx) error {
 		if err := useToken(tx, used); err != nil {
 			return err
 		}
@@ -262,14 +275,14 @@ func useToken(tx *sql.Tx, u usedToken) error {
 
 // useTokenAlone records a token's use in a transaction of its own.
 func (s *Store) useTokenAlone(ctx context.Context, u usedToken) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return useToken(tx, u) })
+	return s.write(ctx, "token", func(tx *sql.Tx) error { return useToken(tx, u) })
 }
 
 // forgetExpiredTokens drops the used tokens whose own expiry has passed:
 // they are refused as expired anyway, so the table stays the size of the
 // tokens alive.
 func (s *Store) forgetExpiredTokens(ctx context.Context, nowMs int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, "token expiry", func(tx *sql.Tx) error {
 		_, err := tx.Exec(`DELETE FROM used_tokens WHERE expires < ?`, nowMs)
 		return err
 	})
@@ -314,7 +327,7 @@ var errDuplicate = errors.New("refserver: already recorded")
 // putVisit records a check-in; a token used before gives errDuplicate.
 func (s *Store) putVisit(ctx context.Context, tokenID, certID, venue, platform string, atMs int64) (int64, error) {
 	var id int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, "visit", func(tx *sql.Tx) error {
 		res, err := tx.Exec(`INSERT INTO visits(token_id, certificate_id, venue_id, platform, at) VALUES (?, ?, ?, ?, ?)`,
 			tokenID, certID, venue, platform, atMs)
 		if err != nil {
@@ -360,7 +373,7 @@ func (s *Store) anchorPending(ctx context.Context, certID string, pub []byte) er
 	s.anchorMu.Lock()
 	defer s.anchorMu.Unlock()
 	sum := anchorHash(s.anchorHead, certID, pub)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, "anchor", func(tx *sql.Tx) error {
 		res, err := tx.Exec(`DELETE FROM pending_anchors WHERE certificate_id = ?`, certID)
 		if err != nil {
 			return err
@@ -486,11 +499,19 @@ func cannotStore(err error) bool {
 	return false
 }
 
-// Unwritable says why the store's last write failed for want of storage,
-// or "" when the last group of writes was stored.
+// Unwritable says which kinds of write the storage refuses and why, or ""
+// when none is refused: each kind is refused from its first write that
+// failed for want of storage until one of its writes is stored.
 func (s *Store) Unwritable() string {
-	if p := s.unwritable.Load(); p != nil {
-		return *p
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	kinds := make([]string, 0, len(s.refused))
+	for what := range s.refused {
+		kinds = append(kinds, what)
 	}
-	return ""
+	sort.Strings(kinds)
+	for i, what := range kinds {
+		kinds[i] = what + ": " + s.refused[what]
+	}
+	return strings.Join(kinds, "; ")
 }
