@@ -337,6 +337,12 @@ func (m *sim) arriveAt(v *visit, st *stage) {
 // enter admits a visit to its stage: a worker, the queue, or shed.
 func (m *sim) enter(v *visit) {
 	st := v.st
+	if !st.bucket.Take(m.now) { // past its rate limit: 429 at once
+		st.limited++
+		st.shed++
+		m.fail(v, "shed")
+		return
+	}
 	st.arrivals++
 	if st.idle() {
 		m.acquire(v)

@@ -157,3 +157,73 @@ server: {abandoned: %s}
 		})
 	}
 }
+
+// TestRateLimitAdmitsItsRate: a stage with a rate limit (a token bucket)
+// offered more than its rate admits the rate and refuses the rest at once
+// (429: shed, latency zero), its admitted requests' latency their service
+// time, not a queue's; offered less, it refuses nothing past its burst.
+// Several rates, bursts and offered loads.
+func TestRateLimitAdmitsItsRate(t *testing.T) {
+	for _, c := range []struct {
+		rate    float64
+		burst   int
+		offered float64
+	}{
+		{100, 10, 250},
+		{40, 1, 60},
+		{500, 100, 1000},
+		{100, 10, 70},
+	} {
+		t.Run(fmt.Sprintf("%v/s burst %d offered %v/s", c.rate, c.burst, c.offered), func(t *testing.T) {
+			const length = 120.0
+			s, err := scenarios.Parse("m.yaml", []byte(fmt.Sprintf(`name: m
+scale: 1
+arrivals: {start: "00:00", bucket: 2m, total: %v, profile: [100%%], process: poisson}
+platforms: {web: 100%%}
+cohorts: [{name: a, share: 100%%, journey: a}]
+requests: {a: {method: GET, path: /a}}
+journeys: {a: [{request: a}]}
+behaviour: {timeout: 10s}
+`, c.offered*length)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := capacity.Parse("m-profile.yaml", []byte(fmt.Sprintf(`name: m
+stages: {api: {workers: 1000, queue: 0, service: "exp(5ms)", rate_limit: %v, burst: %d}}
+routes: {a: [{stage: api}]}
+`, c.rate, c.burst)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			run, stats, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 3, Bucket: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tot := run.Endpoints["a"].Total
+			admitted := float64(tot.Succeeded) / length
+			// Poisson arrivals: the admitted count is at most the offered's,
+			// and past the rate it is the rate, within 3 sigma of the
+			// arrivals' own noise plus one burst.
+			want := math.Min(c.rate, c.offered)
+			if c.burst == 1 { // one token: each admission waits 1/rate, then for the next arrival (memoryless)
+				want = 1 / (1/c.rate + 1/c.offered)
+			}
+			slack := 3*math.Sqrt(c.offered*length)/length + float64(c.burst)/length
+			if c.offered < c.rate {
+				slack += 0.05 * c.offered // a Poisson burst past the bucket now and then
+			}
+			if math.Abs(admitted-want) > slack {
+				t.Errorf("admitted %.1f/s, want %.1f ± %.1f", admitted, want, slack)
+			}
+			if shed := stats.Stages["api"].Shed; tot.Errors["shed"] != shed {
+				t.Errorf("%d answers shed, the stage counted %d", tot.Errors["shed"], shed)
+			}
+			if p95 := tot.Latency.Quantile(95); p95 > 20*time.Millisecond {
+				t.Errorf("admitted p95 %v: a rate limit refuses, it does not queue", p95)
+			}
+			if c.offered > 1.2*c.rate && tot.FailedLatency.Quantile(95) > time.Millisecond {
+				t.Errorf("refused p95 %v, want at once", tot.FailedLatency.Quantile(95))
+			}
+		})
+	}
+}

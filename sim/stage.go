@@ -27,7 +27,9 @@ type stage struct {
 	faults           []*onFault // active on this stage
 	expiries         *lane      // its queue timeouts' lane, once one is set
 
-	window capacity.RateWindow // arrivals per virtual second (slow_under_load)
+	window  capacity.RateWindow  // arrivals per virtual second (slow_under_load)
+	bucket  capacity.TokenBucket // its rate limit (rate_limit), if any
+	limited int64                // visits its rate limit refused (counted in shed too)
 }
 
 // arrived counts a visit for the stage's arrival rate at virtual time t.
@@ -41,7 +43,8 @@ func newStage(name string, cfg capacity.Stage, factor float64, seed uint64, idx 
 	c := cfg
 	c.Workers = max(1, int(math.Round(float64(cfg.Workers)*factor)))
 	c.Queue = int(math.Round(float64(cfg.Queue) * factor))
-	return &stage{name: name, cfg: c, limit: c.Workers, rng: rand.New(rand.NewPCG(seed, uint64(idx)+1000))}
+	c.RateLimit = cfg.RateLimit * factor // a limiter per replica, as the workers
+	return &stage{name: name, cfg: c, limit: c.Workers, rng: rand.New(rand.NewPCG(seed, uint64(idx)+1000)), bucket: c.Bucket()}
 }
 
 // advance accumulates the busy and capacity integrals to time t; call it

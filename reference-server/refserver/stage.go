@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,19 @@ type stage struct {
 	m      *stageMetrics
 
 	rateMu sync.Mutex
-	window capacity.RateWindow // arrivals per second (slow_under_load)
+	window capacity.RateWindow  // arrivals per second (slow_under_load)
+	bucket capacity.TokenBucket // its rate limit (rate_limit), if any
+	epoch  time.Time            // the bucket's origin
+}
+
+// admit takes a token of the stage's rate limit, if it has one.
+func (s *stage) admit() bool {
+	if s.cfg.RateLimit <= 0 {
+		return true
+	}
+	s.rateMu.Lock()
+	defer s.rateMu.Unlock()
+	return s.bucket.Take(time.Since(s.epoch).Seconds())
 }
 
 // arrived counts a visit for the stage's arrival rate.
@@ -55,6 +68,8 @@ func newStage(name string, cfg capacity.Stage, seed uint64, m *stageMetrics) *st
 		service: cfg.Service,
 		rng:     rand.New(rand.NewPCG(seed, h.Sum64())),
 		m:       m,
+		bucket:  cfg.Bucket(),
+		epoch:   time.Now(),
 	}
 	s.faults.Store(&[]*activeFault{})
 	return s
@@ -86,6 +101,14 @@ func (s *stage) serve(ctx context.Context, svc spec.Dist, fn func(context.Contex
 			s.m.shed(string(f.kind))
 			return err
 		}
+	}
+	if !s.admit() {
+		s.m.shed("rate_limited")
+		ra := s.cfg.RetryAfter
+		if ra <= 0 {
+			ra = time.Second
+		}
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "stage " + s.name + " admits " + strconv.FormatFloat(s.cfg.RateLimit, 'g', -1, 64) + " requests a second", Stage: s.name, RetryAfter: ra}
 	}
 	queuedAt := time.Now()
 	if err := s.pool.acquire(ctx, s.cfg.QueueTimeout); err != nil {

@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -160,6 +161,22 @@ type Stage struct {
 	QueueTimeout time.Duration `yaml:"queue_timeout,omitempty"`
 	Service      spec.Dist     `yaml:"service"`
 	RetryAfter   time.Duration `yaml:"retry_after,omitempty"`
+	// RateLimit admits at most this many visits a second (a token bucket
+	// of Burst tokens, TokenBucket); a visit past it is refused at once
+	// with 429 and Retry-After, before it queues or takes a worker, as a
+	// rate limiter in front of a service answers (0: no limit).
+	RateLimit float64 `yaml:"rate_limit,omitempty"`
+	Burst     int     `yaml:"burst,omitempty"`
+}
+
+// Bucket is the stage's rate limit as a token bucket (admitting everything
+// when it has none); a burst not given is a tenth of a second's rate.
+func (s Stage) Bucket() TokenBucket {
+	burst := s.Burst
+	if burst == 0 {
+		burst = int(math.Ceil(s.RateLimit / 10))
+	}
+	return NewTokenBucket(s.RateLimit, burst)
 }
 
 // Step is one stage visit of a route.

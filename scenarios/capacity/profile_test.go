@@ -61,6 +61,8 @@ func TestInvalidProfilesNameFileLineAndKey(t *testing.T) {
 		{"unknown key", "kdca: {workers: 8,", "kdca: {wrokers: 8,", `bad.yaml:8: stages.kdca.wrokers: unknown key "wrokers"`},
 		{"wait without timeout", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, when_full: wait,", "bad.yaml:8: stages.kdca.queue_timeout: when_full: wait needs a queue_timeout"},
 		{"bad policy", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, when_full: panic,", `bad.yaml:8: stages.kdca.when_full: want "shed" or "wait"`},
+		{"negative rate limit", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, rate_limit: -5,", "bad.yaml:8: stages.kdca.rate_limit: want visits a second, at least 0"},
+		{"burst without a rate", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, burst: 10,", "bad.yaml:8: stages.kdca.burst: want a number of tokens, at least 1, with a rate_limit"},
 		{"negative queue", "kdca: {workers: 8, queue: 16", "kdca: {workers: 8, queue: -1", "bad.yaml:8: stages.kdca.queue: must not be negative"},
 		{"self call", "calls: [{stage: kdca}]", `calls: [{stage: "relay.{platform}"}]`, "bad.yaml:12: routes.qr.fetch[0].calls[0].stage: stage \"relay.{platform}\" is called while its caller already holds"},
 		{"nested async", "calls: [{stage: kdca}]", "calls: [{stage: kdca, async: true}]", "bad.yaml:12: routes.qr.fetch[0].calls[0].async: only a top-level step"},

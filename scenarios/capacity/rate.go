@@ -33,3 +33,38 @@ func (w *RateWindow) Rate(sec int64) float64 {
 	}
 	return 0
 }
+
+// TokenBucket is a stage's rate limit (Stage.RateLimit), the same in both
+// worlds: it holds up to Burst tokens, gains Rate a second, and a visit
+// that finds less than one token is refused (429) without waiting. The
+// zero value admits everything. It is not safe for concurrent use; callers
+// hold their own lock.
+type TokenBucket struct {
+	rate, burst float64
+	tokens      float64
+	last        float64 // seconds, when tokens was last brought up to date
+	started     bool
+}
+
+// NewTokenBucket is a full bucket of burst tokens filling at rate a second.
+func NewTokenBucket(rate float64, burst int) TokenBucket {
+	return TokenBucket{rate: rate, burst: float64(max(burst, 1))}
+}
+
+// Take takes a token at time t (seconds, any origin, never going back) and
+// says whether there was one.
+func (b *TokenBucket) Take(t float64) bool {
+	if b.rate <= 0 {
+		return true
+	}
+	if !b.started {
+		b.tokens, b.last, b.started = b.burst, t, true
+	}
+	b.tokens = min(b.burst, b.tokens+(t-b.last)*b.rate)
+	b.last = t
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"math"
 	"slices"
 	"sort"
 
@@ -65,6 +66,12 @@ func (s Stage) validate(pr *spec.Problems, path string) {
 	}
 	if s.RetryAfter < 0 {
 		pr.Addf(spec.Join(path, "retry_after"), "must not be negative, have %v", s.RetryAfter)
+	}
+	if s.RateLimit < 0 || math.IsNaN(s.RateLimit) || math.IsInf(s.RateLimit, 0) {
+		pr.Addf(spec.Join(path, "rate_limit"), "want visits a second, at least 0 (0: no limit), have %v", s.RateLimit)
+	}
+	if s.Burst < 0 || s.Burst > 0 && s.RateLimit == 0 {
+		pr.Addf(spec.Join(path, "burst"), "want a number of tokens, at least 1, with a rate_limit; have %d with rate_limit %v", s.Burst, s.RateLimit)
 	}
 }
 
