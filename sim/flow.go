@@ -142,7 +142,7 @@ func (m *sim) step(st *scenarios.Step) *stepInfo {
 	}
 	si := &stepInfo{ri: m.info(st.Request), timeout: m.s.TimeoutFor(*st).Seconds(), deadlineKind: "timeout"}
 	if rt := m.p.Server.RequestTimeout.Seconds(); rt > 0 && rt < si.timeout {
-		si.timeout, si.deadlineKind = rt, "5xx" // the server gives up first: 504
+		si.timeout, si.deadlineKind = rt, statusKind(m.p.Server.TimeoutAnswer()) // the server gives up first: 504 (5xx) or 503 (shed)
 	}
 	si.lane = m.lane(si.timeout)
 	m.steps[st] = si

@@ -277,7 +277,7 @@ func (s *Server) instrument(endpoint string, h func(http.ResponseWriter, *http.R
 		status, err = h(w, r.WithContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil && context.Cause(ctx) == errDeadline {
-				err = errDeadline
+				err = &apiError{Status: s.profile.Server.TimeoutAnswer(), Code: "timeout", Message: "the request did not finish within the server's request timeout"}
 			}
 			status = writeError(w, err)
 		}

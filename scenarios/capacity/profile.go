@@ -200,6 +200,10 @@ type ServerSettings struct {
 	// answers 504 itself and abandons the work (0: no limit but the
 	// client's).
 	RequestTimeout time.Duration `yaml:"request_timeout,omitempty"`
+	// TimeoutStatus is what the service answers when its request timeout
+	// fires: 504 (the default, a gateway's answer) or 503 (an overloaded
+	// service's, which clients retry as a shed).
+	TimeoutStatus int `yaml:"timeout_status,omitempty"`
 	// Abandoned is what the service does with the work of a request whose
 	// client has gone (timed out, disconnected): cancel (the default) frees
 	// the workers and queue places it holds; finish carries it out to the
@@ -208,6 +212,15 @@ type ServerSettings struct {
 	// collapsed after a surge has passed (a metastable failure): the
 	// clients' retries arrive behind work for clients long gone.
 	Abandoned string `yaml:"abandoned,omitempty"`
+}
+
+// TimeoutAnswer is the status the service answers when its request
+// timeout fires.
+func (s ServerSettings) TimeoutAnswer() int {
+	if s.TimeoutStatus == 0 {
+		return 504
+	}
+	return s.TimeoutStatus
 }
 
 // What a service does with abandoned work (ServerSettings.Abandoned).

@@ -61,6 +61,7 @@ func TestInvalidProfilesNameFileLineAndKey(t *testing.T) {
 		{"unknown key", "kdca: {workers: 8,", "kdca: {wrokers: 8,", `bad.yaml:8: stages.kdca.wrokers: unknown key "wrokers"`},
 		{"wait without timeout", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, when_full: wait,", "bad.yaml:8: stages.kdca.queue_timeout: when_full: wait needs a queue_timeout"},
 		{"bad policy", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, when_full: panic,", `bad.yaml:8: stages.kdca.when_full: want "shed" or "wait"`},
+		{"timeout status", "name: t\n", "name: t\nserver: {timeout_status: 500}\n", "bad.yaml:2: server.timeout_status: want 504 (the default) or 503, have 500"},
 		{"negative rate limit", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, rate_limit: -5,", "bad.yaml:8: stages.kdca.rate_limit: want visits a second, at least 0"},
 		{"burst without a rate", "kdca: {workers: 8, queue: 16,", "kdca: {workers: 8, queue: 16, burst: 10,", "bad.yaml:8: stages.kdca.burst: want a number of tokens, at least 1, with a rate_limit"},
 		{"negative queue", "kdca: {workers: 8, queue: 16", "kdca: {workers: 8, queue: -1", "bad.yaml:8: stages.kdca.queue: must not be negative"},

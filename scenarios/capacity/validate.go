@@ -112,6 +112,9 @@ func (s ServerSettings) validate(pr *spec.Problems) {
 	if s.RequestTimeout < 0 {
 		pr.Addf("server.request_timeout", "must not be negative")
 	}
+	if s.TimeoutStatus != 0 && s.TimeoutStatus != 503 && s.TimeoutStatus != 504 {
+		pr.Addf("server.timeout_status", "want 504 (the default) or 503, have %d", s.TimeoutStatus)
+	}
 	switch s.Abandoned {
 	case "", AbandonedCancel, AbandonedFinish:
 	default:

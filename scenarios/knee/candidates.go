@@ -31,7 +31,10 @@ import (
 //     is conserved at saturation);
 //   - each as above with the service finishing the work of clients who
 //     have gone (server.abandoned: finish), which only an overload with
-//     client timeouts tells apart.
+//     client timeouts tells apart;
+//   - when the steps past the knee show them, a rate limit (each
+//     request's own, or one in front of the service) and a server timeout
+//     (on either pool structure): overload.go.
 //
 // The closeness (Candidate.Score) is, over every step and request with
 // answers enough, |ln(predicted p95 / measured p95)| + 3 |predicted -
@@ -67,7 +70,7 @@ func candidates(p *capacity.Profile, res *Result) []candidate {
 		f.Server.Abandoned = capacity.AbandonedFinish
 		out = append(out, candidate{c.name + "+finish", c.words + "; the work of clients who have gone is finished anyway", f})
 	}
-	return out
+	return append(out, overloadCandidates(p, shared, res)...)
 }
 
 // requestStages are the pools of an independent profile, one per route:
@@ -107,10 +110,12 @@ func sharedProfile(p *capacity.Profile) *capacity.Profile {
 }
 
 // busyAtSaturation is the workers a shared pool keeps busy in the busiest
-// step of the peak's mix that failed, rounded up: each request's
-// successes a second times its service time there, summed (a saturated
-// pool is busy all the time, and its work is its successes'); 0 when no
-// step failed.
+// step of the peak's mix that failed, rounded to the nearest (a saturated
+// pool is busy all the time, so the figure is its size give or take the
+// few percent the fitted service times are off; refine moves it by one
+// when the steps say so): each request's successes a second times its
+// service time there, summed (its work is its successes'); 0 when no step
+// failed.
 func busyAtSaturation(shared *capacity.Profile, res *Result) int {
 	busiest := 0.0
 	for _, st := range res.Steps {
@@ -125,7 +130,7 @@ func busyAtSaturation(shared *capacity.Profile, res *Result) int {
 		}
 		busiest = math.Max(busiest, busy)
 	}
-	return int(math.Ceil(busiest - 0.05))
+	return int(math.Round(busiest))
 }
 
 func cloneProfile(p *capacity.Profile) *capacity.Profile {
@@ -235,6 +240,7 @@ func refine(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate
 			break
 		}
 	}
+	c, best = matchCapacity(ctx, res, s, c, best, seed)
 	c.words = structureWords(c)
 	best.Structure = c.words
 	return c, best
@@ -268,6 +274,18 @@ func serviceMoves(p *capacity.Profile) []*capacity.Profile {
 			out = append(out, try)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(p.Stages)) {
+		if p.Stages[name].RateLimit <= 0 {
+			continue
+		}
+		for _, f := range []float64{1 - serviceStep/2.5, 1 + serviceStep/2.5} {
+			try := cloneProfile(p)
+			st := try.Stages[name]
+			st.RateLimit *= f
+			try.Stages[name] = st
+			out = append(out, try)
+		}
+	}
 	return out
 }
 
@@ -277,14 +295,15 @@ func structureWords(c candidate) string {
 	if _, ok := c.p.Stages["shared"]; ok {
 		words = sharedWords(c.p)
 	}
+	words += limitWords(c.p)
 	if c.p.Server.Abandoned == capacity.AbandonedFinish {
 		words += "; the work of clients who have gone is finished anyway"
 	}
 	return words
 }
 
-// score simulates candidate c at each measured step (its mix, rate, length
-// and seed) and compares each request's p95 and error share.
+// score simulates candidate c at each measured step (its mix, rate and
+// length) and compares each request's p95, error share and successes.
 func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate, seed uint64) reports.Candidate {
 	out := reports.Candidate{Name: c.name, Structure: c.words}
 	var sum float64
@@ -300,12 +319,7 @@ func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate,
 			if me.Answered() < minCandidateAnswers || pred == nil {
 				continue
 			}
-			ce := reports.CandidateEndpoint{MeasuredP95: p95(me), MeasuredErrors: errorShare(me), MeasuredSuccesses: me.Succeeded}
-			if pe := pred.Endpoints[name]; pe != nil {
-				ce.PredictedP95, ce.PredictedErrors, ce.PredictedSuccesses = p95(pe.Total), errorShare(pe.Total), pe.Total.Succeeded
-			} else {
-				ce.PredictedErrors = 1 // never answered: as bad as every answer failing
-			}
+			ce := predicted(me, pred.Endpoints[name])
 			cs.Endpoints[name] = ce
 			sum += distance(ce)
 			n++
@@ -316,6 +330,23 @@ func score(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate,
 		out.Score = sum / float64(n)
 	}
 	return out
+}
+
+// predicted is a request's measurement me beside its prediction pe (nil:
+// never answered, as bad as every answer failing). The simulation draws
+// its own arrivals: its successes are compared for the arrivals the step
+// measured (a step of 500 arrivals differs by 5% between two draws, as
+// much as a service time misfitted by 5%).
+func predicted(me *results.Series, pe *results.Endpoint) reports.CandidateEndpoint {
+	ce := reports.CandidateEndpoint{MeasuredP95: p95(me), MeasuredErrors: errorShare(me), MeasuredSuccesses: me.Succeeded, PredictedErrors: 1}
+	if pe == nil {
+		return ce
+	}
+	ce.PredictedP95, ce.PredictedErrors, ce.PredictedSuccesses = p95(pe.Total), errorShare(pe.Total), pe.Total.Succeeded
+	if pe.Total.Offered > 0 && me.Offered > 0 {
+		ce.PredictedSuccesses = int64(math.Round(float64(pe.Total.Succeeded) * float64(me.Offered) / float64(pe.Total.Offered)))
+	}
+	return ce
 }
 
 // distance is how far one request's prediction is from its measurement.
@@ -365,4 +396,141 @@ func errorShare(se *results.Series) float64 {
 		return 0
 	}
 	return float64(a-se.Succeeded) / float64(a)
+}
+
+// Past the knee a prediction turns on a few percent of capacity: a
+// service time 3% long, which the steps below the knee cannot tell,
+// becomes ten points of error share in a surge 40% past it with retries.
+// The overloaded steps measure the capacity itself (a saturated pool's
+// successes a second, many thousands of answers: the firmest figure a
+// search has). So the last refinement scales each request's capacity knob
+// (its service time at its pool, or its rate limit) toward the simulated
+// successes there being the measured ones, one factor for a pool or a
+// limiter several requests share, one per request otherwise, while that
+// brings the score down. (Forcing the match regardless of the score was
+// tried, on every candidate and on the chosen one: it fitted collapsing
+// services' capacity to their collapse, and chose the wrong structure for
+// them; on the others it helped one seed and hurt another. A 20-second
+// step's successes are themselves a few percent uncertain.)
+
+// saturatedShare is the error share from which a step measured a request's
+// capacity.
+const saturatedShare = 0.05
+
+// matchRounds is how many times matchCapacity rescales: each round is a
+// Newton step on a nearly proportional relation.
+const matchRounds = 3
+
+// matchCapacity rescales c's capacity knobs to the overloaded steps'
+// successes while the score falls (best is c's score as it was).
+func matchCapacity(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate, best reports.Candidate, seed uint64) (candidate, reports.Candidate) {
+	for range matchRounds {
+		ratio := capacityRatios(best, res)
+		if len(ratio) == 0 || ctx.Err() != nil {
+			break
+		}
+		try := scaleCapacity(c.p, ratio)
+		sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed)
+		if sc.Compared == 0 || sc.Score >= best.Score {
+			break
+		}
+		c.p, best = try, sc
+	}
+	return c, best
+}
+
+// capacityRatios is, per request, its predicted successes over its
+// measured ones at its capacity: the step where it failed saturatedShare
+// or more (measured) with the most successes a second. Above 1, the model
+// serves too much. The most, not every such step: a service that
+// collapses when overloaded (finishing abandoned work) serves less past
+// its capacity, and that is the structure's to say, not the capacity's.
+func capacityRatios(sc reports.Candidate, res *Result) map[string]float64 {
+	type at struct{ rate, pred, meas float64 }
+	top := map[string]at{}
+	for i, st := range sc.Steps {
+		length := res.Steps[i].Length.Seconds()
+		for name, e := range st.Endpoints {
+			if e.MeasuredErrors < saturatedShare || e.MeasuredSuccesses == 0 || length <= 0 {
+				continue
+			}
+			if r := float64(e.MeasuredSuccesses) / length; r > top[name].rate {
+				top[name] = at{r, float64(e.PredictedSuccesses), float64(e.MeasuredSuccesses)}
+			}
+		}
+	}
+	out := map[string]float64{}
+	for name, t := range top {
+		if r := t.pred / t.meas; r > 0 && math.Abs(r-1) > 0.002 {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+// scaleCapacity is p with each request's capacity knob moved by its
+// ratio: the rate limit it meets (divided: a limit too high lets too much
+// through), else its service time at its pool (multiplied). A knob several
+// requests share moves by their ratios' mean, weighed alike.
+func scaleCapacity(p *capacity.Profile, ratio map[string]float64) *capacity.Profile {
+	out := cloneProfile(p)
+	shared := map[string][]float64{} // a shared knob's stage -> its requests' ratios
+	for _, route := range slices.Sorted(maps.Keys(ratio)) {
+		steps := out.Routes[route]
+		if len(steps) == 0 {
+			continue
+		}
+		if _, ok := out.Stages[limiterStage]; ok {
+			shared[limiterStage] = append(shared[limiterStage], ratio[route])
+			continue
+		}
+		last := &steps[len(steps)-1]
+		st := out.Stages[last.Stage]
+		switch {
+		case st.RateLimit > 0 && len(routesVia(out, last.Stage)) == 1:
+			st.RateLimit /= ratio[route]
+			out.Stages[last.Stage] = st
+		case st.RateLimit > 0 || len(routesVia(out, last.Stage)) > 1:
+			shared[last.Stage] = append(shared[last.Stage], ratio[route])
+		case last.Service != nil:
+			svc := last.Service.Scaled(ratio[route])
+			last.Service = &svc
+		default:
+			st.Service = st.Service.Scaled(ratio[route])
+			out.Stages[last.Stage] = st
+		}
+	}
+	for name, rs := range shared {
+		f := 0.0
+		for _, r := range rs {
+			f += r / float64(len(rs))
+		}
+		st := out.Stages[name]
+		if st.RateLimit > 0 {
+			st.RateLimit /= f
+			out.Stages[name] = st
+			continue
+		}
+		for _, route := range routesVia(out, name) {
+			steps := out.Routes[route]
+			if last := &steps[len(steps)-1]; last.Service != nil {
+				svc := last.Service.Scaled(f)
+				last.Service = &svc
+			}
+		}
+		st.Service = st.Service.Scaled(f)
+		out.Stages[name] = st
+	}
+	return out
+}
+
+// routesVia are the routes whose last step is at stage, sorted.
+func routesVia(p *capacity.Profile, stage string) []string {
+	var out []string
+	for _, route := range slices.Sorted(maps.Keys(p.Routes)) {
+		if steps := p.Routes[route]; steps[len(steps)-1].Stage == stage {
+			out = append(out, route)
+		}
+	}
+	return out
 }

@@ -17,8 +17,9 @@ import (
 
 // twoRequests is a scenario of two cohorts, each sending one request (a
 // or b), at shareA / 1-shareA of the arrivals, its SLO on both p95s.
-func twoRequests(t testing.TB, shareA float64, peak float64, slo time.Duration) *scenarios.Scenario {
+func twoRequests(t testing.TB, shareA float64, peak float64, slo time.Duration, more ...string) *scenarios.Scenario {
 	t.Helper()
+	clauses := strings.Join(append([]string{"a p95 <= " + slo.String(), "b p95 <= " + slo.String()}, more...), ", ")
 	s, err := scenarios.Parse("two.yaml", []byte(fmt.Sprintf(`name: two
 scale: 1
 arrivals: {start: "12:00", bucket: 10m, total: %v, profile: [100%%], process: poisson}
@@ -27,8 +28,8 @@ cohorts: [{name: a-users, share: %v%%, journey: a}, {name: b-users, share: %v%%,
 requests: {a: {method: GET, path: /a}, b: {method: GET, path: /b}}
 journeys: {a: [{request: a}], b: [{request: b}]}
 behaviour: {timeout: 2s}
-slo: [a p95 <= %v, b p95 <= %v]
-`, peak*600, 100*shareA, 100*(1-shareA), slo, slo)))
+slo: [%s]
+`, peak*600, 100*shareA, 100*(1-shareA), clauses)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,4 +210,68 @@ func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *c
 		misses = append(misses, fmt.Sprintf("predicted %d users abandoning, true %d", gu.Abandoned, wu.Abandoned))
 	}
 	return misses
+}
+
+// TestCalibrationFindsRateLimitsAndServerTimeouts: services (simulated, so
+// the truth is known) that limit themselves when overloaded, a rate
+// limiter in front of everything or of each request, a server timeout
+// answering 503 or 504, each with other sizes, service times and mixes:
+// the calibration, from the answers alone, chooses the structure and
+// predicts the surge past the knee as comparePrediction judges.
+func TestCalibrationFindsRateLimitsAndServerTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		shareA float64
+		slo    time.Duration
+		truth  string
+		want   string
+	}{
+		{"one limit of 120/s over pools of 8x10ms and 8x20ms, 60% a", 0.6, 200 * time.Millisecond, `name: t
+stages: {gate: {workers: 100000, queue: 0, service: 0s, rate_limit: 120, burst: 20}, pa: {workers: 8, queue: 100000, service: "exp(10ms)"}, pb: {workers: 8, queue: 100000, service: "exp(20ms)"}}
+routes: {a: [{stage: gate}, {stage: pa}], b: [{stage: gate}, {stage: pb}]}
+`, "global-limit"},
+		{"limits of their own, a 50/s b 90/s, 40% a", 0.4, 200 * time.Millisecond, `name: t
+stages: {pa: {workers: 20, queue: 100000, service: "exp(15ms)", rate_limit: 50, burst: 5}, pb: {workers: 20, queue: 100000, service: "exp(8ms)", rate_limit: 90, burst: 9}}
+routes: {a: [{stage: pa}], b: [{stage: pb}]}
+`, "independent+limit"},
+		{"shared 4 timing out at 300ms with 503, a 20ms b 40ms, 50% a", 0.5, 250 * time.Millisecond, `name: t
+stages: {pool: {workers: 4, queue: 100000, service: 1s}}
+routes: {a: [{stage: pool, service: "exp(20ms)"}], b: [{stage: pool, service: "exp(40ms)"}]}
+server: {request_timeout: 300ms, timeout_status: 503}
+`, "shared+timeout"},
+		{"own pools 3x30ms and 5x10ms timing out at 500ms with 504, 30% a", 0.3, 400 * time.Millisecond, `name: t
+stages: {pa: {workers: 3, queue: 100000, service: "exp(30ms)"}, pb: {workers: 5, queue: 100000, service: "exp(10ms)"}}
+routes: {a: [{stage: pa}], b: [{stage: pb}]}
+server: {request_timeout: 500ms}
+`, "independent+timeout"},
+	} {
+		if raceEnabled && (strings.HasPrefix(c.name, "limits") || strings.HasPrefix(c.name, "own")) {
+			continue // one of each kind under the race detector
+		}
+		t.Run(c.name, func(t *testing.T) {
+			s := twoRequests(t, c.shareA, 100, c.slo, "errors <= 1%")
+			truth := parseProfile(t, c.truth)
+			ctx := context.Background()
+			res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Calibrate(ctx, res, s, nil, "simulated", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cand := range res.Candidates {
+				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
+			}
+			if got := res.Candidates[0].Name; got != c.want {
+				t.Errorf("chose %s, want %s (knee %.1f/s, %d steps)", got, c.want, res.Knee.ArrivalsPerS, len(res.Steps))
+			}
+			if notes := p.Calibrated.Notes; len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "structure: "+c.want) {
+				t.Errorf("the profile's notes do not say the structure: %v", notes)
+			}
+			for _, m := range comparePrediction(t, surgeOf(t, s, res.Knee.ArrivalsPerS), truth, p) {
+				t.Error(m)
+			}
+		})
+	}
 }
