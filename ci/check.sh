@@ -41,9 +41,11 @@ fi
 # package's tests do not take the cores they measure with.
 go test "${flags[@]}" $(go list ./... | grep -v '/scenarios/knee$')
 go test "${flags[@]}" ./scenarios/knee
-# The live accuracy test of the knee skips under the race detector, which
-# slows the load generator itself (see TestLiveKneeAndCalibration): here it
-# runs without it.
+# The live accuracy tests of the knee skip under the race detector, which
+# slows the load generator itself (see TestLiveKneeAndCalibration): here they
+# run without it. TestLiveServicesKneeAndStructure plays its compressed set
+# (a rate limiter, a server timeout: about 6 minutes); SURGE_LONG_TESTS=1
+# plays every class of service (about 13).
 if [ -z "${SHORT:-}" ]; then
-  go test -timeout 10m -run 'TestLiveKneeAndCalibration' ./scenarios/knee
+  go test -timeout 30m -run 'TestLiveKneeAndCalibration|TestLiveServicesKneeAndStructure' ./scenarios/knee
 fi

@@ -14,6 +14,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim"
 )
 
@@ -70,6 +71,12 @@ func candidates(p *capacity.Profile, res *Result) []candidate {
 		f.Server.Abandoned = capacity.AbandonedFinish
 		out = append(out, candidate{c.name + "+finish", c.words + "; the work of clients who have gone is finished anyway", f})
 	}
+	for _, tr := range sharedTransit(shared, res) {
+		out = append(out, candidate{"shared+transit", "", tr})
+	}
+	for i := range out {
+		out[i].words = structureWords(out[i])
+	}
 	return append(out, overloadCandidates(p, shared, res)...)
 }
 
@@ -98,15 +105,101 @@ func sharedProfile(p *capacity.Profile) *capacity.Profile {
 		if st.WhenFull != "" {
 			pool.WhenFull = st.WhenFull
 		}
-		pool.Service = st.Service
+		// The independent fit split a request's time into its pool's and
+		// a transit no worker holds, from that request's own saturation,
+		// which says nothing of a pool shared with others: here the
+		// request's whole time is at the shared pool (shared+transit
+		// splits off a delay common to all).
 		svc := st.Service
-		steps := slices.Clone(p.Routes[route])
-		steps[len(steps)-1] = capacity.Step{Stage: "shared", Service: &svc}
-		out.Routes[route] = steps
+		for _, step := range p.Routes[route][:len(p.Routes[route])-1] {
+			if tr := p.Stages[step.Stage]; tr.Workers >= transitWorkers {
+				m := svc.Mean()
+				svc = svc.Scaled(float64(m+tr.Service.Mean()) / float64(m))
+				delete(out.Stages, step.Stage)
+			}
+		}
+		pool.Service = svc
+		out.Routes[route] = []capacity.Step{{Stage: "shared", Service: &svc}}
 		delete(out.Stages, pools[route])
 	}
 	out.Stages["shared"] = pool
 	return out
+}
+
+// sharedTransit are the shared pool a worker or a few smaller, each
+// request's time in it shorter by a delay every request spends outside it
+// (the network, a front tier whose slots do not bind, a request held in
+// front while it waits on the pool: the classic web tier over a database
+// pool), the delay what makes the smaller pool as busy as the busiest
+// failing step was: sum X_r (s_r - tau) = c. The saturation alone does not
+// tell c from tau (a pool of 2 and 2 ms outside it, or 1 and 6 ms, serve
+// as much); the latencies below the knee do, so each is a variant of one
+// candidate (choose keeps the best). None when no step failed.
+func sharedTransit(shared *capacity.Profile, res *Result) []*capacity.Profile {
+	st := busiestFailing(res)
+	if st == nil {
+		return nil
+	}
+	var busy, rate float64
+	least := math.Inf(1)
+	for name, e := range st.Endpoints {
+		steps := shared.Routes[name]
+		if len(steps) == 0 || steps[len(steps)-1].Service == nil {
+			continue
+		}
+		s := steps[len(steps)-1].Service.Mean().Seconds()
+		busy, rate, least = busy+e.Goodput*s, rate+e.Goodput, math.Min(least, s)
+	}
+	var out []*capacity.Profile
+	for c := int(math.Ceil(busy)) - 1; c >= 1 && len(out) < transitVariants; c-- {
+		tau := (busy - float64(c)) / rate
+		if rate <= 0 || tau <= 0 || tau > 0.8*least {
+			break
+		}
+		out = append(out, withFront(shared, c, secs(tau)))
+	}
+	return out
+}
+
+// transitVariants is how many pool sizes sharedTransit tries.
+const transitVariants = 3
+
+// withFront is shared with a pool of c and tau of every request's time
+// spent in front of it.
+func withFront(shared *capacity.Profile, c int, tau time.Duration) *capacity.Profile {
+	out := cloneProfile(shared)
+	pool := out.Stages["shared"]
+	pool.Workers = c
+	out.Stages["shared"] = pool
+	out.Stages[frontStage] = capacity.Stage{Workers: transitWorkers, Service: spec.Const(tau)}
+	for route, steps := range out.Routes {
+		last := &steps[len(steps)-1]
+		if last.Service != nil {
+			m := last.Service.Mean()
+			svc := last.Service.Scaled(float64(m-tau) / float64(m))
+			last.Service = &svc
+		}
+		out.Routes[route] = append([]capacity.Step{{Stage: frontStage}}, steps...)
+	}
+	return out
+}
+
+// frontStage is the delay every request spends outside a shared pool.
+const frontStage = "front"
+
+// busiestFailing is the step of the peak's mix that failed with the most
+// successes a second (nil: none failed).
+func busiestFailing(res *Result) *Step {
+	var best *Step
+	for i, st := range res.Steps {
+		if st.Mix != "" || st.Pass || st.Length <= 0 {
+			continue
+		}
+		if best == nil || st.Goodput > best.Goodput {
+			best = &res.Steps[i]
+		}
+	}
+	return best
 }
 
 // busyAtSaturation is the workers a shared pool keeps busy in the busiest
@@ -165,7 +258,11 @@ func sharedWords(p *capacity.Profile) string {
 		steps := p.Routes[route]
 		each = append(each, fmt.Sprintf("%s %v", route, steps[len(steps)-1].Service.Mean().Round(time.Microsecond)))
 	}
-	return fmt.Sprintf("%s share a pool of ~%d (%s each)", strings.Join(routes, " and "), p.Stages["shared"].Workers, strings.Join(each, ", "))
+	words := fmt.Sprintf("%s share a pool of ~%d (%s each)", strings.Join(routes, " and "), p.Stages["shared"].Workers, strings.Join(each, ", "))
+	if front, ok := p.Stages[frontStage]; ok {
+		words += fmt.Sprintf(", and each spends ~%v outside it (in front of it, or on the way)", front.Service.Mean().Round(time.Microsecond))
+	}
+	return words
 }
 
 // choose simulates every candidate against every step, refines each
@@ -176,7 +273,16 @@ func choose(ctx context.Context, res *Result, s *scenarios.Scenario, cands []can
 	profiles := map[string]*capacity.Profile{}
 	byName := map[string]candidate{}
 	for _, c := range cands {
-		out = append(out, score(ctx, res, s, c, seed))
+		sc := score(ctx, res, s, c, seed)
+		if _, seen := byName[c.name]; seen { // a variant of a candidate: the better one stands for it
+			i := slices.IndexFunc(out, func(o reports.Candidate) bool { return o.Name == c.name })
+			if !better([]reports.Candidate{sc, out[i]})(0, 1) {
+				continue
+			}
+			out[i] = sc
+		} else {
+			out = append(out, sc)
+		}
 		profiles[c.name], byName[c.name] = c.p, c
 	}
 	sort.SliceStable(out, better(out))

@@ -74,6 +74,12 @@ routes: {a: [{stage: pa}], b: [{stage: pb}]}
 stages: {pa: {workers: 2, queue: 100000, service: "exp(30ms)"}, pb: {workers: 6, queue: 100000, service: "exp(10ms)"}}
 routes: {a: [{stage: pa}], b: [{stage: pb}]}
 `, "independent"},
+		{"8 web slots held across 2 database slots, a 2+5ms b 2+15ms, 70% a", 0.7, 150 * time.Millisecond, `name: t
+stages: {web: {workers: 8, queue: 100000, service: 1s}, db: {workers: 2, queue: 100000, service: 1s}}
+routes:
+  a: [{stage: web, service: "exp(2ms)", calls: [{stage: db, service: "exp(5ms)"}]}]
+  b: [{stage: web, service: "exp(2ms)", calls: [{stage: db, service: "exp(15ms)"}]}]
+`, "shared+transit"},
 		{"shared 4 finishing abandoned work, a 20ms b 30ms, 50% a", 0.5, 300 * time.Millisecond, `name: t
 stages: {pool: {workers: 4, queue: 100000, service: 1s}}
 routes: {a: [{stage: pool, service: "exp(20ms)"}], b: [{stage: pool, service: "exp(30ms)"}]}
