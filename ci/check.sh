@@ -44,7 +44,7 @@ go test "${flags[@]}" ./scenarios/knee
 # The live accuracy tests of the knee skip under the race detector, which
 # slows the load generator itself (see TestLiveKneeAndCalibration): here they
 # run without it. TestLiveServicesKneeAndStructure plays its compressed set
-# (a rate limiter, a server timeout: about 6 minutes); SURGE_LONG_TESTS=1
+# (the rate limiter: about 3 minutes); SURGE_LONG_TESTS=1
 # plays every class of service (about 13).
 if [ -z "${SHORT:-}" ]; then
   go test -timeout 30m -run 'TestLiveKneeAndCalibration|TestLiveServicesKneeAndStructure' ./scenarios/knee

@@ -71,13 +71,14 @@ func candidates(p *capacity.Profile, res *Result) []candidate {
 		f.Server.Abandoned = capacity.AbandonedFinish
 		out = append(out, candidate{c.name + "+finish", c.words + "; the work of clients who have gone is finished anyway", f})
 	}
-	for _, tr := range sharedTransit(shared, res) {
+	transit := sharedTransit(shared, res)
+	for _, tr := range transit {
 		out = append(out, candidate{"shared+transit", "", tr})
 	}
 	for i := range out {
 		out[i].words = structureWords(out[i])
 	}
-	return append(out, overloadCandidates(p, shared, res)...)
+	return append(out, overloadCandidates(p, append([]*capacity.Profile{shared}, transit...), res)...)
 }
 
 // requestStages are the pools of an independent profile, one per route:

@@ -36,9 +36,10 @@ import (
 const minOverloadShare = 0.05
 
 // overloadCandidates are the rate-limit and server-timeout structures the
-// steps show, built on the independent profile p and the shared one;
-// none when the steps show neither.
-func overloadCandidates(p, shared *capacity.Profile, res *Result) []candidate {
+// steps show, built on the independent profile p and the shared ones (the
+// shared pool, and its shared+transit variants: one candidate, variants
+// choose keeps the best of); none when the steps show neither.
+func overloadCandidates(p *capacity.Profile, shared []*capacity.Profile, res *Result) []candidate {
 	var out []candidate
 	if total, each := limitRates(res); total > 0 {
 		own := limitedPools(p, each)
@@ -48,10 +49,17 @@ func overloadCandidates(p, shared *capacity.Profile, res *Result) []candidate {
 		out = append(out, candidate{"global-limit", "", global})
 	}
 	if t, status := serverTimeout(res); t > 0 {
-		for _, base := range []struct {
+		bases := []struct {
 			name string
 			p    *capacity.Profile
-		}{{"independent", p}, {"shared", shared}} {
+		}{{"independent", p}}
+		for _, sh := range shared {
+			bases = append(bases, struct {
+				name string
+				p    *capacity.Profile
+			}{"shared", sh})
+		}
+		for _, base := range bases {
 			c := cloneProfile(base.p)
 			c.Server.RequestTimeout, c.Server.TimeoutStatus = t, status
 			unbounded(c) // its failures are the timeout's, not a full queue's

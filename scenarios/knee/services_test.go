@@ -238,7 +238,7 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 		{"own timeout 250ms (503), 3 slots shared, a 10ms b 20ms, 60% a", 0.6, 200 * time.Millisecond, service{
 			pools: map[string]int{"web": 3}, timeout: 250 * time.Millisecond,
 			routes: map[string]hop{"/a": {pool: "web", mean: 10 * time.Millisecond}, "/b": {pool: "web", mean: 20 * time.Millisecond}},
-		}, []string{"shared+timeout", "independent+timeout"}, true},
+		}, []string{"shared+timeout", "independent+timeout"}, false},
 		{"8 web slots held across 2 database slots, a 1+5ms b 1+15ms, 70% a", 0.7, 150 * time.Millisecond, service{
 			pools: map[string]int{"web": 8, "db": 2},
 			routes: map[string]hop{
