@@ -97,21 +97,7 @@ server: {abandoned: finish}
 		t.Run(c.name, func(t *testing.T) {
 			s := twoRequests(t, c.shareA, 100, c.slo)
 			truth := parseProfile(t, c.truth)
-			ctx := context.Background()
-			res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := Calibrate(ctx, res, s, nil, "simulated", 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, cand := range res.Candidates {
-				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
-			}
-			if got := res.Candidates[0].Name; got != c.want {
-				t.Errorf("chose %s, want %s (knee %.1f/s, %d steps)", got, c.want, res.Knee.ArrivalsPerS, len(res.Steps))
-			}
+			res, p := searchAndCalibrate(t, s, truth, c.want)
 			identified := 0
 			for _, st := range res.Steps {
 				if st.Mix != "" {
@@ -120,9 +106,6 @@ server: {abandoned: finish}
 			}
 			if identified != 2 {
 				t.Errorf("%d identification steps, want one for each cohort", identified)
-			}
-			if notes := p.Calibrated.Notes; len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "structure: "+c.want) {
-				t.Errorf("the profile's notes do not say the structure: %v", notes)
 			}
 			if c.want == "shared" {
 				var page strings.Builder
@@ -152,6 +135,32 @@ server: {abandoned: finish}
 			}
 		})
 	}
+}
+
+// searchAndCalibrate searches the simulated service truth and calibrates
+// a profile from its answers; the structure chosen, logged with the
+// others, must be want, and the profile's notes must say so.
+func searchAndCalibrate(t *testing.T, s *scenarios.Scenario, truth *capacity.Profile, want string) (*Result, *capacity.Profile) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Calibrate(ctx, res, s, nil, "simulated", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cand := range res.Candidates {
+		t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
+	}
+	if got := res.Candidates[0].Name; got != want {
+		t.Errorf("chose %s, want %s (knee %.1f/s, %d steps)", got, want, res.Knee.ArrivalsPerS, len(res.Steps))
+	}
+	if notes := p.Calibrated.Notes; len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "structure: "+want) {
+		t.Errorf("the profile's notes do not say the structure: %v", notes)
+	}
+	return res, p
 }
 
 // surgeOf is s as a surge: a minute at half the knee, a minute at 1.4
@@ -257,24 +266,7 @@ server: {request_timeout: 500ms}
 		t.Run(c.name, func(t *testing.T) {
 			s := twoRequests(t, c.shareA, 100, c.slo, "errors <= 1%")
 			truth := parseProfile(t, c.truth)
-			ctx := context.Background()
-			res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := Calibrate(ctx, res, s, nil, "simulated", 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, cand := range res.Candidates {
-				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
-			}
-			if got := res.Candidates[0].Name; got != c.want {
-				t.Errorf("chose %s, want %s (knee %.1f/s, %d steps)", got, c.want, res.Knee.ArrivalsPerS, len(res.Steps))
-			}
-			if notes := p.Calibrated.Notes; len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "structure: "+c.want) {
-				t.Errorf("the profile's notes do not say the structure: %v", notes)
-			}
+			res, p := searchAndCalibrate(t, s, truth, c.want)
 			for _, m := range comparePrediction(t, surgeOf(t, s, res.Knee.ArrivalsPerS), truth, p) {
 				t.Error(m)
 			}
