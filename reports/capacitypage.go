@@ -73,7 +73,7 @@ func CapacityText(w io.Writer, c *Capacity) {
 		fmt.Fprintf(w, "bottleneck: %s (%s)\n", c.Bottleneck, c.BottleneckWhy)
 	}
 	fmt.Fprintln(w)
-	capacityStepsText(w, c.Steps)
+	capacityStepsText(w, c)
 	if u := c.USL; u != nil {
 		fmt.Fprintln(w)
 		USLText(w, u)
@@ -95,23 +95,71 @@ func USLText(w io.Writer, u *USLFit) {
 	fmt.Fprintln(w)
 }
 
+// stepRow is a step as the steps tables show it: in rate order, the knee
+// marked, every clause it broke, its error share.
+type stepRow struct {
+	CapacityStep
+	Knee     bool     // the highest rate that passed: the knee
+	Broken   []string // every clause the step broke, with its value
+	ErrShare float64  // failed answers over answers
+}
+
+// stepRows are the search's steps in rate order (the identification steps,
+// another mix, after them in the order played).
+func stepRows(c *Capacity) []stepRow {
+	var rows []stepRow
+	for _, st := range c.Steps {
+		r := stepRow{CapacityStep: st, Knee: st.Mix == "" && st.Pass && c.Knee.ArrivalsPerS > 0 && st.Offered == c.Knee.ArrivalsPerS}
+		if st.Answered > 0 {
+			r.ErrShare = math.Max(0, 1-st.Goodput/st.Answered)
+		}
+		if st.Broke != "" {
+			r.Broken = append(r.Broken, st.Broke)
+		}
+		first := true // the first broken clause is Broke, said with where it broke worst
+		for _, cr := range st.Clauses {
+			if cr.Evaluated() && !cr.Pass {
+				if !first {
+					r.Broken = append(r.Broken, fmt.Sprintf("%s (measured %s)", cr.Clause, format(cr.Unit, cr.Measured)))
+				}
+				first = false
+			}
+		}
+		rows = append(rows, r)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if (rows[i].Mix == "") != (rows[j].Mix == "") {
+			return rows[i].Mix == ""
+		}
+		return rows[i].Mix == "" && rows[i].Offered < rows[j].Offered
+	})
+	return rows
+}
+
+// verdict is a row's verdict as the text table says it.
+func (r stepRow) verdict() string {
+	v := "PASS"
+	switch {
+	case r.Mix != "":
+		return "identification, not judged: " + r.Mix
+	case r.Knee:
+		v = "PASS (the knee)"
+	case !r.Pass:
+		v = "FAIL: " + strings.Join(r.Broken, "; ")
+	}
+	if r.Behind {
+		v += " (generator behind)"
+	}
+	return v
+}
+
 // capacityStepsText is the table of the search's steps.
-func capacityStepsText(w io.Writer, steps []CapacityStep) {
+func capacityStepsText(w io.Writer, c *Capacity) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "OFFERED/s\tARRIVED/s\tREQUESTS/s\tOK/s\tIN FLIGHT\tP95 (worst)\tERRORS\tVERDICT\t")
-	for _, st := range steps {
-		verdict := "PASS"
-		if !st.Pass {
-			verdict = "FAIL: " + st.Broke
-		}
-		if st.Behind {
-			verdict += " (generator behind)"
-		}
-		if st.Mix != "" {
-			verdict = "identification, not judged: " + st.Mix
-		}
-		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.3g\t%s\t%s\t%s\t\n", st.Offered, st.Achieved, st.Requests, st.Goodput, st.Concurrency,
-			worstP95(st), errorKinds(st), verdict)
+	fmt.Fprintln(tw, "OFFERED/s\tARRIVED/s\tREQUESTS/s\tOK/s\tERR%\tIN FLIGHT\tP95 (worst)\tERRORS\tVERDICT\t")
+	for _, r := range stepRows(c) {
+		fmt.Fprintf(tw, "%.4g\t%.4g\t%.4g\t%.4g\t%.1f\t%.3g\t%s\t%s\t%s\t\n", r.Offered, r.Achieved, r.Requests, r.Goodput, 100*r.ErrShare,
+			r.Concurrency, worstP95(r.CapacityStep), errorKinds(r.CapacityStep), r.verdict())
 	}
 	tw.Flush()
 }
@@ -200,6 +248,8 @@ type capacityView struct {
 	// Names are every request; Table those the steps table shows (the
 	// ones with a latency clause, so that it fits a page).
 	Names, Table []string
+	Rows         []stepRow // the steps table's rows
+	Cols         int       // and its columns
 }
 
 func writeCapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario, script template.JS) error {
@@ -225,6 +275,7 @@ func writeCapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario, script t
 		v.Table = v.Names
 	}
 	v.Charts = capacityCharts(c, s, v.Names)
+	v.Rows, v.Cols = stepRows(c), 8+2*len(v.Table)
 	var text strings.Builder
 	CapacityText(&text, c)
 	v.Text = text.String()
@@ -306,9 +357,7 @@ func (sw stepCharts) throughput() chart {
 // is a gap).
 func (sw stepCharts) latency(i int, name string, slo map[string]float64) chart {
 	lc := sw.axis(chartID("capacity_latency", fmt.Sprint(i), name), name+": latency of the successful answers against offered load (ms)", "ms")
-	fitLimits(lc, "ms", slo)
-	pal := newPalette()
-	get := func(f func(CapacityEndpoint) float64) []opts.LineData {
+	curve := func(f func(CapacityEndpoint) float64) []point {
 		var out []point
 		for _, st := range sw.steps {
 			if e, ok := st.Endpoints[name]; ok && e.Goodput > 0 {
@@ -317,11 +366,16 @@ func (sw stepCharts) latency(i int, name string, slo map[string]float64) chart {
 				out = append(out, point{st.Offered, math.NaN()})
 			}
 		}
-		return lineData(out, 1000)
+		return out
 	}
-	lc.AddSeries("p50", get(func(e CapacityEndpoint) float64 { return e.P50 }), symbols(), pal.next(), horizontals(slo))
-	lc.AddSeries("p95", get(func(e CapacityEndpoint) float64 { return e.P95 }), symbols(), pal.next(), verticals(sw.knee))
-	lc.AddSeries("p99", get(func(e CapacityEndpoint) float64 { return e.P99 }), symbols(), pal.next())
+	p50, p95, p99 := curve(func(e CapacityEndpoint) float64 { return e.P50 }), curve(func(e CapacityEndpoint) float64 { return e.P95 }),
+		curve(func(e CapacityEndpoint) float64 { return e.P99 })
+	ax := latencyAxis(lc, slo, p50, p95, p99)
+	pal := newPalette()
+	get := ax.data
+	lc.AddSeries("p50", get(p50), symbols(), pal.next(), horizontals(slo))
+	lc.AddSeries("p95", get(p95), symbols(), pal.next(), verticals(sw.knee))
+	lc.AddSeries("p99", get(p99), symbols(), pal.next())
 	return renderLine(lc)
 }
 
@@ -412,6 +466,9 @@ table{border-collapse:collapse;margin:.8em 0;font-variant-numeric:tabular-nums}
 td,th{padding:.28em .75em;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}td:first-child,th:first-child{text-align:left}td.l,th.l{text-align:left}
 .fail{color:#c62828;font-weight:600}.pass{color:#1a7f37;font-weight:600}.muted{color:#59636e}
+tr.knee td{background:#dafbe1;font-weight:650}
+#steps-table td,#steps-table th{padding:.28em .55em}#steps-table tr.broke td{text-align:left;color:#82071e;font-size:.88em;border-top:0;padding-top:0}
+#steps-table tr.failed td{border-bottom:0}#steps-table tr.ident td{color:#59636e}
 .note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.5em 1em;margin:1em 0}
 .container{margin:.6em 0 1.4em}.item{border:1px solid #eaeef2;border-radius:6px}
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
@@ -435,11 +492,13 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 {{range .}}<tr><td>{{.Clause}}</td><td>{{printf "%.2f" .Measured}}x</td><td>{{printf "%.2f" .Limit}}x</td><td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if not .Evaluated}}NOT EVALUATED{{else if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
 {{end}}</table>{{end}}
 <h2 id="steps">2. Steps</h2>
-<p class="muted">Each step plays the scenario's mix, as at its forecast peak, at one steady rate (open model), its warm-up cut off; the clauses are judged on its steady part. Latencies are of the successful answers.</p>
-<table><tr><th>offered/s</th><th>arrived/s</th><th>requests/s</th><th>successes/s</th><th>in flight</th>{{range .Table}}<th>{{.}} p95</th><th>{{.}} p99</th>{{end}}<th class="l">errors</th><th class="l">verdict</th></tr>
-{{range $st := .C.Steps}}<tr><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{num .Concurrency}}</td>
-{{range $.Table}}{{with step $st .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st}}</td>
-{{if .Mix}}<td class="l muted">identification, not judged: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Pass}}PASS{{else}}FAIL: {{.Broke}}{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>{{end}}
+<p class="muted">Each step plays the scenario's mix, as at its forecast peak, at one steady rate (open model), its warm-up cut off; the clauses are judged on its steady part. Latencies are of the successful answers. In rate order (the order played is in capacity.json), the knee's row marked; a failing step lists every clause it broke; the error share is of the answers.</p>
+<table id="steps-table"><tr><th>offered/s</th><th>arrived/s</th><th>requests/s</th><th>successes/s</th><th>error share</th><th>in flight</th>{{range .Table}}<th>{{.}} p95</th><th>{{.}} p99</th>{{end}}<th class="l">errors</th><th class="l">verdict</th></tr>
+{{range $st := .Rows}}<tr class="{{if .Knee}}knee{{end}}{{if or .Broken .Mix}} failed{{end}}"><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{pct .ErrShare}}</td><td>{{num .Concurrency}}</td>
+{{range $.Table}}{{with step $st.CapacityStep .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st.CapacityStep}}</td>
+{{if .Mix}}<td class="l muted">not judged</td></tr>
+<tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>
+{{with .Broken}}<tr class="broke"><td colspan="{{$.Cols}}">broke: {{range $i, $b := .}}{{if $i}} · {{end}}{{$b}}{{end}}</td></tr>{{end}}{{end}}
 {{end}}</table>
 <h2 id="charts">3. Against offered load</h2>
 {{range .Charts}}{{.Element}}{{.Script}}

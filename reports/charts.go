@@ -51,8 +51,9 @@ func lineChart(id, title, height string, x opts.XAxis, y opts.YAxis) *charts.Lin
 
 // timeAxis is the x axis of every chart over a run: played seconds over
 // span, ticked at a round step (10 s, 1 min, 15 min, 1 h ...) and labelled
-// m:ss (h:mm:ss from the first hour), with the scenario's clock under each
-// tick when the breaks between the two are known.
+// once: m:ss of played time (h:mm:ss from the first hour) or, when the
+// breaks between the two are known, the scenario's clock, with both in the
+// tooltip's header.
 type timeAxis struct {
 	span   time.Duration
 	breaks []arrival.ClockBreak
@@ -60,22 +61,27 @@ type timeAxis struct {
 
 // chart is a line chart over the axis.
 func (a timeAxis) chart(id, title, yName string) *charts.Line {
-	step := timeStep(a.span).Seconds()
+	step := timeStep(a.span)
 	name := "played"
-	if len(a.breaks) > 0 {
-		name = "played / scenario clock"
+	if len(a.breaks) > 1 {
+		name = "scenario clock (the tooltip adds the played time)"
 	}
-	c := lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: name, NameLocation: "middle", NameGap: 40,
-		Min: 0, Max: a.span.Seconds(), MinInterval: step, MaxInterval: step,
-		AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(a.formatter())}},
+	label := &opts.AxisLabel{Formatter: opts.FuncOpts(a.formatter(false))}
+	if a.span%step != 0 {
+		label.ShowMaxLabel = opts.Bool(false) // the end is no tick: its label would sit on the last one's
+	}
+	c := lineChart(id, title, "340px", opts.XAxis{Type: "value", Name: name, NameLocation: "middle", NameGap: 30,
+		Min: 0, Max: a.span.Seconds(), MinInterval: step.Seconds(), MaxInterval: step.Seconds(), AxisLabel: label,
+		AxisPointer: &opts.AxisPointer{Label: &opts.Label{Formatter: string(opts.FuncOpts(a.formatter(true)))}}},
 		opts.YAxis{Type: "value", Name: yName})
-	c.SetGlobalOptions(charts.WithGridOpts(opts.Grid{Top: "70px", Left: "70px", Right: "30px", Bottom: "64px"}))
+	c.SetGlobalOptions(charts.WithGridOpts(opts.Grid{Top: "70px", Left: "70px", Right: "30px", Bottom: "56px"}))
 	return c
 }
 
-// formatter is the axis labels' JavaScript: played time, and under it the
-// scenario clock interpolated between the breaks.
-func (a timeAxis) formatter() string {
+// formatter is the axis labels' JavaScript: the played time, or the
+// scenario clock interpolated between the breaks; both for the tooltip
+// (pointer), whose argument is {value: seconds}.
+func (a timeAxis) formatter(pointer bool) string {
 	var b strings.Builder
 	b.WriteString("[")
 	for i, br := range a.breaks {
@@ -85,17 +91,22 @@ func (a timeAxis) formatter() string {
 		fmt.Fprintf(&b, "[%g,%g]", br.Played.Seconds(), time.Duration(br.Clock).Seconds())
 	}
 	b.WriteString("]")
-	return `function (v) {
+	arg, both := "v", "false"
+	if pointer {
+		arg, both = "o", "true"
+	}
+	return `function (` + arg + `) {
+			var v = ` + map[bool]string{true: "o.value", false: "v"}[pointer] + `;
 			var s = Math.round(v), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, p = function (n) { return String(n).padStart(2, '0'); };
 			var played = h > 0 ? h + ':' + p(m) + ':' + p(s % 60) : Math.floor(s / 60) + ':' + p(s % 60);
 			var br = ` + b.String() + `;
-			if (br.length < 2) { return played; }
+			if (br.length < 2) { return ` + both + ` ? 'played ' + played : played; }
 			var i = 0;
 			while (i < br.length - 2 && v >= br[i + 1][0]) { i++; }
 			var a = br[i], z = br[i + 1], c = a[1] + (z[0] > a[0] ? (v - a[0]) * (z[1] - a[1]) / (z[0] - a[0]) : 0);
 			c = Math.round(c);
 			var clock = p(Math.floor(c / 3600) % 24) + ':' + p(Math.floor(c / 60) % 60) + (c % 60 ? ':' + p(c % 60) : '');
-			return played + String.fromCharCode(10) + clock; }`
+			return ` + both + ` ? clock + ' (played ' + played + ')' : clock; }`
 }
 
 // timeStep is the round tick step that puts at most about ten ticks on span.
@@ -191,16 +202,61 @@ func verticals(marks map[string]float64) charts.SeriesOpts {
 	}
 }
 
-// fitLimits keeps the highest limit line inside the chart's y range.
-func fitLimits(c *charts.Line, yName string, lines map[string]float64) {
+// logSpan is the spread of a latency chart's values (its highest over its
+// lowest) past which its axis is logarithmic: on a linear axis from 10 ms to
+// 5 s everything near a 100 ms SLO is one flat line at the bottom.
+const logSpan = 30
+
+// latencyChartAxis is how a latency chart's y axis was chosen.
+type latencyChartAxis struct{ log bool }
+
+// latencyAxis sets a latency chart's y axis (ms): logarithmic when the
+// curves span more than logSpan, linear otherwise, and high enough that
+// every limit line (an SLO, the client's timeout) is inside it.
+func latencyAxis(c *charts.Line, lines map[string]float64, curves ...[]point) latencyChartAxis {
+	lo, hi := math.Inf(1), 0.0
+	for _, cv := range curves {
+		for _, p := range cv {
+			if !math.IsNaN(p.y) && p.y > 0 {
+				lo, hi = math.Min(lo, p.y*1000), math.Max(hi, p.y*1000)
+			}
+		}
+	}
 	top := 0.0
 	for _, v := range lines {
 		top = math.Max(top, v)
 	}
-	if top > 0 {
-		c.SetGlobalOptions(charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: yName,
-			Max: opts.FuncOpts(fmt.Sprintf("function (v) { return Math.ceil(Math.max(v.max, %g) * 1.1); }", round(top)))}))
+	ax := latencyChartAxis{log: hi > 0 && math.Max(hi, top)/lo > logSpan}
+	y := opts.YAxis{Type: "value", Name: "ms"}
+	if ax.log {
+		y.Type, y.Name = "log", "ms (log scale)"
+		y.Min = math.Pow(10, math.Floor(math.Log10(lo)))
+		y.AxisLabel = &opts.AxisLabel{ShowMaxLabel: opts.Bool(false)} // a round top next to a power of ten crowds it
 	}
+	if top > 0 {
+		// 10% above the higher of the data and the top line, rounded up to
+		// a half power of ten, so that the top label is a round number.
+		y.Max = opts.FuncOpts(fmt.Sprintf(`function (v) { var m = Math.max(v.max, %g) * 1.1, p = Math.pow(10, Math.floor(Math.log10(m)));
+			return Math.ceil(m / p * 2) * p / 2; }`, round(top)))
+	}
+	c.SetGlobalOptions(charts.WithYAxisOpts(y))
+	return ax
+}
+
+// data is a latency curve in ms for the axis: on a log axis nothing is
+// drawn at or below zero.
+func (a latencyChartAxis) data(ps []point) []opts.LineData {
+	if !a.log {
+		return lineData(ps, 1000)
+	}
+	out := make([]point, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		if p.y <= 0 {
+			out[i].y = math.NaN()
+		}
+	}
+	return lineData(out, 1000)
 }
 
 // horizontals draws limits (an SLO's) as horizontal lines.

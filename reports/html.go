@@ -25,9 +25,13 @@ type view struct {
 	ErrKinds               []string
 	ErrCount               map[string]map[string]int64
 	Events                 []eventView
-	Faults                 bool // the run had fault windows (the charts shade them)
-	Text                   string
-	Script                 template.JS
+	Faults                 bool   // the run had fault windows (the charts shade them)
+	Busiest                string // what the traffic chart's pin is
+	// Pred is ", predicted" on a prediction's page (its headings say so),
+	// "" on a measured one.
+	Pred   string
+	Text   string
+	Script template.JS
 }
 
 type eventView struct{ At, Kind, Detail string }
@@ -41,6 +45,10 @@ func writeHTML(w io.Writer, rep *Report, script template.JS) error {
 		v.Class = "none"
 	}
 	v.Charts = buildCharts(rep, &s)
+	v.Busiest = busiestText(rep.Run, &s)
+	if rep.Run.Meta.Kind == "sim" {
+		v.Pred, v.Class = ", predicted", v.Class+" predicted"
+	}
 	v.ErrKinds, _, v.ErrCount = errorsByEndpoint(rep.Run)
 	for _, ev := range s.Events {
 		v.Events = append(v.Events, eventView{At: fmtDuration(ev.At.Seconds()), Kind: ev.Kind, Detail: ev.Detail})
@@ -75,7 +83,7 @@ const pageTemplate = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="surge">
-<title>surge {{.Word}}: {{.Run.Meta.Scenario}}</title>
+<title>surge {{.Word}}{{if .Pred}} (predicted){{end}}: {{.Run.Meta.Scenario}}</title>
 <style>
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#fff}
 main{max-width:76em;margin:0 auto;padding:1em 2em 4em}
@@ -84,7 +92,9 @@ h2{margin-top:2.2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 h3{margin-bottom:.3em}
 .banner{padding:.9em 1.3em;border-radius:6px;font-size:1.5em;font-weight:650;color:#fff;margin-top:1em}
 .go{background:#1a7f37}.nogo{background:#c62828}.none{background:#59636e}
+.banner.predicted{background-image:repeating-linear-gradient(135deg,rgba(255,255,255,.13) 0 12px,transparent 12px 24px)}
 .banner small{display:block;font-size:.55em;font-weight:400;opacity:.95;margin-top:.2em}
+.banner small.outage{font-size:.7em;font-weight:650;opacity:1}
 table{border-collapse:collapse;margin:.8em 0;font-variant-numeric:tabular-nums}
 td,th{padding:.28em .75em;border-bottom:1px solid #e4e7eb;text-align:right;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
@@ -102,13 +112,14 @@ details{margin:1em 0}
 </style>
 <script>{{.Script}}</script>
 </head><body><main>
-<div id="verdict" class="banner {{.Class}}">{{.Word}}: {{.Run.Meta.Scenario}}
-<small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}}{{with .Run.Meta.Sharding}} · {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small></div>
+<div id="verdict" class="banner {{.Class}}">{{.Word}}{{if .Pred}} (predicted){{end}}: {{.Run.Meta.Scenario}}
+<small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}}{{with .Run.Meta.Sharding}} · {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small>
+{{range .S.Outages}}<small class="outage">{{.}}</small>{{end}}</div>
 <nav><a href="#gate">Gate</a><a href="#scenario">Scenario</a><a href="#traffic">Traffic</a><a href="#latency">Latency</a><a href="#stages">Stages</a><a href="#prediction">Prediction</a><a href="#recovery">Recovery</a><a href="#baseline">Baseline</a><a href="#errors">Errors &amp; events</a></nav>
 {{range .S.Warnings}}<div class="warning">Warning: {{.}}</div>
 {{end}}{{range .Missing}}<div class="note">Missing: {{.}}</div>
 {{end}}
-<h2 id="gate">1. Gate: {{.Word}}</h2>
+<h2 id="gate">1. Gate{{.Pred}}: {{.Word}}</h2>
 {{if not .Verdict.Evaluated}}<p class="unjudged">Not evaluated: {{.Verdict.Why}}.</p>{{end}}
 {{if .Verdict.Clauses}}<table><tr><th>clause</th><th>measured</th><th>limit</th><th>margin</th><th>samples</th><th></th></tr>
 {{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{if .Samples}}{{val .Unit .Measured}}{{else}}-{{end}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td><td>{{.Samples}}</td>
@@ -122,11 +133,11 @@ details{margin:1em 0}
 <h2 id="scenario">2. Scenario</h2>
 <p>{{.Paragraph}}</p>
 
-<h2 id="traffic">3. Traffic</h2>
+<h2 id="traffic">3. Traffic{{.Pred}}</h2>
 {{with .Charts.Traffic}}{{.Element}}{{.Script}}{{else}}<p class="muted">No requests were recorded.</p>{{end}}
 <table><tr><th>users</th><th>arrived</th><th>completed</th><th>goodput</th><th>abandoned</th><th>out of patience</th><th>manual check</th><th>unfinished</th><th>switched platform</th><th>retry amplification</th></tr>
 <tr><td></td><td>{{.Run.Users.Arrived}}</td><td>{{.Run.Users.Completed}}</td><td>{{pct .S.Goodput}}</td><td>{{.Run.Users.Abandoned}}</td><td>{{.Run.Users.Impatient}}</td><td>{{.Run.Users.Manual}}</td><td>{{.Run.Users.Unfinished}}</td><td>{{.Run.Users.Switched}}</td><td>{{sprintf "%.2fx" .S.RetryAmp}}</td></tr></table>
-<p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>{{with .Charts.Returns}}
+<p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}{{with .Busiest}}{{.}} {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>{{with .Charts.Returns}}
 <h3>Coming back later</h3>{{.Element}}{{.Script}}
 <p>{{$.Run.Users.Left}} users gave up to come back later; {{$.Run.Users.Returned}} came back within the day and {{$.Run.Users.ReturnedCompleted}} of them completed their journey{{with $.S.Gone}}; {{.}} would have come back after the day's end{{end}}. A user who comes back resumes where it failed, keeping its credential; its requests count as attempts, not new demand. Shaded: the scenario's periods.</p>
 {{with $.S.LeftFrom}}<table><tr><th>where they gave up</th><th>users</th></tr>
@@ -139,7 +150,7 @@ details{margin:1em 0}
 {{end}}</table>
 <p class="muted">Users by arrival, departures and returns by when they happened; the clauses without at: measured in each period (the gate judges them over the whole run, and the clauses with at: in theirs).</p>{{end}}
 
-<h2 id="latency">4. Latency</h2>
+<h2 id="latency">4. Latency{{.Pred}}</h2>
 <table><tr><th>request</th><th>offered</th><th>attempted</th><th>ok</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>p99 uncorrected</th><th>failed: p50</th><th>failed: p99</th></tr>
 {{range $name := .Names}}{{with index $.S.Endpoints $name}}<tr><td>{{$name}}</td><td>{{.Offered}}</td><td>{{.Attempted}}</td><td>{{.Succeeded}}</td><td>{{pct .ErrorRate}}</td>
 <td>{{dur .P50}}</td><td>{{dur .P95}}</td><td>{{dur .P99}}</td><td>{{dur .P999}}</td><td>{{dur .Max}}</td><td>{{dur .P99Uncorr}}</td><td>{{if .Failed}}{{dur .FailedP50}}{{else}}-{{end}}</td><td>{{if .Failed}}{{dur .FailedP99}}{{else}}-{{end}}</td></tr>
@@ -147,11 +158,12 @@ details{margin:1em 0}
 {{range $name := .Names}}{{with index $.S.Endpoints $name}}{{if .MessagesPerCall}}<p>{{$name}} streams: first message p50 {{dur .FirstP50}}, p99 {{dur .FirstP99}}; the percentiles above are to its last message; {{printf "%.1f" .MessagesPerCall}} messages a call.</p>
 {{end}}{{end}}{{end}}<p class="muted">The percentiles are of the successful answers: a failure (a timeout, a 503 shed at once) is judged by the error clauses, and its own latency is in the failed columns{{if .S.Overall.Resent}}; attempted includes {{.S.Overall.Resent}} transparent resends (requests sent again on a new connection after the server closed an idle one){{end}}. Latency runs from each request's intended send time, so a stalled generator or a full connection pool cannot hide queueing (coordinated omission). The uncorrected view, from the actual send, is the dotted series (click its legend entry) and the dashed distribution.</p>
 {{range .Charts.Endpoints}}<h3>{{.Name}}</h3>
-{{.Over.Element}}{{.Over.Script}}
+{{$n := .Name}}{{with index $.S.Cut .Name}}<p class="cut muted">Cut by the client's timeout ({{dur .}}, the line): {{with index (index $.S.Endpoints $n).Errors "timeout"}}{{.}} attempts timed out; {{end}}an answer slower than it is not waited for, so a percentile at the line is at least {{dur .}}, not a measurement of it.</p>
+{{end}}{{.Over.Element}}{{.Over.Script}}
 {{.Distribution.Element}}{{.Distribution.Script}}
 {{end}}
 
-<h2 id="stages">5. Stages</h2>
+<h2 id="stages">5. Stages{{.Pred}}</h2>
 {{if .S.Stages}}{{with .S.Bottleneck}}<p>Bottleneck: <b id="bottleneck">{{.Stage}}</b> ({{.Reason}}).</p>{{end}}
 <table><tr><th>stage</th><th>workers</th><th>peak utilisation</th><th>at</th><th>mean utilisation</th><th>saturated at</th><th>peak queue</th><th>at</th><th>served</th><th>shed</th></tr>
 {{range .S.Stages}}<tr><td>{{.Stage}}</td><td>{{n .Workers}}</td><td>{{pct .PeakUtil}}</td><td>{{at .PeakUtilAt}}</td><td>{{pct .MeanUtil}}</td><td>{{if .HasSaturated}}{{at .Saturated}}{{else}}-{{end}}</td><td>{{n .PeakQueue}}</td><td>{{at .PeakQueueAt}}</td><td>{{n .Served}}</td><td>{{n .Shed}}</td></tr>
@@ -178,9 +190,9 @@ details{margin:1em 0}
 {{with $.Charts.PredUtil}}{{.Element}}{{.Script}}{{end}}
 {{else}}<p class="muted">{{if eq .Run.Meta.Kind "sim"}}This report is itself a prediction.{{else}}No prediction given.{{end}} Overlay one with <code>surge report RUNDIR --prediction SIMDIR</code> (make it with <code>surge sim SCENARIO.yaml</code>).</p>{{end}}
 
-<h2 id="recovery">7. Recovery</h2>
+<h2 id="recovery">7. Recovery{{.Pred}}</h2>
 {{with .Verdict.Recoveries}}<table><tr><th class="l">after</th><th>ended at</th><th>SLOs held again after</th><th>queues drained after</th></tr>
-{{range .}}<tr><td>{{.Fault}}</td><td>{{at .Ended}}</td><td>{{if not .Judged}}too soon to judge{{else if .Recovered}}{{at .After}}{{else}}<span class="fail">not recovered</span>{{end}}</td><td>{{if .HasDrained}}{{at .Drained}}{{else}}-{{end}}</td></tr>
+{{range .}}<tr><td>{{.Fault}}</td><td>{{at .Ended}}</td><td>{{if .Recovered}}{{at .After}}{{else if not .Judged}}<span class="unjudged">not judged: {{at .Left}} left</span>{{else}}<span class="fail">not recovered in the {{at .Left}} left</span>{{end}}</td><td>{{if .HasDrained}}{{at .Drained}}{{else}}-{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No fault ended and no surge ended during the run: nothing to recover from.</p>{{end}}
 
 <h2 id="baseline">8. Baseline</h2>
@@ -191,7 +203,7 @@ details{margin:1em 0}
 {{with $.Charts.BaselineP99}}{{.Element}}{{.Script}}{{end}}
 {{else}}<p class="muted">No baseline given. Compare with an earlier run with <code>surge report RUNDIR --baseline OLDRUNDIR</code>.</p>{{end}}
 
-<h2 id="errors">9. Errors, events and the generator</h2>
+<h2 id="errors">9. Errors, events and the generator{{.Pred}}</h2>
 {{if .ErrKinds}}<table><tr><th>error</th>{{range .Names}}<th>{{.}}</th>{{end}}</tr>
 {{range $k := .ErrKinds}}<tr><td>{{$k}}</td>{{range $name := $.Names}}<td>{{count $.ErrCount $k $name}}</td>{{end}}</tr>
 {{end}}</table>{{else}}<p>No errors.</p>{{end}}
@@ -200,7 +212,7 @@ details{margin:1em 0}
 {{if .S.Failures}}<table><tr><th class="l">request</th><th class="l">kind</th><th>at (played)</th><th>status</th><th class="l">error / headers</th><th class="l">body (first bytes)</th></tr>
 {{range .S.Failures}}<tr><td class="l">{{.Endpoint}}</td><td class="l">{{.Kind}}</td><td>{{at .At}}</td><td>{{if .Status}}{{.Status}}{{else}}-{{end}}</td><td class="l"><pre>{{with .Error}}{{.}}
 {{end}}{{.Headers}}</pre></td><td class="l"><pre>{{.Body}}</pre></td></tr>
-{{end}}</table><p class="muted">Up to five per request and kind, with credentials redacted; all of them are in results.json.</p>{{else}}<p class="muted">No failed answers were sampled.</p>{{end}}
+{{end}}</table><p class="muted">Up to five per request and kind, with credentials redacted; all of them are in results.json.</p>{{else if .S.Overall.Failed}}<p class="muted">{{if .Pred}}A prediction counts its failures ({{.S.Overall.Failed}}, by kind above) but has no answers to show.{{else}}{{.S.Overall.Failed}} answers failed; none was kept as a sample.{{end}}</p>{{else}}<p class="muted">No answer failed.</p>{{end}}
 <h3>Events</h3>
 {{if .Events}}<table><tr><th class="l">at (played)</th><th class="l">event</th><th class="l">detail</th></tr>
 {{range .Events}}<tr><td>{{.At}}</td><td class="l">{{.Kind}}</td><td class="l">{{.Detail}}</td></tr>

@@ -13,9 +13,13 @@ type Recovery struct {
 	Fault string        `json:"fault"`
 	Ended time.Duration `json:"ended_ns"` // when the fault ended, on the run's timeline
 	// Judged is false when the run did not go on long enough after the end
-	// to hold the SLOs for the hold: no verdict either way.
-	Judged    bool `json:"judged"`
-	Recovered bool `json:"recovered"`
+	// to say it did not recover: it recovered by then, or it went on for
+	// twice the hold (time to come back, then to hold). Not judged is no
+	// verdict either way, not "not recovered".
+	Judged bool `json:"judged"`
+	// Left is how long the run went on after the end.
+	Left      time.Duration `json:"left_ns"`
+	Recovered bool          `json:"recovered"`
 	// After is from the fault's end until every per-bucket SLO clause held
 	// again and kept holding for the hold (0 when they never broke).
 	After time.Duration `json:"after_ns"`
@@ -33,10 +37,7 @@ const DefaultRecoveryHold = 30 * time.Second
 // that applies per bucket (latency and error shares) holds on it; buckets
 // with no requests change nothing.
 func Recoveries(s *scenarios.Scenario, r *results.Run) []Recovery {
-	hold := s.Gate.RecoveryHold
-	if hold <= 0 {
-		hold = DefaultRecoveryHold
-	}
+	hold := hold(s)
 	var out []Recovery
 	for _, ev := range r.Events {
 		if ev.Kind != "fault-off" && ev.Kind != "surge-end" {
@@ -48,7 +49,9 @@ func Recoveries(s *scenarios.Scenario, r *results.Run) []Recovery {
 		name, _, _ := strings.Cut(ev.Detail, " ")
 		name = strings.TrimSuffix(name, ":")
 		rec := Recovery{Fault: name, Ended: ev.At}
-		rec.After, rec.Recovered, rec.Judged = recoveredAfter(s, r, ev.At, hold)
+		rec.After, rec.Recovered, _ = recoveredAfter(s, r, ev.At, hold)
+		rec.Left = max(0, r.Meta.Elapsed-ev.At)
+		rec.Judged = rec.Recovered || rec.Left >= 2*hold
 		rec.Drained, rec.HasDrained = drained(r, ev.At, faultStart(r, name))
 		out = append(out, rec)
 	}

@@ -2,11 +2,14 @@ package reports
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -82,9 +85,12 @@ func (c *charting) traffic(cs *chartSet) {
 	ch := c.axis.chart(chartID("traffic"), "Traffic (per second)", "per s")
 	pal := newPalette()
 	ch.AddSeries("offered (first attempts)", lineData(t.offered, 1), noSymbols(), pal.next(), shade(c.spans), verticals(c.marks),
-		charts.WithMarkPointNameTypeItemOpts(opts.MarkPointNameTypeItem{Name: "peak", Type: "max"}))
+		busiest(windowsOf(r).width()))
 	ch.AddSeries("attempted (with retries)", lineData(t.attempted, 1), noSymbols(), pal.next())
-	ch.AddSeries("succeeded", lineData(t.succeeded, 1), noSymbols(), pal.next())
+	// succeeded is drawn wide and pale under goodput's dashes: where the two
+	// run together both stay visible.
+	ch.AddSeries("succeeded", lineData(t.succeeded, 1), noSymbols(), pal.next(),
+		charts.WithLineStyleOpts(opts.LineStyle{Width: 5, Opacity: opts.Float(0.45)}))
 	ch.AddSeries("goodput (users done, by arrival)", lineData(t.goodput, 1), noSymbols(), pal.next(), lineStyle("dashed"))
 	cs.Traffic = cs.add(renderLine(ch))
 	if len(t.errors) == 0 {
@@ -102,6 +108,41 @@ func (c *charting) traffic(cs *chartSet) {
 	cs.Errors = cs.add(renderLine(ch))
 }
 
+// busiest pins the offered series' highest window and says what it is: the
+// busiest window of first attempts, which chance puts above a smooth
+// forecast (the page's caption gives the forecast beside it).
+func busiest(width time.Duration) charts.SeriesOpts {
+	return func(s *charts.SingleSeries) {
+		charts.WithMarkPointNameTypeItemOpts(opts.MarkPointNameTypeItem{Name: "busiest " + fmtDuration(width.Seconds()), Type: "max"})(s)
+		charts.WithMarkPointStyleOpts(opts.MarkPointStyle{Label: &opts.Label{Show: opts.Bool(true), Position: "top",
+			Formatter: "{b}: {c}/s", Color: "#1f2328"}})(s)
+	}
+}
+
+// busiestText says what the pin shows, beside the forecast it may seem to
+// contradict ("" with no requests).
+func busiestText(r *results.Run, sum *Summary) string {
+	t := trafficCurves(r)
+	top := 0.0
+	for _, p := range t.offered {
+		if !math.IsNaN(p.y) {
+			top = math.Max(top, p.y)
+		}
+	}
+	if top == 0 {
+		return ""
+	}
+	out := fmt.Sprintf("The pin is the busiest %s of first attempts, %.4g/s.", fmtDuration(windowsOf(r).width().Seconds()), round(top))
+	f := sum.Forecast
+	if f == nil || f.PeakUsers <= 0 || sum.Users.Arrived == 0 {
+		return out
+	}
+	per := float64(sum.Overall.Offered) / float64(sum.Users.Arrived)
+	return out + fmt.Sprintf(" The forecast's peak is %.4g users/s (at %s played), and a user made %.2g first requests, about %.4g/s:"+
+		" the busiest window differs from that by chance (arrivals are random) and by how a user's requests spread over its journey.", round(f.PeakUsers), fmtDuration(f.AtPlayed.Seconds()),
+		per, round(f.PeakUsers*per))
+}
+
 // latency is section 4: per request, its percentiles over time (of the
 // successful answers, with the failed ones' p99 a click away) and its
 // distribution.
@@ -113,14 +154,17 @@ func (c *charting) latency(cs *chartSet) {
 		ch := c.axis.chart(chartID("latency", fmt.Sprint(i), name), name+": latency from intended send (ms)", "ms")
 		ch.SetGlobalOptions(charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "24px",
 			Selected: map[string]bool{"p99 uncorrected": false, "p99 of failed answers": false}}))
-		slo := sloLines(c.rep.Scenario, name)
-		fitLimits(ch, "ms", slo)
+		lines := sloLines(c.rep.Scenario, name)
+		if cut := c.sum.Cut[name]; cut > 0 {
+			lines["client timeout "+fmtDuration(cut)] = cut * 1000
+		}
+		ax := latencyAxis(ch, lines, ec.p50, ec.p95, ec.p99)
 		pal := newPalette()
-		ch.AddSeries("p50", lineData(ec.p50, 1000), noSymbols(), pal.next(), shade(c.spans), horizontals(slo))
-		ch.AddSeries("p95", lineData(ec.p95, 1000), noSymbols(), pal.next())
-		ch.AddSeries("p99", lineData(ec.p99, 1000), noSymbols(), pal.next())
-		ch.AddSeries("p99 uncorrected", lineData(ec.p99u, 1000), noSymbols(), pal.next(), lineStyle("dotted"))
-		ch.AddSeries("p99 of failed answers", lineData(ec.p99f, 1000), noSymbols(), pal.next(), lineStyle("dashed"))
+		ch.AddSeries("p50", ax.data(ec.p50), noSymbols(), pal.next(), shade(c.spans), horizontals(lines))
+		ch.AddSeries("p95", ax.data(ec.p95), noSymbols(), pal.next())
+		ch.AddSeries("p99", ax.data(ec.p99), noSymbols(), pal.next())
+		ch.AddSeries("p99 uncorrected", ax.data(ec.p99u), noSymbols(), pal.next(), lineStyle("dotted"))
+		ch.AddSeries("p99 of failed answers", ax.data(ec.p99f), noSymbols(), pal.next(), lineStyle("dashed"))
 		ev := endpointView{Name: name, Over: renderLine(ch)}
 		ev.Distribution = distributionChart(chartID("dist", fmt.Sprint(i), name), name+": latency distribution of the successful answers, whole run (ms)",
 			spectrumOf(e.Total.Latency), spectrumOf(e.Total.Service))
@@ -177,10 +221,11 @@ func (c *charting) prediction(cs *chartSet) {
 		}
 		ch := c.axis.chart(chartID("pred_p99", fmt.Sprint(i), name), name+": p99 measured vs predicted (ms)", "ms")
 		slo := sloLines(c.rep.Scenario, name)
-		fitLimits(ch, "ms", slo)
+		measured, predicted := endpointCurves(r, r.Endpoints[name]).p99, endpointCurves(p.Run, pe).p99
+		ax := latencyAxis(ch, slo, measured, predicted)
 		pal := newPalette()
-		ch.AddSeries("measured p99", lineData(endpointCurves(r, r.Endpoints[name]).p99, 1000), noSymbols(), pal.next(), horizontals(slo))
-		ch.AddSeries("predicted p99", lineData(endpointCurves(p.Run, pe).p99, 1000), noSymbols(), pal.next(), lineStyle("dashed"))
+		ch.AddSeries("measured p99", ax.data(measured), noSymbols(), pal.next(), horizontals(slo))
+		ch.AddSeries("predicted p99", ax.data(predicted), noSymbols(), pal.next(), lineStyle("dashed"))
 		cs.PredLatency = append(cs.PredLatency, renderLine(ch))
 		cs.all = append(cs.all, cs.PredLatency[len(cs.PredLatency)-1])
 	}

@@ -5,23 +5,27 @@ import (
 	"io"
 	"time"
 
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
 // Summary is every figure a report shows, computed once: the text summary,
 // the JSON summary and the HTML page all render it, so they cannot differ.
 type Summary struct {
-	Meta          results.Meta               `json:"meta"`
-	Verdict       Verdict                    `json:"verdict"`
-	FirstBreaches []FirstBreach              `json:"first_breaches,omitempty"`
-	Forecast      *Forecast                  `json:"forecast,omitempty"`
-	Users         results.Users              `json:"users"`
-	Goodput       float64                    `json:"goodput"`
-	Abandonment   float64                    `json:"abandonment"`
-	RetryAmp      float64                    `json:"retry_amplification"`
-	Names         []string                   `json:"-"` // the endpoints, sorted
-	Endpoints     map[string]EndpointSummary `json:"endpoints"`
-	Overall       EndpointSummary            `json:"overall"`
+	Meta          results.Meta  `json:"meta"`
+	Verdict       Verdict       `json:"verdict"`
+	FirstBreaches []FirstBreach `json:"first_breaches,omitempty"`
+	// Outages are the stretches where requests were tried and none
+	// succeeded (outage.go): the banner says them.
+	Outages     []Outage                   `json:"outages,omitempty"`
+	Forecast    *Forecast                  `json:"forecast,omitempty"`
+	Users       results.Users              `json:"users"`
+	Goodput     float64                    `json:"goodput"`
+	Abandonment float64                    `json:"abandonment"`
+	RetryAmp    float64                    `json:"retry_amplification"`
+	Names       []string                   `json:"-"` // the endpoints, sorted
+	Endpoints   map[string]EndpointSummary `json:"endpoints"`
+	Overall     EndpointSummary            `json:"overall"`
 	// MixedLatency: the results are of version 1, whose percentiles
 	// include failed answers.
 	MixedLatency bool                    `json:"mixed_latency,omitempty"`
@@ -39,6 +43,10 @@ type Summary struct {
 	Gone int64 `json:"gone,omitempty"`
 	// LeftFrom is where the users who left to come back gave up.
 	LeftFrom []LeftFrom `json:"left_from,omitempty"`
+	// Cut are the requests whose latencies the client's timeout cut (some
+	// timed out, or the slowest success reached it), with that timeout in
+	// seconds: a percentile at the line is at least that.
+	Cut map[string]float64 `json:"cut_by_timeout_s,omitempty"`
 	// Warnings are what a reader must not miss: a comparison with a run of
 	// another scenario, say.
 	Warnings []string `json:"warnings,omitempty"`
@@ -168,6 +176,8 @@ func Summarize(rep *Report) Summary {
 		s.Endpoints[name] = endpointSummary(e.Total)
 	}
 	s.Bottleneck = bottleneck(s.Stages, r.StageCalls)
+	s.Outages = outages(r)
+	s.Cut = cutByTimeout(rep.Scenario, s.Endpoints)
 	s.Periods, s.Gone, s.LeftFrom = periodFigures(rep.Scenario, r), gone(r.Users), leftFrom(r)
 	g := r.Generator
 	s.Generator = GeneratorSummary{LateP50: g.Late.Quantile(50).Seconds(), LateP99: g.Late.Quantile(99).Seconds(),
@@ -193,6 +203,32 @@ func Summarize(rep *Report) Summary {
 		s.Warnings = append(s.Warnings, "outside the model's evidence: "+m)
 	}
 	return s
+}
+
+// cutByTimeout finds the requests the client's timeout cut: some timed
+// out, or their slowest success came within 5% of it.
+func cutByTimeout(sc *scenarios.Scenario, eps map[string]EndpointSummary) map[string]float64 {
+	if sc == nil {
+		return nil
+	}
+	var out map[string]float64
+	for name, e := range eps {
+		limit := sc.TimeoutFor(scenarios.Step{Request: name})
+		for _, steps := range sc.Journeys {
+			for _, st := range steps {
+				if st.Request == name {
+					limit = max(limit, sc.TimeoutFor(st))
+				}
+			}
+		}
+		if e.Errors["timeout"] > 0 || (limit > 0 && e.Max >= 0.95*limit.Seconds()) {
+			if out == nil {
+				out = map[string]float64{}
+			}
+			out[name] = limit.Seconds()
+		}
+	}
+	return out
 }
 
 // unrelated says how another run's meta shows it played another scenario

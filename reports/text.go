@@ -53,8 +53,12 @@ func textHead(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, ", %s", sh)
 	}
 	fmt.Fprintf(w, "): %s\n", s.Verdict.Word())
-	fmt.Fprintf(w, "played %s of %s; ended: %s\n\n", fmtDuration(m.Elapsed.Round(time.Millisecond).Seconds()),
+	fmt.Fprintf(w, "played %s of %s; ended: %s\n", fmtDuration(m.Elapsed.Round(time.Millisecond).Seconds()),
 		fmtDuration(m.Planned.Round(time.Millisecond).Seconds()), m.Ended)
+	for _, o := range s.Outages {
+		fmt.Fprintf(w, "DOWN: %s\n", o)
+	}
+	fmt.Fprintln(w)
 }
 
 func textRequests(w io.Writer, s *Summary) {
@@ -122,12 +126,12 @@ func textEvents(w io.Writer, s *Summary) {
 	for _, rec := range s.Verdict.Recoveries {
 		line := fmt.Sprintf("recovery after %s (ended at %s): ", rec.Fault, fmtDuration(rec.Ended.Round(time.Millisecond).Seconds()))
 		switch {
-		case !rec.Judged:
-			line += "the run ended too soon after it to judge"
 		case rec.Recovered:
 			line += "SLOs held again after " + fmtDuration(rec.After.Round(time.Millisecond).Seconds())
+		case !rec.Judged:
+			line += "not judged: the run went on " + fmtDuration(rec.Left.Round(time.Millisecond).Seconds()) + " after it, too soon to say"
 		default:
-			line += "not recovered by the end of the run"
+			line += "not recovered in the " + fmtDuration(rec.Left.Round(time.Millisecond).Seconds()) + " the run went on"
 		}
 		if rec.HasDrained {
 			line += "; queues drained after " + fmtDuration(rec.Drained.Round(time.Millisecond).Seconds())

@@ -336,6 +336,14 @@ func fmtDuration(sec float64) string {
 	return time.Duration(math.Round(sec) * float64(time.Second)).String()
 }
 
+// hold is how long the SLOs must hold again to call a system recovered.
+func hold(s *scenarios.Scenario) time.Duration {
+	if s.Gate.RecoveryHold > 0 {
+		return s.Gate.RecoveryHold
+	}
+	return DefaultRecoveryHold
+}
+
 // measureRecovery is the slowest recovery after any fault; a fault the
 // system never recovered from fails the clause.
 func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) ClauseResult {
@@ -346,12 +354,12 @@ func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) 
 		return out
 	}
 	for _, rec := range recs {
-		if !rec.Judged {
-			continue // too close to the run's end to say
+		if !rec.Judged && rec.Left < time.Duration(c.Limit()*float64(time.Second))+hold(s) {
+			continue // too close to the run's end to say, even against this clause's limit
 		}
 		out.Samples++
 		if !rec.Recovered {
-			out.Note = rec.Fault + ": not recovered by the end of the run"
+			out.Note = rec.Fault + ": not recovered in the " + fmtDuration(rec.Left.Seconds()) + " the run went on"
 			out.Measured = (r.Meta.Elapsed - rec.Ended).Seconds()
 			out.Margin = out.Limit - out.Measured
 			return out
@@ -359,7 +367,10 @@ func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) 
 		out.Measured = max(out.Measured, rec.After.Seconds())
 	}
 	if out.Samples == 0 {
-		out.Note = "the run did not go on long enough after any fault or surge to judge recovery"
+		// Not judged is no verdict, not a failure: the run ended before it
+		// could say (a longer run, or the fault earlier, can).
+		out.Status = StatusNotEvaluated
+		out.Note = "not judged: the run did not go on long enough after any fault or surge to judge recovery"
 		return out
 	}
 	out.Pass = c.Holds(out.Measured)

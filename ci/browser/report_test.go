@@ -48,6 +48,9 @@ type chartState struct {
 	Points   int           `json:"points"`
 	XType    string        `json:"xType"`
 	XAxis    []float64     `json:"xAxis"` // the x axis's extent as drawn
+	XLabels  []string      `json:"xLabels"`
+	YType    string        `json:"yType"`
+	YAxis    []float64     `json:"yAxis"`
 	Drawn    []seriesState `json:"drawn"`
 }
 
@@ -63,13 +66,15 @@ type seriesState struct {
 const inspect = `(() => [...document.querySelectorAll('div.item')].map(el => {
 	const inst = echarts.getInstanceByDom(el);
 	const canvas = el.querySelector('canvas');
-	let series = 0, points = 0, xType = '', xAxis = [], drawn = [];
+	let series = 0, points = 0, xType = '', xAxis = [], drawn = [], xLabels = [], yType = '', yAxis = [];
 	if (inst) {
 		const s = inst.getOption().series || [];
 		series = s.length;
 		for (const x of s) points += (x.data || []).length;
 		const m = inst.getModel(), ax = m.getComponent('xAxis', 0);
-		if (ax) { xType = ax.get('type'); xAxis = ax.axis.scale.getExtent(); }
+		if (ax) { xType = ax.get('type'); xAxis = ax.axis.scale.getExtent(); xLabels = ax.axis.getViewLabels().map(l => String(l.formattedLabel)); }
+		const ay = m.getComponent('yAxis', 0);
+		if (ay) { yType = ay.get('type'); yAxis = ay.axis.scale.getExtent(); }
 		drawn = m.getSeries().map(sm => {
 			const d = sm.getData(), stacked = d.getCalculationInfo('stackedDimension') || '';
 			const dim = stacked === d.mapDimension('x') ? d.getCalculationInfo('stackResultDimension') : d.mapDimension('x');
@@ -77,7 +82,7 @@ const inspect = `(() => [...document.querySelectorAll('div.item')].map(el => {
 			return {name: sm.name, colour: typeof c === 'string' ? c : JSON.stringify(c), x: xType === 'value' ? d.getDataExtent(dim) : [], stacked};
 		});
 	}
-	return {id: el.id, instance: !!inst, width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0, series, points, xType, xAxis, drawn};
+	return {id: el.id, instance: !!inst, width: canvas ? canvas.width : 0, height: canvas ? canvas.height : 0, series, points, xType, xAxis, drawn, xLabels, yType, yAxis};
 }))()`
 
 // open loads a report file in headless Chromium with the network switched
@@ -183,6 +188,14 @@ func checkChart(t *testing.T, page string, c chartState, span float64) {
 			}
 		}
 	}
+	seen := map[string]bool{}
+	for _, l := range c.XLabels {
+		if c.XType == "value" && (strings.Contains(l, "\n") || seen[l]) {
+			t.Errorf("%s: chart %s: x labels %q: each tick is labelled once, on one row", page, c.ID, c.XLabels)
+			break
+		}
+		seen[l] = true
+	}
 	owner := map[string]string{}
 	for _, s := range c.Drawn {
 		base := s.Name
@@ -202,7 +215,7 @@ var chartDiv = regexp.MustCompile(`<div class="item" id="([A-Za-z0-9_]+)"`)
 // name.png, and checks that nothing failed, nothing was fetched, every chart
 // drew data within the run's span (seconds) and each of its series in a
 // colour of its own, and the banner says want.
-func checkRendered(t *testing.T, page []byte, name, want string, span float64) {
+func checkRendered(t *testing.T, page []byte, name, want string, span float64) []chartState {
 	t.Helper()
 	out := t.TempDir()
 	file := filepath.Join(out, name+".html")
@@ -239,6 +252,7 @@ func checkRendered(t *testing.T, page []byte, name, want string, span float64) {
 	if !strings.HasPrefix(strings.TrimSpace(banner), want) {
 		t.Errorf("%s: verdict banner %q, want %s", name, banner, want)
 	}
+	return charts
 }
 
 // TestReportRendersOffline renders the golden fixture (a measured run with a
@@ -309,7 +323,30 @@ func TestDayReportRendersOffline(t *testing.T) {
 	if !strings.Contains(string(html), `id="surge_returns"`) {
 		t.Fatal("the page has no coming-back chart")
 	}
-	checkRendered(t, html, "13-dec-sim", "NO-GO", span)
+	charts := checkRendered(t, html, "13-dec-sim", "NO-GO", span)
+	// checkin's latency spans 100 ms to the client's 10 s timeout: a log
+	// axis that holds its 2 s SLO line and the timeout's; the time axis
+	// labelled once, by the scenario's clock.
+	found := false
+	for _, c := range charts {
+		switch {
+		case c.ID == "surge_latency_1_checkin":
+			found = true
+			if c.YType != "log" || len(c.YAxis) != 2 || c.YAxis[0] > 2000 || c.YAxis[1] < 10000 {
+				t.Errorf("checkin latency: y axis %s %v, want log from below the 2 s SLO to above the 10 s timeout", c.YType, c.YAxis)
+			}
+		case c.ID == "surge_traffic":
+			if len(c.XLabels) < 5 || c.XLabels[0] != "11:00" {
+				t.Errorf("traffic: x labels %q, want the scenario clock from 11:00", c.XLabels)
+			}
+		}
+	}
+	if !found {
+		t.Error("no latency chart for checkin")
+	}
+	if !strings.Contains(string(html), "Traffic, predicted</h2>") {
+		t.Error("the prediction's headings do not say predicted")
+	}
 }
 
 // TestCapacityPageRendersOffline renders surge capacity's page for lunch's

@@ -112,7 +112,7 @@ server: {abandoned: finish}
 				if err := reports.CapacityHTML(&page, &res.Capacity, s); err != nil {
 					t.Fatal(err)
 				}
-				for _, want := range []string{"<b>shared</b> (chosen)", "identification, not judged: only a-users, at 1.5x its share of the knee", "share a pool of ~"} {
+				for _, want := range []string{"<b>shared</b> (chosen)", "an identification step: only a-users, at 1.5x its share of the knee", "share a pool of ~"} {
 					if !strings.Contains(page.String(), want) {
 						t.Errorf("the capacity page does not say %q", want)
 					}
