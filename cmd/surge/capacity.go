@@ -87,7 +87,7 @@ still writes the directory with the steps so far.`,
 	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
 	metricsFlags(f, &o.runOptions)
-	uiFlags(f, &o.runOptions)
+	uiFlags(f, &o.ui)
 	adminTokenFlag(f, &o.adminToken)
 	f.BoolVar(&o.quiet, "quiet", false, "no line per step")
 	return cmd
@@ -129,8 +129,8 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 		return err
 	}
 	var ui *liveUI
-	if o.ui || o.uiListen != "" {
-		if ui, err = startUI(o.uiListen, s.Name, watch.draw, stderr); err != nil {
+	if o.ui.wanted() {
+		if ui, err = startUI(o.ui, s.Name, watch.draw, stderr); err != nil {
 			return err
 		}
 	}
@@ -150,7 +150,7 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	}
 	if ui != nil {
 		ui.finish(filepath.Join(dir, knee.PageFile))
-		defer ui.stop(ctx, o.uiLinger, stderr)
+		defer ui.stop(ctx, o.ui.linger, stderr)
 	}
 	printCapacity(o.json, res, dir, stdout)
 	return capacityVerdict(res, searchErr, dir)

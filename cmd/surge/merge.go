@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,6 +55,7 @@ surge k8s runs beside the shards).`,
 	f.BoolVar(&o.partial, "partial", false, "merge the shards there are when some are missing (the report says which)")
 	f.DurationVar(&o.wait, "wait", 0, "wait this long at most for every shard to have written its results")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause) to this file")
+	uiFlags(f, &o.ui)
 	return cmd
 }
 
@@ -60,11 +64,26 @@ type mergeOptions struct {
 	out, junit    string
 	partial, json bool
 	wait          time.Duration
+	ui            uiOptions // the live page: the shards merged as they arrive
 }
 
 // merge is surge merge: read the shards (waiting for them with --wait),
 // merge them, write the run directory and return the verdict.
-func merge(ctx context.Context, o mergeOptions, stdout, stderr io.Writer) error {
+func merge(ctx context.Context, o mergeOptions, stdout, stderr io.Writer) (err error) {
+	if o.ui.wanted() {
+		ui, err := startUI(o.ui, "merge", (&shardWatch{o: o}).draw, stderr)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			linger := time.Duration(0) // nothing merged: nothing to keep showing
+			if _, statErr := os.Stat(filepath.Join(o.out, reports.ReportHTML)); statErr == nil {
+				ui.finish(filepath.Join(o.out, reports.ReportHTML))
+				linger = o.ui.linger
+			}
+			ui.stop(ctx, linger, stderr)
+		}()
+	}
 	deadline := time.Now().Add(o.wait)
 	for {
 		waiting := time.Now().Before(deadline)
@@ -164,4 +183,53 @@ func runDirsIn(d, out string) ([]string, error) {
 	}
 	sort.Strings(found)
 	return found, nil
+}
+
+// shardWatch draws the live page of a merge: the shards written so far,
+// merged as a partial run. A shard writes its results once, at its end, so
+// the drawing is redone only when the set of results files changes (a
+// 16-shard hour takes seconds to read).
+type shardWatch struct {
+	o     mergeOptions
+	key   string
+	page  []byte
+	where string
+}
+
+func (w *shardWatch) draw() ([]byte, string) {
+	var key strings.Builder
+	for _, d := range w.o.dirs {
+		dirs, _ := runDirsIn(d, w.o.out)
+		for _, rd := range dirs {
+			if fi, err := os.Stat(filepath.Join(rd, results.FileName)); err == nil {
+				fmt.Fprintf(&key, "%s@%d;", rd, fi.ModTime().UnixNano())
+			}
+		}
+	}
+	if key.String() == w.key {
+		return w.page, w.where
+	}
+	w.key = key.String()
+	parts, err := readShards(w.o.dirs, w.o.out)
+	if err != nil {
+		w.page, w.where = nil, "no shard written yet"
+		return nil, w.where
+	}
+	run, err := results.MergeShards(parts, true)
+	if err != nil {
+		w.page, w.where = []byte(html.EscapeString(err.Error())), "the shards do not merge"
+		return w.page, w.where
+	}
+	var s *scenarios.Scenario
+	if raw, err := spec.ReadFile(filepath.Join(parts[0].Name, reports.ScenarioFile), spec.MaxDocument); err == nil {
+		s, _ = scenarios.Parse(filepath.Join(parts[0].Name, reports.ScenarioFile), raw)
+	}
+	var b bytes.Buffer
+	if err := reports.HTML(&b, reports.New(s, run)); err != nil {
+		w.page = []byte(html.EscapeString(err.Error()))
+	} else {
+		w.page = b.Bytes()
+	}
+	w.where = fmt.Sprintf("%d of %d shards written", len(parts), run.Meta.Shards)
+	return w.page, w.where
 }

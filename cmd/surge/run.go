@@ -57,13 +57,14 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	adminTokenFlag(f, &o.adminToken)
 	shardFlags(f, &o.shard)
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines")
-	uiFlags(f, &o)
+	uiFlags(f, &o.ui)
 	return cmd
 }
 
-// uiFlags are the live page's flags of run and capacity.
-func uiFlags(f *pflag.FlagSet, o *runOptions) {
-	f.BoolVar(&o.ui, "ui", false, "serve a live page (the report, redrawn each second) on a free loopback port, printed")
-	f.StringVar(&o.uiListen, "ui-listen", "", "serve the live page on ADDR (off loopback it needs $SURGE_UI_TOKEN); implies --ui")
-	f.DurationVar(&o.uiLinger, "ui-linger", 15*time.Second, "with --ui: how long the final report stays served at the end")
+// uiFlags are the live page's flags of run, capacity and merge.
+func uiFlags(f *pflag.FlagSet, o *uiOptions) {
+	f.BoolVar(&o.on, "ui", false, "serve a live page (the report, redrawn each second) on a free loopback port, printed")
+	f.StringVar(&o.listen, "ui-listen", "", "serve the live page on ADDR (off loopback it needs $SURGE_UI_TOKEN); implies --ui")
+	f.DurationVar(&o.linger, "ui-linger", 15*time.Second, "with --ui: how long the final report stays served at the end")
+	f.BoolVar(&o.open, "open", false, "open the live page in a browser ($BROWSER, else the system's); implies --ui")
 }

@@ -47,9 +47,7 @@ type runOptions struct {
 	metrics, quiet, json                  bool
 	seed                                  uint64
 	shard                                 shardOptions  // --shard, --shards, --start-at, --start-in
-	ui                                    bool          // --ui: the live page
-	uiListen                              string        // --ui-listen: its address
-	uiLinger                              time.Duration // how long the final report stays served
+	ui                                    uiOptions     // --ui and its kin: the live page
 }
 
 // loadScenario reads the scenario file and applies --compression.
@@ -113,7 +111,7 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	err = conclude(o, raw, s, run, o.shard.suffix(), stdout)
 	if ui != nil {
 		ui.finish(filepath.Join(o.out, reports.ReportHTML))
-		ui.stop(ctx, o.uiLinger, stderr)
+		ui.stop(ctx, o.ui.linger, stderr)
 	}
 	return err
 }
@@ -162,7 +160,7 @@ func attach(ctx context.Context, o runOptions, s *scenarios.Scenario, target str
 // (nil otherwise); the run's directory is settled now, since the page
 // becomes its report.html.
 func startUIFor(o *runOptions, s *scenarios.Scenario, cfg *replay.Config, stderr io.Writer) (*liveUI, error) {
-	if !o.ui && o.uiListen == "" {
+	if !o.ui.wanted() {
 		return nil, nil
 	}
 	if o.out == "" {
@@ -171,7 +169,7 @@ func startUIFor(o *runOptions, s *scenarios.Scenario, cfg *replay.Config, stderr
 	if cfg.Live == nil {
 		cfg.Live = &replay.Live{}
 	}
-	return startUI(o.uiListen, s.Name, runDrawing(s, cfg.Live), stderr)
+	return startUI(o.ui, s.Name, runDrawing(s, cfg.Live), stderr)
 }
 
 // conclude writes the run directory (and JUnit), prints the summary and

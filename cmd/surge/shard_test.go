@@ -225,7 +225,7 @@ func TestShardFlagsBadInput(t *testing.T) {
 // shardDirs writes n shard run directories of a 1-hour lunch run: every
 // request of the scenario over the hour's time buckets, latencies spread
 // over four decades (what makes histograms large, more than counts).
-func shardDirs(b *testing.B, n, perShard int) string {
+func shardDirs(b testing.TB, n, perShard int) string {
 	raw, err := os.ReadFile("../../scenarios/lunch.yaml")
 	if err != nil {
 		b.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
 	"sync"
 	"time"
 
@@ -50,10 +52,22 @@ type liveUI struct {
 	final string    // report.html, once the run is written
 }
 
-// startUI listens on addr (loopback: 127.0.0.1:0 by default) before any
+// uiOptions are the live page's flags.
+type uiOptions struct {
+	on     bool          // --ui
+	listen string        // --ui-listen: its address
+	linger time.Duration // --ui-linger: how long the final report stays served
+	open   bool          // --open: open it in a browser
+}
+
+// wanted says a flag asks for the page.
+func (o uiOptions) wanted() bool { return o.on || o.listen != "" || o.open }
+
+// startUI listens on o.listen (loopback: 127.0.0.1:0 by default) before any
 // load: a busy port or a non-loopback address without $SURGE_UI_TOKEN is
-// an error, exit 1.
-func startUI(addr, name string, draw func() ([]byte, string), stderr io.Writer) (*liveUI, error) {
+// an error, exit 1. With --open it opens the page in a browser.
+func startUI(o uiOptions, name string, draw func() ([]byte, string), stderr io.Writer) (*liveUI, error) {
+	addr := o.listen
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -81,7 +95,33 @@ func startUI(addr, name string, draw func() ([]byte, string), stderr io.Writer) 
 		u.url += "?token=" + u.token
 	}
 	fmt.Fprintf(stderr, "live page: %s\n", u.url)
+	if o.open {
+		if err := openBrowser(u.url); err != nil {
+			fmt.Fprintf(stderr, "live page: --open: %v (open the address above yourself)\n", err)
+		}
+	}
 	return u, nil
+}
+
+// openBrowser starts $BROWSER on url, else the system's opener
+// (xdg-open, open, or Windows' url handler); it does not wait for it.
+func openBrowser(url string) error {
+	var cmd *exec.Cmd
+	switch b := os.Getenv("BROWSER"); {
+	case b != "":
+		cmd = exec.Command(b, url)
+	case runtime.GOOS == "darwin":
+		cmd = exec.Command("open", url)
+	case runtime.GOOS == "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait() // reaped whenever the opener exits
+	return nil
 }
 
 // guard admits GETs, with the token when there is one.

@@ -103,14 +103,14 @@ func TestLivePageBadInput(t *testing.T) {
 			t.Errorf("%v: exit %d after %v, want 1 with %q at once\n%s%s", c.args, code, time.Since(start), c.want, out, errs)
 		}
 	}
-	u, err := startUI("0.0.0.0:0", "t", nil, io.Discard)
+	u, err := startUI(uiOptions{listen: "0.0.0.0:0"}, "t", nil, io.Discard)
 	if err == nil {
 		u.srv.Close()
 		t.Fatal("off loopback without a token: started")
 	}
 	t.Setenv("SURGE_UI_TOKEN", "0123456789abcdef0123")
 	var sink bytes.Buffer
-	u, err = startUI("0.0.0.0:0", "t", nil, &sink) // (reached on loopback below)
+	u, err = startUI(uiOptions{listen: "0.0.0.0:0"}, "t", nil, &sink) // (reached on loopback below)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +173,68 @@ func TestCapacityLivePage(t *testing.T) {
 	}
 	if code := <-done; code != 0 {
 		t.Errorf("the search: exit %d", code)
+	}
+}
+
+// TestMergeLivePage: surge merge --wait --ui-listen shows the shards as
+// they arrive (a partial run, "k of n shards written"), then becomes the
+// merged run's report.html; --open hands the page's address to $BROWSER.
+func TestMergeLivePage(t *testing.T) {
+	staged := shardDirs(t, 3, 2000)
+	parent, out := t.TempDir(), filepath.Join(t.TempDir(), "merged")
+	arrive := func(i int) {
+		name := "shard-" + strconv.Itoa(i)
+		if err := os.Rename(filepath.Join(staged, name), filepath.Join(parent, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opened := filepath.Join(t.TempDir(), "opened")
+	browser := filepath.Join(t.TempDir(), "browser.sh")
+	os.WriteFile(browser, []byte("#!/bin/sh\necho \"$1\" > "+opened+"\n"), 0o755)
+	t.Setenv("BROWSER", browser)
+	addr := freePort(t)
+	arrive(0)
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runSurge("merge", parent, "--out", out, "--wait", "60s", "--ui-listen", addr, "--open", "--ui-linger", "3s")
+		done <- code
+	}()
+	look := func(want string) string {
+		var page string
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if resp, err := http.Get("http://" + addr + "/report"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if page = string(b); strings.Contains(page, want) {
+					return page
+				}
+			}
+		}
+		t.Fatalf("the merge's live page never said %q:\n%.800s", want, page)
+		return ""
+	}
+	page := look("1 of 3 shards written")
+	if !strings.Contains(page, `name="surge-live"`) || !strings.Contains(page, "merged from 1 of 3 shards") {
+		t.Errorf("the first shard's page is not a live partial run:\n%.800s", page)
+	}
+	arrive(1)
+	look("2 of 3 shards written")
+	arrive(2)
+	look("merged from 3 shards")
+	var final string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if final = look("merged from 3 shards"); !strings.Contains(final, `name="surge-live"`) {
+			break // the merge is written: the page is its report (served for --ui-linger)
+		}
+	}
+	if code := <-done; code == 1 {
+		t.Fatalf("the merge: exit %d", code)
+	}
+	kept, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil || final != string(kept) || strings.Contains(final, `name="surge-live"`) {
+		t.Errorf("the page at the end is not the merged report.html (%v)", err)
+	}
+	if b, _ := os.ReadFile(opened); strings.TrimSpace(string(b)) != "http://"+addr+"/" {
+		t.Errorf("--open gave $BROWSER %q, want the page's address", b)
 	}
 }
