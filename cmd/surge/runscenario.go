@@ -46,8 +46,8 @@ type runOptions struct {
 	sendSlack                             time.Duration
 	metrics, quiet, json                  bool
 	seed                                  uint64
-	shard                                 shardOptions  // --shard, --shards, --start-at, --start-in
-	ui                                    uiOptions     // --ui and its kin: the live page
+	shard                                 shardOptions // --shard, --shards, --start-at, --start-in
+	ui                                    uiOptions    // --ui and its kin: the live page
 }
 
 // loadScenario reads the scenario file and applies --compression.
