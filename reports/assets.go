@@ -20,6 +20,10 @@ var echartsJS string
 
 func echartsScript() template.JS { return template.JS(echartsJS) }
 
+// EChartsJS is the ECharts script itself, for a server that gives it to
+// its pages once (HTMLLinked) rather than inside each of them.
+func EChartsJS() string { return echartsJS }
+
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])

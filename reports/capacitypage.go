@@ -236,7 +236,7 @@ func errorKinds(st CapacityStep) string {
 // against offered load with the SLO lines and the knee, the USL fit, and
 // how well the calibrated profile reproduces the steps.
 func CapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario) error {
-	return writeCapacityHTML(w, c, s, echartsScript())
+	return writeCapacityHTML(w, c, s, echartsScript(), "")
 }
 
 type capacityView struct {
@@ -244,6 +244,7 @@ type capacityView struct {
 	Word, Class string
 	Charts      []chart
 	Script      template.JS
+	ScriptURL   string // the script's address instead of Script
 	Text        string
 	// Names are every request; Table those the steps table shows (the
 	// ones with a latency clause, so that it fits a page).
@@ -252,8 +253,14 @@ type capacityView struct {
 	Cols         int       // and its columns
 }
 
-func writeCapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario, script template.JS) error {
-	v := capacityView{C: c, Word: CapacityWord(c), Script: script}
+// CapacityHTMLLinked is the capacity page with the ECharts script read from
+// scriptURL (the live page's), as HTMLLinked.
+func CapacityHTMLLinked(w io.Writer, c *Capacity, s *scenarios.Scenario, scriptURL string) error {
+	return writeCapacityHTML(w, c, s, "", scriptURL)
+}
+
+func writeCapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario, script template.JS, scriptURL string) error {
+	v := capacityView{C: c, Word: CapacityWord(c), Script: script, ScriptURL: scriptURL}
 	v.Class = map[string]string{"GO": "go", "NO-GO": "nogo"}[v.Word]
 	if v.Class == "" {
 		v.Class = "none"
@@ -473,7 +480,7 @@ tr.knee td{background:#dafbe1;font-weight:650}
 .container{margin:.6em 0 1.4em}.item{border:1px solid #eaeef2;border-radius:6px}
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 </style>
-<script>{{.Script}}</script>
+{{if .ScriptURL}}<script src="{{.ScriptURL}}"></script>{{else}}<script>{{.Script}}</script>{{end}}
 </head><body><main>
 <div id="verdict" class="banner {{.Class}}">{{.Word}}: capacity of {{.C.Scenario}}
 <small>{{.C.Mode}}{{with .C.Target}} · {{.}}{{end}} · ended: {{.C.Ended}}{{if .C.Knee.ArrivalsPerS}} · knee {{num .C.Knee.ArrivalsPerS}} arrivals/s · headroom {{printf "%.2f" .C.Headroom}}x{{end}}</small></div>

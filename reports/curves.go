@@ -71,13 +71,13 @@ func trafficCurves(r *results.Run) traffic {
 	}
 	for i := 0; i < w.count; i++ {
 		x := w.start(i)
-		all, _ := w.all(i)
-		t.offered = append(t.offered, point{x, float64(all.Offered) / secs})
-		t.attempted = append(t.attempted, point{x, float64(all.Attempted) / secs})
-		t.succeeded = append(t.succeeded, point{x, float64(all.Succeeded) / secs})
+		offered, attempted, succeeded, errs := w.counts(i)
+		t.offered = append(t.offered, point{x, float64(offered) / secs})
+		t.attempted = append(t.attempted, point{x, float64(attempted) / secs})
+		t.succeeded = append(t.succeeded, point{x, float64(succeeded) / secs})
 		t.goodput = append(t.goodput, point{x, float64(w.users(i).Completed) / secs})
 		for k := range kinds {
-			t.errors[k] = append(t.errors[k], point{x, float64(all.Errors[k]) / secs})
+			t.errors[k] = append(t.errors[k], point{x, float64(errs[k]) / secs})
 		}
 	}
 	return t

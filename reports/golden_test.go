@@ -147,7 +147,7 @@ func TestGoldenReports(t *testing.T) {
 	rep := goldenReport(t)
 	const script = "/* the ECharts script goes here */"
 	for file, render := range map[string]func(*bytes.Buffer) error{
-		"report.html":  func(b *bytes.Buffer) error { return writeHTML(b, rep, script) },
+		"report.html":  func(b *bytes.Buffer) error { return writeHTML(b, rep, script, "") },
 		"summary.txt":  func(b *bytes.Buffer) error { return Text(b, rep) },
 		"summary.json": func(b *bytes.Buffer) error { return JSON(b, rep) },
 	} {

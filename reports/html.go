@@ -13,7 +13,15 @@ import (
 // then the scenario, traffic, latency, stages, prediction, recovery,
 // baseline, errors and events, with every chart drawn by the embedded
 // ECharts script (no network needed to open it).
-func HTML(w io.Writer, rep *Report) error { return writeHTML(w, rep, echartsScript()) }
+func HTML(w io.Writer, rep *Report) error { return writeHTML(w, rep, echartsScript(), "") }
+
+// HTMLLinked writes the same page with the ECharts script read from
+// scriptURL instead of inline: what a page redrawn each second (the live
+// page) serves, so that the megabyte of script is neither rebuilt nor sent
+// with every drawing.
+func HTMLLinked(w io.Writer, rep *Report, scriptURL string) error {
+	return writeHTML(w, rep, "", scriptURL)
+}
 
 // view is what the page template reads.
 type view struct {
@@ -25,27 +33,26 @@ type view struct {
 	ErrKinds               []string
 	ErrCount               map[string]map[string]int64
 	Events                 []eventView
-	Faults                 bool   // the run had fault windows (the charts shade them)
-	Busiest                string // what the traffic chart's pin is
+	Faults                 bool // the run had fault windows (the charts shade them)
 	// Pred is ", predicted" on a prediction's page (its headings say so),
 	// "" on a measured one.
-	Pred   string
-	Text   string
-	Script template.JS
+	Pred      string
+	Text      string
+	Script    template.JS
+	ScriptURL string // the script's address instead of Script (HTMLLinked)
 }
 
 type eventView struct{ At, Kind, Detail string }
 
-func writeHTML(w io.Writer, rep *Report, script template.JS) error {
+func writeHTML(w io.Writer, rep *Report, script template.JS, scriptURL string) error {
 	s := Summarize(rep)
-	v := view{Report: rep, S: s, Word: rep.Verdict.Word(), Script: script,
+	v := view{Report: rep, S: s, Word: rep.Verdict.Word(), Script: script, ScriptURL: scriptURL,
 		Paragraph: describe(rep.Loaded, s.Forecast), Names: s.Names, Faults: len(faultSpans(rep.Run)) > 0}
 	v.Class = map[string]string{"GO": "go", "NO-GO": "nogo"}[v.Word]
 	if v.Class == "" {
 		v.Class = "none"
 	}
 	v.Charts = buildCharts(rep, &s)
-	v.Busiest = busiestText(rep.Run, &s)
 	if rep.Run.Meta.Kind == "sim" {
 		v.Pred, v.Class = ", predicted", v.Class+" predicted"
 	}
@@ -110,7 +117,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 td pre{white-space:pre-wrap;word-break:break-all;max-width:36em;margin:0;padding:.3em .5em}
 details{margin:1em 0}
 </style>
-<script>{{.Script}}</script>
+{{if .ScriptURL}}<script src="{{.ScriptURL}}"></script>{{else}}<script>{{.Script}}</script>{{end}}
 </head><body><main>
 <div id="verdict" class="banner {{.Class}}">{{.Word}}{{if .Pred}} (predicted){{end}}: {{.Run.Meta.Scenario}}
 <small>{{kindOf .Run.Meta.Kind}} · seed {{.Run.Meta.Seed}}{{with .Run.Meta.Profile}} · profile {{.}}{{end}}{{with .Run.Meta.Sharding}} · {{.}}{{end}} · ended: {{.Run.Meta.Ended}}{{with .S.FirstBreaches}} · first breach: {{(index . 0).Clause}} at {{at (index . 0).At}}{{end}}</small>
@@ -137,7 +144,7 @@ details{margin:1em 0}
 {{with .Charts.Traffic}}{{.Element}}{{.Script}}{{else}}<p class="muted">No requests were recorded.</p>{{end}}
 <table><tr><th>users</th><th>arrived</th><th>completed</th><th>goodput</th><th>abandoned</th><th>out of patience</th><th>manual check</th><th>unfinished</th><th>switched platform</th><th>retry amplification</th></tr>
 <tr><td></td><td>{{.Run.Users.Arrived}}</td><td>{{.Run.Users.Completed}}</td><td>{{pct .S.Goodput}}</td><td>{{.Run.Users.Abandoned}}</td><td>{{.Run.Users.Impatient}}</td><td>{{.Run.Users.Manual}}</td><td>{{.Run.Users.Unfinished}}</td><td>{{.Run.Users.Switched}}</td><td>{{sprintf "%.2fx" .S.RetryAmp}}</td></tr></table>
-<p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}{{with .Busiest}}{{.}} {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>{{with .Charts.Returns}}
+<p class="muted">{{if .Faults}}Shaded: fault windows. {{end}}{{with .Charts.Busiest}}{{.}} {{end}}Offered counts each user's first attempt at a request (the demand); attempted adds the retries; goodput counts users who finished their journey, at their arrival time.</p>{{with .Charts.Returns}}
 <h3>Coming back later</h3>{{.Element}}{{.Script}}
 <p>{{$.Run.Users.Left}} users gave up to come back later; {{$.Run.Users.Returned}} came back within the day and {{$.Run.Users.ReturnedCompleted}} of them completed their journey{{with $.S.Gone}}; {{.}} would have come back after the day's end{{end}}. A user who comes back resumes where it failed, keeping its credential; its requests count as attempts, not new demand. Shaded: the scenario's periods.</p>
 {{with $.S.LeftFrom}}<table><tr><th>where they gave up</th><th>users</th></tr>

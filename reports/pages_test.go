@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
 
 	"github.com/surgekit/surge/scenarios/results"
 )
@@ -230,4 +231,35 @@ func TestRecoveryNotJudgedInTheTimeLeft(t *testing.T) {
 			t.Errorf("%d s: the recovery clause %+v", c.n, rc)
 		}
 	}
+}
+
+// renderLine writes what go-echarts' own renderer writes, byte for byte,
+// for every kind of chart the pages draw (functions in the options, log
+// and category axes, mark lines and areas).
+func TestRenderLineIsGoEchartsOwn(t *testing.T) {
+	r := syntheticRun(1, "run", 1, 6*time.Minute, time.Second)
+	rep := &Report{Loaded: &Loaded{Run: r}}
+	sum := Summarize(rep)
+	c := &charting{rep: rep, sum: &sum, spans: faultSpans(r), marks: map[string]float64{"surge end": 200},
+		axis: timeAxis{span: r.Meta.Planned}}
+	lines := []*charts.Line{c.axis.chart("surge_a", "a", "ms"), distributionLine("surge_b")}
+	ch := c.axis.chart("surge_c", "c (ms)", "ms")
+	ax := latencyAxis(ch, map[string]float64{"SLO": 100}, []point{{0, 0.01}, {1, 5}})
+	ch.AddSeries("p50", ax.data([]point{{0, 0.01}, {1, 5}}), noSymbols(), shade([]span{{"f", 1, 2}}), horizontals(map[string]float64{"SLO": 100}))
+	lines = append(lines, ch)
+	lines[0].AddSeries("x", lineData([]point{{0, 1}, {1, math.NaN()}}, 1), busiest(time.Second), verticals(c.marks))
+	for _, l := range lines {
+		mine := renderLine(l)
+		theirs := l.RenderSnippet()
+		if string(mine.Element) != theirs.Element || string(mine.Script) != theirs.Script {
+			t.Errorf("%s: renderLine differs from go-echarts' at %s", l.ChartID, firstDiff(string(mine.Element+mine.Script), theirs.Element+theirs.Script))
+		}
+	}
+}
+
+func distributionLine(id string) *charts.Line {
+	c := lineChart(id, "d", "300px", opts.XAxis{Type: "category"}, opts.YAxis{Type: "log"})
+	c.SetXAxis(percentileLabels())
+	c.AddSeries("d", []opts.LineData{{Value: 1.0}, {Value: 2.0}})
+	return c
 }

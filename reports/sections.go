@@ -29,6 +29,7 @@ type chartSet struct {
 	PredRate, PredUtil  *chart
 	PredLatency         []chart
 	BaselineP99         *chart
+	Busiest             string // what the traffic chart's pin is
 	all                 []chart
 }
 
@@ -93,6 +94,7 @@ func (c *charting) traffic(cs *chartSet) {
 		charts.WithLineStyleOpts(opts.LineStyle{Width: 5, Opacity: opts.Float(0.45)}))
 	ch.AddSeries("goodput (users done, by arrival)", lineData(t.goodput, 1), noSymbols(), pal.next(), lineStyle("dashed"))
 	cs.Traffic = cs.add(renderLine(ch))
+	cs.Busiest = busiestText(r, t.offered, c.sum)
 	if len(t.errors) == 0 {
 		return
 	}
@@ -121,10 +123,9 @@ func busiest(width time.Duration) charts.SeriesOpts {
 
 // busiestText says what the pin shows, beside the forecast it may seem to
 // contradict ("" with no requests).
-func busiestText(r *results.Run, sum *Summary) string {
-	t := trafficCurves(r)
+func busiestText(r *results.Run, offered []point, sum *Summary) string {
 	top := 0.0
-	for _, p := range t.offered {
+	for _, p := range offered {
 		if !math.IsNaN(p.y) {
 			top = math.Max(top, p.y)
 		}

@@ -369,7 +369,7 @@ func (w *watchedSearch) draw() ([]byte, string) {
 	c := reports.Capacity{Scenario: w.s.Name, Mode: w.mode, Target: w.target, Peak: w.peak, Steps: slices.Clone(w.steps), Ended: reports.Searching}
 	w.mu.Unlock()
 	var b bytes.Buffer
-	if err := reports.CapacityHTML(&b, &c, w.s); err != nil {
+	if err := reports.CapacityHTMLLinked(&b, &c, w.s, uiScript); err != nil {
 		return []byte(err.Error()), ""
 	}
 	return b.Bytes(), fmt.Sprintf("steps played: %d", len(c.Steps))

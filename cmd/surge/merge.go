@@ -225,7 +225,7 @@ func (w *shardWatch) draw() ([]byte, string) {
 		s, _ = scenarios.Parse(filepath.Join(parts[0].Name, reports.ScenarioFile), raw)
 	}
 	var b bytes.Buffer
-	if err := reports.HTML(&b, reports.New(s, run)); err != nil {
+	if err := reports.HTMLLinked(&b, reports.New(s, run), uiScript); err != nil {
 		w.page = []byte(html.EscapeString(err.Error()))
 	} else {
 		w.page = b.Bytes()

@@ -88,6 +88,7 @@ func startUI(o uiOptions, name string, draw func() ([]byte, string), stderr io.W
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", u.shell)
 	mux.HandleFunc("GET /report", u.report)
+	mux.HandleFunc("GET /"+uiScript, script)
 	u.srv = &http.Server{Handler: u.guard(mux), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 	go u.srv.Serve(ln)
 	u.url = "http://" + ln.Addr().String() + "/"
@@ -124,10 +125,22 @@ func openBrowser(url string) error {
 	return nil
 }
 
-// guard admits GETs, with the token when there is one.
+// uiScript is where the live page's drawings read the ECharts script: once
+// a page, cached, not a megabyte inside every drawing.
+const uiScript = "echarts-" + reports.EChartsVersion + ".js"
+
+// script serves the ECharts script (public: no token needed).
+func script(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=86400, immutable")
+	io.WriteString(w, reports.EChartsJS())
+}
+
+// guard admits GETs, with the token when there is one (but for the
+// ECharts script, which holds nothing of the run).
 func (u *liveUI) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u.token != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(u.token)) != 1 {
+		if u.token != "" && r.URL.Path != "/"+uiScript && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(u.token)) != 1 {
 			http.Error(w, "the live page needs its token (?token=)", http.StatusUnauthorized)
 			return
 		}
@@ -199,12 +212,17 @@ func runDrawing(s *scenarios.Scenario, l *replay.Live) func() ([]byte, string) {
 		if snap == nil {
 			return nil, ""
 		}
-		var b bytes.Buffer
-		if err := reports.HTML(&b, reports.New(s, snap)); err != nil {
-			return []byte(html.EscapeString(err.Error())), ""
-		}
-		return b.Bytes(), fmt.Sprintf("%s of %s played", snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second))
+		return drawRun(s, snap)
 	}
+}
+
+// drawRun is a running run's page and how far it is.
+func drawRun(s *scenarios.Scenario, snap *results.Run) ([]byte, string) {
+	var b bytes.Buffer
+	if err := reports.HTMLLinked(&b, reports.New(s, snap), uiScript); err != nil {
+		return []byte(html.EscapeString(err.Error())), ""
+	}
+	return b.Bytes(), fmt.Sprintf("%s of %s played", snap.Meta.Elapsed.Round(time.Second), snap.Meta.Planned.Round(time.Second))
 }
 
 // snapshot copies the run as it stands, its clock at now.
