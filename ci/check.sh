@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ci/check.sh: every check a change must pass, in the order that fails fastest:
-# gofmt, go vet, the import-direction rules of DESIGN.md, then every test with
+# gofmt, go vet, the import-direction rules (ci/importrules), then every test with
 # the race detector. This is the README's test command and what .ci/run calls.
 #
 #   bash ci/check.sh            # all of it

@@ -50,6 +50,18 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// An allowance that no package of its rule imports is a violation; one that
+// some package uses is not.
+func TestUnusedAllowances(t *testing.T) {
+	got := strings.Join(unused([]pkg{p("scenarios/fault", []string{"fmt"}, nil)}), "\n")
+	if !strings.Contains(got, "scenarios/fault: its rule allows scenarios/spec, which none of its packages imports") {
+		t.Errorf("an unused allowance: %q", got)
+	}
+	if got := unused([]pkg{p("scenarios/fault", []string{"scenarios/spec"}, nil)}); len(got) != 0 {
+		t.Errorf("a used allowance is called unused: %q", got)
+	}
+}
+
 // TestREADMEShowsTheRules: the README's layout section holds the rules as
 // -table prints them, so the documented direction cannot drift from the
 // enforced one.
