@@ -240,7 +240,7 @@ func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 			return out
 		}
 		out.Samples = s.Answered()
-		out.Measured = shareOf(c.Metric, s)
+		out.Measured = shareOf(c, s)
 	}
 	if out.Samples == 0 {
 		out.Note = "no measurements"
@@ -256,11 +256,11 @@ func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 
 // shareOf is a share clause's value on a series: the error rate, or the
 // share of answers that failed with the metric's kind.
-func shareOf(metric string, s *results.Series) float64 {
-	if metric == "errors" {
-		return s.ErrorRate()
+func shareOf(c scenarios.Clause, s *results.Series) float64 {
+	if k := c.ErrorKind(); k != "" {
+		return s.KindRate(k)
 	}
-	return s.KindRate(map[string]string{"timeouts": "timeout", "shed": "shed", "expired_qr": "expired_qr"}[metric])
+	return s.ErrorRate()
 }
 
 // GateError is the error of a NO-GO verdict; it names the failed clauses.

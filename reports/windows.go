@@ -168,8 +168,8 @@ func stretchValue(c scenarios.Clause, all *results.Series, per map[string]*resul
 			return h.Mean().Seconds(), true
 		}
 		return h.Quantile(c.Percentile()).Seconds(), true
-	case shareMetrics[c.Metric]:
-		return shareOf(c.Metric, ser), true
+	case c.IsShare():
+		return shareOf(c, ser), true
 	}
 	return 0, false
 }
@@ -220,5 +220,3 @@ func firstBreaches(s *scenarios.Scenario, r *results.Run) []FirstBreach {
 	return out
 }
 
-// shareMetrics are the clauses judged as a share of a stretch's answers.
-var shareMetrics = map[string]bool{"errors": true, "timeouts": true, "shed": true, "expired_qr": true}

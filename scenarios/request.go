@@ -308,15 +308,27 @@ func (r Request) Classify(status int, code func() string) string {
 	} else if status/100 == 2 {
 		return ""
 	}
+	k := StatusKind(status)
+	if k == "4xx" {
+		if named, ok := r.Kinds[code()]; ok {
+			return named
+		}
+	}
+	return k
+}
+
+// StatusKind is the error kind of an HTTP status a request did not expect:
+// 503 and 429 are a shed (the service refused it at once; retried as
+// one), another 5xx is "5xx", a 4xx "4xx", anything else "wrong_status".
+// The run names its answers by it, and the simulator its stages' and
+// faults' answers, so the two worlds count the same kinds.
+func StatusKind(status int) string {
 	switch {
 	case status == 503 || status == 429:
-		return "shed"
+		return KindShed
 	case status >= 500:
 		return "5xx"
 	case status >= 400:
-		if k, ok := r.Kinds[code()]; ok {
-			return k
-		}
 		return "4xx"
 	}
 	return "wrong_status"

@@ -60,11 +60,34 @@ const (
 	AnswersFailed = "failed"
 )
 
+// The error kinds the gate's share clauses name; the rest (5xx, 4xx,
+// reset, a gRPC code's name ...) are counted and reported by their own
+// names.
+const (
+	KindTimeout   = "timeout"    // the client's timeout (or a gRPC DEADLINE_EXCEEDED)
+	KindShed      = "shed"       // the service refused it at once (503, 429, a gRPC UNAVAILABLE ...)
+	KindExpiredQR = "expired_qr" // a QR token used after its life
+)
+
 var (
 	latencyMetrics = map[string]float64{"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99.9": 99.9, "max": 100, "mean": -1}
-	shareMetrics   = map[string]bool{"errors": true, "timeouts": true, "expired_qr": true, "shed": true}
-	userMetrics    = map[string]bool{"goodput": true, "abandonment": true}
+	// shareMetrics are the shares of answers, each with the error kind it
+	// counts ("" for errors: every failed answer). The one list: the gate,
+	// the report's windows and the run's safety abort all read it.
+	shareMetrics = map[string]string{"errors": "", "timeouts": KindTimeout, "expired_qr": KindExpiredQR, "shed": KindShed}
+	userMetrics  = map[string]bool{"goodput": true, "abandonment": true}
 )
+
+// IsShare says the clause judges a share of answers (errors, timeouts,
+// shed, expired_qr), not of users, nor a latency.
+func (c Clause) IsShare() bool {
+	_, ok := shareMetrics[c.Metric]
+	return ok
+}
+
+// ErrorKind is the error kind a share clause counts: "" for errors (every
+// failed answer), the kind's name for the others.
+func (c Clause) ErrorKind() string { return shareMetrics[c.Metric] }
 
 // ParseClause reads the notation documented on Clause.
 func ParseClause(s string) (Clause, error) {
@@ -103,7 +126,7 @@ func (c *Clause) parseValue(v string) error {
 		if err == nil && c.Duration <= 0 {
 			err = fmt.Errorf("a latency limit must be positive, have %v", c.Duration)
 		}
-	case shareMetrics[c.Metric], userMetrics[c.Metric]:
+	case c.IsShare(), userMetrics[c.Metric]:
 		var p Percent
 		p, err = ParsePercent(v)
 		c.Value = float64(p)

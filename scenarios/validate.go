@@ -61,9 +61,7 @@ func (s *Scenario) Validate(p *spec.Problems) {
 	}
 	if sf := s.Safety; sf != nil {
 		s.validateClause(p, "safety.abort_if", sf.AbortIf)
-		switch sf.AbortIf.Metric {
-		case "errors", "timeouts", "shed", "expired_qr":
-		default:
+		if !sf.AbortIf.IsShare() {
 			p.Addf("safety.abort_if", "clause %q: a safety abort judges a share of the last seconds' answers: errors, timeouts, shed or expired_qr, not %s", sf.AbortIf.Text, sf.AbortIf.Metric)
 		}
 		if sf.For < 0 {

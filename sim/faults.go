@@ -153,13 +153,10 @@ func (m *sim) faultLatency(st *stage, base float64) float64 {
 
 // statusKind is the error kind a client sees for an injected status.
 func statusKind(status int) string {
-	switch {
-	case status == 0 || status == 503 || status == 429: // unavailable, too many requests: shed
-		return "shed"
-	case status >= 500:
-		return "5xx"
+	if status == 0 { // a fault's default answer, 503
+		return scenarios.KindShed
 	}
-	return "4xx"
+	return scenarios.StatusKind(status)
 }
 
 // clientFault applies the client-side faults in force to a request about

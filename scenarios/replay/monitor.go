@@ -76,11 +76,11 @@ func (e *engine) report(plan *arrival.Plan, done bool) secondStats {
 // safetyValue measures a safety clause over the last seconds; it returns
 // the value and the number of answers it is based on.
 func safetyValue(c scenarios.Clause, hist []secondStats) (float64, int64) {
-	kind := map[string]string{"timeouts": "timeout", "shed": "shed", "expired_qr": "expired_qr"}[c.Metric]
+	kind := c.ErrorKind()
 	var n, bad int64
 	for _, w := range hist {
 		n += w.answered
-		if c.Metric == "errors" {
+		if kind == "" {
 			bad += w.failed
 		} else {
 			bad += w.kinds[kind]
