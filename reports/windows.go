@@ -219,4 +219,3 @@ func firstBreaches(s *scenarios.Scenario, r *results.Run) []FirstBreach {
 	}
 	return out
 }
-
