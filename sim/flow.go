@@ -51,7 +51,7 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 		u = slab(&m.userSlab) // each on a line: prefetchUser loads its three lines, not parts of four
 	}
 	u.arrived, u.tokenAt = a.At, math.Inf(-1)
-	u.pcg.Seed(m.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(p))
+	u.pcg.Seed(a.UserSeed(m.cfg.Seed, p))
 	u.walk.Reset(m.s, a.Journey, a.Platform, rand.New(&u.pcg))
 	return u
 }

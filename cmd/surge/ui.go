@@ -37,6 +37,18 @@ import (
 // uiRedraw is how often the page is redrawn at most.
 const uiRedraw = time.Second
 
+// uiBudget is what the page may cost: after a drawing that took d of CPU,
+// the next waits until d is at most uiBudget of the CPU the process spent
+// since, or uiFloor of the time since (a page that costs half a percent of
+// a core is cheap whatever the run costs), and at most uiSlowest. A run at
+// 2,000 requests a second spends about a sixth of a core: a 9 ms drawing
+// is then redrawn every 2 s, not every second (5% of the run's CPU).
+const (
+	uiBudget  = 0.02
+	uiFloor   = 0.005
+	uiSlowest = 10 * time.Second
+)
+
 type liveUI struct {
 	name string // the scenario's
 	// draw is the page as things stand, and how far they are ("6s of 15s
@@ -49,6 +61,8 @@ type liveUI struct {
 	mu    sync.Mutex
 	page  []byte    // the last drawing
 	drawn time.Time // when
+	took  time.Duration // the CPU it took (0 where the OS does not say)
+	cpu   time.Duration // the process's CPU when it was drawn
 	final string    // report.html, once the run is written
 }
 
@@ -188,19 +202,37 @@ func (u *liveUI) report(w http.ResponseWriter, r *http.Request) {
 	w.Write(page)
 }
 
-// drawing is the page as things stand, redrawn at most once a second.
+// drawing is the page as things stand, redrawn at most once a second,
+// and no more often than uiBudget allows.
 func (u *liveUI) drawing() ([]byte, string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.final != "" || (u.page != nil && time.Since(u.drawn) < uiRedraw) {
+	if u.final != "" || (u.page != nil && !u.due(time.Now(), processCPU())) {
 		return u.page, u.final
 	}
+	before := processCPU()
 	page, where := u.draw()
 	if page == nil {
 		page = []byte(`<!doctype html><html><head><meta charset="utf-8"><title>surge: ` + html.EscapeString(u.name) + ` (starting)</title></head><body><p>Starting.</p></body></html>`)
 	}
 	u.page, u.drawn = live(page, u.name, where), time.Now()
+	u.cpu = processCPU()
+	u.took = u.cpu - before
 	return u.page, ""
+}
+
+// due says the page may be redrawn at now, the process having spent cpu:
+// a second on, and the last drawing's CPU within uiBudget of what the
+// process spent since (or uiSlowest on, whatever it costs).
+func (u *liveUI) due(now time.Time, cpu time.Duration) bool {
+	since := now.Sub(u.drawn)
+	switch {
+	case since < uiRedraw:
+		return false
+	case since >= uiSlowest || u.took <= 0:
+		return true
+	}
+	return float64(u.took) <= max(uiBudget*float64(cpu-u.cpu), uiFloor*float64(since))
 }
 
 // runDrawing draws a run's report from the running engine's figures: a
@@ -244,7 +276,7 @@ func live(page []byte, name, where string) []byte {
 	if where != "" {
 		banner += " (" + html.EscapeString(where) + ")"
 	}
-	banner += `; the figures so far, redrawn each second. The final report replaces this page when it is written.</div>`
+	banner += `; the figures so far, redrawn each second (less often when a drawing would cost more than 2% of the run's CPU). The final report replaces this page when it is written.</div>`
 	if i, j := bytes.Index(page, []byte("<title>")), bytes.Index(page, []byte("</title>")); i >= 0 && j > i {
 		title := "<title>surge (live"
 		if where != "" {

@@ -238,3 +238,28 @@ func TestMergeLivePage(t *testing.T) {
 		t.Errorf("--open gave $BROWSER %q, want the page's address", b)
 	}
 }
+
+// The page is redrawn each second while a drawing is cheap beside what the
+// run spends, later when it is not, and never later than uiSlowest.
+func TestLivePageBudget(t *testing.T) {
+	at := time.Unix(1000, 0)
+	u := &liveUI{drawn: at, cpu: 10 * time.Second}
+	cases := []struct {
+		took, cpu time.Duration // the last drawing's CPU; the process's CPU since it
+		since     time.Duration
+		due       bool
+	}{
+		{2 * time.Millisecond, 160 * time.Millisecond, 500 * time.Millisecond, false}, // never within a second
+		{2 * time.Millisecond, 160 * time.Millisecond, time.Second, true},             // cheap: each second
+		{9 * time.Millisecond, 160 * time.Millisecond, time.Second, false},            // 5.6% of the run's CPU
+		{9 * time.Millisecond, 450 * time.Millisecond, 2800 * time.Millisecond, true}, // 2% of it
+		{9 * time.Millisecond, 10 * time.Millisecond, 1800 * time.Millisecond, true},  // an idle run: half a percent of a core
+		{900 * time.Millisecond, time.Second, 10 * time.Second, true},                 // never later than uiSlowest
+	}
+	for _, c := range cases {
+		u.took = c.took
+		if got := u.due(at.Add(c.since), u.cpu+c.cpu); got != c.due {
+			t.Errorf("drawing %v, run %v CPU in %v: due %v, want %v", c.took, c.cpu, c.since, got, c.due)
+		}
+	}
+}

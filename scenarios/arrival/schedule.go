@@ -28,6 +28,14 @@ type Arrival struct {
 	People uint64
 }
 
+// UserSeed seeds the random stream of this arrival's person-th person
+// (its walker's decisions) under the run's seed. The live engine and the
+// simulator both seed a user by it: the same seed plays the same choices
+// in both worlds.
+func (a Arrival) UserSeed(seed uint64, person int) (uint64, uint64) {
+	return seed ^ 0x5eed5eed, a.Seq<<8 | uint64(person)
+}
+
 // Schedule yields a plan's arrivals in time order. It is not safe for
 // concurrent use.
 type Schedule struct {

@@ -43,7 +43,7 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 		u = &user{e: e, vars: vars{}}
 		u.rng = rand.New(&u.pcg)
 	}
-	u.pcg.Seed(e.cfg.Seed^0x5eed5eed, a.Seq<<8|uint64(person))
+	u.pcg.Seed(a.UserSeed(e.cfg.Seed, person))
 	u.arrived, u.out, u.platform = a.At, results.Users{Arrived: 1}, ""
 	u.walk.Reset(e.cfg.Scenario, a.Journey, a.Platform, u.rng)
 	clear(u.vars)
