@@ -45,16 +45,16 @@ func runMetrics(r *results.Run) []metric {
 		t := r.Endpoints[name].Total
 		has := t.Latency.Count() > 0
 		out = append(out,
-			metric{name + " p50", "s", t.Latency.Quantile(50).Seconds(), true, has},
-			metric{name + " p95", "s", t.Latency.Quantile(95).Seconds(), true, has},
-			metric{name + " p99", "s", t.Latency.Quantile(99).Seconds(), true, has},
+			metric{name + " p50", "s", t.Latency.Percentile(50).Seconds(), true, has},
+			metric{name + " p95", "s", t.Latency.Percentile(95).Seconds(), true, has},
+			metric{name + " p99", "s", t.Latency.Percentile(99).Seconds(), true, has},
 			metric{name + " errors", "share", t.ErrorRate(), true, t.Attempted > 0},
 			metric{name + " attempted", "count", float64(t.Attempted), false, true},
 		)
 	}
 	o := r.Overall()
 	out = append(out,
-		metric{"all p99", "s", o.Latency.Quantile(99).Seconds(), true, o.Latency.Count() > 0},
+		metric{"all p99", "s", o.Latency.Percentile(99).Seconds(), true, o.Latency.Count() > 0},
 		metric{"all errors", "share", o.ErrorRate(), true, o.Attempted > 0},
 		metric{"goodput", "share", r.Users.Goodput(), false, r.Users.Arrived > 0},
 		metric{"abandonment", "share", r.Users.Abandonment(), true, r.Users.Arrived > 0},

@@ -48,7 +48,7 @@ func quantilePoint(x float64, h *results.Histogram, q float64) point {
 	if h.Count() == 0 {
 		return point{x, math.NaN()}
 	}
-	return point{x, h.Quantile(q).Seconds()}
+	return point{x, h.Percentile(q).Seconds()}
 }
 
 // traffic are the run's rates over time: demand (first attempts), all
@@ -141,7 +141,7 @@ func spectrumOf(h *results.Histogram) []float64 {
 		if q == 100 {
 			out[i] = h.Max().Seconds()
 		} else {
-			out[i] = h.Quantile(q).Seconds()
+			out[i] = h.Percentile(q).Seconds()
 		}
 	}
 	return out

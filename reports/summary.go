@@ -82,11 +82,11 @@ type EndpointSummary struct {
 func endpointSummary(t *results.Series) EndpointSummary {
 	l := t.Latency
 	e := EndpointSummary{Offered: t.Offered, Attempted: t.Attempted, Resent: t.Resent, Succeeded: t.Succeeded, Failed: t.Failed(),
-		ErrorRate: t.ErrorRate(), Errors: t.Errors, P50: l.Quantile(50).Seconds(), P90: l.Quantile(90).Seconds(), P95: l.Quantile(95).Seconds(),
-		P99: l.Quantile(99).Seconds(), P999: l.Quantile(99.9).Seconds(), Max: l.Max().Seconds(), P99Uncorr: t.Service.Quantile(99).Seconds(),
-		FailedP50: t.FailedLatency.Quantile(50).Seconds(), FailedP99: t.FailedLatency.Quantile(99).Seconds()}
+		ErrorRate: t.ErrorRate(), Errors: t.Errors, P50: l.Percentile(50).Seconds(), P90: l.Percentile(90).Seconds(), P95: l.Percentile(95).Seconds(),
+		P99: l.Percentile(99).Seconds(), P999: l.Percentile(99.9).Seconds(), Max: l.Max().Seconds(), P99Uncorr: t.Service.Percentile(99).Seconds(),
+		FailedP50: t.FailedLatency.Percentile(50).Seconds(), FailedP99: t.FailedLatency.Percentile(99).Seconds()}
 	if f := t.FirstMessage; f != nil && t.Succeeded > 0 {
-		e.FirstP50, e.FirstP99 = f.Quantile(50).Seconds(), f.Quantile(99).Seconds()
+		e.FirstP50, e.FirstP99 = f.Percentile(50).Seconds(), f.Percentile(99).Seconds()
 		e.MessagesPerCall = float64(t.Messages) / float64(t.Succeeded)
 	}
 	return e
@@ -180,7 +180,7 @@ func Summarize(rep *Report) Summary {
 	s.Cut = cutByTimeout(rep.Scenario, s.Endpoints)
 	s.Periods, s.Gone, s.LeftFrom = periodFigures(rep.Scenario, r), gone(r.Users), leftFrom(r)
 	g := r.Generator
-	s.Generator = GeneratorSummary{LateP50: g.Late.Quantile(50).Seconds(), LateP99: g.Late.Quantile(99).Seconds(),
+	s.Generator = GeneratorSummary{LateP50: g.Late.Percentile(50).Seconds(), LateP99: g.Late.Percentile(99).Seconds(),
 		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight, MaxHeld: g.MaxHeld}
 	for _, ev := range r.Events {
 		if ev.Kind == "generator-behind" {

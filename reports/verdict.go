@@ -219,7 +219,7 @@ func measure(c scenarios.Clause, r *results.Run) ClauseResult {
 		if q := c.Percentile(); q < 0 {
 			out.Measured = h.Mean().Seconds()
 		} else {
-			out.Measured = h.Quantile(q).Seconds()
+			out.Measured = h.Percentile(q).Seconds()
 		}
 		if r.MixedLatency() && c.Answers == scenarios.AnswersOK {
 			out.Note = "results version 1: the percentiles include failed answers"

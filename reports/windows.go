@@ -167,7 +167,7 @@ func stretchValue(c scenarios.Clause, all *results.Series, per map[string]*resul
 		if c.Percentile() < 0 {
 			return h.Mean().Seconds(), true
 		}
-		return h.Quantile(c.Percentile()).Seconds(), true
+		return h.Percentile(c.Percentile()).Seconds(), true
 	case c.IsShare():
 		return shareOf(c, ser), true
 	}

@@ -218,11 +218,11 @@ routes: {a: [{stage: api}]}
 			if shed := stats.Stages["api"].Shed; tot.Errors["shed"] != shed {
 				t.Errorf("%d answers shed, the stage counted %d", tot.Errors["shed"], shed)
 			}
-			if p95 := tot.Latency.Quantile(95); p95 > 20*time.Millisecond {
+			if p95 := tot.Latency.Percentile(95); p95 > 20*time.Millisecond {
 				t.Errorf("admitted p95 %v: a rate limit refuses, it does not queue", p95)
 			}
-			if c.offered > 1.2*c.rate && tot.FailedLatency.Quantile(95) > time.Millisecond {
-				t.Errorf("refused p95 %v, want at once", tot.FailedLatency.Quantile(95))
+			if c.offered > 1.2*c.rate && tot.FailedLatency.Percentile(95) > time.Millisecond {
+				t.Errorf("refused p95 %v, want at once", tot.FailedLatency.Percentile(95))
 			}
 		})
 	}

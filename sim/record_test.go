@@ -56,8 +56,8 @@ func TestRecordMatchesResults(t *testing.T) {
 			if gs.Attempted != ws.Attempted || gs.Offered != ws.Offered || gs.Succeeded != ws.Succeeded || !maps.Equal(gs.Errors, ws.Errors) ||
 				!gs.Latency.Equal(ws.Latency) || !gs.Service.Equal(ws.Service) || !gs.FailedLatency.Equal(ws.FailedLatency) {
 				t.Errorf("%s series %d: attempted %d ok %d errors %v p99 %v/%v; want %d %d %v %v/%v", name, i,
-					gs.Attempted, gs.Succeeded, gs.Errors, gs.Latency.Quantile(99), gs.Service.Quantile(99),
-					ws.Attempted, ws.Succeeded, ws.Errors, ws.Latency.Quantile(99), ws.Service.Quantile(99))
+					gs.Attempted, gs.Succeeded, gs.Errors, gs.Latency.Percentile(99), gs.Service.Percentile(99),
+					ws.Attempted, ws.Succeeded, ws.Errors, ws.Latency.Percentile(99), ws.Service.Percentile(99))
 			}
 			for k := range ws.Errors {
 				kinds[k] = true

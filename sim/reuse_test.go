@@ -40,7 +40,7 @@ faults: [{name: slow-net, at: "00:00:10", for: 10s, kind: latency, request: hit,
 	if e.Total.Succeeded != 0 || e.Total.Errors["timeout"] != e.Total.Attempted || e.Total.Attempted < 3000 {
 		t.Errorf("%d attempts, %d succeeded, %v: want every one timed out", e.Total.Attempted, e.Total.Succeeded, e.Total.Errors)
 	}
-	if lo, hi := e.Total.FailedLatency.Quantile(0), e.Total.FailedLatency.Max(); lo < 49*time.Millisecond || hi > 51*time.Millisecond {
+	if lo, hi := e.Total.FailedLatency.Percentile(0), e.Total.FailedLatency.Max(); lo < 49*time.Millisecond || hi > 51*time.Millisecond {
 		t.Errorf("latencies %v to %v, want 50ms (the timeout)", lo, hi)
 	}
 	// Only the first window's requests reach the stage: the delayed ones

@@ -99,7 +99,7 @@ func TestRunMetricsInPrometheus(t *testing.T) {
 			t.Errorf("native: %s = %v, results.json has %d", q, got, h.Count())
 		}
 		q = fmt.Sprintf(`histogram_quantile(0.5, surge_latency_seconds{request=%q})`, name)
-		want := h.Quantile(50).Seconds()
+		want := h.Percentile(50).Seconds()
 		if got := promQuery(t, nativeAPI, q, at); len(got) != 1 || got[0] < want/1.1 || got[0] > want*1.1 {
 			t.Errorf("native: %s = %v, results.json has %v", q, got, want)
 		}

@@ -442,7 +442,7 @@ func Check(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.
 			if me.Succeeded < 100 || pe == nil || pe.Total.Succeeded < 100 {
 				continue
 			}
-			ce := CheckEndpoint{Measured: me.Latency.Quantile(95).Seconds(), Predicted: pe.Total.Latency.Quantile(95).Seconds()}
+			ce := CheckEndpoint{Measured: me.Latency.Percentile(95).Seconds(), Predicted: pe.Total.Latency.Percentile(95).Seconds()}
 			if ce.Measured > 0 {
 				ce.Error = (ce.Predicted - ce.Measured) / ce.Measured
 			}

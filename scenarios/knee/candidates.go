@@ -493,7 +493,7 @@ func p95(se *results.Series) float64 {
 	if se.Succeeded == 0 {
 		return 0
 	}
-	return se.Latency.Quantile(95).Seconds()
+	return se.Latency.Percentile(95).Seconds()
 }
 
 // errorShare is the failed share of the answers.

@@ -20,7 +20,7 @@ type cdfPoint struct {
 func hdrPoints(h *results.Histogram) []cdfPoint {
 	var out []cdfPoint
 	for _, q := range []float64{5, 10, 25, 50, 75, 90, 95, 99} {
-		out = append(out, cdfPoint{h.Quantile(q), q / 100})
+		out = append(out, cdfPoint{h.Percentile(q), q / 100})
 	}
 	return out
 }

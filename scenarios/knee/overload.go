@@ -114,7 +114,7 @@ func refusedAtOnce(se *results.Series) bool {
 	if a < minCandidateAnswers || float64(shed) < minOverloadShare*float64(a) || se.Succeeded < minCandidateAnswers {
 		return false
 	}
-	return se.FailedLatency.Quantile(50) < se.Latency.Quantile(50)/2
+	return se.FailedLatency.Percentile(50) < se.Latency.Percentile(50)/2
 }
 
 // limitedPools is p with each request's pool limited to its rate in each
@@ -171,7 +171,7 @@ func serverTimeout(res *Result) (time.Duration, int) {
 					continue
 				}
 				fl := tot.FailedLatency
-				q25, q50, q75 := fl.Quantile(25).Seconds(), fl.Quantile(50).Seconds(), fl.Quantile(75).Seconds()
+				q25, q50, q75 := fl.Percentile(25).Seconds(), fl.Percentile(50).Seconds(), fl.Percentile(75).Seconds()
 				if q25 >= 0.8*q50 && q75 <= 1.25*q50 && q50 >= 4*lowest {
 					medians = append(medians, q50)
 				}
@@ -199,7 +199,7 @@ func lowestMedian(res *Result) float64 {
 		for _, e := range runs[i].Endpoints {
 			if e.Total.Succeeded >= minCandidateAnswers {
 				n += e.Total.Succeeded
-				sum += float64(e.Total.Succeeded) * e.Total.Latency.Quantile(50).Seconds()
+				sum += float64(e.Total.Succeeded) * e.Total.Latency.Percentile(50).Seconds()
 			}
 		}
 		if n > 0 {

@@ -105,7 +105,7 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 		if me.Succeeded < 200 || pe == nil || pe.Total.Succeeded < 200 {
 			continue
 		}
-		m, q := me.Latency.Quantile(95).Seconds(), pe.Total.Latency.Quantile(95).Seconds()
+		m, q := me.Latency.Percentile(95).Seconds(), pe.Total.Latency.Percentile(95).Seconds()
 		t.Logf("%s at %.2f/s: p95 measured %.0fms, predicted %.0fms (%+.1f%%)", name, rate, m*1000, q*1000, 100*(q-m)/m)
 		if math.Abs(q-m)/m > 0.15 {
 			t.Errorf("%s: p95 predicted %.0fms, measured %.0fms: more than 15%% off", name, q*1000, m*1000)

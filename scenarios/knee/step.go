@@ -21,7 +21,7 @@ func measure(s *scenarios.Scenario, rate float64, run *results.Run, warm, length
 	sl := run.Slice(warm, warm+length)
 	secs := length.Seconds()
 	st := Step{Offered: rate, Achieved: float64(sl.Users.Arrived) / secs, Endpoints: map[string]StepEndpoint{},
-		Warmup: warm, Length: length, LateP99: run.Generator.Late.Quantile(99)}
+		Warmup: warm, Length: length, LateP99: run.Generator.Late.Percentile(99)}
 	var succeeded int64
 	for _, name := range sl.EndpointNames() {
 		t := sl.Endpoints[name].Total
@@ -32,8 +32,8 @@ func measure(s *scenarios.Scenario, rate float64, run *results.Run, warm, length
 		st.Concurrency += float64(t.Answered()) / secs * all.Mean().Seconds()
 		succeeded += t.Succeeded
 		st.Endpoints[name] = StepEndpoint{Offered: float64(t.Offered) / secs, Answered: float64(t.Answered()) / secs,
-			Goodput: float64(t.Succeeded) / secs, Mean: t.Latency.Mean().Seconds(), P50: t.Latency.Quantile(50).Seconds(),
-			P95: t.Latency.Quantile(95).Seconds(), P99: t.Latency.Quantile(99).Seconds(), Errors: t.Errors}
+			Goodput: float64(t.Succeeded) / secs, Mean: t.Latency.Mean().Seconds(), P50: t.Latency.Percentile(50).Seconds(),
+			P95: t.Latency.Percentile(95).Seconds(), P99: t.Latency.Percentile(99).Seconds(), Errors: t.Errors}
 	}
 	st.AllFailed = succeeded == 0
 	st.Pass = true

@@ -211,7 +211,7 @@ func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *c
 	var misses []string
 	for _, name := range want.EndpointNames() {
 		w, g := want.Endpoints[name].Total, got.Endpoints[name].Total
-		t.Logf("%s: errors %.1f%% (true %.1f%%), p95 %v (true %v)", name, 100*errorShare(g), 100*errorShare(w), g.Latency.Quantile(95), w.Latency.Quantile(95))
+		t.Logf("%s: errors %.1f%% (true %.1f%%), p95 %v (true %v)", name, 100*errorShare(g), 100*errorShare(w), g.Latency.Percentile(95), w.Latency.Percentile(95))
 		if d := math.Abs(errorShare(g) - errorShare(w)); d > 0.06 {
 			misses = append(misses, fmt.Sprintf("%s: predicted error share %.1f%%, true %.1f%%", name, 100*errorShare(g), 100*errorShare(w)))
 		}

@@ -93,8 +93,8 @@ behaviour: {retry: {attempts: 2, backoff: 1ms, on: [shed]}, give_up: {abandon: 1
 		if e.Offered == 0 || e.Errors[want] != tries*e.Offered || e.Attempted != tries*e.Offered {
 			t.Errorf("%s: %d users, %d attempts, errors %v; want %d attempts each, all %s", name, e.Offered, e.Attempted, e.Errors, tries, want)
 		}
-		if name == "slow" && e.FailedLatency.Quantile(99) > 400e6 {
-			t.Errorf("slow: failed p99 %v, want about the 50 ms deadline", e.FailedLatency.Quantile(99))
+		if name == "slow" && e.FailedLatency.Percentile(99) > 400e6 {
+			t.Errorf("slow: failed p99 %v, want about the 50 ms deadline", e.FailedLatency.Percentile(99))
 		}
 	}
 	if e := run.Endpoints["denied"].Total; e.Offered == 0 || e.Succeeded != e.Offered {
@@ -128,7 +128,7 @@ journeys: {j: [{request: watch}, {request: use}]}`)
 	if w.Succeeded != 20 || run.Endpoints["use"].Total.Succeeded != 20 || w.Messages != 80 || w.FirstMessage == nil {
 		t.Fatalf("watch %d ok %v, %d messages; use %d ok %v", w.Succeeded, w.Errors, w.Messages, run.Endpoints["use"].Total.Succeeded, run.Endpoints["use"].Total.Errors)
 	}
-	first, last := w.FirstMessage.Quantile(50), w.Latency.Quantile(50)
+	first, last := w.FirstMessage.Percentile(50), w.Latency.Percentile(50)
 	if first > 60*time.Millisecond || last < 150*time.Millisecond || last > 300*time.Millisecond {
 		t.Errorf("first message p50 %v, last p50 %v: want the first at once and the last after 3 x 50 ms", first, last)
 	}

@@ -310,8 +310,8 @@ requests: {hit: {method: GET, path: /stall}}
 journeys: {j: [{request: hit}]}`)
 		run := play(t, s, target, func(c *Config) { c.MaxConns = conns; c.TLS = &tls.Config{RootCAs: roots} })
 		e := run.Endpoints["hit"].Total
-		p99, p50 := e.Latency.Quantile(99), e.Latency.Quantile(50)
-		t.Logf("conns %d: corrected p50 %v p99 %v; uncorrected p99 %v", conns, p50, p99, e.Service.Quantile(99))
+		p99, p50 := e.Latency.Percentile(99), e.Latency.Percentile(50)
+		t.Logf("conns %d: corrected p50 %v p99 %v; uncorrected p99 %v", conns, p50, p99, e.Service.Percentile(99))
 		if e.Succeeded != 2000 {
 			t.Errorf("conns %d: %d of 2000 succeeded: %v", conns, e.Succeeded, e.Errors)
 		}

@@ -83,7 +83,7 @@ journeys: {j: [{request: room}, {request: enter}]}`)
 	if r.Succeeded != 100 || e.Succeeded != 100 || tickets.Load() != 100 {
 		t.Fatalf("room %d ok %v, enter %d ok; %d tickets reached the door", r.Succeeded, r.Errors, e.Succeeded, tickets.Load())
 	}
-	if p50 := r.Latency.Quantile(50); p50 < 300*time.Millisecond || p50 > 450*time.Millisecond {
+	if p50 := r.Latency.Percentile(50); p50 < 300*time.Millisecond || p50 > 450*time.Millisecond {
 		t.Errorf("the wait's p50 %v, want the room's 300 ms (not the 500 ms with the hold)", p50)
 	}
 	// 50 users a second, each holding 0.5 s: about 25 at once
@@ -146,8 +146,8 @@ requests:
 journeys: {j: [{request: feed}]}`)
 	run := play(t, s, srv.URL)
 	f := run.Endpoints["feed"].Total
-	if f.Succeeded != 20 || f.Latency.Quantile(50) < 150*time.Millisecond {
-		t.Errorf("feed: %d ok %v, p50 %v; want 20 after the three position events", f.Succeeded, f.Errors, f.Latency.Quantile(50))
+	if f.Succeeded != 20 || f.Latency.Percentile(50) < 150*time.Millisecond {
+		t.Errorf("feed: %d ok %v, p50 %v; want 20 after the three position events", f.Succeeded, f.Errors, f.Latency.Percentile(50))
 	}
 }
 

@@ -64,7 +64,7 @@ func (e *engine) report(plan *arrival.Plan, done bool) secondStats {
 			planned += plan.Rate(k, el)
 		}
 		p := Progress{Elapsed: el, Planned: plan.Played(), Arrivals: planned / float64(e.cfg.Shards), Answers: float64(w.answered),
-			P99: w.lat.Quantile(99), Active: e.active.Load(), MaxLate: w.maxLate, Draining: e.draining.Load(), Done: done}
+			P99: w.lat.Percentile(99), Active: e.active.Load(), MaxLate: w.maxLate, Draining: e.draining.Load(), Done: done}
 		if w.answered > 0 {
 			p.Errors = float64(w.failed) / float64(w.answered)
 		}

@@ -115,8 +115,8 @@ journeys: {j: [{request: hit}]}`)
 		run := play(t, s, srv.URL, func(c *Config) { c.MaxConns = conns })
 		srv.Close()
 		lat := run.Endpoints["hit"].Total.Latency
-		p99, p50 := lat.Quantile(99), lat.Quantile(50)
-		t.Logf("conns %d: corrected p50 %v p99 %v; uncorrected p99 %v", conns, p50, p99, run.Endpoints["hit"].Total.Service.Quantile(99))
+		p99, p50 := lat.Percentile(99), lat.Percentile(50)
+		t.Logf("conns %d: corrected p50 %v p99 %v; uncorrected p99 %v", conns, p50, p99, run.Endpoints["hit"].Total.Service.Percentile(99))
 		if p99 < 400*time.Millisecond || p99 > 520*time.Millisecond {
 			t.Errorf("conns %d: p99 %v, want ~460ms", conns, p99)
 		}
@@ -163,7 +163,7 @@ behaviour: {retry: {attempts: 2, backoff: 1ms, on: [timeout]}}`)
 	if slow.Errors["timeout"] != 2*slow.Offered || slow.Offered == 0 {
 		t.Errorf("slow: %+v, want every attempt to time out, retried once", slow.Errors)
 	}
-	if lat := slow.FailedLatency.Quantile(50); lat < 50*time.Millisecond || lat > 250*time.Millisecond {
+	if lat := slow.FailedLatency.Percentile(50); lat < 50*time.Millisecond || lat > 250*time.Millisecond {
 		t.Errorf("a timed-out attempt is charged %v, want about its 50ms timeout", lat)
 	}
 	if bad.Errors["4xx"] != bad.Offered || bad.Attempted != bad.Offered {
@@ -473,10 +473,10 @@ journeys: {j: [{request: hit}]}`)
 	// 200 users through 5 slots of 100 ms: the last starts ~3.9 s after its
 	// arrival at ~1 s, so p99 of the corrected latency is seconds, while the
 	// server's own time stays ~100 ms.
-	if !queued || e.Succeeded != 200 || e.Latency.Quantile(99) < 2*time.Second || e.Service.Quantile(99) > time.Second ||
-		run.Generator.Late.Quantile(99) < time.Second {
+	if !queued || e.Succeeded != 200 || e.Latency.Percentile(99) < 2*time.Second || e.Service.Percentile(99) > time.Second ||
+		run.Generator.Late.Percentile(99) < time.Second {
 		t.Errorf("queued %v, ok %d, corrected p99 %v, uncorrected p99 %v, late p99 %v", queued, e.Succeeded,
-			e.Latency.Quantile(99), e.Service.Quantile(99), run.Generator.Late.Quantile(99))
+			e.Latency.Percentile(99), e.Service.Percentile(99), run.Generator.Late.Percentile(99))
 	}
 }
 
@@ -498,8 +498,8 @@ journeys: {j: [{request: hit}]}`)
 	if ok := run.Endpoints["hit"].Total.Succeeded; ok != 100 {
 		t.Errorf("%d of 100 answered", ok)
 	}
-	if late.Quantile(50) < 10*time.Millisecond || late.Max() < 40*time.Millisecond {
-		t.Errorf("sends late by p50 %v, max %v: not grouped by the 45 ms slack", late.Quantile(50), late.Max())
+	if late.Percentile(50) < 10*time.Millisecond || late.Max() < 40*time.Millisecond {
+		t.Errorf("sends late by p50 %v, max %v: not grouped by the 45 ms slack", late.Percentile(50), late.Max())
 	}
 }
 

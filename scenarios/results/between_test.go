@@ -34,8 +34,8 @@ func TestBetweenIsTheStretch(t *testing.T) {
 		t.Errorf("events %+v", part.Events)
 	}
 	early := r.Between(0, 30*time.Second).Endpoints["qr"].Total
-	if early.Succeeded != 30 || early.Latency.Quantile(100) > 31*time.Millisecond {
-		t.Errorf("0-30 s: %d succeeded, max %v", early.Succeeded, early.Latency.Quantile(100))
+	if early.Succeeded != 30 || early.Latency.Percentile(100) > 31*time.Millisecond {
+		t.Errorf("0-30 s: %d succeeded, max %v", early.Succeeded, early.Latency.Percentile(100))
 	}
 	if r.Users.Arrived != 60 || r.Endpoints["qr"].Total.Attempted != 60 {
 		t.Error("Between changed the run")

@@ -19,7 +19,7 @@ func ExampleRun_Merge() {
 	}
 	a.Merge(b)
 	qr := a.Endpoints["qr"].Total
-	fmt.Println(qr.Attempted, "attempts; p50", qr.Latency.Quantile(50), "p99", qr.Latency.Quantile(99))
+	fmt.Println(qr.Attempted, "attempts; p50", qr.Latency.Percentile(50), "p99", qr.Latency.Percentile(99))
 	// Output:
 	// 200 attempts; p50 20.015ms p99 200.063ms
 }

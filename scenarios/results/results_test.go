@@ -112,7 +112,7 @@ func TestPercentilesAgainstExact(t *testing.T) {
 	slices.Sort(exact)
 	for _, q := range []float64{50, 90, 99, 99.9} {
 		want := exact[int(q/100*float64(len(exact)))-1]
-		got := run.Endpoints["qr"].Total.Latency.Quantile(q)
+		got := run.Endpoints["qr"].Total.Latency.Percentile(q)
 		if rel := (got - want).Abs().Seconds() / want.Seconds(); rel > 0.002 {
 			t.Errorf("p%v = %v, exact %v (%.3f%% off; 3 digits allow 0.1%%)", q, got, want, rel*100)
 		}
@@ -206,7 +206,7 @@ func TestFailuresAndResendsAreTheirOwnFigures(t *testing.T) {
 	if s.Latency.Count() != 100 || s.FailedLatency.Count() != 2 || s.Service.Count() != 100 {
 		t.Errorf("histograms: %d ok, %d failed, %d service", s.Latency.Count(), s.FailedLatency.Count(), s.Service.Count())
 	}
-	if p := s.Latency.Quantile(1); p < 40*time.Millisecond {
+	if p := s.Latency.Percentile(1); p < 40*time.Millisecond {
 		t.Errorf("the successful answers' p1 is %v: the 1 ms shed is mixed in", p)
 	}
 	if got := s.AllLatency().Count(); got != 102 {
@@ -274,8 +274,8 @@ func TestSliceIsItsBucketsOnly(t *testing.T) {
 	}
 	s := run.Slice(3*time.Second, 6*time.Second)
 	tot := s.Endpoints["qr"].Total
-	if tot.Attempted != 3 || s.Users.Arrived != 3 || tot.Latency.Quantile(0) < 390*time.Millisecond || tot.Latency.Max() > 610*time.Millisecond {
-		t.Errorf("slice: %d attempts, %d users, latency %v-%v; want the buckets 3-5 only", tot.Attempted, s.Users.Arrived, tot.Latency.Quantile(0), tot.Latency.Max())
+	if tot.Attempted != 3 || s.Users.Arrived != 3 || tot.Latency.Percentile(0) < 390*time.Millisecond || tot.Latency.Max() > 610*time.Millisecond {
+		t.Errorf("slice: %d attempts, %d users, latency %v-%v; want the buckets 3-5 only", tot.Attempted, s.Users.Arrived, tot.Latency.Percentile(0), tot.Latency.Max())
 	}
 }
 

@@ -60,8 +60,10 @@ func (h *Histogram) Merge(o *Histogram) { h.h.Merge(o.h) }
 // Count is how many values were recorded.
 func (h *Histogram) Count() int64 { return h.h.TotalCount() }
 
-// Quantile is the duration at quantile q (0..100 as HDR takes it: 99.9).
-func (h *Histogram) Quantile(q float64) time.Duration {
+// Percentile is the duration at percentile p (0..100, as HDR takes it:
+// 99.9). Named for its scale: every Quantile in surge (spec.Dist's) takes
+// 0..1.
+func (h *Histogram) Percentile(q float64) time.Duration {
 	if h.Count() == 0 {
 		return 0
 	}
