@@ -59,11 +59,11 @@ type liveUI struct {
 	url   string
 
 	mu    sync.Mutex
-	page  []byte    // the last drawing
-	drawn time.Time // when
+	page  []byte        // the last drawing
+	drawn time.Time     // when
 	took  time.Duration // the CPU it took (0 where the OS does not say)
 	cpu   time.Duration // the process's CPU when it was drawn
-	final string    // report.html, once the run is written
+	final string        // report.html, once the run is written
 }
 
 // uiOptions are the live page's flags.
