@@ -211,9 +211,9 @@ func Retries(on []string, kind string) bool {
 // request's extract names.
 const KindExtractFailed = "extract_failed"
 
-// PassRequests are the reference server's API as templates (see the README
+// ReferenceRequests are the reference server's API as templates (see the README
 // of the reference server); a scenario's own requests of the same name win.
-var PassRequests = map[string]Request{
+var ReferenceRequests = map[string]Request{
 	"identity.request": {Method: "POST", Path: "/v1/identity/requests", Expect: []Status{201},
 		JSON:    map[string]any{"user_id": "${user}", "platform": "${platform}"},
 		Extract: map[string]Extraction{"request_id": {JSON: "request_id"}, "sms_code": {JSON: "sms_code"}}},

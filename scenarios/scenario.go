@@ -31,7 +31,7 @@ type Scenario struct {
 	Cohorts   []Cohort           `yaml:"cohorts" max:"1000"`
 	Journeys  map[string][]Step  `yaml:"journeys" max:"100000" maxeach:"1000"`
 	// Requests are HTTP request templates by name, added to (or replacing
-	// entries of) the reference server's built-in ones (PassRequests).
+	// entries of) the reference server's built-in ones (ReferenceRequests).
 	Requests map[string]Request `yaml:"requests" max:"100000"`
 	// Data are files of rows (CSV with a header, or JSON lines) bound to
 	// users: ${name.column} in a template is the user's row's column.
@@ -406,7 +406,7 @@ func (s *Scenario) Request(name string) (Request, bool) {
 	if r, ok := s.Requests[name]; ok {
 		return r, true
 	}
-	r, ok := PassRequests[name]
+	r, ok := ReferenceRequests[name]
 	return r, ok
 }
 

@@ -457,7 +457,7 @@ func (s *Scenario) validateClause(p *spec.Problems, path string, c Clause) {
 
 func (s *Scenario) requestNames() []string {
 	seen := map[string]bool{}
-	for n := range PassRequests {
+	for n := range ReferenceRequests {
 		seen[n] = true
 	}
 	for n := range s.Requests {

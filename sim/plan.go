@@ -108,15 +108,15 @@ func planBottleneck(stages []StagePlan, calls map[string][]string) *PlanBottlene
 	}
 	out := &PlanBottleneck{Stage: b.Stage, Headroom: b.Headroom}
 	for _, sp := range stages {
-		if sp.Stage != b.Stage && sp.Headroom > 0 && calls2(calls, sp.Stage, b.Stage) {
+		if sp.Stage != b.Stage && sp.Headroom > 0 && reaches(calls, sp.Stage, b.Stage) {
 			out.Downstream = append(out.Downstream, sp.Stage)
 		}
 	}
 	return out
 }
 
-// calls2 says whether stage from calls stage to, directly or through others.
-func calls2(calls map[string][]string, from, to string) bool {
+// reaches says whether stage from calls stage to, directly or through others.
+func reaches(calls map[string][]string, from, to string) bool {
 	seen := map[string]bool{}
 	var walk func(string) bool
 	walk = func(s string) bool {
