@@ -261,7 +261,7 @@ func rateFlag(flag, v string) (float64, error) {
 // against the target (the embedded reference server when none is given).
 func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, stderr io.Writer) (knee.Runner, string, func(), error) {
 	if o.sim {
-		name := firstNonEmpty(o.profile, s.Target.Profile)
+		name := profileName(o.profile, s, o.scenario, "")
 		if name == "" {
 			return nil, "", nil, fmt.Errorf("%s: --sim needs a capacity profile: give --profile or target.profile", o.scenario)
 		}

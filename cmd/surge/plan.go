@@ -29,7 +29,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := profiles.Load(firstNonEmpty(profile, s.Target.Profile, "as-built"))
+			p, err := profiles.Load(profileName(profile, s, args[0], "as-built"))
 			if err != nil {
 				return err
 			}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/surgekit/surge/reference-server/profiles"
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/capacity"
 )
 
@@ -59,6 +61,24 @@ func printProfile(cmd *cobra.Command, g *globals, p *capacity.Profile) error {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%v\t%s\t%v\t%s\n", n, s.Workers, s.Queue, firstNonEmpty(s.WhenFull, capacity.WhenFullShed), s.QueueTimeout, s.Service, s.Service.Mean(), capRate)
 	}
 	return w.Flush()
+}
+
+// profileName is the profile a command uses: --profile as given (a file
+// from the working directory, or a shipped name), else the scenario's
+// target.profile (a relative file from the scenario's folder, as its data
+// and TLS files are), else fallback.
+func profileName(flag string, s *scenarios.Scenario, scenarioPath, fallback string) string {
+	if flag != "" {
+		return flag
+	}
+	name := s.Target.Profile
+	if name == "" {
+		return fallback
+	}
+	if profiles.IsFile(name) && !filepath.IsAbs(name) {
+		return filepath.Join(filepath.Dir(scenarioPath), name)
+	}
+	return name
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -226,7 +226,7 @@ func startTarget(s *scenarios.Scenario, o *runOptions) (url string, profile *cap
 		o.adminToken = adminToken(o.adminToken)
 		return strings.TrimSuffix(url, "/"), nil, func() {}, nil
 	}
-	name := firstNonEmpty(o.profile, s.Target.Profile, "as-built")
+	name := profileName(o.profile, s, o.scenario, "as-built")
 	p, err := profiles.Load(name)
 	if err != nil {
 		return "", nil, nil, err

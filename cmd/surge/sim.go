@@ -51,7 +51,7 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	if err != nil {
 		return err
 	}
-	name := firstNonEmpty(o.profile, s.Target.Profile)
+	name := profileName(o.profile, s, o.scenario, "")
 	if name == "" {
 		return fmt.Errorf("%s: sim needs a capacity profile: give --profile or target.profile", o.scenario)
 	}

@@ -155,3 +155,38 @@ func TestOneBottleneckForPlanAndSim(t *testing.T) {
 		t.Errorf("plan names %q, sim %q; want both anchor", plan.Plan.Bottleneck.Stage, sim.Bottleneck.Stage)
 	}
 }
+
+// A profile file named by target.profile is found from the scenario's
+// folder when relative, where it says when absolute; --profile is from the
+// working directory.
+func TestProfilePathsFromTheScenario(t *testing.T) {
+	raw, err := os.ReadFile("../../scenarios/smoke.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := os.ReadFile("../../reference-server/profiles/fixed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
+	os.WriteFile(filepath.Join(dir, "profiles", "mine.yaml"), prof, 0o644)
+	abs := filepath.Join(t.TempDir(), "abs.yaml")
+	os.WriteFile(abs, prof, 0o644)
+	with := func(ref string) string {
+		path := filepath.Join(dir, "s-"+filepath.Base(ref))
+		os.WriteFile(path, []byte(strings.Replace(string(raw), "  profile: as-built\n", "  profile: "+ref+"\n", 1)), 0o644)
+		return path
+	}
+	for _, ref := range []string{"profiles/mine.yaml", abs} {
+		if code, out, errs := runSurge("sim", with(ref), "--out", filepath.Join(t.TempDir(), "r"), "--quiet"); code == 1 {
+			t.Errorf("target.profile %s: exit 1\n%s%s", ref, out, errs)
+		}
+		if code, out, errs := runSurge("validate", with(ref)); code != 0 {
+			t.Errorf("validate with target.profile %s: exit %d\n%s%s", ref, code, out, errs)
+		}
+	}
+	if code, _, errs := runSurge("sim", with("profiles/none.yaml"), "--quiet"); code != 1 || !strings.Contains(errs, filepath.Join(dir, "profiles", "none.yaml")) {
+		t.Errorf("a missing profile file: exit %d, %s (want it looked for in the scenario's folder)", code, errs)
+	}
+}

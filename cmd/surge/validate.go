@@ -117,7 +117,7 @@ func validateOne(file, profile string) error {
 	if s.Target.URL != "" && profile == "" {
 		return nil
 	}
-	p, err := profiles.Load(firstNonEmpty(profile, s.Target.Profile, "as-built"))
+	p, err := profiles.Load(profileName(profile, s, file, "as-built"))
 	if err != nil {
 		return err
 	}

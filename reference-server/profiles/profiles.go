@@ -27,10 +27,17 @@ func Names() []string {
 	return out
 }
 
+// IsFile says a profile reference names a file (a path, or a .yaml or
+// .yml name), not a shipped profile.
+func IsFile(nameOrPath string) bool {
+	return strings.ContainsRune(nameOrPath, os.PathSeparator) || strings.ContainsRune(nameOrPath, '/') ||
+		strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml")
+}
+
 // Load returns a shipped profile by name ("as-built"), or reads a profile
 // file when nameOrPath names one (it contains a path separator or ends in .yaml).
 func Load(nameOrPath string) (*capacity.Profile, error) {
-	if strings.ContainsRune(nameOrPath, os.PathSeparator) || strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml") {
+	if IsFile(nameOrPath) {
 		return capacity.Load(nameOrPath)
 	}
 	file := nameOrPath + ".yaml"
