@@ -263,6 +263,12 @@ func shareOf(c scenarios.Clause, s *results.Series) float64 {
 	return s.ErrorRate()
 }
 
+// ErrNoGo is wrapped by every error that means "the run was done and the
+// gate said NO-GO" (exit code 2), as opposed to "it could not be done":
+// a run's or a merge's verdict (GateError), surge capacity's gate or a
+// service with no capacity, surge plan's stages short of capacity.
+var ErrNoGo = errors.New("NO-GO")
+
 // GateError is the error of a NO-GO verdict; it names the failed clauses.
 type GateError struct{ Verdict Verdict }
 
@@ -276,8 +282,8 @@ func (e *GateError) Error() string {
 	return "NO-GO: " + strings.Join(failed, "; ")
 }
 
-// GateFailed marks the error as a gate failure (exit code 2).
-func (e *GateError) GateFailed() bool { return true }
+// Unwrap makes it an ErrNoGo.
+func (e *GateError) Unwrap() error { return ErrNoGo }
 
 // ErrNotEvaluated is wrapped by the error of a verdict that judged
 // nothing: the run could not be gated (exit code 1, not 0 or 2).

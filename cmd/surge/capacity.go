@@ -186,7 +186,7 @@ func capacityVerdict(res *knee.Result, searchErr error, dir string) error {
 	case res.Ended == "interrupted":
 		return fmt.Errorf("interrupted: the steps so far are in %s", dir)
 	case !res.Go():
-		return &capacityGate{res}
+		return capacityGate(res)
 	}
 	return nil
 }
@@ -303,19 +303,15 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 }
 
 // capacityGate is a failed headroom gate (exit 2).
-type capacityGate struct{ res *knee.Result }
-
-func (e *capacityGate) Error() string {
+func capacityGate(res *knee.Result) error {
 	var failed []string
-	for _, g := range e.res.Gate {
+	for _, g := range res.Gate {
 		if g.Evaluated() && !g.Pass {
 			failed = append(failed, fmt.Sprintf("%s (measured %.2fx)", g.Clause, g.Measured))
 		}
 	}
-	return "NO-GO: " + strings.Join(failed, "; ")
+	return fmt.Errorf("%w: %s", reports.ErrNoGo, strings.Join(failed, "; "))
 }
-
-func (e *capacityGate) GateFailed() bool { return true }
 
 // sweepOnly is surge capacity --sweep-only: the closed-loop sweep and its
 // USL fit, without the knee search; usl.json in dir. A sweep that measured

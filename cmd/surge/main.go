@@ -20,6 +20,8 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/surgekit/surge/reports"
 )
 
 // Exit codes, the same for every command. A crash (a panic anywhere, the
@@ -98,19 +100,13 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitCode(err)
 }
 
-// gateFailure is implemented by errors that mean "the run was done and the
-// gate said NO-GO", as opposed to "the run could not be done".
-type gateFailure interface {
-	error
-	GateFailed() bool
-}
-
+// exitCode is the exit of a command's error: NO-GO (reports.ErrNoGo, the
+// one sentinel every command's gate failure wraps) or could not run.
 func exitCode(err error) int {
-	var gf gateFailure
 	switch {
 	case err == nil:
 		return exitPass
-	case errors.As(err, &gf) && gf.GateFailed():
+	case errors.Is(err, reports.ErrNoGo):
 		return exitNoGo
 	default:
 		return exitError

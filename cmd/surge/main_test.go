@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/surgekit/surge/reports"
 )
 
 func runSurge(args ...string) (int, string, string) {
@@ -45,8 +47,8 @@ func TestExitCodes(t *testing.T) {
 
 type gateErr struct{}
 
-func (gateErr) Error() string    { return "gate failed: p99 1.2s > 1s" }
-func (gateErr) GateFailed() bool { return true }
+func (gateErr) Error() string { return "gate failed: p99 1.2s > 1s" }
+func (gateErr) Unwrap() error { return reports.ErrNoGo }
 
 func TestExitCodeMapping(t *testing.T) {
 	if got := exitCode(fmt.Errorf("run lunch: %w", gateErr{})); got != exitNoGo {

@@ -54,7 +54,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				}
 			}
 			if !plan.Go {
-				return &planError{plan}
+				return planError(plan)
 			}
 			return nil
 		},
@@ -112,16 +112,12 @@ func printPlan(w io.Writer, profile string, plan sim.PlanResult, check reports.V
 }
 
 // planError is a NO-GO plan (exit 2).
-type planError struct{ plan sim.PlanResult }
-
-func (e *planError) Error() string {
+func planError(plan sim.PlanResult) error {
 	n := 0
-	for _, sp := range e.plan.Stages {
+	for _, sp := range plan.Stages {
 		if !sp.Go {
 			n++
 		}
 	}
-	return fmt.Sprintf("NO-GO: %d stage(s) short of capacity for the peak x %.2g", n, e.plan.Margin)
+	return fmt.Errorf("%w: %d stage(s) short of capacity for the peak x %.2g", reports.ErrNoGo, n, plan.Margin)
 }
-
-func (e *planError) GateFailed() bool { return true }

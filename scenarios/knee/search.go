@@ -104,8 +104,8 @@ func (e *NoCapacity) Error() string {
 	return fmt.Sprintf("no capacity at %.3g arrivals/s: %s", e.Rate, e.Why)
 }
 
-// GateFailed marks it as a NO-GO.
-func (e *NoCapacity) GateFailed() bool { return true }
+// Unwrap makes it a NO-GO (reports.ErrNoGo).
+func (e *NoCapacity) Unwrap() error { return reports.ErrNoGo }
 
 // search is one search in progress.
 type search struct {
