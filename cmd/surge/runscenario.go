@@ -78,6 +78,9 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if o.shard.count > 1 && o.target == "" && s.Target.URL == "" {
 		return fmt.Errorf("--shard: the shards of a run share one target: give --target or the scenario's target.url (each shard would start its own embedded server)")
 	}
+	if o.out == "" { // named now: the metrics' run label and the live page are the directory's
+		o.out = defaultRunDir(s, o.shard.suffix())
+	}
 	target, profile, stop, err := startTarget(s, &o)
 	if err != nil {
 		return err
