@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -429,17 +430,34 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, doc *Doc, errs *Error
 
 // yamlFields maps the YAML key of each field of struct t (inline fields
 // flattened) to the field's type.
+// The maps are made once per type (a document of 100,000 journeys asks for
+// the step's fields 500,000 times) and must not be changed by callers.
 func yamlFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldTypes.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
 	for k, f := range yamlFieldsOf(t) {
 		out[k] = f.Type
 	}
+	fieldTypes.Store(t, out)
 	return out
 }
 
+var fieldTypes, fieldsOf sync.Map // reflect.Type -> yamlFields's, yamlFieldsOf's map
+
 // yamlFieldsOf maps the YAML key of each field of struct t (inline fields
-// flattened) to the field.
+// flattened) to the field (a map made once per type: do not change it).
 func yamlFieldsOf(t reflect.Type) map[string]reflect.StructField {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.StructField)
+	}
+	out := makeFieldsOf(t)
+	fieldsOf.Store(t, out)
+	return out
+}
+
+func makeFieldsOf(t reflect.Type) map[string]reflect.StructField {
 	out := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
