@@ -116,7 +116,7 @@ func (c *charting) traffic(cs *chartSet) {
 func busiest(width time.Duration) charts.SeriesOpts {
 	return func(s *charts.SingleSeries) {
 		charts.WithMarkPointNameTypeItemOpts(opts.MarkPointNameTypeItem{Name: "busiest " + fmtDuration(width.Seconds()), Type: "max"})(s)
-		charts.WithMarkPointStyleOpts(opts.MarkPointStyle{Label: &opts.Label{Show: opts.Bool(true), Position: "top",
+		charts.WithMarkPointStyleOpts(opts.MarkPointStyle{SymbolSize: 30, Label: &opts.Label{Show: opts.Bool(true), Position: "right",
 			Formatter: "{b}: {c}/s", Color: "#1f2328"}})(s)
 	}
 }
