@@ -222,10 +222,10 @@ func TestShardFlagsBadInput(t *testing.T) {
 	}
 }
 
-// shardDirs writes n shard run directories of a 1-hour lunch run: every
-// request of the scenario over the hour's time buckets, latencies spread
+// shardDirs writes n shard run directories of a lunch run of length:
+// every request of the scenario over its time buckets, latencies spread
 // over four decades (what makes histograms large, more than counts).
-func shardDirs(b testing.TB, n, perShard int) string {
+func shardDirs(b testing.TB, n, perShard int, length time.Duration) string {
 	raw, err := os.ReadFile("../../scenarios/lunch.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -238,10 +238,10 @@ func shardDirs(b testing.TB, n, perShard int) string {
 	r := rand.New(rand.NewPCG(16, 1))
 	names := []string{"qr", "checkin", "identity.request", "identity.confirm", "certificate.issue", "reverify"}
 	for i := range n {
-		run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Seed: 1, Bucket: results.BucketFor(time.Hour), Planned: time.Hour,
-			Elapsed: time.Hour, Complete: true, Ended: "done", Shard: i, Shards: n, Target: "http://127.0.0.1:8080"})
+		run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Seed: 1, Bucket: results.BucketFor(length), Planned: length,
+			Elapsed: length, Complete: true, Ended: "done", Shard: i, Shards: n, Target: "http://127.0.0.1:8080"})
 		for range perShard {
-			at := time.Duration(r.Int64N(int64(time.Hour)))
+			at := time.Duration(r.Int64N(int64(length)))
 			lat := time.Duration(math.Exp(r.NormFloat64()*1.5) * float64(50*time.Millisecond))
 			o := results.Outcome{At: at, Corrected: lat, Service: lat, First: true}
 			if r.IntN(50) == 0 {
@@ -262,7 +262,7 @@ func shardDirs(b testing.TB, n, perShard int) string {
 // run, reading and merging only, and the whole command (with the merged
 // run directory's report and summaries written).
 func BenchmarkMerge16Shards(b *testing.B) {
-	parent := shardDirs(b, 16, 100_000)
+	parent := shardDirs(b, 16, 100_000, time.Hour)
 	b.Run("read+merge", func(b *testing.B) {
 		for b.Loop() {
 			parts, err := readShards([]string{parent}, "")

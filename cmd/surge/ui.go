@@ -42,11 +42,12 @@ const uiRedraw = time.Second
 // since, or uiFloor of the time since (a page that costs half a percent of
 // a core is cheap whatever the run costs), and at most uiSlowest. A run at
 // 2,000 requests a second spends about a sixth of a core: a 9 ms drawing
-// is then redrawn every 2 s, not every second (5% of the run's CPU).
+// is then redrawn every 2 s, not every second (5% of the run's CPU); a
+// drawing of 50 ms (a long run under the race detector) every 3 s.
 const (
 	uiBudget  = 0.02
 	uiFloor   = 0.005
-	uiSlowest = 10 * time.Second
+	uiSlowest = 3 * time.Second
 )
 
 type liveUI struct {

@@ -56,8 +56,11 @@ func TestLivePage(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(2500 * time.Millisecond)
 	page, second := look()
+	for deadline := time.Now().Add(8 * time.Second); second <= first && time.Now().Before(deadline); { // redrawn each second, or each 3 s at most when drawing is dear (uiSlowest)
+		time.Sleep(500 * time.Millisecond)
+		page, second = look()
+	}
 	if first <= 0 || !strings.Contains(page, `name="surge-live"`) || second <= first {
 		t.Errorf("the live page's qr offered went %d then %d; want a live page whose figures grow", first, second)
 	}
@@ -180,7 +183,7 @@ func TestCapacityLivePage(t *testing.T) {
 // they arrive (a partial run, "k of n shards written"), then becomes the
 // merged run's report.html; --open hands the page's address to $BROWSER.
 func TestMergeLivePage(t *testing.T) {
-	staged := shardDirs(t, 3, 2000)
+	staged := shardDirs(t, 3, 2000, 2*time.Minute)
 	parent, out := t.TempDir(), filepath.Join(t.TempDir(), "merged")
 	arrive := func(i int) {
 		name := "shard-" + strconv.Itoa(i)
@@ -254,7 +257,7 @@ func TestLivePageBudget(t *testing.T) {
 		{9 * time.Millisecond, 160 * time.Millisecond, time.Second, false},            // 5.6% of the run's CPU
 		{9 * time.Millisecond, 450 * time.Millisecond, 2800 * time.Millisecond, true}, // 2% of it
 		{9 * time.Millisecond, 10 * time.Millisecond, 1800 * time.Millisecond, true},  // an idle run: half a percent of a core
-		{900 * time.Millisecond, time.Second, 10 * time.Second, true},                 // never later than uiSlowest
+		{900 * time.Millisecond, time.Second, 3 * time.Second, true},                  // never later than uiSlowest
 	}
 	for _, c := range cases {
 		u.took = c.took
