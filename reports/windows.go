@@ -98,16 +98,7 @@ func (w windows) stretch(i int, clauses []scenarios.Clause) (*results.Series, ma
 // mergeForClauses adds src's counts to dst, and its latencies (of the
 // successful and the failed answers) when hist.
 func mergeForClauses(dst, src *results.Series, hist bool) {
-	dst.Offered += src.Offered
-	dst.Attempted += src.Attempted
-	dst.Succeeded += src.Succeeded
-	dst.Resent += src.Resent
-	for k, v := range src.Errors {
-		if dst.Errors == nil {
-			dst.Errors = map[string]int64{}
-		}
-		dst.Errors[k] += v
-	}
+	dst.MergeCounts(src)
 	if hist {
 		dst.Latency.Merge(src.Latency)
 		dst.FailedLatency.Merge(src.FailedLatency)
@@ -136,13 +127,7 @@ func (w windows) counts(i int) (offered, attempted, succeeded int64, errs map[st
 func (w windows) users(i int) results.Users {
 	var u results.Users
 	for b := i * w.per; b < (i+1)*w.per && b < len(w.r.UserBuckets); b++ {
-		x := w.r.UserBuckets[b]
-		u.Arrived += x.Arrived
-		u.Completed += x.Completed
-		u.Abandoned += x.Abandoned
-		u.Impatient += x.Impatient
-		u.Left += x.Left
-		u.Returned += x.Returned
+		u.Add(w.r.UserBuckets[b])
 	}
 	return u
 }

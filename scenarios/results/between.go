@@ -26,7 +26,7 @@ func (r *Run) Between(from, to time.Duration) *Run {
 	out.UserBuckets = make([]Users, len(r.UserBuckets))
 	for b, u := range r.UserBuckets {
 		if in(b) {
-			out.Users.add(u)
+			out.Users.Add(u)
 			out.UserBuckets[b] = u
 		}
 	}

@@ -168,7 +168,8 @@ type Users struct {
 	ReturnedCompleted int64 `json:"returned_completed,omitempty"`
 }
 
-func (u *Users) add(o Users) {
+// Add adds o's counts to u.
+func (u *Users) Add(o Users) {
 	u.Left += o.Left
 	u.Returned += o.Returned
 	u.ReturnedCompleted += o.ReturnedCompleted
@@ -272,12 +273,12 @@ func (e *Endpoint) Bucket(b int) *Series {
 
 // Count adds user outcomes at a time (the user's arrival time).
 func (r *Run) Count(at time.Duration, u Users) {
-	r.Users.add(u)
+	r.Users.Add(u)
 	b := r.BucketOf(at)
 	for len(r.UserBuckets) <= b {
 		r.UserBuckets = append(r.UserBuckets, Users{})
 	}
-	r.UserBuckets[b].add(u)
+	r.UserBuckets[b].Add(u)
 }
 
 // Event notes an event.
@@ -307,7 +308,7 @@ func (r *Run) Merge(o *Run) {
 			e.Buckets[i].Merge(s)
 		}
 	}
-	r.Users.add(o.Users)
+	r.Users.Add(o.Users)
 	for from, n := range o.LeftFrom {
 		if r.LeftFrom == nil {
 			r.LeftFrom = map[string]int64{}
@@ -318,7 +319,7 @@ func (r *Run) Merge(o *Run) {
 		r.UserBuckets = append(r.UserBuckets, Users{})
 	}
 	for i, u := range o.UserBuckets {
-		r.UserBuckets[i].add(u)
+		r.UserBuckets[i].Add(u)
 	}
 	r.Events = append(r.Events, o.Events...)
 	sort.SliceStable(r.Events, func(i, j int) bool { return r.Events[i].At < r.Events[j].At })

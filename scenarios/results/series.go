@@ -256,8 +256,9 @@ func (s *Series) Record(o Outcome) {
 	s.FailedLatency.Record(o.Corrected)
 }
 
-// Merge adds o into s.
-func (s *Series) Merge(o *Series) {
+// MergeCounts adds o's counts (not its histograms) to s: what a reader
+// of shares and rates needs, at a fraction of Merge's cost.
+func (s *Series) MergeCounts(o *Series) {
 	s.Offered += o.Offered
 	s.Attempted += o.Attempted
 	s.Succeeded += o.Succeeded
@@ -268,6 +269,11 @@ func (s *Series) Merge(o *Series) {
 		}
 		s.Errors[k] += v
 	}
+}
+
+// Merge adds o into s.
+func (s *Series) Merge(o *Series) {
+	s.MergeCounts(o)
 	s.Latency.Merge(o.Latency)
 	s.Service.Merge(o.Service)
 	s.FailedLatency.Merge(o.FailedLatency)
