@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/rpc/rpctest"
 )
@@ -198,5 +200,35 @@ func TestScannersOverGRPC(t *testing.T) {
 	}
 	if c := r.Endpoints["checkin.grpc"].Total; c.Errors["invalid_argument"] == 0 || c.Errors["invalid_argument"] != c.Attempted {
 		t.Errorf("forged tokens: %v of %d attempts, want all invalid_argument", c.Errors, c.Attempted)
+	}
+}
+
+// TestCapacityOverGRPC: surge capacity searches the scanners scenario
+// (QR over HTTP/2, check-in over gRPC, the embedded server): its steps
+// answer the calls, the calibration reads the stage metrics over the same
+// HTTP/2 connection's control plane and writes a profile, and the page is
+// written. Bounded by --budget; what is judged is that it works, not the
+// knee's accuracy (the HTTP/1.1 live tests judge that).
+func TestCapacityOverGRPC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 40 s capacity search")
+	}
+	dir := filepath.Join(t.TempDir(), "cap")
+	code, out, errs := runSurge("capacity", "../../scenarios/scanners.yaml", "--budget", "40s", "--min-step", "3s", "--out", dir, "--quiet")
+	if code == 1 {
+		t.Fatalf("exit 1\n%s\n%s", out, errs)
+	}
+	var c reports.Capacity
+	if err := json.Unmarshal(must(os.ReadFile(filepath.Join(dir, "capacity.json"))), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Steps) < 2 || c.Steps[0].Endpoints["checkin.grpc"].Goodput == 0 {
+		t.Fatalf("%d steps, the first's checkin.grpc %+v: want the calls answered", len(c.Steps), c.Steps)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "profile.yaml")); err != nil || c.Profile == "" {
+		t.Errorf("no calibrated profile (%v): %s", err, out)
+	}
+	if page := string(must(os.ReadFile(filepath.Join(dir, "report.html")))); !strings.Contains(page, "checkin.grpc") {
+		t.Error("the capacity page does not show the gRPC call")
 	}
 }
