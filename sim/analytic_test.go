@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim/queueing"
 )
 
 // queueModel is one stage of c workers fed by Poisson arrivals at lambda
 // for length; every request visits it once and nobody times out.
-func queueModel(t testing.TB, lambda float64, c int, service string, length time.Duration) (*scenarios.Scenario, *capacity.Profile) {
+func queueModel(t testing.TB, lambda float64, c int, service string, length time.Duration) (*scenarios.Scenario, *profile.Profile) {
 	s, err := scenarios.Parse("q.yaml", []byte(fmt.Sprintf(`name: q
 scale: 1
 arrivals: {start: "00:00", bucket: %v, total: %v, profile: [100%%], process: poisson}
@@ -28,7 +28,7 @@ behaviour: {timeout: 1h}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Parse("q-profile.yaml", []byte(fmt.Sprintf(`name: q
+	p, err := profile.Parse("q-profile.yaml", []byte(fmt.Sprintf(`name: q
 stages: {s: {workers: %d, queue: 100000000, service: "%s"}}
 routes: {hit: [{stage: s}]}
 `, c, service)))

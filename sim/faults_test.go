@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -29,7 +29,7 @@ faults: [`+fault+`]
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Parse("p.yaml", []byte(`name: p
+	p, err := profile.Parse("p.yaml", []byte(`name: p
 stages: {s: {workers: 4, queue: 100000, service: 10ms}}
 routes: {hit: [{stage: s}]}
 `))
@@ -113,7 +113,7 @@ requests: {hit: {method: GET, path: /}}
 journeys: {j: [{request: hit}]}
 faults: [{name: x, at: "00:00:01", for: 1s, kind: outage, stage: mainframe}]
 `))
-	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 1, service: 1ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	p, _ := profile.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 1, service: 1ms}}\nroutes: {hit: [{stage: s}]}\n"))
 	_, _, err := Run(context.Background(), Config{Scenario: s, Profile: p})
 	if err == nil || !strings.Contains(err.Error(), `f.yaml:8: faults[0].stage: profile p has no stage "mainframe"`) {
 		t.Errorf("err = %v", err)
@@ -136,7 +136,7 @@ faults:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 100000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	p, _ := profile.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 100000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
 	run, stats, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 3, Bucket: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ faults: [{name: thin, at: "00:00:00", for: 10s, kind: bandwidth, platform: web, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 1000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	p, _ := profile.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 4, queue: 1000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
 	run, _, err := Run(context.Background(), Config{Scenario: s, Profile: p, Seed: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
 )
@@ -113,10 +113,10 @@ func (m *sim) route(ri *reqInfo, platform string) *hop {
 	return h
 }
 
-func (m *sim) resolve(steps []capacity.Step, platform string) []hop {
+func (m *sim) resolve(steps []profile.Step, platform string) []hop {
 	out := make([]hop, len(steps))
 	for i, s := range steps {
-		out[i] = hop{st: m.stages[capacity.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async, service: s.Service}
+		out[i] = hop{st: m.stages[profile.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async, service: s.Service}
 	}
 	return out
 }

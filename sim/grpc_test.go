@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // TestCallsAreNamedByTheirCodes: a gRPC call is a request to its stages,
@@ -30,7 +30,7 @@ faults: [{name: broken, at: "00:00:05", for: 1s, kind: error, stage: pool, statu
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Parse("venue-profile.yaml", []byte(`name: venue
+	p, err := profile.Parse("venue-profile.yaml", []byte(`name: venue
 stages: {pool: {workers: 2, queue: 4, service: 20ms}}
 routes: {checkin: [{stage: pool}]}
 `))

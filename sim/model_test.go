@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -46,7 +46,7 @@ behaviour: {timeout: 1h}
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := capacity.Parse("m-profile.yaml", []byte(fmt.Sprintf(`name: m
+			p, err := profile.Parse("m-profile.yaml", []byte(fmt.Sprintf(`name: m
 stages: {web: {workers: %d, queue: 100000000, service: 1h}}
 routes:
   a: [{stage: web, service: "exp(%v)"}]
@@ -125,7 +125,7 @@ behaviour:
 			}
 			after := map[string]float64{}
 			for _, abandoned := range []string{"cancel", "finish"} {
-				p, err := capacity.Parse("o-profile.yaml", []byte(fmt.Sprintf(`name: o
+				p, err := profile.Parse("o-profile.yaml", []byte(fmt.Sprintf(`name: o
 stages: {s: {workers: %d, queue: 100000000, service: "exp(%v)"}}
 routes: {hit: [{stage: s}]}
 server: {abandoned: %s}
@@ -188,7 +188,7 @@ behaviour: {timeout: 10s}
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := capacity.Parse("m-profile.yaml", []byte(fmt.Sprintf(`name: m
+			p, err := profile.Parse("m-profile.yaml", []byte(fmt.Sprintf(`name: m
 stages: {api: {workers: 1000, queue: 0, service: "exp(5ms)", rate_limit: %v, burst: %d}}
 routes: {a: [{stage: api}]}
 `, c.rate, c.burst)))

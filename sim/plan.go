@@ -8,7 +8,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim/queueing"
 )
@@ -61,7 +61,7 @@ type PlanBottleneck struct {
 // hold), shared among the route's stages; with no latency SLO it is half
 // the stage's queue timeout, and with neither the stage must stay under
 // 85% utilisation.
-func Plan(s *scenarios.Scenario, p *capacity.Profile, margin float64) (PlanResult, error) {
+func Plan(s *scenarios.Scenario, p *profile.Profile, margin float64) (PlanResult, error) {
 	if margin < 1 {
 		return PlanResult{}, fmt.Errorf("plan: the margin must be at least 1, have %v", margin)
 	}
@@ -132,7 +132,7 @@ func reaches(calls map[string][]string, from, to string) bool {
 type load struct{ rate, erlangs float64 }
 
 // peakDemand is each stage's greatest visit rate and offered load over the window.
-func peakDemand(s *scenarios.Scenario, p *capacity.Profile) (map[string]load, map[string]scenarios.Clock) {
+func peakDemand(s *scenarios.Scenario, p *profile.Profile) (map[string]load, map[string]scenarios.Clock) {
 	plan := arrival.New(s)
 	peak := map[string]load{}
 	at := map[string]scenarios.Clock{}
@@ -189,7 +189,7 @@ func streamJourneys(s *scenarios.Scenario, k int, name string, c scenarios.Clock
 }
 
 // visitJourney adds the stage visits of one journey's requests at rate.
-func visitJourney(s *scenarios.Scenario, p *capacity.Profile, journey, platform string, rate float64, into map[string]load) {
+func visitJourney(s *scenarios.Scenario, p *profile.Profile, journey, platform string, rate float64, into map[string]load) {
 	for _, st := range s.Journeys[journey] {
 		if st.Request == "" {
 			continue
@@ -203,8 +203,8 @@ func visitJourney(s *scenarios.Scenario, p *capacity.Profile, journey, platform 
 }
 
 // holdOf adds a step's visits and load (with its calls') and returns its mean hold.
-func holdOf(p *capacity.Profile, step capacity.Step, platform string, rate float64, into map[string]load) float64 {
-	name := capacity.StageName(step.Stage, platform)
+func holdOf(p *profile.Profile, step profile.Step, platform string, rate float64, into map[string]load) float64 {
+	name := profile.StageName(step.Stage, platform)
 	h := p.Stages[name].Service.Mean().Seconds()
 	for _, c := range step.Calls {
 		h += holdOf(p, c, platform, rate, into)
@@ -217,7 +217,7 @@ func holdOf(p *capacity.Profile, step capacity.Step, platform string, rate float
 }
 
 // budget is the p99 queueing wait a stage may add (see Plan).
-func budget(s *scenarios.Scenario, p *capacity.Profile, stage string) time.Duration {
+func budget(s *scenarios.Scenario, p *profile.Profile, stage string) time.Duration {
 	best := time.Duration(math.MaxInt64)
 	for _, c := range s.SLO {
 		if c.Percentile() == 0 || c.Endpoint == "" {
@@ -228,8 +228,8 @@ func budget(s *scenarios.Scenario, p *capacity.Profile, stage string) time.Durat
 			steps, _ := p.Route(t.EndpointName(c.Endpoint), pl)
 			var stages []string
 			var hold float64
-			capacity.Walk(steps, "", func(st capacity.Step, _ string, _ []string) {
-				n := capacity.StageName(st.Stage, pl)
+			profile.Walk(steps, "", func(st profile.Step, _ string, _ []string) {
+				n := profile.StageName(st.Stage, pl)
 				stages = append(stages, n)
 				hold += p.Stages[n].Service.Mean().Seconds()
 			})

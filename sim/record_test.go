@@ -7,18 +7,18 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
 // firstDownloadAsBuilt is the shipped go-live scenario and the as-built profile.
-func firstDownloadAsBuilt(t testing.TB) (*scenarios.Scenario, *capacity.Profile) {
+func firstDownloadAsBuilt(t testing.TB) (*scenarios.Scenario, *profile.Profile) {
 	t.Helper()
 	s, err := scenarios.Load("../scenarios/first-download.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Load("../reference-server/profiles/as-built.yaml")
+	p, err := profile.Load("../reference-server/profiles/as-built.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // A visit or request whose event is still on the clock when it is freed
@@ -28,7 +28,7 @@ faults: [{name: slow-net, at: "00:00:10", for: 10s, kind: latency, request: hit,
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 64, queue: 100000, service: 100ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	p, err := profile.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 64, queue: 100000, service: 100ms}}\nroutes: {hit: [{stage: s}]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,10 @@ import (
 	"slices"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
-// The profile's rules (capacity.Rule) as the simulator applies them: a
+// The profile's rules (profile.Rule) as the simulator applies them: a
 // request that uses a value an expiry rule's endpoint answered, after the
 // value's time, is refused at once with the rule's answer, as is one past
 // its endpoint's per-user limit. Nothing here knows the reference server:
@@ -19,7 +19,7 @@ import (
 // expiryRule is an expiry rule with the scenario's variables it covers.
 type expiryRule struct {
 	after  float64 // seconds
-	answer capacity.RuleAnswer
+	answer profile.RuleAnswer
 	vars   []string
 }
 
@@ -27,7 +27,7 @@ type expiryRule struct {
 type limitRule struct {
 	requests int
 	per      float64
-	answer   capacity.RuleAnswer
+	answer   profile.RuleAnswer
 	sent     map[*user][]float64
 }
 
@@ -96,7 +96,7 @@ func (m *sim) ruleInfo(ri *reqInfo) {
 }
 
 // refusal is the error kind a rule's answer is for a request.
-func (m *sim) refusal(ri *reqInfo, a capacity.RuleAnswer) string {
+func (m *sim) refusal(ri *reqInfo, a profile.RuleAnswer) string {
 	return ri.tmpl.Classify(a.Status, func() string { return a.Code })
 }
 

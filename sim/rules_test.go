@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // TestRulesAreData: a service of someone else's, with its own rules in its
@@ -34,7 +34,7 @@ behaviour: {retry: {attempts: 1}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Parse("shop-profile.yaml", []byte(`name: shop
+	p, err := profile.Parse("shop-profile.yaml", []byte(`name: shop
 stages: {app: {workers: 64, queue: 1000, service: 10ms}}
 routes: {login: [{stage: app}], order: [{stage: app}]}
 rules:

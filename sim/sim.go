@@ -9,7 +9,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
 )
@@ -17,7 +17,7 @@ import (
 // Config is one simulation. Zero optional fields take the documented defaults.
 type Config struct {
 	Scenario *scenarios.Scenario
-	Profile  *capacity.Profile
+	Profile  *profile.Profile
 	Seed     uint64
 	// Capacity multiplies every stage's workers and queue (default 1): when
 	// the scenario is played at another scale than the profile was sized
@@ -60,7 +60,7 @@ type sim struct {
 	ctx    context.Context // checked once a time bucket
 	cfg    Config
 	s      *scenarios.Scenario
-	p      *capacity.Profile
+	p      *profile.Profile
 	run    *results.Run
 	events eventQueue
 	seq    uint64
@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, Stats, error) {
 	for i, name := range cfg.Profile.StageNames() {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
-	m.orphans = cfg.Profile.Server.Abandoned == capacity.AbandonedFinish
+	m.orphans = cfg.Profile.Server.Abandoned == profile.AbandonedFinish
 	m.run.StageCalls = cfg.Profile.Calls()
 	m.setupRules()
 	m.nextArrival()
@@ -268,11 +268,11 @@ func (m *sim) sample() {
 }
 
 // Check makes sure the scenario can run against the profile (see check).
-func Check(s *scenarios.Scenario, p *capacity.Profile) error { return check(s, p) }
+func Check(s *scenarios.Scenario, p *profile.Profile) error { return check(s, p) }
 
 // check makes sure every fault names a stage of the profile, and every request of every journey has a route for every
 // platform a user may be on, and that its stages exist.
-func check(s *scenarios.Scenario, p *capacity.Profile) error {
+func check(s *scenarios.Scenario, p *profile.Profile) error {
 	platforms := map[string]bool{}
 	for pl := range s.Platforms {
 		platforms[pl] = true
@@ -305,9 +305,9 @@ func check(s *scenarios.Scenario, p *capacity.Profile) error {
 					return s.Errorf(fmt.Sprintf("journeys.%s[%d].request", name, i), "profile %s has no route for endpoint %q (platform %s)", p.Name, ep, pl)
 				}
 				var missing string
-				capacity.Walk(steps, "", func(step capacity.Step, _ string, _ []string) {
-					if _, ok := p.Stages[capacity.StageName(step.Stage, pl)]; !ok && missing == "" {
-						missing = capacity.StageName(step.Stage, pl)
+				profile.Walk(steps, "", func(step profile.Step, _ string, _ []string) {
+					if _, ok := p.Stages[profile.StageName(step.Stage, pl)]; !ok && missing == "" {
+						missing = profile.StageName(step.Stage, pl)
 					}
 				})
 				if missing != "" {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // TestRunStopsWhenCancelled: a cancelled context stops the simulation at
@@ -25,7 +25,7 @@ journeys: {j: [{request: hit}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := capacity.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 64, queue: 1000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
+	p, err := profile.Parse("p.yaml", []byte("name: p\nstages: {s: {workers: 64, queue: 1000, service: 10ms}}\nroutes: {hit: [{stage: s}]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // stage is one profile stage on the virtual clock.
 type stage struct {
 	name    string
-	cfg     capacity.Stage
+	cfg     profile.Stage
 	limit   int
 	queue   ring[visitRef] // FIFO; cancelled and freed entries are skipped lazily
 	live    int            // queued and not cancelled
@@ -27,9 +27,9 @@ type stage struct {
 	faults           []*onFault // active on this stage
 	expiries         *lane      // its queue timeouts' lane, once one is set
 
-	window  capacity.RateWindow  // arrivals per virtual second (slow_under_load)
-	bucket  capacity.TokenBucket // its rate limit (rate_limit), if any
-	limited int64                // visits its rate limit refused (counted in shed too)
+	window  profile.RateWindow  // arrivals per virtual second (slow_under_load)
+	bucket  profile.TokenBucket // its rate limit (rate_limit), if any
+	limited int64               // visits its rate limit refused (counted in shed too)
 }
 
 // arrived counts a visit for the stage's arrival rate at virtual time t.
@@ -39,7 +39,7 @@ func (st *stage) arrived(t float64) { st.window.Add(int64(t)) }
 // reference server measures it.
 func (st *stage) rate(t float64) float64 { return st.window.Rate(int64(t)) }
 
-func newStage(name string, cfg capacity.Stage, factor float64, seed uint64, idx int) *stage {
+func newStage(name string, cfg profile.Stage, factor float64, seed uint64, idx int) *stage {
 	c := cfg
 	c.Workers = max(1, int(math.Round(float64(cfg.Workers)*factor)))
 	c.Queue = int(math.Round(float64(cfg.Queue) * factor))
@@ -55,7 +55,7 @@ func (st *stage) advance(t float64) {
 	st.last = t
 }
 
-func (st *stage) wait() bool { return st.cfg.WhenFull == capacity.WhenFullWait }
+func (st *stage) wait() bool { return st.cfg.WhenFull == profile.WhenFullWait }
 
 // idle says an arrival gets a worker at once: one is free and none waits.
 func (st *stage) idle() bool { return st.busy < st.limit && st.live == 0 }

@@ -45,7 +45,7 @@ var modules = map[string]string{
 	"websocket":    "github.com/coder/websocket",       // held connections
 }
 
-// The leaves (scenarios/spec, the YAML notation; scenarios/capacity, the
+// The leaves (scenarios/spec, the YAML notation; scenarios/profile, the
 // profile; scenarios/fault, the faults) are imported by both worlds, each
 // where it is used: an allowance nothing uses is itself a violation.
 
@@ -64,23 +64,23 @@ var rules = []rule{
 	{pkg: "ci", allow: nil},
 	{pkg: "ci/image", allow: []string{"ggcr"}},
 	{pkg: "ci/bench/grpctarget", allow: []string{"scenarios/rpc/rpctest"}},
-	{pkg: "reference-server/profiles", allow: []string{"scenarios/capacity"}},
-	{pkg: "reference-server/refserver", allow: []string{"sqlite", "prometheus", "websocket", "grpc", "protobuf", "protocompile", "scenarios/spec", "scenarios/capacity", "scenarios/fault"},
+	{pkg: "reference-server/profiles", allow: []string{"scenarios/profile"}},
+	{pkg: "reference-server/refserver", allow: []string{"sqlite", "prometheus", "websocket", "grpc", "protobuf", "protocompile", "scenarios/spec", "scenarios/profile", "scenarios/fault"},
 		forbid: []string{"sim", "scenarios/replay"}},
 	{pkg: "scenarios/replay", allow: []string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "scenarios/rpc", "vegeta", "expfmt", "promdto", "http2", "websocket", "scenarios/fault"}},
 	{pkg: "scenarios/rpc", allow: []string{"scenarios", "grpc", "protobuf", "protocompile", "scenarios/spec"}, forbid: []string{"scenarios/replay", "sim"}},
 	{pkg: "reports", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "echarts", "scenarios/spec"},
 		forbid: []string{"scenarios/replay", "net/http"}},
-	{pkg: "sim", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "scenarios/spec", "scenarios/capacity", "scenarios/fault"},
+	{pkg: "sim", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "scenarios/spec", "scenarios/profile", "scenarios/fault"},
 		forbid: []string{"net", "net/http", "reference-server/refserver"}},
-	{pkg: "scenarios/knee", allow: []string{"scenarios", "scenarios/arrival", "scenarios/replay", "scenarios/results", "sim", "sim/queueing", "reports", "promdto", "yaml", "scenarios/spec", "scenarios/capacity"}},
+	{pkg: "scenarios/knee", allow: []string{"scenarios", "scenarios/arrival", "scenarios/replay", "scenarios/results", "sim", "sim/queueing", "reports", "promdto", "yaml", "scenarios/spec", "scenarios/profile"}},
 	{pkg: "scenarios/chaos", allow: []string{"scenarios/spec", "scenarios/fault"}},
 	{pkg: "scenarios/arrival", allow: []string{"scenarios", "scenarios/spec"}, forbid: []string{"net/http"}},
 	{pkg: "scenarios", allow: []string{"yaml", "scenarios/spec", "scenarios/fault"}, forbid: []string{"net/http"}},
 	{pkg: "scenarios/results", allow: []string{"hdr", "scenarios/spec"}, forbid: []string{"net/http"}},
 	{pkg: "sim/queueing", allow: []string{"gonum", "scenarios/spec"}, forbid: []string{"net", "net/http"}},
 	{pkg: "scenarios/spec", allow: []string{"yaml"}},
-	{pkg: "scenarios/capacity", allow: []string{"scenarios/spec"}},
+	{pkg: "scenarios/profile", allow: []string{"scenarios/spec"}},
 	{pkg: "scenarios/fault", allow: []string{"scenarios/spec"}},
 	{pkg: "scenarios/scaffold", allow: []string{"openapi", "yaml", "scenarios/spec"}, forbid: []string{"scenarios/replay"}}, // kin-openapi reaches net/http (it can fetch $refs; surge init leaves external refs off: one file is read)
 	{pkg: "scenarios/k8s", allow: []string{"k8s-api", "k8s-meta", "k8s-yaml"}, forbid: []string{"scenarios/replay", "sim"}},

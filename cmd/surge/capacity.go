@@ -20,8 +20,8 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
@@ -192,7 +192,7 @@ func capacityVerdict(res *knee.Result, searchErr error, dir string) error {
 }
 
 // calibrate fits and checks a profile of a live target (none in sim mode).
-func calibrate(ctx context.Context, res *knee.Result, s *scenarios.Scenario, runner knee.Runner, target string, seed uint64, stderr io.Writer) *capacity.Profile {
+func calibrate(ctx context.Context, res *knee.Result, s *scenarios.Scenario, runner knee.Runner, target string, seed uint64, stderr io.Writer) *profile.Profile {
 	live, ok := runner.(*knee.Live)
 	if !ok || len(res.Steps) == 0 {
 		return nil

@@ -11,8 +11,8 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
-	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -65,9 +65,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 }
 
 // resized is the profile with every stage grown to the plan's need.
-func resized(p *capacity.Profile, plan sim.PlanResult) *capacity.Profile {
+func resized(p *profile.Profile, plan sim.PlanResult) *profile.Profile {
 	q := *p
-	q.Stages = map[string]capacity.Stage{}
+	q.Stages = map[string]profile.Stage{}
 	for name, st := range p.Stages {
 		q.Stages[name] = st
 	}

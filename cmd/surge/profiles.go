@@ -9,7 +9,7 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 func newProfilesCmd(g *globals) *cobra.Command {
@@ -46,7 +46,7 @@ func printProfileList(cmd *cobra.Command, g *globals) error {
 	return nil
 }
 
-func printProfile(cmd *cobra.Command, g *globals, p *capacity.Profile) error {
+func printProfile(cmd *cobra.Command, g *globals, p *profile.Profile) error {
 	if g.json {
 		return writeJSON(cmd.OutOrStdout(), p)
 	}
@@ -58,7 +58,7 @@ func printProfile(cmd *cobra.Command, g *globals, p *capacity.Profile) error {
 		if m := s.Service.Mean().Seconds(); m > 0 {
 			capRate = fmt.Sprintf("%.1f", float64(s.Workers)/m)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%v\t%s\t%v\t%s\n", n, s.Workers, s.Queue, firstNonEmpty(s.WhenFull, capacity.WhenFullShed), s.QueueTimeout, s.Service, s.Service.Mean(), capRate)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%v\t%s\t%v\t%s\n", n, s.Workers, s.Queue, firstNonEmpty(s.WhenFull, profile.WhenFullShed), s.QueueTimeout, s.Service, s.Service.Mean(), capRate)
 	}
 	return w.Flush()
 }

@@ -23,8 +23,8 @@ import (
 	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/chaos"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
@@ -81,19 +81,19 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if o.out == "" { // named now: the metrics' run label and the live page are the directory's
 		o.out = defaultRunDir(s, o.shard.suffix())
 	}
-	target, profile, stop, err := startTarget(s, &o)
+	target, prof, stop, err := startTarget(s, &o)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	cfg := replay.Config{
 		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
-		SampleMetrics: o.metrics || profile != nil, Progress: progress(stderr, o.quiet), AdminToken: o.adminToken,
+		SampleMetrics: o.metrics || prof != nil, Progress: progress(stderr, o.quiet), AdminToken: o.adminToken,
 		Meta: results.Meta{Scenario: s.Name}, Cut: cutOf(ctx),
 		Shard: o.shard.index, Shards: o.shard.count, StartAt: o.shard.start,
 	}
-	if profile != nil {
-		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
+	if prof != nil {
+		cfg.Meta.Profile, cfg.StageCalls = prof.Name, prof.Calls()
 	}
 	if err := clientSetup(s, o.scenario, &cfg); err != nil {
 		return err
@@ -224,7 +224,7 @@ func defaultRunDir(s *scenarios.Scenario, suffix string) string {
 // startTarget returns the target URL: the scenario's (or --target), else an
 // embedded reference server on loopback (with its profile, and a random
 // admin token the run is given, o's), which stop shuts down.
-func startTarget(s *scenarios.Scenario, o *runOptions) (url string, profile *capacity.Profile, stop func(), err error) {
+func startTarget(s *scenarios.Scenario, o *runOptions) (url string, prof *profile.Profile, stop func(), err error) {
 	if url = firstNonEmpty(o.target, s.Target.URL); url != "" {
 		o.adminToken = adminToken(o.adminToken)
 		return strings.TrimSuffix(url, "/"), nil, func() {}, nil

@@ -6,11 +6,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 func newSchemaCmd() *cobra.Command {
-	profile := false
+	ofProfile := false
 	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of the scenario format (--profile: of capacity profiles), for editors",
@@ -23,12 +23,12 @@ is completed and checked as you type by editors with a YAML language server.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
-			if profile {
-				return enc.Encode(capacity.Schema())
+			if ofProfile {
+				return enc.Encode(profile.Schema())
 			}
 			return enc.Encode(scenarios.Schema())
 		},
 	}
-	cmd.Flags().BoolVar(&profile, "profile", false, "the capacity profiles' schema")
+	cmd.Flags().BoolVar(&ofProfile, "profile", false, "the capacity profiles' schema")
 	return cmd
 }

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 //go:embed *.yaml
@@ -36,14 +36,14 @@ func IsFile(nameOrPath string) bool {
 
 // Load returns a shipped profile by name ("as-built"), or reads a profile
 // file when nameOrPath names one (it contains a path separator or ends in .yaml).
-func Load(nameOrPath string) (*capacity.Profile, error) {
+func Load(nameOrPath string) (*profile.Profile, error) {
 	if IsFile(nameOrPath) {
-		return capacity.Load(nameOrPath)
+		return profile.Load(nameOrPath)
 	}
 	file := nameOrPath + ".yaml"
 	data, err := files.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("profile %q: no such shipped profile (shipped: %s; or give a file path)", nameOrPath, strings.Join(Names(), ", "))
 	}
-	return capacity.Parse(path.Join("reference-server/profiles", file), data)
+	return profile.Parse(path.Join("reference-server/profiles", file), data)
 }

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 const maxIDLen = 128
@@ -52,7 +52,7 @@ func (s *Server) ttl(endpoint string, def time.Duration) time.Duration {
 	return def
 }
 
-func (s *Server) route(endpoint, platform string) []capacity.Step {
+func (s *Server) route(endpoint, platform string) []profile.Step {
 	steps, _ := s.profile.Route(endpoint, platform)
 	return steps
 }
@@ -331,7 +331,7 @@ func (s *Server) checkQRRequest(in *qrRequest) (fetch bool, holder string, err e
 	if err := s.checkPlatform("platform", in.Platform); err != nil {
 		return false, "", err
 	}
-	fetch = s.profile.Platforms[in.Platform].Proof == capacity.ProofFetch
+	fetch = s.profile.Platforms[in.Platform].Proof == profile.ProofFetch
 	id, err := in.credential(fetch)
 	if err != nil {
 		return fetch, "", err

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // clock is an injectable clock for token expiry.
@@ -36,9 +36,9 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func loadProfile(t testing.TB, path string) *capacity.Profile {
+func loadProfile(t testing.TB, path string) *profile.Profile {
 	t.Helper()
-	p, err := capacity.Load(path)
+	p, err := profile.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ type testServer struct {
 	sessions map[string]string // credential id -> its holder's session, from issue
 }
 
-func startServer(t testing.TB, p *capacity.Profile, mutate ...func(*Config)) *testServer {
+func startServer(t testing.TB, p *profile.Profile, mutate ...func(*Config)) *testServer {
 	t.Helper()
 	clk := newClock()
 	cfg := Config{Profile: p, Seed: 7, Now: clk.Now, DBPath: t.TempDir() + "/pass.db", AdminToken: testAdminToken}
@@ -159,7 +159,7 @@ func (ts *testServer) session(cred map[string]any) string {
 // platforms its id; either way with the holder's session.
 func (ts *testServer) qrBody(platform string, cred map[string]any) map[string]any {
 	body := map[string]any{"platform": platform, "session": ts.session(cred)}
-	if ts.Profile().Platforms[platform].Proof == capacity.ProofWallet {
+	if ts.Profile().Platforms[platform].Proof == profile.ProofWallet {
 		body["wallet"] = cred
 	} else {
 		body["credential_id"] = credID(cred)
@@ -196,9 +196,9 @@ func readFile(path string) (string, error) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-func parseProfile(t testing.TB, yaml string) *capacity.Profile {
+func parseProfile(t testing.TB, yaml string) *profile.Profile {
 	t.Helper()
-	p, err := capacity.Parse("inline.yaml", []byte(yaml))
+	p, err := profile.Parse("inline.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 func TestFirstTimeJourneyThenReturningCheckins(t *testing.T) {
@@ -58,8 +58,8 @@ func TestQRTokenExpiresAfter15sAndIsOneTime(t *testing.T) {
 
 func TestIdentityRateLimitPerUser(t *testing.T) {
 	p := loadProfile(t, "testdata/fast.yaml")
-	p.Rules = append(p.Rules, capacity.Rule{Name: "identity-rate-limit", Limit: "identity.request", Requests: 1, Per: 10 * time.Minute,
-		Answer: capacity.RuleAnswer{Status: 429, Code: "rate_limited"}})
+	p.Rules = append(p.Rules, profile.Rule{Name: "identity-rate-limit", Limit: "identity.request", Requests: 1, Per: 10 * time.Minute,
+		Answer: profile.RuleAnswer{Status: 429, Code: "rate_limited"}})
 	ts := startServer(t, p)
 	body := map[string]string{"user_id": "u", "platform": "kakao"}
 	ts.mustCall("POST", "/v1/identity/requests", body, 201)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -116,7 +116,7 @@ func (m *metrics) watchStage(s *stage) {
 //	surge_platform_info{platform, proof}
 //	surge_rule_info{name, expires, after_seconds, limit, requests, per_seconds, status, code}
 //	surge_server_request_timeout_seconds
-func (m *metrics) describeProfile(p *capacity.Profile) {
+func (m *metrics) describeProfile(p *profile.Profile) {
 	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 	info := func(name, help string, labels prometheus.Labels) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return 1 }))
@@ -125,13 +125,13 @@ func (m *metrics) describeProfile(p *capacity.Profile) {
 		st := p.Stages[name]
 		when := st.WhenFull
 		if when == "" {
-			when = capacity.WhenFullShed
+			when = profile.WhenFullShed
 		}
 		info("surge_stage_info", "A stage of the capacity profile (always 1).", prometheus.Labels{"stage": name, "when_full": when,
 			"queue_timeout_seconds": secs(st.QueueTimeout), "retry_after_seconds": secs(st.RetryAfter)})
 	}
 	for _, route := range spec.SortedKeys(p.Routes) {
-		capacity.Walk(p.Routes[route], "", func(s capacity.Step, path string, _ []string) {
+		profile.Walk(p.Routes[route], "", func(s profile.Step, path string, _ []string) {
 			info("surge_route_step", "A stage visit of a route (always 1): path is its place, \"0.1\" the second call of the first step.",
 				prometheus.Labels{"route": route, "path": routePath(path), "stage": s.Stage, "async": strconv.FormatBool(s.Async)})
 		})

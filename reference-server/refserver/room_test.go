@@ -10,7 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -21,8 +21,8 @@ import (
 func TestWaitingRoomHoldsAndAdmits(t *testing.T) {
 	p := loadProfile(t, "testdata/fast.yaml")
 	svc, _ := spec.ParseDist("300ms")
-	p.Stages["waiting-room"] = capacity.Stage{Workers: 1, Queue: 1, WhenFull: "shed", Service: svc, RetryAfter: 2 * time.Second}
-	p.Routes["waiting-room"] = []capacity.Step{{Stage: "waiting-room"}}
+	p.Stages["waiting-room"] = profile.Stage{Workers: 1, Queue: 1, WhenFull: "shed", Service: svc, RetryAfter: 2 * time.Second}
+	p.Routes["waiting-room"] = []profile.Step{{Stage: "waiting-room"}}
 	ts := startServer(t, p)
 	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/v1/waiting-room"
 	type heard struct {

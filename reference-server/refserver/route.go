@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
@@ -34,7 +34,7 @@ var optionalWork = map[string][]string{"certificate.issue": {"anchor"}}
 // ruleAnswers are the answers the reference server gives when a profile
 // rule refuses a request: a profile that says otherwise would make the
 // simulator predict answers the server does not give.
-var ruleAnswers = map[string]capacity.RuleAnswer{
+var ruleAnswers = map[string]profile.RuleAnswer{
 	"expires qr":               {Status: 403, Code: "qr_expired"},
 	"expires identity.request": {Status: 410, Code: "identity_request_expired"},
 	"expires identity.confirm": {Status: 401, Code: "identity_token_expired"},
@@ -43,7 +43,7 @@ var ruleAnswers = map[string]capacity.RuleAnswer{
 
 // checkRules checks the profile's rules are ones the server enforces, with
 // the answers it gives.
-func checkRules(p *capacity.Profile) error {
+func checkRules(p *profile.Profile) error {
 	for i, r := range p.Rules {
 		key := "expires " + r.Expires
 		if r.Limit != "" {
@@ -60,7 +60,7 @@ func checkRules(p *capacity.Profile) error {
 	return nil
 }
 
-func checkRoutes(p *capacity.Profile) error {
+func checkRoutes(p *profile.Profile) error {
 	if err := checkRules(p); err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func checkRoutes(p *capacity.Profile) error {
 		}
 		done := map[string]int{}
 		var err error
-		capacity.Walk(steps, "routes."+route, func(s capacity.Step, path string, _ []string) {
+		profile.Walk(steps, "routes."+route, func(s profile.Step, path string, _ []string) {
 			if s.Work == "" || err != nil {
 				return
 			}
@@ -112,7 +112,7 @@ func checkRoutes(p *capacity.Profile) error {
 }
 
 // run executes a route's steps for a platform with this request's work.
-func (s *Server) run(ctx context.Context, steps []capacity.Step, platform string, w works) error {
+func (s *Server) run(ctx context.Context, steps []profile.Step, platform string, w works) error {
 	for _, st := range steps {
 		if st.Async {
 			s.runAsync(st, platform, w)
@@ -125,8 +125,8 @@ func (s *Server) run(ctx context.Context, steps []capacity.Step, platform string
 	return nil
 }
 
-func (s *Server) visit(ctx context.Context, st capacity.Step, platform string, w works) error {
-	stg, ok := s.stages[capacity.StageName(st.Stage, platform)]
+func (s *Server) visit(ctx context.Context, st profile.Step, platform string, w works) error {
+	stg, ok := s.stages[profile.StageName(st.Stage, platform)]
 	if !ok {
 		return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: fmt.Sprintf("no stage %q for platform %q", st.Stage, platform)}
 	}
@@ -149,7 +149,7 @@ func (s *Server) visit(ctx context.Context, st capacity.Step, platform string, w
 
 // runAsync hands a step to the background: the request does not wait, and
 // the step's outcome is counted in surge_async_total.
-func (s *Server) runAsync(st capacity.Step, platform string, w works) {
+func (s *Server) runAsync(st profile.Step, platform string, w works) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -159,6 +159,6 @@ func (s *Server) runAsync(st capacity.Step, platform string, w works) {
 			result = "error"
 			s.log.Warn("async step failed", "stage", st.Stage, "work", st.Work, "err", err)
 		}
-		s.met.async.WithLabelValues(capacity.StageName(st.Stage, platform), result).Inc()
+		s.met.async.WithLabelValues(profile.StageName(st.Stage, platform), result).Inc()
 	}()
 }

@@ -18,14 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 )
 
 // Config is what a Server is built from. The zero values of the optional
 // fields are the documented defaults.
 type Config struct {
 	// Profile is the capacity profile to run (required).
-	Profile *capacity.Profile
+	Profile *profile.Profile
 	// DBPath is the SQLite file; "" makes one in a temporary directory that
 	// Close removes.
 	DBPath string
@@ -48,7 +48,7 @@ type Config struct {
 type Server struct {
 	grpc    *grpc.Server // the gRPC face (grpcface.go)
 	cfg     Config
-	profile *capacity.Profile
+	profile *profile.Profile
 	stages  map[string]*stage
 	store   *Store
 	keys    *keys
@@ -187,7 +187,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Store() *Store { return s.store }
 
 // Profile is the profile the server runs.
-func (s *Server) Profile() *capacity.Profile { return s.profile }
+func (s *Server) Profile() *profile.Profile { return s.profile }
 
 // Close waits up to 5 s for background steps, then closes the database (and
 // removes a temporary one).
@@ -256,7 +256,7 @@ func (s *Server) instrument(endpoint string, h func(http.ResponseWriter, *http.R
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx := r.Context()
-		if s.profile.Server.Abandoned == capacity.AbandonedFinish {
+		if s.profile.Server.Abandoned == profile.AbandonedFinish {
 			ctx = context.WithoutCancel(ctx) // a client that has gone is not noticed: its work runs to the end
 		}
 		if t := s.profile.Server.RequestTimeout; t > 0 {

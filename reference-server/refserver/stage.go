@@ -11,14 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/spec"
 )
 
 // stage is one bounded worker pool of the profile, live.
 type stage struct {
 	name    string
-	cfg     capacity.Stage
+	cfg     profile.Stage
 	pool    *pool
 	service spec.Dist
 
@@ -29,9 +29,9 @@ type stage struct {
 	m      *stageMetrics
 
 	rateMu sync.Mutex
-	window capacity.RateWindow  // arrivals per second (slow_under_load)
-	bucket capacity.TokenBucket // its rate limit (rate_limit), if any
-	epoch  time.Time            // the bucket's origin
+	window profile.RateWindow  // arrivals per second (slow_under_load)
+	bucket profile.TokenBucket // its rate limit (rate_limit), if any
+	epoch  time.Time           // the bucket's origin
 }
 
 // admit takes a token of the stage's rate limit, if it has one.
@@ -58,13 +58,13 @@ func (s *stage) rate() float64 {
 	return s.window.Rate(time.Now().Unix())
 }
 
-func newStage(name string, cfg capacity.Stage, seed uint64, m *stageMetrics) *stage {
+func newStage(name string, cfg profile.Stage, seed uint64, m *stageMetrics) *stage {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	s := &stage{
 		name:    name,
 		cfg:     cfg,
-		pool:    newPool(cfg.Workers, cfg.Queue, cfg.WhenFull == capacity.WhenFullWait),
+		pool:    newPool(cfg.Workers, cfg.Queue, cfg.WhenFull == profile.WhenFullWait),
 		service: cfg.Service,
 		rng:     rand.New(rand.NewPCG(seed, h.Sum64())),
 		m:       m,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
@@ -42,12 +42,12 @@ import (
 // Without stage metrics it then fits other structures beside the one
 // stage per request and keeps the one that best reproduces every step it
 // measured (candidates.go); res.Candidates lists each with its errors.
-func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []Snapshot, target string, seed uint64) (*capacity.Profile, error) {
+func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []Snapshot, target string, seed uint64) (*profile.Profile, error) {
 	if len(res.Steps) == 0 {
 		return nil, fmt.Errorf("knee: no step to calibrate from")
 	}
-	p := &capacity.Profile{Name: "calibrated-" + s.Name, Stages: map[string]capacity.Stage{}, Routes: map[string][]capacity.Step{},
-		Calibrated: &capacity.Calibration{Target: target, Scenario: s.Name, At: time.Now().UTC().Format(time.RFC3339), Steps: len(res.Steps)}}
+	p := &profile.Profile{Name: "calibrated-" + s.Name, Stages: map[string]profile.Stage{}, Routes: map[string][]profile.Step{},
+		Calibrated: &profile.Calibration{Target: target, Scenario: s.Name, At: time.Now().UTC().Format(time.RFC3339), Steps: len(res.Steps)}}
 	if lowest, ok := lowestSnapshot(res, snaps); ok && shaped(lowest.After) {
 		p.Calibrated.From = "stage metrics"
 		p.Description = "Fitted by surge capacity from " + target + "'s stage metrics while it played " + s.Name + "."
@@ -76,9 +76,9 @@ func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []
 // chooseStructure fits the candidate structures from p (one stage per
 // request), simulates each against every step, records them in res and
 // returns the best.
-func chooseStructure(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.Profile, seed uint64) *capacity.Profile {
+func chooseStructure(ctx context.Context, res *Result, s *scenarios.Scenario, p *profile.Profile, seed uint64) *profile.Profile {
 	cands := candidates(p, res)
-	var profiles map[string]*capacity.Profile
+	var profiles map[string]*profile.Profile
 	res.Candidates, profiles = choose(ctx, res, s, cands, seed)
 	best := res.Candidates[0]
 	chosen := profiles[best.Name]
@@ -111,7 +111,7 @@ func shaped(f map[string]*dto.MetricFamily) bool {
 }
 
 // fromRequests fits one stage per request.
-func fromRequests(p *capacity.Profile, res *Result, s *scenarios.Scenario) {
+func fromRequests(p *profile.Profile, res *Result, s *scenarios.Scenario) {
 	steps, runs := sortedSteps(peakMixSteps(res))
 	for _, name := range journeyRequests(s) {
 		t, _ := s.Request(name)
@@ -121,10 +121,10 @@ func fromRequests(p *capacity.Profile, res *Result, s *scenarios.Scenario) {
 		}
 		st, delay, note := fitRequest(name, steps, runs, s.TimeoutFor(scenarios.Step{Request: name}))
 		p.Stages[ep] = st
-		p.Routes[ep] = []capacity.Step{{Stage: ep}}
+		p.Routes[ep] = []profile.Step{{Stage: ep}}
 		if delay > 0 { // the time of an answer no worker holds: the network, the server's handling before its pool
-			p.Stages[ep+".transit"] = capacity.Stage{Workers: transitWorkers, Service: spec.Const(delay)}
-			p.Routes[ep] = []capacity.Step{{Stage: ep + ".transit"}, {Stage: ep}}
+			p.Stages[ep+".transit"] = profile.Stage{Workers: transitWorkers, Service: spec.Const(delay)}
+			p.Routes[ep] = []profile.Step{{Stage: ep + ".transit"}, {Stage: ep}}
 		}
 		p.Calibrated.Notes = append(p.Calibrated.Notes, ep+": "+note)
 	}
@@ -135,7 +135,7 @@ const transitWorkers = 100_000
 
 // fitRequest fits a request's stage from the steps (sorted by rate), and
 // the transit delay of its answers that no worker holds (0: none seen).
-func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Duration) (capacity.Stage, time.Duration, string) {
+func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Duration) (profile.Stage, time.Duration, string) {
 	var low *results.Series
 	var lowRate float64
 	for i, st := range steps {
@@ -145,7 +145,7 @@ func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Dur
 		}
 	}
 	if low == nil {
-		return capacity.Stage{Workers: 1, Queue: 0, Service: spec.Const(time.Millisecond)}, 0,
+		return profile.Stage{Workers: 1, Queue: 0, Service: spec.Const(time.Millisecond)}, 0,
 			"no step had successful answers to fit: a placeholder (1 worker, 1ms)"
 	}
 	svc, fitErr := fitDist(low.Service.Mean(), hdrPoints(low.Service))
@@ -153,7 +153,7 @@ func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Dur
 	// a lognormal fitted to a tail that scheduling noise lengthens has a
 	// mean 10% or more above the sample's, one worker too many.
 	mean := low.Service.Mean().Seconds()
-	st := capacity.Stage{Service: svc, WhenFull: capacity.WhenFullShed}
+	st := profile.Stage{Service: svc, WhenFull: profile.WhenFullShed}
 	note := fmt.Sprintf("service %s fitted to %d answers at %.3g/s (CDF error %.3f)", svc, low.Succeeded, lowRate, fitErr)
 	top, topRun := steps[len(steps)-1], runs[len(runs)-1]
 	te := top.Endpoints[name]
@@ -190,7 +190,7 @@ func fitRequest(name string, steps []Step, runs []*results.Run, timeout time.Dur
 // fitQueue sets the stage's queue from the highest step: a stage that shed
 // (more than it timed out) gets the queue its successes waited in; one that
 // did not, a queue as long as the clients wait. It says which.
-func fitQueue(st *capacity.Stage, e *results.Endpoint, top Step, name string, mean float64, saturated bool, timeout time.Duration) string {
+func fitQueue(st *profile.Stage, e *results.Endpoint, top Step, name string, mean float64, saturated bool, timeout time.Duration) string {
 	var shed, timeouts, answered int64
 	if e != nil {
 		shed, timeouts, answered = e.Total.Errors["shed"], e.Total.Errors["timeout"], e.Total.Answered()
@@ -265,7 +265,7 @@ func journeyRequests(s *scenarios.Scenario) []string {
 // fromStages builds the profile from the target's exported shape, and
 // fits each stage's service time to its own-time histogram over the
 // lowest step.
-func fromStages(p *capacity.Profile, snaps []Snapshot, lowest Snapshot) error {
+func fromStages(p *profile.Profile, snaps []Snapshot, lowest Snapshot) error {
 	shape := lowest.After
 	gauge := func(family, stage string) float64 {
 		for _, m := range shape[family].GetMetric() {
@@ -278,7 +278,7 @@ func fromStages(p *capacity.Profile, snaps []Snapshot, lowest Snapshot) error {
 	for _, m := range shape["surge_stage_info"].GetMetric() {
 		name, _ := replay.Label(m, "stage")
 		when, _ := replay.Label(m, "when_full")
-		st := capacity.Stage{Workers: int(gauge("surge_stage_workers", name)), Queue: int(gauge("surge_stage_queue_capacity", name)), WhenFull: when,
+		st := profile.Stage{Workers: int(gauge("surge_stage_workers", name)), Queue: int(gauge("surge_stage_queue_capacity", name)), WhenFull: when,
 			QueueTimeout: labelSeconds(m, "queue_timeout_seconds"), RetryAfter: labelSeconds(m, "retry_after_seconds")}
 		st.Service = ownTime(name, lowest, snaps)
 		p.Calibrated.Notes = append(p.Calibrated.Notes, fmt.Sprintf("%s: %d workers, queue %d, %s when full (as it reports them); service %s fitted to its own-time histogram",
@@ -294,12 +294,12 @@ func fromStages(p *capacity.Profile, snaps []Snapshot, lowest Snapshot) error {
 		pl, _ := replay.Label(m, "platform")
 		proof, _ := replay.Label(m, "proof")
 		if p.Platforms == nil {
-			p.Platforms = map[string]capacity.Platform{}
+			p.Platforms = map[string]profile.Platform{}
 		}
-		p.Platforms[pl] = capacity.Platform{Proof: proof}
+		p.Platforms[pl] = profile.Platform{Proof: proof}
 	}
 	for _, m := range shape["surge_rule_info"].GetMetric() {
-		r := capacity.Rule{}
+		r := profile.Rule{}
 		r.Name, _ = replay.Label(m, "name")
 		r.Expires, _ = replay.Label(m, "expires")
 		r.Limit, _ = replay.Label(m, "limit")
@@ -366,7 +366,7 @@ func histogramDelta(sn Snapshot, family, stage string) (count, sum float64, pts 
 
 // routesOf rebuilds the routes from surge_route_step samples: each a
 // stage visit at a path ("0", "0.1": call 1 of step 0).
-func routesOf(f *dto.MetricFamily) (map[string][]capacity.Step, error) {
+func routesOf(f *dto.MetricFamily) (map[string][]profile.Step, error) {
 	type visit struct {
 		path  []int
 		stage string
@@ -388,10 +388,10 @@ func routesOf(f *dto.MetricFamily) (map[string][]capacity.Step, error) {
 		}
 		byRoute[route] = append(byRoute[route], visit{idx, stage, async == "true"})
 	}
-	out := map[string][]capacity.Step{}
+	out := map[string][]profile.Step{}
 	for route, vs := range byRoute {
 		sort.Slice(vs, func(i, j int) bool { return slices.Compare(vs[i].path, vs[j].path) < 0 })
-		var root []capacity.Step
+		var root []profile.Step
 		for _, v := range vs {
 			list := &root
 			for _, i := range v.path[:len(v.path)-1] {
@@ -400,7 +400,7 @@ func routesOf(f *dto.MetricFamily) (map[string][]capacity.Step, error) {
 				}
 				list = &(*list)[i].Calls
 			}
-			*list = append(*list, capacity.Step{Stage: v.stage, Async: v.async})
+			*list = append(*list, profile.Step{Stage: v.stage, Async: v.async})
 		}
 		out[route] = root
 	}
@@ -421,7 +421,7 @@ func labelOr(m *dto.Metric, name, def string) string {
 
 // Check simulates the calibrated profile at each measured step's rate (the
 // same mix, length and seed) and compares each request's p95.
-func Check(ctx context.Context, res *Result, s *scenarios.Scenario, p *capacity.Profile, seed uint64) []CalibrationCheck {
+func Check(ctx context.Context, res *Result, s *scenarios.Scenario, p *profile.Profile, seed uint64) []CalibrationCheck {
 	var out []CalibrationCheck
 	for i, st := range res.Steps {
 		if ctx.Err() != nil {

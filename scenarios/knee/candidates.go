@@ -12,7 +12,7 @@ import (
 
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim"
@@ -46,7 +46,7 @@ import (
 // candidate is one structure fitted.
 type candidate struct {
 	name, words string
-	p           *capacity.Profile
+	p           *profile.Profile
 }
 
 // minCandidateAnswers is how many answers a request needs in a step for
@@ -55,7 +55,7 @@ const minCandidateAnswers = 20
 
 // candidates are the structures fitted from the independent profile p
 // and the steps.
-func candidates(p *capacity.Profile, res *Result) []candidate {
+func candidates(p *profile.Profile, res *Result) []candidate {
 	shared := sharedProfile(p)
 	if c := busyAtSaturation(shared, res); c > 0 {
 		pool := shared.Stages["shared"]
@@ -68,7 +68,7 @@ func candidates(p *capacity.Profile, res *Result) []candidate {
 	}
 	for _, c := range out[:2] {
 		f := cloneProfile(c.p)
-		f.Server.Abandoned = capacity.AbandonedFinish
+		f.Server.Abandoned = profile.AbandonedFinish
 		out = append(out, candidate{c.name + "+finish", c.words + "; the work of clients who have gone is finished anyway", f})
 	}
 	transit := sharedTransit(shared, res)
@@ -78,13 +78,13 @@ func candidates(p *capacity.Profile, res *Result) []candidate {
 	for i := range out {
 		out[i].words = structureWords(out[i])
 	}
-	return append(out, overloadCandidates(p, append([]*capacity.Profile{shared}, transit...), res)...)
+	return append(out, overloadCandidates(p, append([]*profile.Profile{shared}, transit...), res)...)
 }
 
 // requestStages are the pools of an independent profile, one per route:
 // route name -> its pool (the route's last step; a transit stage, if any,
 // comes before it).
-func requestStages(p *capacity.Profile) map[string]string {
+func requestStages(p *profile.Profile) map[string]string {
 	out := map[string]string{}
 	for name, steps := range p.Routes {
 		out[name] = steps[len(steps)-1].Stage
@@ -94,10 +94,10 @@ func requestStages(p *capacity.Profile) map[string]string {
 
 // sharedProfile is p's pools merged into one that every request shares,
 // each request with its own service time there.
-func sharedProfile(p *capacity.Profile) *capacity.Profile {
+func sharedProfile(p *profile.Profile) *profile.Profile {
 	out := cloneProfile(p)
 	pools := requestStages(p)
-	var pool capacity.Stage
+	var pool profile.Stage
 	for _, route := range slices.Sorted(maps.Keys(pools)) {
 		st := p.Stages[pools[route]]
 		pool.Workers += st.Workers
@@ -120,7 +120,7 @@ func sharedProfile(p *capacity.Profile) *capacity.Profile {
 			}
 		}
 		pool.Service = svc
-		out.Routes[route] = []capacity.Step{{Stage: "shared", Service: &svc}}
+		out.Routes[route] = []profile.Step{{Stage: "shared", Service: &svc}}
 		delete(out.Stages, pools[route])
 	}
 	out.Stages["shared"] = pool
@@ -136,7 +136,7 @@ func sharedProfile(p *capacity.Profile) *capacity.Profile {
 // tell c from tau (a pool of 2 and 2 ms outside it, or 1 and 6 ms, serve
 // as much); the latencies below the knee do, so each is a variant of one
 // candidate (choose keeps the best). None when no step failed.
-func sharedTransit(shared *capacity.Profile, res *Result) []*capacity.Profile {
+func sharedTransit(shared *profile.Profile, res *Result) []*profile.Profile {
 	st := busiestFailing(res)
 	if st == nil {
 		return nil
@@ -151,7 +151,7 @@ func sharedTransit(shared *capacity.Profile, res *Result) []*capacity.Profile {
 		s := steps[len(steps)-1].Service.Mean().Seconds()
 		busy, rate, least = busy+e.Goodput*s, rate+e.Goodput, math.Min(least, s)
 	}
-	var out []*capacity.Profile
+	var out []*profile.Profile
 	for c := int(math.Ceil(busy)) - 1; c >= 1 && len(out) < transitVariants; c-- {
 		tau := (busy - float64(c)) / rate
 		if rate <= 0 || tau <= 0 || tau > 0.8*least {
@@ -167,12 +167,12 @@ const transitVariants = 3
 
 // withFront is shared with a pool of c and tau of every request's time
 // spent in front of it.
-func withFront(shared *capacity.Profile, c int, tau time.Duration) *capacity.Profile {
+func withFront(shared *profile.Profile, c int, tau time.Duration) *profile.Profile {
 	out := cloneProfile(shared)
 	pool := out.Stages["shared"]
 	pool.Workers = c
 	out.Stages["shared"] = pool
-	out.Stages[frontStage] = capacity.Stage{Workers: transitWorkers, Service: spec.Const(tau)}
+	out.Stages[frontStage] = profile.Stage{Workers: transitWorkers, Service: spec.Const(tau)}
 	for route, steps := range out.Routes {
 		last := &steps[len(steps)-1]
 		if last.Service != nil {
@@ -180,7 +180,7 @@ func withFront(shared *capacity.Profile, c int, tau time.Duration) *capacity.Pro
 			svc := last.Service.Scaled(float64(m-tau) / float64(m))
 			last.Service = &svc
 		}
-		out.Routes[route] = append([]capacity.Step{{Stage: frontStage}}, steps...)
+		out.Routes[route] = append([]profile.Step{{Stage: frontStage}}, steps...)
 	}
 	return out
 }
@@ -210,7 +210,7 @@ func busiestFailing(res *Result) *Step {
 // when the steps say so): each request's successes a second times its
 // service time there, summed (its work is its successes'); 0 when no step
 // failed.
-func busyAtSaturation(shared *capacity.Profile, res *Result) int {
+func busyAtSaturation(shared *profile.Profile, res *Result) int {
 	busiest := 0.0
 	for _, st := range res.Steps {
 		if st.Mix != "" || st.Pass || st.Length <= 0 {
@@ -227,10 +227,10 @@ func busyAtSaturation(shared *capacity.Profile, res *Result) int {
 	return int(math.Round(busiest))
 }
 
-func cloneProfile(p *capacity.Profile) *capacity.Profile {
+func cloneProfile(p *profile.Profile) *profile.Profile {
 	c := *p
 	c.Stages = maps.Clone(p.Stages)
-	c.Routes = map[string][]capacity.Step{}
+	c.Routes = map[string][]profile.Step{}
 	for k, v := range p.Routes {
 		c.Routes[k] = slices.Clone(v)
 	}
@@ -242,7 +242,7 @@ func cloneProfile(p *capacity.Profile) *capacity.Profile {
 	return &c
 }
 
-func independentWords(p *capacity.Profile) string {
+func independentWords(p *profile.Profile) string {
 	var parts []string
 	pools := requestStages(p)
 	for _, route := range slices.Sorted(maps.Keys(pools)) {
@@ -252,7 +252,7 @@ func independentWords(p *capacity.Profile) string {
 	return strings.Join(parts, "; ")
 }
 
-func sharedWords(p *capacity.Profile) string {
+func sharedWords(p *profile.Profile) string {
 	var each []string
 	routes := slices.Sorted(maps.Keys(p.Routes))
 	for _, route := range routes {
@@ -269,9 +269,9 @@ func sharedWords(p *capacity.Profile) string {
 // choose simulates every candidate against every step, refines each
 // one's pool sizes (refine), and returns them best first, with their
 // refined profiles by name.
-func choose(ctx context.Context, res *Result, s *scenarios.Scenario, cands []candidate, seed uint64) ([]reports.Candidate, map[string]*capacity.Profile) {
+func choose(ctx context.Context, res *Result, s *scenarios.Scenario, cands []candidate, seed uint64) ([]reports.Candidate, map[string]*profile.Profile) {
 	out := make([]reports.Candidate, 0, len(cands))
-	profiles := map[string]*capacity.Profile{}
+	profiles := map[string]*profile.Profile{}
 	byName := map[string]candidate{}
 	for _, c := range cands {
 		sc := score(ctx, res, s, c, seed)
@@ -363,8 +363,8 @@ const serviceStep = 0.05
 // serviceMoves are p with one request's service time at its pool moved
 // serviceStep up or down, or 2% (a surge past the knee turns on a few
 // percent of capacity).
-func serviceMoves(p *capacity.Profile) []*capacity.Profile {
-	var out []*capacity.Profile
+func serviceMoves(p *profile.Profile) []*profile.Profile {
+	var out []*profile.Profile
 	for _, route := range slices.Sorted(maps.Keys(p.Routes)) {
 		for _, f := range []float64{1 - serviceStep, 1 + serviceStep, 1 - serviceStep/2.5, 1 + serviceStep/2.5} {
 			try := cloneProfile(p)
@@ -403,7 +403,7 @@ func structureWords(c candidate) string {
 		words = sharedWords(c.p)
 	}
 	words += limitWords(c.p)
-	if c.p.Server.Abandoned == capacity.AbandonedFinish {
+	if c.p.Server.Abandoned == profile.AbandonedFinish {
 		words += "; the work of clients who have gone is finished anyway"
 	}
 	return words
@@ -476,7 +476,7 @@ func distance(ce reports.CandidateEndpoint) float64 {
 }
 
 // simulateStep is candidate profile p's run of step st, over its steady part.
-func simulateStep(ctx context.Context, s *scenarios.Scenario, m Mix, st Step, p *capacity.Profile, seed uint64) *results.Run {
+func simulateStep(ctx context.Context, s *scenarios.Scenario, m Mix, st Step, p *profile.Profile, seed uint64) *results.Run {
 	sc, err := Steady(s, m, st.Offered, st.Warmup+st.Length)
 	if err != nil {
 		return nil
@@ -579,7 +579,7 @@ func capacityRatios(sc reports.Candidate, res *Result) map[string]float64 {
 // ratio: the rate limit it meets (divided: a limit too high lets too much
 // through), else its service time at its pool (multiplied). A knob several
 // requests share moves by their ratios' mean, weighed alike.
-func scaleCapacity(p *capacity.Profile, ratio map[string]float64) *capacity.Profile {
+func scaleCapacity(p *profile.Profile, ratio map[string]float64) *profile.Profile {
 	out := cloneProfile(p)
 	shared := map[string][]float64{} // a shared knob's stage -> its requests' ratios
 	for _, route := range slices.Sorted(maps.Keys(ratio)) {
@@ -632,7 +632,7 @@ func scaleCapacity(p *capacity.Profile, ratio map[string]float64) *capacity.Prof
 }
 
 // routesVia are the routes whose last step is at stage, sorted.
-func routesVia(p *capacity.Profile, stage string) []string {
+func routesVia(p *profile.Profile, stage string) []string {
 	var out []string
 	for _, route := range slices.Sorted(maps.Keys(p.Routes)) {
 		if steps := p.Routes[route]; steps[len(steps)-1].Stage == stage {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -41,7 +41,7 @@ func WriteStep(dir string, i int, st Step, run *results.Run, scenario []byte) (s
 
 // WriteDir writes the document, the page, the scenario and (when there is
 // one) the calibrated profile into dir.
-func WriteDir(dir string, scenario []byte, s *scenarios.Scenario, res *Result, p *capacity.Profile) error {
+func WriteDir(dir string, scenario []byte, s *scenarios.Scenario, res *Result, p *profile.Profile) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("capacity directory: %w", err)
 	}
@@ -72,9 +72,9 @@ func WriteDir(dir string, scenario []byte, s *scenarios.Scenario, res *Result, p
 	return nil
 }
 
-// MarshalProfile writes a profile as YAML that capacity.Parse reads back,
+// MarshalProfile writes a profile as YAML that profile.Parse reads back,
 // with a header saying what it is.
-func MarshalProfile(p *capacity.Profile) ([]byte, error) {
+func MarshalProfile(p *profile.Profile) ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# %s: a capacity profile surge capacity fitted", p.Name)
 	if c := p.Calibrated; c != nil {
@@ -86,7 +86,7 @@ func MarshalProfile(p *capacity.Profile) ([]byte, error) {
 	if err := enc.Encode(p); err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
 	}
-	if _, err := capacity.Parse(p.Name, b.Bytes()); err != nil {
+	if _, err := profile.Parse(p.Name, b.Bytes()); err != nil {
 		return nil, fmt.Errorf("the calibrated profile does not read back: %w", err)
 	}
 	return b.Bytes(), nil

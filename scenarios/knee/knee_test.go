@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/sim/queueing"
 )
@@ -103,8 +103,8 @@ func mmcServer(t testing.TB, c int, mean time.Duration, queue int) (*httptest.Se
 	}
 }
 
-func mmcProfile(t testing.TB, c int, mean time.Duration) *capacity.Profile {
-	p, err := capacity.Parse("mmc-profile.yaml", []byte(`name: mmc
+func mmcProfile(t testing.TB, c int, mean time.Duration) *profile.Profile {
+	p, err := profile.Parse("mmc-profile.yaml", []byte(`name: mmc
 stages: {work: {workers: `+itoa(c)+`, queue: 100000, service: "exp(`+mean.String()+`)"}}
 routes: {work: [{stage: work}]}
 `))
@@ -186,11 +186,11 @@ func TestLiveKneeAndCalibration(t *testing.T) {
 // capacity (workers over the service time a visit holds one), and that
 // time: whatever structure the calibration chose (a pool of its own, a
 // shared pool, a pool behind a transit stage), the pool that binds.
-func bindingStage(p *capacity.Profile, endpoint string) (capacity.Stage, time.Duration) {
-	var best capacity.Stage
+func bindingStage(p *profile.Profile, endpoint string) (profile.Stage, time.Duration) {
+	var best profile.Stage
 	var bestMean time.Duration
-	var walk func(steps []capacity.Step)
-	walk = func(steps []capacity.Step) {
+	var walk func(steps []profile.Step)
+	walk = func(steps []profile.Step) {
 		for _, step := range steps {
 			st := p.Stages[step.Stage]
 			mean := st.Service.Mean()

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
 )
@@ -39,7 +39,7 @@ const minOverloadShare = 0.05
 // steps show, built on the independent profile p and the shared ones (the
 // shared pool, and its shared+transit variants: one candidate, variants
 // choose keeps the best of); none when the steps show neither.
-func overloadCandidates(p *capacity.Profile, shared []*capacity.Profile, res *Result) []candidate {
+func overloadCandidates(p *profile.Profile, shared []*profile.Profile, res *Result) []candidate {
 	var out []candidate
 	if total, each := limitRates(res); total > 0 {
 		own := limitedPools(p, each)
@@ -51,12 +51,12 @@ func overloadCandidates(p *capacity.Profile, shared []*capacity.Profile, res *Re
 	if t, status := serverTimeout(res); t > 0 {
 		bases := []struct {
 			name string
-			p    *capacity.Profile
+			p    *profile.Profile
 		}{{"independent", p}}
 		for _, sh := range shared {
 			bases = append(bases, struct {
 				name string
-				p    *capacity.Profile
+				p    *profile.Profile
 			}{"shared", sh})
 		}
 		for _, base := range bases {
@@ -73,10 +73,10 @@ func overloadCandidates(p *capacity.Profile, shared []*capacity.Profile, res *Re
 }
 
 // unbounded takes every pool's queue bound off p.
-func unbounded(p *capacity.Profile) {
+func unbounded(p *profile.Profile) {
 	for name, st := range p.Stages {
 		if st.Workers < transitWorkers {
-			st.Queue, st.QueueTimeout, st.WhenFull = 100_000, 0, capacity.WhenFullShed
+			st.Queue, st.QueueTimeout, st.WhenFull = 100_000, 0, profile.WhenFullShed
 			p.Stages[name] = st
 		}
 	}
@@ -120,7 +120,7 @@ func refusedAtOnce(se *results.Series) bool {
 // limitedPools is p with each request's pool limited to its rate in each
 // and enlarged to twice the work that rate brings (so the limiter, not the
 // pool, binds), its queue unbounded.
-func limitedPools(p *capacity.Profile, each map[string]float64) *capacity.Profile {
+func limitedPools(p *profile.Profile, each map[string]float64) *profile.Profile {
 	out := cloneProfile(p)
 	pools := requestStages(p)
 	for _, route := range slices.Sorted(maps.Keys(pools)) {
@@ -142,14 +142,14 @@ const limiterStage = "limiter"
 
 // addLimiter puts one limiter of rate visits a second in front of every
 // route of p (and takes the pools' own limits off).
-func addLimiter(p *capacity.Profile, rate float64) {
+func addLimiter(p *profile.Profile, rate float64) {
 	for name, st := range p.Stages {
 		st.RateLimit = 0
 		p.Stages[name] = st
 	}
-	p.Stages[limiterStage] = capacity.Stage{Workers: transitWorkers, Service: spec.Const(0), RateLimit: rate}
+	p.Stages[limiterStage] = profile.Stage{Workers: transitWorkers, Service: spec.Const(0), RateLimit: rate}
 	for route, steps := range p.Routes {
-		p.Routes[route] = append([]capacity.Step{{Stage: limiterStage}}, steps...)
+		p.Routes[route] = append([]profile.Step{{Stage: limiterStage}}, steps...)
 	}
 }
 
@@ -210,7 +210,7 @@ func lowestMedian(res *Result) float64 {
 }
 
 // limitWords says the rate limits and the server timeout of p, if any.
-func limitWords(p *capacity.Profile) string {
+func limitWords(p *profile.Profile) string {
 	var parts []string
 	if st, ok := p.Stages[limiterStage]; ok {
 		parts = append(parts, fmt.Sprintf("a rate limit of ~%.4g/s in front of everything", st.RateLimit))

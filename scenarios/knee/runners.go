@@ -8,7 +8,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
@@ -111,7 +111,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Sim runs the steps in the simulator on a capacity profile.
 type Sim struct {
-	Profile *capacity.Profile
+	Profile *profile.Profile
 	// Capacity multiplies the profile's workers and queues (default 1), as
 	// surge sim --scale does.
 	Capacity float64

@@ -10,7 +10,7 @@ import (
 
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -36,9 +36,9 @@ slo: [%s]
 	return s
 }
 
-func parseProfile(t testing.TB, text string) *capacity.Profile {
+func parseProfile(t testing.TB, text string) *profile.Profile {
 	t.Helper()
-	p, err := capacity.Parse("truth.yaml", []byte(text))
+	p, err := profile.Parse("truth.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ server: {abandoned: finish}
 				}
 			}
 			misses := comparePrediction(t, surgeOf(t, s, res.Knee.ArrivalsPerS), truth, p)
-			if truth.Server.Abandoned == capacity.AbandonedFinish {
+			if truth.Server.Abandoned == profile.AbandonedFinish {
 				// A service that finishes abandoned work collapses past its
 				// knee and stays down while the clients' retries keep its
 				// backlog full: for how long is decided by a few percent of
@@ -140,7 +140,7 @@ server: {abandoned: finish}
 // searchAndCalibrate searches the simulated service truth and calibrates
 // a profile from its answers; the structure chosen, logged with the
 // others, must be want, and the profile's notes must say so.
-func searchAndCalibrate(t *testing.T, s *scenarios.Scenario, truth *capacity.Profile, want string) (*Result, *capacity.Profile) {
+func searchAndCalibrate(t *testing.T, s *scenarios.Scenario, truth *profile.Profile, want string) (*Result, *profile.Profile) {
 	t.Helper()
 	ctx := context.Background()
 	res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
@@ -198,9 +198,9 @@ behaviour:
 // arrivals when few do). The aim is 3 points and 20%: the shared pool of 8
 // misses it by about 2 points (a capacity 2% high, which a surge 20% past
 // capacity with retries turns into 4-5 points of errors).
-func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *capacity.Profile) []string {
+func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *profile.Profile) []string {
 	t.Helper()
-	run := func(p *capacity.Profile) *results.Run {
+	run := func(p *profile.Profile) *results.Run {
 		r, _, err := sim.Run(context.Background(), sim.Config{Scenario: surge, Profile: p, Seed: 2, Bucket: time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package capacity holds the capacity profile: the one declarative
+// Package profile holds the capacity profile: the one declarative
 // description of a service's stages (bounded worker pools with bounded
 // queues and service-time distributions) and of the stages each endpoint
 // visits. The reference server runs a profile for real and the simulator
@@ -11,4 +11,4 @@
 // every path that shares it. An async step is handed off and not waited for.
 //
 // A Profile is read-only after Load and safe for concurrent use.
-package capacity
+package profile

@@ -1,4 +1,4 @@
-package capacity
+package profile
 
 // RateWindow counts arrivals per whole second, the way both worlds measure
 // a stage's arrival rate for the slow_under_load fault: the reference
