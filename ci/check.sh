@@ -36,16 +36,16 @@ fi
 if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then
   echo "note: no Chromium; the report's browser test (ci/browser) skips. bash ci/install-chromium.sh installs it."
 fi
-# The live capacity searches (scenarios/knee) judge latency percentiles of
+# The live capacity searches (scenarios/capacity) judge latency percentiles of
 # servers on this machine: they run alone, after the rest, so that another
 # package's tests do not take the cores they measure with.
-go test "${flags[@]}" $(go list ./... | grep -v '/scenarios/knee$')
-go test "${flags[@]}" ./scenarios/knee
+go test "${flags[@]}" $(go list ./... | grep -v '/scenarios/capacity$')
+go test "${flags[@]}" ./scenarios/capacity
 # The live accuracy tests of the knee skip under the race detector, which
 # slows the load generator itself (see TestLiveKneeAndCalibration): here they
 # run without it. TestLiveServicesKneeAndStructure plays its compressed set
 # (the rate limiter: about 3 minutes); SURGE_LONG_TESTS=1
 # plays every class of service (about 13).
 if [ -z "${SHORT:-}" ]; then
-  go test -timeout 30m -run 'TestLiveKneeAndCalibration|TestLiveServicesKneeAndStructure' ./scenarios/knee
+  go test -timeout 30m -run 'TestLiveKneeAndCalibration|TestLiveServicesKneeAndStructure' ./scenarios/capacity
 fi

@@ -20,7 +20,7 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -362,7 +362,7 @@ func TestCapacityPageRendersOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := knee.Search(context.Background(), knee.Config{Scenario: s, Runner: &knee.Sim{Profile: p}, Seed: 1})
+	res, err := capacity.Search(context.Background(), capacity.Config{Scenario: s, Runner: &capacity.Sim{Profile: p}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ var rules = []rule{
 		forbid: []string{"scenarios/replay", "net/http"}},
 	{pkg: "sim", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "scenarios/spec", "scenarios/profile", "scenarios/fault"},
 		forbid: []string{"net", "net/http", "reference-server/refserver"}},
-	{pkg: "scenarios/knee", allow: []string{"scenarios", "scenarios/arrival", "scenarios/replay", "scenarios/results", "sim", "sim/queueing", "reports", "promdto", "yaml", "scenarios/spec", "scenarios/profile"}},
+	{pkg: "scenarios/capacity", allow: []string{"scenarios", "scenarios/arrival", "scenarios/replay", "scenarios/results", "sim", "sim/queueing", "reports", "promdto", "yaml", "scenarios/spec", "scenarios/profile"}},
 	{pkg: "scenarios/chaos", allow: []string{"scenarios/spec", "scenarios/fault"}},
 	{pkg: "scenarios/arrival", allow: []string{"scenarios", "scenarios/spec"}, forbid: []string{"net/http"}},
 	{pkg: "scenarios", allow: []string{"yaml", "scenarios/spec", "scenarios/fault"}, forbid: []string{"net/http"}},

@@ -20,7 +20,7 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
@@ -121,9 +121,9 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 		cfg.Progress = stepProgress(stderr)
 	}
 	var stepDirs []string // each step's run directory, written as it ends (Ctrl-C leaves them)
-	watch := &watchedSearch{s: s, mode: runner.Mode(), target: target, peak: knee.PeakMix(s).Peak}
-	cfg.Steps = func(i int, st knee.Step, run *results.Run) error {
-		rel, err := knee.WriteStep(dir, i, st, run, raw)
+	watch := &watchedSearch{s: s, mode: runner.Mode(), target: target, peak: capacity.PeakMix(s).Peak}
+	cfg.Steps = func(i int, st capacity.Step, run *results.Run) error {
+		rel, err := capacity.WriteStep(dir, i, st, run, raw)
 		stepDirs = append(stepDirs, rel)
 		watch.add(st)
 		return err
@@ -134,7 +134,7 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 			return err
 		}
 	}
-	res, searchErr := knee.Search(ctx, cfg)
+	res, searchErr := capacity.Search(ctx, cfg)
 	if res == nil {
 		return searchErr
 	}
@@ -145,11 +145,11 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	}
 	res.Target = target
 	profile := calibrate(ctx, res, s, runner, target, o.seed, stderr)
-	if err := knee.WriteDir(dir, raw, s, res, profile); err != nil {
+	if err := capacity.WriteDir(dir, raw, s, res, profile); err != nil {
 		return err
 	}
 	if ui != nil {
-		ui.finish(filepath.Join(dir, knee.PageFile))
+		ui.finish(filepath.Join(dir, capacity.PageFile))
 		defer ui.stop(ctx, o.ui.linger, stderr)
 	}
 	printCapacity(o.json, res, dir, stdout)
@@ -157,18 +157,18 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 }
 
 // printCapacity prints the search's result as JSON or as text.
-func printCapacity(asJSON bool, res *knee.Result, dir string, stdout io.Writer) {
+func printCapacity(asJSON bool, res *capacity.Result, dir string, stdout io.Writer) {
 	if asJSON {
 		reports.CapacityJSON(stdout, &res.Capacity)
 		return
 	}
 	reports.CapacityText(stdout, &res.Capacity)
-	fmt.Fprintf(stdout, "\ncapacity directory: %s (report: %s)\n", dir, filepath.Join(dir, knee.PageFile))
+	fmt.Fprintf(stdout, "\ncapacity directory: %s (report: %s)\n", dir, filepath.Join(dir, capacity.PageFile))
 }
 
 // stepProgress prints a line per step of the search.
-func stepProgress(stderr io.Writer) func(knee.Step) {
-	return func(st knee.Step) {
+func stepProgress(stderr io.Writer) func(capacity.Step) {
+	return func(st capacity.Step) {
 		verdict := "holds"
 		if !st.Pass {
 			verdict = "breaks: " + st.Broke
@@ -179,7 +179,7 @@ func stepProgress(stderr io.Writer) func(knee.Step) {
 
 // capacityVerdict is surge capacity's exit: the search's error, an
 // interruption, or the capacity gate.
-func capacityVerdict(res *knee.Result, searchErr error, dir string) error {
+func capacityVerdict(res *capacity.Result, searchErr error, dir string) error {
 	switch {
 	case searchErr != nil:
 		return searchErr
@@ -192,25 +192,25 @@ func capacityVerdict(res *knee.Result, searchErr error, dir string) error {
 }
 
 // calibrate fits and checks a profile of a live target (none in sim mode).
-func calibrate(ctx context.Context, res *knee.Result, s *scenarios.Scenario, runner knee.Runner, target string, seed uint64, stderr io.Writer) *profile.Profile {
-	live, ok := runner.(*knee.Live)
+func calibrate(ctx context.Context, res *capacity.Result, s *scenarios.Scenario, runner capacity.Runner, target string, seed uint64, stderr io.Writer) *profile.Profile {
+	live, ok := runner.(*capacity.Live)
 	if !ok || len(res.Steps) == 0 {
 		return nil
 	}
-	p, err := knee.Calibrate(ctx, res, s, live.Snapshots, target, seed)
+	p, err := capacity.Calibrate(ctx, res, s, live.Snapshots, target, seed)
 	if err != nil {
 		fmt.Fprintf(stderr, "note: no calibrated profile: %v\n", err)
 		return nil
 	}
 	res.ProfileFrom, res.ProfileNotes = p.Calibrated.From, p.Calibrated.Notes
-	res.Calibration = knee.Check(ctx, res, s, p, seed)
+	res.Calibration = capacity.Check(ctx, res, s, p, seed)
 	return p
 }
 
 // config turns the flags into the search's configuration.
-func (o capacityOptions) config(s *scenarios.Scenario) (knee.Config, error) {
+func (o capacityOptions) config(s *scenarios.Scenario) (capacity.Config, error) {
 	// In the simulator the structure is the profile's, known: no steps to identify it.
-	cfg := knee.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep, NoIdentify: o.sim}
+	cfg := capacity.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep, NoIdentify: o.sim}
 	var err error
 	if cfg.Start, err = rateFlag("--start", o.start); err != nil {
 		return cfg, err
@@ -259,7 +259,7 @@ func rateFlag(flag, v string) (float64, error) {
 
 // runner is the search's runner: the simulator on a profile, or live
 // against the target (the embedded reference server when none is given).
-func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, stderr io.Writer) (knee.Runner, string, func(), error) {
+func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, stderr io.Writer) (capacity.Runner, string, func(), error) {
 	if o.sim {
 		name := profileName(o.profile, s, o.scenario, "")
 		if name == "" {
@@ -272,7 +272,7 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 		if err := sim.Check(s, p); err != nil {
 			return nil, "", nil, err
 		}
-		return &knee.Sim{Profile: p}, "", func() {}, nil
+		return &capacity.Sim{Profile: p}, "", func() {}, nil
 	}
 	target, profile, stop, err := startTarget(s, &o.runOptions)
 	if err != nil {
@@ -299,11 +299,11 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 		stopTarget := stop
 		stop = func() { stopMetrics(); stopTarget() }
 	}
-	return &knee.Live{Config: cfg}, target, stop, nil
+	return &capacity.Live{Config: cfg}, target, stop, nil
 }
 
 // capacityGate is a failed headroom gate (exit 2).
-func capacityGate(res *knee.Result) error {
+func capacityGate(res *capacity.Result) error {
 	var failed []string
 	for _, g := range res.Gate {
 		if g.Evaluated() && !g.Pass {
@@ -316,8 +316,8 @@ func capacityGate(res *knee.Result) error {
 // sweepOnly is surge capacity --sweep-only: the closed-loop sweep and its
 // USL fit, without the knee search; usl.json in dir. A sweep that measured
 // too few levels to fit exits 1 (the fit could not be made), saying why.
-func sweepOnly(ctx context.Context, cfg knee.Config, dir string, asJSON bool, stdout io.Writer) error {
-	u, err := knee.Sweep(ctx, cfg)
+func sweepOnly(ctx context.Context, cfg capacity.Config, dir string, asJSON bool, stdout io.Writer) error {
+	u, err := capacity.Sweep(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -351,10 +351,10 @@ type watchedSearch struct {
 	peak         float64
 
 	mu    sync.Mutex
-	steps []knee.Step
+	steps []capacity.Step
 }
 
-func (w *watchedSearch) add(st knee.Step) {
+func (w *watchedSearch) add(st capacity.Step) {
 	w.mu.Lock()
 	w.steps = append(w.steps, st)
 	w.mu.Unlock()

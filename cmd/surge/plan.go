@@ -11,7 +11,7 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
-	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
@@ -44,7 +44,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			check := reports.Evaluate(s, run)
-			outside := p.Calibrated.Outside(s.Name, knee.PeakMix(s).Peak)
+			outside := p.Calibrated.Outside(s.Name, capacity.PeakMix(s).Peak)
 			if g.json {
 				writeJSON(cmd.OutOrStdout(), map[string]any{"plan": plan, "recommended_checked_by_sim": check, "outside_the_evidence": outside})
 			} else {

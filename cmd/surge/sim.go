@@ -11,7 +11,7 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -71,7 +71,7 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	// trades memory (plentiful) for ~20% of the time (measured at national scale).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	// The peak at the profile's own scale, for where a calibrated profile's evidence ends.
-	meta := results.Meta{Scenario: s.Name, Profile: p.Name, Model: p.Calibrated.Outside(s.Name, knee.PeakMix(s).Peak/factor)}
+	meta := results.Meta{Scenario: s.Name, Profile: p.Name, Model: p.Calibrated.Outside(s.Name, capacity.PeakMix(s).Peak/factor)}
 	start := time.Now() // only to tell the user how long the prediction took
 	run, stats, err := sim.Run(ctx, sim.Config{Scenario: s, Profile: p, Seed: o.seed, Capacity: factor, Meta: meta})
 	if err != nil {

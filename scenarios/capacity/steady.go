@@ -1,4 +1,4 @@
-package knee
+package capacity
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ func PeakMix(s *scenarios.Scenario) Mix {
 // scenario's.
 func Steady(s *scenarios.Scenario, m Mix, rate float64, d time.Duration) (*scenarios.Scenario, error) {
 	if rate <= 0 || d <= 0 {
-		return nil, fmt.Errorf("knee: a steady step needs a positive rate and length, have %v/s for %v", rate, d)
+		return nil, fmt.Errorf("capacity: a steady step needs a positive rate and length, have %v/s for %v", rate, d)
 	}
 	c := *s
 	c.Scale, c.Compression, c.Faults = 1, nil, nil
@@ -91,7 +91,7 @@ func Steady(s *scenarios.Scenario, m Mix, rate float64, d time.Duration) (*scena
 		}
 	}
 	if c.Arrivals.Total == 0 && len(c.Extra) == 0 {
-		return nil, fmt.Errorf("knee: scenario %s has no arrivals at its peak", s.Name)
+		return nil, fmt.Errorf("capacity: scenario %s has no arrivals at its peak", s.Name)
 	}
 	if c.Arrivals.Total == 0 { // only extra streams: the main one idles at a trickle the validator takes
 		c.Arrivals.Total = scenarios.Count(1e-9)
@@ -99,7 +99,7 @@ func Steady(s *scenarios.Scenario, m Mix, rate float64, d time.Duration) (*scena
 	var p spec.Problems
 	c.Validate(&p)
 	if p.Len() > 0 {
-		return nil, fmt.Errorf("knee: the steady mix of %s is not a valid scenario (%d problems)", s.Name, p.Len())
+		return nil, fmt.Errorf("capacity: the steady mix of %s is not a valid scenario (%d problems)", s.Name, p.Len())
 	}
 	return &c, nil
 }

@@ -1,4 +1,4 @@
-package knee
+package capacity
 
 import (
 	"context"
@@ -89,8 +89,8 @@ type (
 
 // Errors of a search that cannot be done.
 var (
-	ErrNoClauses  = errors.New("knee: the scenario states no SLO clause a capacity search can judge (latency, error or user shares, retry amplification)")
-	ErrNoArrivals = errors.New("knee: the scenario forecasts no arrivals to take a mix from")
+	ErrNoClauses  = errors.New("capacity: the scenario states no SLO clause a capacity search can judge (latency, error or user shares, retry amplification)")
+	ErrNoArrivals = errors.New("capacity: the scenario forecasts no arrivals to take a mix from")
 )
 
 // NoCapacity is the error of a service that met the clauses at no rate
@@ -168,7 +168,7 @@ func newSearch(cfg Config) (*search, error) {
 		q.cfg.Start = q.mix.Peak / 4
 	}
 	if q.cfg.Max > 0 && q.cfg.Max < q.cfg.Start {
-		return nil, fmt.Errorf("knee: the most a step may offer (%.3g/s) is below the first step (%.3g/s)", q.cfg.Max, q.cfg.Start)
+		return nil, fmt.Errorf("capacity: the most a step may offer (%.3g/s) is below the first step (%.3g/s)", q.cfg.Max, q.cfg.Start)
 	}
 	q.warm = q.cfg.Warmup
 	if q.warm <= 0 {

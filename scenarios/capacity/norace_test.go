@@ -1,6 +1,6 @@
 //go:build !race
 
-package knee
+package capacity
 
 // raceEnabled: see race_test.go.
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package knee_test
+package capacity_test
 
 import (
 	"context"
@@ -6,13 +6,13 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/scenarios"
-	"github.com/surgekit/surge/scenarios/knee"
+	"github.com/surgekit/surge/scenarios/capacity"
 )
 
 // Search finds the knee: the highest arrival rate of the scenario's peak
 // mix at which every clause of its gate still holds, stepping up, then
-// bisecting. Its Runner plays a step: live against a target (knee.Live),
-// or, as here, in the simulator against a profile (knee.Sim).
+// bisecting. Its Runner plays a step: live against a target (capacity.Live),
+// or, as here, in the simulator against a profile (capacity.Sim).
 func ExampleSearch() {
 	s, err := scenarios.Load("../lunch.yaml")
 	if err != nil {
@@ -22,7 +22,7 @@ func ExampleSearch() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := knee.Search(context.Background(), knee.Config{Scenario: s, Runner: &knee.Sim{Profile: p}, Seed: 1})
+	res, err := capacity.Search(context.Background(), capacity.Config{Scenario: s, Runner: &capacity.Sim{Profile: p}, Seed: 1})
 	if err != nil {
 		panic(err)
 	}

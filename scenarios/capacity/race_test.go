@@ -1,6 +1,6 @@
 //go:build race
 
-package knee
+package capacity
 
 // raceEnabled: the race detector slows the simulator about sevenfold, and
 // a simulation runs on one goroutine, where it finds nothing: tests that

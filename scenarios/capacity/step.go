@@ -1,4 +1,4 @@
-package knee
+package capacity
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package knee
+package capacity
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Sweep runs the closed-loop sweep alone (cfg.Concurrency) and fits it.
 func Sweep(ctx context.Context, cfg Config) (*USLResult, error) {
 	if len(cfg.Concurrency) == 0 {
-		return nil, fmt.Errorf("knee: a sweep needs concurrency levels")
+		return nil, fmt.Errorf("capacity: a sweep needs concurrency levels")
 	}
 	q, err := newSearch(cfg)
 	if err != nil {

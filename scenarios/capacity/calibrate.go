@@ -1,4 +1,4 @@
-package knee
+package capacity
 
 import (
 	"context"
@@ -44,7 +44,7 @@ import (
 // measured (candidates.go); res.Candidates lists each with its errors.
 func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []Snapshot, target string, seed uint64) (*profile.Profile, error) {
 	if len(res.Steps) == 0 {
-		return nil, fmt.Errorf("knee: no step to calibrate from")
+		return nil, fmt.Errorf("capacity: no step to calibrate from")
 	}
 	p := &profile.Profile{Name: "calibrated-" + s.Name, Stages: map[string]profile.Stage{}, Routes: map[string][]profile.Step{},
 		Calibrated: &profile.Calibration{Target: target, Scenario: s.Name, At: time.Now().UTC().Format(time.RFC3339), Steps: len(res.Steps)}}
@@ -68,7 +68,7 @@ func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []
 	var pr spec.Problems
 	p.Validate(&pr)
 	if pr.Len() > 0 {
-		return nil, fmt.Errorf("knee: the calibrated profile does not validate (%d problems)", pr.Len())
+		return nil, fmt.Errorf("capacity: the calibrated profile does not validate (%d problems)", pr.Len())
 	}
 	return p, nil
 }
@@ -382,7 +382,7 @@ func routesOf(f *dto.MetricFamily) (map[string][]profile.Step, error) {
 		for _, part := range strings.Split(path, ".") {
 			i, err := strconv.Atoi(part)
 			if err != nil || i < 0 || i > 1000 {
-				return nil, fmt.Errorf("knee: surge_route_step{route=%q}: path %q is not N or N.N...", route, path)
+				return nil, fmt.Errorf("capacity: surge_route_step{route=%q}: path %q is not N or N.N...", route, path)
 			}
 			idx = append(idx, i)
 		}
@@ -396,7 +396,7 @@ func routesOf(f *dto.MetricFamily) (map[string][]profile.Step, error) {
 			list := &root
 			for _, i := range v.path[:len(v.path)-1] {
 				if i >= len(*list) {
-					return nil, fmt.Errorf("knee: surge_route_step{route=%q}: a call below a step that is not there", route)
+					return nil, fmt.Errorf("capacity: surge_route_step{route=%q}: a call below a step that is not there", route)
 				}
 				list = &(*list)[i].Calls
 			}

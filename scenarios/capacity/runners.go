@@ -1,4 +1,4 @@
-package knee
+package capacity
 
 import (
 	"context"
@@ -132,7 +132,7 @@ func (m *Sim) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, dr
 
 // Closed is not simulated: the simulator plays open arrivals only.
 func (m *Sim) Closed(context.Context, *scenarios.Scenario, uint64, int, time.Duration) (*results.Run, error) {
-	return nil, fmt.Errorf("knee: the closed-loop sweep runs against a live target, not in the simulator")
+	return nil, fmt.Errorf("capacity: the closed-loop sweep runs against a live target, not in the simulator")
 }
 
 // Cooldown has nothing to wait for.
