@@ -362,7 +362,7 @@ func TestCapacityPageRendersOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := capacity.Search(context.Background(), capacity.Config{Scenario: s, Runner: &capacity.Sim{Profile: p}, Seed: 1})
+	res, err := capacity.Search(context.Background(), capacity.Config{Scenario: s, Runner: &capacity.SimRunner{Profile: p}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,7 +193,7 @@ func capacityVerdict(res *capacity.Result, searchErr error, dir string) error {
 
 // calibrate fits and checks a profile of a live target (none in sim mode).
 func calibrate(ctx context.Context, res *capacity.Result, s *scenarios.Scenario, runner capacity.Runner, target string, seed uint64, stderr io.Writer) *profile.Profile {
-	live, ok := runner.(*capacity.Live)
+	live, ok := runner.(*capacity.LiveRunner)
 	if !ok || len(res.Steps) == 0 {
 		return nil
 	}
@@ -272,7 +272,7 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 		if err := sim.Check(s, p); err != nil {
 			return nil, "", nil, err
 		}
-		return &capacity.Sim{Profile: p}, "", func() {}, nil
+		return &capacity.SimRunner{Profile: p}, "", func() {}, nil
 	}
 	target, profile, stop, err := startTarget(s, &o.runOptions)
 	if err != nil {
@@ -299,7 +299,7 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 		stopTarget := stop
 		stop = func() { stopMetrics(); stopTarget() }
 	}
-	return &capacity.Live{Config: cfg}, target, stop, nil
+	return &capacity.LiveRunner{Config: cfg}, target, stop, nil
 }
 
 // capacityGate is a failed headroom gate (exit 2).

@@ -11,8 +11,8 @@ import (
 
 // Search finds the knee: the highest arrival rate of the scenario's peak
 // mix at which every clause of its gate still holds, stepping up, then
-// bisecting. Its Runner plays a step: live against a target (capacity.Live),
-// or, as here, in the simulator against a profile (capacity.Sim).
+// bisecting. Its Runner plays a step: live against a target (capacity.LiveRunner),
+// or, as here, in the simulator against a profile (capacity.SimRunner).
 func ExampleSearch() {
 	s, err := scenarios.Load("../lunch.yaml")
 	if err != nil {
@@ -22,7 +22,7 @@ func ExampleSearch() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := capacity.Search(context.Background(), capacity.Config{Scenario: s, Runner: &capacity.Sim{Profile: p}, Seed: 1})
+	res, err := capacity.Search(context.Background(), capacity.Config{Scenario: s, Runner: &capacity.SimRunner{Profile: p}, Seed: 1})
 	if err != nil {
 		panic(err)
 	}

@@ -119,7 +119,7 @@ routes: {work: [{stage: work}]}
 func TestSimKneeIsErlangC(t *testing.T) {
 	s := mmcScenario(t, "work p99 <= 150ms", 100)
 	want := erlangKnee(4, 20*time.Millisecond, 150*time.Millisecond)
-	res, err := Search(context.Background(), Config{Scenario: s, Runner: &Sim{Profile: mmcProfile(t, 4, 20*time.Millisecond)}, Seed: 1, MinStep: 2 * time.Minute, Precision: 0.02})
+	res, err := Search(context.Background(), Config{Scenario: s, Runner: &SimRunner{Profile: mmcProfile(t, 4, 20*time.Millisecond)}, Seed: 1, MinStep: 2 * time.Minute, Precision: 0.02})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestLiveKneeAndCalibration(t *testing.T) {
 	const c, mean, limit = 4, 5 * time.Millisecond, 40 * time.Millisecond // fast, so that a step gathers its samples in seconds
 	srv, served := mmcServer(t, c, mean, 100)                             // a queue long enough never to shed near the knee (Erlang C's is endless)
 	s := mmcScenario(t, "work p99 <= "+limit.String(), 400)
-	live := &Live{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
+	live := &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
 	res, err := Search(context.Background(), Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestUSLSweepRecoversThePeak(t *testing.T) {
 	xStar := truth.Throughput(nStar)
 	srv := uslServer(t, truth)
 	s := mmcScenario(t, "work p99 <= 1s", 100)
-	u, err := Sweep(context.Background(), Config{Scenario: s, Runner: &Live{Config: replay.Config{Target: srv.URL}, Cool: 500 * time.Millisecond},
+	u, err := Sweep(context.Background(), Config{Scenario: s, Runner: &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: 500 * time.Millisecond},
 		Seed: 1, Concurrency: []int{1, 2, 4, 8, 16, 24, 32, 48}, SweepStep: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestUSLSweepRecoversThePeak(t *testing.T) {
 // steps run in the simulator, so the benchmark's own time is small.
 func BenchmarkKneeSearch(b *testing.B) {
 	s := mmcScenario(b, "work p99 <= 150ms", 100)
-	runner := &Sim{Profile: mmcProfile(b, 4, 20*time.Millisecond)}
+	runner := &SimRunner{Profile: mmcProfile(b, 4, 20*time.Millisecond)}
 	want := erlangKnee(4, 20*time.Millisecond, 150*time.Millisecond)
 	played := func(steps []Step) (d time.Duration) {
 		for _, st := range steps {

@@ -39,7 +39,7 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	simRes, err := Search(context.Background(), Config{Scenario: s, Runner: &Sim{Profile: p}, Seed: 1, MinStep: time.Minute, Precision: 0.05, NoOverload: true})
+	simRes, err := Search(context.Background(), Config{Scenario: s, Runner: &SimRunner{Profile: p}, Seed: 1, MinStep: time.Minute, Precision: 0.05, NoOverload: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 	go hs.Serve(ln)
 	defer hs.Close()
 	target := "http://" + ln.Addr().String()
-	live := &Live{Config: replay.Config{Target: target, AdminToken: "knee-test-admin", SampleMetrics: true, StageCalls: p.Calls()}, Cool: time.Second}
+	live := &LiveRunner{Config: replay.Config{Target: target, AdminToken: "knee-test-admin", SampleMetrics: true, StageCalls: p.Calls()}, Cool: time.Second}
 	// Start just below the simulated knee, so that the search brackets it
 	// in a few steps; each measures 15-40 s.
 	res, err := Search(context.Background(), Config{Scenario: s, Runner: live, Seed: 1, Start: 0.8 * simKnee, Precision: 0.08,

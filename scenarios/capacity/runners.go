@@ -14,8 +14,8 @@ import (
 	"github.com/surgekit/surge/sim"
 )
 
-// Live runs the steps for real against a target, with the live engine.
-type Live struct {
+// LiveRunner runs the steps for real against a target, with the live engine.
+type LiveRunner struct {
 	// Config is every step's replay configuration but its scenario, seed,
 	// drain and bucket (which the search sets).
 	Config replay.Config
@@ -33,10 +33,10 @@ type Snapshot struct {
 }
 
 // Mode is "live".
-func (l *Live) Mode() string { return "live" }
+func (l *LiveRunner) Mode() string { return "live" }
 
 // Steady plays a steady step.
-func (l *Live) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
+func (l *LiveRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
 	cfg := l.Config
 	cfg.Scenario, cfg.Seed, cfg.Drain, cfg.Bucket, cfg.Progress = s, seed, drain, time.Second, nil
 	var snap Snapshot
@@ -55,7 +55,7 @@ func (l *Live) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, d
 }
 
 // Closed plays a closed-loop level.
-func (l *Live) Closed(ctx context.Context, s *scenarios.Scenario, seed uint64, users int, d time.Duration) (*results.Run, error) {
+func (l *LiveRunner) Closed(ctx context.Context, s *scenarios.Scenario, seed uint64, users int, d time.Duration) (*results.Run, error) {
 	cfg := l.Config
 	sc, err := Steady(s, PeakMix(s), float64(users)*1000, d+time.Hour) // far more arrivals than users can take: only the mix is read
 	if err != nil {
@@ -67,7 +67,7 @@ func (l *Live) Closed(ctx context.Context, s *scenarios.Scenario, seed uint64, u
 
 // Cooldown pauses, and waits for the target's stage queues to empty when
 // it exports them.
-func (l *Live) Cooldown(ctx context.Context) error {
+func (l *LiveRunner) Cooldown(ctx context.Context) error {
 	cool := l.Cool
 	if cool <= 0 {
 		cool = 3 * time.Second
@@ -109,8 +109,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Sim runs the steps in the simulator on a capacity profile.
-type Sim struct {
+// SimRunner runs the steps in the simulator on a capacity profile.
+type SimRunner struct {
 	Profile *profile.Profile
 	// Capacity multiplies the profile's workers and queues (default 1), as
 	// surge sim --scale does.
@@ -118,10 +118,10 @@ type Sim struct {
 }
 
 // Mode is "sim".
-func (m *Sim) Mode() string { return "sim" }
+func (m *SimRunner) Mode() string { return "sim" }
 
 // Steady simulates a steady step.
-func (m *Sim) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
+func (m *SimRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -131,9 +131,9 @@ func (m *Sim) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, dr
 }
 
 // Closed is not simulated: the simulator plays open arrivals only.
-func (m *Sim) Closed(context.Context, *scenarios.Scenario, uint64, int, time.Duration) (*results.Run, error) {
+func (m *SimRunner) Closed(context.Context, *scenarios.Scenario, uint64, int, time.Duration) (*results.Run, error) {
 	return nil, fmt.Errorf("capacity: the closed-loop sweep runs against a live target, not in the simulator")
 }
 
 // Cooldown has nothing to wait for.
-func (m *Sim) Cooldown(context.Context) error { return nil }
+func (m *SimRunner) Cooldown(context.Context) error { return nil }

@@ -13,7 +13,7 @@ import (
 )
 
 // Runner plays the scenarios a search makes: live against a target
-// (Live) or on a capacity profile in the simulator (Sim).
+// (LiveRunner) or on a capacity profile in the simulator (SimRunner).
 type Runner interface {
 	// Steady plays a steady scenario and returns its run; drain is how
 	// long its users may finish after the arrivals.

@@ -257,7 +257,7 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			}
 			srv := c.svc.start(t)
 			s := twoRequests(t, c.shareA, 100, c.slo, "errors <= 1%")
-			live := &Live{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
+			live := &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
 			ctx := context.Background()
 			res, err := Search(ctx, Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second})
 			if err != nil {

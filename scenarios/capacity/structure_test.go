@@ -143,7 +143,7 @@ server: {abandoned: finish}
 func searchAndCalibrate(t *testing.T, s *scenarios.Scenario, truth *profile.Profile, want string) (*Result, *profile.Profile) {
 	t.Helper()
 	ctx := context.Background()
-	res, err := Search(ctx, Config{Scenario: s, Runner: &Sim{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
+	res, err := Search(ctx, Config{Scenario: s, Runner: &SimRunner{Profile: truth}, Seed: 1, MinStep: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
