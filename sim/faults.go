@@ -2,6 +2,10 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
@@ -28,8 +32,9 @@ func (m *sim) faultOn(i int) {
 	f := m.s.Faults[i]
 	af := &onFault{f: f}
 	m.faults[i] = af
-	if m.requestLevel(f) {
+	if m.requestLevel(f) { // in name order, as the live engine draws them
 		m.client = append(m.client, af)
+		slices.SortStableFunc(m.client, func(a, b *onFault) int { return strings.Compare(a.f.Name, b.f.Name) })
 	}
 	for _, st := range m.faultStages(f) {
 		st.faults = append(st.faults, af)
@@ -159,34 +164,51 @@ func statusKind(status int) string {
 	return scenarios.StatusKind(status)
 }
 
-// clientFault applies the client-side faults in force to a request about
-// to be sent; it returns an error kind, or true if it took the request over
-// (delayed or parked it).
+// clientFault applies the request-level faults in force to a request about
+// to be sent, in name order, as the live engine does: each draws by
+// scenarios.Fault.Take (a client-side fault from the user's fault stream,
+// the same draws as live; a proxy's from the simulator's). Delays add up;
+// the first that fails or holds the request ends the draws. It returns an
+// error kind, or true if it took the request over (delayed or parked it).
 func (m *sim) clientFault(r *request) (string, bool) {
+	var delay time.Duration
 	for _, af := range m.client {
 		f := af.f
-		if !f.Applies(r.u.walk.Platform, r.ri.name) || m.rng.Float64() >= f.Share() {
+		if !f.Applies(r.u.walk.Platform, r.ri.name) {
 			continue
 		}
-		switch f.Kind {
-		case fault.Error, fault.Outage:
-			if f.ClientSide() {
-				return "refused", false
-			}
-			if f.Kind == fault.Outage {
-				return "shed", false // the proxy answers 503
-			}
-			return statusKind(f.Status), false
-		case fault.Latency:
-			m.at(m.now+f.Latency.Sample(m.rng).Seconds(), requestEvent(evStart, r))
-			return "", true
-		case fault.Stall:
+		rng := m.rng
+		if f.ClientSide() {
+			rng = m.faultStream(r.u)
+		}
+		eff, ok := f.Take(rng)
+		switch {
+		case !ok:
+		case eff.Kind != "": // failed at once (live, after the delays drawn before it)
+			return eff.Kind, false
+		case eff.Stall:
 			af.parked = append(af.parked, requestRef{r, r.gen})
 			return "", true
-		case fault.Bandwidth: // charged as a delay of size / bandwidth
-			m.at(m.now+f.AssumedSize()/float64(f.Bandwidth), requestEvent(evStart, r))
-			return "", true
+		default:
+			delay += eff.Delay
 		}
 	}
+	if delay > 0 {
+		m.at(m.now+delay.Seconds(), requestEvent(evStart, r))
+		return "", true
+	}
 	return "", false
+}
+
+// faultStream is a user's client-fault stream (kept beside the user, whose
+// three cache lines are full).
+type faultStream struct {
+	pcg rand.PCG
+	rng *rand.Rand // over pcg
+}
+
+// faultStream is user u's client-fault stream (arrival.StreamFaults),
+// seeded by newUser; only a scenario with client-side faults keeps them.
+func (m *sim) faultStream(u *user) *rand.Rand {
+	return m.userFaults[u].rng
 }

@@ -41,8 +41,8 @@ type userState struct {
 	walk    scenarios.Walker
 }
 
-// newUser is a user for arrival a's person p, seeded as the live engine
-// seeds its users.
+// newUser is a user for arrival a's person p, its streams seeded as the
+// live engine seeds its users'.
 func (m *sim) newUser(a arrival.Arrival, p int) *user {
 	var u *user
 	if n := len(m.freeUsers); n > 0 {
@@ -51,8 +51,17 @@ func (m *sim) newUser(a arrival.Arrival, p int) *user {
 		u = slab(&m.userSlab) // each on a line: prefetchUser loads its three lines, not parts of four
 	}
 	u.arrived, u.tokenAt = a.At, math.Inf(-1)
-	u.pcg.Seed(a.UserSeed(m.cfg.Seed, p))
+	u.pcg.Seed(a.UserSeed(m.cfg.Seed, p, arrival.StreamWalker))
 	u.walk.Reset(m.s, a.Journey, a.Platform, rand.New(&u.pcg))
+	if m.userFaults != nil { // its own stream for the client-side faults (none draws a venue here)
+		fs := m.userFaults[u]
+		if fs == nil {
+			fs = &faultStream{}
+			fs.rng = rand.New(&fs.pcg)
+			m.userFaults[u] = fs
+		}
+		fs.pcg.Seed(a.UserSeed(m.cfg.Seed, p, arrival.StreamFaults))
+	}
 	return u
 }
 

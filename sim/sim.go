@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -93,9 +94,11 @@ type sim struct {
 		si *stepInfo
 	}
 	faults map[int]*onFault
-	client []*onFault // client-side faults on now
-	rng    *rand.Rand
-	err    error // the simulation cannot go on (errTooLarge)
+	client []*onFault // request-level faults on now (client-side, or the proxy's), in name order
+	rng    *rand.Rand // the proxy's faults' draws, as the proxy has its own stream live
+	// userFaults are the users' client-fault streams, when the scenario has client-side faults
+	userFaults map[*user]*faultStream
+	err        error // the simulation cannot go on (errTooLarge)
 	// orphans: the service finishes the work of clients that gave up
 	// (the profile's server.abandoned: finish).
 	orphans bool
@@ -135,6 +138,9 @@ func Run(ctx context.Context, cfg Config) (*results.Run, Stats, error) {
 		m.stages[name] = newStage(name, cfg.Profile.Stages[name], cfg.Capacity, cfg.Seed, i)
 	}
 	m.orphans = cfg.Profile.Server.Abandoned == profile.AbandonedFinish
+	if slices.ContainsFunc(cfg.Scenario.Faults, scenarios.Fault.ClientSide) {
+		m.userFaults = map[*user]*faultStream{}
+	}
 	m.run.StageCalls = cfg.Profile.Calls()
 	m.setupRules()
 	m.nextArrival()

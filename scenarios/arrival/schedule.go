@@ -28,12 +28,27 @@ type Arrival struct {
 	People uint64
 }
 
-// UserSeed seeds the random stream of this arrival's person-th person
-// (its walker's decisions) under the run's seed. The live engine and the
-// simulator both seed a user by it: the same seed plays the same choices
-// in both worlds.
-func (a Arrival) UserSeed(seed uint64, person int) (uint64, uint64) {
-	return seed ^ 0x5eed5eed, a.Seq<<8 | uint64(person)
+// A user's random streams, one per purpose: a draw for one never moves
+// another's. The simulator draws no venue and no credential, so were they
+// drawn from the walker's stream a user would think, retry and give up
+// differently in the two worlds; each purpose on its own stream, the same
+// seed plays the same user in both.
+const (
+	StreamWalker   Stream = iota // its journey's decisions: patience, think times, retries, give-ups
+	StreamIdentity               // who it is: its venue, its credential (live only)
+	StreamFaults                 // the client-side faults: which of its requests one takes, how long it delays them
+)
+
+// Stream names a purpose a user draws random numbers for.
+type Stream uint64
+
+// UserSeed seeds the random stream of this arrival's person-th person for
+// a purpose under the run's seed. The live engine and the simulator both
+// seed a user's streams by it. The walker's stream is the one surge has
+// always seeded (its simulated figures did not move when the others were
+// split from it).
+func (a Arrival) UserSeed(seed uint64, person int, stream Stream) (uint64, uint64) {
+	return seed ^ 0x5eed5eed ^ uint64(stream)*0x9e3779b97f4a7c15, a.Seq<<8 | uint64(person)
 }
 
 // Schedule yields a plan's arrivals in time order. It is not safe for

@@ -220,6 +220,9 @@ type clientFault struct {
 
 // clientFaults applies the client-side faults in force to a request about
 // to be sent: it may delay it, hold it, or fail it (returning its kind).
+// Each fault draws from the user's fault stream by scenarios.Fault.Take, in
+// name order: delays add up, and the first that fails or holds the request
+// ends the draws, as in the simulator.
 func (e *engine) clientFaults(ctx context.Context, u *user, request string) string {
 	if e.clientsOn.Load() == 0 {
 		return ""
@@ -233,22 +236,20 @@ func (e *engine) clientFaults(ctx context.Context, u *user, request string) stri
 	}
 	e.clientMu.Unlock()
 	sort.Slice(active, func(i, j int) bool { return active[i].f.Name < active[j].f.Name })
-	for _, af := range active {
-		if u.rng.Float64() >= af.f.Share() {
-			continue
-		}
-		switch af.f.Kind {
-		case fault.Error, fault.Outage:
-			return "refused"
-		case fault.Latency:
-			u.pause(ctx, time.Now().Add(af.f.Latency.Sample(u.rng)))
-		case fault.Bandwidth: // the platform's link: the answer arrives at the limited rate
-			u.pause(ctx, time.Now().Add(time.Duration(af.f.AssumedSize()/float64(af.f.Bandwidth)*float64(time.Second))))
-		case fault.Stall:
+	for _, af := range active { // in name order, as the simulator draws them
+		eff, ok := af.f.Take(u.faultRng)
+		switch {
+		case !ok:
+		case eff.Kind != "":
+			return eff.Kind
+		case eff.Stall: // held until the fault ends, then sent: the rest are not drawn
 			select {
 			case <-af.over:
 			case <-ctx.Done():
 			}
+			return ""
+		default: // latency; bandwidth: the platform's link, the answer at the limited rate
+			u.pause(ctx, time.Now().Add(eff.Delay))
 		}
 	}
 	return ""

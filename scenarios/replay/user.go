@@ -16,34 +16,39 @@ import (
 // user is one person of an arrival: a scenarios.Walker makes its decisions,
 // the user sends its requests for real.
 type user struct {
-	e        *engine
-	pcg      rand.PCG
-	rng      *rand.Rand    // over pcg
-	arrived  time.Duration // on the played timeline
-	walk     scenarios.Walker
-	vars     vars
-	platform string // the platform vars holds
-	scratch  scratch
-	id       []byte // the bytes of vars' user and venue
-	venue    []byte
-	out      results.Users
-	jar      []cookie // its cookies, when the scenario keeps them
+	e *engine
+	// its random streams, one per purpose (arrival.Stream): the walker's,
+	// who it is (venue, credential), the client-side faults'
+	pcg, idPCG, faultPCG rand.PCG
+	rng, idRng, faultRng *rand.Rand    // over each
+	arrived              time.Duration // on the played timeline
+	walk                 scenarios.Walker
+	vars                 vars
+	platform             string // the platform vars holds
+	scratch              scratch
+	id                   []byte // the bytes of vars' user and venue
+	venue                []byte
+	out                  results.Users
+	jar                  []cookie // its cookies, when the scenario keeps them
 	// its pauses (waker.go)
 	timer *time.Timer
 	woken chan uint64
 	seq   uint64
 }
 
-// newUser is arrival a's person, seeded as the simulator seeds its users.
+// newUser is arrival a's person, its streams seeded as the simulator seeds
+// its users'.
 // Users are reused (e.users) once counted: at tens of thousands of arrivals
 // a second their allocation was a tenth of the engine's CPU.
 func (e *engine) newUser(a arrival.Arrival, person int) *user {
 	u, _ := e.users.Get().(*user)
 	if u == nil {
 		u = &user{e: e, vars: vars{}}
-		u.rng = rand.New(&u.pcg)
+		u.rng, u.idRng, u.faultRng = rand.New(&u.pcg), rand.New(&u.idPCG), rand.New(&u.faultPCG)
 	}
-	u.pcg.Seed(a.UserSeed(e.cfg.Seed, person))
+	u.pcg.Seed(a.UserSeed(e.cfg.Seed, person, arrival.StreamWalker))
+	u.idPCG.Seed(a.UserSeed(e.cfg.Seed, person, arrival.StreamIdentity))
+	u.faultPCG.Seed(a.UserSeed(e.cfg.Seed, person, arrival.StreamFaults))
 	u.arrived, u.out, u.platform = a.At, results.Users{Arrived: 1}, ""
 	u.walk.Reset(e.cfg.Scenario, a.Journey, a.Platform, u.rng)
 	clear(u.vars)
@@ -55,14 +60,14 @@ func (e *engine) newUser(a arrival.Arrival, person int) *user {
 	id = append(strconv.AppendInt(id, int64(person), 10), '"')
 	u.vars["user"], u.id = id, id
 	venue := append(u.venue[:0], "\"venue-"...)
-	u.venue = append(strconv.AppendInt(venue, int64(u.rng.IntN(10_000)), 10), '"')
+	u.venue = append(strconv.AppendInt(venue, int64(u.idRng.IntN(10_000)), 10), '"')
 	u.vars["venue"] = u.venue
 	u.jar = u.jar[:0]
 	if len(e.env) > 0 || len(e.tables) > 0 {
 		u.bind(a, person)
 	}
 	if len(e.credentials) > 0 {
-		h := e.credentials[u.rng.IntN(len(e.credentials))]
+		h := e.credentials[u.idRng.IntN(len(e.credentials))]
 		u.vars["credential"] = h.credential
 		if h.session != nil {
 			u.vars["session"] = h.session
