@@ -252,13 +252,9 @@ func needed(rate float64, hold, budget time.Duration) int {
 	if rate == 0 || hold == 0 {
 		return 1
 	}
-	slo := "utilization<=85%"
+	o := queueing.Utilization(0.85)
 	if budget > 0 {
-		slo = fmt.Sprintf("wait.p99<=%v", budget)
-	}
-	o, err := queueing.ParseSLO(slo)
-	if err != nil {
-		return math.MaxInt32
+		o = queueing.WaitPercentile(0.99, budget)
 	}
 	sz, err := queueing.Size(rate, hold, []queueing.SLO{o}, false)
 	if err != nil || !sz.Feasible {

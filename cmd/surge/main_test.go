@@ -136,6 +136,10 @@ func TestSizeAndUSLCommands(t *testing.T) {
 	if !strings.Contains(out, `"p99<=100ms"`) {
 		t.Errorf("JSON escapes the SLO text: %s", out)
 	}
+	// The scenario's notation is the same SLO.
+	if code, out, _ := runSurge("size", "--arrival-rate", "1500", "--service", "exp:20ms", "--slo", "p99 <= 100ms", "--json"); code != 0 || !strings.Contains(out, `"p99<=100ms"`) {
+		t.Errorf("the scenario's notation: exit %d %s", code, out)
+	}
 	code, out, _ = runSurge("size", "--arrival-rate", "1500", "--service", "exp:20ms", "--slo", "p99<=50ms", "--json")
 	if code != 1 || !strings.Contains(out, `"feasible":false`) || !strings.Contains(out, "service time's own p99") {
 		t.Errorf("infeasible: exit %d %s", code, out)
@@ -143,7 +147,7 @@ func TestSizeAndUSLCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"size", "--arrival-rate", "-5", "--service", "exp:20ms", "--slo", "p99<=1s"},
 		{"size", "--arrival-rate", "100", "--service", "uniform(1ms, 3ms)", "--slo", "p99<=1s"},
-		{"size", "--arrival-rate", "100", "--service", "exp:20ms", "--slo", "p99 < 1s"},
+		{"size", "--arrival-rate", "100", "--service", "exp:20ms", "--slo", "qr p99 < 1s"}, // a scenario's clause naming a request
 		{"size", "--arrival-rate", "100", "--service", "exp:20ms"},
 	} {
 		if code, _, errs := runSurge(args...); code != 1 || errs == "" {

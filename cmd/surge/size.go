@@ -2,7 +2,8 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,7 @@ func newSizeCmd(g *globals) *cobra.Command {
 		Long: `Sizes a stage with closed forms: Poisson arrivals, exponential service, c servers.
 SLO forms: p99<=100ms  p99.9<=40ms  mean<=30ms  wait.p99<=5ms  wait.mean<=1ms  P(wait)<=5%
 P(wait<=50ms)>=90%  utilization<=75%  and with --no-queue (a loss system): blocking<=1%.
+Written as a scenario's slo: clauses are ("p99 <= 100ms", < for <=), they read the same.
 Prints the servers and every SLO's value at N and at N-1, or why no N meets them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,7 +45,7 @@ Prints the servers and every SLO's value at N and at N-1, or why no N meets them
 			if err != nil {
 				return err
 			}
-			return printSizing(cmd, g, rate, s, res)
+			return printSizing(cmd, g, rate, s, parsed, res)
 		},
 	}
 	f := cmd.Flags()
@@ -72,7 +74,7 @@ func sizeService(s string, noQueue bool) (time.Duration, error) {
 	return d.Mean(), nil
 }
 
-func printSizing(cmd *cobra.Command, g *globals, rate float64, s time.Duration, res queueing.Sizing) error {
+func printSizing(cmd *cobra.Command, g *globals, rate float64, s time.Duration, slos []queueing.SLO, res queueing.Sizing) error {
 	out := cmd.OutOrStdout()
 	if g.json {
 		if err := writeJSON(out, res); err != nil {
@@ -83,15 +85,12 @@ func printSizing(cmd *cobra.Command, g *globals, rate float64, s time.Duration, 
 	} else {
 		fmt.Fprintf(out, "%s: %d servers for %.4g/s x %v (offered %.4g erlangs, utilisation %.1f%%)\n",
 			res.Model, res.Servers, rate, s, rate*s.Seconds(), 100*rate*s.Seconds()/float64(res.Servers))
-		keys := make([]string, 0, len(res.AtN))
-		for k := range res.AtN {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			line := fmt.Sprintf("  %-22s at %d: %-12s", k, res.Servers, sloValue(k, res.AtN[k]))
+		slos = slices.Clone(slos)
+		slices.SortFunc(slos, func(a, b queueing.SLO) int { return strings.Compare(a.Text, b.Text) })
+		for _, o := range slices.CompactFunc(slos, func(a, b queueing.SLO) bool { return a.Text == b.Text }) {
+			line := fmt.Sprintf("  %-22s at %d: %-12s", o.Text, res.Servers, sloValue(o, res.AtN[o.Text]))
 			if res.AtNMinus != nil {
-				line += fmt.Sprintf(" at %d: %s", res.Servers-1, sloValue(k, res.AtNMinus[k]))
+				line += fmt.Sprintf(" at %d: %s", res.Servers-1, sloValue(o, res.AtNMinus[o.Text]))
 			}
 			fmt.Fprintln(out, line)
 		}
@@ -103,10 +102,8 @@ func printSizing(cmd *cobra.Command, g *globals, rate float64, s time.Duration, 
 }
 
 // sloValue prints a value as a duration or a percentage, by its SLO's form.
-func sloValue(slo string, v float64) string {
-	o, _ := queueing.ParseSLO(slo)
-	switch o.Metric {
-	case "response.p", "response.mean", "wait.p", "wait.mean":
+func sloValue(o queueing.SLO, v float64) string {
+	if o.IsTime() {
 		return time.Duration(v * 1e9).Round(time.Microsecond).String()
 	}
 	return fmt.Sprintf("%.3f%%", 100*v)

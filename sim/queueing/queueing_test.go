@@ -126,10 +126,26 @@ func TestSize(t *testing.T) {
 	if loss.Servers != 15 {
 		t.Errorf("Erlang B sizing: %d lines, want 15", loss.Servers)
 	}
-	for _, s := range []string{"p99<100ms", "p100<=1s", "wait.p99<=fast", "P(wait)<=5", "throughput>=9000"} {
+	for _, s := range []string{"p100<=1s", "wait.p99<=fast", "P(wait)<=5", "throughput>=9000"} {
 		if _, err := ParseSLO(s); err == nil {
 			t.Errorf("ParseSLO(%q) accepted", s)
 		}
+	}
+	// One grammar: the scenario's clause notation reads the same; a
+	// clause naming a request says why it is not a sizing's.
+	for form, same := range map[string]string{"p99 <= 100ms": "p99<=100ms", "p99 < 100ms": "p99<=100ms", "P(wait < 50ms) >= 90%": "P(wait<=50ms)>=90%"} {
+		if a, b := slo(form)[0], slo(same)[0]; a != b {
+			t.Errorf("ParseSLO(%q) = %+v, ParseSLO(%q) = %+v", form, a, same, b)
+		}
+	}
+	if _, err := ParseSLO("qr p99 <= 2s"); err == nil || !strings.Contains(err.Error(), `names a request (qr)`) || !strings.Contains(err.Error(), `"p99 <= 2s"`) {
+		t.Errorf("a clause naming a request: %v", err)
+	}
+	if a, b := WaitPercentile(0.99, 5*ms), slo("wait.p99<=5ms")[0]; a != b {
+		t.Errorf("WaitPercentile %+v, parsed %+v", a, b)
+	}
+	if a, b := Utilization(0.85), slo("utilization<=85%")[0]; a != b {
+		t.Errorf("Utilization %+v, parsed %+v", a, b)
 	}
 	if _, err := Size(-1, 20*ms, slo("p99<=1s"), false); err == nil {
 		t.Error("negative rate accepted")

@@ -31,11 +31,19 @@ var (
 	sloPct   = regexp.MustCompile(`^(wait\.)?p([0-9]+(?:\.[0-9]+)?)<=(.+)$`)
 	sloMean  = regexp.MustCompile(`^(wait\.)?mean<=(.+)$`)
 	sloLevel = regexp.MustCompile(`^P\(wait<=(.+)\)>=(.+%)$`)
+	lessThan = regexp.MustCompile(`<([^=])`)
 )
 
-// ParseSLO reads one SLO form (spaces are ignored).
+// ParseSLO reads one SLO form. It takes the scenario's clause notation
+// too ("p99 <= 100ms", as a scenario's slo: writes it; < reads as <=, the
+// same bound for a continuous figure); a clause naming a request is
+// refused, as a sizing is of one stage.
 func ParseSLO(s string) (SLO, error) {
-	t := strings.ReplaceAll(s, " ", "")
+	f := strings.Fields(s)
+	if len(f) == 4 && !strings.ContainsAny(f[0], "<>=") {
+		return SLO{}, fmt.Errorf("SLO %q names a request (%s): a sizing is of one stage; write %q", s, f[0], strings.Join(f[1:], " "))
+	}
+	t := lessThan.ReplaceAllString(strings.Join(f, ""), "<=$1")
 	o := SLO{Text: t}
 	var err error
 	switch {
@@ -76,6 +84,26 @@ func ParseSLO(s string) (SLO, error) {
 		return o, fmt.Errorf("SLO %q: %w", s, err)
 	}
 	return o, nil
+}
+
+// WaitPercentile is the SLO wait.pQ<=limit: the q quantile (within 0 and
+// 1) of the time an arrival waits for a server.
+func WaitPercentile(q float64, limit time.Duration) SLO {
+	return SLO{Text: fmt.Sprintf("wait.p%.6g<=%v", 100*q, limit), Metric: "wait.p", Quantile: q, Limit: limit.Seconds()}
+}
+
+// Utilization is the SLO utilization<=x (x within 0 and 1).
+func Utilization(x float64) SLO {
+	return SLO{Text: fmt.Sprintf("utilization<=%.6g%%", 100*x), Metric: "utilization", Limit: x}
+}
+
+// IsTime says the SLO bounds a time (its values are seconds), not a share.
+func (o SLO) IsTime() bool {
+	switch o.Metric {
+	case "response.p", "response.mean", "wait.p", "wait.mean":
+		return true
+	}
+	return false
 }
 
 func durSeconds(s string) (float64, error) {
