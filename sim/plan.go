@@ -39,6 +39,24 @@ type PlanResult struct {
 	Bottleneck *PlanBottleneck `json:"bottleneck,omitempty"`
 }
 
+// Resized is p with every stage grown to the plan's need (a stage that
+// needs fewer workers than it has keeps them; one no size meets is left).
+func (r PlanResult) Resized(p *profile.Profile) *profile.Profile {
+	q := *p
+	q.Stages = make(map[string]profile.Stage, len(p.Stages))
+	for name, st := range p.Stages {
+		q.Stages[name] = st
+	}
+	for _, sp := range r.Stages {
+		st := q.Stages[sp.Stage]
+		if sp.Needed > st.Workers && sp.Needed < 1<<20 {
+			st.Workers = sp.Needed
+		}
+		q.Stages[sp.Stage] = st
+	}
+	return &q
+}
+
 // PlanBottleneck is the stage that saturates first as load grows: the one
 // with the least headroom. It is the same definition a report applies to a
 // run or a prediction (the first stage to saturate; see reports'

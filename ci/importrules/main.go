@@ -69,7 +69,7 @@ var rules = []rule{
 		forbid: []string{"sim", "scenarios/replay"}},
 	{pkg: "scenarios/replay", allow: []string{"scenarios", "scenarios/arrival", "scenarios/chaos", "scenarios/results", "scenarios/rpc", "vegeta", "expfmt", "promdto", "http2", "websocket", "scenarios/fault"}},
 	{pkg: "scenarios/rpc", allow: []string{"scenarios", "grpc", "protobuf", "protocompile", "scenarios/spec"}, forbid: []string{"scenarios/replay", "sim"}},
-	{pkg: "reports", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "echarts", "scenarios/spec"},
+	{pkg: "reports", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim", "sim/queueing", "echarts", "scenarios/spec"},
 		forbid: []string{"scenarios/replay", "net/http"}},
 	{pkg: "sim", allow: []string{"scenarios", "scenarios/arrival", "scenarios/results", "sim/queueing", "scenarios/spec", "scenarios/profile", "scenarios/fault"},
 		forbid: []string{"net", "net/http", "reference-server/refserver"}},

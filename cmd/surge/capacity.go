@@ -104,16 +104,16 @@ func capacitySearch(ctx context.Context, o capacityOptions, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	if o.out == "" { // named now: the metrics' run label is the directory's
+		o.out = defaultRunDir(s, "-capacity")
+	}
+	dir := o.out
 	runner, target, stop, err := o.runner(ctx, s, stderr)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	cfg.Runner = runner
-	dir := o.out
-	if dir == "" {
-		dir = filepath.Join(runsDir, time.Now().Format("20060102-150405")+"-"+s.Name+"-capacity")
-	}
 	if o.sweepOnly {
 		return sweepOnly(ctx, cfg, dir, o.json, stdout)
 	}
@@ -186,7 +186,7 @@ func capacityVerdict(res *capacity.Result, searchErr error, dir string) error {
 	case res.Ended == "interrupted":
 		return fmt.Errorf("interrupted: the steps so far are in %s", dir)
 	case !res.Go():
-		return capacityGate(res)
+		return res.Err()
 	}
 	return nil
 }
@@ -274,19 +274,12 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 		}
 		return &capacity.SimRunner{Profile: p}, "", func() {}, nil
 	}
-	target, profile, stop, err := startTarget(s, &o.runOptions)
+	cfg, stop, err := liveConfig(s, &o.runOptions) // the search sets each step's scenario, seed and drain
 	if err != nil {
 		return nil, "", nil, err
 	}
-	cfg := replay.Config{Target: target, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: replay.DefaultSendSlack,
-		SampleMetrics: true, AdminToken: o.adminToken, Meta: results.Meta{Scenario: s.Name}}
-	if profile != nil {
-		cfg.Meta.Profile, cfg.StageCalls = profile.Name, profile.Calls()
-	}
-	if err := clientSetup(s, o.scenario, &cfg); err != nil {
-		stop()
-		return nil, "", nil, err
-	}
+	target := cfg.Target
+	cfg.SampleMetrics, cfg.SendSlack = true, replay.DefaultSendSlack
 	if o.metricsListen != "" || o.prometheusRW != "" {
 		// Each step is a run of its own: its counters start again at zero,
 		// which Prometheus's rate() reads as a reset.
@@ -300,17 +293,6 @@ func (o *capacityOptions) runner(ctx context.Context, s *scenarios.Scenario, std
 		stop = func() { stopMetrics(); stopTarget() }
 	}
 	return &capacity.LiveRunner{Config: cfg}, target, stop, nil
-}
-
-// capacityGate is a failed headroom gate (exit 2).
-func capacityGate(res *capacity.Result) error {
-	var failed []string
-	for _, g := range res.Gate {
-		if g.Evaluated() && !g.Pass {
-			failed = append(failed, fmt.Sprintf("%s (measured %.2fx)", g.Clause, g.Measured))
-		}
-	}
-	return fmt.Errorf("%w: %s", reports.ErrNoGo, strings.Join(failed, "; "))
 }
 
 // sweepOnly is surge capacity --sweep-only: the closed-loop sweep and its

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -84,29 +82,11 @@ func merge(ctx context.Context, o mergeOptions, stdout, stderr io.Writer) (err e
 			ui.stop(ctx, linger, stderr)
 		}()
 	}
-	deadline := time.Now().Add(o.wait)
-	for {
-		waiting := time.Now().Before(deadline)
-		parts, err := readShards(o.dirs, o.out)
-		var run *results.Run
-		if err == nil {
-			run, err = results.MergeShards(parts, o.partial && !waiting)
-		}
-		// Waiting, a directory not made yet or a shard not written yet is
-		// one still to come.
-		if waiting && (errors.Is(err, results.ErrMissingShards) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoRunDirs)) {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("interrupted while waiting for shards: %w", err)
-			case <-time.After(2 * time.Second):
-				continue
-			}
-		}
-		if err != nil {
-			return err
-		}
-		return concludeMerge(o, parts, run, stdout, stderr)
+	parts, run, err := results.WaitShards(ctx, o.dirs, o.out, o.wait, 2*time.Second, o.partial)
+	if err != nil {
+		return err
 	}
+	return concludeMerge(o, parts, run, stdout, stderr)
 }
 
 // concludeMerge writes the merged run directory from the lowest shard's
@@ -133,58 +113,6 @@ func concludeMerge(o mergeOptions, parts []results.Part, run *results.Run, stdou
 	return conclude(runOptions{scenario: path, out: o.out, junit: o.junit, json: o.json}, raw, s, run, "", stdout)
 }
 
-var errNoRunDirs = errors.New("no run directories")
-
-// readShards reads the shards' results: each dir is a run directory or a
-// directory of them (but out, the merge's own).
-func readShards(dirs []string, out string) ([]results.Part, error) {
-	var parts []results.Part
-	for _, d := range dirs {
-		runDirs, err := runDirsIn(d, out)
-		if err != nil {
-			return nil, err
-		}
-		for _, rd := range runDirs {
-			r, err := results.ReadFile(rd)
-			if err != nil {
-				return nil, err
-			}
-			if r.Meta.ScenarioSHA256 == "" {
-				return nil, fmt.Errorf("%s: the results carry no scenario hash: not a run directory surge run wrote", rd)
-			}
-			parts = append(parts, results.Part{Name: rd, Run: r})
-		}
-	}
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("%v: %w (none holds %s)", dirs, errNoRunDirs, results.FileName)
-	}
-	return parts, nil
-}
-
-// runDirsIn is d when it is a run directory, else its subdirectories that
-// are (none is an error only when d does not exist).
-func runDirsIn(d, out string) ([]string, error) {
-	if _, err := os.Stat(filepath.Join(d, results.FileName)); err == nil {
-		return []string{d}, nil
-	}
-	entries, err := os.ReadDir(d)
-	if err != nil {
-		return nil, err
-	}
-	var found []string
-	for _, e := range entries {
-		sub := filepath.Join(d, e.Name())
-		if !e.IsDir() || filepath.Clean(sub) == filepath.Clean(out) {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(sub, results.FileName)); err == nil {
-			found = append(found, sub)
-		}
-	}
-	sort.Strings(found)
-	return found, nil
-}
-
 // shardWatch draws the live page of a merge: the shards written so far,
 // merged as a partial run. A shard writes its results once, at its end, so
 // the drawing is redone only when the set of results files changes (a
@@ -198,19 +126,16 @@ type shardWatch struct {
 
 func (w *shardWatch) draw() ([]byte, string) {
 	var key strings.Builder
-	for _, d := range w.o.dirs {
-		dirs, _ := runDirsIn(d, w.o.out)
-		for _, rd := range dirs {
-			if fi, err := os.Stat(filepath.Join(rd, results.FileName)); err == nil {
-				fmt.Fprintf(&key, "%s@%d;", rd, fi.ModTime().UnixNano())
-			}
+	for _, rd := range results.ShardDirs(w.o.dirs, w.o.out) {
+		if fi, err := os.Stat(filepath.Join(rd, results.FileName)); err == nil {
+			fmt.Fprintf(&key, "%s@%d;", rd, fi.ModTime().UnixNano())
 		}
 	}
 	if key.String() == w.key {
 		return w.page, w.where
 	}
 	w.key = key.String()
-	parts, err := readShards(w.o.dirs, w.o.out)
+	parts, err := results.ReadShards(w.o.dirs, w.o.out)
 	if err != nil {
 		w.page, w.where = nil, "no shard written yet"
 		return nil, w.where

@@ -5,12 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/surgekit/surge/scenarios/promexport"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,12 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/chaos"
 	"github.com/surgekit/surge/scenarios/profile"
+	"github.com/surgekit/surge/scenarios/promexport"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/spec"
@@ -81,24 +80,14 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 	if o.out == "" { // named now: the metrics' run label and the live page are the directory's
 		o.out = defaultRunDir(s, o.shard.suffix())
 	}
-	target, prof, stop, err := startTarget(s, &o)
+	cfg, stop, err := liveConfig(s, &o)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	cfg := replay.Config{
-		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
-		SampleMetrics: o.metrics || prof != nil, Progress: progress(stderr, o.quiet), AdminToken: o.adminToken,
-		Meta: results.Meta{Scenario: s.Name}, Cut: cutOf(ctx),
-		Shard: o.shard.index, Shards: o.shard.count, StartAt: o.shard.start,
-	}
-	if prof != nil {
-		cfg.Meta.Profile, cfg.StageCalls = prof.Name, prof.Calls()
-	}
-	if err := clientSetup(s, o.scenario, &cfg); err != nil {
-		return err
-	}
-	done, err := attach(ctx, o, s, target, &cfg, stderr)
+	cfg.Progress, cfg.Cut = progress(stderr, o.quiet), cutOf(ctx)
+	cfg.Shard, cfg.Shards, cfg.StartAt = o.shard.index, o.shard.count, o.shard.start
+	done, err := attach(ctx, o, s, cfg.Target, &cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -117,6 +106,31 @@ func runScenario(ctx context.Context, o runOptions, stdout, stderr io.Writer) er
 		ui.stop(ctx, o.ui.linger, stderr)
 	}
 	return err
+}
+
+// liveConfig is the replay configuration of a live run or capacity
+// search, from the flags and the scenario: the target (o.target, the
+// scenario's, or the embedded reference server started on loopback, with
+// its profile's stage calls and stage metrics), the connection and user
+// bounds, and what the scenario's client needs from its folder (data,
+// certificates, .proto files). stop shuts an embedded target down.
+func liveConfig(s *scenarios.Scenario, o *runOptions) (replay.Config, func(), error) {
+	target, prof, stop, err := startTarget(s, o)
+	if err != nil {
+		return replay.Config{}, nil, err
+	}
+	cfg := replay.Config{
+		Scenario: s, Target: target, Seed: o.seed, MaxConns: o.maxConns, MaxUsers: o.maxUsers, SendSlack: o.sendSlack, Drain: o.drain,
+		SampleMetrics: o.metrics || prof != nil, AdminToken: o.adminToken, Meta: results.Meta{Scenario: s.Name},
+	}
+	if prof != nil {
+		cfg.Meta.Profile, cfg.StageCalls = prof.Name, prof.Calls()
+	}
+	if err := clientSetup(s, o.scenario, &cfg); err != nil {
+		stop()
+		return replay.Config{}, nil, err
+	}
+	return cfg, stop, nil
 }
 
 // attach gives the run what its flags ask besides the load: Prometheus
@@ -345,90 +359,15 @@ func openRaw(o runOptions) (*replay.RawLog, func(), error) {
 	return l, func() { f.Close() }, nil
 }
 
-// exportMetrics shows the run's figures to Prometheus both ways a team
-// uses it: served on --metrics-listen (GET /metrics) and pushed to
-// --prometheus-rw. stop pushes the final figures once more and keeps
-// serving them for --metrics-linger, so the last scrape sees them, unless
-// the run was interrupted.
+// exportMetrics shows the run's figures to Prometheus as the flags ask
+// (promexport.Export: --metrics-listen, --prometheus-rw), labelled with the
+// run directory's name.
 func exportMetrics(ctx context.Context, o runOptions, scenario string, live *replay.Live, stderr io.Writer) (stop func(), err error) {
 	run := time.Now().Format("20060102-150405") + "-" + scenario // as the default run directory is named
 	if o.out != "" {
 		run = filepath.Base(o.out)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(promexport.New(live.View, prometheus.Labels{"scenario": scenario, "run": run, "shard": strconv.Itoa(o.shard.index)}))
-	var stops []func()
-	if o.prometheusRW != "" {
-		stopPush, err := pushMetrics(ctx, o, reg, stderr)
-		if err != nil {
-			return nil, err
-		}
-		stops = append(stops, stopPush)
-	}
-	if o.metricsListen != "" {
-		stopServe, err := serveMetrics(ctx, o, reg, stderr)
-		if err != nil {
-			return nil, err
-		}
-		stops = append(stops, stopServe)
-	}
-	return func() {
-		for _, s := range stops {
-			s()
-		}
-	}, nil
-}
-
-// serveMetrics serves reg on --metrics-listen until stop, which lingers.
-func serveMetrics(ctx context.Context, o runOptions, reg *prometheus.Registry, stderr io.Writer) (stop func(), err error) {
-	ln, err := net.Listen("tcp", o.metricsListen)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-listen: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", ln.Addr())
-	return func() {
-		if o.metricsLinger > 0 && ctx.Err() == nil {
-			fmt.Fprintf(stderr, "metrics: serving the final figures for %v\n", o.metricsLinger)
-			select {
-			case <-time.After(o.metricsLinger):
-			case <-ctx.Done():
-			}
-		}
-		srv.Close()
-	}, nil
-}
-
-// pushMetrics writes reg to --prometheus-rw each --prometheus-rw-interval;
-// stop writes the final figures (within 10 s) and reports a failure.
-func pushMetrics(ctx context.Context, o runOptions, reg *prometheus.Registry, stderr io.Writer) (stop func(), err error) {
-	rw, err := promexport.NewRemote(o.prometheusRW, reg, nil)
-	if err != nil {
-		return nil, fmt.Errorf("--prometheus-rw: %w", err)
-	}
-	fmt.Fprintf(stderr, "metrics: remote write to %s each %v\n", rw.Redacted(), o.prometheusRWEvery)
-	pushCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rw.Every(pushCtx, o.prometheusRWEvery, func(err error) {
-			if err != nil {
-				fmt.Fprintf(stderr, "metrics: remote write failing: %v\n", err)
-			} else {
-				fmt.Fprintf(stderr, "metrics: remote write recovered\n")
-			}
-		})
-	}()
-	return func() {
-		cancel()
-		<-done
-		final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancelFinal()
-		if err := rw.Push(final); err != nil {
-			fmt.Fprintf(stderr, "metrics: the final remote write failed: %v\n", err)
-		}
-	}, nil
+	x := promexport.Export{Listen: o.metricsListen, Linger: o.metricsLinger, RemoteWrite: o.prometheusRW, Every: o.prometheusRWEvery,
+		Labels: prometheus.Labels{"scenario": scenario, "run": run, "shard": strconv.Itoa(o.shard.index)}, Log: stderr}
+	return x.Start(ctx, live.View)
 }

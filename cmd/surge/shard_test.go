@@ -265,7 +265,7 @@ func BenchmarkMerge16Shards(b *testing.B) {
 	parent := shardDirs(b, 16, 100_000, time.Hour)
 	b.Run("read+merge", func(b *testing.B) {
 		for b.Loop() {
-			parts, err := readShards([]string{parent}, "")
+			parts, err := results.ReadShards([]string{parent}, "")
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim/queueing"
 )
@@ -80,31 +79,11 @@ func printSizing(cmd *cobra.Command, g *globals, rate float64, s time.Duration, 
 		if err := writeJSON(out, res); err != nil {
 			return err
 		}
-	} else if !res.Feasible {
-		fmt.Fprintf(out, "infeasible (%s): %s\n", res.Model, res.Reason)
 	} else {
-		fmt.Fprintf(out, "%s: %d servers for %.4g/s x %v (offered %.4g erlangs, utilisation %.1f%%)\n",
-			res.Model, res.Servers, rate, s, rate*s.Seconds(), 100*rate*s.Seconds()/float64(res.Servers))
-		slos = slices.Clone(slos)
-		slices.SortFunc(slos, func(a, b queueing.SLO) int { return strings.Compare(a.Text, b.Text) })
-		for _, o := range slices.CompactFunc(slos, func(a, b queueing.SLO) bool { return a.Text == b.Text }) {
-			line := fmt.Sprintf("  %-22s at %d: %-12s", o.Text, res.Servers, sloValue(o, res.AtN[o.Text]))
-			if res.AtNMinus != nil {
-				line += fmt.Sprintf(" at %d: %s", res.Servers-1, sloValue(o, res.AtNMinus[o.Text]))
-			}
-			fmt.Fprintln(out, line)
-		}
+		reports.SizingText(out, rate, s, slos, res)
 	}
 	if !res.Feasible {
 		return fmt.Errorf("infeasible: %s", res.Reason)
 	}
 	return nil
-}
-
-// sloValue prints a value as a duration or a percentage, by its SLO's form.
-func sloValue(o queueing.SLO, v float64) string {
-	if o.IsTime() {
-		return time.Duration(v * 1e9).Round(time.Microsecond).String()
-	}
-	return fmt.Sprintf("%.3f%%", 100*v)
 }

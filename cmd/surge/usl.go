@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/sim/queueing"
 )
 
@@ -65,41 +66,11 @@ func parseLoads(s string) ([]float64, error) {
 }
 
 func printFit(cmd *cobra.Command, g *globals, fit queueing.Fit, loads []float64) error {
-	peak, hasPeak := fit.Peak()
-	preds := map[string]float64{}
-	for _, n := range loads {
-		preds[strconv.FormatFloat(n, 'f', -1, 64)] = fit.Throughput(n)
-	}
-	out := cmd.OutOrStdout()
 	if g.json {
-		v := map[string]any{"sigma": fit.Sigma, "kappa": fit.Kappa, "lambda": fit.Lambda, "peak_load": nil,
-			"peak_throughput": nil, "method": fit.Method, "rss": fit.RSS, "residuals": fit.Residuals, "predictions": preds}
-		if hasPeak {
-			v["peak_load"], v["peak_throughput"] = peak, fit.Throughput(peak)
-		} else if l := fit.Limit(); !math.IsInf(l, 1) {
-			v["peak_throughput"] = l
-		}
-		return writeJSON(out, v)
+		return writeJSON(cmd.OutOrStdout(), reports.USLFitFigures(fit, loads))
 	}
-	fmt.Fprintf(out, "sigma %.5g (contention)  kappa %.5g (coherency)  lambda %.5g per unit of load\n", fit.Sigma, fit.Kappa, fit.Lambda)
-	if hasPeak {
-		fmt.Fprintf(out, "peak: load %.1f, throughput %.4g; beyond it throughput falls\n", peak, fit.Throughput(peak))
-	} else {
-		fmt.Fprintf(out, "no peak (kappa = 0): throughput approaches %.4g\n", fit.Limit())
-	}
-	fmt.Fprintf(out, "fit: %s; RSS %.4g; residuals %v\n", fit.Method, fit.RSS, fmtFloats(fit.Residuals))
-	for _, n := range loads {
-		fmt.Fprintf(out, "load %g -> throughput %.4g\n", n, fit.Throughput(n))
-	}
+	reports.USLFitText(cmd.OutOrStdout(), fit, loads)
 	return nil
-}
-
-func fmtFloats(xs []float64) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = strconv.FormatFloat(x, 'g', 4, 64)
-	}
-	return "[" + strings.Join(parts, " ") + "]"
 }
 
 func newUSLSolveCmd(g *globals) *cobra.Command {

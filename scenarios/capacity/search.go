@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/surgekit/surge/reports"
@@ -419,10 +420,24 @@ func requestOf(s *scenarios.Scenario, text string) string {
 
 // Go says whether the headroom gate passed (true with no headroom clause).
 func (r *Result) Go() bool {
-	for _, c := range r.Gate {
-		if c.Evaluated() && !c.Pass {
-			return false
+	return r.Err() == nil
+}
+
+// Err is the search's NO-GO (wrapping reports.ErrNoGo): the headroom
+// clauses that failed, with what was measured, or no capacity at all; nil
+// on GO.
+func (r *Result) Err() error {
+	var failed []string
+	for _, g := range r.Gate {
+		if g.Evaluated() && !g.Pass {
+			failed = append(failed, fmt.Sprintf("%s (measured %.2fx)", g.Clause, g.Measured))
 		}
 	}
-	return r.Ended != "no capacity"
+	switch {
+	case len(failed) > 0:
+		return fmt.Errorf("%w: %s", reports.ErrNoGo, strings.Join(failed, "; "))
+	case r.Ended == "no capacity":
+		return fmt.Errorf("%w: no step met the SLOs", reports.ErrNoGo)
+	}
+	return nil
 }

@@ -6,7 +6,8 @@
 // engine's lock), so a scrape sees the same figures results.json will.
 //
 // Collector is scraped (surge run --metrics-listen); Remote pushes the same
-// series by remote write (--prometheus-rw) for runs shorter than a scrape.
+// series by remote write (--prometheus-rw) for runs shorter than a scrape;
+// Export starts both for a run and stops them when it ends.
 //
 // The metrics hold no secrets: request names, counts and durations only.
 // A remote-write URL may hold a password: it is sent as basic
