@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results/vegetafmt"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -53,7 +53,7 @@ The exit code is the gate's verdict: 0 GO, 2 NO-GO, 1 for bad input.`,
 			if dec == nil {
 				return fmt.Errorf("%s: not vegeta results (gob, JSON or CSV)", args[1])
 			}
-			run, err := replay.ImportVegeta(dec, s, request)
+			run, err := vegetafmt.Import(dec, s, request)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[1], err)
 			}

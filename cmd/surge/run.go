@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results/vegetafmt"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -26,7 +27,7 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), drainCheck(&o.drain),
 				positiveInt("max-conns", &o.maxConns), positiveInt("max-users", &o.maxUsers),
 				flagCheck{"send-slack", func() bool { return o.sendSlack >= 0 }, "a duration of 0 or more (0: every send paced on its own)"},
-				flagCheck{"raw-format", func() bool { return o.rawFormat == "" || slices.Contains(replay.RawFormats, o.rawFormat) }, "gob, json or csv"},
+				flagCheck{"raw-format", func() bool { return o.rawFormat == "" || slices.Contains(vegetafmt.Formats, o.rawFormat) }, "gob, json or csv"},
 				flagCheck{"raw-max", func() bool { return o.rawMax > 0 }, "a positive number of bytes"}); err != nil {
 				return err
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/surgekit/surge/scenarios/promexport"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/results/vegetafmt"
 	"github.com/surgekit/surge/scenarios/spec"
 	"github.com/surgekit/surge/sim"
 )
@@ -346,12 +347,12 @@ func writeJUnit(path string, run *results.Run, v reports.Verdict) error {
 }
 
 // openRaw creates the --raw file and its vegeta encoder.
-func openRaw(o runOptions) (*replay.RawLog, func(), error) {
+func openRaw(o runOptions) (*vegetafmt.Log, func(), error) {
 	f, err := os.Create(o.raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--raw: %w", err)
 	}
-	l, err := replay.NewRawLog(f, firstNonEmpty(o.rawFormat, replay.RawFormatFor(o.raw)), o.rawMax)
+	l, err := vegetafmt.NewLog(f, firstNonEmpty(o.rawFormat, vegetafmt.FormatFor(o.raw)), o.rawMax)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("--raw-format: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/scenarios/results/vegetafmt"
 	"github.com/surgekit/surge/scenarios/rpc"
 )
 
@@ -108,9 +109,9 @@ type Config struct {
 	// Live, if set, is given the run as it starts, for a caller to look at
 	// it while it runs (the Prometheus exporter).
 	Live *Live
-	// Raw, if set, gets every answer as a vegeta Result (RawLog); the run
+	// Raw, if set, gets every answer as a vegeta Result (vegetafmt.Log); the run
 	// flushes it when it ends.
-	Raw *RawLog
+	Raw *vegetafmt.Log
 	// Data are the scenario's data tables and multipart files
 	// (scenarios.LoadData); required when the scenario has data.
 	Data *scenarios.Data
@@ -366,13 +367,14 @@ func (e *engine) attach() {
 		l.mu.Unlock()
 	}
 	if r := e.cfg.Raw; r != nil {
-		r.methods = map[string]string{}
+		methods := map[string]string{}
 		for name, t := range e.requests {
-			r.methods[name] = t.Method + " " + t.Path
+			methods[name] = t.Method + " " + t.Path
 			if t.IsGRPC() { // a call is a POST to its method's path; its code is in Error (the HTTP status is 200)
-				r.methods[name] = "POST /" + t.GRPC
+				methods[name] = "POST /" + t.GRPC
 			}
 		}
+		r.SetMethods(methods)
 	}
 }
 
@@ -618,9 +620,9 @@ func (e *engine) record(endpoint string, o results.Outcome, late time.Duration, 
 		e.run.Event(o.At, "transport-error", transportNote(endpoint, o.Err, ans.err))
 	}
 	e.run.Generator.Late.Record(late)
-	if e.cfg.Raw != nil && !e.cfg.Raw.add(endpoint, o, e.start, ans) && !e.rawNote {
+	if e.cfg.Raw != nil && !e.cfg.Raw.Add(endpoint, o, e.start, ans.status, len(ans.body)) && !e.rawNote {
 		e.rawNote = true
-		e.run.Event(o.At, "raw-full", fmt.Sprintf("the raw results file reached its limit (%d bytes): later answers are in results.json only", e.cfg.Raw.limit))
+		e.run.Event(o.At, "raw-full", fmt.Sprintf("the raw results file reached its limit (%d bytes): later answers are in results.json only", e.cfg.Raw.Limit()))
 	}
 	w := &e.window
 	w.answered++

@@ -14,6 +14,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/promexport"
+	"github.com/surgekit/surge/scenarios/results/vegetafmt"
 )
 
 // BenchmarkOutputs: the engine's CPU per request (this process's: the
@@ -37,7 +38,7 @@ func BenchmarkOutputs(b *testing.B) {
 		func(*Config) func() { return func() {} },
 		func(c *Config) func() {
 			f, _ := os.Create(filepath.Join(dir, "raw.bin"))
-			c.Raw, _ = NewRawLog(f, "gob", 1<<30)
+			c.Raw, _ = vegetafmt.NewLog(f, "gob", 1<<30)
 			return func() { f.Close() }
 		},
 		func(c *Config) func() {

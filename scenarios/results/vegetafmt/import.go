@@ -1,4 +1,4 @@
-package replay
+package vegetafmt
 
 import (
 	"errors"
@@ -13,10 +13,10 @@ import (
 	"github.com/surgekit/surge/scenarios/results"
 )
 
-// MaxImported is how many vegeta results ImportVegeta reads at most.
+// MaxImported is how many vegeta results Import reads at most.
 const MaxImported = 100_000_000
 
-// ImportVegeta turns a vegeta attack's results into a surge run of the
+// Import turns a vegeta attack's results into a surge run of the
 // scenario's request name request (each result one first attempt, at its
 // timestamp from the earliest), so surge report and the scenario's gate
 // judge a run vegeta made. A result is a success when its status is one
@@ -24,12 +24,20 @@ const MaxImported = 100_000_000
 // no error; a failure's kind is surge's for that status (5xx, 4xx, shed
 // ...), or vegeta's error as a transport failure. The latency is vegeta's,
 // from each actual send: Meta.Source says so, and the report flags it.
-func ImportVegeta(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*results.Run, error) {
+func Import(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*results.Run, error) {
 	t, ok := s.Request(request)
 	if !ok {
 		return nil, fmt.Errorf("import: the scenario has no request %q", request)
 	}
-	var all []vegeta.Result
+	// Results come in the order vegeta's requests ended, not their sends':
+	// the earliest send is known only at the end, so each is kept until
+	// then, as what the run needs of it (24 bytes, not vegeta's Result).
+	type kept struct {
+		at, latency int64 // Unix ns; ns
+		kind        uint8 // index in kinds
+	}
+	var all []kept
+	kinds, kindIndex := []string{""}, map[string]uint8{"": 0}
 	var first, last time.Time
 	for {
 		var r vegeta.Result
@@ -49,8 +57,16 @@ func ImportVegeta(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*r
 		if r.End().After(last) {
 			last = r.End()
 		}
-		r.Body, r.Headers = nil, nil // not kept: they may hold credentials
-		all = append(all, r)
+		kind := t.Classify(int(r.Code), noCode)
+		if r.Code == 0 || r.Error != "" && r.Code < 200 {
+			kind = vegetaErrorKind(r.Error)
+		}
+		i, ok := kindIndex[kind]
+		if !ok { // a handful: the kinds are surge's names, not vegeta's texts
+			i = uint8(len(kinds))
+			kinds, kindIndex[kind] = append(kinds, kind), i
+		}
+		all = append(all, kept{at: r.Timestamp.UnixNano(), latency: int64(r.Latency), kind: i})
 	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("import: no vegeta results in the input")
@@ -59,12 +75,8 @@ func ImportVegeta(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*r
 	run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Started: first.UTC(), Bucket: results.BucketFor(span),
 		Planned: span, Elapsed: span, Complete: true, Ended: "done", Shards: 1, Source: results.SourceVegeta})
 	for _, r := range all {
-		o := results.Outcome{At: r.Timestamp.Sub(first), First: true, Corrected: r.Latency, Service: r.Latency}
-		if r.Code == 0 || r.Error != "" && r.Code < 200 {
-			o.Err = vegetaErrorKind(r.Error)
-		} else {
-			o.Err = classify(&t, int(r.Code), nil)
-		}
+		lat := time.Duration(r.latency)
+		o := results.Outcome{At: time.Duration(r.at - first.UnixNano()), First: true, Corrected: lat, Service: lat, Err: kinds[r.kind]}
 		run.Record(request, o)
 		u := results.Users{Arrived: 1, Completed: 1} // each result is one user's one request
 		if o.Err != "" {
@@ -75,9 +87,11 @@ func ImportVegeta(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*r
 	return run, nil
 }
 
+// noCode is the error code of an answer whose body vegeta did not keep.
+func noCode() string { return "" }
+
 // vegetaErrorKind is surge's error kind for a vegeta result without an
-// answer, from vegeta's error text (Go's net errors), named as
-// transportKind names the live engine's.
+// answer, from vegeta's error text (Go's net errors), named as the live engine names its own.
 func vegetaErrorKind(msg string) string {
 	switch m := strings.ToLower(msg); {
 	case strings.Contains(m, "timeout"), strings.Contains(m, "deadline exceeded"):

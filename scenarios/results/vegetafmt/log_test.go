@@ -1,4 +1,4 @@
-package replay
+package vegetafmt
 
 import (
 	"bytes"
@@ -17,17 +17,17 @@ import (
 // results (never half of one).
 func TestRawLogIsBoundedAndReadable(t *testing.T) {
 	start := time.Unix(1639364400, 0)
-	for _, format := range RawFormats {
+	for _, format := range Formats {
 		var b bytes.Buffer
-		l, err := NewRawLog(&b, format, 600)
+		l, err := NewLog(&b, format, 600)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.methods = map[string]string{"qr": "POST /v1/qr"}
+		l.SetMethods(map[string]string{"qr": "POST /v1/qr"})
 		kept := 0
 		for i := range 100 {
 			o := results.Outcome{At: time.Duration(i) * time.Millisecond, Corrected: 20 * time.Millisecond, Err: map[bool]string{true: "shed"}[i%2 == 1]}
-			if l.add("qr", o, start, &answer{status: 200 + 303*(i%2), body: []byte("ok")}) {
+			if l.Add("qr", o, start, 200+303*(i%2), 2) {
 				kept++
 			}
 		}
@@ -62,7 +62,7 @@ func TestRawLogIsBoundedAndReadable(t *testing.T) {
 			t.Errorf("%s: %d results decode, %d were kept", format, n, kept)
 		}
 	}
-	if _, err := NewRawLog(io.Discard, "xml", 1); err == nil {
+	if _, err := NewLog(io.Discard, "xml", 1); err == nil {
 		t.Error("an unknown format was taken")
 	}
 }
