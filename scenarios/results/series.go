@@ -1,15 +1,10 @@
 package results
 
 import (
-	"compress/zlib"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -115,57 +110,29 @@ func (h *Histogram) Equal(o *Histogram) bool {
 
 // MarshalJSON encodes the histogram as HDR V2 compressed base64.
 func (h *Histogram) MarshalJSON() ([]byte, error) {
-	b, err := h.h.Encode()
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(string(b))
+	return encodeHistogram(nil, h.h), nil
 }
 
 // UnmarshalJSON decodes HDR V2 compressed base64 of surge's range and
 // precision; any other geometry is refused before anything is allocated
 // for it (a header may declare a range whose buckets fill the memory).
 func (h *Histogram) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return fmt.Errorf("histogram: want a base64 HDR string")
 	}
-	if err := checkGeometry(s); err != nil {
-		return fmt.Errorf("histogram: %w", err)
+	enc := b[1 : len(b)-1]
+	if slices.Contains(enc, '\\') { // a writer that escapes "/" as "\/"
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("histogram: want a base64 HDR string")
+		}
+		enc = []byte(s)
 	}
-	d, err := hdrhistogram.DecodePacked([]byte(s))
+	d, err := decodeHistogram(enc)
 	if err != nil {
 		return fmt.Errorf("histogram: %w", err)
 	}
 	h.h = d
-	return nil
-}
-
-// checkGeometry reads the V2 header of an encoded histogram (base64 of a
-// cookie, a length and a zlib stream whose first 40 bytes are the cookie,
-// payload length, index offset, digits, lowest and highest value and a
-// conversion ratio) and refuses any range or precision surge does not write.
-func checkGeometry(s string) error {
-	r := base64.NewDecoder(base64.StdEncoding, strings.NewReader(s))
-	var outer [8]byte
-	if _, err := io.ReadFull(r, outer[:]); err != nil {
-		return fmt.Errorf("not a base64 HDR V2 histogram")
-	}
-	z, err := zlib.NewReader(r) // reads only as far as the header needs
-	if err != nil {
-		return fmt.Errorf("not a compressed HDR V2 histogram: %v", err)
-	}
-	var hdr struct {
-		Cookie, Payload, Offset, Digits int32
-		Lowest, Highest                 int64
-	}
-	if err := binary.Read(z, binary.BigEndian, &hdr); err != nil {
-		return fmt.Errorf("truncated HDR V2 header: %v", err)
-	}
-	if hdr.Lowest != lowestUs || hdr.Highest != highestUs || hdr.Digits < 1 || hdr.Digits > TotalDigits {
-		return fmt.Errorf("range %d..%d us at %d digits is not surge's (%d..%d us, 1 to %d digits)",
-			hdr.Lowest, hdr.Highest, hdr.Digits, lowestUs, highestUs, TotalDigits)
-	}
 	return nil
 }
 
