@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +13,11 @@ import (
 // FileName is the results file inside a run directory.
 const FileName = "results.json"
 
-// MaxFile is the largest results file ReadFile reads: 1,000 requests over
-// 200 time buckets take 44 MB (and a report of them about 640 MB of memory).
+// MaxFile is the largest results file ReadFile reads. 200 requests over an
+// hour's 720 time buckets take 114 MB, and the run read back about 700 MB
+// of memory (its sparse histograms: three per request per bucket); surge
+// report of it peaks at 1.3 GB (text) to 1.6 GB (HTML) of RSS
+// (ci/bench/report-memory.sh).
 const MaxFile = 256 << 20
 
 // ErrFormat is wrapped by every error about a file that is not readable results.
@@ -48,8 +50,7 @@ func Decode(data []byte) (*Run, error) {
 		return nil, fmt.Errorf("%w: version %d (this surge reads 1 to %d; a newer surge wrote it?)", ErrFormat, head.Version, Version)
 	}
 	r := New(Meta{})
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(r); err != nil {
+	if err := json.Unmarshal(data, r); err != nil { // in place: a Decoder would copy the file into its buffer
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	for name, e := range r.Endpoints {

@@ -117,6 +117,7 @@ func decodeHistogram(s []byte) (*hdrhistogram.PackedHistogram, error) {
 	if err := fillCounts(h, g, (*payBuf)[:payloadLen]); err != nil {
 		return nil, err
 	}
+	h.Compact() // no spare capacity: a run read back holds hundreds of thousands (a 114 MB file's report: 808 -> 4xx MB live)
 	return h, nil
 }
 

@@ -568,13 +568,18 @@ func PathIn(dir, name string) string {
 
 func readAll(f *os.File, path string, limit int64) ([]byte, error) {
 	defer f.Close()
+	size := int64(512)
 	if st, err := f.Stat(); err == nil && st.Size() > limit {
 		return nil, fmt.Errorf("%s: %w (larger than %s, the most it may hold)", path, ErrTooLarge, sizeText(limit))
+	} else if err == nil && st.Mode().IsRegular() {
+		size = st.Size() + 1 // read once into the file's size, not by doubling (a 100 MB results file took 254 MB)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	var b bytes.Buffer
+	b.Grow(int(size))
+	if _, err := b.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, err
 	}
+	data := b.Bytes()
 	if int64(len(data)) > limit {
 		return nil, fmt.Errorf("%s: %w (larger than %s, the most it may hold)", path, ErrTooLarge, sizeText(limit))
 	}
