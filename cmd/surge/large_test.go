@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -39,23 +38,13 @@ func TestWriteLargeRun(t *testing.T) {
 	run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Seed: 1, Bucket: results.BucketFor(length), Planned: length,
 		Elapsed: length, Complete: true, Ended: "done", Shards: 1, Target: "http://127.0.0.1:8080"})
 	r := rand.New(rand.NewPCG(100, 1))
-	perRequest := mb * 9_900 // outcomes of each request: measured, about 1 MB of results.json per 100 x 200
-	for i := range 200 {
-		name := fmt.Sprintf("r%03d", i)
-		if i < 6 {
-			name = []string{"qr", "checkin", "identity.request", "identity.confirm", "certificate.issue", "reverify"}[i]
-		}
-		for range perRequest {
-			at := time.Duration(r.Int64N(int64(length)))
-			lat := time.Duration(math.Exp(r.NormFloat64()*1.5) * float64(50*time.Millisecond))
-			o := results.Outcome{At: at, Corrected: lat, Service: lat, First: true}
-			if r.IntN(50) == 0 {
-				o.Err = "timeout"
-			}
-			run.Record(name, o)
-			run.Count(at, results.Users{Arrived: 1, Completed: 1})
-		}
+	perRequest := mb * 9_900     // answers of each request: measured, about 1 MB of results.json per 100 x 200
+	names := make([]string, 200) // lunch's requests and 194 others
+	for i := range names {
+		names[i] = fmt.Sprintf("r%03d", i)
 	}
+	copy(names, lunchRequests)
+	recordSynthetic(run, r, names, perRequest*len(names), length)
 	if err := reports.WriteDir(dir, raw, reports.New(s, run)); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -236,20 +235,13 @@ func shardDirs(b testing.TB, n, perShard int, length time.Duration) string {
 	}
 	parent := b.TempDir()
 	r := rand.New(rand.NewPCG(16, 1))
-	names := []string{"qr", "checkin", "identity.request", "identity.confirm", "certificate.issue", "reverify"}
 	for i := range n {
 		run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Seed: 1, Bucket: results.BucketFor(length), Planned: length,
 			Elapsed: length, Complete: true, Ended: "done", Shard: i, Shards: n, Target: "http://127.0.0.1:8080"})
+		recordSynthetic(run, r, lunchRequests, perShard, length)
+		late := rand.New(rand.NewPCG(16, uint64(i)+2))
 		for range perShard {
-			at := time.Duration(r.Int64N(int64(length)))
-			lat := time.Duration(math.Exp(r.NormFloat64()*1.5) * float64(50*time.Millisecond))
-			o := results.Outcome{At: at, Corrected: lat, Service: lat, First: true}
-			if r.IntN(50) == 0 {
-				o.Err = "timeout"
-			}
-			run.Record(names[r.IntN(len(names))], o)
-			run.Count(at, results.Users{Arrived: 1, Completed: 1})
-			run.Generator.Late.Record(time.Duration(r.Int64N(int64(time.Millisecond))))
+			run.Generator.Late.Record(time.Duration(late.Int64N(int64(time.Millisecond))))
 		}
 		if err := reports.WriteDir(filepath.Join(parent, fmt.Sprintf("shard-%d", i)), raw, reports.New(s, run)); err != nil {
 			b.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -23,17 +22,7 @@ func liveRun(tb testing.TB) (*scenarios.Scenario, *results.Run) {
 	r := rand.New(rand.NewPCG(3, 1))
 	run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Seed: 1, Bucket: results.BucketFor(time.Hour), Planned: time.Hour,
 		Started: time.Now().Add(-30 * time.Minute)})
-	names := []string{"qr", "checkin", "identity.request", "identity.confirm", "certificate.issue", "reverify"}
-	for range 400_000 {
-		at := time.Duration(r.Int64N(int64(30 * time.Minute)))
-		lat := time.Duration(math.Exp(r.NormFloat64()*1.5) * float64(50*time.Millisecond))
-		o := results.Outcome{At: at, Corrected: lat, Service: lat, First: true}
-		if r.IntN(50) == 0 {
-			o.Err = "timeout"
-		}
-		run.Record(names[r.IntN(len(names))], o)
-		run.Count(at, results.Users{Arrived: 1, Completed: 1})
-	}
+	recordSynthetic(run, r, lunchRequests, 400_000, 30*time.Minute)
 	return s, run
 }
 
