@@ -57,6 +57,8 @@ target, comes from a Secret (--admin-token-secret, key "token"), never the manif
 	f.StringVar(&o.cfg.Claim, "results-claim", "", "an existing claim for the results (instead of a new one)")
 	f.StringVar(&o.cfg.StorageClass, "storage-class", "", "the new claim's storage class (default: the cluster's)")
 	f.StringVar(&o.cfg.StorageSize, "storage-size", "1Gi", "the new claim's size")
+	f.DurationVar(&o.cfg.KeepFinished, "keep-finished", 24*time.Hour, "how long the finished Jobs and their pods' logs stay before the cluster deletes them (0: kept; the results stay on the claim)")
+	f.StringVar(&o.cfg.PriorityClass, "priority-class", "", "the pods' priority class (default: the cluster's)")
 	f.StringVar(&o.accessMode, "access-mode", string(corev1.ReadWriteMany), "the new claim's access mode: ReadWriteMany (shards on many nodes) or ReadWriteOnce (one node)")
 	return cmd
 }

@@ -69,6 +69,14 @@ type Config struct {
 	// AccessMode.
 	Claim, StorageClass, StorageSize string
 	AccessMode                       corev1.PersistentVolumeAccessMode
+	// KeepFinished is how long the Jobs (and their pods, with their logs)
+	// stay once finished before the cluster deletes them
+	// (ttlSecondsAfterFinished); 0 keeps them. The results stay on the
+	// claim either way.
+	KeepFinished time.Duration
+	// PriorityClass, if set, is the pods' priority class: a run scheduled
+	// ahead of (or behind) the cluster's other work.
+	PriorityClass string
 	// Now is when the manifests are made (deadlines count from it).
 	Now time.Time
 }
@@ -89,29 +97,46 @@ func Manifests(cfg Config) ([]runtime.Object, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	labels := map[string]string{"app.kubernetes.io/name": "surge", "app.kubernetes.io/instance": cfg.Name}
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: cfg.Namespace, Labels: labels}
+	meta := func(name, component string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: cfg.Namespace, Labels: Labels(cfg.Name, component)}
 	}
 	objs := []runtime.Object{&corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: meta(cfg.Name + "-scenario"),
+		ObjectMeta: meta(cfg.Name+"-scenario", "scenario"),
 		Data:       map[string]string{scenarioKey: string(cfg.Scenario)},
 	}}
 	claim := cfg.Claim
 	if claim == "" {
 		claim = cfg.Name + "-results"
-		pvc, err := cfg.claim(meta(claim))
+		pvc, err := cfg.claim(meta(claim, "results"))
 		if err != nil {
 			return nil, err
 		}
 		objs = append(objs, pvc)
 	}
-	shards, err := cfg.shardJob(meta(cfg.Name), claim)
+	shards, err := cfg.shardJob(meta(cfg.Name, "shard"), claim)
 	if err != nil {
 		return nil, err
 	}
-	return append(objs, shards, cfg.mergeJob(meta(cfg.Name+"-merge"), claim)), nil
+	return append(objs, shards, cfg.mergeJob(meta(cfg.Name+"-merge", "merge"), claim)), nil
+}
+
+// Labels are a run's objects' labels (Kubernetes' recommended ones): the
+// run is the instance, the part (scenario, results, shard, merge) the
+// component; `kubectl get all,cm,pvc -l app.kubernetes.io/instance=NAME`
+// lists a run, and deleting by it removes one.
+func Labels(run, component string) map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "surge", "app.kubernetes.io/instance": run,
+		"app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "surge"}
+}
+
+// ttl is the Jobs' ttlSecondsAfterFinished (nil: kept).
+func (cfg *Config) ttl() *int32 {
+	if cfg.KeepFinished <= 0 {
+		return nil
+	}
+	s := int32(min(cfg.KeepFinished.Seconds(), 1<<31-1))
+	return &s
 }
 
 func (cfg *Config) check() error {
@@ -132,6 +157,10 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("the scenario file is %d bytes: a ConfigMap holds at most %d", len(cfg.Scenario), maxConfigMap)
 	case !cfg.StartAt.After(cfg.Now):
 		return fmt.Errorf("--start-at %s: not after now", cfg.StartAt.Format(time.RFC3339))
+	case cfg.KeepFinished < 0:
+		return fmt.Errorf("--keep-finished %v: want 0 (keep the Jobs) or more", cfg.KeepFinished)
+	case cfg.PriorityClass != "" && len(validation.IsDNS1123Subdomain(cfg.PriorityClass)) > 0:
+		return fmt.Errorf("--priority-class %q: want a DNS-1123 name", cfg.PriorityClass)
 	}
 	if cfg.Claim != "" && len(validation.IsDNS1123Subdomain(cfg.Claim)) > 0 {
 		return fmt.Errorf("--results-claim %q: want a DNS-1123 name", cfg.Claim)
@@ -193,7 +222,8 @@ func (cfg *Config) shardJob(meta metav1.ObjectMeta, claim string) (*batchv1.Job,
 		Spec: batchv1.JobSpec{
 			CompletionMode: &indexed, Completions: &n, Parallelism: &n,
 			BackoffLimitPerIndex: &zero, ActiveDeadlineSeconds: &deadline,
-			Template: pod,
+			TTLSecondsAfterFinished: cfg.ttl(),
+			Template:                pod,
 		},
 	}, nil
 }
@@ -214,7 +244,8 @@ func (cfg *Config) mergeJob(meta metav1.ObjectMeta, claim string) *batchv1.Job {
 	return &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: meta,
-		Spec:       batchv1.JobSpec{BackoffLimit: &zero, ActiveDeadlineSeconds: &deadline, Template: cfg.pod(meta.Labels, claim, args, res)},
+		Spec: batchv1.JobSpec{BackoffLimit: &zero, ActiveDeadlineSeconds: &deadline, TTLSecondsAfterFinished: cfg.ttl(),
+			Template: cfg.pod(meta.Labels, claim, args, res)},
 	}
 }
 
@@ -248,8 +279,9 @@ func (cfg *Config) pod(labels map[string]string, claim string, args []string, re
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
 		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers:    []corev1.Container{c},
+			RestartPolicy:     corev1.RestartPolicyNever,
+			PriorityClassName: cfg.PriorityClass,
+			Containers:        []corev1.Container{c},
 			SecurityContext: &corev1.PodSecurityContext{FSGroup: &uid,
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 			Volumes: []corev1.Volume{

@@ -8,6 +8,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -15,7 +16,8 @@ func config() Config {
 	now := time.Date(2026, 12, 13, 10, 58, 0, 0, time.UTC)
 	return Config{Name: "lunch-1213", Namespace: "load", Scenario: []byte("name: lunch\n"), Shards: 8, Image: "registry.example/surge:v1",
 		Target: "http://pass.load.svc:8080", Seed: 7, StartAt: now.Add(2 * time.Minute), Played: 6 * time.Minute, Drain: 2 * time.Minute,
-		AdminTokenSecret: "pass-admin", CPU: "1", Memory: "512Mi", StorageSize: "1Gi", AccessMode: corev1.ReadWriteMany, Now: now}
+		AdminTokenSecret: "pass-admin", CPU: "1", Memory: "512Mi", StorageSize: "1Gi", AccessMode: corev1.ReadWriteMany, Now: now,
+		KeepFinished: 24 * time.Hour, PriorityClass: "load-low"}
 }
 
 func decodeStrict(t *testing.T, stream []byte) []runtime.Object {
@@ -83,6 +85,42 @@ func checkShardJob(t *testing.T, j *batchv1.Job) {
 	if len(c.Env) != 1 || c.Env[0].Name != "SURGE_ADMIN_TOKEN" || c.Env[0].ValueFrom.SecretKeyRef.Name != "pass-admin" {
 		t.Errorf("the admin token is not taken from its Secret: %+v", c.Env)
 	}
+	if s.TTLSecondsAfterFinished == nil || *s.TTLSecondsAfterFinished != 86400 || pod.PriorityClassName != "load-low" {
+		t.Errorf("ttl %v, priority class %q", s.TTLSecondsAfterFinished, pod.PriorityClassName)
+	}
+	if l := s.Template.Labels; l["app.kubernetes.io/component"] != "shard" || l["app.kubernetes.io/instance"] != "lunch-1213" || l["app.kubernetes.io/managed-by"] != "surge" {
+		t.Errorf("the shard pods' labels: %v", l)
+	}
+}
+
+// TestManifestsLabelEveryPart: every object is labelled with its run and
+// its part, so that one selector lists (or deletes) a run.
+func TestManifestsLabelEveryPart(t *testing.T) {
+	objs, err := Manifests(config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, o := range objs {
+		m := o.(metav1.Object)
+		l := m.GetLabels()
+		if l["app.kubernetes.io/instance"] != "lunch-1213" || l["app.kubernetes.io/name"] != "surge" {
+			t.Errorf("%s: labels %v", m.GetName(), l)
+		}
+		parts = append(parts, l["app.kubernetes.io/component"])
+	}
+	if strings.Join(parts, " ") != "scenario results shard merge" {
+		t.Errorf("components %v", parts)
+	}
+	cfg := config()
+	cfg.KeepFinished, cfg.PriorityClass = 0, ""
+	objs, _ = Manifests(cfg)
+	for _, o := range objs[2:] {
+		j := o.(*batchv1.Job)
+		if j.Spec.TTLSecondsAfterFinished != nil || j.Spec.Template.Spec.PriorityClassName != "" {
+			t.Errorf("%s: kept forever and the cluster's priority asked, have ttl %v, class %q", j.Name, j.Spec.TTLSecondsAfterFinished, j.Spec.Template.Spec.PriorityClassName)
+		}
+	}
 }
 
 func TestManifestsBadInput(t *testing.T) {
@@ -99,6 +137,8 @@ func TestManifestsBadInput(t *testing.T) {
 		{func(c *Config) { c.Memory = "lots" }, `--memory "lots"`},
 		{func(c *Config) { c.StorageSize = "big" }, `--storage-size "big"`},
 		{func(c *Config) { c.Scenario = make([]byte, 2<<20) }, "a ConfigMap holds at most"},
+		{func(c *Config) { c.KeepFinished = -time.Second }, "--keep-finished"},
+		{func(c *Config) { c.PriorityClass = "High Priority" }, "--priority-class"},
 	} {
 		cfg := config()
 		c.change(&cfg)
