@@ -53,7 +53,7 @@ func RunClosed(ctx context.Context, cfg Config, users int, d time.Duration) (*re
 	case <-time.After(e.cfg.Drain):
 		e.event("cut", fmt.Sprintf("%d users still in their journey after the %v drain", e.active.Load(), e.cfg.Drain))
 		cutUsers()
-		e.load.cut()
+		e.load.Cut()
 		<-finished
 	}
 	close(journeysDone)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/scenarios/results/vegetafmt"
 	"github.com/surgekit/surge/scenarios/rpc"
@@ -157,7 +158,7 @@ var ErrUnreachable = errors.New("replay: target unreachable")
 type engine struct {
 	users       sync.Pool // *user, reused once counted
 	cfg         Config
-	load        load                   // the load: bounded connections
+	load        client.Load            // the load: bounded connections
 	calls       map[string]*rpc.Method // the gRPC calls' methods, by full name
 	waker       *waker
 	requests    map[string]*scenarios.Request
@@ -264,7 +265,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	if cfg.Bucket <= 0 {
 		cfg.Bucket = results.BucketFor(plan.Played())
 	}
-	load, err := newLoad(ctx, cfg.Target, cfg.Protocol, cfg.MaxConns, cfg.TLS)
+	load, err := client.New(ctx, cfg.Target, cfg.Protocol, cfg.MaxConns, cfg.TLS)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -279,7 +280,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 	}
 	e.ctl, e.ctlBase = control(cfg.Target, cfg.TLS)
 	e.heldHTTP = heldClient(cfg.TLS)
-	done = func() { e.ctl.CloseIdleConnections(); load.closeIdle() }
+	done = func() { e.ctl.CloseIdleConnections(); load.CloseIdle() }
 	if err := e.loadCredentials(ctx); err != nil {
 		done()
 		return nil, nil, nil, err
@@ -297,7 +298,7 @@ func start(ctx context.Context, cfg Config) (e *engine, plan *arrival.Plan, done
 
 // newEngine is an engine of cfg over its load connections, with the
 // templates its journeys send.
-func newEngine(cfg Config, load load) *engine {
+func newEngine(cfg Config, load client.Load) *engine {
 	e := &engine{cfg: cfg, window: newSecond(), clientOn: map[string]*clientFault{}, load: load, requests: map[string]*scenarios.Request{},
 		transportNoted: map[string]bool{}}
 	e.platforms = map[string]json.RawMessage{}
@@ -324,7 +325,7 @@ func (e *engine) begin(ctx context.Context, plan *arrival.Plan) error {
 	if meta.Scenario == "" {
 		meta.Scenario = cfg.Scenario.Name
 	}
-	meta.Target, meta.Protocol = cfg.Target, e.load.protocol()
+	meta.Target, meta.Protocol = cfg.Target, e.load.Protocol()
 	late, err := waitStart(ctx, cfg.StartAt)
 	if err != nil {
 		return err
@@ -554,7 +555,7 @@ func (e *engine) drain(ctx context.Context, ended string, wg *sync.WaitGroup, cu
 		ended = e.cutBy("drain cut by an interrupt")
 	}
 	cutUsers()
-	e.load.cut()
+	e.load.Cut()
 	<-drained
 	return ended
 }
@@ -660,7 +661,7 @@ func (e *engine) event(kind, detail string) {
 // HTTP/1.1 by ALPN.
 func control(target string, conf *tls.Config) (*http.Client, string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, TLSClientConfig: conf, ForceAttemptHTTP2: true}
-	target = httpOfWS(target)
+	target = client.HTTPOfWS(target)
 	if scheme, rest, _ := strings.Cut(target, "://"); scheme == "h2c" || scheme == "grpc" {
 		tr.Protocols = new(http.Protocols)
 		tr.Protocols.SetUnencryptedHTTP2(true)
@@ -673,7 +674,7 @@ func control(target string, conf *tls.Config) (*http.Client, string) {
 
 // reachable dials the target once, so an unreachable one fails in seconds.
 func reachable(ctx context.Context, target string) error {
-	_, addr, err := parseTarget(target)
+	_, addr, err := client.ParseTarget(target)
 	if err != nil {
 		return err
 	}

@@ -12,29 +12,30 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 	"github.com/surgekit/surge/scenarios/rpc"
 )
 
 // bindCalls binds the scenario's gRPC calls to their methods, before any
 // load: from cfg.Methods, else from the target's reflection service. A
 // call needs HTTP/2: a target that negotiated HTTP/1.1 is an error here.
-func bindCalls(ctx context.Context, cfg Config, l load) (map[string]*rpc.Method, error) {
+func bindCalls(ctx context.Context, cfg Config, l client.Load) (map[string]*rpc.Method, error) {
 	names := rpc.Names(cfg.Scenario)
 	if len(names) == 0 {
 		return nil, nil
 	}
-	if l.protocol() != ProtocolH2 {
-		return nil, fmt.Errorf("replay: the scenario's gRPC calls need HTTP/2, and %s speaks %s", cfg.Target, l.protocol())
+	if l.Protocol() != ProtocolH2 {
+		return nil, fmt.Errorf("replay: the scenario's gRPC calls need HTTP/2, and %s speaks %s", cfg.Target, l.Protocol())
 	}
 	m := cfg.Methods
 	if m == nil {
-		u, addr, err := parseTarget(cfg.Target)
+		u, addr, err := client.ParseTarget(cfg.Target)
 		if err != nil {
 			return nil, err
 		}
 		var conf *tls.Config
 		if u.Scheme == "https" || u.Scheme == "grpcs" {
-			conf = clientTLS(cfg.TLS, u) // (grpc-go offers h2 by ALPN itself)
+			conf = client.TLSConfig(cfg.TLS, u) // (grpc-go offers h2 by ALPN itself)
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -70,7 +71,7 @@ func (e *engine) renderCall(w []byte, t *scenarios.Request, u *user, hdr []strin
 	for k, x := range t.Metadata {
 		hdr = append(hdr, k, u.vars.expand(x, func(s string) string { return s }))
 	}
-	w, err = e.load.request(w, "POST", "/"+t.GRPC, hdr, body)
+	w, err = e.load.Request(w, "POST", "/"+t.GRPC, hdr, body)
 	return w, hdr, err
 }
 
@@ -80,28 +81,28 @@ func (e *engine) renderCall(w []byte, t *scenarios.Request, u *user, hdr []strin
 // checks (a server stream's messages into a JSON array: extract reads
 // 0.field, 1.field ...), with the time its first message came. An answer that is not a message of the method's is internal, as
 // gRPC's clients say.
-func (e *engine) callAnswer(t *scenarios.Request, resp response) answer {
-	status := resp.status
-	headerValues(resp.head, "Grpc-Status", func(v string) bool {
+func (e *engine) callAnswer(t *scenarios.Request, resp client.Response) answer {
+	status := resp.Status
+	headerValues(resp.Head, "Grpc-Status", func(v string) bool {
 		if c, err := strconv.Atoi(v); err == nil && c >= 0 && c < len(scenarios.GRPCCodes) {
 			status = scenarios.GRPCStatus + c
 		}
 		return false
 	})
-	a := answer{kind: t.Classify(status, nil), status: resp.status, head: resp.head, body: resp.body}
+	a := answer{kind: t.Classify(status, nil), status: resp.Status, head: resp.Head, body: resp.Body}
 	m := e.calls[t.GRPC]
-	if a.kind == "" && (len(resp.body) > 0 || m.ServerStreams()) {
-		js, n, err := m.Decode(resp.body)
+	if a.kind == "" && (len(resp.Body) > 0 || m.ServerStreams()) {
+		js, n, err := m.Decode(resp.Body)
 		if err != nil {
 			a.kind, a.err = "internal", err
 			return a
 		}
 		a.body = js
 		if m.ServerStreams() {
-			a.firstAt, a.messages = resp.firstAt, n
+			a.firstAt, a.messages = resp.FirstAt, n
 		}
 	} else if a.kind != "" {
-		a.body = resp.body[:0] // (binary; the trailers' grpc-message says what failed)
+		a.body = resp.Body[:0] // (binary; the trailers' grpc-message says what failed)
 	}
 	return a
 }

@@ -11,20 +11,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 )
 
 // h1Do sends one request through send, as a user does, and returns what
 // the user sees.
-func h1Do(t *testing.T, h *h1, method, path string, timeout time.Duration) answer {
+func h1Do(t *testing.T, h client.Load, method, path string, timeout time.Duration) answer {
 	t.Helper()
 	var sent time.Time
 	var s scratch
@@ -35,13 +34,13 @@ func h1Do(t *testing.T, h *h1, method, path string, timeout time.Duration) answe
 	return ans
 }
 
-func newTestH1(t *testing.T, target string, maxConns int) *h1 {
+func newTestH1(t *testing.T, target string, maxConns int) client.Load {
 	t.Helper()
-	h, err := newH1(target, maxConns, nil)
+	h, err := client.New(context.Background(), target, ProtocolHTTP1, maxConns, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(h.closeIdle)
+	t.Cleanup(h.CloseIdle)
 	return h
 }
 
@@ -300,22 +299,32 @@ func TestH1ConnectionCap(t *testing.T) {
 
 func TestH1TimeoutAndCut(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	}))
+	var opened, closed atomic.Int64 // the connections open, as the server sees them
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			closed.Add(1)
+		}
+	}
+	srv.Start()
 	defer srv.Close()
 	defer close(release)
 	h := newTestH1(t, srv.URL, 2)
 	if ans := h1Do(t, h, "GET", "/", 100*time.Millisecond); ans.kind != "timeout" {
 		t.Errorf("a hung answer: kind %q, want timeout", ans.kind)
 	}
-	h.mu.Lock()
-	open := len(h.all)
-	h.mu.Unlock()
-	if open != 0 {
+	for deadline := time.Now().Add(5 * time.Second); opened.Load() != closed.Load() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // the server hears the close a moment later
+	}
+	if open := opened.Load() - closed.Load(); open != 0 {
 		t.Errorf("%d connections open after a timeout, want 0 (a late answer must not be read as the next one)", open)
 	}
 	// With both connections hung, a third request times out waiting for one.
@@ -334,7 +343,7 @@ func TestH1TimeoutAndCut(t *testing.T) {
 	}
 	// The run's cut ends the hung ones at once.
 	cancel()
-	h.cut()
+	h.Cut()
 	for range 2 {
 		select {
 		case k := <-kinds:
@@ -347,8 +356,8 @@ func TestH1TimeoutAndCut(t *testing.T) {
 	}
 }
 
-// TestH1LargeAnswersAreReadWhole: of an answer over maxAnswer the client
-// keeps the first maxAnswer bytes, reads the rest to its end (its latency
+// TestH1LargeAnswersAreReadWhole: of an answer over client.MaxAnswer the client
+// keeps the first client.MaxAnswer bytes, reads the rest to its end (its latency
 // runs to the last byte) and keeps the connection.
 func TestH1LargeAnswersAreReadWhole(t *testing.T) {
 	huge := bytes.Repeat([]byte("y"), 3<<20)
@@ -378,8 +387,8 @@ func TestH1LargeAnswersAreReadWhole(t *testing.T) {
 		began := time.Now()
 		ans := h1Do(t, h, "GET", path, 5*time.Second)
 		took := time.Since(began)
-		if ans.kind != "" || len(ans.body) != maxAnswer || !bytes.Equal(ans.body, huge[:maxAnswer]) {
-			t.Errorf("%s: kind %q, %d bytes kept, want the first %d", path, ans.kind, len(ans.body), maxAnswer)
+		if ans.kind != "" || len(ans.body) != client.MaxAnswer || !bytes.Equal(ans.body, huge[:client.MaxAnswer]) {
+			t.Errorf("%s: kind %q, %d bytes kept, want the first %d", path, ans.kind, len(ans.body), client.MaxAnswer)
 		}
 		if path == "/trickle" && took < 350*time.Millisecond {
 			t.Errorf("the trickled answer took %v to read: the latency stops before its last byte", took)
@@ -390,42 +399,6 @@ func TestH1LargeAnswersAreReadWhole(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections for six answers, want 1: a large answer's connection is kept", n)
-	}
-}
-
-// TestH1EarlyAnswerToAnUpload: a server that answers 413 at once without
-// reading a 4 MB body, and closes, is heard: every attempt gets the 413,
-// in milliseconds, not a reset half a second later (Go's server waits
-// 500 ms before it resets the connection).
-func TestH1EarlyAnswerToAnUpload(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Connection", "close")
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		io.WriteString(w, `{"error": "too large"}`)
-	}))
-	defer srv.Close()
-	h := newTestH1(t, srv.URL, 2)
-	big := strings.Repeat("b", 4<<20)
-	tmpl := &scenarios.Request{Method: "POST", Path: "/upload", Headers: map[string]string{"Content-Type": "text/plain"}}
-	for i := range 10 {
-		var sent time.Time
-		var s scratch
-		body := []byte(big)
-		began := time.Now()
-		c := &s.call
-		req, err := h.request(nil, tmpl.Method, tmpl.Path, nil, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		*c = call{req: req}
-		resp, err := h.exchange(context.Background(), time.Now().Add(5*time.Second), c)
-		sent = c.sent
-		if err != nil || resp.status != 413 {
-			t.Fatalf("attempt %d: status %d, %v after %v; want 413", i, resp.status, err, time.Since(began))
-		}
-		if d := time.Since(sent); d > 300*time.Millisecond {
-			t.Errorf("attempt %d: the 413 took %v", i, d)
-		}
 	}
 }
 
@@ -448,11 +421,11 @@ func TestH1RefusedAndTLS(t *testing.T) {
 	defer srv.Close()
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	h, err := newH1(srv.URL, 1, &tls.Config{RootCAs: roots})
+	h, err := client.New(context.Background(), srv.URL, ProtocolHTTP1, 1, &tls.Config{RootCAs: roots})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.closeIdle()
+	defer h.CloseIdle()
 	for range 3 {
 		if ans := h1Do(t, h, "GET", "/", 5*time.Second); ans.kind != "" || string(ans.body) != "HTTP/1.1 "+strings.TrimPrefix(srv.URL, "https://") {
 			t.Fatalf("https: kind %q body %q", ans.kind, ans.body)
@@ -465,28 +438,9 @@ func TestH1RefusedAndTLS(t *testing.T) {
 	if ans := h1Do(t, untrusted, "GET", "/", 5*time.Second); ans.kind != "tls" || ans.err == nil || !strings.Contains(ans.err.Error(), "certificate") {
 		t.Errorf("an untrusted certificate: kind %q (%v), want tls naming the certificate", ans.kind, ans.err)
 	}
-	if _, err := newH1("ftp://x", 1, nil); err == nil {
+	if _, err := client.New(context.Background(), "ftp://x", "", 1, nil); err == nil {
 		t.Error("an ftp:// target was taken")
 	}
-}
-
-// FuzzReadAnswer: whatever a server sends, reading it ends without a panic
-// and keeps at most maxAnswer bytes.
-func FuzzReadAnswer(f *testing.F) {
-	for _, s := range []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 3\r\n\r\nnew",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-Sum: 5\r\n\r\n",
-		"HTTP/1.0 200 OK\r\n\r\nold",
-	} {
-		f.Add([]byte(s), false)
-	}
-	f.Fuzz(func(t *testing.T, data []byte, head bool) {
-		resp, _ := readAnswer(bufio.NewReaderSize(bytes.NewReader(data), 16), head, nil, nil)
-		if len(resp.body) > maxAnswer {
-			t.Errorf("%d bytes kept", len(resp.body))
-		}
-	})
 }
 
 // TestH1ResetsAreCountedNotHidden: a server that resets one request in ten
@@ -541,32 +495,8 @@ func TestH1ResetsAreCountedNotHidden(t *testing.T) {
 	}
 }
 
-func TestMayResend(t *testing.T) {
-	timeout := &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
-	reset := &net.OpError{Op: "read", Err: syscall.ECONNRESET}
-	for _, c := range []struct {
-		name                         string
-		reused, answered, idempotent bool
-		wrote                        int
-		err                          error
-		want                         bool
-	}{
-		{"idle-closed, GET", true, false, true, 100, io.EOF, true},
-		{"idle-closed, POST", true, false, false, 100, io.EOF, false},
-		{"nothing written, POST", true, false, false, 0, reset, true},
-		{"reset mid-request, GET", true, false, true, 100, reset, false},
-		{"a new connection", false, false, true, 100, io.EOF, false},
-		{"part of an answer", true, true, true, 100, io.ErrUnexpectedEOF, false},
-		{"a timeout", true, false, true, 0, timeout, false},
-	} {
-		if got := mayResend(c.reused, c.answered, c.idempotent, c.wrote, c.err); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 // sendVia sends a template through h as a user of a bare engine would.
-func sendVia(ctx context.Context, h load, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
+func sendVia(ctx context.Context, h client.Load, t *scenarios.Request, v vars, timeout time.Duration, sent *time.Time, s *scratch) answer {
 	e := &engine{load: h}
 	u := &user{e: e, vars: v, scratch: *s}
 	ans := e.send(ctx, t, u, timeout, sent)
@@ -575,7 +505,7 @@ func sendVia(ctx context.Context, h load, t *scenarios.Request, v vars, timeout 
 }
 
 // renderVia renders a template for a user of a bare engine.
-func renderVia(h load, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
+func renderVia(h client.Load, w []byte, t *scenarios.Request, v vars, hdr []string) ([]byte, []string, error) {
 	e := &engine{load: h}
 	return e.render(w, t, &user{e: e, vars: v}, hdr)
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 )
 
 // h2Server starts handler as an HTTP/2-only server: over TLS with ALPN h2
@@ -107,12 +108,11 @@ func TestH2StreamsBoundedByConnsAndServerSettings(t *testing.T) {
 		time.Sleep(40 * time.Millisecond)
 		now.Add(-1)
 	}))
-	u, addr, err := parseTarget(target)
+	h, err := client.New(context.Background(), target, ProtocolH2, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newH2(u, addr, 2, nil)
-	defer h.closeIdle()
+	defer h.CloseIdle()
 	var wg sync.WaitGroup
 	answers := make([]answer, 36)
 	start := time.Now()
@@ -207,12 +207,11 @@ func serveRawH2(c net.Conn, answer func(n int) string) {
 
 func h2Send(t *testing.T, target string) answer {
 	t.Helper()
-	u, addr, err := parseTarget(target)
+	h, err := client.New(context.Background(), target, ProtocolH2, 4, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newH2(u, addr, 4, nil)
-	t.Cleanup(h.closeIdle)
+	t.Cleanup(h.CloseIdle)
 	var sent time.Time
 	var s scratch
 	return sendVia(context.Background(), h, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, 3*time.Second, &sent, &s)
@@ -231,9 +230,8 @@ func TestH2StreamErrorsHaveTheirOwnKinds(t *testing.T) {
 	}
 	// The server takes a connection's first request and refuses the rest by GOAWAY.
 	target, conns := rawH2(t, func(n int) string { return map[bool]string{true: "ok", false: "goaway"}[n == 1] })
-	u, addr, _ := parseTarget(target)
-	h := newH2(u, addr, 1, nil)
-	defer h.closeIdle()
+	h, _ := client.New(context.Background(), target, ProtocolH2, 1, nil)
+	defer h.CloseIdle()
 	for i := range 3 {
 		var sent time.Time
 		var s scratch
@@ -269,16 +267,16 @@ func TestH2NegotiationAndPins(t *testing.T) {
 		target, pin string
 		want        string // the client's type, or the error's start
 	}{
-		{h2Target, "", "*replay.h2"},
-		{h1srv.URL, "", "*replay.h1"},
-		{h1srv.URL, "h2", "*replay.h2"}, // (its handshake fails on first use)
-		{h2Target, "http/1.1", "*replay.h1"},
-		{"h2c://127.0.0.1:1", "", "*replay.h2"},
+		{h2Target, "", "*client.h2"},
+		{h1srv.URL, "", "*client.h1"},
+		{h1srv.URL, "h2", "*client.h2"}, // (its handshake fails on first use)
+		{h2Target, "http/1.1", "*client.h1"},
+		{"h2c://127.0.0.1:1", "", "*client.h2"},
 		{"h2c://127.0.0.1:1", "http/1.1", "replay: target h2c://127.0.0.1:1 is h2c"},
 		{"http://127.0.0.1:1", "h2", "replay: target http://127.0.0.1:1: HTTP/2 without TLS is an h2c:// URL"},
 		{"http://127.0.0.1:1", "h3", "replay: protocol \"h3\""},
 	} {
-		l, err := newLoad(context.Background(), c.target, c.pin, 2, conf)
+		l, err := client.New(context.Background(), c.target, c.pin, 2, conf)
 		got := fmt.Sprintf("%T", l)
 		if err != nil {
 			got = err.Error()
@@ -287,7 +285,7 @@ func TestH2NegotiationAndPins(t *testing.T) {
 			t.Errorf("%s pinned %q: %s, want %s", c.target, c.pin, got, c.want)
 		}
 	}
-	l, _ := newLoad(context.Background(), h1srv.URL, "h2", 2, conf)
+	l, _ := client.New(context.Background(), h1srv.URL, "h2", 2, conf)
 	var sent time.Time
 	var s scratch
 	if a := sendVia(context.Background(), l, &scenarios.Request{Method: "GET", Path: "/"}, vars{}, 3*time.Second, &sent, &s); a.kind != "tls" || !strings.Contains(a.err.Error(), "no application protocol") {

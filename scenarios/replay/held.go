@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 )
 
 // A held connection (scenarios.Request.WS or SSE) is a user's own: a
@@ -28,7 +29,7 @@ import (
 // heldClient opens held connections: one TCP (or TLS) connection each,
 // closed when the user lets go, never pooled.
 func heldClient(conf *tls.Config) *http.Client {
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, MaxResponseHeaderBytes: h1MaxHeaders}}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, DisableKeepAlives: true, MaxResponseHeaderBytes: client.MaxHeaders}}
 }
 
 // heldURL is where a held connection goes: a ws:// or wss:// URL as given,
@@ -94,7 +95,7 @@ func (e *engine) holdWebSocket(ctx, openCtx context.Context, t *scenarios.Reques
 		return e.openFailed(ctx, t, resp, err)
 	}
 	defer c.CloseNow()
-	c.SetReadLimit(maxAnswer)
+	c.SetReadLimit(client.MaxAnswer)
 	for _, m := range t.Send {
 		b, err := json.Marshal(u.vars.body(m))
 		if err == nil {
@@ -191,7 +192,7 @@ func (e *engine) openFailed(ctx context.Context, t *scenarios.Request, resp *htt
 		return answer{kind: classify(t, resp.StatusCode, body), status: resp.StatusCode, body: body}
 	}
 	if ctx.Err() != nil {
-		return answer{kind: "", err: errCut}
+		return answer{kind: "", err: client.ErrCut}
 	}
 	return answer{kind: transportKind(err, ctx), err: err}
 }
@@ -202,7 +203,7 @@ func heldKind(ctx context.Context, err error) string {
 	if ctx.Err() != nil {
 		return ""
 	}
-	if isTimeout(err) {
+	if client.IsTimeout(err) {
 		return "timeout"
 	}
 	return scenarios.KindClosed
@@ -220,12 +221,12 @@ func stay(ctx context.Context, d time.Duration) {
 
 // eventReader reads server-sent events: each event's data lines, joined
 // by newlines (the HTML standard's event stream format), at most
-// maxAnswer bytes an event.
+// client.MaxAnswer bytes an event.
 type eventReader struct{ s *bufio.Scanner }
 
 func newEventReader(r io.Reader) *eventReader {
 	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 4096), maxAnswer)
+	s.Buffer(make([]byte, 4096), client.MaxAnswer)
 	return &eventReader{s}
 }
 
@@ -249,7 +250,7 @@ func (r *eventReader) next() ([]byte, error) {
 		if seen {
 			data = append(data, '\n')
 		}
-		if len(data)+len(value) > maxAnswer {
+		if len(data)+len(value) > client.MaxAnswer {
 			return nil, errors.New("an event of more than 1 MiB")
 		}
 		data, seen = append(data, value...), true

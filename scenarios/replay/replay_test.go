@@ -22,6 +22,7 @@ import (
 
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 	"github.com/surgekit/surge/scenarios/results"
 )
 
@@ -290,7 +291,7 @@ func TestTemplates(t *testing.T) {
 	v := vars{}
 	v.set("user", "a b")
 	v["credential"] = json.RawMessage(`{"id":"c1"}`)
-	h, err := newH1("http://x:8080/api/", 1, nil)
+	h, err := client.New(context.Background(), "http://x:8080/api/", ProtocolHTTP1, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

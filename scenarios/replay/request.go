@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/replay/internal/client"
 )
 
 // vars are a user's variables as JSON values.
@@ -90,7 +91,7 @@ func (e *engine) render(w []byte, t *scenarios.Request, u *user, hdr []string) (
 	if len(u.jar) > 0 && !t.SetsHeader("Cookie") {
 		hdr = append(hdr, "Cookie", cookieHeader(u.jar))
 	}
-	w, err = e.load.request(w, t.Method, v.expand(t.Path, url.PathEscape), hdr, body)
+	w, err = e.load.Request(w, t.Method, v.expand(t.Path, url.PathEscape), hdr, body)
 	return w, hdr, err
 }
 
@@ -127,18 +128,18 @@ func classify(t *scenarios.Request, status int, body []byte) string {
 
 // transportKind names a failed exchange; "" if the run cut it.
 func transportKind(err error, runCtx context.Context) string {
-	var te tlsError
+	var te client.TLSError
 	switch {
-	case errors.Is(err, errCut) || runCtx.Err() != nil:
+	case errors.Is(err, client.ErrCut) || runCtx.Err() != nil:
 		return ""
-	case isTimeout(err):
+	case client.IsTimeout(err):
 		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
 	case errors.As(err, &te):
 		return "tls"
 	}
-	if k := h2Kind(err); k != "" {
+	if k := client.H2Kind(err); k != "" {
 		return k
 	}
 	return "reset"
@@ -148,7 +149,7 @@ func transportKind(err error, runCtx context.Context) string {
 type scratch struct {
 	req, ans, head []byte
 	hdr            []string
-	call           call
+	call           client.Call
 }
 
 // keepAnswer is the largest answer buffer a user keeps between requests
@@ -170,34 +171,34 @@ func (e *engine) send(runCtx context.Context, t *scenarios.Request, u *user, tim
 		return answer{kind: "4xx"}
 	}
 	c := &s.call
-	*c = call{req: req, isHead: t.Method == "HEAD", idempotent: idempotent(t.Method), body: s.ans[:0], head: s.head[:0], framed: t.IsGRPC()}
+	*c = client.Call{Req: req, IsHead: t.Method == "HEAD", Idempotent: idempotent(t.Method), Body: s.ans[:0], Head: s.head[:0], Framed: t.IsGRPC()}
 	if t.Deadline > 0 && t.Deadline < timeout { // a call waits for its deadline, no longer
 		timeout = t.Deadline
 	}
 	deadline := time.Now().Add(timeout)
-	resp, err := h.exchange(runCtx, deadline, c)
-	if !c.sent.IsZero() {
-		*sent = c.sent
+	resp, err := h.Exchange(runCtx, deadline, c)
+	if !c.Sent.IsZero() {
+		*sent = c.Sent
 	}
-	if cap(resp.body) > cap(s.ans) && cap(resp.body) <= keepAnswer {
-		s.ans = resp.body[:0]
+	if cap(resp.Body) > cap(s.ans) && cap(resp.Body) <= keepAnswer {
+		s.ans = resp.Body[:0]
 	}
-	if cap(resp.head) > cap(s.head) {
-		s.head = resp.head[:0]
+	if cap(resp.Head) > cap(s.head) {
+		s.head = resp.Head[:0]
 	}
 	if err != nil {
 		kind := transportKind(err, runCtx)
 		if t.IsGRPC() && kind != "" {
 			kind = callKind(kind, err, !time.Now().Before(deadline))
 		}
-		return answer{kind: kind, err: err, resent: c.resent}
+		return answer{kind: kind, err: err, resent: c.Resent}
 	}
 	if t.IsGRPC() {
 		a := e.callAnswer(t, resp)
-		a.resent = c.resent
+		a.resent = c.Resent
 		return a
 	}
-	return answer{kind: classify(t, resp.status, resp.body), status: resp.status, body: resp.body, head: resp.head, resent: c.resent}
+	return answer{kind: classify(t, resp.Status, resp.Body), status: resp.Status, body: resp.Body, head: resp.Head, resent: c.Resent}
 }
 
 // idempotent says a request with this method may be sent twice with the

@@ -10,5 +10,3 @@ import (
 const timerSlack = 0 // no precise nap here: the timer does it all
 
 func nap(d time.Duration) { time.Sleep(d) }
-
-func peerClosed(syscall.RawConn) bool { return false } // no peek here: a closed connection fails the request

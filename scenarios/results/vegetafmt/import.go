@@ -29,16 +29,39 @@ func Import(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*results
 	if !ok {
 		return nil, fmt.Errorf("import: the scenario has no request %q", request)
 	}
-	// Results come in the order vegeta's requests ended, not their sends':
-	// the earliest send is known only at the end, so each is kept until
-	// then, as what the run needs of it (24 bytes, not vegeta's Result).
-	type kept struct {
-		at, latency int64 // Unix ns; ns
-		kind        uint8 // index in kinds
+	all, kinds, first, last, err := readResults(dec, &t)
+	if err != nil {
+		return nil, err
 	}
-	var all []kept
+	span := last.Sub(first)
+	run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Started: first.UTC(), Bucket: results.BucketFor(span),
+		Planned: span, Elapsed: span, Complete: true, Ended: "done", Shards: 1, Source: results.SourceVegeta})
+	for _, r := range all {
+		lat := time.Duration(r.latency)
+		o := results.Outcome{At: time.Duration(r.at - first.UnixNano()), First: true, Corrected: lat, Service: lat, Err: kinds[r.kind]}
+		run.Record(request, o)
+		u := results.Users{Arrived: 1, Completed: 1} // each result is one user's one request
+		if o.Err != "" {
+			u.Completed, u.Abandoned = 0, 1
+		}
+		run.Count(o.At, u)
+	}
+	return run, nil
+}
+
+// kept is what a run needs of one vegeta result (24 bytes, not vegeta's
+// Result): its send time (Unix ns), its latency and its kind's index.
+type kept struct {
+	at, latency int64
+	kind        uint8
+}
+
+// readResults reads every result of dec, each classified as request t's
+// answer. Results come in the order vegeta's requests ended, not their
+// sends': the earliest send is known only at the end, so each is kept
+// until then.
+func readResults(dec vegeta.Decoder, t *scenarios.Request) (all []kept, kinds []string, first, last time.Time, err error) {
 	kinds, kindIndex := []string{""}, map[string]uint8{"": 0}
-	var first, last time.Time
 	for {
 		var r vegeta.Result
 		err := dec.Decode(&r)
@@ -46,10 +69,10 @@ func Import(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*results
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("import: vegeta result %d: %w", len(all)+1, err)
+			return nil, nil, first, last, fmt.Errorf("import: vegeta result %d: %w", len(all)+1, err)
 		}
 		if len(all) == MaxImported {
-			return nil, fmt.Errorf("import: more than %d results", MaxImported)
+			return nil, nil, first, last, fmt.Errorf("import: more than %d results", MaxImported)
 		}
 		if first.IsZero() || r.Timestamp.Before(first) {
 			first = r.Timestamp
@@ -69,22 +92,9 @@ func Import(dec vegeta.Decoder, s *scenarios.Scenario, request string) (*results
 		all = append(all, kept{at: r.Timestamp.UnixNano(), latency: int64(r.Latency), kind: i})
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("import: no vegeta results in the input")
+		return nil, nil, first, last, fmt.Errorf("import: no vegeta results in the input")
 	}
-	span := last.Sub(first)
-	run := results.New(results.Meta{Scenario: s.Name, Kind: "run", Started: first.UTC(), Bucket: results.BucketFor(span),
-		Planned: span, Elapsed: span, Complete: true, Ended: "done", Shards: 1, Source: results.SourceVegeta})
-	for _, r := range all {
-		lat := time.Duration(r.latency)
-		o := results.Outcome{At: time.Duration(r.at - first.UnixNano()), First: true, Corrected: lat, Service: lat, Err: kinds[r.kind]}
-		run.Record(request, o)
-		u := results.Users{Arrived: 1, Completed: 1} // each result is one user's one request
-		if o.Err != "" {
-			u.Completed, u.Abandoned = 0, 1
-		}
-		run.Count(o.At, u)
-	}
-	return run, nil
+	return all, kinds, first, last, nil
 }
 
 // noCode is the error code of an answer whose body vegeta did not keep.

@@ -1,4 +1,4 @@
-package replay
+package client
 
 import (
 	"bufio"
@@ -35,7 +35,7 @@ import (
 // has a reader goroutine per connection watching for that), and a request
 // caught by such a close as it goes out is sent again (exchange says
 // when, and counts it). https targets get TLS over the same path, HTTP/1.1
-// by ALPN; a failed handshake is a tlsError.
+// by ALPN; a failed handshake is a TLSError.
 type h1 struct {
 	wire
 	addr     string // host:port to dial
@@ -63,53 +63,53 @@ const (
 	// probeIdle: a connection idle longer than this is peeked at before a
 	// request goes out on it. Under load connections are reused within it,
 	// and servers close idle ones after seconds.
-	probeIdle    = time.Millisecond
-	h1Buffer     = 4 << 10
-	h1MaxHeaders = 1 << 20 // bytes of an answer's status line and headers
+	probeIdle  = time.Millisecond
+	h1Buffer   = 4 << 10
+	MaxHeaders = 1 << 20 // bytes of an answer's status line and headers, at most
 )
 
-// errCut is a request interrupted because the run cut its users.
-var errCut = errors.New("replay: run cut")
+// ErrCut is a request interrupted because the run cut its users.
+var ErrCut = errors.New("replay: run cut")
 
-// tlsError is a failed TLS handshake: an untrusted or invalid
+// TLSError is a failed TLS handshake: an untrusted or invalid
 // certificate, a name that does not match, no protocol in common.
-type tlsError struct{ err error }
+type TLSError struct{ err error }
 
-func (e tlsError) Error() string { return "tls: " + e.err.Error() }
-func (e tlsError) Unwrap() error { return e.err }
+func (e TLSError) Error() string { return "tls: " + e.err.Error() }
+func (e TLSError) Unwrap() error { return e.err }
 
-// errProtocol is an answer that is not HTTP/1.x.
-type errProtocol struct{ what string }
+// ProtocolError is an answer that is not HTTP/1.x.
+type ProtocolError struct{ what string }
 
-func (e errProtocol) Error() string { return "replay: malformed HTTP answer: " + e.what }
+func (e ProtocolError) Error() string { return "replay: malformed HTTP answer: " + e.what }
 
-// malformed is an errProtocol quoting at most n bytes of what was read.
+// malformed is a ProtocolError quoting at most n bytes of what was read.
 // (Out of line: it keeps the readers' stack frames small, and with them
 // every user's goroutine stack.)
 //
 //go:noinline
 func malformed(what string, b []byte, n int) error {
-	return errProtocol{what + " " + strconv.Quote(string(b[:min(len(b), n)]))}
+	return ProtocolError{what + " " + strconv.Quote(string(b[:min(len(b), n)]))}
 }
 
 // newH1 is a client of target (http:// or https://) with at most maxConns
 // connections.
 func newH1(target string, maxConns int, tlsConfig *tls.Config) (*h1, error) {
-	u, addr, err := parseTarget(target)
+	u, addr, err := ParseTarget(target)
 	if err != nil {
 		return nil, err
 	}
 	h := &h1{wire: newWire(u), addr: addr, slots: make(chan struct{}, maxConns), keepIdle: 90 * time.Second}
 	if u.Scheme == "https" {
-		h.tls = clientTLS(tlsConfig, u, "http/1.1")
+		h.tls = TLSConfig(tlsConfig, u, "http/1.1")
 	}
 	return h, nil
 }
 
-// clientTLS is the TLS configuration of connections to u: a copy of
+// TLSConfig is the TLS configuration of connections to u: a copy of
 // conf (nil: the system's roots), the server's name the URL's host unless
 // conf names it, offering protos by ALPN (none: ALPN off).
-func clientTLS(conf *tls.Config, u *url.URL, protos ...string) *tls.Config {
+func TLSConfig(conf *tls.Config, u *url.URL, protos ...string) *tls.Config {
 	c := &tls.Config{}
 	if conf != nil {
 		c = conf.Clone()
@@ -121,9 +121,9 @@ func clientTLS(conf *tls.Config, u *url.URL, protos ...string) *tls.Config {
 	return c
 }
 
-// parseTarget reads a target's base URL (http://, https:// or h2c://,
+// ParseTarget reads a target's base URL (http://, https:// or h2c://,
 // with a host); addr is its host:port, the port the scheme's unless given.
-func parseTarget(target string) (u *url.URL, addr string, err error) {
+func ParseTarget(target string) (u *url.URL, addr string, err error) {
 	u, err = url.Parse(target)
 	if err != nil || u.Host == "" || !scenarios.TargetSchemes[u.Scheme] {
 		return nil, "", fmt.Errorf("replay: target %q is not an http://, https://, h2c://, grpc://, grpcs://, ws:// or wss:// URL", target)
@@ -135,18 +135,18 @@ func parseTarget(target string) (u *url.URL, addr string, err error) {
 	return u, net.JoinHostPort(u.Hostname(), port), nil
 }
 
-// call is one request on its way: the rendered request, whether it may be
+// Call is one request on its way: the rendered request, whether it may be
 // sent twice, the user's buffers its answer is read into, and what the
 // exchange found out: when it got its connection (the actual send) and how
 // often it was sent again on a new one.
-type call struct {
-	req        []byte
-	isHead     bool
-	idempotent bool
-	body, head []byte
-	sent       time.Time
-	resent     int
-	framed     bool // a gRPC call: note when the answer's first message is in (response.firstAt)
+type Call struct {
+	Req        []byte // the request, as Request wrote it
+	IsHead     bool   // a HEAD: its answer has no body
+	Idempotent bool   // it may be sent again on a new connection
+	Body, Head []byte // buffers for the answer's body and head (reused)
+	Sent       time.Time
+	Resent     int
+	Framed     bool // a gRPC call: note when the answer's first message is in (Response.FirstAt)
 }
 
 // inlineWrite is the largest request written before its answer is read.
@@ -166,31 +166,31 @@ const inlineWrite = 64 << 10
 // used. If the server closes one anyway just as the request goes out (a
 // clean close, before any of the answer), the request is sent once more on
 // a new connection, when it is idempotent or none of it was written
-// (mayResend), and counted in c.resent. A reset in the middle of a request
+// (mayResend), and counted in c.Resent. A reset in the middle of a request
 // is never hidden this way: the server may have done the work, and the
 // user saw the failure.
-func (h *h1) exchange(ctx context.Context, deadline time.Time, c *call) (response, error) {
+func (h *h1) Exchange(ctx context.Context, deadline time.Time, c *Call) (Response, error) {
 	if err := h.acquire(ctx, deadline); err != nil {
-		return response{}, err
+		return Response{}, err
 	}
 	defer func() { <-h.slots }()
 	for try := 0; ; try++ {
 		conn, reused, err := h.conn(ctx, deadline, try)
 		if err != nil {
-			return response{}, err
+			return Response{}, err
 		}
-		c.sent = time.Now()
+		c.Sent = time.Now()
 		if err := conn.SetDeadline(deadline); err != nil {
 			h.drop(conn)
-			return response{}, err
+			return Response{}, err
 		}
 		if h.isCut.Load() { // cut sets the flag before it interrupts the connections
 			h.drop(conn)
-			return response{}, errCut
+			return Response{}, ErrCut
 		}
 		resp, wrote, err := h.roundTrip(conn, c)
 		if err == nil {
-			if resp.keep && !h.isCut.Load() {
+			if resp.Keep && !h.isCut.Load() {
 				h.putIdle(conn)
 			} else {
 				h.drop(conn)
@@ -199,12 +199,12 @@ func (h *h1) exchange(ctx context.Context, deadline time.Time, c *call) (respons
 		}
 		h.drop(conn)
 		if h.isCut.Load() {
-			return response{}, errCut
+			return Response{}, ErrCut
 		}
-		if !mayResend(reused, resp.answered, c.idempotent, wrote, err) || try > 0 || time.Now().After(deadline) {
+		if !mayResend(reused, resp.Answered, c.Idempotent, wrote, err) || try > 0 || time.Now().After(deadline) {
 			return resp, err
 		}
-		c.resent++
+		c.Resent++
 	}
 }
 
@@ -235,7 +235,7 @@ func (h *h1) conn(ctx context.Context, deadline time.Time, try int) (*h1conn, bo
 // (io.EOF: a server closing an idle connection, not a reset mid-request).
 func mayResend(reused, answered, idempotent bool, wrote int, err error) bool {
 	switch {
-	case !reused || answered || isTimeout(err):
+	case !reused || answered || IsTimeout(err):
 		return false
 	case wrote == 0:
 		return true
@@ -247,15 +247,15 @@ func mayResend(reused, answered, idempotent bool, wrote int, err error) bool {
 // returns how many bytes of the request went out. When the write fails,
 // an answer the server sent before it closed (an early error) is still
 // read and returned.
-func (h *h1) roundTrip(conn *h1conn, c *call) (response, int, error) {
-	if len(c.req) > inlineWrite {
+func (h *h1) roundTrip(conn *h1conn, c *Call) (Response, int, error) {
+	if len(c.Req) > inlineWrite {
 		return h.uploadTrip(conn, c)
 	}
-	n, werr := conn.Write(c.req)
-	resp, err := readAnswer(conn.r, c.isHead, c.body, c.head)
+	n, werr := conn.Write(c.Req)
+	resp, err := readAnswer(conn.r, c.IsHead, c.Body, c.Head)
 	if werr != nil {
-		resp.keep = false
-		if err != nil || !resp.answered {
+		resp.Keep = false
+		if err != nil || !resp.Answered {
 			return resp, n, werr
 		}
 	}
@@ -265,28 +265,28 @@ func (h *h1) roundTrip(conn *h1conn, c *call) (response, int, error) {
 // uploadTrip writes a large request on its own goroutine while the answer
 // is read; an answer that comes before the whole request went out stops
 // the write (the connection is then not reused).
-func (h *h1) uploadTrip(conn *h1conn, c *call) (response, int, error) {
+func (h *h1) uploadTrip(conn *h1conn, c *Call) (Response, int, error) {
 	type wrote struct {
 		n   int
 		err error
 	}
 	done := make(chan wrote, 1)
 	go func() {
-		n, err := conn.Write(c.req)
+		n, err := conn.Write(c.Req)
 		done <- wrote{n, err}
 	}()
-	resp, err := readAnswer(conn.r, c.isHead, c.body, c.head)
+	resp, err := readAnswer(conn.r, c.IsHead, c.Body, c.Head)
 	var w wrote
 	select {
 	case w = <-done:
 	default: // answered early: the rest of the request is not wanted
 		conn.SetWriteDeadline(time.Unix(1, 0))
 		w = <-done
-		resp.keep = false
+		resp.Keep = false
 	}
 	if w.err != nil {
-		resp.keep = false
-		if err != nil || !resp.answered {
+		resp.Keep = false
+		if err != nil || !resp.Answered {
 			return resp, w.n, w.err
 		}
 	}
@@ -308,7 +308,7 @@ func (h *h1) acquire(ctx context.Context, deadline time.Time) error {
 	case <-t.C:
 		return os.ErrDeadlineExceeded
 	case <-ctx.Done():
-		return errCut
+		return ErrCut
 	}
 }
 
@@ -355,7 +355,7 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 	nc, err := d.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, errCut
+			return nil, ErrCut
 		}
 		return nil, err
 	}
@@ -368,10 +368,10 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 		tc.SetDeadline(deadline)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			if isTimeout(err) || ctx.Err() != nil {
+			if IsTimeout(err) || ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, tlsError{err}
+			return nil, TLSError{err}
 		}
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "" && p != "http/1.1" {
 			tc.Close()
@@ -384,7 +384,7 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 	defer h.mu.Unlock()
 	if h.isCut.Load() {
 		nc.Close()
-		return nil, errCut
+		return nil, ErrCut
 	}
 	c.at = len(h.all)
 	h.all = append(h.all, c)
@@ -393,7 +393,7 @@ func (h *h1) dial(ctx context.Context, deadline time.Time) (*h1conn, error) {
 
 // cut interrupts every exchange in flight and makes later ones fail: the
 // run's drain is over.
-func (h *h1) cut() {
+func (h *h1) Cut() {
 	h.isCut.Store(true)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -403,7 +403,7 @@ func (h *h1) cut() {
 }
 
 // closeIdle closes the idle connections.
-func (h *h1) closeIdle() {
+func (h *h1) CloseIdle() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, c := range h.idle {
@@ -426,7 +426,7 @@ func newWire(u *url.URL) wire {
 // prefix and path (bytes a request target cannot hold are percent-encoded),
 // headers as name and value pairs, and body (nil for none). It fails on a
 // header that would break the request's framing.
-func (h wire) request(w []byte, method, path string, headers []string, body []byte) ([]byte, error) {
+func (h wire) Request(w []byte, method, path string, headers []string, body []byte) ([]byte, error) {
 	if !validTarget(path) {
 		path = escapeTarget(path)
 	}
@@ -493,7 +493,7 @@ func validHeader(name, value string) bool {
 	return scenarios.ValidHeaderName(name)
 }
 
-func isTimeout(err error) bool {
+func IsTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }

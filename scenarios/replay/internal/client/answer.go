@@ -1,4 +1,4 @@
-package replay
+package client
 
 import (
 	"bufio"
@@ -11,68 +11,68 @@ import (
 	"github.com/surgekit/surge/scenarios/results"
 )
 
-// maxAnswer is how much of an answer's body the client keeps (extraction
+// MaxAnswer is how much of an answer's body the client keeps (extraction
 // and checks read it); the rest is read and discarded, so the latency runs
 // to the answer's last byte and the connection stays usable.
-const maxAnswer = 1 << 20
+const MaxAnswer = 1 << 20
 
-// response is one answer as read.
-type response struct {
-	status int
-	// body is the body's first maxAnswer bytes, in the buffer given.
-	body []byte
+// Response is one answer as read.
+type Response struct {
+	Status int
+	// body is the body's first MaxAnswer bytes, in the buffer given.
+	Body []byte
 	// head is the status line and the header lines as read, each ended by
 	// "\n", at most results.MaxSampleHeaders bytes (for failure samples),
 	// in the buffer given.
-	head []byte
+	Head []byte
 	// keep says the connection can carry another request.
-	keep bool
+	Keep bool
 	// answered says a byte of the answer came: the server took the request.
-	answered bool
+	Answered bool
 	// firstAt is when the body's first length-prefixed message was all in
 	// (a gRPC call over HTTP/2; zero otherwise).
-	firstAt time.Time
+	FirstAt time.Time
 }
 
 // readAnswer reads one answer: the status line, the headers and the body
-// (to its end, keeping at most maxAnswer bytes in body). It reads what a
+// (to its end, keeping at most MaxAnswer bytes in body). It reads what a
 // load generator needs of HTTP/1.1: a Content-Length, chunked or
 // close-delimited body, informational (1xx) answers skipped, bodyless
 // answers to HEAD and 204/304, keep-alive unless the server says close.
-func readAnswer(r *bufio.Reader, isHead bool, body, head []byte) (response, error) {
-	resp := response{head: head[:0]}
+func readAnswer(r *bufio.Reader, isHead bool, body, head []byte) (Response, error) {
+	resp := Response{Head: head[:0]}
 	var f framing
 	for {
 		line, err := readLine(r, 0)
 		if err != nil {
 			return resp, err
 		}
-		resp.answered = true
-		resp.head = resp.head[:0] // only the final answer's head
-		resp.head = keepHead(resp.head, line)
-		if resp.status, err = statusLine(line); err != nil {
+		resp.Answered = true
+		resp.Head = resp.Head[:0] // only the final answer's head
+		resp.Head = keepHead(resp.Head, line)
+		if resp.Status, err = statusLine(line); err != nil {
 			return resp, err
 		}
 		if f, err = readHeaders(r, line, &resp); err != nil {
 			return resp, err
 		}
-		if resp.status >= 200 || resp.status == 101 {
+		if resp.Status >= 200 || resp.Status == 101 {
 			break
 		}
 		// 1xx: the final answer follows
 	}
 	var err error
-	switch st := resp.status; {
+	switch st := resp.Status; {
 	case isHead || st == 204 || st == 304 || st == 101:
-		resp.body, resp.keep = body[:0], !f.closes && st != 101
+		resp.Body, resp.Keep = body[:0], !f.closes && st != 101
 	case f.chunked:
-		resp.body, err = readChunked(r, body[:0])
-		resp.keep = !f.closes && err == nil
+		resp.Body, err = readChunked(r, body[:0])
+		resp.Keep = !f.closes && err == nil
 	case f.length >= 0:
-		resp.body, err = readLength(r, body[:0], f.length)
-		resp.keep = !f.closes && err == nil
+		resp.Body, err = readLength(r, body[:0], f.length)
+		resp.Keep = !f.closes && err == nil
 	default: // until the server closes
-		resp.body, err = readToClose(r, body[:0])
+		resp.Body, err = readToClose(r, body[:0])
 	}
 	return resp, err
 }
@@ -97,8 +97,8 @@ func statusLine(line []byte) (int, error) {
 }
 
 // readHeaders reads the header lines after the status line, keeping them
-// in resp.head, and says how the body is framed.
-func readHeaders(r *bufio.Reader, status []byte, resp *response) (framing, error) {
+// in resp.Head, and says how the body is framed.
+func readHeaders(r *bufio.Reader, status []byte, resp *Response) (framing, error) {
 	http10 := status[7] == '0'
 	f := framing{length: -1, closes: http10}
 	encodings := 0
@@ -112,7 +112,7 @@ func readHeaders(r *bufio.Reader, status []byte, resp *response) (framing, error
 		if len(line) == 0 {
 			return f, nil
 		}
-		resp.head = keepHead(resp.head, line)
+		resp.Head = keepHead(resp.Head, line)
 		name, value, err := headerLine(line)
 		if err != nil {
 			return f, err
@@ -192,9 +192,9 @@ func keepHead(head, line []byte) []byte {
 	return append(append(head, line...), '\n')
 }
 
-// readLength reads a body of n bytes, keeping the first maxAnswer.
+// readLength reads a body of n bytes, keeping the first MaxAnswer.
 func readLength(r *bufio.Reader, out []byte, n int64) ([]byte, error) {
-	take := int(min(n, maxAnswer))
+	take := int(min(n, MaxAnswer))
 	out = grow(out, take)
 	if _, err := io.ReadFull(r, out); err != nil {
 		return out, unexpected(err)
@@ -203,7 +203,7 @@ func readLength(r *bufio.Reader, out []byte, n int64) ([]byte, error) {
 }
 
 // readChunked reads a chunked body to its end, keeping the first
-// maxAnswer bytes. Its framing is read as strictly as net/http reads it
+// MaxAnswer bytes. Its framing is read as strictly as net/http reads it
 // (RFC 9112 7.1 and its errata): every line ends in CRLF, a chunk's data
 // is followed by CRLF, a chunk size is hexadecimal (an extension after
 // ";" is dropped), and no more than 16 KiB of framing may come on top of
@@ -225,13 +225,13 @@ func readChunked(r *bufio.Reader, out []byte) ([]byte, error) {
 			return out, malformed("chunk size", line, 20)
 		}
 		if excess = max(0, excess-16-2*n); excess > 16<<10 {
-			return out, errProtocol{"chunked encoding with too much besides data"}
+			return out, ProtocolError{"chunked encoding with too much besides data"}
 		}
 		if n == 0 {
 			return out, readTrailers(r)
 		}
 		at := len(out)
-		take := int(min(n, int64(maxAnswer-at)))
+		take := int(min(n, int64(MaxAnswer-at)))
 		out = grow(out, at+take)
 		if _, err := io.ReadFull(r, out[at:]); err != nil {
 			return out, unexpected(err)
@@ -244,7 +244,7 @@ func readChunked(r *bufio.Reader, out []byte) ([]byte, error) {
 			return out, unexpected(err)
 		}
 		if crlf[0] != '\r' || crlf[1] != '\n' {
-			return out, errProtocol{"no CRLF after a chunk"}
+			return out, ProtocolError{"no CRLF after a chunk"}
 		}
 		r.Discard(2)
 	}
@@ -256,15 +256,15 @@ func chunkLine(r *bufio.Reader) ([]byte, error) {
 	p, err := r.ReadSlice('\n')
 	switch {
 	case err == bufio.ErrBufferFull:
-		return nil, errProtocol{"chunk line over 4 KiB"}
+		return nil, ProtocolError{"chunk line over 4 KiB"}
 	case err != nil:
 		return nil, unexpected(err)
 	}
 	if i := bytes.IndexByte(p, '\r'); len(p) < 2 || i != len(p)-2 {
-		return nil, errProtocol{"chunk line not ended by CRLF"}
+		return nil, ProtocolError{"chunk line not ended by CRLF"}
 	}
 	if len(p) > 4096 {
-		return nil, errProtocol{"chunk line over 4 KiB"}
+		return nil, ProtocolError{"chunk line over 4 KiB"}
 	}
 	return p[:len(p)-2], nil
 }
@@ -281,7 +281,7 @@ func readTrailers(r *bufio.Reader) error {
 			return nil
 		}
 		if seen += len(line) + 2; seen > 4096 {
-			return errProtocol{"trailers over 4 KiB"}
+			return ProtocolError{"trailers over 4 KiB"}
 		}
 		if _, _, err := headerLine(line); err != nil {
 			return err
@@ -293,7 +293,7 @@ func readTrailers(r *bufio.Reader) error {
 // (a size that fits an int64 with room).
 func parseHex(b []byte) (int64, error) {
 	if len(b) == 0 || len(b) > 15 {
-		return 0, errProtocol{"chunk size"}
+		return 0, ProtocolError{"chunk size"}
 	}
 	var n int64
 	for _, c := range b {
@@ -305,20 +305,20 @@ func parseHex(b []byte) (int64, error) {
 		case 'A' <= c && c <= 'F':
 			n = n<<4 | int64(c-'A'+10)
 		default:
-			return 0, errProtocol{"chunk size"}
+			return 0, ProtocolError{"chunk size"}
 		}
 	}
 	return n, nil
 }
 
-// readToClose reads until the server closes, keeping the first maxAnswer
+// readToClose reads until the server closes, keeping the first MaxAnswer
 // bytes and discarding the rest.
 func readToClose(r *bufio.Reader, out []byte) ([]byte, error) {
-	for len(out) < maxAnswer {
+	for len(out) < MaxAnswer {
 		if len(out) == cap(out) {
 			out = grow(out, len(out)+1)[:len(out)]
 		}
-		n, err := r.Read(out[len(out):min(cap(out), maxAnswer)])
+		n, err := r.Read(out[len(out):min(cap(out), MaxAnswer)])
 		out = out[:len(out)+n]
 		if err == io.EOF {
 			return out, nil
@@ -353,27 +353,27 @@ func unexpected(err error) error {
 
 // grow is b resliced to n bytes, or copied into a new array with room to
 // grow (at least double: a body read chunk by chunk is copied a few times
-// in all, not once per chunk), never past maxAnswer's worth unless n is.
+// in all, not once per chunk), never past MaxAnswer's worth unless n is.
 func grow(b []byte, n int) []byte {
 	if n <= cap(b) {
 		return b[:n]
 	}
-	c := max(n, min(2*cap(b), maxAnswer), 4<<10)
+	c := max(n, min(2*cap(b), MaxAnswer), 4<<10)
 	nb := make([]byte, n, c)
 	copy(nb, b)
 	return nb
 }
 
 // readLine reads a CRLF- (or LF-) ended line, without its end. seen is the
-// head's bytes so far: a head over h1MaxHeaders is refused. A line longer
+// head's bytes so far: a head over MaxHeaders is refused. A line longer
 // than the buffer is read whole into a copy.
 func readLine(r *bufio.Reader, seen int) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		long := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull {
-			if seen+len(long) > h1MaxHeaders {
-				return nil, errProtocol{"head over 1 MiB"}
+			if seen+len(long) > MaxHeaders {
+				return nil, ProtocolError{"head over 1 MiB"}
 			}
 			line, err = r.ReadSlice('\n')
 			long = append(long, line...)
@@ -386,8 +386,8 @@ func readLine(r *bufio.Reader, seen int) ([]byte, error) {
 		}
 		return nil, err
 	}
-	if seen+len(line) > h1MaxHeaders {
-		return nil, errProtocol{"head over 1 MiB"}
+	if seen+len(line) > MaxHeaders {
+		return nil, ProtocolError{"head over 1 MiB"}
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {

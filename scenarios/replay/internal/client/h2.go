@@ -1,4 +1,4 @@
-package replay
+package client
 
 import (
 	"bytes"
@@ -67,20 +67,20 @@ const (
 
 func newH2(u *url.URL, addr string, maxConns int, tlsConfig *tls.Config) *h2 {
 	h := &h2{wire: newWire(u), addr: addr, scheme: "http", maxConns: maxConns, freed: make(chan struct{}, 4096)}
-	h.tr = &http2.Transport{AllowHTTP: true, DisableCompression: true, MaxHeaderListSize: h1MaxHeaders, ReadIdleTimeout: 30 * time.Second}
+	h.tr = &http2.Transport{AllowHTTP: true, DisableCompression: true, MaxHeaderListSize: MaxHeaders, ReadIdleTimeout: 30 * time.Second}
 	if u.Scheme == "https" || u.Scheme == "grpcs" {
 		h.scheme = "https"
-		h.tls = clientTLS(tlsConfig, u, ProtocolH2)
+		h.tls = TLSConfig(tlsConfig, u, ProtocolH2)
 	}
 	h.cutCtx, h.cancel = context.WithCancel(context.Background())
 	return h
 }
 
 // exchange sends c's request on a stream and reads its answer (see h1's).
-func (h *h2) exchange(ctx context.Context, deadline time.Time, c *call) (response, error) {
+func (h *h2) Exchange(ctx context.Context, deadline time.Time, c *Call) (Response, error) {
 	req, at, err := h.parse(c)
 	if err != nil {
-		return response{}, err
+		return Response{}, err
 	}
 	rctx, cancel := context.WithDeadline(h.cutCtx, deadline)
 	defer cancel()
@@ -90,53 +90,53 @@ func (h *h2) exchange(ctx context.Context, deadline time.Time, c *call) (respons
 	for try := 0; ; try++ {
 		cc, err := h.stream(rctx, deadline)
 		if err != nil {
-			return response{}, h.cutOr(err)
+			return Response{}, h.cutOr(err)
 		}
-		c.sent = time.Now()
-		if at < len(c.req) {
+		c.Sent = time.Now()
+		if at < len(c.Req) {
 			// x/net's stream may read the body after RoundTrip returns (a
 			// server that answers before it reads it all): it gets a copy
 			// of its own, not the user's buffer the next request reuses.
-			req.Body = io.NopCloser(bytes.NewReader(bytes.Clone(c.req[at:])))
+			req.Body = io.NopCloser(bytes.NewReader(bytes.Clone(c.Req[at:])))
 		}
 		resp, err := h.roundTrip(cc, req, c)
 		if err == nil || try > 0 || !unprocessed(err) || time.Now().After(deadline) {
 			return resp, h.cutOr(err)
 		}
-		c.resent++
+		c.Resent++
 	}
 }
 
-// cutOr is errCut for a failure the run's cut caused, else err.
+// cutOr is ErrCut for a failure the run's cut caused, else err.
 func (h *h2) cutOr(err error) error {
 	if err != nil && h.cutCtx.Err() != nil {
-		return errCut
+		return ErrCut
 	}
 	return err
 }
 
 // roundTrip sends req on cc's reserved stream and reads the answer into
 // c's buffers.
-func (h *h2) roundTrip(cc *http2.ClientConn, req *http.Request, c *call) (response, error) {
+func (h *h2) roundTrip(cc *http2.ClientConn, req *http.Request, c *Call) (Response, error) {
 	defer h.free()
 	res, err := cc.RoundTrip(req)
 	if err != nil {
-		return response{}, err
+		return Response{}, err
 	}
 	defer res.Body.Close()
-	resp := response{status: res.StatusCode, answered: true, keep: true, head: h2Head(c.head[:0], res)}
-	if c.isHead {
-		resp.body = c.body[:0]
+	resp := Response{Status: res.StatusCode, Answered: true, Keep: true, Head: h2Head(c.Head[:0], res)}
+	if c.IsHead {
+		resp.Body = c.Body[:0]
 		return resp, nil
 	}
 	var first *time.Time
-	if c.framed {
-		first = &resp.firstAt
+	if c.Framed {
+		first = &resp.FirstAt
 	}
-	resp.body, err = readAll(res.Body, c.body[:0], first)
+	resp.Body, err = readAll(res.Body, c.Body[:0], first)
 	for name, values := range res.Trailer { // (a call's grpc-status)
 		for _, v := range values {
-			resp.head = keepHead(resp.head, []byte(name+": "+v))
+			resp.Head = keepHead(resp.Head, []byte(name+": "+v))
 		}
 	}
 	return resp, err
@@ -190,7 +190,7 @@ func (h *h2) stream(ctx context.Context, deadline time.Time) (*http2.ClientConn,
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil, os.ErrDeadlineExceeded
 			}
-			return nil, errCut
+			return nil, ErrCut
 		}
 	}
 }
@@ -232,14 +232,14 @@ func (h *h2) dial(ctx context.Context, deadline time.Time) (*http2.ClientConn, e
 		tc := tls.Client(nc, h.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			if isTimeout(err) || ctx.Err() != nil {
+			if IsTimeout(err) || ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, tlsError{err}
+			return nil, TLSError{err}
 		}
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
 			tc.Close()
-			return nil, tlsError{fmt.Errorf("%s negotiated %q, not h2", h.addr, p)}
+			return nil, TLSError{fmt.Errorf("%s negotiated %q, not h2", h.addr, p)}
 		}
 		nc = tc
 	}
@@ -260,13 +260,13 @@ func (h *h2) dial(ctx context.Context, deadline time.Time) (*http2.ClientConn, e
 
 // parse reads c's request, rendered in its HTTP/1.1 form by wire.request
 // (one rendering, one set of checks), back into the fields of a stream;
-// the body is c.req[at:].
-func (h *h2) parse(c *call) (req *http.Request, at int, err error) {
-	end := bytes.Index(c.req, []byte("\r\n\r\n"))
+// the body is c.Req[at:].
+func (h *h2) parse(c *Call) (req *http.Request, at int, err error) {
+	end := bytes.Index(c.Req, []byte("\r\n\r\n"))
 	if end < 0 {
-		return nil, 0, errProtocol{"a request without its end of headers"}
+		return nil, 0, ProtocolError{"a request without its end of headers"}
 	}
-	head, at := c.req[:end], end+4
+	head, at := c.Req[:end], end+4
 	lines := strings.Split(string(head), "\r\n")
 	method, rest, _ := strings.Cut(lines[0], " ")
 	target, _, _ := strings.Cut(rest, " ")
@@ -285,7 +285,7 @@ func (h *h2) parse(c *call) (req *http.Request, at int, err error) {
 		}
 	}
 	if req.ContentLength > 0 {
-		body := bytes.Clone(c.req[at:])
+		body := bytes.Clone(c.Req[at:])
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	return req, at, nil
@@ -307,9 +307,9 @@ func unprocessed(err error) bool {
 	return strings.Contains(s, "graceful shutdown GOAWAY") || strings.Contains(s, "client conn not usable")
 }
 
-// h2Kind names a failed stream's error kind, "" when it is not one of
+// H2Kind names a failed stream's error kind, "" when it is not one of
 // HTTP/2's own (a timeout, a reset connection: transportKind's).
-func h2Kind(err error) string {
+func H2Kind(err error) string {
 	var se http2.StreamError
 	if errors.As(err, &se) {
 		if se.Code == http2.ErrCodeRefusedStream {
@@ -336,14 +336,14 @@ func h2Head(w []byte, res *http.Response) []byte {
 	return w
 }
 
-// readAll reads a body to its end, keeping its first maxAnswer bytes;
+// readAll reads a body to its end, keeping its first MaxAnswer bytes;
 // with firstAt, it notes when the first length-prefixed message was all in.
 func readAll(r io.Reader, out []byte, firstAt *time.Time) ([]byte, error) {
-	for len(out) < maxAnswer {
+	for len(out) < MaxAnswer {
 		if len(out) == cap(out) {
 			out = grow(out, len(out)+1)[:len(out)]
 		}
-		n, err := r.Read(out[len(out):min(cap(out), maxAnswer)])
+		n, err := r.Read(out[len(out):min(cap(out), MaxAnswer)])
 		out = out[:len(out)+n]
 		if firstAt != nil && firstAt.IsZero() {
 			if _, ok := rpc.FrameSize(out); ok {
@@ -362,10 +362,10 @@ func readAll(r io.Reader, out []byte, firstAt *time.Time) ([]byte, error) {
 }
 
 // cut interrupts every stream in flight and makes later ones fail.
-func (h *h2) cut() { h.cancel() }
+func (h *h2) Cut() { h.cancel() }
 
 // closeIdle closes the connections.
-func (h *h2) closeIdle() {
+func (h *h2) CloseIdle() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, cc := range h.conns {
@@ -374,18 +374,25 @@ func (h *h2) closeIdle() {
 	h.conns = nil
 }
 
-// load is the client the engine sends its requests with: HTTP/1.1 (h1)
+// Load is the client the engine sends its requests with: HTTP/1.1 (h1)
 // or HTTP/2 (h2).
-type load interface {
-	request(w []byte, method, path string, headers []string, body []byte) ([]byte, error)
-	exchange(ctx context.Context, deadline time.Time, c *call) (response, error)
-	cut()
-	closeIdle()
-	protocol() string // ProtocolHTTP1 or ProtocolH2
+type Load interface {
+	// Request appends to w the request on the wire (HTTP/1.1's bytes; for
+	// HTTP/2, the same form, which Exchange parses into its stream).
+	Request(w []byte, method, path string, headers []string, body []byte) ([]byte, error)
+	// Exchange sends c's request and reads its answer, waiting for a
+	// connection (or a stream) until deadline.
+	Exchange(ctx context.Context, deadline time.Time, c *Call) (Response, error)
+	// Cut ends every exchange in flight (the run is over).
+	Cut()
+	// CloseIdle closes the connections not in use.
+	CloseIdle()
+	// Protocol is ProtocolHTTP1 or ProtocolH2.
+	Protocol() string
 }
 
-func (h *h2) protocol() string { return ProtocolH2 }
-func (h *h1) protocol() string { return ProtocolHTTP1 }
+func (h *h2) Protocol() string { return ProtocolH2 }
+func (h *h1) Protocol() string { return ProtocolHTTP1 }
 
 // Protocols a target may be pinned to (Config.Protocol): the ALPN names.
 const (
@@ -393,12 +400,12 @@ const (
 	ProtocolH2    = "h2"
 )
 
-// newLoad is the client of target: HTTP/2 with prior knowledge for h2c://;
+// New is the client of target: HTTP/2 with prior knowledge for h2c://;
 // for https:// the protocol pinned, else the one the server's ALPN picks
 // (h2 preferred, http/1.1 otherwise), asked on one connection now.
-func newLoad(ctx context.Context, target, protocol string, maxConns int, tlsConfig *tls.Config) (load, error) {
-	target = httpOfWS(target) // a ws:// or wss:// target's requests go over HTTP(S); its ws: steps open WebSockets
-	u, addr, err := parseTarget(target)
+func New(ctx context.Context, target, protocol string, maxConns int, tlsConfig *tls.Config) (Load, error) {
+	target = HTTPOfWS(target) // a ws:// or wss:// target's requests go over HTTP(S); its ws: steps open WebSockets
+	u, addr, err := ParseTarget(target)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +438,7 @@ func newLoad(ctx context.Context, target, protocol string, maxConns int, tlsConf
 // SpeaksH2 says whether the load speaks HTTP/2 to target: an h2c:// one,
 // or an https:// one pinned to h2 or whose ALPN picks it.
 func SpeaksH2(ctx context.Context, target, protocol string, tlsConfig *tls.Config) bool {
-	u, addr, err := parseTarget(target)
+	u, addr, err := ParseTarget(target)
 	switch {
 	case err != nil || u.Scheme == "http" || protocol == ProtocolHTTP1:
 		return false
@@ -446,7 +453,7 @@ func SpeaksH2(ctx context.Context, target, protocol string, tlsConfig *tls.Confi
 // says nothing, or whose handshake fails: the run's requests then fail as
 // tls, and its events say why).
 func negotiate(ctx context.Context, u *url.URL, addr string, tlsConfig *tls.Config) string {
-	conf := clientTLS(tlsConfig, u, ProtocolH2, ProtocolHTTP1)
+	conf := TLSConfig(tlsConfig, u, ProtocolH2, ProtocolHTTP1)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	d := tls.Dialer{Config: conf}
@@ -461,8 +468,8 @@ func negotiate(ctx context.Context, u *url.URL, addr string, tlsConfig *tls.Conf
 	return ProtocolHTTP1
 }
 
-// httpOfWS is a ws:// or wss:// URL as http:// or https://; others as they are.
-func httpOfWS(target string) string {
+// HTTPOfWS is a ws:// or wss:// URL as http:// or https://; others as they are.
+func HTTPOfWS(target string) string {
 	if rest, ok := strings.CutPrefix(target, "ws://"); ok {
 		return "http://" + rest
 	}

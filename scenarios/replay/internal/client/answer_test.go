@@ -1,4 +1,4 @@
-package replay
+package client
 
 import (
 	"bufio"
@@ -36,20 +36,20 @@ func FuzzAnswerAgreesWithNetHTTP(f *testing.F) {
 		for {
 			want, err = http.ReadResponse(br, nil)
 			if err != nil {
-				t.Fatalf("readAnswer took %q (status %d, body %q); net/http: %v", data, resp.status, resp.body, err)
+				t.Fatalf("readAnswer took %q (status %d, body %q); net/http: %v", data, resp.Status, resp.Body, err)
 			}
 			if want.StatusCode >= 200 || want.StatusCode == 101 {
 				break
 			}
 		}
-		body, err := io.ReadAll(io.LimitReader(want.Body, maxAnswer))
+		body, err := io.ReadAll(io.LimitReader(want.Body, MaxAnswer))
 		if err != nil {
 			t.Fatalf("readAnswer took %q; net/http's body: %v", data, err)
 		}
-		if want.StatusCode != resp.status || !bytes.Equal(body, resp.body) {
-			t.Fatalf("%q: status %d body %q; net/http: %d %q", data, resp.status, resp.body, want.StatusCode, body)
+		if want.StatusCode != resp.Status || !bytes.Equal(body, resp.Body) {
+			t.Fatalf("%q: status %d body %q; net/http: %d %q", data, resp.Status, resp.Body, want.StatusCode, body)
 		}
-		if got, w := headerText(resp.head), wantHeaders(want.Header); got != w {
+		if got, w := headerText(resp.Head), wantHeaders(want.Header); got != w {
 			t.Fatalf("%q: headers\n%s\nnet/http:\n%s", data, got, w)
 		}
 	})
