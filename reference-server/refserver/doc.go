@@ -2,7 +2,7 @@
 // of the Korean vaccine-pass backend of December 2021 (platform relays,
 // identity verification, the KDCA certificate API, the vaccination registry,
 // DID signing and key anchoring, the venue visit log), run from a
-// capacity.Profile.
+// profile.Profile.
 //
 // Each stage of the profile is a bounded worker pool with a bounded FIFO
 // queue; a request holds a worker for a service time drawn (from a seeded
