@@ -67,14 +67,15 @@ func writeHTML(w io.Writer, rep *Report, script template.JS, scriptURL string) e
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":   func(x float64) string { return format("share", x) },
-	"dur":   func(x float64) string { return fmtDuration(x) },
-	"at":    func(d time.Duration) string { return fmtDuration(d.Seconds()) },
-	"val":   formatAny,
-	"chg":   change,
-	"n":     fmtCount,
-	"lower": strings.ToLower,
-	"count": func(m map[string]map[string]int64, kind, name string) int64 { return m[kind][name] },
+	"pct":    func(x float64) string { return format("share", x) },
+	"relief": ReliefText,
+	"dur":    func(x float64) string { return fmtDuration(x) },
+	"at":     func(d time.Duration) string { return fmtDuration(d.Seconds()) },
+	"val":    formatAny,
+	"chg":    change,
+	"n":      fmtCount,
+	"lower":  strings.ToLower,
+	"count":  func(m map[string]map[string]int64, kind, name string) int64 { return m[kind][name] },
 	"sum": func(m map[string]int64) int64 {
 		var t int64
 		for _, v := range m {
@@ -200,7 +201,8 @@ details{margin:1em 0}
 <h2 id="recovery">7. Recovery{{.Pred}}</h2>
 {{with .Verdict.Recoveries}}<table><tr><th class="l">after</th><th>ended at</th><th>SLOs held again after</th><th>queues drained after</th></tr>
 {{range .}}<tr><td>{{.Fault}}</td><td>{{at .Ended}}</td><td>{{if .Recovered}}{{at .After}}{{else if not .Judged}}<span class="unjudged">not judged: {{at .Left}} left</span>{{else}}<span class="fail">not recovered in the {{at .Left}} left</span>{{end}}</td><td>{{if .HasDrained}}{{at .Drained}}{{else}}-{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="muted">No fault ended and no surge ended during the run: nothing to recover from.</p>{{end}}
+{{end}}</table>{{else}}<p class="muted">No fault ended and no surge ended during the run: nothing to recover from.</p>{{end}}{{with .Run.Meta.Relief}}
+<p id="relief" class="fail">{{relief .}}</p>{{end}}
 
 <h2 id="baseline">8. Baseline</h2>
 {{with .S.Baseline}}<p>Against {{kindOf .Kind}} run seed {{.Seed}}{{with .Profile}}, profile {{.}}{{end}}{{with .Dir}} ({{.}}){{end}}, which was <b>{{if .Verdict}}GO{{else}}NO-GO{{end}}</b>: <b class="{{if .Regressions}}regression{{else}}pass{{end}}">{{.Regressions}} regressions</b> (latency +10% and +1 ms, shares +0.5 pp, ratios +5%).</p>

@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +59,31 @@ func Recoveries(s *scenarios.Scenario, r *results.Run) []Recovery {
 	}
 	return out
 }
+
+// RecoveredBeforeEnd says the service recovered from the run's surge (every
+// per-bucket clause held again, for the hold) before the played timeline
+// ended, the drain not counted: a service that comes back only once
+// arrivals stop did not recover from the surge. judged is false when the
+// run has no surge end with at least twice the hold of the timeline left.
+func RecoveredBeforeEnd(s *scenarios.Scenario, r *results.Run) (recovered, judged bool) {
+	hold := hold(s)
+	for _, rec := range Recoveries(s, r) {
+		if rec.Fault == "surge" && r.Meta.Planned-rec.Ended >= 2*hold {
+			return rec.Recovered && rec.Ended+rec.After+hold <= r.Meta.Planned, true
+		}
+	}
+	return false, false
+}
+
+// ReliefText says a prediction's relief (results.Relief) in words.
+func ReliefText(rel *results.Relief) string {
+	if rel.None {
+		return fmt.Sprintf("predicted: the service does not recover from the surge before the timeline ends even if arrivals after it fall to 1/64 of the planned %s/s: the users already there and their retries keep it down", fmtRate(rel.Planned))
+	}
+	return fmt.Sprintf("predicted: the service recovers from the surge before the timeline ends only if arrivals after it fall to %s/s, %.0f%% of the planned %s/s", fmtRate(rel.Rate), 100*rel.Keep, fmtRate(rel.Planned))
+}
+
+func fmtRate(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
 
 func faultStart(r *results.Run, name string) time.Duration {
 	if name == "surge" {

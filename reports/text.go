@@ -138,6 +138,9 @@ func textEvents(w io.Writer, s *Summary) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if rel := s.Meta.Relief; rel != nil {
+		fmt.Fprintln(w, "recovery: "+ReliefText(rel))
+	}
 }
 
 func textStages(w io.Writer, s *Summary) {

@@ -34,6 +34,9 @@ type Config struct {
 	// unrounded by histograms: for analyses such as batch means. Its
 	// latency is both Corrected and Service.
 	Observe func(request string, o results.Outcome)
+	// Thin, if set, drops a share of the arrivals from a point on
+	// (FindRelief's question: how far must they fall).
+	Thin *Thinning
 }
 
 // Stats are the simulation's own counters.
@@ -95,6 +98,7 @@ type sim struct {
 	}
 	faults map[int]*onFault
 	client []*onFault // request-level faults on now (client-side, or the proxy's), in name order
+	thin   *rand.Rand // Thin's draws
 	rng    *rand.Rand // the proxy's faults' draws, as the proxy has its own stream live
 	// userFaults are the users' client-fault streams, when the scenario has client-side faults
 	userFaults map[*user]*faultStream
@@ -218,6 +222,9 @@ func (m *sim) loop() {
 // nextArrival schedules the schedule's next arrival.
 func (m *sim) nextArrival() {
 	a, ok := m.sched.Next()
+	for ok && m.thinned(a.At) {
+		a, ok = m.sched.Next()
+	}
 	if !ok {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/surgekit/surge/reference-server/profiles"
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/capacity"
 	"github.com/surgekit/surge/scenarios/results"
@@ -73,7 +74,8 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	// The peak at the profile's own scale, for where a calibrated profile's evidence ends.
 	meta := results.Meta{Scenario: s.Name, Profile: p.Name, Model: p.Calibrated.Outside(s.Name, capacity.PeakMix(s).Peak/factor)}
 	start := time.Now() // only to tell the user how long the prediction took
-	run, stats, err := sim.Run(ctx, sim.Config{Scenario: s, Profile: p, Seed: o.seed, Capacity: factor, Meta: meta})
+	cfg := sim.Config{Scenario: s, Profile: p, Seed: o.seed, Capacity: factor, Meta: meta}
+	run, stats, err := sim.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -83,5 +85,29 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	}
 	fmt.Fprintf(stderr, "simulated %v of %s in %v (%d events, %.2fM events/s)\n", run.Meta.Planned, s.Name, took.Round(time.Millisecond),
 		stats.Events, float64(stats.Events)/took.Seconds()/1e6)
+	if err := findRelief(ctx, cfg, run, stderr); err != nil {
+		return err
+	}
 	return conclude(o, raw, s, run, "-sim", stdout)
+}
+
+// findRelief: when the predicted service has not recovered from the surge
+// by the end of the played timeline, the simulator searches how far the
+// arrivals after it must fall for it to (run.Meta.Relief).
+func findRelief(ctx context.Context, cfg sim.Config, run *results.Run, stderr io.Writer) error {
+	s := cfg.Scenario
+	if recovered, judged := reports.RecoveredBeforeEnd(s, run); !judged || recovered {
+		return nil
+	}
+	start := time.Now() // only to tell the user how long the search took
+	rel, err := sim.FindRelief(ctx, cfg, func(r *results.Run) bool {
+		ok, _ := reports.RecoveredBeforeEnd(s, r)
+		return ok
+	})
+	if err != nil {
+		return err
+	}
+	run.Meta.Relief = &rel
+	fmt.Fprintf(stderr, "not recovered from the surge by the end: searched how far arrivals must fall in %v\n", time.Since(start).Round(time.Millisecond))
+	return nil
 }

@@ -33,6 +33,17 @@ func TestSimFirstDownload(t *testing.T) {
 			t.Errorf("as-built prediction: ISSUE errors %.2f, CHECKIN errors %.2f, amplification %.2f; want the collapse",
 				issue.ErrorRate(), checkin.ErrorRate(), r.RetryAmplification())
 		}
+		// The go-live lunch on as-built stays down after its surge (the users
+		// already there keep it full): the prediction says how far arrivals
+		// must fall, in its results, its text and its page; fixed recovers.
+		if rel := r.Meta.Relief; (rel != nil) != (profile == "as-built") || rel != nil && rel.Planned <= 0 {
+			t.Errorf("%s: relief %+v", profile, rel)
+		} else if rel != nil {
+			page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+			if text := reports.ReliefText(rel); !strings.Contains(out, "recovery: "+text) || !strings.Contains(string(page), text) {
+				t.Errorf("%s: the text or the page does not say %q:\n%s", profile, text, out)
+			}
+		}
 		if profile == "fixed" && (issue.ErrorRate() > 0.01 || checkin.ErrorRate() > 0.01) {
 			t.Errorf("fixed prediction: ISSUE errors %.3f, CHECKIN errors %.3f", issue.ErrorRate(), checkin.ErrorRate())
 		}

@@ -127,6 +127,28 @@ type Meta struct {
 	// Model says, of a prediction, where it leaves the evidence its
 	// calibrated profile was fitted from (capacity.Calibration.Outside).
 	Model []string `json:"model,omitempty"`
+	// Relief is, of a prediction whose service had not recovered from its
+	// surge by the end of the played timeline, how far the arrivals after
+	// the surge must fall for it to (sim.FindRelief).
+	Relief *Relief `json:"relief,omitempty"`
+}
+
+// Relief is how far the arrivals after a surge must fall for a service
+// that stays down (its backlog of orphaned work and its clients' retries
+// keep it full) to recover before the played timeline ends.
+type Relief struct {
+	// Keep is the largest share of the planned arrivals after the surge's
+	// end (to 1/64, from 1/64) with which the simulated service recovered
+	// in time.
+	Keep float64 `json:"keep"`
+	// Rate is Keep of Planned: the mean arrivals per second, from the
+	// surge's end to the end of the played timeline, that let it recover;
+	// Planned is the mean the scenario plans there.
+	Rate    float64 `json:"arrivals_per_s"`
+	Planned float64 `json:"planned_arrivals_per_s"`
+	// None: it did not recover in time even with 1/64 of the planned
+	// arrivals (the users already there and their retries kept it down).
+	None bool `json:"none,omitempty"`
 }
 
 // SourceVegeta is Meta.Source of a run imported from vegeta's results.
