@@ -317,6 +317,14 @@ const refined = 2
 // times over.
 func refine(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate, seed uint64) (candidate, reports.Candidate) {
 	best := score(ctx, res, s, c, seed) // (scored twice: a simulation costs less than keeping the score beside the candidate)
+	// Pools of their own first to the capacities the overloaded steps
+	// measured: one that no step of the mix saturated was sized from its
+	// latencies alone and can start a worker or more off, further than the
+	// moves below go in their rounds. (A shared pool was sized from its
+	// saturation; moving it first did worse on the held web and database.)
+	if _, shared := c.p.Stages["shared"]; !shared {
+		c, best = matchCapacity(ctx, res, s, c, best, seed)
+	}
 	for range refineRounds {
 		improved := false
 		for _, try := range serviceMoves(c.p) {
@@ -532,11 +540,11 @@ const matchRounds = 3
 // successes while the score falls (best is c's score as it was).
 func matchCapacity(ctx context.Context, res *Result, s *scenarios.Scenario, c candidate, best reports.Candidate, seed uint64) (candidate, reports.Candidate) {
 	for range matchRounds {
-		ratio := capacityRatios(best, res)
+		ratio, alone := capacityRatios(best, res)
 		if len(ratio) == 0 || ctx.Err() != nil {
 			break
 		}
-		try := scaleCapacity(c.p, ratio)
+		try := scaleCapacity(c.p, ratio, alone)
 		sc := score(ctx, res, s, candidate{c.name, c.words, try}, seed)
 		if sc.Compared == 0 || sc.Score >= best.Score {
 			break
@@ -552,8 +560,13 @@ func matchCapacity(ctx context.Context, res *Result, s *scenarios.Scenario, c ca
 // serves too much. The most, not every such step: a service that
 // collapses when overloaded (finishing abandoned work) serves less past
 // its capacity, and that is the structure's to say, not the capacity's.
-func capacityRatios(sc reports.Candidate, res *Result) map[string]float64 {
-	type at struct{ rate, pred, meas float64 }
+// alone says the request's step played it without the others (an
+// identification step): its ratio is its own, not its share of a pool's.
+func capacityRatios(sc reports.Candidate, res *Result) (ratio map[string]float64, alone map[string]bool) {
+	type at struct {
+		rate, pred, meas float64
+		alone            bool
+	}
 	top := map[string]at{}
 	for i, st := range sc.Steps {
 		length := res.Steps[i].Length.Seconds()
@@ -562,24 +575,36 @@ func capacityRatios(sc reports.Candidate, res *Result) map[string]float64 {
 				continue
 			}
 			if r := float64(e.MeasuredSuccesses) / length; r > top[name].rate {
-				top[name] = at{r, float64(e.PredictedSuccesses), float64(e.MeasuredSuccesses)}
+				top[name] = at{r, float64(e.PredictedSuccesses), float64(e.MeasuredSuccesses), playedAlone(res.Steps[i], name)}
 			}
 		}
 	}
-	out := map[string]float64{}
+	ratio, alone = map[string]float64{}, map[string]bool{}
 	for name, t := range top {
 		if r := t.pred / t.meas; r > 0 && math.Abs(r-1) > 0.002 {
-			out[name] = r
+			ratio[name], alone[name] = r, t.alone
 		}
 	}
-	return out
+	return ratio, alone
+}
+
+// playedAlone says step played request name and no other.
+func playedAlone(st Step, name string) bool {
+	for other, e := range st.Endpoints {
+		if other != name && e.Offered > 0 {
+			return false
+		}
+	}
+	return st.Mix != ""
 }
 
 // scaleCapacity is p with each request's capacity knob moved by its
 // ratio: the rate limit it meets (divided: a limit too high lets too much
 // through), else its service time at its pool (multiplied). A knob several
-// requests share moves by their ratios' mean, weighed alike.
-func scaleCapacity(p *profile.Profile, ratio map[string]float64) *profile.Profile {
+// requests share moves by their ratios' mean, weighed alike, but for a
+// request measured alone (alone): its own time at a shared pool moves by
+// its own ratio, the split of the pool the mixed steps cannot tell.
+func scaleCapacity(p *profile.Profile, ratio map[string]float64, alone map[string]bool) *profile.Profile {
 	out := cloneProfile(p)
 	shared := map[string][]float64{} // a shared knob's stage -> its requests' ratios
 	for _, route := range slices.Sorted(maps.Keys(ratio)) {
@@ -597,14 +622,13 @@ func scaleCapacity(p *profile.Profile, ratio map[string]float64) *profile.Profil
 		case st.RateLimit > 0 && len(routesVia(out, last.Stage)) == 1:
 			st.RateLimit /= ratio[route]
 			out.Stages[last.Stage] = st
-		case st.RateLimit > 0 || len(routesVia(out, last.Stage)) > 1:
-			shared[last.Stage] = append(shared[last.Stage], ratio[route])
-		case last.Service != nil:
+		case st.RateLimit == 0 && last.Service != nil && alone[route]:
 			svc := last.Service.Scaled(ratio[route])
 			last.Service = &svc
+		case st.RateLimit > 0 || len(routesVia(out, last.Stage)) > 1:
+			shared[last.Stage] = append(shared[last.Stage], ratio[route])
 		default:
-			st.Service = st.Service.Scaled(ratio[route])
-			out.Stages[last.Stage] = st
+			out.Stages[last.Stage] = scaleOwnPool(st, last, ratio[route])
 		}
 	}
 	for name, rs := range shared {
@@ -620,6 +644,9 @@ func scaleCapacity(p *profile.Profile, ratio map[string]float64) *profile.Profil
 		}
 		for _, route := range routesVia(out, name) {
 			steps := out.Routes[route]
+			if _, own := ratio[route]; own && alone[route] {
+				continue // moved by its own ratio above
+			}
 			if last := &steps[len(steps)-1]; last.Service != nil {
 				svc := last.Service.Scaled(f)
 				last.Service = &svc
@@ -629,6 +656,26 @@ func scaleCapacity(p *profile.Profile, ratio map[string]float64) *profile.Profil
 		out.Stages[name] = st
 	}
 	return out
+}
+
+// scaleOwnPool is st, a pool of its own that step visits, with its
+// capacity moved by ratio f. Its service time came from its latencies
+// below the knee, which say it well; its workers, when no step of the mix
+// saturated it, from their rise, which says them less well. So a capacity
+// off by a worker or more moves the workers, and the service time only
+// the rest of the way.
+func scaleOwnPool(st profile.Stage, step *profile.Step, f float64) profile.Stage {
+	c := float64(st.Workers)
+	if w := max(1, math.Round(c/f)); w != c && st.Workers < transitWorkers {
+		st.Workers, f = int(w), f*w/c
+	}
+	if step.Service != nil {
+		svc := step.Service.Scaled(f)
+		step.Service = &svc
+	} else {
+		st.Service = st.Service.Scaled(f)
+	}
+	return st
 }
 
 // routesVia are the routes whose last step is at stage, sorted.
