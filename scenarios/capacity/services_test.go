@@ -10,11 +10,17 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
 )
 
 // The live test services: real HTTP servers on loopback, each of a class
@@ -209,28 +215,21 @@ func holds(p95 map[string]time.Duration, errShare float64, slo time.Duration) bo
 	return errShare <= 0.01 && p95["/a"] <= slo && p95["/b"] <= slo
 }
 
-// TestLiveServicesKneeAndStructure: for live services of several classes
-// (sizes, service times and mixes varied), surge capacity's knee agrees
-// with a plain Poisson client's (written above, not surge's engine): the
-// clauses hold at 0.9x the knee and break at 1.1x, so the knee is within
-// 10%; and the calibration names the class's structure. The compressed
-// set runs in CI; SURGE_LONG_TESTS=1 runs every class.
-func TestLiveServicesKneeAndStructure(t *testing.T) {
-	if testing.Short() {
-		t.Skip("live capacity searches take minutes")
-	}
-	if raceEnabled {
-		t.Skip("a live accuracy test: run without -race (ci/check.sh does)")
-	}
-	long := os.Getenv("SURGE_LONG_TESTS") == "1"
-	for _, c := range []struct {
-		name   string
-		shareA float64
-		slo    time.Duration
-		svc    service
-		want   []string // structures that describe the class
-		ci     bool     // in the compressed set
-	}{
+// liveCase is a live service, its mix and SLO, and the structures that
+// describe its class.
+type liveCase struct {
+	name   string
+	shareA float64
+	slo    time.Duration
+	svc    service
+	want   []string
+	ci     bool // in the compressed set
+}
+
+// liveServices are the live test services: sizes, service times and mixes
+// varied across the classes.
+func liveServices() []liveCase {
+	return []liveCase{
 		{"rate limiter 150/s in front of 16 slots, a 4ms b 8ms, 50% a", 0.5, 100 * time.Millisecond, service{
 			pools: map[string]int{"web": 16}, rate: 150, burst: 15,
 			routes: map[string]hop{"/a": {pool: "web", mean: 4 * time.Millisecond}, "/b": {pool: "web", mean: 8 * time.Millisecond}},
@@ -250,7 +249,29 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			pools: map[string]int{"pa": 4, "pb": 2}, queue: 8,
 			routes: map[string]hop{"/a": {pool: "pa", mean: 6 * time.Millisecond}, "/b": {pool: "pb", mean: 10 * time.Millisecond}},
 		}, []string{"independent"}, false},
-	} {
+		{"4 slots shared, finishing the work of clients who have gone, a 20ms b 30ms, 50% a", 0.5, 300 * time.Millisecond, service{
+			pools: map[string]int{"web": 4}, finish: true,
+			routes: map[string]hop{"/a": {pool: "web", mean: 20 * time.Millisecond}, "/b": {pool: "web", mean: 30 * time.Millisecond}},
+		}, []string{"shared+finish"}, false},
+	}
+}
+
+// TestLiveServicesKneeAndStructure: for live services of several classes
+// (sizes, service times and mixes varied), surge capacity's knee agrees
+// with a plain Poisson client's (written above, not surge's engine): the
+// clauses hold at 0.9x the knee and break at 1.1x, so the knee is within
+// 10%; the calibration names the class's structure; and a surge to 1.4x
+// the knee, compressed, is predicted as judgeSurge judges. The compressed
+// set runs in CI; SURGE_LONG_TESTS=1 runs every class.
+func TestLiveServicesKneeAndStructure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live capacity searches take minutes")
+	}
+	if raceEnabled {
+		t.Skip("a live accuracy test: run without -race (ci/check.sh does)")
+	}
+	long := os.Getenv("SURGE_LONG_TESTS") == "1"
+	for _, c := range liveServices() {
 		t.Run(c.name, func(t *testing.T) {
 			if !c.ci && !long {
 				t.Skip("SURGE_LONG_TESTS=1 runs it")
@@ -263,7 +284,8 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Calibrate(ctx, res, s, nil, srv.URL, 1); err != nil {
+			p, err := Calibrate(ctx, res, s, nil, srv.URL, 1)
+			if err != nil {
 				t.Fatal(err)
 			}
 			knee := res.Knee.ArrivalsPerS
@@ -283,6 +305,9 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			if holds(above, aboveErr, c.slo) {
 				t.Errorf("at 1.1x surge's knee (%.1f/s) a plain Poisson client sees the clauses hold: the knee is low by more than 10%%", 1.1*knee)
 			}
+			// The whole surge, compressed to 20-s phases (TestLiveSurgePredicted
+			// plays minutes, for every class).
+			judgeSurge(t, srv.URL, surgeIn(t, s, knee, 20*time.Second), p)
 		})
 	}
 }
@@ -296,6 +321,95 @@ func sortedP95(m map[string]time.Duration) string {
 	out := ""
 	for _, k := range keys {
 		out += fmt.Sprintf("%s %v ", k, m[k].Round(time.Millisecond))
+	}
+	return out
+}
+
+// TestLiveSurgePredicted: for live services of several classes, surge
+// capacity's search and calibration, then the surge (a minute at half the
+// knee, a minute at 1.4x, a minute at half; clients retrying timeouts,
+// sheds and 5xx twice, then giving up) played live against the service and
+// predicted by the simulator on the calibrated profile, judged as
+// judgeSurge says. SURGE_LONG_TESTS=1 runs it (about six minutes a
+// service; SURGE_SERVICE=words picks the services whose name has them).
+// CI plays a compressed surge on the rate limiter in
+// TestLiveServicesKneeAndStructure.
+func TestLiveSurgePredicted(t *testing.T) {
+	if os.Getenv("SURGE_LONG_TESTS") != "1" {
+		t.Skip("SURGE_LONG_TESTS=1 runs it")
+	}
+	only := os.Getenv("SURGE_SERVICE")
+	for _, c := range liveServices() {
+		t.Run(c.name, func(t *testing.T) {
+			if only != "" && !strings.Contains(c.name, only) {
+				t.Skip("SURGE_SERVICE names another")
+			}
+			srv := c.svc.start(t)
+			s := twoRequests(t, c.shareA, 100, c.slo, "errors <= 1%")
+			ctx := context.Background()
+			res, err := Search(ctx, Config{Scenario: s, Runner: &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: time.Second}, Seed: 1, MinStep: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Calibrate(ctx, res, s, nil, srv.URL, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cand := range res.Candidates {
+				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
+			}
+			judgeSurge(t, srv.URL, surgeOf(t, s, res.Knee.ArrivalsPerS), p)
+		})
+	}
+}
+
+// judgeSurge plays surge live against url and predicts it on p (the same
+// seed), and fails where they differ by more than compareRuns allows plus
+// the live figure's own sampling error (a 95% interval: the error share's
+// binomial one, the p95's order statistics).
+func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.Profile) {
+	t.Helper()
+	ctx := context.Background()
+	time.Sleep(5 * time.Second) // the search's last step drained
+	live, err := replay.Run(ctx, replay.Config{Target: url, Scenario: surge, Seed: 2, Bucket: time.Second, Drain: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred, _, err := sim.Run(ctx, sim.Config{Scenario: surge, Profile: p, Seed: 2, Bucket: time.Second, Drain: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range [2]*results.Run{live, pred} {
+		for _, rec := range reports.Recoveries(surge, r) {
+			t.Logf("%s: recovered %v after %v (left %v)", [2]string{"live", "predicted"}[i], rec.Recovered, rec.After, rec.Left)
+		}
+	}
+	for _, m := range compareRuns(t, live, pred, sampling(live)) {
+		t.Error(m)
+	}
+}
+
+// sampling is each request's 95% sampling error of its error share
+// (binomial) and of its p95 (relative, from the order statistics around
+// it), measured live.
+func sampling(live *results.Run) map[string][2]float64 {
+	out := map[string][2]float64{}
+	for name, e := range live.Endpoints {
+		n := float64(e.Total.Answered())
+		if n == 0 {
+			continue
+		}
+		share := errorShare(e.Total)
+		k := float64(e.Total.Succeeded)
+		var rel float64
+		if k > 0 && p95(e.Total) > 0 {
+			// The p95's rank moves by 1.96 sqrt(k p (1-p)) samples; read
+			// the latencies that far from it.
+			d := 1.96 * math.Sqrt(k*0.95*0.05) / k * 100
+			lo, hi := e.Total.Latency.Percentile(math.Max(0, 95-d)).Seconds(), e.Total.Latency.Percentile(math.Min(100, 95+d)).Seconds()
+			rel = (hi - lo) / 2 / p95(e.Total)
+		}
+		out[name] = [2]float64{1.96 * math.Sqrt(share*(1-share)/n), rel}
 	}
 	return out
 }

@@ -98,14 +98,17 @@ server: {abandoned: finish}
 			s := twoRequests(t, c.shareA, 100, c.slo)
 			truth := parseProfile(t, c.truth)
 			res, p := searchAndCalibrate(t, s, truth, c.want)
-			identified := 0
+			identified, filled := 0, 0
 			for _, st := range res.Steps {
 				if st.Mix != "" {
 					identified++
 				}
+				if strings.Contains(st.Mix, "enough to fill a pool") {
+					filled++
+				}
 			}
-			if identified != 2 {
-				t.Errorf("%d identification steps, want one for each cohort", identified)
+			if identified-filled != 2 {
+				t.Errorf("%d identification steps at 1.5x a cohort's share, want one for each cohort", identified-filled)
 			}
 			if c.want == "shared" {
 				var page strings.Builder
@@ -167,10 +170,15 @@ func searchAndCalibrate(t *testing.T, s *scenarios.Scenario, truth *profile.Prof
 // times it, a minute at half again; clients retry timeouts and sheds
 // twice, and give up after that.
 func surgeOf(t testing.TB, s *scenarios.Scenario, knee float64) *scenarios.Scenario {
+	return surgeIn(t, s, knee, time.Minute)
+}
+
+// surgeIn is surgeOf with phases of the given length.
+func surgeIn(t testing.TB, s *scenarios.Scenario, knee float64, phase time.Duration) *scenarios.Scenario {
 	t.Helper()
-	total := 60 * knee * (0.5 + 1.4 + 0.5)
+	total := phase.Seconds() * knee * (0.5 + 1.4 + 0.5)
 	c := *s
-	c.Arrivals.Bucket, c.Arrivals.Total = time.Minute, scenarios.Count(total)
+	c.Arrivals.Bucket, c.Arrivals.Total = phase, scenarios.Count(total)
 	c.Arrivals.Profile = []scenarios.Percent{scenarios.Percent(0.5 / 2.4), scenarios.Percent(1.4 / 2.4), scenarios.Percent(0.5 / 2.4)}
 	b, err := scenarios.Parse("b.yaml", []byte(`name: b
 scale: 1
@@ -192,12 +200,8 @@ behaviour:
 }
 
 // comparePrediction simulates the surge on the service's true profile and
-// on the calibrated one, and says where they differ by more than what the
-// calibration achieves today: each request's error share within 6 points
-// and p95 within 15%, and the users who gave up within 30% (or 1% of the
-// arrivals when few do). The aim is 3 points and 20%: the shared pool of 8
-// misses it by about 2 points (a capacity 2% high, which a surge 20% past
-// capacity with retries turns into 4-5 points of errors).
+// on the calibrated one, and says where they differ by more than
+// compareRuns allows.
 func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *profile.Profile) []string {
 	t.Helper()
 	run := func(p *profile.Profile) *results.Run {
@@ -207,15 +211,28 @@ func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *p
 		}
 		return r
 	}
-	want, got := run(truth), run(fitted)
+	return compareRuns(t, run(truth), run(fitted), nil)
+}
+
+// compareRuns says where a predicted surge (got) differs from the true one
+// (want) by more than what the calibration achieves today: each request's
+// error share within 6 points and p95 within 15%, and the users who gave
+// up within 30% (or 1% of the arrivals when few do). The aim is 3 points
+// and 20%: the shared pool of 8 misses it by about 2 points (a capacity 2%
+// high, which a surge 20% past capacity with retries turns into 4-5 points
+// of errors). noise widens each request's bounds by its sampling error
+// (error share, relative p95) when want was measured.
+func compareRuns(t *testing.T, want, got *results.Run, noise map[string][2]float64) []string {
+	t.Helper()
 	var misses []string
 	for _, name := range want.EndpointNames() {
 		w, g := want.Endpoints[name].Total, got.Endpoints[name].Total
-		t.Logf("%s: errors %.1f%% (true %.1f%%), p95 %v (true %v)", name, 100*errorShare(g), 100*errorShare(w), g.Latency.Percentile(95), w.Latency.Percentile(95))
-		if d := math.Abs(errorShare(g) - errorShare(w)); d > 0.06 {
+		t.Logf("%s: errors %.1f%% (true %.1f%%), p95 %v (true %v), attempts %d (true %d)", name, 100*errorShare(g), 100*errorShare(w),
+			g.Latency.Percentile(95), w.Latency.Percentile(95), g.Attempted, w.Attempted)
+		if d := math.Abs(errorShare(g) - errorShare(w)); d > 0.06+noise[name][0] {
 			misses = append(misses, fmt.Sprintf("%s: predicted error share %.1f%%, true %.1f%%", name, 100*errorShare(g), 100*errorShare(w)))
 		}
-		if wp, gp := p95(w), p95(g); wp > 0 && math.Abs(gp-wp)/wp > 0.15 {
+		if wp, gp := p95(w), p95(g); wp > 0 && math.Abs(gp-wp)/wp > 0.15+noise[name][1] {
 			misses = append(misses, fmt.Sprintf("%s: predicted p95 %.0fms, true %.0fms", name, 1000*gp, 1000*wp))
 		}
 	}
