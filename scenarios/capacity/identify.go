@@ -22,6 +22,11 @@ const identifyFactor = 1.5
 // the capacity, so going further costs nothing but the step's failures.
 const fillFactor = 2.0
 
+// fillMost bounds a fill step at this many times the knee (and --max
+// bounds it as every step): a cohort whose requests cost a fiftieth of the
+// mix's would otherwise be asked of the generator at a hundred times it.
+const fillMost = 8.0
+
 // identify plays, after the knee is found, each cohort of the peak's mix
 // alone at identifyFactor times its arrivals at the knee, within the
 // budget. It needs two cohorts or more, and a knee.
@@ -72,8 +77,11 @@ func (q *search) fill(ctx context.Context, i int, st Step) bool {
 	if mixed == nil || failedShare(st) >= saturatedShare {
 		return true // it measured the cohort's capacity already
 	}
-	rate := fillFactor * q.res.Knee.ArrivalsPerS * work(*mixed) / work(st)
-	if rate <= st.Offered || math.IsNaN(rate) || math.IsInf(rate, 0) {
+	rate := math.Min(fillFactor*work(*mixed)/work(st), fillMost) * q.res.Knee.ArrivalsPerS
+	if q.cfg.Max > 0 {
+		rate = math.Min(rate, q.cfg.Max)
+	}
+	if rate <= st.Offered || math.IsNaN(rate) {
 		return true
 	}
 	if !q.fits(q.cfg.MinStep) || ctx.Err() != nil {

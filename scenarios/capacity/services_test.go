@@ -355,6 +355,9 @@ func TestLiveSurgePredicted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, st := range res.Steps {
+				t.Logf("step %6.1f/s %-75q succeeded %6.1f/s, failed %5.1f%%", st.Offered, st.Mix, st.Goodput, 100*failedShare(st))
+			}
 			for _, cand := range res.Candidates {
 				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
 			}
