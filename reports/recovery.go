@@ -135,7 +135,7 @@ func windowHealthy(s *scenarios.Scenario, r *results.Run, from, to int) (healthy
 		return true, true
 	}
 	for _, c := range s.SLO {
-		if v, ok := stretchValue(c, all, merged); ok && !c.Holds(v) {
+		if _, broke := stretchBreaks(c, all, merged); broke {
 			return false, false
 		}
 	}

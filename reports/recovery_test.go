@@ -89,3 +89,31 @@ func TestRecoveryOnASyntheticTimeline(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryOfACollapseThatAnswersNothing: a latency clause of
+// successful answers breaks on a stretch whose answers all failed (here
+// timeouts from the fault's start to the end): not recovered, and the
+// clause's first breach is there, at what the failed answers took.
+func TestRecoveryOfACollapseThatAnswersNothing(t *testing.T) {
+	s := recoveryScenario(t)
+	r := results.New(results.Meta{Bucket: time.Second, Elapsed: 20 * time.Second})
+	for b := range 20 {
+		for i := range 20 {
+			o := results.Outcome{At: time.Duration(b)*time.Second + time.Duration(i)*50*time.Millisecond, Corrected: 10 * time.Millisecond, First: true}
+			if b >= 5 {
+				o.Corrected, o.Err = 2*time.Second, "timeout"
+			}
+			r.Record("qr", o)
+		}
+	}
+	r.Event(5*time.Second, "fault-on", "slow: latency on kdca for 3s")
+	r.Event(8*time.Second, "fault-off", "slow")
+	recs := Recoveries(s, r)
+	if len(recs) != 1 || recs[0].Recovered || !recs[0].Judged {
+		t.Errorf("recoveries %+v, want one judged, not recovered", recs)
+	}
+	fb := firstBreaches(s, r)
+	if len(fb) != 1 || fb[0].At != 5*time.Second || fb[0].Measured < 1.9 || fb[0].Measured > 2.1 {
+		t.Errorf("first breaches %+v, want qr p99 at 5s, measured about 2s (the timeouts)", fb)
+	}
+}

@@ -132,6 +132,27 @@ func (w windows) users(i int) results.Users {
 	return u
 }
 
+// stretchBreaks says a clause did not hold on a stretch, and its value
+// there. A latency clause of successful answers breaks on a stretch whose
+// answers all failed (no answer came back good, however fast the failures
+// were); its value there is what the failed answers took at its
+// percentile, as the whole run's verdict fails it ("no successful
+// answer"). Without that, a collapse that answered nothing but timeouts
+// read as healthy, and as recovered.
+func stretchBreaks(c scenarios.Clause, all *results.Series, per map[string]*results.Series) (v float64, broke bool) {
+	if v, ok := stretchValue(c, all, per); ok {
+		return v, !c.Holds(v)
+	}
+	ser := all
+	if c.Endpoint != "" {
+		ser = per[c.Endpoint]
+	}
+	if ser == nil || c.Percentile() <= 0 || c.Answers != scenarios.AnswersOK || ser.Failed() == 0 || c.Op == ">=" || c.Op == ">" {
+		return 0, false
+	}
+	return ser.FailedLatency.Percentile(c.Percentile()).Seconds(), true
+}
+
 // stretchValue is a clause's value on a stretch of the run (merged series
 // per endpoint and over all): ok is false for clauses that are judged on
 // the whole run only (user-level ones) or have nothing to judge here.
@@ -192,7 +213,7 @@ func firstBreaches(s *scenarios.Scenario, r *results.Run) []FirstBreach {
 			if sp, ok := within[ci]; ok && (w.start(i) < sp[0] || w.start(i) >= sp[1]) {
 				continue
 			}
-			if v, ok := stretchValue(c, all, per); ok && !c.Holds(v) {
+			if v, broke := stretchBreaks(c, all, per); broke {
 				found[ci] = true
 				unit := "share"
 				if c.Percentile() != 0 {
