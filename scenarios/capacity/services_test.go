@@ -361,6 +361,9 @@ func TestLiveSurgePredicted(t *testing.T) {
 			for _, cand := range res.Candidates {
 				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
 			}
+			if y, err := MarshalProfile(p); err == nil {
+				t.Logf("profile:\n%s", y)
+			}
 			judgeSurge(t, srv.URL, surgeOf(t, s, res.Knee.ArrivalsPerS), p)
 		})
 	}
@@ -387,7 +390,7 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 			t.Logf("%s: recovered %v after %v (left %v)", [2]string{"live", "predicted"}[i], rec.Recovered, rec.After, rec.Left)
 		}
 	}
-	for _, m := range compareRuns(t, live, pred, sampling(live)) {
+	for _, m := range append(compareRuns(t, live, pred, sampling(live)), compareRecovery(t, surge, live, pred)...) {
 		t.Error(m)
 	}
 }

@@ -121,19 +121,7 @@ server: {abandoned: finish}
 					}
 				}
 			}
-			misses := comparePrediction(t, surgeOf(t, s, res.Knee.ArrivalsPerS), truth, p)
-			if truth.Server.Abandoned == profile.AbandonedFinish {
-				// A service that finishes abandoned work collapses past its
-				// knee and stays down while the clients' retries keep its
-				// backlog full: for how long is decided by a few percent of
-				// capacity, more than these steps pin down. Logged, not
-				// judged (the resolve note says by how much it misses).
-				for _, m := range misses {
-					t.Logf("not judged: %s", m)
-				}
-				return
-			}
-			for _, m := range misses {
+			for _, m := range comparePrediction(t, surgeOf(t, s, res.Knee.ArrivalsPerS), truth, p) {
 				t.Error(m)
 			}
 		})
@@ -211,7 +199,24 @@ func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *p
 		}
 		return r
 	}
-	return compareRuns(t, run(truth), run(fitted), nil)
+	want, got := run(truth), run(fitted)
+	return append(compareRuns(t, want, got, nil), compareRecovery(t, surge, want, got)...)
+}
+
+// compareRecovery says where a predicted surge (got) and the true one
+// (want) disagree on whether the service recovered from the surge before
+// the timeline ended: a collapse that outlives the peak (a service
+// finishing the work of clients who have gone, whose retries keep its
+// backlog full) predicted as a recovery, or the other way round.
+func compareRecovery(t *testing.T, surge *scenarios.Scenario, want, got *results.Run) []string {
+	t.Helper()
+	wr, wj := reports.RecoveredBeforeEnd(surge, want)
+	gr, gj := reports.RecoveredBeforeEnd(surge, got)
+	t.Logf("recovered before the end: predicted %v, true %v", gr, wr)
+	if wj && gj && wr != gr {
+		return []string{fmt.Sprintf("predicted recovered before the end: %v, true %v", gr, wr)}
+	}
+	return nil
 }
 
 // compareRuns says where a predicted surge (got) differs from the true one
