@@ -66,8 +66,8 @@ func (q *search) identify(ctx context.Context) {
 // saturate it (its clauses are no guide: the others' have no samples): a
 // pool shared at the knee serves a cohort alone at about the knee times
 // the mix's work per arrival over the cohort's (each request's work its
-// mean latency there, measured), and a cohort's share of such a pool is
-// what the steps of the peak's mix cannot tell (there every request's
+// mean latency at the lowest passing step of the mix), and a cohort's
+// share of such a pool is what the steps of the peak's mix cannot tell (there every request's
 // successes fall together, whatever their split of the pool's time). A
 // cheap request's service time off by a millisecond in a pool of two is
 // ten points of errors in a surge past the knee. False when the budget or
@@ -77,7 +77,7 @@ func (q *search) fill(ctx context.Context, i int, st Step) bool {
 	if mixed == nil || failedShare(st) >= saturatedShare {
 		return true // it measured the cohort's capacity already
 	}
-	rate := math.Min(fillFactor*work(*mixed)/work(st), fillMost) * q.res.Knee.ArrivalsPerS
+	rate := math.Min(fillFactor*workAt(*mixed, *mixed)/workAt(st, *mixed), fillMost) * q.res.Knee.ArrivalsPerS
 	if q.cfg.Max > 0 {
 		rate = math.Min(rate, q.cfg.Max)
 	}
@@ -92,15 +92,24 @@ func (q *search) fill(ctx context.Context, i int, st Step) bool {
 	return err == nil
 }
 
-// work is a step's requests' mean latency summed per arrival: the time an
-// arrival keeps the service busy, give or take what it spends outside it.
-func work(st Step) float64 {
+// workAt is a step's requests' mean latency summed per arrival (the time
+// an arrival keeps the service busy, give or take what it spends outside
+// it), each request's mean read at base (a lower rate) where base has it:
+// st's requests per arrival at base's cost each. A cohort played alone at 1.5 times its share of the knee may
+// already wait in a pool it nearly fills; its own latencies there made
+// its work look a third higher, and the fill step a third too slow to
+// fill the pool (measured: 0.78x the knee where 1.7x was wanted).
+func workAt(st, base Step) float64 {
 	if st.Achieved <= 0 {
 		return math.NaN()
 	}
 	w := 0.0
-	for _, e := range st.Endpoints {
-		w += e.Answered * e.Mean
+	for name, e := range st.Endpoints {
+		mean := e.Mean
+		if b, ok := base.Endpoints[name]; ok && b.Mean > 0 {
+			mean = b.Mean
+		}
+		w += e.Answered * mean
 	}
 	return w / st.Achieved
 }
