@@ -69,6 +69,9 @@ func writeHTML(w io.Writer, rep *Report, script template.JS, scriptURL string) e
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":    func(x float64) string { return format("share", x) },
 	"relief": ReliefText,
+	"band":   bandRows,
+	"pctOf":  func(x float64) float64 { return 100 * x },
+	"bandOf": BandHeading,
 	"dur":    func(x float64) string { return fmtDuration(x) },
 	"at":     func(d time.Duration) string { return fmtDuration(d.Seconds()) },
 	"val":    formatAny,
@@ -133,6 +136,10 @@ details{margin:1em 0}
 {{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{if .Samples}}{{val .Unit .Measured}}{{else}}-{{end}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td><td>{{.Samples}}</td>
 <td class="{{if not .Evaluated}}unjudged{{else if .Pass}}pass{{else}}fail{{end}}">{{if not .Evaluated}}NOT EVALUATED{{else if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No gate clauses to evaluate.</p>{{end}}
+{{with band .S}}<div id="band"><p>The prediction {{bandOf $.S}}:</p>
+<table><tr><th class="l">figure</th><th>predicted</th><th>capacity -{{printf "%.0f" (pctOf $.Run.Meta.Band.Uncertainty)}}%</th><th>capacity +{{printf "%.0f" (pctOf $.Run.Meta.Band.Uncertainty)}}%</th></tr>
+{{range .}}<tr><td>{{.Figure}}</td><td>{{.Predicted}}</td><td>{{.Low}}</td><td>{{.High}}</td></tr>
+{{end}}</table></div>{{end}}
 {{with .S.FirstBreaches}}<p>What broke first, judged bucket by bucket:</p>
 <table><tr><th>clause</th><th>first broke at (played)</th><th>value in that bucket</th></tr>
 {{range .}}<tr><td>{{.Clause}}</td><td>{{at .At}}</td><td>{{val .Unit .Measured}}</td></tr>

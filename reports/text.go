@@ -23,6 +23,7 @@ func textSummary(w io.Writer, s *Summary) {
 	textHead(w, s)
 	textRequests(w, s)
 	textUsers(w, s)
+	textBand(w, s)
 	textEvents(w, s)
 	textStages(w, s)
 	for _, a := range []*Against{s.Baseline, s.Prediction} {

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/surgekit/surge/scenarios/results"
 )
 
 // TestPredictionSaysWhereItLeavesTheEvidence: a prediction (sim, plan) on
@@ -64,3 +67,75 @@ slo: [hit p95 <= 5s]
 		t.Errorf("plan --json past the knee does not say so:\n%s", out)
 	}
 }
+
+// TestPredictionPlaysItsBand: a prediction on a calibrated profile that
+// says its capacity's uncertainty is played again at both ends of it; its
+// JSON, text and page give each figure as predicted and at capacity -u and
+// +u, and a slower service fails more. A profile that says no uncertainty
+// has no band, and one out of range is refused naming its line.
+func TestPredictionPlaysItsBand(t *testing.T) {
+	dir := t.TempDir()
+	prof := func(u string) string {
+		path := filepath.Join(dir, "profile-"+u+".yaml")
+		os.WriteFile(path, []byte(`name: calibrated-mine
+stages: {pool: {workers: 4, queue: 100000, service: "exp(20ms)"}}
+routes: {hit: [{stage: pool}]}
+server: {abandoned: finish}
+calibrated:
+  scenario: mine
+  knee_arrivals_per_s: 180
+  capacity_uncertainty: `+u+"\n"), 0o644)
+		return path
+	}
+	scenario := filepath.Join(dir, "mine.yaml")
+	os.WriteFile(scenario, []byte(`name: mine
+scale: 1
+arrivals: {start: "12:00", bucket: 30s, total: 12600, profile: [25%, 50%, 25%], process: poisson}
+platforms: {web: 100%}
+cohorts: [{name: all, share: 100%, journey: j}]
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+behaviour:
+  timeout: 1s
+  retry: {attempts: 2, backoff: "uniform(100ms, 300ms)", on: [timeout]}
+slo: [hit p95 <= 500ms]
+`), 0o644)
+	out := filepath.Join(dir, "run")
+	code, text, errs := runSurge("sim", scenario, "--profile", prof("0.1"), "--out", out, "--quiet")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2 (NO-GO): %s", code, errs)
+	}
+	run, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := run.Meta.Band
+	if b == nil || b.Uncertainty != 0.1 || b.Low.Capacity != 0.9 || b.High.Capacity != 1.1 {
+		t.Fatalf("results.json's band %+v, want capacity 0.9 and 1.1", b)
+	}
+	pred, lo, hi := run.Endpoints["hit"].Total.ErrorRate(), b.Low.Endpoints["hit"].ErrorShare, b.High.Endpoints["hit"].ErrorShare
+	if !(lo > pred && pred > hi) || b.Low.Abandoned < b.High.Abandoned {
+		t.Errorf("error shares at -10%%, as predicted, at +10%%: %.3f, %.3f, %.3f; abandoned %d, %d: want a slower service failing more",
+			lo, pred, hi, b.Low.Abandoned, b.High.Abandoned)
+	}
+	row := regexp.MustCompile(fmt.Sprintf(`hit errors +%s +%s +%s\n`, fmtPct(pred), fmtPct(lo), fmtPct(hi)))
+	if !strings.Contains(text, "CAPACITY -10%  CAPACITY +10%") || !row.MatchString(text) {
+		t.Errorf("the text lacks the band's heading or the row %q:\n%s", row, text)
+	}
+	page, _ := os.ReadFile(filepath.Join(out, "report.html"))
+	cells := fmt.Sprintf("<tr><td>hit errors</td><td>%s</td><td>%s</td><td>%s</td></tr>", fmtPct(pred), fmtPct(lo), fmtPct(hi))
+	if !strings.Contains(string(page), `<div id="band">`) || !strings.Contains(string(page), cells) {
+		t.Errorf("the page lacks the band or its row %q", cells)
+	}
+	code, text, _ = runSurge("sim", scenario, "--profile", prof("0"), "--out", filepath.Join(dir, "run0"), "--quiet")
+	if code != 2 || strings.Contains(text, "CAPACITY -") {
+		t.Errorf("a profile without an uncertainty: exit %d, a band in its text:\n%s", code, text)
+	}
+	code, _, errs = runSurge("sim", scenario, "--profile", prof("1.5"), "--out", filepath.Join(dir, "run15"), "--quiet")
+	if code != 1 || !strings.Contains(errs, "profile-1.5.yaml:8: calibrated.capacity_uncertainty") {
+		t.Errorf("an uncertainty of 1.5: exit %d, %s", code, errs)
+	}
+}
+
+// fmtPct is a share as the report writes it.
+func fmtPct(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }

@@ -88,7 +88,25 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	if err := findRelief(ctx, cfg, run, stderr); err != nil {
 		return err
 	}
+	if err := playBand(ctx, cfg, run, stderr); err != nil {
+		return err
+	}
 	return conclude(o, raw, s, run, "-sim", stdout)
+}
+
+// playBand: a prediction made with a calibrated profile that says how
+// uncertain its capacity is is played again at both ends of it
+// (reports.PlayBand, run.Meta.Band).
+func playBand(ctx context.Context, cfg sim.Config, run *results.Run, stderr io.Writer) error {
+	start := time.Now() // only to tell the user how long the band took
+	band, err := reports.PlayBand(ctx, cfg)
+	if err != nil || band == nil {
+		return err
+	}
+	run.Meta.Band = band
+	u := 100 * band.Uncertainty
+	fmt.Fprintf(stderr, "played again at the capacity -%.0f%% and +%.0f%% (the calibration's uncertainty) in %v\n", u, u, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // findRelief: when the predicted service has not recovered from the surge

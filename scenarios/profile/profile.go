@@ -105,6 +105,13 @@ type Calibration struct {
 	// measured p95, and predicted - measured error share.
 	PastKneeP95Error float64 `yaml:"past_knee_p95_error,omitempty"`
 	PastKneeErrorGap float64 `yaml:"past_knee_error_share_gap,omitempty"`
+	// CapacityUncertainty is the relative 95% uncertainty of the capacity
+	// fitted (0.07: the service may be 7% slower or faster than the
+	// profile says): the sampling error of the successes it was fitted to
+	// and how far its simulation of the steps that saturated the service
+	// was off, together. surge sim plays a prediction again at both ends
+	// (results.Band). 0: not known.
+	CapacityUncertainty float64 `yaml:"capacity_uncertainty,omitempty"`
 }
 
 // Outside says where a prediction at peak arrivals/s (of the scenario the
@@ -377,4 +384,40 @@ func Schema() map[string]any {
 		"Stage.when_full": {Values: []string{WhenFullShed, WhenFullWait}},
 		"Platform.proof":  {Values: []string{ProofFetch, ProofWallet}},
 	})
+}
+
+// WithCapacity is p with its capacity times f: every service time (a
+// stage's and a visit's own) divided by f and every rate limit times f;
+// workers, queues and timeouts as they are. f > 0.
+func (p *Profile) WithCapacity(f float64) *Profile {
+	out := *p
+	out.Stages = make(map[string]Stage, len(p.Stages))
+	for name, st := range p.Stages {
+		st.Service = st.Service.Scaled(1 / f)
+		st.RateLimit *= f
+		if st.Burst > 0 {
+			st.Burst = max(1, int(math.Round(float64(st.Burst)*f)))
+		}
+		out.Stages[name] = st
+	}
+	out.Routes = make(map[string][]Step, len(p.Routes))
+	for name, steps := range p.Routes {
+		out.Routes[name] = scaledSteps(steps, f)
+	}
+	return &out
+}
+
+func scaledSteps(steps []Step, f float64) []Step {
+	out := make([]Step, len(steps))
+	for i, s := range steps {
+		if s.Service != nil {
+			d := s.Service.Scaled(1 / f)
+			s.Service = &d
+		}
+		if s.Calls != nil {
+			s.Calls = scaledSteps(s.Calls, f)
+		}
+		out[i] = s
+	}
+	return out
 }

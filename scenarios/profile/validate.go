@@ -44,6 +44,9 @@ func (p *Profile) Validate(pr *spec.Problems) {
 	}
 	p.Server.validate(pr)
 	p.validateRules(pr)
+	if c := p.Calibrated; c != nil && !(c.CapacityUncertainty >= 0 && c.CapacityUncertainty < 1) {
+		pr.Addf("calibrated.capacity_uncertainty", "want a share of the capacity, at least 0 and below 1 (0.07 for 7%%), have %v", c.CapacityUncertainty)
+	}
 }
 
 func (s Stage) validate(pr *spec.Problems, path string) {

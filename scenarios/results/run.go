@@ -131,6 +131,42 @@ type Meta struct {
 	// surge by the end of the played timeline, how far the arrivals after
 	// the surge must fall for it to (sim.FindRelief).
 	Relief *Relief `json:"relief,omitempty"`
+	// Band is, of a prediction made with a calibrated profile that says its
+	// capacity's uncertainty, the same prediction at the two ends of it.
+	Band *Band `json:"band,omitempty"`
+}
+
+// Band is a prediction played again with the capacity the calibration
+// fitted lowered and raised by its uncertainty (every service time divided
+// by 1-u and 1+u, every rate limit times them): what the figures a review
+// sizes from would be if the service is as slow, or as fast, as the
+// calibration's evidence allows.
+type Band struct {
+	// Uncertainty is u, the relative 95% uncertainty of the fitted
+	// capacity (profile calibrated.capacity_uncertainty).
+	Uncertainty float64 `json:"capacity_uncertainty"`
+	// Low is the prediction at capacity x (1-u), High at x (1+u).
+	Low  BandEnd `json:"low"`
+	High BandEnd `json:"high"`
+}
+
+// BandEnd is one end of a Band: the figures of the prediction played at
+// that capacity.
+type BandEnd struct {
+	Capacity  float64                 `json:"capacity"` // the factor played (1-u or 1+u)
+	Endpoints map[string]BandEndpoint `json:"endpoints"`
+	Abandoned int64                   `json:"abandoned_users"`
+	// Pass is the gate's verdict there; Recovered whether the service
+	// recovered from the surge before the played timeline ended (false
+	// too when there was no surge to judge).
+	Pass      bool `json:"gate_pass"`
+	Recovered bool `json:"recovered"`
+}
+
+// BandEndpoint is one request's figures at one end of a Band.
+type BandEndpoint struct {
+	ErrorShare float64 `json:"error_share"`
+	P95        float64 `json:"p95_s"` // of successful answers (0: none)
 }
 
 // Relief is how far the arrivals after a surge must fall for a service
