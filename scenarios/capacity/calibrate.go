@@ -64,6 +64,9 @@ func Calibrate(ctx context.Context, res *Result, s *scenarios.Scenario, snaps []
 	p.Calibrated.Knee, p.Calibrated.MeasuredUpTo = res.Knee.ArrivalsPerS, measuredUpTo(res)
 	if len(res.Candidates) > 0 {
 		p.Calibrated.PastKneeP95Error, p.Calibrated.PastKneeErrorGap = pastKnee(res.Candidates[0], res.Knee.ArrivalsPerS)
+		var note string
+		p.Calibrated.CapacityUncertainty, note = capacityUncertainty(res.Candidates[0])
+		p.Calibrated.Notes = append(p.Calibrated.Notes, note)
 	}
 	var pr spec.Problems
 	p.Validate(&pr)
@@ -497,4 +500,39 @@ func pastKnee(c reports.Candidate, knee float64) (p95Err, gap float64) {
 		}
 	}
 	return p95Err, gap
+}
+
+// mostUncertainty bounds capacityUncertainty: past half, the band would
+// say only that the capacity is not known.
+const mostUncertainty = 0.5
+
+// capacityUncertainty is the relative 95% uncertainty of the capacity a
+// candidate was fitted to, from the steps that filled the service (a
+// request failing 5% or more with successes enough to count): there its
+// successes a second are the capacity. Two parts, added in quadrature:
+// the successes' own sampling error (1.96/sqrt(n) of the n successes
+// counted: a pool's completions in a fixed time vary as its service
+// times do, which for exponential work is the Poisson count's) and how
+// far the candidate's simulation of those steps was off (the root mean
+// square of ln(predicted / measured successes), weighted by the
+// successes). 0 when no step filled the service.
+func capacityUncertainty(c reports.Candidate) (float64, string) {
+	var n, sq float64
+	for _, st := range c.Steps {
+		for _, e := range st.Endpoints {
+			if e.MeasuredErrors < saturatedShare || e.MeasuredSuccesses < minCandidateAnswers {
+				continue
+			}
+			m := float64(e.MeasuredSuccesses)
+			r := math.Log(float64(e.PredictedSuccesses+1) / (m + 1))
+			n, sq = n+m, sq+m*r*r
+		}
+	}
+	if n == 0 {
+		return 0, "capacity: no step filled the service, so how well its capacity is known is not known (surge sim plays no band)"
+	}
+	sampling, misfit := 1.96/math.Sqrt(n), math.Sqrt(sq/n)
+	u := math.Min(math.Hypot(sampling, misfit), mostUncertainty)
+	return u, fmt.Sprintf("capacity: known within %.1f%% (95%%): the sampling error of the %.0f successes of the steps that filled the service (%.1f%%) and the chosen structure's simulation of them, off by %.1f%% (root mean square); surge sim plays a prediction again at both ends",
+		100*u, n, 100*sampling, 100*misfit)
 }

@@ -253,6 +253,10 @@ func liveServices() []liveCase {
 			pools: map[string]int{"web": 4}, finish: true,
 			routes: map[string]hop{"/a": {pool: "web", mean: 20 * time.Millisecond}, "/b": {pool: "web", mean: 30 * time.Millisecond}},
 		}, []string{"shared+finish"}, false},
+		{"own pools of 3 and 5 finishing the work of clients who have gone, a 15ms b 25ms, 30% a", 0.3, 250 * time.Millisecond, service{
+			pools: map[string]int{"pa": 3, "pb": 5}, finish: true,
+			routes: map[string]hop{"/a": {pool: "pa", mean: 15 * time.Millisecond}, "/b": {pool: "pb", mean: 25 * time.Millisecond}},
+		}, []string{"independent+finish"}, false},
 	}
 }
 
@@ -381,10 +385,12 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 	if err != nil {
 		t.Fatal(err)
 	}
-	pred, _, err := sim.Run(ctx, sim.Config{Scenario: surge, Profile: p, Seed: 2, Bucket: time.Second, Drain: 30 * time.Second})
+	cfg := sim.Config{Scenario: surge, Profile: p, Seed: 2, Bucket: time.Second, Drain: 30 * time.Second}
+	pred, _, err := sim.Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	logBand(t, cfg, live)
 	for i, r := range [2]*results.Run{live, pred} {
 		for _, rec := range reports.Recoveries(surge, r) {
 			t.Logf("%s: recovered %v after %v (left %v)", [2]string{"live", "predicted"}[i], rec.Recovered, rec.After, rec.Left)
@@ -393,6 +399,26 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 	for _, m := range append(compareRuns(t, live, pred, sampling(live)), compareRecovery(t, surge, live, pred)...) {
 		t.Error(m)
 	}
+}
+
+// logBand plays cfg's prediction at both ends of its profile's capacity
+// uncertainty (reports.PlayBand) and logs whether want's figures fall
+// within them: the band's coverage, for the resolve note.
+func logBand(t *testing.T, cfg sim.Config, want *results.Run) {
+	t.Helper()
+	band, err := reports.PlayBand(context.Background(), cfg)
+	if err != nil || band == nil {
+		t.Logf("no band (%v)", err)
+		return
+	}
+	in := func(x, a, b float64) bool { return math.Min(a, b) <= x && x <= math.Max(a, b) }
+	for _, name := range want.EndpointNames() {
+		w, lo, hi := errorShare(want.Endpoints[name].Total), band.Low.Endpoints[name].ErrorShare, band.High.Endpoints[name].ErrorShare
+		t.Logf("band +-%.1f%%: %s errors %.1f%% at -, %.1f%% at + (true %.1f%%: within %v)", 100*band.Uncertainty, name, 100*lo, 100*hi, 100*w, in(w, lo, hi))
+	}
+	wa := float64(want.Users.Abandoned)
+	t.Logf("band: abandoned %d at -, %d at + (true %d: within %v)", band.Low.Abandoned, band.High.Abandoned, want.Users.Abandoned,
+		in(wa, float64(band.Low.Abandoned), float64(band.High.Abandoned)))
 }
 
 // sampling is each request's 95% sampling error of its error share

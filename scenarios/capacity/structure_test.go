@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func searchAndCalibrate(t *testing.T, s *scenarios.Scenario, truth *profile.Prof
 	if got := res.Candidates[0].Name; got != want {
 		t.Errorf("chose %s, want %s (knee %.1f/s, %d steps)", got, want, res.Knee.ArrivalsPerS, len(res.Steps))
 	}
-	if notes := p.Calibrated.Notes; len(notes) == 0 || !strings.Contains(notes[len(notes)-1], "structure: "+want) {
+	if notes := p.Calibrated.Notes; !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, "structure: "+want+" ") }) {
 		t.Errorf("the profile's notes do not say the structure: %v", notes)
 	}
 	return res, p
@@ -200,6 +201,7 @@ func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *p
 		return r
 	}
 	want, got := run(truth), run(fitted)
+	logBand(t, sim.Config{Scenario: surge, Profile: fitted, Seed: 2, Bucket: time.Second}, want)
 	return append(compareRuns(t, want, got, nil), compareRecovery(t, surge, want, got)...)
 }
 
