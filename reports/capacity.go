@@ -36,6 +36,9 @@ type Capacity struct {
 	ProfileNotes []string `json:"profile_notes,omitempty"`
 	// Calibration is how the calibrated profile reproduces the steps.
 	Calibration []CalibrationCheck `json:"calibration,omitempty"`
+	// TargetNote says what the target's own /metrics said of its bound
+	// (its CPU, a connection pool) over the steps, when it exports them.
+	TargetNote string `json:"target_note,omitempty"`
 	// Candidates are the structures the calibration fitted and simulated
 	// against every step, best (the one chosen) first.
 	Candidates []Candidate `json:"candidates,omitempty"`
@@ -109,6 +112,32 @@ type CapacityStep struct {
 	// identification step ("only cohort b") that shows how the requests
 	// share the service. Such steps judge no knee.
 	Mix string `json:"mix,omitempty"`
+	// Target is what the target's own /metrics said over the step, when
+	// it exports the standard families (nil: it has none).
+	Target *TargetFigures `json:"target,omitempty"`
+}
+
+// TargetFigures are a step as the target's own /metrics saw it: the
+// process's CPU (process_cpu_seconds_total, which every Prometheus client
+// library exports) against the cores it may use (Go's
+// go_sched_gomaxprocs_threads), and a database/sql pool's (client_golang's
+// DBStats collector: go_sql_*) connections in use, its bound and the
+// waits for a connection. Rates are over the time between the scrapes
+// before and after the step (its warm-up and drain included).
+type TargetFigures struct {
+	HasCPU   bool    `json:"has_cpu,omitempty"`
+	CPUCores float64 `json:"cpu_cores,omitempty"` // CPU seconds a second
+	Cores    float64 `json:"cores,omitempty"`     // 0: not exported
+	// ResidentBytes is the process's memory after the step.
+	ResidentBytes float64 `json:"resident_bytes,omitempty"`
+	HasPool       bool    `json:"has_pool,omitempty"`
+	// PoolInUse is the connections in use when the step ended, PoolMax the
+	// pool's bound (0: none), PoolWaits the waits for a connection a
+	// second and PoolWait their mean (seconds).
+	PoolInUse float64 `json:"pool_in_use,omitempty"`
+	PoolMax   float64 `json:"pool_max_open,omitempty"`
+	PoolWaits float64 `json:"pool_waits_per_s,omitempty"`
+	PoolWait  float64 `json:"pool_mean_wait_s,omitempty"`
 }
 
 // CapacityEndpoint is one request's figures in a step (latencies in seconds,

@@ -72,8 +72,12 @@ func CapacityText(w io.Writer, c *Capacity) {
 	if c.Bottleneck != "" {
 		fmt.Fprintf(w, "bottleneck: %s (%s)\n", c.Bottleneck, c.BottleneckWhy)
 	}
+	if c.TargetNote != "" {
+		fmt.Fprintf(w, "%s\n", c.TargetNote)
+	}
 	fmt.Fprintln(w)
 	capacityStepsText(w, c)
+	capacityTargetText(w, c)
 	if u := c.USL; u != nil {
 		fmt.Fprintln(w)
 		USLText(w, u)
@@ -151,6 +155,61 @@ func (r stepRow) verdict() string {
 		v += " (generator behind)"
 	}
 	return v
+}
+
+// targetRow is a step's figures from the target's own /metrics, as the
+// tables show them ("-" where it exports none).
+type targetRow struct {
+	Offered                             float64
+	Mix, CPU, Memory, Pool, Waits, Wait string
+}
+
+// targetRows are the steps the target's own metrics saw, in the steps
+// table's order; nil when it exports none.
+func targetRows(c *Capacity) []targetRow {
+	var out []targetRow
+	for _, r := range stepRows(c) {
+		f := r.Target
+		if f == nil {
+			continue
+		}
+		row := targetRow{Offered: r.Offered, Mix: r.Mix, CPU: "-", Memory: "-", Pool: "-", Waits: "-", Wait: "-"}
+		if f.HasCPU {
+			row.CPU = fmt.Sprintf("%.2f", f.CPUCores)
+			if f.Cores > 0 {
+				row.CPU += fmt.Sprintf(" of %.0f", f.Cores)
+			}
+		}
+		if f.ResidentBytes > 0 {
+			row.Memory = fmt.Sprintf("%.0f MB", f.ResidentBytes/1e6)
+		}
+		if f.HasPool {
+			row.Pool, row.Waits = fmt.Sprintf("%.0f", f.PoolInUse), fmt.Sprintf("%.4g", f.PoolWaits)
+			if f.PoolMax > 0 {
+				row.Pool += fmt.Sprintf(" of %.0f", f.PoolMax)
+			}
+			if f.PoolWaits > 0 {
+				row.Wait = fmtDuration(f.PoolWait)
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// capacityTargetText is the table of the target's own figures per step.
+func capacityTargetText(w io.Writer, c *Capacity) {
+	rows := targetRows(c)
+	if rows == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nthe target's own metrics (its /metrics, scraped before and after each step):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "OFFERED/s\tCPU CORES\tRESIDENT\tDB CONNS IN USE\tDB WAITS/s\tMEAN WAIT\tMIX\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%.4g\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Offered, r.CPU, r.Memory, r.Pool, r.Waits, r.Wait, map[bool]string{true: "peak", false: r.Mix}[r.Mix == ""])
+	}
+	tw.Flush()
 }
 
 // capacityStepsText is the table of the search's steps.
@@ -250,7 +309,8 @@ type capacityView struct {
 	// ones with a latency clause, so that it fits a page).
 	Names, Table []string
 	Rows         []stepRow // the steps table's rows
-	Cols         int       // and its columns
+	TargetRows   []targetRow
+	Cols         int // and its columns
 }
 
 // CapacityHTMLLinked is the capacity page with the ECharts script read from
@@ -282,7 +342,7 @@ func writeCapacityHTML(w io.Writer, c *Capacity, s *scenarios.Scenario, script t
 		v.Table = v.Names
 	}
 	v.Charts = capacityCharts(c, s, v.Names)
-	v.Rows, v.Cols = stepRows(c), 8+2*len(v.Table)
+	v.Rows, v.Cols, v.TargetRows = stepRows(c), 8+2*len(v.Table), targetRows(c)
 	var text strings.Builder
 	CapacityText(&text, c)
 	v.Text = text.String()
@@ -495,6 +555,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 <tr><td>what limits it</td><td>{{.C.Knee.Limit}}</td></tr>
 </table>{{else}}<p class="fail">No rate tried held every clause.</p>{{end}}
 {{with .C.Bottleneck}}<p>Bottleneck: <b>{{.}}</b> ({{$.C.BottleneckWhy}}).</p>{{end}}
+{{with .C.TargetNote}}<p id="target-note">{{.}}</p>{{end}}
 {{with .C.Gate}}<table><tr><th>gate clause</th><th>measured</th><th>limit</th><th></th></tr>
 {{range .}}<tr><td>{{.Clause}}</td><td>{{printf "%.2f" .Measured}}x</td><td>{{printf "%.2f" .Limit}}x</td><td class="{{if .Pass}}pass{{else}}fail{{end}}">{{if not .Evaluated}}NOT EVALUATED{{else if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
 {{end}}</table>{{end}}
@@ -507,6 +568,10 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 <tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>
 {{with .Broken}}<tr class="broke"><td colspan="{{$.Cols}}">broke: {{range $i, $b := .}}{{if $i}} · {{end}}{{$b}}{{end}}</td></tr>{{end}}{{end}}
 {{end}}</table>
+{{with .TargetRows}}<p>The target's own metrics (its <code>/metrics</code>, scraped before and after each step; rates over that time):</p>
+<table id="target-table"><tr><th>offered/s</th><th>CPU cores</th><th>resident</th><th>database connections in use</th><th>waits for one/s</th><th>mean wait</th><th class="l">mix</th></tr>
+{{range .}}<tr><td>{{num .Offered}}</td><td>{{.CPU}}</td><td>{{.Memory}}</td><td>{{.Pool}}</td><td>{{.Waits}}</td><td>{{.Wait}}</td><td class="l">{{if .Mix}}{{.Mix}}{{else}}the peak's{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2 id="charts">3. Against offered load</h2>
 {{range .Charts}}{{.Element}}{{.Script}}
 {{end}}

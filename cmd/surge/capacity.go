@@ -197,6 +197,7 @@ func calibrate(ctx context.Context, res *capacity.Result, s *scenarios.Scenario,
 	if !ok || len(res.Steps) == 0 {
 		return nil
 	}
+	capacity.ReadTarget(res, live.Snapshots)
 	p, err := capacity.Calibrate(ctx, res, s, live.Snapshots, target, seed)
 	if err != nil {
 		fmt.Fprintf(stderr, "note: no calibrated profile: %v\n", err)

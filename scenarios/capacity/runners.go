@@ -30,6 +30,9 @@ type LiveRunner struct {
 // Snapshot is a target's /metrics before and after one step.
 type Snapshot struct {
 	Before, After map[string]*dto.MetricFamily
+	// BeforeAt and AfterAt are when each was scraped (the wall clock: a
+	// live step's time, over which the target's counters are rates).
+	BeforeAt, AfterAt time.Time
 }
 
 // Mode is "live".
@@ -42,6 +45,7 @@ func (l *LiveRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uin
 	var snap Snapshot
 	if cfg.SampleMetrics {
 		snap.Before, _ = replay.Scrape(ctx, cfg.Target)
+		snap.BeforeAt = time.Now()
 	}
 	run, err := replay.Run(ctx, cfg)
 	if err != nil {
@@ -49,6 +53,7 @@ func (l *LiveRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uin
 	}
 	if cfg.SampleMetrics {
 		snap.After, _ = replay.Scrape(ctx, cfg.Target)
+		snap.AfterAt = time.Now()
 	}
 	l.Snapshots = append(l.Snapshots, snap)
 	return run, nil

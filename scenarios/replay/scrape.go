@@ -155,3 +155,18 @@ func value(m *dto.Metric) float64 {
 	}
 	return m.GetUntyped().GetValue()
 }
+
+// FamilyTotal is the sum of a scraped family's samples (gauges, counters
+// or untyped: every series, whatever its labels), and whether the target
+// exports it.
+func FamilyTotal(fams map[string]*dto.MetricFamily, name string) (float64, bool) {
+	f := fams[name]
+	if f == nil || len(f.GetMetric()) == 0 {
+		return 0, false
+	}
+	total := 0.0
+	for _, m := range f.GetMetric() {
+		total += value(m)
+	}
+	return total, true
+}
