@@ -13,6 +13,7 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
 	"github.com/surgekit/surge/sim"
 )
@@ -45,19 +46,7 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 	}
 	simKnee := simRes.Knee.ArrivalsPerS
 
-	srv, err := refserver.New(refserver.Config{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler), AdminToken: "knee-test-admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler()}
-	go hs.Serve(ln)
-	defer hs.Close()
-	target := "http://" + ln.Addr().String()
+	target := "http://" + serveReference(t, p, "knee-test-admin")
 	live := &LiveRunner{Config: replay.Config{Target: target, AdminToken: "knee-test-admin", SampleMetrics: true, StageCalls: p.Calls()}, Cool: time.Second}
 	// Start just below the simulated knee, so that the search brackets it
 	// in a few steps; each measures 15-40 s.
@@ -115,4 +104,23 @@ func TestReferenceServerKneeAndCalibration(t *testing.T) {
 	if checked < 2 {
 		t.Errorf("only %d requests had the samples to compare", checked)
 	}
+}
+
+// serveReference serves the reference server with profile p on loopback
+// until the test ends, and says its address.
+func serveReference(t *testing.T, p *profile.Profile, adminToken string) string {
+	t.Helper()
+	srv, err := refserver.New(refserver.Config{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler), AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return ln.Addr().String()
 }

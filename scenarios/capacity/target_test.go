@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -19,7 +16,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/surgekit/surge/reference-server/profiles"
-	"github.com/surgekit/surge/reference-server/refserver"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/replay"
@@ -37,19 +33,7 @@ func TestTargetHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := refserver.New(refserver.Config{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler), AdminToken: "target-test-admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler()}
-	go hs.Serve(ln)
-	defer hs.Close()
-	fmt.Printf("listening %s\n", ln.Addr())
+	fmt.Printf("listening %s\n", serveReference(t, p, "target-test-admin"))
 	done := make(chan struct{})
 	go func() { bufio.NewReader(os.Stdin).ReadString('\n'); close(done) }()
 	select {
