@@ -135,8 +135,8 @@ details{margin:1em 0}
 {{if .Verdict.Clauses}}<table><tr><th>clause</th><th>measured</th><th>limit</th><th>margin</th><th>samples</th><th></th></tr>
 {{range .Verdict.Clauses}}<tr><td>{{.Clause}}</td><td>{{if .Samples}}{{val .Unit .Measured}}{{else}}-{{end}}</td><td>{{val .Unit .Limit}}</td><td>{{if .Note}}{{.Note}}{{else}}{{val .Unit .Margin}}{{end}}</td><td>{{.Samples}}</td>
 <td class="{{if not .Evaluated}}unjudged{{else if .Pass}}pass{{else}}fail{{end}}">{{if not .Evaluated}}NOT EVALUATED{{else if .Pass}}PASS{{else}}FAIL{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="muted">No gate clauses to evaluate.</p>{{end}}
-{{with band .S}}<div id="band"><p>The prediction {{bandOf $.S}}:</p>
+{{end}}</table>{{else}}<p class="muted">No gate clauses to evaluate.</p>{{end}}{{with band .S}}
+<div id="band"><p>The prediction {{bandOf $.S}}:</p>
 <table><tr><th class="l">figure</th><th>predicted</th><th>capacity -{{printf "%.0f" (pctOf $.Run.Meta.Band.Uncertainty)}}%</th><th>capacity +{{printf "%.0f" (pctOf $.Run.Meta.Band.Uncertainty)}}%</th></tr>
 {{range .}}<tr><td>{{.Figure}}</td><td>{{.Predicted}}</td><td>{{.Low}}</td><td>{{.High}}</td></tr>
 {{end}}</table></div>{{end}}
