@@ -112,6 +112,12 @@ type CapacityStep struct {
 	// identification step ("only cohort b") that shows how the requests
 	// share the service. Such steps judge no knee.
 	Mix string `json:"mix,omitempty"`
+	// Settled is how long the service took after the step (which failed)
+	// to answer as at the lowest passing rate again, probed (a live search
+	// only); Unsettled says it had not within a minute. A service that
+	// takes seconds is still working for the step's clients who have gone.
+	Settled   time.Duration `json:"settled_after_ns,omitempty"`
+	Unsettled bool          `json:"unsettled,omitempty"`
 	// Target is what the target's own /metrics said over the step, when
 	// it exports the standard families (nil: it has none).
 	Target *TargetFigures `json:"target,omitempty"`

@@ -145,7 +145,7 @@ func (r stepRow) verdict() string {
 	v := "PASS"
 	switch {
 	case r.Mix != "":
-		return "identification, not judged: " + r.Mix
+		return "identification, not judged: " + r.Mix + r.Settling()
 	case r.Knee:
 		v = "PASS (the knee)"
 	case !r.Pass:
@@ -154,7 +154,19 @@ func (r stepRow) verdict() string {
 	if r.Behind {
 		v += " (generator behind)"
 	}
-	return v
+	return v + r.Settling()
+}
+
+// Settling says how long the service took after a failed step to answer
+// as at the lowest passing rate again, when it took a while.
+func (r stepRow) Settling() string {
+	switch {
+	case r.Unsettled:
+		return "; after it the service did not answer as at the lowest rate again within a minute (still working, for clients who had gone?)"
+	case r.Settled > 0:
+		return fmt.Sprintf("; after it the service took %s to answer as at the lowest rate again (still working, for clients who had gone?)", fmtDuration(r.Settled.Seconds()))
+	}
+	return ""
 }
 
 // targetRow is a step's figures from the target's own /metrics, as the
@@ -567,6 +579,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 {{if .Mix}}<td class="l muted">not judged</td></tr>
 <tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>
 {{with .Broken}}<tr class="broke"><td colspan="{{$.Cols}}">broke: {{range $i, $b := .}}{{if $i}} · {{end}}{{$b}}{{end}}</td></tr>{{end}}{{end}}
+{{with .Settling}}<tr class="broke"><td colspan="{{$.Cols}}">{{slice . 2}}</td></tr>{{end}}
 {{end}}</table>
 {{with .TargetRows}}<p>The target's own metrics (its <code>/metrics</code>, scraped before and after each step; rates over that time):</p>
 <table id="target-table"><tr><th>offered/s</th><th>CPU cores</th><th>resident</th><th>database connections in use</th><th>waits for one/s</th><th>mean wait</th><th class="l">mix</th></tr>

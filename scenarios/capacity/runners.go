@@ -59,6 +59,14 @@ func (l *LiveRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uin
 	return run, nil
 }
 
+// Probe plays s as Steady does, without the scrapes around it: a probe
+// between steps, not a step.
+func (l *LiveRunner) Probe(ctx context.Context, s *scenarios.Scenario, seed uint64) (*results.Run, error) {
+	cfg := l.Config
+	cfg.Scenario, cfg.Seed, cfg.Drain, cfg.Bucket, cfg.Progress, cfg.SampleMetrics = s, seed, 10*time.Second, time.Second, nil, false
+	return replay.Run(ctx, cfg)
+}
+
 // Closed plays a closed-loop level.
 func (l *LiveRunner) Closed(ctx context.Context, s *scenarios.Scenario, seed uint64, users int, d time.Duration) (*results.Run, error) {
 	cfg := l.Config

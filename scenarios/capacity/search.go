@@ -27,6 +27,14 @@ type Runner interface {
 	Mode() string
 }
 
+// Prober is a Runner that can play a probe between steps that is not a
+// step (LiveRunner: no scrape of the target's metrics is taken for it).
+// A search probes a live service after a step that failed until it answers
+// as it did at a low rate again (settle).
+type Prober interface {
+	Probe(ctx context.Context, s *scenarios.Scenario, seed uint64) (*results.Run, error)
+}
+
 // Config is one search. Zero optional fields take the documented defaults.
 type Config struct {
 	Scenario *scenarios.Scenario
@@ -220,6 +228,9 @@ func (q *search) play(ctx context.Context, m Mix, label string, rate float64, le
 	}
 	if err := q.cfg.Runner.Cooldown(ctx); err != nil && ctx.Err() == nil {
 		return st, run, err
+	}
+	if failedShare(st) > 0 || !st.Pass {
+		q.settle(ctx, len(q.res.Steps)-1)
 	}
 	return st, run, nil
 }

@@ -18,7 +18,9 @@ import (
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
 )
 
 // TestTargetHelperProcess is the target of TestTargetsOwnMetrics: the
@@ -161,5 +163,72 @@ go_sql_wait_duration_seconds_total{db_name="orders"} %g
 				t.Errorf("%s: the note lacks %q: %s", c.name, w, res.TargetNote)
 			}
 		}
+	}
+}
+
+// busyAfterOverload is a simulated service that stays busy for two probes
+// after every step that broke its clauses (p95 <= 300ms; its probes
+// answered by a tenth of its capacity), as one finishing its gone clients' work does: a Prober.
+type busyAfterOverload struct {
+	SimRunner
+	slow         *profile.Profile
+	busy, probes int
+	clock        time.Time
+}
+
+func (b *busyAfterOverload) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
+	run, err := b.SimRunner.Steady(ctx, s, seed, drain)
+	if o := run.Overall(); err == nil && (o.ErrorRate() > 0 || o.Latency.Percentile(95) > 300*time.Millisecond) { // the step fails its clauses
+		b.busy = 2
+	}
+	return run, err
+}
+
+func (b *busyAfterOverload) Probe(ctx context.Context, s *scenarios.Scenario, seed uint64) (*results.Run, error) {
+	b.probes++
+	b.clock = b.clock.Add(settleProbe)
+	if b.busy > 0 {
+		b.busy--
+		return (&SimRunner{Profile: b.slow}).Steady(ctx, s, seed, time.Minute)
+	}
+	return b.SimRunner.Steady(ctx, s, seed, time.Minute)
+}
+
+// TestSearchWaitsOutABusyService: after a step that failed, the search
+// probes until the service answers as at its lowest passing rate, and
+// says on the step how long that took; a step that passed is not probed.
+func TestSearchWaitsOutABusyService(t *testing.T) {
+	s := twoRequests(t, 0.5, 100, 300*time.Millisecond)
+	truth := parseProfile(t, `name: t
+stages: {pool: {workers: 4, queue: 100000, service: "exp(20ms)"}}
+routes: {a: [{stage: pool}], b: [{stage: pool}]}
+`)
+	slow := truth.WithCapacity(0.1)
+	b := &busyAfterOverload{SimRunner: SimRunner{Profile: truth}, slow: slow, clock: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	res, err := Search(context.Background(), Config{Scenario: s, Runner: b, Seed: 1, MinStep: 10 * time.Second, NoIdentify: true, Now: func() time.Time { return b.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, st := range res.Steps {
+		switch {
+		case failedShare(st) > 0 || !st.Pass:
+			failed++
+			if st.Settled != 2*settleProbe {
+				t.Errorf("step %.4g/s failed: settled after %v, want %v (two busy probes)", st.Offered, st.Settled, 2*settleProbe)
+			}
+		case st.Settled != 0:
+			t.Errorf("step %.4g/s passed but settled after %v", st.Offered, st.Settled)
+		}
+	}
+	if failed == 0 || b.probes != 3*failed {
+		t.Errorf("%d probes after %d failed steps, want three after each", b.probes, failed)
+	}
+	var page strings.Builder
+	if err := reports.CapacityHTML(&page, &res.Capacity, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), "after it the service took 4.00s to answer as at the lowest rate again") {
+		t.Errorf("the page does not say how long the service took to settle")
 	}
 }
