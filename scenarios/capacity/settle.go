@@ -36,7 +36,10 @@ func (q *search) settle(ctx context.Context, i int) {
 	}
 	begin := q.cfg.Now()
 	for n := uint64(0); q.cfg.Now().Sub(begin) < settleMost && ctx.Err() == nil; n++ {
-		at := q.cfg.Now()
+		at := begin // the first probe: settled at once when it finds it so
+		if n > 0 {
+			at = q.cfg.Now()
+		}
 		sc, err := Steady(q.s, q.mix, base.Offered, settleProbe)
 		if err != nil {
 			return
