@@ -44,8 +44,8 @@ go test "${flags[@]}" ./scenarios/capacity
 # The live accuracy tests of the knee skip under the race detector, which
 # slows the load generator itself (see TestLiveKneeAndCalibration): here they
 # run without it. TestLiveServicesKneeAndStructure plays its compressed set
-# (the rate limiter: about 3 minutes); SURGE_LONG_TESTS=1
-# plays every class of service (about 13).
+# (the rate limiter and the service finishing its gone clients' work: about
+# 10 minutes); SURGE_LONG_TESTS=1 plays every class of service (about 30).
 if [ -z "${SHORT:-}" ]; then
   go test -timeout 30m -run 'TestLiveKneeAndCalibration|TestLiveServicesKneeAndStructure' ./scenarios/capacity
 fi

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -166,7 +165,7 @@ func (ls *liveService) do(ctx context.Context, h hop) int {
 // at rate arrivals/s for d: each path's p95 of its successes and the share
 // of all answers that failed. shareA of the arrivals go to /a, the rest to
 // /b; a request gives up after 2s, as the scenario's clients do.
-func plainStep(t testing.TB, url string, rate, shareA float64, d time.Duration, seed uint64) (p95 map[string]time.Duration, errShare float64) {
+func plainStep(t testing.TB, url string, rate, shareA float64, d time.Duration, seed uint64) plain {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
@@ -201,18 +200,71 @@ func plainStep(t testing.TB, url string, rate, shareA float64, d time.Duration, 
 		}(start.Add(at))
 	}
 	wg.Wait()
-	p95 = map[string]time.Duration{}
-	for path, xs := range lat {
+	for _, xs := range lat {
 		slices.Sort(xs)
-		p95[path] = xs[int(math.Ceil(0.95*float64(len(xs))))-1]
 	}
-	return p95, float64(failed) / float64(max(answered, 1))
+	return plain{lat: lat, answered: answered, failed: failed}
 }
 
-// holds says the plain client's step meets the scenario's clauses: both
-// p95s within slo, at most 1% of answers failed.
-func holds(p95 map[string]time.Duration, errShare float64, slo time.Duration) bool {
-	return errShare <= 0.01 && p95["/a"] <= slo && p95["/b"] <= slo
+// plain is a plain client's step: each path's successful latencies,
+// sorted, and the answers and failures.
+type plain struct {
+	lat              map[string][]time.Duration
+	answered, failed int
+}
+
+// p95 is a path's p95 and the 95% interval of it from its own samples
+// (the order statistics 1.96 sqrt(n p (1-p)) ranks either side).
+func (p plain) p95(path string) (mid, lo, hi time.Duration) {
+	xs := p.lat[path]
+	n := float64(len(xs))
+	if n == 0 {
+		return 0, 0, 0
+	}
+	at := func(r float64) time.Duration { return xs[min(len(xs)-1, max(0, int(math.Ceil(r))-1))] }
+	d := 1.96 * math.Sqrt(n*0.95*0.05)
+	return at(0.95 * n), at(0.95*n - d), at(0.95*n + d)
+}
+
+// errBounds is the share of answers that failed, with its 95% interval
+// (Wilson's).
+func (p plain) errBounds() (share, lo, hi float64) {
+	n := float64(max(p.answered, 1))
+	share = float64(p.failed) / n
+	z := 1.96
+	c := (share + z*z/(2*n)) / (1 + z*z/n)
+	w := z / (1 + z*z/n) * math.Sqrt(share*(1-share)/n+z*z/(4*n*n))
+	return share, math.Max(0, c-w), math.Min(1, c+w)
+}
+
+func (p plain) String() string {
+	out := ""
+	for _, path := range []string{"/a", "/b"} {
+		mid, lo, hi := p.p95(path)
+		out += fmt.Sprintf("%s p95 %v (%v-%v) ", path, mid.Round(time.Millisecond), lo.Round(time.Millisecond), hi.Round(time.Millisecond))
+	}
+	share, lo, hi := p.errBounds()
+	return out + fmt.Sprintf("errors %.2f%% (%.2f-%.2f%%)", 100*share, 100*lo, 100*hi)
+}
+
+// clearlyBroken says the step broke the clauses (a p95 over slo, more
+// than 1% of answers failed) beyond its own sampling error; clearlyHolds
+// that it held them beyond it. A knee within 10% is one where 0.9x of it
+// is not clearly broken and 1.1x does not clearly hold: a bare reading of
+// a 10-s step's p95 against the line flipped on a knee 9% low (287 ms
+// against 300).
+func (p plain) clearlyBroken(slo time.Duration) bool {
+	_, lo, _ := p.errBounds()
+	_, a, _ := p.p95("/a")
+	_, b, _ := p.p95("/b")
+	return lo > 0.01 || a > slo || b > slo
+}
+
+func (p plain) clearlyHolds(slo time.Duration) bool {
+	_, _, hi := p.errBounds()
+	_, _, a := p.p95("/a")
+	_, _, b := p.p95("/b")
+	return hi <= 0.01 && a <= slo && b <= slo
 }
 
 // liveCase is a live service, its mix and SLO, and the structures that
@@ -252,7 +304,7 @@ func liveServices() []liveCase {
 		{"4 slots shared, finishing the work of clients who have gone, a 20ms b 30ms, 50% a", 0.5, 300 * time.Millisecond, service{
 			pools: map[string]int{"web": 4}, finish: true,
 			routes: map[string]hop{"/a": {pool: "web", mean: 20 * time.Millisecond}, "/b": {pool: "web", mean: 30 * time.Millisecond}},
-		}, []string{"shared+finish"}, false},
+		}, []string{"shared+finish"}, true},
 		{"own pools of 3 and 5 finishing the work of clients who have gone, a 15ms b 25ms, 30% a", 0.3, 250 * time.Millisecond, service{
 			pools: map[string]int{"pa": 3, "pb": 5}, finish: true,
 			routes: map[string]hop{"/a": {pool: "pa", mean: 15 * time.Millisecond}, "/b": {pool: "pb", mean: 25 * time.Millisecond}},
@@ -263,8 +315,9 @@ func liveServices() []liveCase {
 // TestLiveServicesKneeAndStructure: for live services of several classes
 // (sizes, service times and mixes varied), surge capacity's knee agrees
 // with a plain Poisson client's (written above, not surge's engine): the
-// clauses hold at 0.9x the knee and break at 1.1x, so the knee is within
-// 10%; the calibration names the class's structure; and a surge to 1.4x
+// clauses are not clearly broken at 0.9x the knee and do not clearly hold
+// at 1.1x (beyond the plain step's own 95% sampling error), so the knee is
+// within 10%; the calibration names the class's structure; and a surge to 1.4x
 // the knee, compressed, is predicted as judgeSurge judges. The compressed
 // set runs in CI; SURGE_LONG_TESTS=1 runs every class.
 func TestLiveServicesKneeAndStructure(t *testing.T) {
@@ -293,40 +346,38 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 				t.Fatal(err)
 			}
 			knee := res.Knee.ArrivalsPerS
+			settling := 0
+			for _, st := range res.Steps {
+				t.Logf("step %6.1f/s %-40.40q succeeded %6.1f/s, failed %5.1f%%, settled after %v", st.Offered, st.Mix, st.Goodput, 100*failedShare(st), st.Settled)
+				if st.Settled > 0 || st.Unsettled {
+					settling++
+				}
+			}
+			// A service finishing its gone clients' work is still at it
+			// after an overloaded step; the search waits it out (settle.go).
+			if c.svc.finish && settling == 0 {
+				t.Errorf("no step was followed by the service still busy, but it finishes its gone clients' work")
+			}
 			for _, cand := range res.Candidates {
 				t.Logf("%-20s %.3f  %s", cand.Name, cand.Score, cand.Structure)
 			}
 			if got := res.Candidates[0].Name; !slices.Contains(c.want, got) {
 				t.Errorf("chose %s, want one of %v", got, c.want)
 			}
-			below, belowErr := plainStep(t, srv.URL, 0.9*knee, c.shareA, 10*time.Second, 1)
-			above, aboveErr := plainStep(t, srv.URL, 1.1*knee, c.shareA, 10*time.Second, 2)
-			t.Logf("knee %.1f/s (%d steps); plain client at 0.9x: p95 %v, errors %.2f%%; at 1.1x: p95 %v, errors %.2f%%",
-				knee, len(res.Steps), sortedP95(below), 100*belowErr, sortedP95(above), 100*aboveErr)
-			if !holds(below, belowErr, c.slo) {
-				t.Errorf("at 0.9x surge's knee (%.1f/s) a plain Poisson client sees the clauses broken: the knee is high by more than 10%%", 0.9*knee)
+			below := plainStep(t, srv.URL, 0.9*knee, c.shareA, 10*time.Second, 1)
+			above := plainStep(t, srv.URL, 1.1*knee, c.shareA, 10*time.Second, 2)
+			t.Logf("knee %.1f/s (%d steps); plain client at 0.9x: %v; at 1.1x: %v", knee, len(res.Steps), below, above)
+			if below.clearlyBroken(c.slo) {
+				t.Errorf("at 0.9x surge's knee (%.1f/s) a plain Poisson client sees the clauses broken beyond its sampling error: the knee is high by more than 10%%", 0.9*knee)
 			}
-			if holds(above, aboveErr, c.slo) {
-				t.Errorf("at 1.1x surge's knee (%.1f/s) a plain Poisson client sees the clauses hold: the knee is low by more than 10%%", 1.1*knee)
+			if above.clearlyHolds(c.slo) {
+				t.Errorf("at 1.1x surge's knee (%.1f/s) a plain Poisson client sees the clauses hold beyond its sampling error: the knee is low by more than 10%%", 1.1*knee)
 			}
 			// The whole surge, compressed to 20-s phases (TestLiveSurgePredicted
 			// plays minutes, for every class).
 			judgeSurge(t, srv.URL, surgeIn(t, s, knee, 20*time.Second), p)
 		})
 	}
-}
-
-func sortedP95(m map[string]time.Duration) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := ""
-	for _, k := range keys {
-		out += fmt.Sprintf("%s %v ", k, m[k].Round(time.Millisecond))
-	}
-	return out
 }
 
 // TestLiveSurgePredicted: for live services of several classes, surge
@@ -396,7 +447,7 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 			t.Logf("%s: recovered %v after %v (left %v)", [2]string{"live", "predicted"}[i], rec.Recovered, rec.After, rec.Left)
 		}
 	}
-	for _, m := range append(compareRuns(t, live, pred, sampling(live)), compareRecovery(t, surge, live, pred)...) {
+	for _, m := range append(compareRuns(t, live, pred, sampling(live), surge.Behaviour.Timeout), compareRecovery(t, surge, live, pred)...) {
 		t.Error(m)
 	}
 }

@@ -202,7 +202,7 @@ func comparePrediction(t *testing.T, surge *scenarios.Scenario, truth, fitted *p
 	}
 	want, got := run(truth), run(fitted)
 	logBand(t, sim.Config{Scenario: surge, Profile: fitted, Seed: 2, Bucket: time.Second}, want)
-	return append(compareRuns(t, want, got, nil), compareRecovery(t, surge, want, got)...)
+	return append(compareRuns(t, want, got, nil, surge.Behaviour.Timeout), compareRecovery(t, surge, want, got)...)
 }
 
 // compareRecovery says where a predicted surge (got) and the true one
@@ -229,7 +229,13 @@ func compareRecovery(t *testing.T, surge *scenarios.Scenario, want, got *results
 // high, which a surge 20% past capacity with retries turns into 4-5 points
 // of errors). noise widens each request's bounds by its sampling error
 // (error share, relative p95) when want was measured.
-func compareRuns(t *testing.T, want, got *results.Run, noise map[string][2]float64) []string {
+//
+// A p95 the clients' timeout cut (both at 70% of it or more: the requests
+// that succeeded are the few that got in before it) is not judged: it says
+// where the timeout is, not the service, and both say so. Measured on the
+// metastable service compressed to 20-s phases: 1.79 s predicted, 1.48 s
+// live, with 82% and 81% of the requests failing.
+func compareRuns(t *testing.T, want, got *results.Run, noise map[string][2]float64, timeout time.Duration) []string {
 	t.Helper()
 	var misses []string
 	for _, name := range want.EndpointNames() {
@@ -239,7 +245,8 @@ func compareRuns(t *testing.T, want, got *results.Run, noise map[string][2]float
 		if d := math.Abs(errorShare(g) - errorShare(w)); d > 0.06+noise[name][0] {
 			misses = append(misses, fmt.Sprintf("%s: predicted error share %.1f%%, true %.1f%%", name, 100*errorShare(g), 100*errorShare(w)))
 		}
-		if wp, gp := p95(w), p95(g); wp > 0 && math.Abs(gp-wp)/wp > 0.15+noise[name][1] {
+		cut := 0.7 * timeout.Seconds()
+		if wp, gp := p95(w), p95(g); wp > 0 && !(wp >= cut && gp >= cut) && math.Abs(gp-wp)/wp > 0.15+noise[name][1] {
 			misses = append(misses, fmt.Sprintf("%s: predicted p95 %.0fms, true %.0fms", name, 1000*gp, 1000*wp))
 		}
 	}
