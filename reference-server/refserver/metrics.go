@@ -1,11 +1,13 @@
 package refserver
 
 import (
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/spec"
@@ -70,6 +72,16 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.served, m.shed, m.held, m.own, m.wait, m.workers, m.async)
 	return m
+}
+
+// registerRuntime adds the families every Go service exports with
+// client_golang: its process's CPU and memory, Go's own figures
+// (GOMAXPROCS among them) and the store's connection pool (go_sql_*), as a
+// team's own service would; surge capacity reads them beside the stage
+// metrics.
+func (m *metrics) registerRuntime(db *sql.DB) {
+	m.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector(),
+		collectors.NewDBStatsCollector(db, "pass"))
 }
 
 func (m *metrics) forStage(name string) *stageMetrics {

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 
@@ -109,12 +108,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.store = store
-	// The families every Go service exports with client_golang: its
-	// process's CPU and memory, Go's own figures (GOMAXPROCS among them),
-	// and the store's connection pool (go_sql_*), as a team's own service
-	// would export them; surge capacity reads them beside the stage metrics.
-	s.met.reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector(),
-		collectors.NewDBStatsCollector(store.db, "pass"))
+	s.met.registerRuntime(store.db)
 	if s.keys, err = store.loadKeys(context.Background()); err != nil {
 		store.Close()
 		s.removeTmp()
