@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/profile"
@@ -172,6 +174,7 @@ func plainStep(t testing.TB, url string, rate, shareA float64, d time.Duration, 
 	defer client.CloseIdleConnections()
 	var mu sync.Mutex
 	lat := map[string][]time.Duration{}
+	batches := map[string][plainBatches][]time.Duration{}
 	var answered, failed int
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -182,7 +185,7 @@ func plainStep(t testing.TB, url string, rate, shareA float64, d time.Duration, 
 		}
 		time.Sleep(time.Until(start.Add(at)))
 		wg.Add(1)
-		go func(intended time.Time) {
+		go func(intended time.Time, batch int) {
 			defer wg.Done()
 			resp, err := client.Get(url + path)
 			took := time.Since(intended) // from the intended send: coordinated omission corrected
@@ -193,37 +196,60 @@ func plainStep(t testing.TB, url string, rate, shareA float64, d time.Duration, 
 				failed++
 			} else {
 				lat[path] = append(lat[path], took)
+				b := batches[path]
+				b[batch] = append(b[batch], took)
+				batches[path] = b
 			}
 			if resp != nil {
 				resp.Body.Close()
 			}
-		}(start.Add(at))
+		}(start.Add(at), min(plainBatches-1, int(at*plainBatches/d)))
 	}
 	wg.Wait()
-	for _, xs := range lat {
-		slices.Sort(xs)
-	}
-	return plain{lat: lat, answered: answered, failed: failed}
+	return plain{lat: lat, batches: batches, answered: answered, failed: failed}
 }
 
-// plain is a plain client's step: each path's successful latencies,
-// sorted, and the answers and failures.
+// plainBatches is how many stretches of its length a plain step's p95 is
+// also read over, for its interval: the latencies of a queue a second
+// apart are not independent, so the order statistics of one sample would
+// make the interval far too narrow (±3% measured), while the spread of
+// the stretches' own p95s says how much it moves.
+const plainBatches = 5
+
+// plain is a plain client's step: each path's successful latencies, also
+// by stretch of the step, and the answers and failures.
 type plain struct {
 	lat              map[string][]time.Duration
+	batches          map[string][plainBatches][]time.Duration
 	answered, failed int
 }
 
-// p95 is a path's p95 and the 95% interval of it from its own samples
-// (the order statistics 1.96 sqrt(n p (1-p)) ranks either side).
+// p95 is a path's p95 and its 95% interval by batch means: the mean of
+// the stretches' p95s plus or minus Student's t (4 degrees of freedom:
+// 2.776) times their standard error.
 func (p plain) p95(path string) (mid, lo, hi time.Duration) {
-	xs := p.lat[path]
-	n := float64(len(xs))
-	if n == 0 {
-		return 0, 0, 0
+	mid = quantile(p.lat[path], 0.95)
+	var ps []float64
+	for _, b := range p.batches[path] {
+		if len(b) > 0 {
+			ps = append(ps, float64(quantile(b, 0.95)))
+		}
 	}
-	at := func(r float64) time.Duration { return xs[min(len(xs)-1, max(0, int(math.Ceil(r))-1))] }
-	d := 1.96 * math.Sqrt(n*0.95*0.05)
-	return at(0.95 * n), at(0.95*n - d), at(0.95*n + d)
+	if len(ps) < plainBatches {
+		return mid, 0, time.Duration(math.MaxInt64) // too few to say: no bound either way
+	}
+	mean, sd := stat.MeanStdDev(ps, nil)
+	w := 2.776 * sd / math.Sqrt(float64(len(ps)))
+	return mid, time.Duration(math.Min(float64(mid), mean-w)), time.Duration(math.Max(float64(mid), mean+w))
+}
+
+// quantile is xs's q quantile (xs sorted in place).
+func quantile(xs []time.Duration, q float64) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[min(len(xs)-1, max(0, int(math.Ceil(q*float64(len(xs))))-1))]
 }
 
 // errBounds is the share of answers that failed, with its 95% interval
