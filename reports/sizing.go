@@ -21,7 +21,7 @@ import (
 // times the margin against what it has, the bottleneck, the simulation of
 // the scenario with every stage at its recommended size (check), and what
 // lies outside the profile's evidence.
-func PlanText(w io.Writer, profile string, plan sim.PlanResult, check Verdict, outside []string) {
+func PlanText(w io.Writer, profile string, plan sim.PlanResult, check Verdict, bandCheck *Verdict, outside []string) {
 	verdict := map[bool]string{true: "GO", false: "NO-GO"}
 	fmt.Fprintf(w, "plan: profile %s at the forecast peak x %.2g margin: %s\n\n", profile, plan.Margin, verdict[plan.Go])
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -44,14 +44,44 @@ func PlanText(w io.Writer, profile string, plan sim.PlanResult, check Verdict, o
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\nsim of the scenario with every stage at its recommended size: %s\n", verdict[check.Go])
-	for _, c := range check.Clauses {
+	stillFailing(w, check)
+	planBandText(w, plan, bandCheck)
+	for _, o := range outside {
+		fmt.Fprintf(w, "WARNING: outside the model's evidence: %s\n", o)
+	}
+}
+
+// stillFailing lists the clauses v fails.
+func stillFailing(w io.Writer, v Verdict) {
+	for _, c := range v.Clauses {
 		if !c.Pass {
 			fmt.Fprintf(w, "  still failing: %s\n", c.Clause)
 		}
 	}
-	for _, o := range outside {
-		fmt.Fprintf(w, "WARNING: outside the model's evidence: %s\n", o)
+}
+
+// planBandText says the plan at the low end of the calibration's capacity
+// uncertainty: the stages that need more there, and the simulated check
+// of that sizing.
+func planBandText(w io.Writer, plan sim.PlanResult, check *Verdict) {
+	b := plan.Band
+	if b == nil || check == nil {
+		return
 	}
+	verdict := map[bool]string{true: "GO", false: "NO-GO"}
+	u := 100 * b.Uncertainty
+	fmt.Fprintf(w, "\nif the capacity is %.0f%% lower (the calibration's uncertainty): %s with the workers each stage has", u, verdict[b.Go])
+	var more []string
+	for _, sp := range plan.Stages {
+		if n := b.Needed[sp.Stage]; n > sp.Needed {
+			more = append(more, fmt.Sprintf("%s %d (not %d)", sp.Stage, n, sp.Needed))
+		}
+	}
+	if len(more) > 0 {
+		fmt.Fprintf(w, "; it needs %s", strings.Join(more, ", "))
+	}
+	fmt.Fprintf(w, "\nsim of the scenario at capacity -%.0f%% with every stage at the size it needs there: %s\n", u, verdict[check.Go])
+	stillFailing(w, *check)
 }
 
 // SizingText is surge size's answer: the servers, and every SLO's value at

@@ -37,22 +37,49 @@ type PlanResult struct {
 	Go         bool            `json:"go"`
 	Stages     []StagePlan     `json:"stages"`
 	Bottleneck *PlanBottleneck `json:"bottleneck,omitempty"`
+	// Band is the plan again at the low end of a calibrated profile's
+	// capacity uncertainty (nil without one): what the stages need if the
+	// service is as much slower as the calibration's evidence allows.
+	Band *PlanBand `json:"band,omitempty"`
+}
+
+// PlanBand is a plan made at the capacity's low end (1 - Uncertainty):
+// every service time divided by it, every rate limit times it.
+type PlanBand struct {
+	Uncertainty float64        `json:"capacity_uncertainty"`
+	Go          bool           `json:"go"`
+	Needed      map[string]int `json:"workers_needed"`
 }
 
 // Resized is p with every stage grown to the plan's need (a stage that
 // needs fewer workers than it has keeps them; one no size meets is left).
 func (r PlanResult) Resized(p *profile.Profile) *profile.Profile {
+	needed := map[string]int{}
+	for _, sp := range r.Stages {
+		needed[sp.Stage] = sp.Needed
+	}
+	return resized(p, needed)
+}
+
+// Resized is p at the band's low end of capacity with every stage grown
+// to what it needs there: the sizing that holds if the service is as
+// slow as the calibration's evidence allows.
+func (b *PlanBand) Resized(p *profile.Profile) *profile.Profile {
+	low := resized(p, b.Needed).WithCapacity(1 - b.Uncertainty)
+	low.Calibrated = nil
+	return low
+}
+
+// resized is p with each stage grown to needed[stage] workers (one that
+// needs fewer keeps them; one no size meets is left).
+func resized(p *profile.Profile, needed map[string]int) *profile.Profile {
 	q := *p
 	q.Stages = make(map[string]profile.Stage, len(p.Stages))
 	for name, st := range p.Stages {
-		q.Stages[name] = st
-	}
-	for _, sp := range r.Stages {
-		st := q.Stages[sp.Stage]
-		if sp.Needed > st.Workers && sp.Needed < 1<<20 {
-			st.Workers = sp.Needed
+		if n := needed[name]; n > st.Workers && n < 1<<20 {
+			st.Workers = n
 		}
-		q.Stages[sp.Stage] = st
+		q.Stages[name] = st
 	}
 	return &q
 }
@@ -78,7 +105,8 @@ type PlanBottleneck struct {
 // latency SLO of a request routed through it (limit minus the route's mean
 // hold), shared among the route's stages; with no latency SLO it is half
 // the stage's queue timeout, and with neither the stage must stay under
-// 85% utilisation.
+// 85% utilisation. A calibrated profile that says how uncertain its
+// capacity is is planned again at the low end of it (PlanResult.Band).
 func Plan(s *scenarios.Scenario, p *profile.Profile, margin float64) (PlanResult, error) {
 	if margin < 1 {
 		return PlanResult{}, fmt.Errorf("plan: the margin must be at least 1, have %v", margin)
@@ -109,6 +137,18 @@ func Plan(s *scenarios.Scenario, p *profile.Profile, margin float64) (PlanResult
 		res.Stages = append(res.Stages, sp)
 	}
 	res.Bottleneck = planBottleneck(res.Stages, p.Calls())
+	if c := p.Calibrated; c != nil && c.CapacityUncertainty > 0 {
+		low := p.WithCapacity(1 - c.CapacityUncertainty)
+		low.Calibrated = nil // planned once, without a band of its own
+		lp, err := Plan(s, low, margin)
+		if err != nil {
+			return PlanResult{}, err
+		}
+		res.Band = &PlanBand{Uncertainty: c.CapacityUncertainty, Go: lp.Go, Needed: map[string]int{}}
+		for _, sp := range lp.Stages {
+			res.Band.Needed[sp.Stage] = sp.Needed
+		}
+	}
 	return res, nil
 }
 

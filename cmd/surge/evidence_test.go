@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios/results"
+	"github.com/surgekit/surge/sim"
 )
 
 // TestPredictionSaysWhereItLeavesTheEvidence: a prediction (sim, plan) on
@@ -139,3 +142,52 @@ slo: [hit p95 <= 500ms]
 
 // fmtPct is a share as the report writes it.
 func fmtPct(x float64) string { return fmt.Sprintf("%.2f%%", 100*x) }
+
+// TestPlanSaysItsBand: surge plan on a calibrated profile that says how
+// uncertain its capacity is plans again at the low end of it: a pool of 5
+// is enough for 4.2 erlangs as calibrated (GO, the exit code's), but at
+// capacity -20% the visits hold 25 ms and it needs 6 (said in the text and
+// the JSON), and the scenario simulated there with 6 is GO.
+func TestPlanSaysItsBand(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "profile.yaml")
+	os.WriteFile(prof, []byte(`name: calibrated-mine
+stages: {pool: {workers: 5, queue: 100000, service: "exp(20ms)"}}
+routes: {hit: [{stage: pool}]}
+calibrated: {scenario: mine, knee_arrivals_per_s: 250, capacity_uncertainty: 0.2}
+`), 0o644)
+	scenario := filepath.Join(dir, "mine.yaml")
+	os.WriteFile(scenario, []byte(`name: mine
+scale: 1
+arrivals: {start: "12:00", bucket: 30s, total: 12600, profile: [25%, 50%, 25%], process: poisson}
+platforms: {web: 100%}
+cohorts: [{name: all, share: 100%, journey: j}]
+requests: {hit: {method: GET, path: /}}
+journeys: {j: [{request: hit}]}
+behaviour: {timeout: 1s}
+slo: [hit p95 <= 500ms]
+`), 0o644)
+	code, text, errs := runSurge("plan", scenario, "--profile", prof, "--margin", "1")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (GO as calibrated): %s", code, errs)
+	}
+	for _, want := range []string{
+		"if the capacity is 20% lower (the calibration's uncertainty): NO-GO with the workers each stage has; it needs pool 6 (not 5)",
+		"sim of the scenario at capacity -20% with every stage at the size it needs there: GO",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the plan's text lacks %q:\n%s", want, text)
+		}
+	}
+	_, js, _ := runSurge("plan", scenario, "--profile", prof, "--margin", "1", "--json")
+	var got struct {
+		Plan  sim.PlanResult  `json:"plan"`
+		Check reports.Verdict `json:"band_checked_by_sim"`
+	}
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatal(err)
+	}
+	if b := got.Plan.Band; b == nil || b.Go || b.Needed["pool"] != 6 || got.Plan.Stages[0].Needed != 5 || !got.Check.Go {
+		t.Errorf("the JSON's band %+v, nominal %+v, check %+v: want NO-GO needing 6 where 5 do as calibrated, and a GO check", b, got.Plan.Stages, got.Check)
+	}
+}

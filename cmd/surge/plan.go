@@ -7,7 +7,9 @@ import (
 
 	"github.com/surgekit/surge/reference-server/profiles"
 	"github.com/surgekit/surge/reports"
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/capacity"
+	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim"
 )
@@ -39,11 +41,16 @@ func newPlanCmd(g *globals) *cobra.Command {
 				return err
 			}
 			check := reports.Evaluate(s, run)
+			bandCheck, err := checkBand(cmd, g, s, p, plan)
+			if err != nil {
+				return err
+			}
 			outside := p.Calibrated.Outside(s.Name, capacity.PeakMix(s).Peak)
 			if g.json {
-				writeJSON(cmd.OutOrStdout(), map[string]any{"plan": plan, "recommended_checked_by_sim": check, "outside_the_evidence": outside})
+				writeJSON(cmd.OutOrStdout(), map[string]any{"plan": plan, "recommended_checked_by_sim": check,
+					"band_checked_by_sim": bandCheck, "outside_the_evidence": outside})
 			} else {
-				reports.PlanText(cmd.OutOrStdout(), p.Name, plan, check, outside)
+				reports.PlanText(cmd.OutOrStdout(), p.Name, plan, check, bandCheck, outside)
 			}
 			if !plan.Go {
 				return planError(plan)
@@ -54,6 +61,22 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&profile, "profile", "", "capacity profile (default: the scenario's target.profile)")
 	cmd.Flags().Float64Var(&margin, "margin", 1.5, "headroom over the forecast peak")
 	return cmd
+}
+
+// checkBand simulates the scenario at the low end of a calibrated
+// profile's capacity uncertainty with every stage at the size it needs
+// there (nil without a band).
+func checkBand(cmd *cobra.Command, g *globals, s *scenarios.Scenario, p *profile.Profile, plan sim.PlanResult) (*reports.Verdict, error) {
+	if plan.Band == nil {
+		return nil, nil
+	}
+	meta := results.Meta{Profile: fmt.Sprintf("%s (recommended at capacity -%.0f%%)", p.Name, 100*plan.Band.Uncertainty)}
+	run, _, err := sim.Run(cmd.Context(), sim.Config{Scenario: s, Profile: plan.Band.Resized(p), Seed: g.seed, Meta: meta})
+	if err != nil {
+		return nil, err
+	}
+	v := reports.Evaluate(s, run)
+	return &v, nil
 }
 
 // planError is a NO-GO plan (exit 2).
