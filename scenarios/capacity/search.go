@@ -192,9 +192,13 @@ func newSearch(cfg Config) (*search, error) {
 // drain is how long a step's users may finish after its arrivals.
 func (q *search) drain() time.Duration { return max(time.Minute, 2*q.warm) }
 
-// fits says a step of length d can end within the budget.
-func (q *search) fits(d time.Duration) bool {
-	return q.cfg.Budget <= 0 || q.cfg.Now().Sub(q.began)+q.warm+d <= q.cfg.Budget
+// fits says a step of length d (after its warm-up) can end within the
+// budget.
+func (q *search) fits(d time.Duration) bool { return q.within(q.warm + d) }
+
+// within says d more of the search's wall time ends within the budget.
+func (q *search) within(d time.Duration) bool {
+	return q.cfg.Budget <= 0 || q.cfg.Now().Sub(q.began)+d <= q.cfg.Budget
 }
 
 // step plays and measures one steady rate of the peak's mix.

@@ -27,7 +27,8 @@ const (
 // settle probes after step i until the service answers as at the lowest
 // passing step, and records on the step how long before the probe that
 // found it so began (Settled; 0 when the first did) or that none did
-// within settleMost (Unsettled).
+// within settleMost, or before the search's budget ran out (Unsettled):
+// probes are the search's wall time too.
 func (q *search) settle(ctx context.Context, i int) {
 	p, ok := q.cfg.Runner.(Prober)
 	base := q.lowestPass()
@@ -35,7 +36,7 @@ func (q *search) settle(ctx context.Context, i int) {
 		return
 	}
 	begin := q.cfg.Now()
-	for n := uint64(0); q.cfg.Now().Sub(begin) < settleMost && ctx.Err() == nil; n++ {
+	for n := uint64(0); q.cfg.Now().Sub(begin) < settleMost && q.within(settleProbe) && ctx.Err() == nil; n++ {
 		at := begin // the first probe: settled at once when it finds it so
 		if n > 0 {
 			at = q.cfg.Now()

@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -174,12 +175,13 @@ type busyAfterOverload struct {
 	slow         *profile.Profile
 	busy, probes int
 	clock        time.Time
+	busyFor      int // probes busy after a failed step (0: 2)
 }
 
 func (b *busyAfterOverload) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
 	run, err := b.SimRunner.Steady(ctx, s, seed, drain)
 	if o := run.Overall(); err == nil && (o.ErrorRate() > 0 || o.Latency.Percentile(95) > 300*time.Millisecond) { // the step fails its clauses
-		b.busy = 2
+		b.busy = cmp.Or(b.busyFor, 2)
 	}
 	return run, err
 }
@@ -230,5 +232,32 @@ routes: {a: [{stage: pool}], b: [{stage: pool}]}
 	}
 	if !strings.Contains(page.String(), "after it the service took 4.00s to answer as at the lowest rate again") {
 		t.Errorf("the page does not say how long the service took to settle")
+	}
+}
+
+// TestSettlingWithinTheBudget: probes are the search's wall time too: a
+// service busy for ten probes after a failed step, searched within a 16 s
+// budget (each probe 2 s), is probed until the budget has no 2 s left
+// (eight probes), and the step says it had not settled.
+func TestSettlingWithinTheBudget(t *testing.T) {
+	s := twoRequests(t, 0.5, 100, 300*time.Millisecond)
+	truth := parseProfile(t, `name: t
+stages: {pool: {workers: 4, queue: 100000, service: "exp(20ms)"}}
+routes: {a: [{stage: pool}], b: [{stage: pool}]}
+`)
+	b := &busyAfterOverload{SimRunner: SimRunner{Profile: truth}, slow: truth.WithCapacity(0.1), busyFor: 10, clock: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	res, err := Search(context.Background(), Config{Scenario: s, Runner: b, Seed: 1, MinStep: 10 * time.Second, Warmup: 5 * time.Second,
+		Budget: 16 * time.Second, NoIdentify: true, Now: func() time.Time { return b.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsettled := 0
+	for _, st := range res.Steps {
+		if st.Unsettled {
+			unsettled++
+		}
+	}
+	if b.probes != 8 || unsettled != 1 || res.Ended != "budget" {
+		t.Errorf("%d probes, %d steps unsettled, ended %q: want 8 probes in the budget's 16 s, one step unsettled, ended by the budget", b.probes, unsettled, res.Ended)
 	}
 }
