@@ -58,6 +58,7 @@ target, comes from a Secret (--admin-token-secret, key "token"), never the manif
 	f.StringVar(&o.cfg.StorageClass, "storage-class", "", "the new claim's storage class (default: the cluster's)")
 	f.StringVar(&o.cfg.StorageSize, "storage-size", "1Gi", "the new claim's size")
 	f.DurationVar(&o.cfg.KeepFinished, "keep-finished", 24*time.Hour, "how long the finished Jobs and their pods' logs stay before the cluster deletes them (0: kept; the results stay on the claim)")
+	f.DurationVar(&o.cfg.MergeGrace, "merge-grace", 5*time.Minute, "how long past the shards' latest end the merge Job waits for a lost shard's results before it fails naming it")
 	f.StringVar(&o.cfg.PriorityClass, "priority-class", "", "the pods' priority class (default: the cluster's)")
 	f.StringVar(&o.accessMode, "access-mode", string(corev1.ReadWriteMany), "the new claim's access mode: ReadWriteMany (shards on many nodes) or ReadWriteOnce (one node)")
 	return cmd

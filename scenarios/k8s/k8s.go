@@ -74,6 +74,12 @@ type Config struct {
 	// (ttlSecondsAfterFinished); 0 keeps them. The results stay on the
 	// claim either way.
 	KeepFinished time.Duration
+	// MergeGrace is how long past the shards' latest end (the start, the
+	// played length and the drain) the merge Job still waits for a
+	// shard's results before it merges what it has and fails naming the
+	// missing ones. A shard lost on the way (its pod killed, its node
+	// gone) then fails the run that long after it should have ended.
+	MergeGrace time.Duration
 	// PriorityClass, if set, is the pods' priority class: a run scheduled
 	// ahead of (or behind) the cluster's other work.
 	PriorityClass string
@@ -159,6 +165,8 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("--start-at %s: not after now", cfg.StartAt.Format(time.RFC3339))
 	case cfg.KeepFinished < 0:
 		return fmt.Errorf("--keep-finished %v: want 0 (keep the Jobs) or more", cfg.KeepFinished)
+	case cfg.MergeGrace < 0:
+		return fmt.Errorf("--merge-grace %v: want 0 or more", cfg.MergeGrace)
 	case cfg.PriorityClass != "" && len(validation.IsDNS1123Subdomain(cfg.PriorityClass)) > 0:
 		return fmt.Errorf("--priority-class %q: want a DNS-1123 name", cfg.PriorityClass)
 	}
@@ -233,7 +241,7 @@ func (cfg *Config) shardJob(meta metav1.ObjectMeta, claim string) (*batchv1.Job,
 // it could not merge (exit 1), tried once.
 func (cfg *Config) mergeJob(meta metav1.ObjectMeta, claim string) *batchv1.Job {
 	zero := int32(0)
-	wait := cfg.StartAt.Sub(cfg.Now) + cfg.Played + cfg.Drain + 5*time.Minute
+	wait := cfg.StartAt.Sub(cfg.Now) + cfg.Played + cfg.Drain + cfg.MergeGrace
 	deadline := int64((wait + 10*time.Minute).Seconds())
 	dir := ResultsDir + "/" + cfg.Name
 	args := []string{"merge", dir, "--out", dir + "/merged", "--wait", wait.Round(time.Second).String(), "--junit", dir + "/junit.xml"}

@@ -17,7 +17,7 @@ func config() Config {
 	return Config{Name: "lunch-1213", Namespace: "load", Scenario: []byte("name: lunch\n"), Shards: 8, Image: "registry.example/surge:v1",
 		Target: "http://pass.load.svc:8080", Seed: 7, StartAt: now.Add(2 * time.Minute), Played: 6 * time.Minute, Drain: 2 * time.Minute,
 		AdminTokenSecret: "pass-admin", CPU: "1", Memory: "512Mi", StorageSize: "1Gi", AccessMode: corev1.ReadWriteMany, Now: now,
-		KeepFinished: 24 * time.Hour, PriorityClass: "load-low"}
+		KeepFinished: 24 * time.Hour, MergeGrace: 5 * time.Minute, PriorityClass: "load-low"}
 }
 
 func decodeStrict(t *testing.T, stream []byte) []runtime.Object {
