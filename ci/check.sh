@@ -49,10 +49,12 @@ go test "${flags[@]}" ./scenarios/capacity
 if [ -z "${SHORT:-}" ]; then
   go test -timeout 30m -run 'TestLiveKneeAndCalibration|TestLiveServicesKneeAndStructure' ./scenarios/capacity
 fi
-# surge k8s's manifests on a real control plane (ci/k8s, a module of its own:
-# the k8s.io/kubernetes module stays out of the product's go.mod). It needs
-# the control plane ci/k8s/build.sh builds (about 10 minutes the first time)
-# and Debian's etcd; without them it says so and skips, as .ci/run never does.
+# surge k8s's manifests on a real cluster (ci/k8s, a module of its own: the
+# k8s.io/kubernetes module stays out of the product's go.mod). It needs the
+# control plane and kubelet ci/k8s/build.sh builds (about 10 minutes the
+# first time), root, and Debian's etcd, containerd, runc and CNI plugins
+# (ci/k8s-e2e.sh installs them); without them it says so and skips, as
+# .ci/run never does.
 k8s_bin="${SURGE_K8S_BIN:-$HOME/.cache/surge-k8s/v1.34.2/bin}"
 if [ -n "${SURGE_REQUIRE_K8S:-}" ] || { [ -x "$k8s_bin/kube-apiserver" ] && command -v etcd >/dev/null; }; then
   (cd ci/k8s && go vet ./... && SURGE_K8S_BIN="$k8s_bin" go test -count=1 -timeout 15m ./...)

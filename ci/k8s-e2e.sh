@@ -4,15 +4,16 @@
 #   bash ci/k8s-e2e.sh                      # on a control plane started here, on loopback
 #   SURGE_IMAGE=registry.example/surge:e2e KUBECONFIG=~/.kube/config bash ci/k8s-e2e.sh
 #
-# Without KUBECONFIG: the real control plane of ci/k8s (Debian's etcd, and
-# kube-apiserver, kube-controller-manager and kube-scheduler built from the
-# k8s.io/kubernetes module by ci/k8s/build.sh into ~/.cache/surge-k8s, about
-# 10 minutes the first time), a node agent standing in for the kubelet (no
-# container runtime on this VM: each pod's container a process), and
-# TestShardedRunOnARealControlPlane: 4 shards of smoke.yaml applied with
-# kubectl, the merge Job's GO, the merged run equal to an unsharded one, a
-# killed shard failing the merge Job by name. It installs etcd (Debian's
-# etcd-server) and builds the control plane first. About 3 minutes warm.
+# Without KUBECONFIG (root): a real cluster started here, on loopback
+# (ci/k8s): Debian's etcd; kube-apiserver, kube-controller-manager,
+# kube-scheduler and a kubelet built from the k8s.io/kubernetes module by
+# ci/k8s/build.sh into ~/.cache/surge-k8s (about 10 minutes the first time);
+# the kubelet on Debian's containerd and runc with a CNI bridge, running the
+# image ci/image builds. TestShardedRunOnARealControlPlane applies 4 shards
+# of smoke.yaml with kubectl: the merge Job's GO, the merged run equal to an
+# unsharded one, a killed shard failing the merge Job by name. It installs
+# etcd, containerd, runc and the CNI plugins and builds the cluster first.
+# About 3 minutes warm.
 #
 # With KUBECONFIG: on that cluster, in a namespace of its own (deleted at the
 # end) it starts the reference server from the same image as the target,
@@ -32,6 +33,9 @@ cd "$(dirname "$0")/.."
 
 if [ -z "${KUBECONFIG:-}" ]; then
 	bash ci/install-deb.sh etcd etcd-server
+	bash ci/install-deb.sh containerd containerd
+	bash ci/install-deb.sh runc runc
+	bash ci/install-deb.sh /usr/lib/cni/bridge containernetworking-plugins
 	bin=$(bash ci/k8s/build.sh)
 	cd ci/k8s
 	SURGE_K8S_BIN="$bin" exec go test -count=1 -v -timeout 15m -run TestShardedRunOnARealControlPlane .

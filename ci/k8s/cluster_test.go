@@ -1,15 +1,22 @@
-// Package k8s proves surge's Kubernetes manifests on a real control plane
-// started on loopback: Debian's etcd, and kube-apiserver,
+// Package k8s proves surge's Kubernetes manifests on a real cluster
+// started on loopback: Debian's etcd; kube-apiserver,
 // kube-controller-manager (the Job, Deployment, ReplicaSet, garbage
-// collector, TTL, service account and volume binding controllers) and
-// kube-scheduler built from the k8s.io/kubernetes module (build.sh). What
-// is not real is the node: a kubelet needs a container runtime, and this
-// VM refuses one (podman's crun is refused setrlimit), so a node agent in
-// this package (agent_test.go) stands in for it and runs each bound pod's
-// container as a process; see its doc for exactly what it does and does
-// not do.
+// collector, TTL, service account, root CA, volume binding and node
+// lifecycle controllers), kube-scheduler and a kubelet built from the
+// k8s.io/kubernetes module (build.sh); the kubelet on Debian's containerd
+// and runc, its pods on a CNI bridge (Debian's containernetworking-plugins),
+// running the image ci/image builds, imported into containerd (no
+// registry), with a pause image built here (registry.k8s.io is out of
+// reach). One concession to this VM: it refuses a process lowering its
+// oom_score_adj (runc: "failed to update /proc/self/oom_score_adj:
+// Permission denied" for the pod sandbox's -998; podman's crun was refused
+// setrlimit the same way), so containerd is told restrict_oom_score_adj.
+// Service routing (kube-proxy) and cluster DNS are not run: the shards
+// reach the reference server at its pod's address.
 //
-// Threat model: everything listens on 127.0.0.1 only; the API server's
+// Threat model: the control plane and the kubelet listen on 127.0.0.1
+// only, and the pods on a bridge of their own (10.244.0.0/24, no masquerade:
+// they reach nothing beyond this machine); the API server's
 // one identity is a random bearer token written to a file in the test's
 // temporary directory (mode 0600) and given to kubectl through a
 // kubeconfig beside it; nothing of it reaches a run directory or a log.
@@ -82,8 +89,10 @@ func freePort(t *testing.T) int {
 
 // startCluster starts etcd, the API server, the controller manager and
 // the scheduler, and waits until the API server is ready; all of them
-// stop when the test ends.
-func startCluster(t *testing.T) *cluster {
+// stop when the test ends. more are controllers to run besides the
+// Job's and those it needs (the node lifecycle controller, for a real
+// kubelet's node).
+func startCluster(t *testing.T, more ...string) *cluster {
 	c := &cluster{dir: t.TempDir(), bin: binDir(t)}
 	token := randomToken(t)
 	must(t, os.WriteFile(filepath.Join(c.dir, "tokens.csv"), []byte(token+",admin,admin-uid,system:masters\n"), 0o600))
@@ -118,7 +127,9 @@ current-context: e2e
 	c.waitReady(t)
 	c.start(t, "kube-controller-manager", filepath.Join(c.bin, "kube-controller-manager"),
 		"--kubeconfig", c.kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(freePort(t)),
-		"--controllers", "job-controller,ttl-after-finished-controller,garbage-collector-controller,serviceaccount-token-controller,serviceaccount-controller,deployment-controller,replicaset-controller,persistentvolume-binder-controller",
+		"--controllers", strings.Join(append([]string{"job-controller", "ttl-after-finished-controller", "garbage-collector-controller", "serviceaccount-token-controller",
+			"serviceaccount-controller", "deployment-controller", "replicaset-controller", "persistentvolume-binder-controller",
+			"root-ca-certificate-publisher-controller"}, more...), ","),
 		"--service-account-private-key-file", filepath.Join(c.dir, "sa.key"),
 		"--root-ca-file", filepath.Join(c.dir, "certs", "apiserver.crt"))
 	c.start(t, "kube-scheduler", filepath.Join(c.bin, "kube-scheduler"),
@@ -140,6 +151,10 @@ func (c *cluster) start(t *testing.T, name, bin string, args ...string) {
 		log.Close()
 		if t.Failed() {
 			t.Logf("%s's log ends:\n%s", name, tail(filepath.Join(c.dir, name+".log"), 3000))
+			if keep := os.Getenv("SURGE_K8S_LOGS"); keep != "" { // the whole logs, to read after the test
+				os.MkdirAll(keep, 0o755)
+				os.Rename(filepath.Join(c.dir, name+".log"), filepath.Join(keep, name+".log"))
+			}
 		}
 	})
 }
