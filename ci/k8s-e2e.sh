@@ -65,35 +65,7 @@ trap cleanup EXIT
 
 kubectl create namespace "$ns" >/dev/null
 kubectl -n "$ns" create secret generic pass-admin --from-literal=token="$token" >/dev/null
-kubectl -n "$ns" apply -f - >/dev/null <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: reference, labels: {app: reference}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: reference}}
-  template:
-    metadata: {labels: {app: reference}}
-    spec:
-      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: reference
-          image: $image
-          command: [/reference-server, --addr, "0.0.0.0:8080", --profile, as-built]
-          env: [{name: SURGE_ADMIN_TOKEN, valueFrom: {secretKeyRef: {name: pass-admin, key: token}}}]
-          ports: [{containerPort: 8080}]
-          readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
-          volumeMounts: [{name: tmp, mountPath: /tmp}]
-      volumes: [{name: tmp, emptyDir: {}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: reference}
-spec:
-  selector: {app: reference}
-  ports: [{port: 8080, targetPort: 8080}]
-YAML
+sed "s|IMAGE|$image|" ci/k8s/reference.yaml | kubectl -n "$ns" apply -f - >/dev/null
 kubectl -n "$ns" rollout status deployment/reference --timeout=5m
 
 name="e2e"

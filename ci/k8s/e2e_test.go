@@ -122,29 +122,14 @@ func buildSurge(t *testing.T) string {
 	return out
 }
 
-// deployReference applies a Deployment of the reference server (the
-// image's /reference-server, its admin token from the Secret), waits until
-// its pod answers on its address, and returns its URL.
+// deployReference applies reference.yaml (a Deployment of the reference
+// server, the image's /reference-server, its admin token from the Secret,
+// and its Service), waits until its pod answers on its address, and
+// returns its URL.
 func (e *e2e) deployReference(t *testing.T) string {
-	manifest := `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: reference, labels: {app: reference}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: reference}}
-  template:
-    metadata: {labels: {app: reference}}
-    spec:
-      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: reference
-          image: ` + surgeImage + `
-          command: [/reference-server, --addr, "0.0.0.0:8080", --profile, as-built]
-          env: [{name: SURGE_ADMIN_TOKEN, valueFrom: {secretKeyRef: {name: pass-admin, key: token}}}]
-          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
-          volumeMounts: [{name: tmp, mountPath: /tmp}]
-      volumes: [{name: tmp, emptyDir: {}}]
-`
+	b, err := os.ReadFile("reference.yaml")
+	must(t, err)
+	manifest := strings.ReplaceAll(string(b), "IMAGE", surgeImage)
 	if out, err := e.c.kubectl([]byte(manifest), "-n", e.ns, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply the reference server: %v\n%s", err, out)
 	}
