@@ -51,6 +51,8 @@ type cluster struct {
 	server     string // the API server's URL
 	kubeconfig string
 	cs         *kubernetes.Clientset
+	ports      map[int]bool // given out by port
+	exited     map[string]chan struct{}
 }
 
 // binDir is build.sh's cache of the control plane's binaries; the test
@@ -77,14 +79,23 @@ func binDir(t *testing.T) string {
 	return dir
 }
 
-// freePort is a loopback port free a moment ago.
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// port is a loopback port free a moment ago and not given out before in
+// this cluster: the processes bind theirs a moment after they start, so a
+// port the kernel hands out again meanwhile (it did: etcd's peer port and
+// the API server's) must not be taken twice.
+func (c *cluster) port(t *testing.T) int {
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !c.ports[p] {
+			c.ports[p] = true
+			return p
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startCluster starts etcd, the API server, the controller manager and
@@ -93,11 +104,11 @@ func freePort(t *testing.T) int {
 // Job's and those it needs (the node lifecycle controller, for a real
 // kubelet's node).
 func startCluster(t *testing.T, more ...string) *cluster {
-	c := &cluster{dir: t.TempDir(), bin: binDir(t)}
+	c := &cluster{dir: t.TempDir(), bin: binDir(t), ports: map[int]bool{}, exited: map[string]chan struct{}{}}
 	token := randomToken(t)
 	must(t, os.WriteFile(filepath.Join(c.dir, "tokens.csv"), []byte(token+",admin,admin-uid,system:masters\n"), 0o600))
 	writeServiceAccountKey(t, c.dir)
-	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
+	etcdPort, peerPort, apiPort := c.port(t), c.port(t), c.port(t)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	c.start(t, "etcd", "etcd", "--name", "e2e", "--data-dir", filepath.Join(c.dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
@@ -126,14 +137,14 @@ current-context: e2e
 	c.cs = cs
 	c.waitReady(t)
 	c.start(t, "kube-controller-manager", filepath.Join(c.bin, "kube-controller-manager"),
-		"--kubeconfig", c.kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(freePort(t)),
+		"--kubeconfig", c.kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port(t)),
 		"--controllers", strings.Join(append([]string{"job-controller", "ttl-after-finished-controller", "garbage-collector-controller", "serviceaccount-token-controller",
 			"serviceaccount-controller", "deployment-controller", "replicaset-controller", "persistentvolume-binder-controller",
 			"root-ca-certificate-publisher-controller"}, more...), ","),
 		"--service-account-private-key-file", filepath.Join(c.dir, "sa.key"),
 		"--root-ca-file", filepath.Join(c.dir, "certs", "apiserver.crt"))
 	c.start(t, "kube-scheduler", filepath.Join(c.bin, "kube-scheduler"),
-		"--kubeconfig", c.kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(freePort(t)))
+		"--kubeconfig", c.kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(c.port(t)))
 	return c
 }
 
@@ -145,9 +156,12 @@ func (c *cluster) start(t *testing.T, name, bin string, args ...string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	must(t, cmd.Start())
+	exited := make(chan struct{})
+	c.exited[name] = exited
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 		log.Close()
 		if t.Failed() {
 			t.Logf("%s's log ends:\n%s", name, tail(filepath.Join(c.dir, name+".log"), 3000))
@@ -163,6 +177,11 @@ func (c *cluster) start(t *testing.T, name, bin string, args ...string) {
 func (c *cluster) waitReady(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
+		select {
+		case <-c.exited["kube-apiserver"]:
+			t.Fatalf("the API server exited:\n%s", tail(filepath.Join(c.dir, "kube-apiserver.log"), 3000))
+		default:
+		}
 		body, err := c.cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(context.Background())
 		if err == nil && bytes.Equal(body, []byte("ok")) {
 			return

@@ -120,7 +120,7 @@ state = %q
 			t.Fatalf("ctr images import %s: %v\n%s", name, err, out)
 		}
 	}
-	port, health := freePort(t), freePort(t)
+	port, health := c.port(t), c.port(t)
 	must(t, os.WriteFile(filepath.Join(dir, "kubelet.yaml"), []byte(fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: 127.0.0.1
