@@ -179,6 +179,7 @@ type engine struct {
 	mu     sync.Mutex
 	run    *results.Run
 	window secondStats // the current second, for progress and safety
+	handed bool        // the run was handed back to the caller (handOver)
 
 	active         atomic.Int64
 	mostActive     atomic.Int64 // the most users in their journey at once
@@ -222,7 +223,16 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	defer done()
 	e.play(ctx, plan)
-	return e.run, nil
+	return e.handOver(), nil
+}
+
+// handOver gives the run to the caller, who may change it from now on (a
+// run directory sets its scenario's hash): a Live view no longer reads it.
+func (e *engine) handOver() *results.Run {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.handed = true
+	return e.run
 }
 
 // fill checks the config and fills its defaults (but Bucket, which the
@@ -694,7 +704,8 @@ type Live struct {
 }
 
 // View calls f with the run as it stands and the users in their journey,
-// under the engine's lock; it does nothing before the run has started.
+// under the engine's lock; it does nothing before the run has started, nor
+// once the run has been handed back to the caller.
 func (l *Live) View(f func(run *results.Run, active int64)) {
 	l.mu.Lock()
 	e := l.e
@@ -704,5 +715,7 @@ func (l *Live) View(f func(run *results.Run, active int64)) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	f(e.run, e.active.Load())
+	if !e.handed {
+		f(e.run, e.active.Load())
+	}
 }
