@@ -17,9 +17,9 @@ const (
 
 // WriteDir writes a run directory: the scenario as run, the results (with
 // the scenario's hash in their meta), the text and JSON summaries and the
-// HTML report.
+// HTML report (of rep.WithScenario(scenario)).
 func WriteDir(dir string, scenario []byte, rep *Report) error {
-	rep.Run.Meta.ScenarioSHA256 = sha256Hex(scenario)
+	rep = rep.WithScenario(scenario)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("run directory: %w", err)
 	}
@@ -43,4 +43,16 @@ func WriteDir(dir string, scenario []byte, rep *Report) error {
 		}
 	}
 	return nil
+}
+
+// WithScenario is r with the hash of the scenario file as run in its
+// run's meta, on a shallow copy: the run itself is not changed, since a
+// live view (the live page, the Prometheus exporter's last scrape) may
+// still be reading it; the copy shares its figures, read only.
+func (r *Report) WithScenario(scenario []byte) *Report {
+	run := *r.Run
+	run.Meta.ScenarioSHA256 = sha256Hex(scenario)
+	out := *r
+	out.Run = &run
+	return &out
 }

@@ -203,6 +203,7 @@ func conclude(o runOptions, raw []byte, s *scenarios.Scenario, run *results.Run,
 	if err != nil {
 		return err
 	}
+	rep = rep.WithScenario(asRun) // (the run as the engine left it stays unchanged: its live views may be reading it)
 	if err := reports.WriteDir(dir, asRun, rep); err != nil {
 		return err
 	}

@@ -213,9 +213,6 @@ func (u *liveUI) drawing() ([]byte, string) {
 	}
 	before := processCPU()
 	page, where := u.draw()
-	if page == nil && u.page != nil { // the run is being concluded: its last drawing stands until the final page
-		return u.page, ""
-	}
 	if page == nil {
 		page = []byte(`<!doctype html><html><head><meta charset="utf-8"><title>surge: ` + html.EscapeString(u.name) + ` (starting)</title></head><body><p>Starting.</p></body></html>`)
 	}

@@ -60,7 +60,6 @@ func RunClosed(ctx context.Context, cfg Config, users int, d time.Duration) (*re
 	<-wakerDone
 	close(stopMonitor)
 	<-monitorDone
-	e.handOver()
 	e.run.Meta.Elapsed = time.Since(e.start)
 	e.run.Generator.MaxInFlight = e.mostActive.Load()
 	e.run.Generator.MaxHeld = e.mostHeld.Load()

@@ -179,7 +179,6 @@ type engine struct {
 	mu     sync.Mutex
 	run    *results.Run
 	window secondStats // the current second, for progress and safety
-	handed bool        // the run was handed back to the caller (handOver)
 
 	active         atomic.Int64
 	mostActive     atomic.Int64 // the most users in their journey at once
@@ -223,16 +222,7 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	defer done()
 	e.play(ctx, plan)
-	return e.handOver(), nil
-}
-
-// handOver gives the run to the caller, who may change it from now on (a
-// run directory sets its scenario's hash): a Live view no longer reads it.
-func (e *engine) handOver() *results.Run {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.handed = true
-	return e.run
+	return e.run, nil
 }
 
 // fill checks the config and fills its defaults (but Bucket, which the
@@ -704,8 +694,7 @@ type Live struct {
 }
 
 // View calls f with the run as it stands and the users in their journey,
-// under the engine's lock; it does nothing before the run has started, nor
-// once the run has been handed back to the caller.
+// under the engine's lock; it does nothing before the run has started.
 func (l *Live) View(f func(run *results.Run, active int64)) {
 	l.mu.Lock()
 	e := l.e
@@ -715,7 +704,5 @@ func (l *Live) View(f func(run *results.Run, active int64)) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.handed {
-		f(e.run, e.active.Load())
-	}
+	f(e.run, e.active.Load())
 }
