@@ -325,3 +325,68 @@ journeys: {j: [{request: hit}]}`)
 		}
 	}
 }
+
+// What the client's own connection does that the tests above do not ask:
+// a request body larger than the server's windows goes out as they grow
+// (and the wait is in its latency), an answer far larger than ours is read
+// to its end with its first MaxAnswer kept, a header block larger than a
+// frame goes out in CONTINUATION frames, and a stream past its deadline
+// is cancelled (the server hears it) while its connection carries on.
+func TestH2FlowControlLargeHeadersAndCancel(t *testing.T) {
+	const upload, download = 3 << 20, 5 << 20
+	var cancelled atomic.Int64
+	conns, target, _ := h2Server(t, false, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/up":
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(w, "%d %d", n, len(r.Header.Get("X-Big")))
+		case "/down":
+			chunk := []byte(strings.Repeat("z", 64<<10))
+			for range download / len(chunk) {
+				w.Write(chunk)
+			}
+		case "/slow":
+			select {
+			case <-r.Context().Done():
+				cancelled.Add(1)
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}))
+	h, err := client.New(context.Background(), target, ProtocolH2, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.CloseIdle()
+	send := func(r *scenarios.Request, timeout time.Duration) answer {
+		var sent time.Time
+		var s scratch
+		return sendVia(context.Background(), h, r, vars{}, timeout, &sent, &s)
+	}
+	big := strings.Repeat("y", 40<<10) // over two 16 KiB frames of header block
+	a := send(&scenarios.Request{Method: "POST", Path: "/up", Body: strings.Repeat("x", upload), Headers: map[string]string{"X-Big": big}}, 10*time.Second)
+	if want := fmt.Sprintf("%d %d", upload, len(big)); a.kind != "" || string(a.body) != want {
+		t.Errorf("a 3 MiB upload with a 40 KiB header: kind %q body %q (%v), want the server to have read %q", a.kind, a.body, a.err, want)
+	}
+	a = send(&scenarios.Request{Method: "GET", Path: "/down"}, 10*time.Second)
+	if a.kind != "" || len(a.body) != client.MaxAnswer || strings.Trim(string(a.body), "z") != "" {
+		t.Errorf("a 5 MiB answer: kind %q, kept %d bytes (%v), want the first %d", a.kind, len(a.body), a.err, client.MaxAnswer)
+	}
+	start := time.Now()
+	a = send(&scenarios.Request{Method: "GET", Path: "/slow"}, 200*time.Millisecond)
+	if a.kind != "timeout" || time.Since(start) > 2*time.Second {
+		t.Errorf("a stream past its 200ms deadline: kind %q after %v, want timeout at once", a.kind, time.Since(start))
+	}
+	for deadline := time.Now().Add(2 * time.Second); cancelled.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if cancelled.Load() != 1 {
+		t.Error("the server never heard the timed-out stream's cancel (RST_STREAM)")
+	}
+	if a = send(&scenarios.Request{Method: "POST", Path: "/up", Body: "ok"}, 5*time.Second); a.kind != "" || string(a.body) != "2 0" {
+		t.Errorf("after the cancel: kind %q body %q (%v)", a.kind, a.body, a.err)
+	}
+	if conns.Load() != 1 {
+		t.Errorf("%d connections, want every stream on the one", conns.Load())
+	}
+}

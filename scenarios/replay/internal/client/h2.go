@@ -6,27 +6,29 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
-
-	"github.com/surgekit/surge/scenarios/rpc"
+	"golang.org/x/net/http2/hpack"
 )
 
 // h2 is the load's HTTP/2 client: streams multiplexed over at most
 // maxConns connections, over TLS (ALPN h2) for an https:// target or over
-// plain TCP with prior knowledge for an h2c:// one. The framing, HPACK and
-// flow control are golang.org/x/net/http2's ClientConn; the pool is ours,
-// so that the connection bound is exact: a request takes a stream on the
-// first connection with one free under the server's
+// plain TCP with prior knowledge for an h2c:// one. The framing and HPACK
+// are golang.org/x/net/http2's Framer and hpack; the connections are ours
+// (h2conn), built as the HTTP/1.1 client is: a request's frames are
+// written and its answer awaited on the user's own goroutine, and one
+// reader goroutine per connection hands each stream its answer. x/net's
+// ClientConn spent a goroutine, a pipe and a context per stream, and with
+// them most of the generator's CPU over HTTP/2 (ci/bench/RESULTS.md).
+//
+// The connection bound is exact: a request takes a stream on the first
+// connection with one free under the server's
 // SETTINGS_MAX_CONCURRENT_STREAMS, dials another connection while fewer
 // than maxConns are open, and otherwise waits for a stream to end. That
 // wait, like a stall for flow-control window, is inside the latency
@@ -46,13 +48,12 @@ type h2 struct {
 	scheme   string      // "https" or "http" (h2c)
 	tls      *tls.Config // nil: h2c
 	maxConns int
-	tr       *http2.Transport
 
 	cutCtx context.Context // cancelled by cut
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	conns   []*http2.ClientConn
+	conns   []*h2conn
 	dialing int
 	// freed gets a token as a stream ends, for a request waiting for one.
 	freed chan struct{}
@@ -65,9 +66,15 @@ const (
 	kindStreamReset   = "stream_reset"
 )
 
+// errUnprocessed is a stream the server did not take: its GOAWAY named an
+// earlier last stream, or the connection was going away or broken before
+// the stream went out. Such a request may go out again on another
+// connection without the user knowing; when that fails the same way it is
+// the goaway kind.
+var errUnprocessed = errors.New("http2: stream not processed: the server's GOAWAY refused it")
+
 func newH2(u *url.URL, addr string, maxConns int, tlsConfig *tls.Config) *h2 {
 	h := &h2{wire: newWire(u), addr: addr, scheme: "http", maxConns: maxConns, freed: make(chan struct{}, 4096)}
-	h.tr = &http2.Transport{AllowHTTP: true, DisableCompression: true, MaxHeaderListSize: MaxHeaders, ReadIdleTimeout: 30 * time.Second}
 	if u.Scheme == "https" || u.Scheme == "grpcs" {
 		h.scheme = "https"
 		h.tls = TLSConfig(tlsConfig, u, ProtocolH2)
@@ -76,31 +83,46 @@ func newH2(u *url.URL, addr string, maxConns int, tlsConfig *tls.Config) *h2 {
 	return h
 }
 
-// exchange sends c's request on a stream and reads its answer (see h1's).
+// waits are the ends of a request's waits: its deadline, the run's users
+// done (ctx), the run cut.
+type waits struct {
+	expired <-chan time.Time
+	done    <-chan struct{}
+	cut     <-chan struct{}
+}
+
+// wait blocks until ch is ready (nil) or a wait ends (why).
+func (w waits) wait(ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-w.expired:
+		return os.ErrDeadlineExceeded
+	case <-w.done:
+		return ErrCut
+	case <-w.cut:
+		return ErrCut
+	}
+}
+
+// Exchange sends c's request on a stream and reads its answer (see h1's).
 func (h *h2) Exchange(ctx context.Context, deadline time.Time, c *Call) (Response, error) {
-	req, at, err := h.parse(c)
+	req, err := h.parse(c)
 	if err != nil {
 		return Response{}, err
 	}
-	rctx, cancel := context.WithDeadline(h.cutCtx, deadline)
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel) // the run's users are done: waits end
-	defer stop()
-	req = req.WithContext(rctx)
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	w := waits{expired: timer.C, done: ctx.Done(), cut: h.cutCtx.Done()}
 	for try := 0; ; try++ {
-		cc, err := h.stream(rctx, deadline)
+		cc, err := h.stream(w, deadline)
 		if err != nil {
 			return Response{}, h.cutOr(err)
 		}
 		c.Sent = time.Now()
-		if at < len(c.Req) {
-			// x/net's stream may read the body after RoundTrip returns (a
-			// server that answers before it reads it all): it gets a copy
-			// of its own, not the user's buffer the next request reuses.
-			req.Body = io.NopCloser(bytes.NewReader(bytes.Clone(c.Req[at:])))
-		}
-		resp, err := h.roundTrip(cc, req, c)
-		if err == nil || try > 0 || !unprocessed(err) || time.Now().After(deadline) {
+		resp, err := cc.roundTrip(&req, c, w)
+		h.release(cc)
+		if err == nil || try > 0 || !errors.Is(err, errUnprocessed) || time.Now().After(deadline) {
 			return resp, h.cutOr(err)
 		}
 		c.Resent++
@@ -115,35 +137,13 @@ func (h *h2) cutOr(err error) error {
 	return err
 }
 
-// roundTrip sends req on cc's reserved stream and reads the answer into
-// c's buffers.
-func (h *h2) roundTrip(cc *http2.ClientConn, req *http.Request, c *Call) (Response, error) {
-	defer h.free()
-	res, err := cc.RoundTrip(req)
-	if err != nil {
-		return Response{}, err
+// release gives back cc's stream: a request waiting for one may take it.
+func (h *h2) release(cc *h2conn) {
+	if cc.release() {
+		h.drop(cc)
 	}
-	defer res.Body.Close()
-	resp := Response{Status: res.StatusCode, Answered: true, Keep: true, Head: h2Head(c.Head[:0], res)}
-	if c.IsHead {
-		resp.Body = c.Body[:0]
-		return resp, nil
-	}
-	var first *time.Time
-	if c.Framed {
-		first = &resp.FirstAt
-	}
-	resp.Body, err = readAll(res.Body, c.Body[:0], first)
-	for name, values := range res.Trailer { // (a call's grpc-status)
-		for _, v := range values {
-			resp.Head = keepHead(resp.Head, []byte(name+": "+v))
-		}
-	}
-	return resp, err
+	h.wake(1)
 }
-
-// free says a stream ended: a request waiting for one may take it.
-func (h *h2) free() { h.wake(1) }
 
 // wake gives n tokens to requests waiting for a stream. A token is a hint,
 // not a stream: its taker tries to reserve and waits again if it cannot.
@@ -160,14 +160,14 @@ func (h *h2) wake(n int) {
 
 // stream reserves a stream: on an open connection with one free, else on a
 // new connection while there are fewer than maxConns, else when one ends.
-func (h *h2) stream(ctx context.Context, deadline time.Time) (*http2.ClientConn, error) {
+func (h *h2) stream(w waits, deadline time.Time) (*h2conn, error) {
 	for {
 		cc, dial := h.reserve()
 		if cc != nil {
 			return cc, nil
 		}
 		if dial {
-			cc, err := h.dial(ctx, deadline)
+			cc, err := h.dial(deadline)
 			h.mu.Lock()
 			h.dialing--
 			if err == nil {
@@ -178,32 +178,27 @@ func (h *h2) stream(ctx context.Context, deadline time.Time) (*http2.ClientConn,
 				h.wake(1) // the dial's place is free: a waiting request may dial
 				return nil, err
 			}
-			h.wake(int(cc.State().MaxConcurrentStreams) - 1) // its other streams are free for those waiting
-			if cc.ReserveNewRequest() {
+			h.wake(cc.streamLimit() - 1) // its other streams are free for those waiting
+			if cc.reserve() {
 				return cc, nil
 			}
 			continue
 		}
-		select {
-		case <-h.freed:
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, os.ErrDeadlineExceeded
-			}
-			return nil, ErrCut
+		if err := w.wait(h.freed); err != nil {
+			return nil, err
 		}
 	}
 }
 
 // reserve takes a stream on an open connection, or says to dial one (and
 // counts the dial against the bound).
-func (h *h2) reserve() (*http2.ClientConn, bool) {
+func (h *h2) reserve() (*h2conn, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	live := h.conns[:0]
 	for _, cc := range h.conns {
-		if st := cc.State(); st.Closed || st.Closing && st.StreamsActive+st.StreamsReserved == 0 {
-			cc.Close()
+		if cc.spent() {
+			cc.close()
 			continue
 		}
 		live = append(live, cc)
@@ -211,7 +206,7 @@ func (h *h2) reserve() (*http2.ClientConn, bool) {
 	clear(h.conns[len(live):])
 	h.conns = live
 	for _, cc := range h.conns {
-		if cc.ReserveNewRequest() {
+		if cc.reserve() {
 			return cc, false
 		}
 	}
@@ -222,8 +217,29 @@ func (h *h2) reserve() (*http2.ClientConn, bool) {
 	return nil, false
 }
 
-func (h *h2) dial(ctx context.Context, deadline time.Time) (*http2.ClientConn, error) {
-	d := net.Dialer{Deadline: deadline, KeepAlive: 30 * time.Second}
+// drop closes cc and takes it out of the pool.
+func (h *h2) drop(cc *h2conn) {
+	cc.close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i := indexOf(h.conns, cc); i >= 0 {
+		h.conns = append(h.conns[:i], h.conns[i+1:]...)
+	}
+}
+
+func indexOf(conns []*h2conn, cc *h2conn) int {
+	for i, c := range conns {
+		if c == cc {
+			return i
+		}
+	}
+	return -1
+}
+
+func (h *h2) dial(deadline time.Time) (*h2conn, error) {
+	ctx, cancel := context.WithDeadline(h.cutCtx, deadline)
+	defer cancel()
+	d := net.Dialer{KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
 		return nil, err
@@ -243,68 +259,49 @@ func (h *h2) dial(ctx context.Context, deadline time.Time) (*http2.ClientConn, e
 		}
 		nc = tc
 	}
-	cc, err := h.tr.NewClientConn(nc)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	// A server's SETTINGS is its first frame, so by a PING's answer the
-	// connection's stream limit is the server's own, not the default that
-	// holds until then: streams are not reserved past it.
-	if err := cc.Ping(ctx); err != nil {
-		cc.Close()
-		return nil, err
-	}
-	return cc, nil
+	return openH2(nc, deadline)
+}
+
+// h2req is a request as a stream carries it: its header fields (the
+// pseudo-headers first) and its body.
+type h2req struct {
+	fields []hpack.HeaderField
+	body   []byte
 }
 
 // parse reads c's request, rendered in its HTTP/1.1 form by wire.request
-// (one rendering, one set of checks), back into the fields of a stream;
-// the body is c.Req[at:].
-func (h *h2) parse(c *Call) (req *http.Request, at int, err error) {
+// (one rendering, one set of checks), back into the fields of a stream.
+// The header names go lower-case, as HTTP/2 has them, and the
+// connection's own headers (Connection and the like) are left out.
+func (h *h2) parse(c *Call) (h2req, error) {
 	end := bytes.Index(c.Req, []byte("\r\n\r\n"))
 	if end < 0 {
-		return nil, 0, ProtocolError{"a request without its end of headers"}
+		return h2req{}, ProtocolError{"a request without its end of headers"}
 	}
-	head, at := c.Req[:end], end+4
-	lines := strings.Split(string(head), "\r\n")
-	method, rest, _ := strings.Cut(lines[0], " ")
-	target, _, _ := strings.Cut(rest, " ")
-	req = &http.Request{Method: method, Proto: "HTTP/2.0", ProtoMajor: 2, Header: make(http.Header, len(lines)), Host: h.host,
-		URL: &url.URL{Scheme: h.scheme, Host: h.host, Opaque: target}}
-	for _, l := range lines[1:] {
-		name, value, _ := strings.Cut(l, ": ")
-		switch {
-		case strings.EqualFold(name, "Host"):
-		case strings.EqualFold(name, "Content-Length"):
-			if req.ContentLength, err = strconv.ParseInt(value, 10, 64); err != nil {
-				return nil, 0, err
+	head := string(c.Req[:end])
+	line, rest, _ := strings.Cut(head, "\r\n")
+	method, target, _ := strings.Cut(line, " ")
+	target, _, _ = strings.Cut(target, " ")
+	r := h2req{body: c.Req[end+4:], fields: make([]hpack.HeaderField, 4, 4+strings.Count(rest, "\n")+1)}
+	r.fields[0] = hpack.HeaderField{Name: ":method", Value: method}
+	r.fields[1] = hpack.HeaderField{Name: ":scheme", Value: h.scheme}
+	r.fields[2] = hpack.HeaderField{Name: ":authority", Value: h.host}
+	r.fields[3] = hpack.HeaderField{Name: ":path", Value: target}
+	for rest != "" {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, _ := strings.Cut(line, ": ")
+		name = strings.ToLower(name)
+		switch name {
+		case "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			continue
+		case "te":
+			if value != "trailers" { // the only TE HTTP/2 has
+				continue
 			}
-		default:
-			req.Header[http.CanonicalHeaderKey(name)] = append(req.Header[http.CanonicalHeaderKey(name)], value)
 		}
+		r.fields = append(r.fields, hpack.HeaderField{Name: name, Value: value})
 	}
-	if req.ContentLength > 0 {
-		body := bytes.Clone(c.Req[at:])
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	}
-	return req, at, nil
-}
-
-// unprocessed says the server did not take a stream: refused by its GOAWAY,
-// or the connection closed before the stream went out. Such a request may go
-// out again on another connection without the user knowing.
-func unprocessed(err error) bool {
-	var se http2.StreamError
-	if errors.As(err, &se) {
-		return false
-	}
-	var ga http2.GoAwayError
-	if errors.As(err, &ga) {
-		return false // the connection closed under streams it may have taken
-	}
-	s := err.Error()
-	return strings.Contains(s, "graceful shutdown GOAWAY") || strings.Contains(s, "client conn not usable")
+	return r, nil
 }
 
 // H2Kind names a failed stream's error kind, "" when it is not one of
@@ -318,58 +315,24 @@ func H2Kind(err error) string {
 		return kindStreamReset
 	}
 	var ga http2.GoAwayError
-	if errors.As(err, &ga) || strings.Contains(err.Error(), "GOAWAY") {
+	if errors.As(err, &ga) || errors.Is(err, errUnprocessed) {
 		return kindGoAway
 	}
 	return ""
 }
 
-// h2Head is an answer's status line and headers in the form readAnswer
-// keeps them (one line each, ended by "\n").
-func h2Head(w []byte, res *http.Response) []byte {
-	w = keepHead(w, []byte("HTTP/2.0 "+strconv.Itoa(res.StatusCode)+" "+http.StatusText(res.StatusCode)))
-	for name, values := range res.Header {
-		for _, v := range values {
-			w = keepHead(w, []byte(name+": "+v))
-		}
-	}
-	return w
+// Cut interrupts every stream in flight and makes later ones fail.
+func (h *h2) Cut() {
+	h.cancel()
+	h.CloseIdle()
 }
 
-// readAll reads a body to its end, keeping its first MaxAnswer bytes;
-// with firstAt, it notes when the first length-prefixed message was all in.
-func readAll(r io.Reader, out []byte, firstAt *time.Time) ([]byte, error) {
-	for len(out) < MaxAnswer {
-		if len(out) == cap(out) {
-			out = grow(out, len(out)+1)[:len(out)]
-		}
-		n, err := r.Read(out[len(out):min(cap(out), MaxAnswer)])
-		out = out[:len(out)+n]
-		if firstAt != nil && firstAt.IsZero() {
-			if _, ok := rpc.FrameSize(out); ok {
-				*firstAt = time.Now()
-			}
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-	}
-	_, err := io.Copy(io.Discard, r)
-	return out, err
-}
-
-// cut interrupts every stream in flight and makes later ones fail.
-func (h *h2) Cut() { h.cancel() }
-
-// closeIdle closes the connections.
+// CloseIdle closes the connections.
 func (h *h2) CloseIdle() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, cc := range h.conns {
-		cc.Close()
+		cc.close()
 	}
 	h.conns = nil
 }
