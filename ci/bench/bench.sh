@@ -189,17 +189,19 @@ vegeta_run() {
 	row "$sec" "vegeta${LABEL:+ $LABEL}" "$rate" "$m" "$(cost "$id")"
 }
 
-# h2load_run SEC N PATH: h2load's N requests over h2c, closed loop (10
-# connections x 10 streams); its rate is what it reached.
+# h2load_run SEC N PATH [RATE]: h2load's N requests over h2c, 10
+# connections x 10 streams: closed loop (its rate is what it reached), or
+# at RATE in all (--rps RATE/10 per connection), for the cost at equal rate.
 h2load_run() {
-	local sec=$1 n=$2 path=$3 id="$1-h2load-$RUN"
+	local sec=$1 n=$2 path=$3 rate=${4:-0} id="$1-h2load-${4:-0}-$RUN" rps=()
+	[ "$rate" -gt 0 ] && rps=(--rps $((rate / 10)))
 	start_target
-	timed "$id" h2load -n "$n" -c 10 -m 10 "http://127.0.0.1:$PORT$path"
+	timed "$id" h2load -n "$n" -c 10 -m 10 "${rps[@]}" "http://127.0.0.1:$PORT$path"
 	stop_target
 	local m
-	m=$(awk '/^finished in/ {gsub(/[s,]/, "", $3); el=$3; rps=$4} /^requests:/ {reqs=$2; ok=$8}
-		/^time for request:/ {p50=$6} END {printf "{\"reqs\":%d,\"ok\":%d,\"elapsed_s\":%s,\"reached_rps\":%s}", reqs, ok, el, rps}' "$OUT/$id.out")
-	row "$sec" "h2load (closed loop)" 0 "$m" "$(cost "$id")"
+	m=$(awk '/^finished in/ {el=$3; gsub(/,/, "", el); if (el ~ /ms$/) {sub(/ms$/, "", el); el = el / 1000} else sub(/s$/, "", el); rps=$4}
+		/^requests:/ {reqs=$2; ok=$8} END {printf "{\"reqs\":%d,\"ok\":%d,\"elapsed_s\":%s,\"reached_rps\":%s}", reqs, ok, el, rps}' "$OUT/$id.out")
+	row "$sec" "h2load$([ "$rate" -gt 0 ] && echo " --rps" || echo " (closed loop)")" "$rate" "$m" "$(cost "$id")"
 }
 
 # ghz_run SEC RATE SECONDS: ghz's calls at RATE (0: as fast as it can) for
@@ -266,7 +268,7 @@ for rep in $(seq "$REPS"); do
 		c=$(LABEL=-h2c bisect vegeta "" -h2c); row ceiling-h2 "vegeta -h2c" "$c" '{"ceiling": true}' '{}'
 		SCHEME=h2c LABEL=h2c surge_run cost-h2 5000 "$DUR" /hello
 		LABEL=-h2c vegeta_run cost-h2 5000 "$DUR" /hello -h2c
-		command -v h2load >/dev/null && h2load_run cost-h2 $((5000 * DUR)) /hello
+		command -v h2load >/dev/null && h2load_run cost-h2 $((5000 * DUR)) /hello && h2load_run cost-h2 $((5000 * DUR)) /hello 5000
 	fi
 	if has grpc; then
 		c=$(GRPC=1 LABEL=grpc bisect surge); row ceiling-grpc surge "$c" '{"ceiling": true}' '{}'

@@ -506,7 +506,10 @@ func (cc *h2conn) data(f *http2.DataFrame) {
 		conn, cc.recvUnacked = uint32(cc.recvUnacked), 0
 	}
 	st := cc.streams[f.StreamID]
-	if st != nil && st.resp.Answered {
+	if st != nil && !st.resp.Answered { // DATA before its HEADERS
+		st.reset = true
+		cc.finish(st, ProtocolError{"HTTP/2 DATA before the answer's HEADERS"})
+	} else if st != nil {
 		st.take(f.Data())
 		if f.StreamEnded() {
 			cc.finish(st, nil)
