@@ -172,6 +172,8 @@ func serveRawH2(c net.Conn, answer func(n int) string) {
 		return
 	}
 	fr := http2.NewFramer(c, c)
+	dec := hpack.NewDecoder(4096, nil)
+	fr.ReadMetaHeaders = dec
 	fr.WriteSettings()
 	n := 0
 	for {
@@ -186,7 +188,7 @@ func serveRawH2(c net.Conn, answer func(n int) string) {
 			}
 		case *http2.PingFrame:
 			fr.WritePing(true, f.Data)
-		case *http2.HeadersFrame:
+		case *http2.MetaHeadersFrame:
 			n++
 			switch answer(n) {
 			case "refuse":
@@ -194,6 +196,14 @@ func serveRawH2(c net.Conn, answer func(n int) string) {
 			case "goaway":
 				fr.WriteGoAway(max(f.StreamID, 2)-2, http2.ErrCodeNo, nil) // this stream and later ones: unprocessed
 				return
+			case "ping": // answered only once the client acknowledges a PING and new SETTINGS
+				fr.WritePing(false, [8]byte{byte(n)})
+				fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
+				if !awaitAcks(fr, byte(n)) {
+					return
+				}
+				dec.SetAllowedMaxDynamicTableSize(0)
+				fallthrough
 			default:
 				var hb strings.Builder
 				enc := hpack.NewEncoder(&hb)
@@ -203,6 +213,25 @@ func serveRawH2(c net.Conn, answer func(n int) string) {
 			}
 		}
 	}
+}
+
+// awaitAcks reads frames until the client has acknowledged the PING
+// with data[0] == b and a SETTINGS.
+func awaitAcks(fr *http2.Framer, b byte) bool {
+	var ping, settings bool
+	for !ping || !settings {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return false
+		}
+		switch f := f.(type) {
+		case *http2.PingFrame:
+			ping = ping || f.IsAck() && f.Data[0] == b
+		case *http2.SettingsFrame:
+			settings = settings || f.IsAck()
+		}
+	}
+	return true
 }
 
 func h2Send(t *testing.T, target string) answer {
@@ -246,6 +275,19 @@ func TestH2StreamErrorsHaveTheirOwnKinds(t *testing.T) {
 	target, _ = rawH2(t, func(int) string { return "goaway" })
 	if a := h2Send(t, target); a.kind != "goaway" || a.resent != 1 {
 		t.Errorf("a server that refuses everything by GOAWAY: kind %q resent %d, want goaway after 1 resend (%v)", a.kind, a.resent, a.err)
+	}
+	target, conns = rawH2(t, func(int) string { return "ping" })
+	h, _ = client.New(context.Background(), target, ProtocolH2, 1, nil)
+	defer h.CloseIdle()
+	for i := range 3 { // the server's PING and its new SETTINGS are acknowledged, each time
+		var sent time.Time
+		var s scratch
+		if a := sendVia(context.Background(), h, &scenarios.Request{Method: "GET", Path: "/", Headers: map[string]string{"X-Same": "v"}}, vars{}, 3*time.Second, &sent, &s); a.kind != "" || string(a.body) != "ok" {
+			t.Errorf("request %d to a server that waits for its PING's ack: kind %q body %q (%v)", i, a.kind, a.body, a.err)
+		}
+	}
+	if conns.Load() != 1 {
+		t.Errorf("%d connections to the pinging server, want 1", conns.Load())
 	}
 	_, target, _ = h2Server(t, false, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }))
 	if a := h2Send(t, target); a.kind != "stream_reset" {

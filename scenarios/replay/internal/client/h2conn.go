@@ -35,9 +35,10 @@ import (
 //
 // Locks: wmu orders writes (the framer's write side and the HPACK
 // encoder); mu guards the streams and the connection's state, and is never
-// held across a write. The reader takes mu alone; writes it needs (a
-// SETTINGS or PING acknowledgement, a WINDOW_UPDATE) go on a goroutine of
-// their own, so a reader is never stuck behind a writer.
+// held across a write. The reader takes mu alone; the frames it needs
+// written (a SETTINGS or PING acknowledgement, a WINDOW_UPDATE) are queued
+// for the writer holding the lock, or written by the reader when none does
+// (queue), so a reader never waits behind a writer.
 type h2conn struct {
 	nc   net.Conn
 	bw   *bufio.Writer
@@ -62,7 +63,8 @@ type h2conn struct {
 	err         error // the connection broke: its streams failed with it
 	waiting     int   // writers waiting for send window
 	windowed    chan struct{}
-	recvUnacked int64 // DATA received since the connection's last WINDOW_UPDATE
+	queued      []func(*http2.Framer) // frames the reader needs written
+	recvUnacked int64                 // DATA received since the connection's last WINDOW_UPDATE
 }
 
 // h2stream is one request's stream.
@@ -183,23 +185,60 @@ func (cc *h2conn) lockWrite() {
 	cc.wmu.Lock()
 }
 
-// unlockWrite flushes what was written unless another writer waits (it
-// flushes both), and lets the lock go.
+// unlockWrite writes the frames the reader queued, flushes unless
+// another writer waits (it flushes for both), and lets the lock go; then
+// it writes what the reader queued meanwhile, if the lock is free.
 func (cc *h2conn) unlockWrite() error {
+	cc.writeQueued()
 	var err error
 	if cc.writers.Add(-1) == 0 {
 		err = cc.bw.Flush()
 	}
 	cc.wmu.Unlock()
+	cc.flushQueued()
 	return err
 }
 
-// control writes frames the reader needs written, on a goroutine of its own.
-func (cc *h2conn) control(write func()) {
-	cc.lockWrite()
-	write()
-	if cc.unlockWrite() != nil {
-		cc.nc.Close() // the reader fails the streams
+// queue has a frame the reader needs written (an acknowledgement, a
+// window) go out with the next flush: the writer holding the lock writes
+// it before it lets go, and with none the reader writes it at once. Either
+// the reader finds the lock free, or its holder, letting go after the
+// frame was queued, finds it queued. (The reader never waits for the lock;
+// it may wait for the socket, as any writer does, for a frame of a few
+// bytes. An acknowledgement per PING was a goroutine per PING, and grpc-go
+// servers send about one per call.)
+func (cc *h2conn) queue(write func(*http2.Framer)) {
+	cc.mu.Lock()
+	cc.queued = append(cc.queued, write)
+	cc.mu.Unlock()
+	cc.flushQueued()
+}
+
+// flushQueued writes the queued frames if no writer holds the lock.
+func (cc *h2conn) flushQueued() {
+	for {
+		cc.mu.Lock()
+		none := len(cc.queued) == 0
+		cc.mu.Unlock()
+		if none || !cc.wmu.TryLock() {
+			return
+		}
+		cc.writers.Add(1)
+		if cc.unlockWrite() != nil {
+			cc.nc.Close() // the reader fails the streams
+			return
+		}
+	}
+}
+
+// writeQueued writes the queued frames (under wmu).
+func (cc *h2conn) writeQueued() {
+	cc.mu.Lock()
+	queued := cc.queued
+	cc.queued = nil
+	cc.mu.Unlock()
+	for _, write := range queued {
+		write(cc.fr)
 	}
 }
 
@@ -437,12 +476,12 @@ func (cc *h2conn) handle(f http2.Frame) error {
 			if err != nil {
 				return err
 			}
-			go cc.control(func() { cc.ackSettings(table) })
+			cc.queue(func(*http2.Framer) { cc.ackSettings(table) })
 		}
 	case *http2.PingFrame:
 		if !f.IsAck() {
 			data := f.Data
-			go cc.control(func() { cc.fr.WritePing(true, data) })
+			cc.queue(func(fr *http2.Framer) { fr.WritePing(true, data) })
 		}
 	case *http2.GoAwayFrame:
 		cc.goneAway(f)
@@ -500,7 +539,6 @@ func (cc *h2conn) headers(f *http2.MetaHeadersFrame) {
 func (cc *h2conn) data(f *http2.DataFrame) {
 	n := int64(f.Length) // (padding counts against the window too)
 	cc.mu.Lock()
-	defer cc.mu.Unlock()
 	var conn, stream uint32
 	if cc.recvUnacked += n; cc.recvUnacked >= h2RecvWindow/2 {
 		conn, cc.recvUnacked = uint32(cc.recvUnacked), 0
@@ -517,14 +555,15 @@ func (cc *h2conn) data(f *http2.DataFrame) {
 			stream, st.recvUnacked = uint32(st.recvUnacked), 0
 		}
 	}
+	cc.mu.Unlock()
 	if conn > 0 || stream > 0 {
 		id := f.StreamID
-		go cc.control(func() {
+		cc.queue(func(fr *http2.Framer) {
 			if conn > 0 {
-				cc.fr.WriteWindowUpdate(0, conn)
+				fr.WriteWindowUpdate(0, conn)
 			}
 			if stream > 0 {
-				cc.fr.WriteWindowUpdate(id, stream)
+				fr.WriteWindowUpdate(id, stream)
 			}
 		})
 	}
