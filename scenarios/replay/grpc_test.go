@@ -2,6 +2,8 @@ package replay
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,5 +133,50 @@ journeys: {j: [{request: watch}, {request: use}]}`)
 	first, last := w.FirstMessage.Percentile(50), w.Latency.Percentile(50)
 	if first > 60*time.Millisecond || last < 150*time.Millisecond || last > 300*time.Millisecond {
 		t.Errorf("first message p50 %v, last p50 %v: want the first at once and the last after 3 x 50 ms", first, last)
+	}
+}
+
+// An answer that is not a message of the method's is internal, as gRPC's
+// clients say, whether the call reads it (an extraction: the answer turned
+// into JSON) or not (only checked to be the method's); a call that neither
+// extracts nor checks still counts a stream's messages.
+func TestGRPCAnswerNotTheMethodsIsInternal(t *testing.T) {
+	_, target, _ := h2Server(t, false, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status")
+		if strings.HasSuffix(r.URL.Path, "/Watch") { // three empty messages: valid
+			w.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+		} else { // field 1, 255 bytes long, that are not there
+			w.Write([]byte{0, 0, 0, 0, 2, 0x0a, 0xff})
+		}
+		w.Header().Set("Grpc-Status", "0")
+	}))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "venue.proto"), []byte(rpctest.Proto), 0o644)
+	m, err := rpc.Compile(context.Background(), dir, []string{"venue.proto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "grpc://" + strings.TrimPrefix(target, "h2c://")
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 30, profile: [100%], process: uniform}
+target: {url: "`+addr+`"}
+requests:
+  reads: {grpc: pass.v1.Venue/CheckIn, message: {token: t}, extract: {visit: visit_id}}
+  blind: {grpc: pass.v1.Venue/CheckIn, message: {token: t}}
+  watch: {grpc: pass.v1.Venue/Watch, message: {token: t}}
+cohorts:
+  - {name: a, share: 34%, journey: reads}
+  - {name: b, share: 33%, journey: blind}
+  - {name: c, share: 33%, journey: watch}
+journeys: {reads: [{request: reads}], blind: [{request: blind}], watch: [{request: watch}]}`)
+	run := play(t, s, addr, func(c *Config) { c.Methods = m })
+	for _, name := range []string{"reads", "blind"} {
+		if e := run.Endpoints[name].Total; e.Offered == 0 || e.Errors["internal"] != e.Offered {
+			t.Errorf("%s: %d calls, errors %v: want every one internal", name, e.Offered, e.Errors)
+		}
+	}
+	if w := run.Endpoints["watch"].Total; w.Offered == 0 || w.Succeeded != w.Offered || w.Messages != 3*w.Offered {
+		t.Errorf("watch: %d of %d ok (%v), %d messages: want 3 each", w.Succeeded, w.Offered, w.Errors, w.Messages)
 	}
 }

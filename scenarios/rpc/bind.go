@@ -25,6 +25,11 @@ func (m *Method) Decode(body []byte) ([]byte, int, error) {
 	return DecodeAll(m.md, body)
 }
 
+// Valid checks the answer's body is the method's, as Decode reads it,
+// without the JSON (for a call that neither extracts nor checks); and
+// says how many messages it holds.
+func (m *Method) Valid(body []byte) (int, error) { return Valid(m.md, body) }
+
 // ServerStreams says the method answers with a stream of messages.
 func (m *Method) ServerStreams() bool { return m.md.IsStreamingServer() }
 

@@ -300,22 +300,51 @@ var ErrFraming = errors.New("grpc: an answer that is not length-prefixed message
 // after another) into a JSON array, and says how many there were.
 func DecodeAll(md protoreflect.MethodDescriptor, body []byte) ([]byte, int, error) {
 	out := []byte{'['}
+	n, err := eachMessage(body, func(m []byte) error {
+		js, err := Decode(md, m)
+		if err == nil {
+			out = append(append(out, ','), js...)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, n, err
+	}
+	if n > 0 {
+		out = append(out[:1], out[2:]...) // (the first comma)
+	}
+	return append(out, ']'), n, nil
+}
+
+// eachMessage calls f with each length-prefixed message of a server
+// stream's body, prefix included, and says how many there were.
+func eachMessage(body []byte, f func([]byte) error) (int, error) {
 	n := 0
 	for len(body) > 0 {
 		size, ok := FrameSize(body)
 		if !ok {
-			return nil, n, ErrFraming
+			return n, ErrFraming
 		}
-		js, err := Decode(md, body[:size])
-		if err != nil {
-			return nil, n, err
+		if err := f(body[:size]); err != nil {
+			return n, err
 		}
-		if n > 0 {
-			out = append(out, ',')
-		}
-		out, body, n = append(out, js...), body[size:], n+1
+		body, n = body[size:], n+1
 	}
-	return append(out, ']'), n, nil
+	return n, nil
+}
+
+// Valid says whether body is an answer of md's (one message, or a
+// stream's messages), as Decode and DecodeAll read it, without turning it
+// into JSON; and how many messages it holds.
+func Valid(md protoreflect.MethodDescriptor, body []byte) (int, error) {
+	if !md.IsStreamingServer() {
+		_, err := unmarshal(md, body)
+		return 1, err
+	}
+	return eachMessage(body, func(m []byte) error {
+		_, err := unmarshal(md, m)
+		return err
+	})
 }
 
 // FrameSize is the size of the first length-prefixed message of body,
@@ -334,6 +363,16 @@ func FrameSize(body []byte) (int, bool) {
 // Decode reads an answer's body (one length-prefixed message; a body with
 // none, as with a status and no message, is nil) into JSON.
 func Decode(md protoreflect.MethodDescriptor, body []byte) ([]byte, error) {
+	msg, err := unmarshal(md, body)
+	if msg == nil || err != nil {
+		return nil, err
+	}
+	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+}
+
+// unmarshal reads an answer's one length-prefixed message (nil for an
+// empty body).
+func unmarshal(md protoreflect.MethodDescriptor, body []byte) (*dynamicpb.Message, error) {
 	if len(body) == 0 {
 		return nil, nil
 	}
@@ -351,7 +390,7 @@ func Decode(md protoreflect.MethodDescriptor, body []byte) ([]byte, error) {
 	if err := proto.Unmarshal(body[5:5+n], msg); err != nil {
 		return nil, err
 	}
-	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+	return msg, nil
 }
 
 // Callable are the methods surge calls (unary and server-streaming),
