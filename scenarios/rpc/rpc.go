@@ -301,17 +301,15 @@ var ErrFraming = errors.New("grpc: an answer that is not length-prefixed message
 func DecodeAll(md protoreflect.MethodDescriptor, body []byte) ([]byte, int, error) {
 	out := []byte{'['}
 	n, err := eachMessage(body, func(m []byte) error {
-		js, err := Decode(md, m)
-		if err == nil {
-			out = append(append(out, ','), js...)
+		if len(out) > 1 {
+			out = append(out, ',')
 		}
+		js, err := Decode(md, m)
+		out = append(out, js...)
 		return err
 	})
 	if err != nil {
 		return nil, n, err
-	}
-	if n > 0 {
-		out = append(out[:1], out[2:]...) // (the first comma)
 	}
 	return append(out, ']'), n, nil
 }

@@ -364,7 +364,7 @@ func (cc *h2conn) awaitWindow(st *h2stream, w waits) error {
 	return err
 }
 
-// windowGrew wakes the writers waiting for window (under mu).
+// windowGrew wakes the writers waiting for window, to look again (under mu).
 func (cc *h2conn) windowGrew() {
 	if cc.waiting > 0 {
 		close(cc.windowed)
@@ -601,10 +601,7 @@ func (cc *h2conn) finish(st *h2stream, err error) {
 	delete(cc.streams, st.id)
 	st.finished, st.err = true, err
 	st.done <- struct{}{}
-	if cc.waiting > 0 { // a writer waiting for its window: its stream may be this one
-		close(cc.windowed)
-		cc.windowed = make(chan struct{})
-	}
+	cc.windowGrew() // a writer waiting for window may be this stream's: its body is no longer wanted
 }
 
 // fail ends the connection: every open stream fails with err, or with the
