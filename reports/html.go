@@ -235,8 +235,8 @@ details{margin:1em 0}
 {{end}}</table>{{else}}<p class="muted">No events.</p>{{end}}
 <h3>Generator health</h3>
 {{if eq .Run.Meta.Kind "sim"}}<p class="muted">A prediction has no generator: every arrival is on time by construction.</p>{{else}}
-<table><tr><th>sent late by p50</th><th>p99</th><th>max</th><th>users in journey at most</th>{{if .S.Generator.MaxHeld}}<th>connections held at most</th>{{end}}<th>fell behind</th></tr>
-<tr><td>{{dur .S.Generator.LateP50}}</td><td>{{dur .S.Generator.LateP99}}</td><td>{{dur .S.Generator.LateMax}}</td><td>{{.S.Generator.MaxInFlight}}</td>{{if .S.Generator.MaxHeld}}<td>{{.S.Generator.MaxHeld}}</td>{{end}}<td>{{len .S.Generator.BehindAt}} times</td></tr></table>{{end}}
+<table><tr><th>sent late by p50</th><th>p99</th><th>max</th><th>users in journey at most</th>{{if .S.Generator.MaxHeld}}<th>connections held at most</th>{{end}}<th>fell behind</th>{{if .S.Generator.ConnWaited}}<th>waited for a connection (--max-conns)</th>{{end}}</tr>
+<tr><td>{{dur .S.Generator.LateP50}}</td><td>{{dur .S.Generator.LateP99}}</td><td>{{dur .S.Generator.LateMax}}</td><td>{{.S.Generator.MaxInFlight}}</td>{{if .S.Generator.MaxHeld}}<td>{{.S.Generator.MaxHeld}}</td>{{end}}<td>{{len .S.Generator.BehindAt}} times</td>{{if .S.Generator.ConnWaited}}<td class="fail">{{.S.Generator.ConnWaited}} requests, up to {{dur .S.Generator.ConnWaitMax}}: the client's queue, in their latency</td>{{end}}</tr></table>{{end}}
 <details><summary>Text summary</summary><pre>{{.Text}}</pre></details>
 <p class="muted">surge report · charts by ECharts ` + EChartsVersion + ` (Apache-2.0), embedded.</p>
 </main></body></html>

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -100,6 +101,10 @@ type GeneratorSummary struct {
 	MaxInFlight int64           `json:"max_in_flight"`
 	MaxHeld     int64           `json:"max_held,omitempty"` // connections users held open at once (WebSocket, event streams)
 	BehindAt    []time.Duration `json:"behind_at_ns,omitempty"`
+	// ConnWaited counts the attempts that waited for one of the client's
+	// bounded connections (--max-conns); ConnWaitMax is the longest wait.
+	ConnWaited  int64   `json:"conn_waited,omitempty"`
+	ConnWaitMax float64 `json:"conn_wait_max_s,omitempty"`
 }
 
 // Against is this run compared with another: a baseline (regressions
@@ -181,10 +186,15 @@ func Summarize(rep *Report) Summary {
 	s.Periods, s.Gone, s.LeftFrom = periodFigures(rep.Scenario, r), gone(r.Users), leftFrom(r)
 	g := r.Generator
 	s.Generator = GeneratorSummary{LateP50: g.Late.Percentile(50).Seconds(), LateP99: g.Late.Percentile(99).Seconds(),
-		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight, MaxHeld: g.MaxHeld}
+		LateMax: g.Late.Max().Seconds(), MaxInFlight: g.MaxInFlight, MaxHeld: g.MaxHeld,
+		ConnWaited: g.ConnWaited, ConnWaitMax: g.ConnWaitMax.Seconds()}
 	for _, ev := range r.Events {
 		if ev.Kind == "generator-behind" {
 			s.Generator.BehindAt = append(s.Generator.BehindAt, ev.At)
+		}
+		if ev.Kind == "connection-cap" {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("the load generator was the limit from %s: %d requests waited for one of its connections, up to %s, and their latency includes that wait, which is not the service's (raise --max-conns)",
+				fmtDuration(ev.At.Seconds()), g.ConnWaited, fmtDuration(g.ConnWaitMax.Seconds())))
 		}
 	}
 	s.Baseline = against(r, v, rep.Baseline, true)

@@ -116,6 +116,9 @@ func textUsers(w io.Writer, s *Summary) {
 		if g.MaxHeld > 0 {
 			fmt.Fprintf(w, ", %d connections held open at once", g.MaxHeld)
 		}
+		if g.ConnWaited > 0 {
+			fmt.Fprintf(w, "; %d requests waited for a connection (up to %s): the client's bound, --max-conns, not the service", g.ConnWaited, fmtDuration(g.ConnWaitMax))
+		}
 	}
 	fmt.Fprintln(w)
 }

@@ -84,7 +84,7 @@ still writes the directory with the steps so far.`,
 	f.StringVar(&o.concurrency, "concurrency", "", "closed-loop sweep for the USL: users in flight, such as 1,2,4,8,16,32")
 	f.DurationVar(&o.sweepStep, "sweep-step", 20*time.Second, "how long each concurrency level measures")
 	f.BoolVar(&o.sweepOnly, "sweep-only", false, "with --concurrency: run the closed-loop sweep and its USL fit alone, without the knee search")
-	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
+	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 5000, the users' cap: past it requests wait in the generator, and the run says so)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000)")
 	metricsFlags(f, &o.runOptions)
 	uiFlags(f, &o.ui)

@@ -47,7 +47,7 @@ Ctrl-C stops the arrivals, drains the users and still writes the run directory.`
 	f.Float64Var(&o.compression, "compression", 0, "time compression factor (overrides compression.factor)")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause) to this file")
 	f.DurationVar(&o.drain, "drain", 0, "how long users may finish once arrivals end (default 2m)")
-	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 512)")
+	f.IntVar(&o.maxConns, "max-conns", 0, "connections to the target at most (default 5000, the users' cap: past it requests wait in the generator, and the run says so)")
 	f.IntVar(&o.maxUsers, "max-users", 0, "users in their journey at once at most (default 5000, about 8 KB live each); past it arrivals wait and go out late")
 	f.DurationVar(&o.sendSlack, "send-slack", replay.DefaultSendSlack, "how late a send may go out so that sends due together share one wake-up of the generator (0: pace every send on its own)")
 	f.BoolVar(&o.metrics, "metrics", false, "sample the target's /metrics each second (always on for the embedded server)")

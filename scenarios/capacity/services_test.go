@@ -462,6 +462,11 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, ev := range live.Events { // the live figures must be the service's, not the generator's queue
+		if ev.Kind == "connection-cap" || ev.Kind == "client-queue" || ev.Kind == "generator-behind" {
+			t.Errorf("the live surge was the generator's limit at %v: %s", ev.At, ev.Detail)
+		}
+	}
 	cfg := sim.Config{Scenario: surge, Profile: p, Seed: 2, Bucket: time.Second, Drain: 30 * time.Second}
 	pred, _, err := sim.Run(ctx, cfg)
 	if err != nil {

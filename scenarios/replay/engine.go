@@ -128,7 +128,14 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxConns = 512
+	// DefaultMaxConns is DefaultMaxUsers: a user has one request out at
+	// a time (but for a journey's parallel steps), so below the users' cap
+	// no request waits for a connection. Each person in the field has a
+	// connection of their own; a lower bound made requests queue in the
+	// generator past the knee (at 512, a service whose requests hung for
+	// a 2 s timeout at 260/s held every connection, and a request it
+	// answered in 50 ms measured 1.4 s), and the wait read as the service's.
+	DefaultMaxConns = DefaultMaxUsers
 	DefaultMaxUsers = 5_000
 	// DefaultSendSlack is a quarter of the 1 ms a send may be late and
 	// still count as on schedule (ci/bench's ceiling criterion).
@@ -186,6 +193,7 @@ type engine struct {
 	heldHTTP       *http.Client // opens them
 	draining       atomic.Bool
 	behindNote     bool            // the generator-behind event was recorded
+	connNote       bool            // the connection-cap event was recorded
 	queueNote      bool            // the client-queue event was recorded
 	rawNote        bool            // the raw-full event was recorded
 	transportNoted map[string]bool // the error kinds whose first transport failure is an event
@@ -621,6 +629,7 @@ func (e *engine) record(endpoint string, o results.Outcome, late time.Duration, 
 		e.run.Event(o.At, "transport-error", transportNote(endpoint, o.Err, ans.err))
 	}
 	e.run.Generator.Late.Record(late)
+	e.connWaited(o.At, ans.waited)
 	if e.cfg.Raw != nil && !e.cfg.Raw.Add(endpoint, o, e.start, ans.status, len(ans.body)) && !e.rawNote {
 		e.rawNote = true
 		e.run.Event(o.At, "raw-full", fmt.Sprintf("the raw results file reached its limit (%d bytes): later answers are in results.json only", e.cfg.Raw.Limit()))
@@ -636,6 +645,24 @@ func (e *engine) record(endpoint string, o results.Outcome, late time.Duration, 
 	if late > behind && !e.behindNote {
 		e.behindNote = true
 		e.run.Event(o.At+late, "generator-behind", fmt.Sprintf("a send went out %v after its intended time: the generator cannot keep the schedule; latencies stay measured from the intended times", late.Round(time.Millisecond)))
+	}
+}
+
+// connWaited counts an attempt that waited for one of the client's
+// bounded connections, and records the first wait longer than behind as
+// a connection-cap event: from there the latencies hold the generator's
+// own queue as well as the service's time.
+func (e *engine) connWaited(at time.Duration, waited time.Duration) {
+	if waited <= 0 {
+		return
+	}
+	g := &e.run.Generator
+	g.ConnWaited++
+	g.ConnWaitMax = max(g.ConnWaitMax, waited)
+	if waited > behind && !e.connNote {
+		e.connNote = true
+		e.run.Event(at, "connection-cap", fmt.Sprintf("a request waited %v for a connection: every one the client may open (--max-conns %d) was busy, with HTTP/2 every stream the server allows on them; latencies from here include that wait, the generator's own queue, not the service's (raise --max-conns)",
+			waited.Round(time.Millisecond), e.cfg.MaxConns))
 	}
 }
 

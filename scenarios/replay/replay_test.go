@@ -639,3 +639,51 @@ journeys: {j: [{request: hit}]}`)
 		t.Errorf("events %+v: want the certificate error and the SSL_CERT_FILE hint", run.Events)
 	}
 }
+
+// When every connection the client may open is busy, requests queue in the
+// client: their latency (from the intended send) holds that wait, so the
+// run says so (a connection-cap event, the waits counted) rather than
+// passing it off as the service's time. 100 req/s of 200 ms need about 20
+// connections: 4 (or 4 HTTP/2 streams) make them wait, 64 do not.
+func TestConnectionCapIsReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2 s of load")
+	}
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(200 * time.Millisecond) })
+	srv := httptest.NewServer(slow)
+	defer srv.Close()
+	_, h2c, _ := h2Server(t, false, 4, slow)
+	s := scenario(t, `arrivals: {start: "12:00", bucket: 1s, total: 200, profile: [50%, 50%], process: uniform}
+requests: {hit: {method: GET, path: /slow}}
+journeys: {j: [{request: hit}]}`)
+	for _, c := range []struct {
+		target string
+		conns  int
+		capped bool
+	}{{srv.URL, 4, true}, {srv.URL, 64, false}, {h2c, 1, true}, {h2c, 64, false}} {
+		run := play(t, s, c.target, func(cfg *Config) { cfg.MaxConns = c.conns })
+		g := run.Generator
+		var events []string
+		for _, ev := range run.Events {
+			if ev.Kind == "connection-cap" {
+				events = append(events, ev.Detail)
+			}
+		}
+		t.Logf("%s, %d connections: %d waited, up to %v; p50 %v; %q", c.target, c.conns, g.ConnWaited, g.ConnWaitMax,
+			run.Endpoints["hit"].Total.Latency.Percentile(50), events)
+		if !c.capped {
+			if g.ConnWaited != 0 || len(events) != 0 {
+				t.Errorf("%s, %d connections: %d waits and %q, want none", c.target, c.conns, g.ConnWaited, events)
+			}
+			continue
+		}
+		// About 4 of every 5 requests wait, and the queue grows by 80 a
+		// second: the longest wait is most of the 2 s.
+		if g.ConnWaited < 100 || g.ConnWaitMax < time.Second {
+			t.Errorf("%s, %d connections: %d waited, up to %v; want most of 200, up to more than 1s", c.target, c.conns, g.ConnWaited, g.ConnWaitMax)
+		}
+		if len(events) != 1 || !strings.Contains(events[0], "--max-conns") {
+			t.Errorf("%s, %d connections: connection-cap events %q, want one naming --max-conns", c.target, c.conns, events)
+		}
+	}
+}

@@ -103,6 +103,9 @@ type answer struct {
 	head   []byte // the answer's status line and headers (for a failure sample)
 	err    error  // the transport's error, when there was no answer
 	resent int    // times sent again on a new connection (exchange)
+	// waited is how long the attempt waited for one of the client's
+	// bounded connections (or streams): the generator's queue.
+	waited time.Duration
 	// answered is when the answer came, if not when the attempt ended (a
 	// held connection's awaited message, before the user's hold).
 	answered time.Time
@@ -191,14 +194,14 @@ func (e *engine) send(runCtx context.Context, t *scenarios.Request, u *user, tim
 		if t.IsGRPC() && kind != "" {
 			kind = callKind(kind, err, !time.Now().Before(deadline))
 		}
-		return answer{kind: kind, err: err, resent: c.Resent}
+		return answer{kind: kind, err: err, resent: c.Resent, waited: c.Waited}
 	}
 	if t.IsGRPC() {
 		a := e.callAnswer(t, resp)
-		a.resent = c.Resent
+		a.resent, a.waited = c.Resent, c.Waited
 		return a
 	}
-	return answer{kind: classify(t, resp.Status, resp.Body), status: resp.Status, body: resp.Body, head: resp.Head, resent: c.Resent}
+	return answer{kind: classify(t, resp.Status, resp.Body), status: resp.Status, body: resp.Body, head: resp.Head, resent: c.Resent, waited: c.Waited}
 }
 
 // idempotent says a request with this method may be sent twice with the

@@ -283,6 +283,11 @@ type Generator struct {
 	// MaxHeld is the most connections users held open at once (WebSocket,
 	// event streams): a service's capacity for them is its own dimension.
 	MaxHeld int64 `json:"max_held,omitempty"`
+	// ConnWaited counts the attempts that waited for one of the client's
+	// bounded connections (or HTTP/2 streams), and ConnWaitMax is the
+	// longest such wait: the generator's own queue, inside the latency.
+	ConnWaited  int64         `json:"conn_waited,omitempty"`
+	ConnWaitMax time.Duration `json:"conn_wait_max_ns,omitempty"`
 }
 
 // New starts an empty run with the given bucket width.
@@ -388,6 +393,8 @@ func (r *Run) Merge(o *Run) {
 	r.Generator.Late.Merge(o.Generator.Late)
 	r.Generator.MaxInFlight = max(r.Generator.MaxInFlight, o.Generator.MaxInFlight)
 	r.Generator.MaxHeld = max(r.Generator.MaxHeld, o.Generator.MaxHeld)
+	r.Generator.ConnWaited += o.Generator.ConnWaited
+	r.Generator.ConnWaitMax = max(r.Generator.ConnWaitMax, o.Generator.ConnWaitMax)
 }
 
 // EndpointNames lists the endpoints, sorted.

@@ -147,6 +147,10 @@ type Call struct {
 	Sent       time.Time
 	Resent     int
 	Framed     bool // a gRPC call: note when the answer's first message is in (Response.FirstAt)
+	// Waited is how long the call waited for a connection (HTTP/1.1) or
+	// a stream (HTTP/2) because every one the bound allows was busy: the
+	// client's own queue, not the service's, though it is in the latency.
+	Waited time.Duration
 }
 
 // inlineWrite is the largest request written before its answer is read.
@@ -170,7 +174,7 @@ const inlineWrite = 64 << 10
 // is never hidden this way: the server may have done the work, and the
 // user saw the failure.
 func (h *h1) Exchange(ctx context.Context, deadline time.Time, c *Call) (Response, error) {
-	if err := h.acquire(ctx, deadline); err != nil {
+	if err := h.acquire(ctx, deadline, c); err != nil {
 		return Response{}, err
 	}
 	defer func() { <-h.slots }()
@@ -293,15 +297,18 @@ func (h *h1) uploadTrip(conn *h1conn, c *Call) (Response, int, error) {
 	return resp, w.n, err
 }
 
-// acquire takes a connection slot, waiting until deadline.
-func (h *h1) acquire(ctx context.Context, deadline time.Time) error {
+// acquire takes a connection slot, waiting until deadline; a wait is
+// added to c.Waited.
+func (h *h1) acquire(ctx context.Context, deadline time.Time, c *Call) error {
 	select {
 	case h.slots <- struct{}{}:
 		return nil
 	default:
 	}
+	start := time.Now()
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
+	defer func() { c.Waited += time.Since(start) }()
 	select {
 	case h.slots <- struct{}{}:
 		return nil

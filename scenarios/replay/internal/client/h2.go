@@ -115,7 +115,7 @@ func (h *h2) Exchange(ctx context.Context, deadline time.Time, c *Call) (Respons
 	defer timer.Stop()
 	w := waits{expired: timer.C, done: ctx.Done(), cut: h.cutCtx.Done()}
 	for try := 0; ; try++ {
-		cc, err := h.stream(w, deadline)
+		cc, err := h.stream(w, deadline, c)
 		if err != nil {
 			return Response{}, h.cutOr(err)
 		}
@@ -160,7 +160,8 @@ func (h *h2) wake(n int) {
 
 // stream reserves a stream: on an open connection with one free, else on a
 // new connection while there are fewer than maxConns, else when one ends.
-func (h *h2) stream(w waits, deadline time.Time) (*h2conn, error) {
+// The time it waits for one to end is added to c.Waited.
+func (h *h2) stream(w waits, deadline time.Time, c *Call) (*h2conn, error) {
 	for {
 		cc, dial := h.reserve()
 		if cc != nil {
@@ -184,7 +185,10 @@ func (h *h2) stream(w waits, deadline time.Time) (*h2conn, error) {
 			}
 			continue
 		}
-		if err := w.wait(h.freed); err != nil {
+		start := time.Now()
+		err := w.wait(h.freed)
+		c.Waited += time.Since(start)
+		if err != nil {
 			return nil, err
 		}
 	}
