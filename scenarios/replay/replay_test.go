@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surgekit/surge/reports"
 	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/arrival"
 	"github.com/surgekit/surge/scenarios/replay/internal/client"
@@ -684,6 +685,17 @@ journeys: {j: [{request: hit}]}`)
 		}
 		if len(events) != 1 || !strings.Contains(events[0], "--max-conns") {
 			t.Errorf("%s, %d connections: connection-cap events %q, want one naming --max-conns", c.target, c.conns, events)
+		}
+		// What a reader sees: a warning at the top, and the text's line.
+		rep := reports.New(s, run)
+		var text strings.Builder
+		if err := reports.Text(&text, rep); err != nil {
+			t.Fatal(err)
+		}
+		sum := reports.Summarize(rep)
+		if len(sum.Warnings) != 1 || !strings.Contains(sum.Warnings[0], "the load generator was the limit") ||
+			!strings.Contains(text.String(), fmt.Sprintf("%d requests waited for a connection", g.ConnWaited)) {
+			t.Errorf("%s, %d connections: warnings %q, text:\n%s", c.target, c.conns, sum.Warnings, text.String())
 		}
 	}
 }
