@@ -67,18 +67,20 @@ func writeHTML(w io.Writer, rep *Report, script template.JS, scriptURL string) e
 }
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":    func(x float64) string { return format("share", x) },
-	"relief": ReliefText,
-	"band":   bandRows,
-	"pctOf":  func(x float64) float64 { return 100 * x },
-	"bandOf": BandHeading,
-	"dur":    func(x float64) string { return fmtDuration(x) },
-	"at":     func(d time.Duration) string { return fmtDuration(d.Seconds()) },
-	"val":    formatAny,
-	"chg":    change,
-	"n":      fmtCount,
-	"lower":  strings.ToLower,
-	"count":  func(m map[string]map[string]int64, kind, name string) int64 { return m[kind][name] },
+	"pct":      func(x float64) string { return format("share", x) },
+	"relief":   ReliefText,
+	"band":     bandRows,
+	"pctOf":    func(x float64) float64 { return 100 * x },
+	"bandOf":   BandHeading,
+	"spread":   spreadRows,
+	"spreadOf": SpreadHeading,
+	"dur":      func(x float64) string { return fmtDuration(x) },
+	"at":       func(d time.Duration) string { return fmtDuration(d.Seconds()) },
+	"val":      formatAny,
+	"chg":      change,
+	"n":        fmtCount,
+	"lower":    strings.ToLower,
+	"count":    func(m map[string]map[string]int64, kind, name string) int64 { return m[kind][name] },
 	"sum": func(m map[string]int64) int64 {
 		var t int64
 		for _, v := range m {
@@ -139,6 +141,10 @@ details{margin:1em 0}
 <div id="band"><p>The prediction {{bandOf $.S}}:</p>
 <table><tr><th class="l">figure</th><th>predicted</th><th>capacity -{{printf "%.0f" (pctOf $.Run.Meta.Band.Uncertainty)}}%</th><th>capacity +{{printf "%.0f" (pctOf $.Run.Meta.Band.Uncertainty)}}%</th></tr>
 {{range .}}<tr><td>{{.Figure}}</td><td>{{.Predicted}}</td><td>{{.Low}}</td><td>{{.High}}</td></tr>
+{{end}}</table></div>{{end}}{{with spread .S}}
+<div id="spread"><p>The prediction {{spreadOf $.S}}:</p>
+<table><tr><th class="l">clause</th><th>predicted</th><th>least</th><th>median</th><th>most</th><th>passed</th></tr>
+{{range .}}<tr><td>{{.Clause}}</td><td>{{.Predicted}}</td><td>{{.Min}}</td><td>{{.Median}}</td><td>{{.Max}}</td><td>{{.Passed}}</td></tr>
 {{end}}</table></div>{{end}}
 {{with .S.FirstBreaches}}<p>What broke first, judged bucket by bucket:</p>
 <table><tr><th>clause</th><th>first broke at (played)</th><th>value in that bucket</th></tr>

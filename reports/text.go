@@ -24,6 +24,7 @@ func textSummary(w io.Writer, s *Summary) {
 	textRequests(w, s)
 	textUsers(w, s)
 	textBand(w, s)
+	textSpread(w, s)
 	textEvents(w, s)
 	textStages(w, s)
 	for _, a := range []*Against{s.Baseline, s.Prediction} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,4 +155,79 @@ slo: [{clause: "errors <= 1%", at: lunch}, {clause: "errors <= 1%", at: dinner},
 			}
 		}
 	}
+}
+
+// TestThirteenDecemberSpread: --seeds plays the day again with the seeds
+// after --seed, and each clause's range is in the results, the text and
+// the page. Each seed's figure is that seed's own prediction (seed 3 here
+// checked against a sim of seed 3), and the dinner's QR p99 is the day's
+// chance: some seeds pass it and others fail it, where the lunch fails in
+// every one (a live run of the day is one draw of this range).
+func TestThirteenDecemberSpread(t *testing.T) {
+	day := filepath.Join("..", "..", "scenarios", "13-dec.yaml")
+	dir := filepath.Join(t.TempDir(), "spread")
+	code, out, errs := runSurge("sim", day, "--seeds", "6", "--out", dir)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2 (the prediction's own seed's NO-GO)\n%s\n%s", code, out, errs)
+	}
+	r, err := results.ReadFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := r.Meta.Spread
+	if sp == nil || len(sp.Seeds) != 6 || sp.Seeds[0] != 1 || sp.Seeds[5] != 6 || len(sp.Clauses) != 8 {
+		t.Fatalf("spread %+v, want seeds 1-6 and the 8 clauses", sp)
+	}
+	third := filepath.Join(t.TempDir(), "seed3")
+	if code, out, errs := runSurge("sim", day, "--seed", "3", "--out", third); code != 2 {
+		t.Fatalf("seed 3: exit %d\n%s\n%s", code, out, errs)
+	}
+	v1, v3 := verdictOf(t, dir), map[string]float64{}
+	for _, c := range verdictOf(t, third).Clauses {
+		v3[c.Clause] = c.Measured
+	}
+	for _, c := range v1.Clauses {
+		var sc *results.SpreadClause
+		for i := range sp.Clauses {
+			if sp.Clauses[i].Clause == c.Clause {
+				sc = &sp.Clauses[i]
+			}
+		}
+		if sc == nil || len(sc.Values) != 6 || sc.Values[0] != c.Measured || sc.Values[2] != v3[c.Clause] {
+			t.Errorf("%s: spread %+v, want 6 values, seed 1's %v first and seed 3's %v third", c.Clause, sc, c.Measured, v3[c.Clause])
+			continue
+		}
+		switch c.Clause {
+		case "qr p99 <= 2s at lunch", "goodput >= 99% at lunch":
+			if sc.Passed != 0 {
+				t.Errorf("%s passed with %d seeds, want none: the lunch fails whatever the draw", c.Clause, sc.Passed)
+			}
+		case "qr p99 <= 2s at dinner":
+			if sc.Passed == 0 || sc.Passed == 6 {
+				t.Errorf("%s passed with %d of 6 seeds (%v), want some and not all", c.Clause, sc.Passed, sc.Values)
+			}
+		}
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, want := range []string{"played with 6 seeds (1 to 6", "qr p99 <= 2s at dinner"} {
+		if !strings.Contains(out, want) || !strings.Contains(string(page), html.EscapeString(want)) {
+			t.Errorf("the text or the page does not say %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(string(page), `<div id="spread">`) {
+		t.Error("the page has no spread table")
+	}
+}
+
+// verdictOf reads a run directory's verdict from its summary.json.
+func verdictOf(t *testing.T, dir string) reports.Verdict {
+	t.Helper()
+	var sum struct {
+		Verdict reports.Verdict `json:"verdict"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	return sum.Verdict
 }

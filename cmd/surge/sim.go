@@ -20,6 +20,7 @@ import (
 func newSimCmd(g *globals) *cobra.Command {
 	o := runOptions{}
 	var scale float64
+	seeds := 1
 	cmd := &cobra.Command{
 		Use:   "sim SCENARIO.yaml",
 		Short: "Predict a scenario against a capacity profile in seconds (exit 0 GO, 2 NO-GO, 1 could not run)",
@@ -27,14 +28,18 @@ func newSimCmd(g *globals) *cobra.Command {
 (same seed), the same user behaviour and the profile's stages. Writes a run directory like
 surge run (results.json, summaries, report.html; kind "sim") and evaluates the gate on the
 prediction. --scale plays the scenario at another scale and scales every stage's workers and
-queue by the same factor (--scale 1 is national size).`,
+queue by the same factor (--scale 1 is national size). --seeds N plays the prediction again
+with the N-1 seeds after --seed and shows, for each gate clause, the least, median and most
+measured and how many seeds passed it: a figure the day's own chance decides is a range, and
+one live run is one draw from it. The exit code is the prediction's own seed's.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.scenario, o.seed, o.json = args[0], g.seed, g.json
-			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), scaleCheck(&scale)); err != nil {
+			if err := checkFlags(cmd.Flags(), compressionCheck(&o.compression), scaleCheck(&scale),
+				flagCheck{"seeds", func() bool { return seeds >= 1 && seeds <= reports.MaxSeeds }, fmt.Sprintf("1 to %d simulations", reports.MaxSeeds)}); err != nil {
 				return err
 			}
-			return simScenario(cmd.Context(), o, scale, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return simScenario(cmd.Context(), o, scale, seeds, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -44,10 +49,11 @@ queue by the same factor (--scale 1 is national size).`,
 	f.Float64Var(&o.compression, "compression", 0, "time compression factor (overrides compression.factor)")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML (one test case per gate clause)")
 	f.BoolVar(&o.quiet, "quiet", false, "no timing line")
+	f.IntVar(&seeds, "seeds", 1, "also play the prediction with this many seeds in all (from --seed on) and show each clause's range")
 	return cmd
 }
 
-func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stderr io.Writer) error {
+func simScenario(ctx context.Context, o runOptions, scale float64, seeds int, stdout, stderr io.Writer) error {
 	raw, s, err := loadScenario(o)
 	if err != nil {
 		return err
@@ -90,6 +96,13 @@ func simScenario(ctx context.Context, o runOptions, scale float64, stdout, stder
 	}
 	if err := playBand(ctx, cfg, run, stderr); err != nil {
 		return err
+	}
+	if seeds > 1 {
+		start := time.Now() // only to tell the user how long the seeds took
+		if run.Meta.Spread, err = reports.PlaySpread(ctx, cfg, run, seeds); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "played with %d seeds in all in %v\n", seeds, time.Since(start).Round(time.Millisecond))
 	}
 	return conclude(o, raw, s, run, "-sim", stdout)
 }

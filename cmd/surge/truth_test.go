@@ -30,6 +30,8 @@ func TestBadFlagValuesAreRefused(t *testing.T) {
 		{[]string{"sim", path, "--scale", "-1"}, "--scale -1"},
 		{[]string{"sim", path, "--scale", "2"}, "--scale 2"},
 		{[]string{"sim", path, "--compression", "0.5"}, "--compression 0.5"},
+		{[]string{"sim", path, "--seeds", "0"}, "--seeds 0"},
+		{[]string{"sim", path, "--seeds", "1001"}, "--seeds 1001"},
 	} {
 		start := time.Now()
 		code, _, errs := runSurge(c.args...)

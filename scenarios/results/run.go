@@ -134,6 +134,31 @@ type Meta struct {
 	// Band is, of a prediction made with a calibrated profile that says its
 	// capacity's uncertainty, the same prediction at the two ends of it.
 	Band *Band `json:"band,omitempty"`
+	// Spread is, of a prediction played again with other seeds (surge sim
+	// --seeds), what each gate clause measured in every one.
+	Spread *Spread `json:"spread,omitempty"`
+}
+
+// Spread is a prediction played again with the seeds after its own: the
+// same day drawn again (arrivals, the users' decisions, service times), so
+// a figure the day's chance decides shows as the range it falls in, not
+// one number.
+type Spread struct {
+	// Seeds are every seed played, the prediction's own first.
+	Seeds []uint64 `json:"seeds"`
+	// Go is how many of them the gate passed.
+	Go      int            `json:"go"`
+	Clauses []SpreadClause `json:"clauses"`
+}
+
+// SpreadClause is one gate clause over a Spread's seeds.
+type SpreadClause struct {
+	Clause string `json:"clause"`
+	Unit   string `json:"unit"`
+	// Values are what it measured with each seed that could judge it, in
+	// the order of Seeds; Passed is how many of those passed.
+	Values []float64 `json:"values"`
+	Passed int       `json:"passed"`
 }
 
 // Band is a prediction played again with the capacity the calibration
