@@ -104,8 +104,12 @@ type CapacityStep struct {
 	// nothing about the service.
 	Behind  bool          `json:"generator_behind,omitempty"`
 	LateP99 time.Duration `json:"late_p99_ns"`
-	Warmup  time.Duration `json:"warmup_ns"`
-	Length  time.Duration `json:"measured_ns"`
+	// ConnWaited counts the step's requests that waited for one of the
+	// generator's bounded connections (--max-conns): their latency holds
+	// that wait, which is not the service's.
+	ConnWaited int64         `json:"conn_waited,omitempty"`
+	Warmup     time.Duration `json:"warmup_ns"`
+	Length     time.Duration `json:"measured_ns"`
 	// Dir is the step's run directory, relative to the search's.
 	Dir string `json:"dir,omitempty"`
 	// Mix is what the step played when not the forecast peak's mix: an

@@ -154,6 +154,9 @@ func (r stepRow) verdict() string {
 	if r.Behind {
 		v += " (generator behind)"
 	}
+	if r.ConnWaited > 0 {
+		v += fmt.Sprintf(" (%d requests waited for one of the generator's connections, in their latency: raise --max-conns)", r.ConnWaited)
+	}
 	return v + r.Settling()
 }
 
@@ -577,7 +580,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 {{range $st := .Rows}}<tr class="{{if .Knee}}knee{{end}}{{if or .Broken .Mix}} failed{{end}}"><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{pct .ErrShare}}</td><td>{{num .Concurrency}}</td>
 {{range $.Table}}{{with step $st.CapacityStep .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st.CapacityStep}}</td>
 {{if .Mix}}<td class="l muted">not judged</td></tr>
-<tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}</td></tr>
+<tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}{{if .ConnWaited}} ({{.ConnWaited}} requests waited for one of the generator's connections, in their latency: raise --max-conns){{end}}</td></tr>
 {{with .Broken}}<tr class="broke"><td colspan="{{$.Cols}}">broke: {{range $i, $b := .}}{{if $i}} · {{end}}{{$b}}{{end}}</td></tr>{{end}}{{end}}
 {{with .Settling}}<tr class="broke"><td colspan="{{$.Cols}}">{{slice . 2}}</td></tr>{{end}}
 {{end}}</table>

@@ -134,6 +134,7 @@ func TestCapacityStepsTableInRateOrder(t *testing.T) {
 		{Offered: 150, Mix: "only cohort a", Endpoints: map[string]CapacityEndpoint{"qr": {}}},
 		step(300, false, "errors <= 1% (measured 25.00%), worst on qr", fail("errors <= 1%", 0.25)),
 	}}
+	c.Steps[1].ConnWaited = 812 // the 400/s step's requests waited for the generator's connections
 	rows := stepRows(c)
 	var order []float64
 	for _, r := range rows {
@@ -170,6 +171,10 @@ func TestCapacityStepsTableInRateOrder(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "PASS (the knee)") || !strings.Contains(text.String(), "; timeout <= 1% (measured 20.00%)") {
 		t.Errorf("the text table does not mark the knee or list every broken clause:\n%s", text.String())
+	}
+	const waited = "812 requests waited for one of the generator's connections"
+	if strings.Count(table, waited) != 1 || strings.Count(text.String(), waited) != 1 {
+		t.Errorf("the 400/s step's wait for connections is not said once on the page and in the text:\n%s\n%s", table, text.String())
 	}
 }
 

@@ -25,7 +25,7 @@ func measure(s *scenarios.Scenario, rate float64, run *results.Run, warm, length
 	sl := run.Slice(warm, warm+length)
 	secs := length.Seconds()
 	st := Step{Offered: rate, Achieved: float64(sl.Users.Arrived) / secs, Endpoints: map[string]StepEndpoint{},
-		Warmup: warm, Length: length, LateP99: run.Generator.Late.Percentile(99)}
+		Warmup: warm, Length: length, LateP99: run.Generator.Late.Percentile(99), ConnWaited: run.Generator.ConnWaited}
 	var succeeded int64
 	for _, name := range sl.EndpointNames() {
 		t := sl.Endpoints[name].Total
