@@ -473,6 +473,7 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 		t.Fatal(err)
 	}
 	logBand(t, cfg, live)
+	logSeeds(t, cfg, live)
 	for i, r := range [2]*results.Run{live, pred} {
 		for _, rec := range reports.Recoveries(surge, r) {
 			t.Logf("%s: recovered %v after %v (left %v)", [2]string{"live", "predicted"}[i], rec.Recovered, rec.After, rec.Left)
@@ -481,6 +482,37 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 	for _, m := range append(compareRuns(t, live, pred, sampling(live), surge.Behaviour.Timeout), compareRecovery(t, surge, live, pred)...) {
 		t.Error(m)
 	}
+}
+
+// logSeeds plays cfg's prediction with ten seeds after its own and logs
+// whether want's figures fall within their range: the day's own chance,
+// beside the band's capacity.
+func logSeeds(t *testing.T, cfg sim.Config, want *results.Run) {
+	t.Helper()
+	lo, hi := map[string]float64{}, map[string]float64{}
+	var abLo, abHi int64 = math.MaxInt64, 0
+	for i := range 10 {
+		c := cfg
+		c.Seed = cfg.Seed + 1 + uint64(i)
+		r, _, err := sim.Run(context.Background(), c)
+		if err != nil {
+			t.Logf("seeds: %v", err)
+			return
+		}
+		for name, e := range r.Endpoints {
+			x := errorShare(e.Total)
+			if v, ok := lo[name]; !ok || x < v {
+				lo[name] = x
+			}
+			hi[name] = math.Max(hi[name], x)
+		}
+		abLo, abHi = min(abLo, r.Users.Abandoned), max(abHi, r.Users.Abandoned)
+	}
+	for _, name := range want.EndpointNames() {
+		w := errorShare(want.Endpoints[name].Total)
+		t.Logf("seeds %d-%d: %s errors %.1f%%-%.1f%% (true %.1f%%: within %v)", cfg.Seed+1, cfg.Seed+10, name, 100*lo[name], 100*hi[name], 100*w, lo[name] <= w && w <= hi[name])
+	}
+	t.Logf("seeds: abandoned %d-%d (true %d: within %v)", abLo, abHi, want.Users.Abandoned, abLo <= want.Users.Abandoned && want.Users.Abandoned <= abHi)
 }
 
 // logBand plays cfg's prediction at both ends of its profile's capacity
