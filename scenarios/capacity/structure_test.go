@@ -75,6 +75,10 @@ routes: {a: [{stage: pa}], b: [{stage: pb}]}
 stages: {pa: {workers: 2, queue: 100000, service: "exp(30ms)"}, pb: {workers: 6, queue: 100000, service: "exp(10ms)"}}
 routes: {a: [{stage: pa}], b: [{stage: pb}]}
 `, "independent"},
+		{"independent 4x6ms and 2x10ms, queues of 8 that shed, 40% a", 0.4, 100 * time.Millisecond, `name: t
+stages: {pa: {workers: 4, queue: 8, when_full: shed, service: "exp(6ms)"}, pb: {workers: 2, queue: 8, when_full: shed, service: "exp(10ms)"}}
+routes: {a: [{stage: pa}], b: [{stage: pb}]}
+`, "independent"},
 		{"8 web slots held across 2 database slots, a 2+5ms b 2+15ms, 70% a", 0.7, 150 * time.Millisecond, `name: t
 stages: {web: {workers: 8, queue: 100000, service: 1s}, db: {workers: 2, queue: 100000, service: 1s}}
 routes:

@@ -219,3 +219,33 @@ func ExampleUSL_Peak() {
 	fmt.Printf("peak at %.1f, %.0f/s\n", n, u.Throughput(n))
 	// Output: peak at 34.5, 1150/s
 }
+
+// MMcK against what it must be: with K = 0 it is Erlang B (blocking, no
+// wait); with K large and rho < 1 it is M/M/c (Erlang C's wait, nothing
+// turned away); and 2 servers of 10.33 ms with 8 waiting places at 232.5/s
+// (the live shedding service of scenarios/capacity) turn away 19.6% and
+// admit with a mean wait of 26.2 ms (computed by hand from p(n)).
+func TestMMcK(t *testing.T) {
+	b, _ := MMcK{Lambda: 30, S: 100 * time.Millisecond, C: 4}.Blocking()
+	if want := ErlangB(4, 3); math.Abs(b-want) > 1e-12 {
+		t.Errorf("K=0: blocking %v, want Erlang B %v", b, want)
+	}
+	if w, _ := (MMcK{Lambda: 30, S: 100 * time.Millisecond, C: 4}).AdmittedWait(); w != 0 {
+		t.Errorf("K=0: wait %v, want none", w)
+	}
+	q := MMc{Lambda: 30, S: 100 * time.Millisecond, C: 4}
+	want, _ := q.MeanWait()
+	w, _ := MMcK{Lambda: 30, S: 100 * time.Millisecond, C: 4, K: 2000}.AdmittedWait()
+	if math.Abs(w.Seconds()-want.Seconds()) > 1e-6 {
+		t.Errorf("K large: wait %v, want M/M/c's %v", w, want)
+	}
+	live := MMcK{Lambda: 232.5, S: 10333 * time.Microsecond, C: 2, K: 8}
+	b, _ = live.Blocking()
+	w, _ = live.AdmittedWait()
+	if math.Abs(b-0.196) > 0.001 || math.Abs(w.Seconds()-0.0262) > 0.0001 {
+		t.Errorf("2 x 10.33 ms, 8 waiting, 232.5/s: blocking %.4f, wait %v; want 0.196 and 26.2ms", b, w)
+	}
+	if _, err := (MMcK{Lambda: 1, S: time.Second, C: 0}).Blocking(); err == nil {
+		t.Error("no servers: no error")
+	}
+}
