@@ -97,6 +97,7 @@ type hop struct {
 	calls   []hop
 	async   bool
 	service *spec.Dist // this step's own service time at its stage (nil: the stage's)
+	share   float64    // the share of requests that make this visit (1: all)
 }
 
 // route is the request's route for a platform. A few platforms, and a
@@ -125,7 +126,7 @@ func (m *sim) route(ri *reqInfo, platform string) *hop {
 func (m *sim) resolve(steps []profile.Step, platform string) []hop {
 	out := make([]hop, len(steps))
 	for i, s := range steps {
-		out[i] = hop{st: m.stages[profile.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async, service: s.Service}
+		out[i] = hop{st: m.stages[profile.StageName(s.Stage, platform)], calls: m.resolve(s.Calls, platform), async: s.Async, service: s.Service, share: s.Visits()}
 	}
 	return out
 }
@@ -296,7 +297,7 @@ func (m *sim) atOnce(r *request) (string, *hop) {
 	}
 	h := &root.calls[0]
 	st := h.st
-	if h.async || len(st.faults) > 0 || st.idle() || !st.full() {
+	if h.async || h.share < 1 || len(st.faults) > 0 || st.idle() || !st.full() {
 		return "", root
 	}
 	st.arrived(m.now) // what arriveAt and enter count for a visit they shed
@@ -319,6 +320,9 @@ func (m *sim) runCalls(v *visit) {
 	for int(v.next) < len(v.h.calls) {
 		c := &v.h.calls[v.next]
 		v.next++
+		if c.share < 1 && c.st.visits.Float64() >= c.share {
+			continue // not this request: a cache's hit, which the store behind it never sees
+		}
 		child := m.newVisit(v.r, c, v)
 		if c.async {
 			child.r, child.parent = nil, nil

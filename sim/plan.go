@@ -255,23 +255,33 @@ func visitJourney(s *scenarios.Scenario, p *profile.Profile, journey, platform s
 		t, _ := s.Request(st.Request)
 		steps, _ := p.Route(t.EndpointName(st.Request), platform)
 		for _, step := range steps {
-			holdOf(p, step, platform, rate, into)
+			holdOf(p, step, platform, rate*step.Visits(), into)
 		}
 	}
 }
 
-// holdOf adds a step's visits and load (with its calls') and returns its mean hold.
+// holdOf adds a step's visits at rate and their load (with its calls',
+// made by their shares of it) and returns its mean hold.
 func holdOf(p *profile.Profile, step profile.Step, platform string, rate float64, into map[string]load) float64 {
 	name := profile.StageName(step.Stage, platform)
-	h := p.Stages[name].Service.Mean().Seconds()
+	h := serviceOf(p, step, name).Seconds()
 	for _, c := range step.Calls {
-		h += holdOf(p, c, platform, rate, into)
+		h += c.Visits() * holdOf(p, c, platform, rate*c.Visits(), into)
 	}
 	l := into[name]
 	l.rate += rate
 	l.erlangs += rate * h
 	into[name] = l
 	return h
+}
+
+// serviceOf is a step's mean service time at stage name: its own, or the
+// stage's.
+func serviceOf(p *profile.Profile, step profile.Step, name string) time.Duration {
+	if step.Service != nil {
+		return step.Service.Mean()
+	}
+	return p.Stages[name].Service.Mean()
 }
 
 // budget is the p99 queueing wait a stage may add (see Plan).
@@ -289,7 +299,7 @@ func budget(s *scenarios.Scenario, p *profile.Profile, stage string) time.Durati
 			profile.Walk(steps, "", func(st profile.Step, _ string, _ []string) {
 				n := profile.StageName(st.Stage, pl)
 				stages = append(stages, n)
-				hold += p.Stages[n].Service.Mean().Seconds()
+				hold += st.Visits() * serviceOf(p, st, n).Seconds()
 			})
 			if !slices.Contains(stages, stage) {
 				continue

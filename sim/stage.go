@@ -16,6 +16,7 @@ type stage struct {
 	live    int            // queued and not cancelled
 	busy    int
 	rng     *rand.Rand
+	visits  *rand.Rand // which requests make a visit with a share (profile.Step.Share)
 	last    float64 // when busy or limit last changed
 	busyInt float64 // integral of busy over time (worker-seconds)
 	capInt  float64 // integral of max(limit, busy) over time: the worker-seconds it had
@@ -44,7 +45,8 @@ func newStage(name string, cfg profile.Stage, factor float64, seed uint64, idx i
 	c.Workers = max(1, int(math.Round(float64(cfg.Workers)*factor)))
 	c.Queue = int(math.Round(float64(cfg.Queue) * factor))
 	c.RateLimit = cfg.RateLimit * factor // a limiter per replica, as the workers
-	return &stage{name: name, cfg: c, limit: c.Workers, rng: rand.New(rand.NewPCG(seed, uint64(idx)+1000)), bucket: c.Bucket()}
+	return &stage{name: name, cfg: c, limit: c.Workers, rng: rand.New(rand.NewPCG(seed, uint64(idx)+1000)),
+		visits: rand.New(rand.NewPCG(seed, uint64(idx)+2000)), bucket: c.Bucket()}
 }
 
 // advance accumulates the busy and capacity integrals to time t; call it

@@ -88,6 +88,9 @@ func checkRoutes(p *profile.Profile) error {
 		done := map[string]int{}
 		var err error
 		profile.Walk(steps, "routes."+route, func(s profile.Step, path string, _ []string) {
+			if s.Share != nil && err == nil { // its routes are its code's: every request does each step
+				err = p.Errorf(path+".share", "the reference server makes every visit of a route; a share (a cache's misses) is for surge sim's profile of another service")
+			}
 			if s.Work == "" || err != nil {
 				return
 			}

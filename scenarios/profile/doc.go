@@ -9,6 +9,9 @@
 // work, and only then releases the worker: a slow callee therefore ties up
 // its callers' workers too, which is how an overloaded backend drags down
 // every path that shares it. An async step is handed off and not waited for.
+// A step with a share is made by that share of the requests passing it
+// (drawn for each), the rest going on without it: a cache in front of a
+// store, whose misses alone visit the store.
 //
 // A Profile is read-only after Load and safe for concurrent use.
 package profile

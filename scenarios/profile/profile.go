@@ -199,6 +199,19 @@ type Step struct {
 	// one request renders a page and another only reads a cache); nil:
 	// the stage's.
 	Service *spec.Dist `yaml:"service,omitempty"`
+	// Share is the share of the requests passing here that make this
+	// visit (and its calls); the rest go on without it: a cache's misses
+	// visiting the store behind it. nil: every request.
+	Share *spec.Percent `yaml:"share,omitempty"`
+}
+
+// Visits is the share of the requests passing a step that make its
+// visit: its Share, or 1.
+func (s Step) Visits() float64 {
+	if s.Share == nil {
+		return 1
+	}
+	return float64(*s.Share)
 }
 
 // ServerSettings are how the service bounds a request of its own accord.

@@ -92,6 +92,9 @@ func (p *Profile) validateStep(pr *spec.Problems, s Step, path string, held []st
 	if slices.Contains(held, s.Stage) {
 		pr.Addf(spec.Join(path, "stage"), "stage %q is called while its caller already holds one of its workers (this deadlocks when the pool is full)", s.Stage)
 	}
+	if v := s.Visits(); !(v > 0 && v <= 1) {
+		pr.Addf(spec.Join(path, "share"), "want the share of requests that make this visit, above 0%% and at most 100%%; have %v", *s.Share)
+	}
 	if s.Async && len(held) > 0 {
 		pr.Addf(spec.Join(path, "async"), "only a top-level step of a route can be async")
 	}
