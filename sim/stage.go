@@ -17,9 +17,9 @@ type stage struct {
 	busy    int
 	rng     *rand.Rand
 	visits  *rand.Rand // which requests make a visit with a share (profile.Step.Share)
-	last    float64 // when busy or limit last changed
-	busyInt float64 // integral of busy over time (worker-seconds)
-	capInt  float64 // integral of max(limit, busy) over time: the worker-seconds it had
+	last    float64    // when busy or limit last changed
+	busyInt float64    // integral of busy over time (worker-seconds)
+	capInt  float64    // integral of max(limit, busy) over time: the worker-seconds it had
 	served  int64
 	shed    int64
 	// arrivals and waits count visits that found no free worker (for P(wait)).
