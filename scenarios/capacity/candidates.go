@@ -76,6 +76,9 @@ func candidates(p *profile.Profile, res *Result) []candidate {
 	for _, tr := range transit {
 		out = append(out, candidate{"shared+transit", "", tr})
 	}
+	if c := cached(shared, res); c != nil {
+		out = append(out, candidate{"cache", "", c})
+	}
 	for i := range out {
 		out[i].words = structureWords(out[i])
 	}
@@ -422,11 +425,12 @@ func serviceMoves(p *profile.Profile) []*profile.Profile {
 	return out
 }
 
+
 // structureWords says c's structure with its pools as refined.
 func structureWords(c candidate) string {
 	words := independentWords(c.p)
 	if _, ok := c.p.Stages["shared"]; ok {
-		words = sharedWords(c.p)
+		words = cacheWords(c.p) + sharedWords(c.p)
 	}
 	words += limitWords(c.p)
 	if c.p.Server.Abandoned == profile.AbandonedFinish {

@@ -47,11 +47,15 @@ type service struct {
 }
 
 // hop is work at a pool: a slot held for an exponential time of the given
-// mean, then (still holding it) the calls in order.
+// mean, then (still holding it) the calls in order, each made by its share
+// of the requests.
 type hop struct {
 	pool  string
 	mean  time.Duration
 	calls []hop
+	// share is the share of the requests that make this call (0: all): a
+	// cache's misses calling the store behind it.
+	share float64
 }
 
 // liveService is a running service.
@@ -127,6 +131,13 @@ func (ls *liveService) admit() bool {
 	return true
 }
 
+// draw is true for a share of the calls.
+func (ls *liveService) draw(share float64) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.rng.Float64() < share
+}
+
 // do carries out h: 200, or 503 when a pool's queue is full.
 func (ls *liveService) do(ctx context.Context, h hop) int {
 	slots := ls.slots[h.pool]
@@ -156,6 +167,9 @@ func (ls *liveService) do(ctx context.Context, h hop) int {
 		return http.StatusServiceUnavailable
 	}
 	for _, c := range h.calls {
+		if c.share > 0 && !ls.draw(c.share) {
+			continue // a hit: the cache answered
+		}
 		if status := ls.do(ctx, c); status != http.StatusOK {
 			return status
 		}
@@ -316,6 +330,13 @@ func liveServices() []liveCase {
 			pools: map[string]int{"web": 3}, timeout: 250 * time.Millisecond,
 			routes: map[string]hop{"/a": {pool: "web", mean: 10 * time.Millisecond}, "/b": {pool: "web", mean: 20 * time.Millisecond}},
 		}, []string{"shared+timeout", "independent+timeout"}, false},
+		{"a cache answering 80% of a and 50% of b in front of a store of 3 slots, a 20ms b 10ms, 60% a", 0.6, 150 * time.Millisecond, service{
+			pools: map[string]int{"web": 100_000, "store": 3},
+			routes: map[string]hop{
+				"/a": {pool: "web", mean: time.Millisecond, calls: []hop{{pool: "store", mean: 20 * time.Millisecond, share: 0.2}}},
+				"/b": {pool: "web", mean: time.Millisecond, calls: []hop{{pool: "store", mean: 10 * time.Millisecond, share: 0.5}}},
+			},
+		}, []string{"cache"}, false},
 		{"8 web slots held across 2 database slots, a 1+5ms b 1+15ms, 70% a", 0.7, 150 * time.Millisecond, service{
 			pools: map[string]int{"web": 8, "db": 2},
 			routes: map[string]hop{
@@ -401,7 +422,7 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			}
 			// The whole surge, compressed to 20-s phases (TestLiveSurgePredicted
 			// plays minutes, for every class).
-			judgeSurge(t, srv.URL, surgeIn(t, s, knee, 20*time.Second), p)
+			judgeSurge(t, srv.URL, surgeIn(t, s, knee, 20*time.Second), p, res)
 		})
 	}
 }
@@ -445,7 +466,7 @@ func TestLiveSurgePredicted(t *testing.T) {
 			if y, err := MarshalProfile(p); err == nil {
 				t.Logf("profile:\n%s", y)
 			}
-			judgeSurge(t, srv.URL, surgeOf(t, s, res.Knee.ArrivalsPerS), p)
+			judgeSurge(t, srv.URL, surgeOf(t, s, res.Knee.ArrivalsPerS), p, res)
 		})
 	}
 }
@@ -454,7 +475,7 @@ func TestLiveSurgePredicted(t *testing.T) {
 // seed), and fails where they differ by more than compareRuns allows plus
 // the live figure's own sampling error (a 95% interval: the error share's
 // binomial one, the p95's order statistics).
-func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.Profile) {
+func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.Profile, res *Result) {
 	t.Helper()
 	ctx := context.Background()
 	time.Sleep(5 * time.Second) // the search's last step drained
@@ -479,7 +500,7 @@ func judgeSurge(t *testing.T, url string, surge *scenarios.Scenario, p *profile.
 			t.Logf("%s: recovered %v after %v (left %v)", [2]string{"live", "predicted"}[i], rec.Recovered, rec.After, rec.Left)
 		}
 	}
-	for _, m := range append(compareRuns(t, live, pred, sampling(live), surge.Behaviour.Timeout), compareRecovery(t, surge, live, pred)...) {
+	for _, m := range append(compareRuns(t, live, pred, addNoise(sampling(live), shareNoise(res, p, live)), surge.Behaviour.Timeout), compareRecovery(t, surge, live, pred)...) {
 		t.Error(m)
 	}
 }
