@@ -425,7 +425,6 @@ func serviceMoves(p *profile.Profile) []*profile.Profile {
 	return out
 }
 
-
 // structureWords says c's structure with its pools as refined.
 func structureWords(c candidate) string {
 	words := independentWords(c.p)
