@@ -28,8 +28,11 @@ import (
 // modes are a request's answers split as a cache's.
 type modes struct {
 	hit        float64   // the fast mode's share of the answers
-	hitErr     float64   // its 95% sampling error: 1.96 sqrt(hit (1-hit) / answers)
+	hitErr     float64   // its 95% sampling error
 	fast, miss spec.Dist // a hit's time; a miss's time beyond it, at the store
+	// apart is the time between the modes (the geometric mean of their
+	// means): an answer slower than it was a miss.
+	apart time.Duration
 }
 
 // cacheApart is how many times the fast mode's mean a slow mode's must
@@ -43,16 +46,28 @@ const (
 	cacheAnswers = 200
 )
 
-// cached is the cache candidate from the shared one; nil when no request's
-// answers have two modes or no step of the peak's mix failed.
-func cached(shared *profile.Profile, res *Result) *profile.Profile {
+// cached are the cache candidate from the shared one, its pool sized
+// two ways from the busiest failing step: the store's work is its misses'
+// successes', read either as the successes slower than the modes' split
+// (a hit does not wait for the store; but where the hits wait for slots
+// the misses hold, they are slow too) or as the successes less the hits
+// (every hit succeeds; but not where they wait behind the misses). A
+// variant each where the two differ; none when no request's answers have
+// two modes or no step of the peak's mix failed.
+func cached(shared *profile.Profile, res *Result) []*profile.Profile {
 	st := busiestFailing(res)
 	if st == nil {
 		return nil
 	}
+	var stRun *results.Run
+	for i := range res.Steps {
+		if &res.Steps[i] == st {
+			stRun = res.runs[i]
+		}
+	}
 	steps, runs := sortedSteps(peakMixSteps(res))
 	out := cloneProfile(shared)
-	var busy float64
+	var slow, less float64 // the store's busy workers, read each way
 	split := 0
 	for _, route := range slices.Sorted(maps.Keys(out.Routes)) {
 		route := route
@@ -63,28 +78,42 @@ func cached(shared *profile.Profile, res *Result) *profile.Profile {
 		e := st.Endpoints[route]
 		m, ok := lowModes(route, steps, runs)
 		if !ok {
-			busy += e.Goodput * last.Service.Mean().Seconds()
+			slow += e.Goodput * last.Service.Mean().Seconds()
+			less += e.Goodput * last.Service.Mean().Seconds()
 			continue
+		}
+		misses := e.Goodput
+		if se := stRun.Endpoints[route]; se != nil && se.Total.Succeeded > 0 {
+			misses *= slowerThan(se.Total.Service, m.apart)
 		}
 		split++
 		share, svc, fast := spec.Percent(1-m.hit), m.miss, m.fast
 		stage := route + ".cache"
 		out.Stages[stage] = profile.Stage{Workers: transitWorkers, Service: fast}
 		out.Routes[route] = []profile.Step{{Stage: stage}, {Stage: "shared", Service: &svc, Share: &share}}
-		// The hits all succeed past the knee: the store served the rest.
-		busy += math.Max(0, e.Goodput-m.hit*e.Answered) * svc.Mean().Seconds()
+		slow += misses * svc.Mean().Seconds()
+		less += math.Max(0, e.Goodput-m.hit*e.Answered) * svc.Mean().Seconds()
 	}
 	if split == 0 {
 		return nil
 	}
-	pool := out.Stages["shared"]
-	pool.Workers = max(1, int(math.Round(busy)))
-	out.Stages["shared"] = pool
-	return out
+	var variants []*profile.Profile
+	for _, busy := range []float64{slow, less} {
+		c := max(1, int(math.Round(busy)))
+		if len(variants) == 1 && variants[0].Stages["shared"].Workers == c {
+			break
+		}
+		v := cloneProfile(out)
+		pool := v.Stages["shared"]
+		pool.Workers = c
+		v.Stages["shared"] = pool
+		variants = append(variants, v)
+	}
+	return variants
 }
 
 // lowModes splits the answers of route as a cache's, from the steps of
-// the peak's mix that passed at a quarter of the knee or less: the store
+// the peak's mix that passed at half the knee or less: the store
 // queues little there (higher, a service whose hits wait for slots the
 // misses hold shows fewer fast answers). None with fewer than
 // cacheAnswers answers.
@@ -98,7 +127,7 @@ func lowModes(route string, steps []Step, runs []*results.Run) (modes, bool) {
 	var h *results.Histogram
 	for i, st := range steps {
 		e := runs[i].Endpoints[route]
-		if !st.Pass || st.Offered > knee/4 || e == nil {
+		if !st.Pass || st.Offered > knee/2 || e == nil {
 			continue
 		}
 		if h == nil {
@@ -118,7 +147,8 @@ func lowModes(route string, steps []Step, runs []*results.Run) (modes, bool) {
 // from the best split of the log-times in two (Otsu's): each answer is
 // the fast mode's with the probability the fit gives it. The modes are
 // fitted (fitDist) to their answers so weighed, the slow one less the
-// fast one's mean (a miss looked in the cache first). ok only when the
+// fast one's mean (a miss looked in the cache first), both above the
+// answers' floor (their 1st percentile). ok only when the
 // modes are cacheApart apart and each has cacheLeast of the answers.
 func twoModes(h *results.Histogram) (modes, bool) {
 	var xs, ns []float64
@@ -129,6 +159,13 @@ func twoModes(h *results.Histogram) (modes, bool) {
 	})
 	if len(xs) < 2 {
 		return modes{}, false
+	}
+	// Every answer's floor (the network, the client, the server's own
+	// handling) is no mode's: the modes are fitted above it. Live, with
+	// the floor left in, a cache of 80% hits read as 86%.
+	floor := h.Percentile(1).Seconds()
+	for i := range xs {
+		xs[i] = math.Max(xs[i]-floor, 1e-6)
 	}
 	hit, m1, m2 := otsu(xs, ns)
 	r := make([]float64, len(xs))
@@ -154,13 +191,20 @@ func twoModes(h *results.Histogram) (modes, bool) {
 	if m2 < cacheApart*m1 || hit < cacheLeast || hit > 1-cacheLeast {
 		return modes{}, false
 	}
-	fast, _ := fitDist(secs(m1), weighedPoints(xs, ns, r, 0, func(x float64) float64 { return x }))
+	fast, _ := fitDist(secs(floor+m1), weighedPoints(xs, ns, r, 0, func(x float64) float64 { return floor + x }))
 	miss, _ := fitDist(secs(m2-m1), weighedPoints(xs, ns, r, 1, func(x float64) float64 { return math.Max(0, x-m1) }))
-	var n float64
-	for _, c := range ns {
-		n += c
+	// The share's sampling error from its observed information,
+	// sum n ((f1 - f2) / f)^2: sqrt(hit (1-hit) / n) when the modes do
+	// not overlap, more as they do (an answer between them says little).
+	var info float64
+	for i, x := range xs {
+		f1, f2 := math.Exp(-x/m1)/m1, missDensity(x, m1, m2-m1)
+		if f := hit*f1 + (1-hit)*f2; f > 0 {
+			info += ns[i] * (f1 - f2) * (f1 - f2) / (f * f)
+		}
 	}
-	return modes{hit: hit, hitErr: 1.96 * math.Sqrt(hit*(1-hit)/n), fast: fast, miss: miss}, true
+	return modes{hit: hit, hitErr: 1.96 / math.Sqrt(math.Max(info, 1e-9)), fast: fast, miss: miss,
+		apart: secs(floor + math.Sqrt(m1*m2))}, true
 }
 
 // missDensity is the density at x of a miss's time: a look in the cache
@@ -174,6 +218,21 @@ func missDensity(x, lookup, store float64) float64 {
 		return x / (store * store) * math.Exp(-x/store)
 	}
 	return (math.Exp(-x/store) - math.Exp(-x/lookup)) / (store - lookup)
+}
+
+// slowerThan is the share of h's answers slower than d.
+func slowerThan(h *results.Histogram, d time.Duration) float64 {
+	var above, all int64
+	h.Each(func(x time.Duration, n int64) {
+		all += n
+		if x > d {
+			above += n
+		}
+	})
+	if all == 0 {
+		return 0
+	}
+	return float64(above) / float64(all)
 }
 
 // otsu is the split of the sorted times xs (counts ns) in two that makes

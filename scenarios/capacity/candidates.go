@@ -76,7 +76,7 @@ func candidates(p *profile.Profile, res *Result) []candidate {
 	for _, tr := range transit {
 		out = append(out, candidate{"shared+transit", "", tr})
 	}
-	if c := cached(shared, res); c != nil {
+	for _, c := range cached(shared, res) {
 		out = append(out, candidate{"cache", "", c})
 	}
 	for i := range out {
