@@ -16,13 +16,14 @@ import (
 // misses: the store sees a quarter of the requests (within its binomial
 // 99.9% interval), waits as an M/M/2 at that rate does (Erlang C), three
 // quarters of the answers take the cache's 1ms alone, and surge plan
-// sizes the store for a quarter of the rate with the 20ms it holds.
+// sizes the store for a quarter of the rate with the 20ms the step holds
+// it (the step's own service time, not the stage's 1s).
 func TestShareThinsAVisit(t *testing.T) {
 	const lambda, share = 200.0, 0.25
 	s, _ := queueModel(t, lambda, 1, "1ms", 10*time.Minute)
 	p, err := profile.Parse("cache.yaml", []byte(`name: cache
-stages: {cache: {workers: 100000, queue: 0, service: 1ms}, store: {workers: 2, queue: 100000, service: "exp(20ms)"}}
-routes: {hit: [{stage: cache, calls: [{stage: store, share: 25%}]}]}
+stages: {cache: {workers: 100000, queue: 0, service: 1ms}, store: {workers: 2, queue: 100000, service: 1s}}
+routes: {hit: [{stage: cache, calls: [{stage: store, share: 25%, service: "exp(20ms)"}]}]}
 `))
 	if err != nil {
 		t.Fatal(err)
