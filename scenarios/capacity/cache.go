@@ -70,7 +70,6 @@ func cached(shared *profile.Profile, res *Result) []*profile.Profile {
 	var slow, less float64 // the store's busy workers, read each way
 	split := 0
 	for _, route := range slices.Sorted(maps.Keys(out.Routes)) {
-		route := route
 		last := out.Routes[route][len(out.Routes[route])-1]
 		if last.Service == nil {
 			return nil
