@@ -110,6 +110,10 @@ type CapacityStep struct {
 	ConnWaited int64         `json:"conn_waited,omitempty"`
 	Warmup     time.Duration `json:"warmup_ns"`
 	Length     time.Duration `json:"measured_ns"`
+	// Planned is the length the step was planned to measure when it
+	// ended sooner, its verdict decided by the sequential test (0: it
+	// measured all of it).
+	Planned time.Duration `json:"planned_ns,omitempty"`
 	// Dir is the step's run directory, relative to the search's.
 	Dir string `json:"dir,omitempty"`
 	// Mix is what the step played when not the forecast peak's mix: an

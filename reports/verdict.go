@@ -383,3 +383,52 @@ func measureRecovery(c scenarios.Clause, s *scenarios.Scenario, r *results.Run) 
 	out.Margin = out.Limit - out.Measured
 	return out
 }
+
+// Trials reads a clause over run r as a count of trials (answers) and of
+// those that count against it, and the share of them it allows: a
+// latency percentile q <= X is the share of answers slower than X, at
+// most 1 - q/100 (max <= X: none at all); an error share is the failed
+// answers, at most the limit. The clause holds as the bad share stays
+// within allowed (a share on the boundary aside), which a sequential test
+// can decide before the run's end. ok is false for a clause not read so
+// (a mean, retry amplification, a share of users whose journeys are not
+// over, a bound from below).
+func Trials(c scenarios.Clause, r *results.Run) (bad, n int64, allowed float64, ok bool) {
+	if c.Op != "<=" && c.Op != "<" {
+		return 0, 0, 0, false
+	}
+	var s *results.Series
+	if c.Endpoint == "" {
+		s = r.Overall()
+	} else if e := r.Endpoints[c.Endpoint]; e != nil {
+		s = e.Total
+	}
+	switch q := c.Percentile(); {
+	case q > 0:
+		if s == nil {
+			return 0, 0, 1 - q/100, true
+		}
+		h := latencyOf(c, s)
+		limit := c.Duration
+		h.Each(func(d time.Duration, k int64) {
+			n += k
+			if d > limit {
+				bad += k
+			}
+		})
+		return bad, n, 1 - q/100, true
+	case q < 0:
+		return 0, 0, 0, false
+	case c.IsShare():
+		if s == nil {
+			return 0, 0, c.Value, true
+		}
+		n = s.Answered()
+		bad = s.Failed()
+		if k := c.ErrorKind(); k != "" {
+			bad = s.Errors[k]
+		}
+		return bad, n, c.Value, true
+	}
+	return 0, 0, 0, false
+}

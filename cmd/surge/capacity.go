@@ -35,6 +35,7 @@ type capacityOptions struct {
 	concurrency           string
 	sweepOnly             bool
 	sim                   bool
+	fullSteps             bool
 }
 
 func newCapacityCmd(g *globals) *cobra.Command {
@@ -44,7 +45,8 @@ func newCapacityCmd(g *globals) *cobra.Command {
 		Short: "Find the service's capacity under the scenario's SLOs: the knee, the headroom, the USL, a calibrated profile",
 		Long: `Plays the scenario's mix (as at its forecast peak) at steady rates, open model, ramping
 geometrically to the first rate at which an SLO clause breaks and then bisecting, each step
-long enough for the tail its clauses name and with its warm-up cut off. It reports the knee (the
+long enough for the tail its clauses name and with its warm-up cut off, and ended as soon as
+its verdict is decided (a sequential test on its samples; --full-steps: never). It reports the knee (the
 most arrivals/s at which every clause holds), the headroom over the forecast peak, every step,
 the bottleneck, and with --concurrency a closed-loop sweep fitted with the Universal
 Scalability Law. Live, it writes profile.yaml: a capacity profile of the target fitted from the
@@ -80,6 +82,7 @@ still writes the directory with the steps so far.`,
 	f.StringVar(&o.precision, "precision", "5%", "stop bisecting when the bracket is this close: (fail - pass) / pass")
 	f.DurationVar(&o.budget, "budget", 0, "bound the search's wall time (default none)")
 	f.DurationVar(&o.minStep, "min-step", 20*time.Second, "the shortest a step measures (longer when its clauses need more samples)")
+	f.BoolVar(&o.fullSteps, "full-steps", false, "measure every step its whole length (default: a step ends once its clauses' verdict is decided, a sequential test)")
 	f.DurationVar(&o.warmup, "warmup", 0, "cut this off each step's start (default about a journey's length, 5s to 1m)")
 	f.StringVar(&o.concurrency, "concurrency", "", "closed-loop sweep for the USL: users in flight, such as 1,2,4,8,16,32")
 	f.DurationVar(&o.sweepStep, "sweep-step", 20*time.Second, "how long each concurrency level measures")
@@ -211,7 +214,8 @@ func calibrate(ctx context.Context, res *capacity.Result, s *scenarios.Scenario,
 // config turns the flags into the search's configuration.
 func (o capacityOptions) config(s *scenarios.Scenario) (capacity.Config, error) {
 	// In the simulator the structure is the profile's, known: no steps to identify it.
-	cfg := capacity.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep, NoIdentify: o.sim}
+	cfg := capacity.Config{Scenario: s, Seed: o.seed, Budget: o.budget, MinStep: o.minStep, Warmup: o.warmup, SweepStep: o.sweepStep, NoIdentify: o.sim,
+		Sequential: !o.fullSteps}
 	var err error
 	if cfg.Start, err = rateFlag("--start", o.start); err != nil {
 		return cfg, err

@@ -51,7 +51,7 @@ func (q *search) identify(ctx context.Context) {
 			return
 		}
 		label := fmt.Sprintf("only %s, at %.3gx its share of the knee", q.s.Cohorts[i].Name, identifyFactor)
-		st, _, err := q.play(ctx, m, label, rate, q.cfg.MinStep)
+		st, _, err := q.play(ctx, m, label, rate, q.cfg.MinStep, false)
 		if err != nil {
 			return
 		}
@@ -88,7 +88,7 @@ func (q *search) fill(ctx context.Context, i int, st Step) bool {
 		return false
 	}
 	label := fmt.Sprintf("only %s, at %.3gx the knee: enough to fill a pool the requests would share", q.s.Cohorts[i].Name, rate/q.res.Knee.ArrivalsPerS)
-	_, _, err := q.play(ctx, alone(q.mix, i), label, rate, q.cfg.MinStep)
+	_, _, err := q.play(ctx, alone(q.mix, i), label, rate, q.cfg.MinStep, false)
 	return err == nil
 }
 

@@ -43,10 +43,16 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // erlangKnee is the most arrivals/s at which an M/M/c queue's p99 response
 // stays within limit.
 func erlangKnee(c int, mean, limit time.Duration) float64 {
+	return erlangKneeAt(c, mean, limit, 0.99)
+}
+
+// erlangKneeAt is the most arrivals/s at which an M/M/c queue's q-quantile
+// response stays within limit.
+func erlangKneeAt(c int, mean, limit time.Duration, q float64) float64 {
 	lo, hi := 0.0, float64(c)/mean.Seconds()
 	for range 60 {
 		mid := (lo + hi) / 2
-		r, err := queueing.MMc{Lambda: mid, S: mean, C: c}.ResponseQuantile(0.99)
+		r, err := queueing.MMc{Lambda: mid, S: mean, C: c}.ResponseQuantile(q)
 		if err == nil && r <= limit {
 			lo = mid
 		} else {

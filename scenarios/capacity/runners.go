@@ -40,8 +40,17 @@ func (l *LiveRunner) Mode() string { return "live" }
 
 // Steady plays a steady step.
 func (l *LiveRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration) (*results.Run, error) {
+	return l.steady(ctx, s, seed, drain, nil)
+}
+
+// steady plays a steady step, with set's changes to its replay
+// configuration, between the scrapes of the target's metrics.
+func (l *LiveRunner) steady(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration, set func(*replay.Config)) (*results.Run, error) {
 	cfg := l.Config
 	cfg.Scenario, cfg.Seed, cfg.Drain, cfg.Bucket, cfg.Progress = s, seed, drain, time.Second, nil
+	if set != nil {
+		set(&cfg)
+	}
 	var snap Snapshot
 	if cfg.SampleMetrics {
 		snap.Before, _ = replay.Scrape(ctx, cfg.Target)
@@ -57,6 +66,28 @@ func (l *LiveRunner) Steady(ctx context.Context, s *scenarios.Scenario, seed uin
 	}
 	l.Snapshots = append(l.Snapshots, snap)
 	return run, nil
+}
+
+// SteadyUntil plays a steady step as Steady does, and ends its arrivals
+// once done, asked each second with the run so far (under the engine's
+// lock: done must not keep it long) and how much of its timeline is
+// complete (lag behind the engine's clock), says so.
+func (l *LiveRunner) SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain, lag time.Duration,
+	done func(run *results.Run, complete time.Duration) bool) (*results.Run, error) {
+	live, enough := &replay.Live{}, make(chan struct{})
+	closed := false
+	return l.steady(ctx, s, seed, drain, func(cfg *replay.Config) {
+		cfg.Live, cfg.Enough = live, enough
+		cfg.Progress = func(p replay.Progress) {
+			if closed || p.Draining || p.Elapsed <= lag {
+				return
+			}
+			live.View(func(run *results.Run, _ int64) { closed = done(run, p.Elapsed-lag) })
+			if closed {
+				close(enough)
+			}
+		}
+	})
 }
 
 // Probe plays s as Steady does, without the scrapes around it: a probe

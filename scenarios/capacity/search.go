@@ -27,6 +27,17 @@ type Runner interface {
 	Mode() string
 }
 
+// StepEnder is a Runner that can end a steady step's arrivals early: done
+// is asked about once a second with the run so far and how much of its
+// timeline is complete (lag behind its clock: no answer still to come
+// lands before it), and the arrivals end when it says so (LiveRunner: the
+// rest of the step is wall time saved; the simulator plays a step in a
+// moment, and the search reads the decision after).
+type StepEnder interface {
+	SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain, lag time.Duration,
+		done func(run *results.Run, complete time.Duration) bool) (*results.Run, error)
+}
+
 // Prober is a Runner that can play a probe between steps that is not a
 // step (LiveRunner: no scrape of the target's metrics is taken for it).
 // A search probes a live service after a step that failed until it answers
@@ -68,6 +79,12 @@ type Config struct {
 	// alone, past its share of the knee, so that the calibration can tell
 	// whether the requests share what limits them.
 	NoIdentify bool
+	// Sequential ends each step of the bracket as soon as its verdict is
+	// decided (sequential.go), a quarter of MinStep at the soonest: the
+	// steps far from the knee are short, those near it as long as they
+	// must be. surge capacity's default; off, every step measures its
+	// whole length.
+	Sequential bool
 	// Now is the wall clock for the budget (default time.Now).
 	Now func() time.Time
 	// Progress, if set, is told each step as it ends.
@@ -203,22 +220,26 @@ func (q *search) within(d time.Duration) bool {
 
 // step plays and measures one steady rate of the peak's mix.
 func (q *search) step(ctx context.Context, rate float64, length time.Duration) (Step, *results.Run, error) {
-	return q.play(ctx, q.mix, "", rate, length)
+	return q.play(ctx, q.mix, "", rate, length, false)
 }
 
 // play plays and measures one steady rate of mix m (label: how it
-// differs from the peak's; "" for none).
-func (q *search) play(ctx context.Context, m Mix, label string, rate float64, length time.Duration) (Step, *results.Run, error) {
+// differs from the peak's; "" for none); with seq (and Config.Sequential)
+// it ends when its verdict is decided (sequential.go).
+func (q *search) play(ctx context.Context, m Mix, label string, rate float64, length time.Duration, seq bool) (Step, *results.Run, error) {
 	sc, err := Steady(q.s, m, rate, q.warm+length)
 	if err != nil {
 		return Step{}, nil, err
 	}
-	run, err := q.cfg.Runner.Steady(ctx, sc, q.cfg.Seed, q.drain())
+	run, measured, err := q.run(ctx, sc, length, seq && q.cfg.Sequential)
 	if err != nil {
 		return Step{}, nil, err
 	}
-	st, steady := measure(q.s, rate, run, q.warm, length, q.clauses)
+	st, steady := measure(q.s, rate, run, q.warm, measured, q.clauses)
 	st.Mix = label
+	if measured < length {
+		st.Planned = length
+	}
 	q.res.Steps = append(q.res.Steps, st)
 	q.res.runs = append(q.res.runs, steady)
 	q.res.mixes = append(q.res.mixes, m)
@@ -239,6 +260,38 @@ func (q *search) play(ctx context.Context, m Mix, label string, rate float64, le
 	return st, run, nil
 }
 
+// run plays a steady step planned to measure length after its warm-up,
+// and says how long it measured: with seq, as long as it took to decide
+// its verdict (a runner that can end a step early ends it then; another
+// plays it whole and the search reads the decision after).
+func (q *search) run(ctx context.Context, sc *scenarios.Scenario, length time.Duration, seq bool) (*results.Run, time.Duration, error) {
+	ender, ok := q.cfg.Runner.(StepEnder)
+	if !seq || length <= q.seqShortest() {
+		run, err := q.cfg.Runner.Steady(ctx, sc, q.cfg.Seed, q.drain())
+		return run, length, err
+	}
+	if !ok {
+		run, err := q.cfg.Runner.Steady(ctx, sc, q.cfg.Seed, q.drain())
+		if err != nil {
+			return nil, 0, err
+		}
+		return run, q.earliest(run, length), nil
+	}
+	at := length
+	run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), lag(q.s), func(run *results.Run, complete time.Duration) bool {
+		l := (complete - q.warm).Truncate(time.Second)
+		if l < q.seqShortest() || l >= length {
+			return false
+		}
+		if _, ok := decided(q.clauses, run, q.warm, l); ok {
+			at = l
+			return true
+		}
+		return false
+	})
+	return run, at, err
+}
+
 // bracket ramps geometrically to the first breach, then bisects.
 func (q *search) bracket(ctx context.Context) error {
 	lo, hi := 0.0, math.Inf(1)
@@ -257,7 +310,7 @@ func (q *search) bracket(ctx context.Context) error {
 			q.res.Ended, k.Limit = "budget", "budget"
 			break
 		}
-		st, _, err := q.step(ctx, r, length)
+		st, _, err := q.play(ctx, q.mix, "", r, length, true)
 		if ctx.Err() != nil {
 			q.res.Ended = "interrupted"
 			break

@@ -78,6 +78,10 @@ type Config struct {
 	// Cut, if set, ends the drain (or a run yet to drain) at once when
 	// closed: the CLI closes it on a second Ctrl-C.
 	Cut <-chan struct{}
+	// Enough, if set, ends the arrivals early when closed, the users
+	// draining as at the schedule's end: the caller has what it came for
+	// (a capacity step whose verdict is decided). The run ends "decided".
+	Enough <-chan struct{}
 	// Credentials gives credentials to users who hold one before the window
 	// (default: POST Target/admin/credentials, the reference server's). An
 	// item {"wallet": ..., "session": ...} sets ${credential} and ${session};
@@ -524,6 +528,9 @@ func (e *engine) stopped(arrivals context.Context, abort <-chan results.Abort, t
 	select {
 	case <-arrivals.Done():
 		return true, "done"
+	case <-e.cfg.Enough:
+		e.event("decided", "arrivals ended early: the caller had what it needed")
+		return true, "decided"
 	case a := <-abort:
 		e.mu.Lock()
 		e.run.Meta.Abort = &a

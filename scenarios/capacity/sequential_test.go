@@ -1,0 +1,173 @@
+package capacity
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/surgekit/surge/scenarios/replay"
+	"github.com/surgekit/surge/scenarios/results"
+)
+
+// playedTime is what a search spent playing steps (their warm-ups and
+// measured stretches): a live search's wall time, but for its drains and
+// pauses.
+func playedTime(steps []Step) (d time.Duration) {
+	for _, st := range steps {
+		d += st.Warmup + st.Length
+	}
+	return d
+}
+
+// TestSequentialStepsFindTheSameKnee: on M/M/c services of several sizes,
+// service times and clauses (p99 or p95 with an error share), on several
+// seeds, the search with the sequential test finds the knee the search
+// measuring every step whole finds (the same steps' samples, cut short),
+// within 10% of Erlang C's, and plays less. A step that ended early
+// measured at least 5 s and less than it planned.
+func TestSequentialStepsFindTheSameKnee(t *testing.T) {
+	cases := []struct {
+		c           int
+		mean, limit time.Duration
+		peak        int
+		clause      string
+	}{
+		{4, 20 * time.Millisecond, 150 * time.Millisecond, 100, "p99"},
+		{2, 50 * time.Millisecond, 400 * time.Millisecond, 20, "p99"},
+		{16, 10 * time.Millisecond, 60 * time.Millisecond, 1000, "p99"},
+		{4, 20 * time.Millisecond, 100 * time.Millisecond, 100, "p95"},
+		{8, 5 * time.Millisecond, 20 * time.Millisecond, 500, "p95"},
+	}
+	const seeds = 4
+	var same, searches int
+	var played [2]time.Duration
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%dx%v-%s", tc.c, tc.mean, tc.clause), func(t *testing.T) {
+			s := mmcScenario(t, "work "+tc.clause+" <= "+tc.limit.String()+", errors <= 1%", tc.peak)
+			q := map[string]float64{"p99": 0.99, "p95": 0.95}[tc.clause]
+			want := erlangKneeAt(tc.c, tc.mean, tc.limit, q)
+			runner := &SimRunner{Profile: mmcProfile(t, tc.c, tc.mean)}
+			var mine [2]time.Duration
+			for seed := uint64(1); seed <= seeds; seed++ {
+				var knees [2]float64
+				for i, seq := range []bool{false, true} {
+					res, err := Search(context.Background(), Config{Scenario: s, Runner: runner, Seed: seed, NoOverload: true, NoIdentify: true, Sequential: seq})
+					if err != nil {
+						t.Fatal(err)
+					}
+					knees[i], mine[i] = res.Knee.ArrivalsPerS, mine[i]+playedTime(res.Steps)
+					if math.Abs(knees[i]-want)/want > 0.10 || !res.Knee.Found {
+						t.Errorf("seed %d, sequential %v: knee %.1f/s, Erlang C says %.1f/s", seed, seq, knees[i], want)
+					}
+					for _, st := range res.Steps {
+						if st.Planned > 0 && (st.Length >= st.Planned || st.Length < 5*time.Second || !seq) {
+							t.Errorf("seed %d, sequential %v: a step measured %v of %v planned", seed, seq, st.Length, st.Planned)
+						}
+					}
+				}
+				searches++
+				if knees[0] == knees[1] {
+					same++
+				}
+			}
+			played[0], played[1] = played[0]+mine[0], played[1]+mine[1]
+			t.Logf("Erlang C %.1f/s; played %v whole, %v sequential (%.0f%%)", want, mine[0]/seeds, mine[1]/seeds, 100*mine[1].Seconds()/mine[0].Seconds())
+		})
+	}
+	t.Logf("%d of %d knees the same; played %v whole, %v sequential", same, searches, played[0], played[1])
+	if same < searches*9/10 {
+		t.Errorf("the sequential search found the whole steps' knee in %d searches of %d", same, searches)
+	}
+	if played[1] >= played[0]*95/100 {
+		t.Errorf("the sequential search played %v, the whole steps %v", played[1], played[0])
+	}
+}
+
+// TestDecidedReadsTheClauses: a step is decided when its clauses are plain
+// either way, and runs on when one is close, or not read as trials (a
+// mean never lets a step pass early; another clause may fail it).
+func TestDecidedReadsTheClauses(t *testing.T) {
+	// answers is 20 s of 100 answers a second, the i-th of each second
+	// taking at(i) and failing when failed(i) (failedAt(s, i), in second s).
+	answersAt := func(at func(i int) time.Duration, failed func(s, i int) bool) *results.Run {
+		run := results.New(results.Meta{Bucket: time.Second})
+		for s := range 20 {
+			for i := range 100 {
+				o := results.Outcome{At: time.Duration(s)*time.Second + time.Duration(i)*10*time.Millisecond, Corrected: at(i), First: true}
+				if failed(s, i) {
+					o.Err = "5xx"
+				}
+				run.Record("work", o)
+			}
+		}
+		return run
+	}
+	answers := func(at func(i int) time.Duration, failed func(i int) bool) *results.Run {
+		return answersAt(at, func(_, i int) bool { return failed(i) })
+	}
+	fast := func(int) time.Duration { return 10 * time.Millisecond }
+	never := func(int) bool { return false }
+	cases := []struct {
+		name     string
+		run      *results.Run
+		clauses  string
+		length   time.Duration
+		pass, ok bool
+	}{
+		{"fast, 5 s", answers(fast, never), "work p95 <= 50ms", 5 * time.Second, true, true},
+		{"fast, 20 s: 1,300 answers for an error share of 1% less a fifth", answers(fast, never), "work p95 <= 50ms, errors <= 1%", 20 * time.Second, true, true},
+		{"fast, 10 s", answers(fast, never), "work p95 <= 50ms, errors <= 1%", 10 * time.Second, false, false},
+		{"fast, 4 s: fewer than five batches", answers(fast, never), "work p95 <= 50ms", 4 * time.Second, false, false},
+		{"fast, but a p99 needs 2,000 answers", answers(fast, never), "work p99 <= 50ms", 10 * time.Second, false, false},
+		{"a mean is not read as trials", answers(fast, never), "work mean <= 50ms, work p95 <= 50ms", 20 * time.Second, false, false},
+		{"half slow", answers(func(i int) time.Duration { return time.Duration(1+i%2) * 40 * time.Millisecond }, never), "work p95 <= 50ms, work mean <= 1s", 5 * time.Second, false, true},
+		{"5% slow: on the bound", answers(func(i int) time.Duration { return time.Duration(1+i/95) * 40 * time.Millisecond }, never), "work p95 <= 50ms", 20 * time.Second, false, false},
+		{"3% slow: within a fifth", answers(func(i int) time.Duration { return time.Duration(1+i/97) * 45 * time.Millisecond }, never), "work p95 <= 50ms", 20 * time.Second, false, false},
+		{"3% slow, a fifth over", answers(func(i int) time.Duration { return time.Duration(1+i/97) * 35 * time.Millisecond }, never), "work p95 <= 50ms", 20 * time.Second, true, true},
+		{"2% failed", answers(fast, func(i int) bool { return i%50 == 0 }), "errors <= 1%", 10 * time.Second, false, false},
+		{"3% failed", answers(fast, func(i int) bool { return i%33 == 0 }), "errors <= 1%", 10 * time.Second, false, true},
+		{"5% failed, 10% allowed", answers(fast, func(i int) bool { return i < 5 }), "errors <= 10%", 20 * time.Second, true, true},
+		{"10% failed, spread", answers(fast, func(i int) bool { return i < 10 }), "errors <= 20%", 20 * time.Second, true, true},
+		{"10% failed, in two seconds: the batches say how little that is known", answersAt(fast, func(s, _ int) bool { return s < 2 }), "errors <= 20%", 20 * time.Second, false, false},
+	}
+	for _, tc := range cases {
+		s := mmcScenario(t, tc.clauses, 100)
+		pass, ok := decided(s.SLO, tc.run, 0, tc.length)
+		if pass != tc.pass || ok != tc.ok {
+			t.Errorf("%s (%s over %v): decided %v, pass %v; want %v, %v", tc.name, tc.clauses, tc.length, ok, pass, tc.ok, tc.pass)
+		}
+	}
+}
+
+// TestLiveStepEndsWhenDecided: against a live M/M/4 service, a step
+// planned to measure a minute ends its arrivals (the engine's run says
+// "decided") once its verdict is plain, measures less than it planned,
+// and judges as the step would: at a quarter of the capacity it passes;
+// at twice it, its queue of 20 sheds and it fails.
+func TestLiveStepEndsWhenDecided(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live steps take seconds")
+	}
+	srv, _ := mmcServer(t, 4, 5*time.Millisecond, 20)
+	s := mmcScenario(t, "work p95 <= 100ms", 400)
+	live := &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: 100 * time.Millisecond}
+	q, err := newSearch(Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second, Warmup: 2 * time.Second, Sequential: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rate float64
+		pass bool
+	}{{200, true}, {1600, false}} {
+		st, run, err := q.play(context.Background(), q.mix, "", tc.rate, time.Minute, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%.0f/s: measured %v of %v planned, pass %v (%s), run ended %q after %v", tc.rate, st.Length, st.Planned, st.Pass, st.Broke, run.Meta.Ended, run.Meta.Elapsed.Round(time.Second))
+		if run.Meta.Ended != "decided" || st.Planned != time.Minute || st.Length >= time.Minute || st.Length < 5*time.Second || st.Pass != tc.pass {
+			t.Errorf("%.0f/s: measured %v of %v planned, pass %v, the run ended %q; want it decided early, pass %v", tc.rate, st.Length, st.Planned, st.Pass, run.Meta.Ended, tc.pass)
+		}
+	}
+}
