@@ -296,11 +296,16 @@ func budget(s *scenarios.Scenario, p *profile.Profile, stage string) time.Durati
 			steps, _ := p.Route(t.EndpointName(c.Endpoint), pl)
 			var stages []string
 			var hold float64
-			profile.Walk(steps, "", func(st profile.Step, _ string, _ []string) {
-				n := profile.StageName(st.Stage, pl)
-				stages = append(stages, n)
-				hold += st.Visits() * serviceOf(p, st, n).Seconds()
-			})
+			var walk func(steps []profile.Step, visits float64) // a call's visits are its share of its caller's
+			walk = func(steps []profile.Step, visits float64) {
+				for _, st := range steps {
+					n, v := profile.StageName(st.Stage, pl), visits*st.Visits()
+					stages = append(stages, n)
+					hold += v * serviceOf(p, st, n).Seconds()
+					walk(st.Calls, v)
+				}
+			}
+			walk(steps, 1)
 			if !slices.Contains(stages, stage) {
 				continue
 			}

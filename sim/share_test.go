@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surgekit/surge/scenarios"
 	"github.com/surgekit/surge/scenarios/profile"
 	"github.com/surgekit/surge/scenarios/results"
 	"github.com/surgekit/surge/sim/queueing"
@@ -74,5 +75,39 @@ routes: {hit: [{stage: cache, calls: [{stage: store, share: 25%, service: "exp(2
 	}
 	if seen != 2 {
 		t.Errorf("plan has %d stages, want the cache and the store", seen)
+	}
+}
+
+// TestPlanBudgetWeighsNestedShares: the wait a stage may add is the SLO's
+// bound less the request's mean path (a call's time by its share of its
+// caller's visits, nested), over the stages it visits: a disk of 40ms
+// under a store a quarter of the requests visit adds 10ms to the path,
+// not 40ms.
+func TestPlanBudgetWeighsNestedShares(t *testing.T) {
+	s, _ := queueModel(t, 100, 1, "1ms", 10*time.Minute)
+	c, err := scenarios.ParseClause("hit p99 <= 100ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SLO = append(s.SLO, c)
+	p, err := profile.Parse("nested.yaml", []byte(`name: nested
+stages: {cache: {workers: 100000, queue: 0, service: 1ms}, store: {workers: 4, queue: 100000, service: 20ms}, disk: {workers: 4, queue: 1000, service: 40ms}}
+routes: {hit: [{stage: cache, calls: [{stage: store, share: 25%, calls: [{stage: disk}]}]}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Plan(s, p, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (100*time.Millisecond - time.Millisecond - 5*time.Millisecond - 10*time.Millisecond) / 3
+	if len(plan.Stages) != 3 {
+		t.Errorf("plan has %d stages, want the cache, the store and the disk", len(plan.Stages))
+	}
+	for _, st := range plan.Stages {
+		if d := st.Budget - want; d > time.Microsecond || d < -time.Microsecond {
+			t.Errorf("plan: %s may add %v of wait, want %v", st.Stage, st.Budget, want)
+		}
 	}
 }
