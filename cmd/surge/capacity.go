@@ -61,7 +61,7 @@ still writes the directory with the steps so far.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.scenario, o.seed, o.json = args[0], g.seed, g.json
 			if err := checkFlags(cmd.Flags(), positiveInt("max-conns", &o.maxConns), positiveInt("max-users", &o.maxUsers),
-				flagCheck{"budget", func() bool { return o.budget > 0 }, "a positive duration such as 10m"},
+				flagCheck{"budget", func() bool { return o.budget >= 0 }, "a duration such as 10m (0: none)"},
 				flagCheck{"min-step", func() bool { return o.minStep >= time.Second }, "a duration of at least 1s"},
 				flagCheck{"sweep-step", func() bool { return o.sweepStep >= time.Second }, "a duration of at least 1s"}); err != nil {
 				return err
@@ -80,7 +80,7 @@ still writes the directory with the steps so far.`,
 	f.StringVar(&o.start, "start", "", "the first step's arrivals/s, such as 20 or 20/s (default a quarter of the forecast peak)")
 	f.StringVar(&o.max, "max", "", "never offer more than this, in arrivals/s")
 	f.StringVar(&o.precision, "precision", "5%", "stop bisecting when the bracket is this close: (fail - pass) / pass")
-	f.DurationVar(&o.budget, "budget", 0, "bound the search's wall time (default none)")
+	f.DurationVar(&o.budget, "budget", 10*time.Minute, "bound the search's wall time (0: none): no step starts that would end after it")
 	f.DurationVar(&o.minStep, "min-step", 20*time.Second, "the shortest a step measures (longer when its clauses need more samples)")
 	f.BoolVar(&o.fullSteps, "full-steps", false, "measure every step its whole length (default: a step ends once its clauses' verdict is decided, a sequential test)")
 	f.DurationVar(&o.warmup, "warmup", 0, "cut this off each step's start (default about a journey's length, 5s to 1m)")

@@ -260,23 +260,20 @@ func BenchmarkKneeSearch(b *testing.B) {
 	s := mmcScenario(b, "work p99 <= 150ms", 100)
 	runner := &SimRunner{Profile: mmcProfile(b, 4, 20*time.Millisecond)}
 	want := erlangKnee(4, 20*time.Millisecond, 150*time.Millisecond)
-	played := func(steps []Step) (d time.Duration) {
-		for _, st := range steps {
-			d += st.Warmup + st.Length
-		}
-		return d
+	played := playedTime
+	for _, seq := range []bool{false, true} {
+		b.Run(map[bool]string{false: "bisection", true: "bisection-sequential"}[seq], func(b *testing.B) {
+			var res *Result
+			for b.Loop() {
+				res, _ = Search(context.Background(), Config{Scenario: s, Runner: runner, Seed: 1, NoOverload: true, Sequential: seq})
+			}
+			if e := math.Abs(res.Knee.ArrivalsPerS-want) / want; e > 0.05 {
+				b.Errorf("knee %.1f, Erlang C %.1f", res.Knee.ArrivalsPerS, want)
+			}
+			b.ReportMetric(float64(len(res.Steps)), "steps")
+			b.ReportMetric(played(res.Steps).Seconds(), "played-s")
+		})
 	}
-	b.Run("bisection", func(b *testing.B) {
-		var res *Result
-		for b.Loop() {
-			res, _ = Search(context.Background(), Config{Scenario: s, Runner: runner, Seed: 1, NoOverload: true})
-		}
-		if e := math.Abs(res.Knee.ArrivalsPerS-want) / want; e > 0.05 {
-			b.Errorf("knee %.1f, Erlang C %.1f", res.Knee.ArrivalsPerS, want)
-		}
-		b.ReportMetric(float64(len(res.Steps)), "steps")
-		b.ReportMetric(played(res.Steps).Seconds(), "played-s")
-	})
 	b.Run("ladder-5pct", func(b *testing.B) {
 		var steps []Step
 		for b.Loop() {
