@@ -80,10 +80,10 @@ type Config struct {
 	// whether the requests share what limits them.
 	NoIdentify bool
 	// Sequential ends each step of the bracket as soon as its verdict is
-	// decided (sequential.go), a quarter of MinStep at the soonest: the
-	// steps far from the knee are short, those near it as long as they
-	// must be. surge capacity's default; off, every step measures its
-	// whole length.
+	// decided (sequential.go), after a quarter of MinStep or 5 s at the
+	// soonest, whichever is longer: the steps far from the knee are short,
+	// those near it as long as they must be. surge capacity's default;
+	// off, every step measures its whole length.
 	Sequential bool
 	// Now is the wall clock for the budget (default time.Now).
 	Now func() time.Time
@@ -265,31 +265,27 @@ func (q *search) play(ctx context.Context, m Mix, label string, rate float64, le
 // its verdict (a runner that can end a step early ends it then; another
 // plays it whole and the search reads the decision after).
 func (q *search) run(ctx context.Context, sc *scenarios.Scenario, length time.Duration, seq bool) (*results.Run, time.Duration, error) {
-	ender, ok := q.cfg.Runner.(StepEnder)
-	if !seq || length <= q.seqShortest() {
-		run, err := q.cfg.Runner.Steady(ctx, sc, q.cfg.Seed, q.drain())
+	seq = seq && length > q.seqShortest()
+	if ender, ok := q.cfg.Runner.(StepEnder); seq && ok {
+		at := length
+		run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), lag(q.s), func(run *results.Run, complete time.Duration) bool {
+			l := (complete - q.warm).Truncate(time.Second)
+			if l < q.seqShortest() || l >= length {
+				return false
+			}
+			if _, ok := decided(q.clauses, run, q.warm, l); ok {
+				at = l
+				return true
+			}
+			return false
+		})
+		return run, at, err
+	}
+	run, err := q.cfg.Runner.Steady(ctx, sc, q.cfg.Seed, q.drain())
+	if err != nil || !seq {
 		return run, length, err
 	}
-	if !ok {
-		run, err := q.cfg.Runner.Steady(ctx, sc, q.cfg.Seed, q.drain())
-		if err != nil {
-			return nil, 0, err
-		}
-		return run, q.earliest(run, length), nil
-	}
-	at := length
-	run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), lag(q.s), func(run *results.Run, complete time.Duration) bool {
-		l := (complete - q.warm).Truncate(time.Second)
-		if l < q.seqShortest() || l >= length {
-			return false
-		}
-		if _, ok := decided(q.clauses, run, q.warm, l); ok {
-			at = l
-			return true
-		}
-		return false
-	})
-	return run, at, err
+	return run, q.earliest(run, length), nil
 }
 
 // bracket ramps geometrically to the first breach, then bisects.
