@@ -168,7 +168,16 @@ func (r stepRow) Decided() string {
 	if r.Planned <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("decided after %s of the %s planned", fmtDuration(r.Length.Seconds()), fmtDuration(r.Planned.Seconds()))
+	return fmt.Sprintf("decided after %s of the %s planned", seconds(r.Length), seconds(r.Planned))
+}
+
+// seconds says a step's length to the second ("7s", "1m", "2m18s").
+func seconds(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
 }
 
 // Settling says how long the service took after a failed step to answer
@@ -588,11 +597,11 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}
 <h2 id="steps">2. Steps</h2>
 <p class="muted">Each step plays the scenario's mix, as at its forecast peak, at one steady rate (open model), its warm-up cut off; the clauses are judged on its steady part. Latencies are of the successful answers. A step that ended as soon as its verdict was decided (a sequential test on its samples: every clause held with a fifth to spare, or one broke by as much) says when. In rate order (the order played is in capacity.json), the knee's row marked; a failing step lists every clause it broke; the error share is of the answers.</p>
 <table id="steps-table"><tr><th>offered/s</th><th>arrived/s</th><th>requests/s</th><th>successes/s</th><th>error share</th><th>in flight</th>{{range .Table}}<th>{{.}} p95</th><th>{{.}} p99</th>{{end}}<th class="l">errors</th><th class="l">verdict</th></tr>
-{{range $st := .Rows}}<tr class="{{if .Knee}}knee{{end}}{{if or .Broken .Mix}} failed{{end}}"><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{pct .ErrShare}}</td><td>{{num .Concurrency}}</td>
+{{range $st := .Rows}}<tr class="{{if .Knee}}knee{{end}}{{if or .Broken .Mix .Decided}} failed{{end}}"><td>{{num .Offered}}</td><td>{{num .Achieved}}</td><td>{{num .Requests}}</td><td>{{num .Goodput}}</td><td>{{pct .ErrShare}}</td><td>{{num .Concurrency}}</td>
 {{range $.Table}}{{with step $st.CapacityStep .}}<td>{{dur .P95}}</td><td>{{dur .P99}}</td>{{end}}{{end}}<td class="l">{{errs $st.CapacityStep}}</td>
 {{if .Mix}}<td class="l muted">not judged</td></tr>
-<tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}{{if .ConnWaited}} ({{.ConnWaited}} requests waited for one of the generator's connections, in their latency: raise --max-conns){{end}}{{with .Decided}} <span class="muted">({{.}})</span>{{end}}</td></tr>
-{{with .Broken}}<tr class="broke"><td colspan="{{$.Cols}}">broke: {{range $i, $b := .}}{{if $i}} · {{end}}{{$b}}{{end}}</td></tr>{{end}}{{end}}
+<tr class="broke ident"><td colspan="{{$.Cols}}">an identification step: {{.Mix}}</td></tr>{{else}}<td class="l {{if .Pass}}pass{{else}}fail{{end}}">{{if .Knee}}PASS: the knee{{else if .Pass}}PASS{{else}}FAIL{{end}}{{if .Behind}} (generator behind){{end}}{{if .ConnWaited}} ({{.ConnWaited}} requests waited for one of the generator's connections, in their latency: raise --max-conns){{end}}</td></tr>
+{{if or .Broken .Decided}}<tr class="broke"><td colspan="{{$.Cols}}">{{with .Broken}}broke: {{range $i, $b := .}}{{if $i}} · {{end}}{{$b}}{{end}}{{end}}{{if and .Broken .Decided}} · {{end}}{{with .Decided}}<span class="muted">{{.}}</span>{{end}}</td></tr>{{end}}{{end}}
 {{with .Settling}}<tr class="broke"><td colspan="{{$.Cols}}">{{slice . 2}}</td></tr>{{end}}
 {{end}}</table>
 {{with .TargetRows}}<p>The target's own metrics (its <code>/metrics</code>, scraped before and after each step; rates over that time):</p>

@@ -135,6 +135,9 @@ func TestCapacityStepsTableInRateOrder(t *testing.T) {
 		step(300, false, "errors <= 1% (measured 25.00%), worst on qr", fail("errors <= 1%", 0.25)),
 	}}
 	c.Steps[1].ConnWaited = 812 // the 400/s step's requests waited for the generator's connections
+	// The 100/s and 300/s steps ended as soon as their verdicts were decided.
+	c.Steps[0].Length, c.Steps[0].Planned = 7*time.Second, time.Minute
+	c.Steps[4].Length, c.Steps[4].Planned = 12*time.Second, 2*time.Minute
 	rows := stepRows(c)
 	var order []float64
 	for _, r := range rows {
@@ -171,6 +174,21 @@ func TestCapacityStepsTableInRateOrder(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "PASS (the knee)") || !strings.Contains(text.String(), "; timeout <= 1% (measured 20.00%)") {
 		t.Errorf("the text table does not mark the knee or list every broken clause:\n%s", text.String())
+	}
+	// A step decided early says so in the row beneath it (after what it
+	// broke), not in its verdict's cell.
+	for _, want := range []string{
+		`<td class="l pass">PASS</td></tr>
+<tr class="broke"><td colspan="10"><span class="muted">decided after 7s of the 1m planned</span></td></tr>`,
+		`<td class="l fail">FAIL</td></tr>
+<tr class="broke"><td colspan="10">broke: errors &lt;= 1% (measured 25.00%), worst on qr · <span class="muted">decided after 12s of the 2m planned</span></td></tr>`,
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the page does not say when a step was decided as\n%s\nin:\n%s", want, table)
+		}
+	}
+	if !strings.Contains(text.String(), "(decided after 7s of the 1m planned)") {
+		t.Errorf("the text table does not say when the 100/s step was decided:\n%s", text.String())
 	}
 	const waited = "812 requests waited for one of the generator's connections"
 	if strings.Count(table, waited) != 1 || strings.Count(text.String(), waited) != 1 {
