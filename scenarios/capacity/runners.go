@@ -70,19 +70,18 @@ func (l *LiveRunner) steady(ctx context.Context, s *scenarios.Scenario, seed uin
 
 // SteadyUntil plays a steady step as Steady does, and ends its arrivals
 // once done, asked each second with the run so far (under the engine's
-// lock: done must not keep it long) and how much of its timeline is
-// complete (lag behind the engine's clock), says so.
-func (l *LiveRunner) SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain, lag time.Duration,
-	done func(run *results.Run, complete time.Duration) bool) (*results.Run, error) {
+// lock: done must not keep it long) and the engine's clock, says so.
+func (l *LiveRunner) SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration,
+	done func(run *results.Run, elapsed time.Duration) bool) (*results.Run, error) {
 	live, enough := &replay.Live{}, make(chan struct{})
 	closed := false
 	return l.steady(ctx, s, seed, drain, func(cfg *replay.Config) {
 		cfg.Live, cfg.Enough = live, enough
 		cfg.Progress = func(p replay.Progress) {
-			if closed || p.Draining || p.Elapsed <= lag {
+			if closed || p.Draining {
 				return
 			}
-			live.View(func(run *results.Run, _ int64) { closed = done(run, p.Elapsed-lag) })
+			live.View(func(run *results.Run, _ int64) { closed = done(run, p.Elapsed) })
 			if closed {
 				close(enough)
 			}

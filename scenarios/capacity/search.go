@@ -28,14 +28,15 @@ type Runner interface {
 }
 
 // StepEnder is a Runner that can end a steady step's arrivals early: done
-// is asked about once a second with the run so far and how much of its
-// timeline is complete (lag behind its clock: no answer still to come
-// lands before it), and the arrivals end when it says so (LiveRunner: the
-// rest of the step is wall time saved; the simulator plays a step in a
-// moment, and the search reads the decision after).
+// is asked about once a second with the run so far and the step's clock
+// (how long since its first arrival; an answer still to come lands in the
+// bucket of its send, so the search reads the run behind that clock), and
+// the arrivals end when it says so (LiveRunner: the rest of the step is
+// wall time saved; the simulator plays a step in a moment, and the search
+// reads the decision after).
 type StepEnder interface {
-	SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain, lag time.Duration,
-		done func(run *results.Run, complete time.Duration) bool) (*results.Run, error)
+	SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration,
+		done func(run *results.Run, elapsed time.Duration) bool) (*results.Run, error)
 }
 
 // Prober is a Runner that can play a probe between steps that is not a
@@ -81,9 +82,10 @@ type Config struct {
 	NoIdentify bool
 	// Sequential ends each step of the bracket as soon as its verdict is
 	// decided (sequential.go), after a quarter of MinStep or 5 s at the
-	// soonest, whichever is longer: the steps far from the knee are short,
-	// those near it as long as they must be. surge capacity's default;
-	// off, every step measures its whole length.
+	// soonest, whichever is longer (a failure 10 s at least, its later
+	// half failing too): the steps far from the knee are short, those
+	// near it as long as they must be. surge capacity's default; off,
+	// every step measures its whole length.
 	Sequential bool
 	// Now is the wall clock for the budget (default time.Now).
 	Now func() time.Time
@@ -267,13 +269,9 @@ func (q *search) play(ctx context.Context, m Mix, label string, rate float64, le
 func (q *search) run(ctx context.Context, sc *scenarios.Scenario, length time.Duration, seq bool) (*results.Run, time.Duration, error) {
 	seq = seq && length > q.seqShortest()
 	if ender, ok := q.cfg.Runner.(StepEnder); seq && ok {
-		at := length
-		run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), lag(q.s), func(run *results.Run, complete time.Duration) bool {
-			l := (complete - q.warm).Truncate(time.Second)
-			if l < q.seqShortest() || l >= length {
-				return false
-			}
-			if _, ok := decided(q.clauses, run, q.warm, l); ok {
+		at, lags := length, q.lags()
+		run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), func(run *results.Run, elapsed time.Duration) bool {
+			if l := q.decidedLive(run, elapsed, length, lags); l > 0 {
 				at = l
 				return true
 			}

@@ -57,21 +57,16 @@ func (q *search) seqShortest() time.Duration {
 
 // decided says whether the steady part [warm, warm+length) of run has
 // decided the step's verdict (pass: every clause holds; else one fails).
+// A failure must also be plain on the stretch's later half alone: a step
+// can open on a backlog the step before it left (a service still
+// finishing the work of clients gone at an overloaded step, which a
+// settle probe at a low rate may get through untouched), and a rate the
+// service holds drains it within the step, which would pass whole. It
+// costs a failure five seconds: ten batches of a second, not five.
 func decided(clauses []scenarios.Clause, run *results.Run, warm, length time.Duration) (pass, ok bool) {
-	bucket := run.Meta.Bucket
-	if bucket <= 0 || length < seqMinBatches*bucket {
+	batches := cut(run, warm, length)
+	if batches == nil {
 		return false, false
-	}
-	n := min(seqBatches, int(length/bucket))
-	width := length / time.Duration(n) / bucket * bucket
-	batches := make([]*results.Run, n)
-	for i := range batches {
-		from := warm + time.Duration(i)*width
-		to := from + width
-		if i == n-1 {
-			to = warm + length
-		}
-		batches[i] = run.Slice(from, to)
 	}
 	all := true
 	for _, c := range clauses {
@@ -79,10 +74,36 @@ func decided(clauses []scenarios.Clause, run *results.Run, warm, length time.Dur
 		case !known:
 			all = false
 		case !holds:
-			return false, true
+			if later := cut(run, warm+length/2, length-length/2); later != nil {
+				if holds, known := clauseDecided(c, later); known && !holds {
+					return false, true
+				}
+			}
+			all = false
 		}
 	}
 	return all, all
+}
+
+// cut cuts run's stretch [from, from+length) in seqBatches batches (nil
+// when it is shorter than seqMinBatches buckets).
+func cut(run *results.Run, from, length time.Duration) []*results.Run {
+	bucket := run.Meta.Bucket
+	if bucket <= 0 || length < seqMinBatches*bucket {
+		return nil
+	}
+	n := min(seqBatches, int(length/bucket))
+	width := length / time.Duration(n) / bucket * bucket
+	batches := make([]*results.Run, n)
+	for i := range batches {
+		start := from + time.Duration(i)*width
+		end := start + width
+		if i == n-1 {
+			end = from + length
+		}
+		batches[i] = run.Slice(start, end)
+	}
+	return batches
 }
 
 // clauseDecided reads one clause over the batches: decided (known) when
@@ -170,9 +191,64 @@ func (q *search) earliest(run *results.Run, planned time.Duration) time.Duration
 	return planned
 }
 
+// liveLags are how far behind a live step's clock its run is read: for
+// any verdict (all), and for a failure of the latency clauses alone
+// (latency; 0: none is read as trials).
+type liveLags struct {
+	all, latency time.Duration
+	clauses      []scenarios.Clause // the latency clauses
+}
+
+// lags: an answer lands in the bucket of its send, so a stretch is whole
+// only once every answer sent in it is in: a client timeout and a bucket
+// behind the clock (all). A latency clause's failure can be read sooner.
+// An answer sent longer ago than its bound (were it seqMargin looser)
+// and still out counts against the clause when it lands, so the stretch
+// read without it understates the failure: a bound's length and a bucket
+// behind the clock suffices to fail on it. Not so for an error share (an
+// answer still out may yet succeed) nor for a pass (a slow answer still
+// out would count against it).
+func (q *search) lags() liveLags {
+	g := liveLags{all: lag(q.s)}
+	longest := time.Duration(0)
+	for _, c := range q.clauses {
+		if c.Percentile() > 0 && (c.Op == "<=" || c.Op == "<") {
+			g.clauses = append(g.clauses, c)
+			longest = max(longest, c.Duration)
+		}
+	}
+	if len(g.clauses) > 0 {
+		g.latency = time.Duration(float64(longest)*seqMargin) + time.Second
+	}
+	return g
+}
+
+// decidedLive is the length of the steady stretch that decided a live
+// step's verdict, read from its run so far at elapsed on its clock (0:
+// none yet, or only at its planned length, which it plays whole).
+func (q *search) decidedLive(run *results.Run, elapsed, length time.Duration, g liveLags) time.Duration {
+	stretch := func(behind time.Duration) time.Duration {
+		l := (elapsed - behind - q.warm).Truncate(time.Second)
+		if l < q.seqShortest() || l >= length {
+			return 0
+		}
+		return l
+	}
+	if l := stretch(g.latency); len(g.clauses) > 0 && g.latency < g.all && l > 0 {
+		if pass, ok := decided(g.clauses, run, q.warm, l); ok && !pass {
+			return l
+		}
+	}
+	if l := stretch(g.all); l > 0 {
+		if _, ok := decided(q.clauses, run, q.warm, l); ok {
+			return l
+		}
+	}
+	return 0
+}
+
 // lag is how long after an answer's intended send its bucket may still
-// change: the longest a client waits for any request, and a bucket. A
-// live step is read that far behind its clock.
+// change: the longest a client waits for any request, and a bucket.
 func lag(s *scenarios.Scenario) time.Duration {
 	longest := time.Duration(0)
 	for _, steps := range s.Journeys {

@@ -91,11 +91,11 @@ func TestSequentialStepsFindTheSameKnee(t *testing.T) {
 func TestDecidedReadsTheClauses(t *testing.T) {
 	// answers is 20 s of 100 answers a second, the i-th of each second
 	// taking at(i) and failing when failed(i) (failedAt(s, i), in second s).
-	answersAt := func(at func(i int) time.Duration, failed func(s, i int) bool) *results.Run {
+	answersAt := func(at func(s, i int) time.Duration, failed func(s, i int) bool) *results.Run {
 		run := results.New(results.Meta{Bucket: time.Second})
 		for s := range 20 {
 			for i := range 100 {
-				o := results.Outcome{At: time.Duration(s)*time.Second + time.Duration(i)*10*time.Millisecond, Corrected: at(i), First: true}
+				o := results.Outcome{At: time.Duration(s)*time.Second + time.Duration(i)*10*time.Millisecond, Corrected: at(s, i), First: true}
 				if failed(s, i) {
 					o.Err = "5xx"
 				}
@@ -105,9 +105,15 @@ func TestDecidedReadsTheClauses(t *testing.T) {
 		return run
 	}
 	answers := func(at func(i int) time.Duration, failed func(i int) bool) *results.Run {
-		return answersAt(at, func(_, i int) bool { return failed(i) })
+		return answersAt(func(_, i int) time.Duration { return at(i) }, func(_, i int) bool { return failed(i) })
 	}
 	fast := func(int) time.Duration { return 10 * time.Millisecond }
+	slowIf := func(slow bool) time.Duration {
+		if slow {
+			return 100 * time.Millisecond
+		}
+		return 10 * time.Millisecond
+	}
 	never := func(int) bool { return false }
 	cases := []struct {
 		name     string
@@ -122,7 +128,10 @@ func TestDecidedReadsTheClauses(t *testing.T) {
 		{"fast, 4 s: fewer than five batches", answers(fast, never), "work p95 <= 50ms", 4 * time.Second, false, false},
 		{"fast, but a p99 needs 2,000 answers", answers(fast, never), "work p99 <= 50ms", 10 * time.Second, false, false},
 		{"a mean is not read as trials", answers(fast, never), "work mean <= 50ms, work p95 <= 50ms", 20 * time.Second, false, false},
-		{"half slow", answers(func(i int) time.Duration { return time.Duration(1+i%2) * 40 * time.Millisecond }, never), "work p95 <= 50ms, work mean <= 1s", 5 * time.Second, false, true},
+		{"half slow", answers(func(i int) time.Duration { return time.Duration(1+i%2) * 40 * time.Millisecond }, never), "work p95 <= 50ms, work mean <= 1s", 10 * time.Second, false, true},
+		{"half slow, 5 s: a failure needs five batches in the later half too", answers(func(i int) time.Duration { return time.Duration(1+i%2) * 40 * time.Millisecond }, never), "work p95 <= 50ms", 5 * time.Second, false, false},
+		{"a backlog carried in: 4 s slow, then fast", answersAt(func(s, _ int) time.Duration { return slowIf(s < 4) }, func(int, int) bool { return false }), "work p95 <= 50ms", 10 * time.Second, false, false},
+		{"slow from 4 s on", answersAt(func(s, _ int) time.Duration { return slowIf(s >= 4) }, func(int, int) bool { return false }), "work p95 <= 50ms", 14 * time.Second, false, true},
 		{"5% slow: on the bound", answers(func(i int) time.Duration { return time.Duration(1+i/95) * 40 * time.Millisecond }, never), "work p95 <= 50ms", 20 * time.Second, false, false},
 		{"3% slow: within a fifth", answers(func(i int) time.Duration { return time.Duration(1+i/97) * 45 * time.Millisecond }, never), "work p95 <= 50ms", 20 * time.Second, false, false},
 		{"3% slow, a fifth over", answers(func(i int) time.Duration { return time.Duration(1+i/97) * 35 * time.Millisecond }, never), "work p95 <= 50ms", 20 * time.Second, true, true},
@@ -130,13 +139,58 @@ func TestDecidedReadsTheClauses(t *testing.T) {
 		{"3% failed", answers(fast, func(i int) bool { return i%33 == 0 }), "errors <= 1%", 10 * time.Second, false, true},
 		{"5% failed, 10% allowed", answers(fast, func(i int) bool { return i < 5 }), "errors <= 10%", 20 * time.Second, true, true},
 		{"10% failed, spread", answers(fast, func(i int) bool { return i < 10 }), "errors <= 20%", 20 * time.Second, true, true},
-		{"10% failed, in two seconds: the batches say how little that is known", answersAt(fast, func(s, _ int) bool { return s < 2 }), "errors <= 20%", 20 * time.Second, false, false},
+		{"10% failed, in two seconds: the batches say how little that is known", answersAt(func(int, int) time.Duration { return fast(0) }, func(s, _ int) bool { return s < 2 }), "errors <= 20%", 20 * time.Second, false, false},
 	}
 	for _, tc := range cases {
 		s := mmcScenario(t, tc.clauses, 100)
 		pass, ok := decided(s.SLO, tc.run, 0, tc.length)
 		if pass != tc.pass || ok != tc.ok {
 			t.Errorf("%s (%s over %v): decided %v, pass %v; want %v, %v", tc.name, tc.clauses, tc.length, ok, pass, tc.ok, tc.pass)
+		}
+	}
+}
+
+// TestLiveStepReadsFailuresSooner: a live step's run is read a client
+// timeout behind its clock for a verdict, as an answer still out may yet
+// land in its send's bucket; a latency clause's failure is read a bound's
+// length behind, as an answer still out by then counts against it.
+func TestLiveStepReadsFailuresSooner(t *testing.T) {
+	// sent is what is in at clock on the step's clock: 100 answers a
+	// second, each taking took (failing when fail), sent up to a second
+	// before.
+	sent := func(clock, took time.Duration, fail bool) *results.Run {
+		run := results.New(results.Meta{Bucket: time.Second})
+		for at := time.Duration(0); at+took < clock-time.Second; at += 10 * time.Millisecond {
+			o := results.Outcome{At: at, Corrected: took, First: true}
+			if fail {
+				o.Err = "5xx"
+			}
+			run.Record("work", o)
+		}
+		return run
+	}
+	const clauses = "work p95 <= 100ms, errors <= 1%"
+	for _, tc := range []struct {
+		name  string
+		clock time.Duration
+		took  time.Duration
+		fail  bool
+		want  time.Duration
+	}{
+		{"slow: fails on 10 s of answers, read 1.12 s behind", 12 * time.Second, 300 * time.Millisecond, false, 10 * time.Second},
+		{"failing fast: an error share waits the client timeout", 12 * time.Second, time.Millisecond, true, 0},
+		{"failing fast, later", 22 * time.Second, time.Millisecond, true, 16 * time.Second},
+		{"fast: a pass waits the client timeout", 22 * time.Second, 10 * time.Millisecond, false, 16 * time.Second},
+	} {
+		run := sent(tc.clock, tc.took, tc.fail)
+		s := mmcScenario(t, clauses, 100) // a client timeout of 5 s
+		q, err := newSearch(Config{Scenario: s, Runner: &SimRunner{}, Warmup: time.Nanosecond, MinStep: 20 * time.Second, Sequential: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.warm = 0
+		if got := q.decidedLive(run, tc.clock, time.Minute, q.lags()); got != tc.want {
+			t.Errorf("%s: decided on %v of the run at %v, want %v", tc.name, got, tc.clock, tc.want)
 		}
 	}
 }
