@@ -225,3 +225,37 @@ func TestLiveStepEndsWhenDecided(t *testing.T) {
 		}
 	}
 }
+
+// TestOneLateSendIsNotTheGenerator: a step is the generator's limit when
+// its sends' late p99 says so, or the users' cap held arrivals back; one
+// send late by 94 ms (a scheduling hiccup, measured in CI) is not.
+func TestOneLateSendIsNotTheGenerator(t *testing.T) {
+	sends := func(late time.Duration, every int) *results.Run {
+		run := results.New(results.Meta{Bucket: time.Second})
+		for i := range 1000 {
+			l := time.Duration(0)
+			if i%every == 0 {
+				l = late
+			}
+			run.Generator.Late.Record(l)
+		}
+		return run
+	}
+	hiccup := sends(94*time.Millisecond, 1000)
+	hiccup.Event(time.Second, "generator-behind", "a send went out 94ms after its intended time")
+	capped := sends(0, 1000)
+	capped.Event(time.Second, "client-queue", "the users' cap")
+	for _, tc := range []struct {
+		name   string
+		run    *results.Run
+		behind bool
+	}{
+		{"one send of 1,000 late by 94 ms", hiccup, false},
+		{"one in 50 late by 20 ms", sends(20*time.Millisecond, 50), true},
+		{"the users' cap held arrivals back", capped, true},
+	} {
+		if got := generatorBehind(tc.run); got != tc.behind {
+			t.Errorf("%s: behind %v, want %v", tc.name, got, tc.behind)
+		}
+	}
+}
