@@ -420,7 +420,7 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			s := twoRequests(t, c.shareA, 100, c.slo, "errors <= 1%")
 			live := &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
 			ctx := context.Background()
-			res, err := Search(ctx, Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second, Sequential: true, Steps: logFailing(t)})
+			res, err := Search(ctx, Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second, Steps: logFailing(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
