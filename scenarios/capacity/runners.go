@@ -70,9 +70,10 @@ func (l *LiveRunner) steady(ctx context.Context, s *scenarios.Scenario, seed uin
 
 // SteadyUntil plays a steady step as Steady does, and ends its arrivals
 // once done, asked each second with the run so far (under the engine's
-// lock: done must not keep it long) and the engine's clock, says so.
+// lock: done must not keep it long), the engine's clock and the time on it
+// before which every answer is in (replay.Live.Answered), says so.
 func (l *LiveRunner) SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration,
-	done func(run *results.Run, elapsed time.Duration) bool) (*results.Run, error) {
+	done func(run *results.Run, elapsed, answered time.Duration) bool) (*results.Run, error) {
 	live, enough := &replay.Live{}, make(chan struct{})
 	closed := false
 	return l.steady(ctx, s, seed, drain, func(cfg *replay.Config) {
@@ -81,7 +82,8 @@ func (l *LiveRunner) SteadyUntil(ctx context.Context, s *scenarios.Scenario, see
 			if closed || p.Draining {
 				return
 			}
-			live.View(func(run *results.Run, _ int64) { closed = done(run, p.Elapsed) })
+			answered, _ := live.Answered() // 0 when unknown
+			live.View(func(run *results.Run, _ int64) { closed = done(run, p.Elapsed, answered) })
 			if closed {
 				close(enough)
 			}

@@ -28,15 +28,17 @@ type Runner interface {
 }
 
 // StepEnder is a Runner that can end a steady step's arrivals early: done
-// is asked about once a second with the run so far and the step's clock
-// (how long since its first arrival; an answer still to come lands in the
-// bucket of its send, so the search reads the run behind that clock), and
-// the arrivals end when it says so (LiveRunner: the rest of the step is
-// wall time saved; the simulator plays a step in a moment, and the search
-// reads the decision after).
+// is asked about once a second with the run so far, the step's clock (how
+// long since its first arrival) and the time on that clock before which
+// every answer is in (an answer still to come lands in the bucket of its
+// send, so the search reads the run behind the clock; 0 when the runner
+// does not know, and the search waits a client timeout), and the arrivals
+// end when it says so (LiveRunner: the rest of the step is wall time
+// saved; the simulator plays a step in a moment, and the search reads the
+// decision after).
 type StepEnder interface {
 	SteadyUntil(ctx context.Context, s *scenarios.Scenario, seed uint64, drain time.Duration,
-		done func(run *results.Run, elapsed time.Duration) bool) (*results.Run, error)
+		done func(run *results.Run, elapsed, answered time.Duration) bool) (*results.Run, error)
 }
 
 // Prober is a Runner that can play a probe between steps that is not a
@@ -270,8 +272,8 @@ func (q *search) run(ctx context.Context, sc *scenarios.Scenario, length time.Du
 	seq = seq && length > q.seqShortest()
 	if ender, ok := q.cfg.Runner.(StepEnder); seq && ok {
 		at, lags := length, q.lags()
-		run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), func(run *results.Run, elapsed time.Duration) bool {
-			if l := q.decidedLive(run, elapsed, length, lags); l > 0 {
+		run, err := ender.SteadyUntil(ctx, sc, q.cfg.Seed, q.drain(), func(run *results.Run, elapsed, answered time.Duration) bool {
+			if l := q.decidedLive(run, elapsed, answered, length, lags); l > 0 {
 				at = l
 				return true
 			}

@@ -201,7 +201,9 @@ type liveLags struct {
 
 // lags: an answer lands in the bucket of its send, so a stretch is whole
 // only once every answer sent in it is in: a client timeout and a bucket
-// behind the clock (all). A latency clause's failure can be read sooner.
+// behind the clock (all) at the latest, sooner where the runner says its
+// answers are in (decidedLive's answered). A latency clause's failure can
+// be read sooner still, while answers are out.
 // An answer sent longer ago than its bound (were it seqMargin looser)
 // and still out counts against the clause when it lands, so the stretch
 // read without it understates the failure: a bound's length and a bucket
@@ -224,11 +226,14 @@ func (q *search) lags() liveLags {
 }
 
 // decidedLive is the length of the steady stretch that decided a live
-// step's verdict, read from its run so far at elapsed on its clock (0:
-// none yet, or only at its planned length, which it plays whole).
-func (q *search) decidedLive(run *results.Run, elapsed, length time.Duration, g liveLags) time.Duration {
+// step's verdict, read from its run so far at elapsed on its clock, where
+// every answer sent before answered is in (0: unknown) (0: none yet, or
+// only at its planned length, which it plays whole). A stretch is read to
+// the later of answered and the lag's horizon: a pass is read as soon as
+// the answers of its stretch are in, not a client timeout later.
+func (q *search) decidedLive(run *results.Run, elapsed, answered, length time.Duration, g liveLags) time.Duration {
 	stretch := func(behind time.Duration) time.Duration {
-		l := (elapsed - behind - q.warm).Truncate(time.Second)
+		l := (max(elapsed-behind, answered) - q.warm).Truncate(time.Second)
 		if l < q.seqShortest() || l >= length {
 			return 0
 		}

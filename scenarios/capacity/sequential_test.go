@@ -152,8 +152,9 @@ func TestDecidedReadsTheClauses(t *testing.T) {
 
 // TestLiveStepReadsFailuresSooner: a live step's run is read a client
 // timeout behind its clock for a verdict, as an answer still out may yet
-// land in its send's bucket; a latency clause's failure is read a bound's
-// length behind, as an answer still out by then counts against it.
+// land in its send's bucket, unless the runner says every answer before a
+// later time is in; a latency clause's failure is read a bound's length
+// behind, as an answer still out by then counts against it.
 func TestLiveStepReadsFailuresSooner(t *testing.T) {
 	// sent is what is in at clock on the step's clock: 100 answers a
 	// second, each taking took (failing when fail), sent up to a second
@@ -171,16 +172,20 @@ func TestLiveStepReadsFailuresSooner(t *testing.T) {
 	}
 	const clauses = "work p95 <= 100ms, errors <= 1%"
 	for _, tc := range []struct {
-		name  string
-		clock time.Duration
-		took  time.Duration
-		fail  bool
-		want  time.Duration
+		name     string
+		clock    time.Duration
+		answered time.Duration // every answer before it is in (0: unknown)
+		took     time.Duration
+		fail     bool
+		want     time.Duration
 	}{
-		{"slow: fails on 10 s of answers, read 1.12 s behind", 12 * time.Second, 300 * time.Millisecond, false, 10 * time.Second},
-		{"failing fast: an error share waits the client timeout", 12 * time.Second, time.Millisecond, true, 0},
-		{"failing fast, later", 22 * time.Second, time.Millisecond, true, 16 * time.Second},
-		{"fast: a pass waits the client timeout", 22 * time.Second, 10 * time.Millisecond, false, 16 * time.Second},
+		{"slow: fails on 10 s of answers, read 1.12 s behind", 12 * time.Second, 0, 300 * time.Millisecond, false, 10 * time.Second},
+		{"failing fast: an error share waits the client timeout", 12 * time.Second, 0, time.Millisecond, true, 0},
+		{"failing fast, later", 22 * time.Second, 0, time.Millisecond, true, 16 * time.Second},
+		{"fast: a pass waits the client timeout", 22 * time.Second, 0, 10 * time.Millisecond, false, 16 * time.Second},
+		{"fast, every answer in: a pass is read as soon", 22 * time.Second, 21 * time.Second, 10 * time.Millisecond, false, 21 * time.Second},
+		{"failing fast, every answer in", 12 * time.Second, 11 * time.Second, time.Millisecond, true, 11 * time.Second},
+		{"fast, answers out from 14 s", 22 * time.Second, 14 * time.Second, 10 * time.Millisecond, false, 16 * time.Second},
 	} {
 		run := sent(tc.clock, tc.took, tc.fail)
 		s := mmcScenario(t, clauses, 100) // a client timeout of 5 s
@@ -189,7 +194,7 @@ func TestLiveStepReadsFailuresSooner(t *testing.T) {
 			t.Fatal(err)
 		}
 		q.warm = 0
-		if got := q.decidedLive(run, tc.clock, time.Minute, q.lags()); got != tc.want {
+		if got := q.decidedLive(run, tc.clock, tc.answered, time.Minute, q.lags()); got != tc.want {
 			t.Errorf("%s: decided on %v of the run at %v, want %v", tc.name, got, tc.clock, tc.want)
 		}
 	}
@@ -199,7 +204,8 @@ func TestLiveStepReadsFailuresSooner(t *testing.T) {
 // planned to measure a minute ends its arrivals (the engine's run says
 // "decided") once its verdict is plain, measures less than it planned,
 // and judges as the step would: at a quarter of the capacity it passes;
-// at twice it, its queue of 20 sheds and it fails.
+// at twice it, its queue of 20 sheds and it fails. Either ends a second
+// or two after the stretch that decided it.
 func TestLiveStepEndsWhenDecided(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live steps take seconds")
@@ -222,6 +228,12 @@ func TestLiveStepEndsWhenDecided(t *testing.T) {
 		t.Logf("%.0f/s: measured %v of %v planned, pass %v (%s), run ended %q after %v", tc.rate, st.Length, st.Planned, st.Pass, st.Broke, run.Meta.Ended, run.Meta.Elapsed.Round(time.Second))
 		if run.Meta.Ended != "decided" || st.Planned != time.Minute || st.Length >= time.Minute || st.Length < 5*time.Second || st.Pass != tc.pass {
 			t.Errorf("%.0f/s: measured %v of %v planned, pass %v, the run ended %q; want it decided early, pass %v", tc.rate, st.Length, st.Planned, st.Pass, run.Meta.Ended, tc.pass)
+		}
+		// Its answers come in milliseconds: the step is read where they are
+		// in (replay.Live.Answered), a second or two behind its clock, not
+		// the 5 s client timeout and a second it waited before.
+		if behind := run.Meta.Elapsed - 2*time.Second - st.Length; behind >= 5*time.Second {
+			t.Errorf("%.0f/s: the run ended %v after the stretch that decided it, a client timeout or more", tc.rate, behind.Round(time.Millisecond))
 		}
 	}
 }

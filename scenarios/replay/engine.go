@@ -189,6 +189,7 @@ type engine struct {
 
 	mu     sync.Mutex
 	run    *results.Run
+	out    inFlight    // the attempts still out (Live.Answered)
 	window secondStats // the current second, for progress and safety
 
 	active         atomic.Int64
@@ -739,4 +740,20 @@ func (l *Live) View(f func(run *results.Run, active int64)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f(e.run, e.active.Load())
+}
+
+// Answered is the time on the run's clock before which every attempt
+// intended is answered and counted in its bucket (an attempt lands in the
+// bucket of its intended send, seconds later when it waits on a slow
+// service): a reader judging a stretch of the run as it stands reads only
+// before it. ok is false before the run has started, and for a run
+// longer than about 68 minutes.
+func (l *Live) Answered() (time.Duration, bool) {
+	l.mu.Lock()
+	e := l.e
+	l.mu.Unlock()
+	if e == nil {
+		return 0, false
+	}
+	return e.out.answeredBefore(time.Since(e.start))
 }

@@ -144,6 +144,9 @@ func (u *user) count() {
 func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Time, first bool) (string, time.Time) {
 	e := u.e
 	t := e.requests[st.Request]
+	at := intended.Sub(e.start)
+	e.out.add(at, 1)
+	defer e.out.add(at, -1)
 	began := time.Now()
 	sent := began
 	var ans answer
@@ -172,7 +175,7 @@ func (u *user) attempt(ctx context.Context, st *scenarios.Step, intended time.Ti
 		ans.kind = scenarios.KindExtractFailed
 	}
 	o := results.Outcome{
-		At:        intended.Sub(e.start),
+		At:        at,
 		Corrected: answered.Sub(intended),
 		Service:   answered.Sub(sent),
 		First:     first,
