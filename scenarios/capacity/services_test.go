@@ -402,7 +402,9 @@ func logFailing(t testing.TB) func(int, Step, *results.Run) error {
 // at 1.1x (beyond the plain step's own 95% sampling error), so the knee is
 // within 10%; the calibration names the class's structure; and a surge to 1.4x
 // the knee, compressed, is predicted as judgeSurge judges. The compressed
-// set runs in CI; SURGE_LONG_TESTS=1 runs every class.
+// set runs in CI; SURGE_LONG_TESTS=1 runs every class. It searches as
+// surge capacity does by default, with the sequential test;
+// SURGE_STEPS=whole plays every step whole (--full-steps), to compare.
 func TestLiveServicesKneeAndStructure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live capacity searches take minutes")
@@ -420,7 +422,9 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			s := twoRequests(t, c.shareA, 100, c.slo, "errors <= 1%")
 			live := &LiveRunner{Config: replay.Config{Target: srv.URL}, Cool: time.Second}
 			ctx := context.Background()
-			res, err := Search(ctx, Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second, Steps: logFailing(t)})
+			began := time.Now()
+			res, err := Search(ctx, Config{Scenario: s, Runner: live, Seed: 1, MinStep: 5 * time.Second, Steps: logFailing(t), Sequential: os.Getenv("SURGE_STEPS") != "whole"})
+			took := time.Since(began)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,7 +455,7 @@ func TestLiveServicesKneeAndStructure(t *testing.T) {
 			// settles within seconds, at 1.1x, near saturation, it does not.
 			below := plainStep(t, srv.URL, 0.9*knee, c.shareA, 10*time.Second, 10*time.Second, 1)
 			above := plainStep(t, srv.URL, 1.1*knee, c.shareA, 20*time.Second, 10*time.Second, 2)
-			t.Logf("knee %.1f/s (%d steps, ended %s %s); plain client at 0.9x: %v; at 1.1x: %v", knee, len(res.Steps), res.Ended, res.Note, below, above)
+			t.Logf("knee %.1f/s (%d steps in %v, ended %s %s); plain client at 0.9x: %v; at 1.1x: %v", knee, len(res.Steps), took.Round(time.Second), res.Ended, res.Note, below, above)
 			if below.clearlyBroken(c.slo) {
 				t.Errorf("at 0.9x surge's knee (%.1f/s) a plain Poisson client sees the clauses broken beyond its sampling error: the knee is high by more than 10%%", 0.9*knee)
 			}
