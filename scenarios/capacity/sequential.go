@@ -226,11 +226,12 @@ func (q *search) lags() liveLags {
 }
 
 // decidedLive is the length of the steady stretch that decided a live
-// step's verdict, read from its run so far at elapsed on its clock, where
-// every answer sent before answered is in (0: unknown) (0: none yet, or
-// only at its planned length, which it plays whole). A stretch is read to
-// the later of answered and the lag's horizon: a pass is read as soon as
-// the answers of its stretch are in, not a client timeout later.
+// step's verdict, or 0 when none has yet (or only its planned length has,
+// which it plays whole). It reads the run so far at elapsed on the step's
+// clock, to the later of answered (the runner's word that every answer
+// sent before it is in; 0 when it does not know) and the lag's horizon: a
+// pass is read as soon as the answers of its stretch are in, not a client
+// timeout later.
 func (q *search) decidedLive(run *results.Run, elapsed, answered, length time.Duration, g liveLags) time.Duration {
 	stretch := func(behind time.Duration) time.Duration {
 		l := (max(elapsed-behind, answered) - q.warm).Truncate(time.Second)
